@@ -1,0 +1,2 @@
+//! Server: the PostgreSQL wire-protocol front end (placeholder until the
+//! server module lands).

@@ -1,0 +1,1186 @@
+//! Expression binding: sqlparser expressions → typed [`Expr`]s.
+//!
+//! Names resolve against a [`Scope`] (the columns of the FROM table).
+//! Typing follows PostgreSQL's rules closely enough for the supported types:
+//! string literals, NULL and untyped parameters are *unknown* until context
+//! gives them a type (`int_col = '5'` reads `'5'` as an integer, `a = $1`
+//! infers `$1` from `a`); numeric operands promote along
+//! smallint → integer → bigint → real → double precision.
+//!
+//! In an aggregating query, expressions are bound in *grouped* mode: an
+//! aggregate call binds its argument against the table and becomes a reference
+//! to the aggregate's output slot; anything else must be a GROUP BY
+//! expression (or built from them), else SQLSTATE 42803.
+
+use sqlparser::ast::{
+    self, BinaryOperator, CastKind, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator,
+    Value as AstValue,
+};
+
+use super::expr::{BinaryOp, Expr, Function};
+use super::plan::{Aggregate, AggregateFunction};
+use super::types::{DataType, Value};
+use crate::error::{Error, Result, SqlState};
+
+/// A column visible to expressions.
+#[derive(Clone, Debug)]
+pub struct ScopeColumn {
+    /// The table name or alias that qualifies it.
+    pub table: Option<String>,
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// The columns an expression can reference, in row order.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub columns: Vec<ScopeColumn>,
+}
+
+impl Scope {
+    fn resolve(&self, table: Option<&str>, name: &str) -> Result<(usize, DataType)> {
+        let mut found = None;
+        for (index, column) in self.columns.iter().enumerate() {
+            if column.name == name && (table.is_none() || column.table.as_deref() == table) {
+                if found.is_some() {
+                    return Err(Error::sql(
+                        SqlState::AMBIGUOUS_COLUMN,
+                        format!("column reference \"{name}\" is ambiguous"),
+                    ));
+                }
+                found = Some((index, column.data_type));
+            }
+        }
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        if let Some(table) = table
+            && !self
+                .columns
+                .iter()
+                .any(|c| c.table.as_deref() == Some(table))
+        {
+            return Err(Error::sql(
+                SqlState::UNDEFINED_TABLE,
+                format!("missing FROM-clause entry for table \"{table}\""),
+            ));
+        }
+        let full = match table {
+            Some(table) => format!("{table}.{name}"),
+            None => name.to_string(),
+        };
+        Err(Error::sql(
+            SqlState::UNDEFINED_COLUMN,
+            format!("column \"{full}\" does not exist"),
+        ))
+    }
+}
+
+/// A bound expression whose type may still be unknown.
+#[derive(Clone, Debug)]
+pub struct Typed {
+    pub expr: Expr,
+    /// `None`: an unknown-typed string literal, NULL or untyped parameter.
+    pub data_type: Option<DataType>,
+}
+
+/// Normalises an identifier: unquoted names fold to lower case.
+pub fn ident_name(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+/// The state of grouped binding.
+pub struct Grouping {
+    /// GROUP BY expressions as written and as bound.
+    pub keys: Vec<(ast::Expr, Expr)>,
+    pub aggregates: Vec<Aggregate>,
+}
+
+/// Binds expressions for one statement; owns the parameter types.
+pub struct ExprBinder {
+    /// `$n` types: declared by the client, or inferred here.
+    pub params: Vec<Option<DataType>>,
+}
+
+fn syntax(message: impl Into<String>) -> Error {
+    Error::sql(SqlState::SYNTAX_ERROR, message)
+}
+
+fn no_operator(op: &str, left: Option<DataType>, right: Option<DataType>) -> Error {
+    let name = |t: Option<DataType>| t.map(|t| t.name()).unwrap_or_else(|| "unknown".into());
+    Error::sql(
+        SqlState::UNDEFINED_FUNCTION,
+        format!(
+            "operator does not exist: {} {} {}",
+            name(left),
+            op,
+            name(right)
+        ),
+    )
+}
+
+/// Maps a SQL type name to a basalt type.
+pub fn bind_data_type(data_type: &ast::DataType) -> Result<DataType> {
+    use ast::DataType as T;
+    let limit = |length: &Option<ast::CharacterLength>| -> Result<Option<u32>> {
+        match length {
+            None => Ok(None),
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+                if *length == 0 || *length > 10_485_760 {
+                    return Err(Error::sql(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!(
+                            "length for type varchar must be between 1 and 10485760, got {length}"
+                        ),
+                    ));
+                }
+                Ok(Some(*length as u32))
+            }
+            Some(ast::CharacterLength::Max) => Err(Error::Unsupported("varchar(max)".into())),
+        }
+    };
+    Ok(match data_type {
+        T::Bool | T::Boolean => DataType::Boolean,
+        T::Int2(_) | T::SmallInt(_) => DataType::SmallInt,
+        T::Int(_) | T::Int4(_) | T::Integer(_) => DataType::Integer,
+        T::Int8(_) | T::BigInt(_) => DataType::BigInt,
+        T::Real | T::Float4 => DataType::Real,
+        T::Float8 | T::DoublePrecision | T::Double(_) => DataType::Double,
+        T::Float(info) => match info {
+            ast::ExactNumberInfo::Precision(p) | ast::ExactNumberInfo::PrecisionAndScale(p, _)
+                if *p <= 24 =>
+            {
+                DataType::Real
+            }
+            _ => DataType::Double,
+        },
+        T::Text | T::String(None) => DataType::Text,
+        T::Varchar(length) | T::CharacterVarying(length) => DataType::Varchar(limit(length)?),
+        other => return Err(Error::Unsupported(format!("type {other}"))),
+    })
+}
+
+fn numeric_result(left: DataType, right: DataType) -> Option<DataType> {
+    let (l, r) = (left.numeric_rank()?, right.numeric_rank()?);
+    // An integer mixed with real promotes to double, as PostgreSQL does.
+    if (left == DataType::Real && right.is_integer())
+        || (right == DataType::Real && left.is_integer())
+    {
+        return Some(DataType::Double);
+    }
+    Some(if l >= r { left } else { right })
+}
+
+impl ExprBinder {
+    pub fn new(declared: &[Option<DataType>]) -> ExprBinder {
+        ExprBinder {
+            params: declared.to_vec(),
+        }
+    }
+
+    /// Final parameter types: anything still unknown defaults to text.
+    pub fn param_types(&self) -> Vec<DataType> {
+        self.params
+            .iter()
+            .map(|t| t.unwrap_or(DataType::Text))
+            .collect()
+    }
+
+    /// Gives an unknown-typed expression the type `target`; checks known ones
+    /// are implicitly convertible (42804 otherwise).
+    pub fn coerce(&mut self, typed: Typed, target: DataType) -> Result<Expr> {
+        match typed.data_type {
+            Some(t) if t == target => Ok(typed.expr),
+            Some(t) if t.is_numeric() && target.is_numeric() => Ok(typed.expr),
+            Some(t) if t.is_text() && target.is_text() => Ok(typed.expr),
+            Some(t) => Err(Error::sql(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "argument of type {} cannot be used as {}",
+                    t.name(),
+                    target.name()
+                ),
+            )),
+            None => self.resolve_unknown(typed.expr, target),
+        }
+    }
+
+    /// Coerces for storing into a column of type `target` (INSERT/UPDATE):
+    /// like an assignment cast in PostgreSQL.
+    pub fn coerce_assign(&mut self, typed: Typed, target: DataType, column: &str) -> Result<Expr> {
+        match typed.data_type {
+            None => self.resolve_unknown(typed.expr, target),
+            Some(t) if t == target => Ok(typed.expr),
+            Some(t)
+                if (t.is_numeric() && target.is_numeric())
+                    || (t.is_text() && target.is_text())
+                    || target.is_text() =>
+            {
+                Ok(Expr::Cast {
+                    expr: Box::new(typed.expr),
+                    to: target,
+                })
+            }
+            Some(t) => Err(Error::sql(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{column}\" is of type {} but expression is of type {}",
+                    target.name(),
+                    t.name()
+                ),
+            )),
+        }
+    }
+
+    fn resolve_unknown(&mut self, expr: Expr, target: DataType) -> Result<Expr> {
+        match expr {
+            Expr::Literal(Value::Text(text)) => Ok(Expr::Literal(Value::parse(target, &text)?)),
+            Expr::Parameter(index) => {
+                if let Some(slot) = self.params.get_mut(index) {
+                    *slot = Some(target);
+                }
+                Ok(Expr::Parameter(index))
+            }
+            Expr::Literal(Value::Null) => Ok(Expr::Literal(Value::Null)),
+            other => Ok(Expr::Cast {
+                expr: Box::new(other),
+                to: target,
+            }),
+        }
+    }
+
+    /// Resolves an unknown expression to text where nothing else decides.
+    pub fn default_text(&mut self, typed: Typed) -> Result<(Expr, DataType)> {
+        match typed.data_type {
+            Some(t) => Ok((typed.expr, t)),
+            None => Ok((
+                self.resolve_unknown(typed.expr, DataType::Text)?,
+                DataType::Text,
+            )),
+        }
+    }
+
+    /// Binds a boolean condition (WHERE, HAVING, CASE WHEN …).
+    pub fn bind_condition(
+        &mut self,
+        expr: &ast::Expr,
+        scope: &Scope,
+        grouping: Option<&mut Grouping>,
+        clause: &str,
+    ) -> Result<Expr> {
+        let typed = self.bind(expr, scope, grouping)?;
+        match typed.data_type {
+            Some(DataType::Boolean) => Ok(typed.expr),
+            None => self.resolve_unknown(typed.expr, DataType::Boolean),
+            Some(other) => Err(Error::sql(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "argument of {clause} must be type boolean, not type {}",
+                    other.name()
+                ),
+            )),
+        }
+    }
+
+    /// Binds an expression.
+    pub fn bind(
+        &mut self,
+        expr: &ast::Expr,
+        scope: &Scope,
+        mut grouping: Option<&mut Grouping>,
+    ) -> Result<Typed> {
+        if let Some(grouping) = grouping.as_deref_mut() {
+            if let Some(index) = grouping.keys.iter().position(|(ast, _)| ast == expr) {
+                let data_type = self.bind(expr, scope, None)?.data_type;
+                return Ok(Typed {
+                    expr: Expr::Column(index),
+                    data_type,
+                });
+            }
+            if let ast::Expr::Function(function) = expr
+                && let Some(typed) = self.bind_aggregate(function, scope, grouping)?
+            {
+                return Ok(typed);
+            }
+            if matches!(
+                expr,
+                ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+            ) {
+                let column = self.bind(expr, scope, None)?;
+                if let Some(index) = grouping
+                    .keys
+                    .iter()
+                    .position(|(_, bound)| *bound == column.expr)
+                {
+                    return Ok(Typed {
+                        expr: Expr::Column(index),
+                        data_type: column.data_type,
+                    });
+                }
+                return Err(Error::sql(
+                    SqlState::GROUPING_ERROR,
+                    format!(
+                        "column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                        expr
+                    ),
+                ));
+            }
+        } else if let ast::Expr::Function(function) = expr
+            && aggregate_function(function).is_some()
+        {
+            return Err(Error::sql(
+                SqlState::GROUPING_ERROR,
+                "aggregate functions are not allowed here",
+            ));
+        }
+        let mut sub =
+            |binder: &mut ExprBinder, e: &ast::Expr| binder.bind(e, scope, grouping.as_deref_mut());
+        Ok(match expr {
+            ast::Expr::Identifier(ident) => {
+                let (index, data_type) = scope.resolve(None, &ident_name(ident))?;
+                Typed {
+                    expr: Expr::Column(index),
+                    data_type: Some(data_type),
+                }
+            }
+            ast::Expr::CompoundIdentifier(parts) => {
+                let names: Vec<String> = parts.iter().map(ident_name).collect();
+                let (index, data_type) = match names.as_slice() {
+                    [table, column] => scope.resolve(Some(table), column)?,
+                    [_schema, table, column] => scope.resolve(Some(table), column)?,
+                    _ => return Err(Error::Unsupported(format!("column reference {expr}"))),
+                };
+                Typed {
+                    expr: Expr::Column(index),
+                    data_type: Some(data_type),
+                }
+            }
+            ast::Expr::Value(value) => self.bind_value(&value.value)?,
+            ast::Expr::Nested(inner) => sub(self, inner)?,
+            ast::Expr::UnaryOp { op, expr: inner } => {
+                let operand = sub(self, inner)?;
+                match op {
+                    UnaryOperator::Not => {
+                        let operand = self.coerce_bool(operand, "NOT")?;
+                        Typed {
+                            expr: Expr::Not(Box::new(operand)),
+                            data_type: Some(DataType::Boolean),
+                        }
+                    }
+                    UnaryOperator::Minus => {
+                        // Fold negative literals so `-2147483648` fits an integer.
+                        if let Expr::Literal(value) = &operand.expr
+                            && let Some(folded) = negate_literal(value)
+                        {
+                            return Ok(Typed {
+                                data_type: folded.data_type(),
+                                expr: Expr::Literal(folded),
+                            });
+                        }
+                        let data_type = self.numeric_operand(operand.data_type, "-")?;
+                        let operand = self.coerce(operand, data_type)?;
+                        Typed {
+                            expr: Expr::Negate(Box::new(operand)),
+                            data_type: Some(data_type),
+                        }
+                    }
+                    UnaryOperator::Plus => {
+                        let data_type = self.numeric_operand(operand.data_type, "+")?;
+                        Typed {
+                            expr: self.coerce(operand, data_type)?,
+                            data_type: Some(data_type),
+                        }
+                    }
+                    other => return Err(Error::Unsupported(format!("operator {other}"))),
+                }
+            }
+            ast::Expr::BinaryOp { left, op, right } => {
+                let left = sub(self, left)?;
+                let right = sub(self, right)?;
+                self.bind_binary(op, left, right)?
+            }
+            ast::Expr::IsNull(inner) | ast::Expr::IsNotNull(inner) => {
+                let operand = sub(self, inner)?;
+                let (operand, _) = self.default_text(operand)?;
+                let negated = matches!(expr, ast::Expr::IsNotNull(_));
+                Typed {
+                    expr: Expr::IsNull {
+                        expr: Box::new(operand),
+                        negated,
+                    },
+                    data_type: Some(DataType::Boolean),
+                }
+            }
+            ast::Expr::IsTrue(inner)
+            | ast::Expr::IsNotTrue(inner)
+            | ast::Expr::IsFalse(inner)
+            | ast::Expr::IsNotFalse(inner) => {
+                let operand = sub(self, inner)?;
+                let operand = self.coerce_bool(operand, "IS")?;
+                let expected = matches!(expr, ast::Expr::IsTrue(_) | ast::Expr::IsNotTrue(_));
+                let negated = matches!(expr, ast::Expr::IsNotTrue(_) | ast::Expr::IsNotFalse(_));
+                Typed {
+                    expr: Expr::IsBoolean {
+                        expr: Box::new(operand),
+                        expected,
+                        negated,
+                    },
+                    data_type: Some(DataType::Boolean),
+                }
+            }
+            ast::Expr::IsDistinctFrom(left, right) | ast::Expr::IsNotDistinctFrom(left, right) => {
+                let left = sub(self, left)?;
+                let right = sub(self, right)?;
+                let (left, right, _) = self.unify(left, right, "IS DISTINCT FROM")?;
+                Typed {
+                    expr: Expr::IsDistinctFrom {
+                        left: Box::new(left),
+                        right: Box::new(right),
+                        negated: matches!(expr, ast::Expr::IsNotDistinctFrom(..)),
+                    },
+                    data_type: Some(DataType::Boolean),
+                }
+            }
+            ast::Expr::In {
+                expr: inner,
+                target: ast::InTarget::List(list),
+                negated,
+                ..
+            } => {
+                let mut operand = sub(self, inner)?;
+                let mut items = Vec::with_capacity(list.len());
+                for item in list {
+                    items.push(sub(self, item)?);
+                }
+                // The common type of the operand and every item.
+                let mut common = operand.data_type;
+                for item in &items {
+                    common = match (common, item.data_type) {
+                        (None, t) | (t, None) => t,
+                        (Some(a), Some(b)) => Some(self.common_type(a, b, "IN")?),
+                    };
+                }
+                let common = common.unwrap_or(DataType::Text);
+                operand = Typed {
+                    expr: self.coerce(operand, common)?,
+                    data_type: Some(common),
+                };
+                let mut bound = Vec::with_capacity(items.len());
+                for item in items {
+                    bound.push(self.coerce(item, common)?);
+                }
+                Typed {
+                    expr: Expr::InList {
+                        expr: Box::new(operand.expr),
+                        list: bound,
+                        negated: *negated,
+                    },
+                    data_type: Some(DataType::Boolean),
+                }
+            }
+            ast::Expr::In { .. } | ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => {
+                return Err(Error::Unsupported("subqueries".into()));
+            }
+            ast::Expr::Between {
+                expr: inner,
+                negated,
+                low,
+                high,
+            } => {
+                let operand = sub(self, inner)?;
+                let low = sub(self, low)?;
+                let high = sub(self, high)?;
+                let ge = self.bind_comparison(BinaryOp::GreaterOrEqual, operand.clone(), low)?;
+                let le = self.bind_comparison(BinaryOp::LessOrEqual, operand, high)?;
+                let between = Expr::And(Box::new(ge), Box::new(le));
+                Typed {
+                    expr: if *negated {
+                        Expr::Not(Box::new(between))
+                    } else {
+                        between
+                    },
+                    data_type: Some(DataType::Boolean),
+                }
+            }
+            ast::Expr::Like {
+                negated,
+                expr: inner,
+                pattern,
+                escape_char,
+                any,
+            }
+            | ast::Expr::ILike {
+                negated,
+                expr: inner,
+                pattern,
+                escape_char,
+                any,
+            } => {
+                if escape_char.is_some() || *any {
+                    return Err(Error::Unsupported("LIKE ... ESCAPE / LIKE ANY".into()));
+                }
+                let value = sub(self, inner)?;
+                let pattern = sub(self, pattern)?;
+                let value = self.coerce_text(value, "~~")?;
+                let pattern = self.coerce_text(pattern, "~~")?;
+                Typed {
+                    expr: Expr::Like {
+                        expr: Box::new(value),
+                        pattern: Box::new(pattern),
+                        negated: *negated,
+                        case_insensitive: matches!(expr, ast::Expr::ILike { .. }),
+                    },
+                    data_type: Some(DataType::Boolean),
+                }
+            }
+            ast::Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let operand = match operand {
+                    Some(operand) => Some(sub(self, operand)?),
+                    None => None,
+                };
+                let mut whens = Vec::new();
+                let mut results = Vec::new();
+                for condition in conditions {
+                    whens.push(sub(self, &condition.condition)?);
+                    results.push(sub(self, &condition.result)?);
+                }
+                let otherwise = match else_result {
+                    Some(e) => Some(sub(self, e)?),
+                    None => None,
+                };
+                // Result type: the common type of all branches.
+                let mut common: Option<DataType> = None;
+                for result in results.iter().chain(otherwise.iter()) {
+                    if let Some(t) = result.data_type {
+                        common = Some(match common {
+                            None => t,
+                            Some(c) => self.common_type(c, t, "CASE")?,
+                        });
+                    }
+                }
+                let common = common.unwrap_or(DataType::Text);
+                let operand_expr = match operand {
+                    Some(operand) => {
+                        let mut operand_type = operand.data_type;
+                        for when in &whens {
+                            operand_type = match (operand_type, when.data_type) {
+                                (None, t) | (t, None) => t,
+                                (Some(a), Some(b)) => Some(self.common_type(a, b, "CASE")?),
+                            };
+                        }
+                        let operand_type = operand_type.unwrap_or(DataType::Text);
+                        let operand = self.coerce(operand, operand_type)?;
+                        whens = whens
+                            .into_iter()
+                            .map(|w| {
+                                Ok(Typed {
+                                    expr: self.coerce(w, operand_type)?,
+                                    data_type: Some(operand_type),
+                                })
+                            })
+                            .collect::<Result<_>>()?;
+                        Some(Box::new(operand))
+                    }
+                    None => None,
+                };
+                let mut branches = Vec::new();
+                for (when, result) in whens.into_iter().zip(results) {
+                    let when = if operand_expr.is_some() {
+                        when.expr
+                    } else {
+                        self.coerce_bool(when, "CASE")?
+                    };
+                    branches.push((when, self.coerce_cast(result, common)?));
+                }
+                let otherwise = match otherwise {
+                    Some(o) => Some(Box::new(self.coerce_cast(o, common)?)),
+                    None => None,
+                };
+                Typed {
+                    expr: Expr::Case {
+                        operand: operand_expr,
+                        branches,
+                        otherwise,
+                    },
+                    data_type: Some(common),
+                }
+            }
+            ast::Expr::Cast {
+                kind,
+                expr: inner,
+                data_type,
+                format,
+            } => {
+                if format.is_some() || matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
+                    return Err(Error::Unsupported(format!("{expr}")));
+                }
+                let target = bind_data_type(data_type)?;
+                let operand = sub(self, inner)?;
+                self.cast_to(operand, target)?
+            }
+            ast::Expr::Function(function) => self.bind_function(function, scope, grouping)?,
+            ast::Expr::TypedString(typed) => {
+                let target = bind_data_type(&typed.data_type)?;
+                let text = match &typed.value.value {
+                    AstValue::SingleQuotedString(s) => s.clone(),
+                    other => return Err(Error::Unsupported(format!("typed literal {other}"))),
+                };
+                let value = Value::parse(target, &text)?;
+                Typed {
+                    expr: Expr::Literal(value),
+                    data_type: Some(target),
+                }
+            }
+            other => return Err(Error::Unsupported(format!("expression {other}"))),
+        })
+    }
+
+    fn cast_to(&mut self, operand: Typed, target: DataType) -> Result<Typed> {
+        let expr = match operand.data_type {
+            None => match operand.expr {
+                Expr::Parameter(index) => {
+                    if let Some(slot) = self.params.get_mut(index) {
+                        *slot = Some(target);
+                    }
+                    Expr::Parameter(index)
+                }
+                other => Expr::Cast {
+                    expr: Box::new(other),
+                    to: target,
+                },
+            },
+            Some(t) if t == target => operand.expr,
+            Some(_) => Expr::Cast {
+                expr: Box::new(operand.expr),
+                to: target,
+            },
+        };
+        // Fold casts of literals now, so errors surface at bind time as in PostgreSQL.
+        let expr = match &expr {
+            Expr::Cast { expr: inner, to } if matches!(inner.as_ref(), Expr::Literal(_)) => {
+                Expr::Literal(expr_value(inner, *to)?)
+            }
+            _ => expr,
+        };
+        Ok(Typed {
+            expr,
+            data_type: Some(target),
+        })
+    }
+
+    /// Coerces a CASE branch: unknowns resolve, numerics convert by cast.
+    fn coerce_cast(&mut self, typed: Typed, target: DataType) -> Result<Expr> {
+        match typed.data_type {
+            Some(t) if t != target && t.is_numeric() && target.is_numeric() => Ok(Expr::Cast {
+                expr: Box::new(typed.expr),
+                to: target,
+            }),
+            _ => self.coerce(typed, target),
+        }
+    }
+
+    fn coerce_bool(&mut self, typed: Typed, what: &str) -> Result<Expr> {
+        match typed.data_type {
+            Some(DataType::Boolean) => Ok(typed.expr),
+            None => self.resolve_unknown(typed.expr, DataType::Boolean),
+            Some(other) => Err(Error::sql(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "argument of {what} must be type boolean, not type {}",
+                    other.name()
+                ),
+            )),
+        }
+    }
+
+    fn coerce_text(&mut self, typed: Typed, op: &str) -> Result<Expr> {
+        match typed.data_type {
+            Some(t) if t.is_text() => Ok(typed.expr),
+            None => self.resolve_unknown(typed.expr, DataType::Text),
+            Some(other) => Err(no_operator(op, Some(other), Some(DataType::Text))),
+        }
+    }
+
+    fn numeric_operand(&self, data_type: Option<DataType>, op: &str) -> Result<DataType> {
+        match data_type {
+            Some(t) if t.is_numeric() => Ok(t),
+            None => Ok(DataType::Integer),
+            other => Err(Error::sql(
+                SqlState::UNDEFINED_FUNCTION,
+                format!(
+                    "operator does not exist: {op} {}",
+                    other.map(|t| t.name()).unwrap_or_default()
+                ),
+            )),
+        }
+    }
+
+    fn common_type(&self, a: DataType, b: DataType, context: &str) -> Result<DataType> {
+        if a == b {
+            return Ok(a);
+        }
+        if let Some(t) = numeric_result(a, b) {
+            return Ok(t);
+        }
+        if a.is_text() && b.is_text() {
+            return Ok(DataType::Text);
+        }
+        Err(Error::sql(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "{context} types {} and {} cannot be matched",
+                a.name(),
+                b.name()
+            ),
+        ))
+    }
+
+    /// Gives two operands a common type for comparison.
+    fn unify(&mut self, left: Typed, right: Typed, op: &str) -> Result<(Expr, Expr, DataType)> {
+        match (left.data_type, right.data_type) {
+            (None, None) => {
+                let left = self.resolve_unknown(left.expr, DataType::Text)?;
+                let right = self.resolve_unknown(right.expr, DataType::Text)?;
+                Ok((left, right, DataType::Text))
+            }
+            (Some(t), None) => {
+                let right = self.resolve_unknown(right.expr, t)?;
+                Ok((left.expr, right, t))
+            }
+            (None, Some(t)) => {
+                let left = self.resolve_unknown(left.expr, t)?;
+                Ok((left, right.expr, t))
+            }
+            (Some(a), Some(b)) => {
+                let comparable =
+                    a == b || (a.is_numeric() && b.is_numeric()) || (a.is_text() && b.is_text());
+                if !comparable {
+                    return Err(no_operator(op, Some(a), Some(b)));
+                }
+                Ok((left.expr, right.expr, numeric_result(a, b).unwrap_or(a)))
+            }
+        }
+    }
+
+    fn bind_comparison(&mut self, op: BinaryOp, left: Typed, right: Typed) -> Result<Expr> {
+        let (left, right, data_type) = self.unify(left, right, op.symbol())?;
+        Ok(Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            data_type,
+        })
+    }
+
+    fn bind_binary(&mut self, op: &BinaryOperator, left: Typed, right: Typed) -> Result<Typed> {
+        let boolean = Some(DataType::Boolean);
+        let comparison = match op {
+            BinaryOperator::Eq => Some(BinaryOp::Equal),
+            BinaryOperator::NotEq => Some(BinaryOp::NotEqual),
+            BinaryOperator::Lt => Some(BinaryOp::Less),
+            BinaryOperator::LtEq => Some(BinaryOp::LessOrEqual),
+            BinaryOperator::Gt => Some(BinaryOp::Greater),
+            BinaryOperator::GtEq => Some(BinaryOp::GreaterOrEqual),
+            _ => None,
+        };
+        if let Some(op) = comparison {
+            return Ok(Typed {
+                expr: self.bind_comparison(op, left, right)?,
+                data_type: boolean,
+            });
+        }
+        match op {
+            BinaryOperator::And | BinaryOperator::Or => {
+                let name = if *op == BinaryOperator::And {
+                    "AND"
+                } else {
+                    "OR"
+                };
+                let left = Box::new(self.coerce_bool(left, name)?);
+                let right = Box::new(self.coerce_bool(right, name)?);
+                let expr = if *op == BinaryOperator::And {
+                    Expr::And(left, right)
+                } else {
+                    Expr::Or(left, right)
+                };
+                Ok(Typed {
+                    expr,
+                    data_type: boolean,
+                })
+            }
+            BinaryOperator::StringConcat => {
+                let (left, _) = self.default_text(left)?;
+                let (right, _) = self.default_text(right)?;
+                Ok(Typed {
+                    expr: Expr::Binary {
+                        op: BinaryOp::Concat,
+                        left: Box::new(left),
+                        right: Box::new(right),
+                        data_type: DataType::Text,
+                    },
+                    data_type: Some(DataType::Text),
+                })
+            }
+            BinaryOperator::Plus
+            | BinaryOperator::Minus
+            | BinaryOperator::Multiply
+            | BinaryOperator::Divide
+            | BinaryOperator::Modulo => {
+                let arithmetic = match op {
+                    BinaryOperator::Plus => BinaryOp::Add,
+                    BinaryOperator::Minus => BinaryOp::Subtract,
+                    BinaryOperator::Multiply => BinaryOp::Multiply,
+                    BinaryOperator::Divide => BinaryOp::Divide,
+                    _ => BinaryOp::Modulo,
+                };
+                let data_type = match (left.data_type, right.data_type) {
+                    (Some(a), Some(b)) => numeric_result(a, b),
+                    (Some(t), None) | (None, Some(t)) if t.is_numeric() => Some(t),
+                    // PostgreSQL resolves unknown arithmetic against integer.
+                    (None, None) => Some(DataType::Integer),
+                    _ => None,
+                }
+                .ok_or_else(|| no_operator(arithmetic.symbol(), left.data_type, right.data_type))?;
+                if arithmetic == BinaryOp::Modulo && matches!(data_type, DataType::Real | DataType::Double)
+                {
+                    return Err(no_operator("%", Some(data_type), Some(data_type)));
+                }
+                let left = self.coerce(left, data_type)?;
+                let right = self.coerce(right, data_type)?;
+                Ok(Typed {
+                    expr: Expr::Binary {
+                        op: arithmetic,
+                        left: Box::new(left),
+                        right: Box::new(right),
+                        data_type,
+                    },
+                    data_type: Some(data_type),
+                })
+            }
+            other => Err(Error::Unsupported(format!("operator {other}"))),
+        }
+    }
+
+    fn bind_value(&mut self, value: &AstValue) -> Result<Typed> {
+        Ok(match value {
+            AstValue::Number(text, _) => {
+                let value = number_literal(text)?;
+                Typed {
+                    data_type: value.data_type(),
+                    expr: Expr::Literal(value),
+                }
+            }
+            AstValue::SingleQuotedString(s) | AstValue::EscapedStringLiteral(s) => Typed {
+                expr: Expr::Literal(Value::Text(s.clone())),
+                data_type: None,
+            },
+            AstValue::DollarQuotedString(s) => Typed {
+                expr: Expr::Literal(Value::Text(s.value.clone())),
+                data_type: None,
+            },
+            AstValue::Boolean(b) => Typed {
+                expr: Expr::Literal(Value::Boolean(*b)),
+                data_type: Some(DataType::Boolean),
+            },
+            AstValue::Null => Typed {
+                expr: Expr::Literal(Value::Null),
+                data_type: None,
+            },
+            AstValue::Placeholder(name) => {
+                let index: usize = name
+                    .strip_prefix('$')
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| syntax(format!("syntax error at or near \"{name}\"")))?;
+                if index > 65535 {
+                    return Err(syntax(format!("parameter number {index} is too large")));
+                }
+                if self.params.len() < index {
+                    self.params.resize(index, None);
+                }
+                let data_type = self.params[index - 1];
+                Typed {
+                    expr: Expr::Parameter(index - 1),
+                    data_type,
+                }
+            }
+            other => return Err(Error::Unsupported(format!("literal {other}"))),
+        })
+    }
+
+    fn bind_function(
+        &mut self,
+        function: &ast::Function,
+        scope: &Scope,
+        mut grouping: Option<&mut Grouping>,
+    ) -> Result<Typed> {
+        let name = function_name(function);
+        let args = plain_args(function)?;
+        let mut bound = Vec::with_capacity(args.len());
+        for arg in &args {
+            bound.push(self.bind(arg, scope, grouping.as_deref_mut())?);
+        }
+        let arity = |n: usize| -> Result<()> {
+            if bound.len() != n {
+                return Err(Error::sql(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!(
+                        "function {name} with {} arguments does not exist",
+                        bound.len()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        match name.as_str() {
+            "abs" => {
+                arity(1)?;
+                let arg = bound.remove(0);
+                let data_type = self.numeric_operand(arg.data_type, "abs")?;
+                let arg = self.coerce(arg, data_type)?;
+                Ok(Typed {
+                    expr: Expr::Function {
+                        function: Function::Abs,
+                        args: vec![arg],
+                    },
+                    data_type: Some(data_type),
+                })
+            }
+            "lower" | "upper" | "length" | "char_length" => {
+                arity(1)?;
+                let arg = self.coerce_text(bound.remove(0), &name)?;
+                let (function, data_type) = match name.as_str() {
+                    "lower" => (Function::Lower, DataType::Text),
+                    "upper" => (Function::Upper, DataType::Text),
+                    _ => (Function::Length, DataType::Integer),
+                };
+                Ok(Typed {
+                    expr: Expr::Function {
+                        function,
+                        args: vec![arg],
+                    },
+                    data_type: Some(data_type),
+                })
+            }
+            "coalesce" | "nullif" => {
+                if name == "nullif" {
+                    arity(2)?;
+                } else if bound.is_empty() {
+                    return Err(syntax("syntax error at or near \")\""));
+                }
+                let mut common: Option<DataType> = None;
+                for arg in &bound {
+                    if let Some(t) = arg.data_type {
+                        common = Some(match common {
+                            None => t,
+                            Some(c) => self.common_type(c, t, &name.to_uppercase())?,
+                        });
+                    }
+                }
+                let common = common.unwrap_or(DataType::Text);
+                let args = bound
+                    .into_iter()
+                    .map(|arg| self.coerce_cast(arg, common))
+                    .collect::<Result<Vec<_>>>()?;
+                let function = if name == "nullif" {
+                    Function::NullIf
+                } else {
+                    Function::Coalesce
+                };
+                Ok(Typed {
+                    expr: Expr::Function { function, args },
+                    data_type: Some(common),
+                })
+            }
+            _ => Err(Error::sql(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function {name} does not exist"),
+            )),
+        }
+    }
+
+    /// Binds an aggregate call in grouped mode; `None` if not an aggregate.
+    fn bind_aggregate(
+        &mut self,
+        function: &ast::Function,
+        scope: &Scope,
+        grouping: &mut Grouping,
+    ) -> Result<Option<Typed>> {
+        let Some(kind) = aggregate_function(function) else {
+            return Ok(None);
+        };
+        if function.filter.is_some() || function.over.is_some() || !function.within_group.is_empty()
+        {
+            return Err(Error::Unsupported(format!(
+                "aggregate modifiers in {function}"
+            )));
+        }
+        let distinct = matches!(
+            &function.args,
+            FunctionArguments::List(list) if matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct))
+        );
+        let is_star = matches!(
+            &function.args,
+            FunctionArguments::List(list) if list.args.len() == 1
+                && matches!(list.args[0], FunctionArg::Unnamed(FunctionArgExpr::Wildcard))
+        );
+        let (function_kind, arg, data_type) = if is_star {
+            if kind != AggregateFunction::Count {
+                return Err(syntax(format!("syntax error in {function}")));
+            }
+            (AggregateFunction::CountStar, None, DataType::BigInt)
+        } else {
+            let args = plain_args(function)?;
+            let [arg] = args.as_slice() else {
+                return Err(Error::sql(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!(
+                        "function {}() with {} arguments does not exist",
+                        kind.name(),
+                        args.len()
+                    ),
+                ));
+            };
+            // Aggregate arguments bind against the table, never nested aggregates.
+            let typed = self.bind(arg, scope, None)?;
+            let (expr, arg_type) = self.default_text(typed)?;
+            let data_type = match kind {
+                AggregateFunction::Count => DataType::BigInt,
+                AggregateFunction::Sum => match arg_type {
+                    DataType::SmallInt | DataType::Integer | DataType::BigInt => DataType::BigInt,
+                    DataType::Real => DataType::Real,
+                    DataType::Double => DataType::Double,
+                    other => {
+                        return Err(Error::sql(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("function sum({}) does not exist", other.name()),
+                        ));
+                    }
+                },
+                AggregateFunction::Avg => {
+                    if !arg_type.is_numeric() {
+                        return Err(Error::sql(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("function avg({}) does not exist", arg_type.name()),
+                        ));
+                    }
+                    DataType::Double
+                }
+                _ => arg_type,
+            };
+            (kind, Some(expr), data_type)
+        };
+        let aggregate = Aggregate {
+            function: function_kind,
+            arg,
+            distinct,
+            data_type,
+        };
+        let index = match grouping.aggregates.iter().position(|a| *a == aggregate) {
+            Some(index) => index,
+            None => {
+                grouping.aggregates.push(aggregate);
+                grouping.aggregates.len() - 1
+            }
+        };
+        Ok(Some(Typed {
+            expr: Expr::Column(grouping.keys.len() + index),
+            data_type: Some(data_type),
+        }))
+    }
+}
+
+fn expr_value(expr: &Expr, to: DataType) -> Result<Value> {
+    match expr {
+        Expr::Literal(value) => super::expr::cast(value.clone(), to),
+        _ => Err(Error::Internal("folding a non-literal".into())),
+    }
+}
+
+fn negate_literal(value: &Value) -> Option<Value> {
+    Some(match value {
+        Value::Integer(v) => Value::Integer(v.checked_neg()?),
+        Value::BigInt(v) => match v.checked_neg() {
+            Some(n) => i32::try_from(n)
+                .map(Value::Integer)
+                .unwrap_or(Value::BigInt(n)),
+            None => return None,
+        },
+        Value::Double(v) => Value::Double(-v),
+        _ => return None,
+    })
+}
+
+/// A numeric literal: integer if it fits int4, then int8, else double
+/// (PostgreSQL would make a numeric; see docs/sql.md).
+fn number_literal(text: &str) -> Result<Value> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(v) = text.parse::<i32>() {
+            return Ok(Value::Integer(v));
+        }
+        if let Ok(v) = text.parse::<i64>() {
+            return Ok(Value::BigInt(v));
+        }
+        // -9223372036854775808 arrives as a negation of this literal.
+        if text == "9223372036854775808" {
+            return Ok(Value::Double(9223372036854775808.0));
+        }
+    }
+    text.parse::<f64>()
+        .map(Value::Double)
+        .map_err(|_| syntax(format!("invalid number \"{text}\"")))
+}
+
+/// The lower-cased, unqualified function name.
+pub fn function_name(function: &ast::Function) -> String {
+    function
+        .name
+        .0
+        .last()
+        .and_then(|part| part.as_ident())
+        .map(ident_name)
+        .unwrap_or_default()
+}
+
+fn aggregate_function(function: &ast::Function) -> Option<AggregateFunction> {
+    Some(match function_name(function).as_str() {
+        "count" => AggregateFunction::Count,
+        "sum" => AggregateFunction::Sum,
+        "min" => AggregateFunction::Min,
+        "max" => AggregateFunction::Max,
+        "avg" => AggregateFunction::Avg,
+        _ => return None,
+    })
+}
+
+fn plain_args(function: &ast::Function) -> Result<Vec<ast::Expr>> {
+    match &function.args {
+        FunctionArguments::None => Ok(Vec::new()),
+        FunctionArguments::Subquery(_) => Err(Error::Unsupported("subqueries".into())),
+        FunctionArguments::List(list) => {
+            if !list.clauses.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "function clauses in {function}"
+                )));
+            }
+            list.args
+                .iter()
+                .map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Ok(expr.clone()),
+                    _ => Err(Error::Unsupported(format!(
+                        "function arguments in {function}"
+                    ))),
+                })
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Sessions: the SQL layer's face toward the server. A [`Database`] is the
+//! open database shared by every connection; a [`Session`] is one
+//! connection's state (its open transaction, if any, and whether that
+//! transaction has failed). The server calls only what is public here.
+//!
+//! ```text
+//!   Database::open ──► Session ──parse──► Statement (sqlparser AST)
+//!                         │──prepare──► Prepared { param_types, columns }
+//!                         └──execute(Prepared, params)──► Outcome
+//! ```
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::binder::{Binder, BoundStatement};
+use super::catalog::{self, CATALOG_TREE};
+use super::executor;
+use super::types::{DataType, Row, Value};
+use crate::config::Config;
+use crate::error::{Error, Result, SqlState};
+use crate::storage::Engine;
+use crate::txn::{IsolationLevel, Mvcc, Transaction};
+
+/// The transaction state a session reports in ReadyForQuery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// Not in a transaction block (`I`).
+    Idle,
+    /// In a transaction block (`T`).
+    InBlock,
+    /// In a failed transaction block (`E`): everything but ROLLBACK fails with 25P02.
+    Failed,
+}
+
+/// One result column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// A statement ready to execute, possibly many times with different parameters.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The types of `$1..$n`: declared by the client or inferred.
+    pub param_types: Vec<DataType>,
+    /// The result columns; empty when the statement returns no rows.
+    pub columns: Vec<Column>,
+    /// The statement; `None` for an empty query string.
+    pub(crate) statement: Option<Statement>,
+}
+
+/// What executing a statement produced.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Rows of a query.
+    Rows {
+        columns: Vec<Column>,
+        rows: Vec<Row>,
+    },
+    /// A command with its completion tag (`INSERT 0 3`, `CREATE TABLE`, …).
+    Command { tag: String },
+    /// The query string was empty.
+    Empty,
+}
+
+impl Outcome {
+    /// The CommandComplete tag; `None` for an empty query.
+    pub fn tag(&self) -> Option<String> {
+        match self {
+            Outcome::Rows { rows, .. } => Some(format!("SELECT {}", rows.len())),
+            Outcome::Command { tag } => Some(tag.clone()),
+            Outcome::Empty => None,
+        }
+    }
+}
+
+/// An open database, shared by all sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    mvcc: Arc<Mvcc>,
+}
+
+impl Database {
+    /// Opens (or creates) the database in `config.data_dir`.
+    pub fn open(config: &Config) -> Result<Database> {
+        let engine = crate::storage::BTreeEngine::open(config)?;
+        Database::with_engine(Arc::new(engine))
+    }
+
+    /// A database over the in-memory engine, for tests.
+    pub fn open_in_memory() -> Result<Database> {
+        Database::with_engine(Arc::new(crate::storage::MemoryEngine::new()))
+    }
+
+    /// A database over any engine.
+    pub fn with_engine(engine: Arc<dyn Engine>) -> Result<Database> {
+        let mvcc = Mvcc::open(engine)?;
+        if !mvcc.engine().tree_exists(CATALOG_TREE)? {
+            mvcc.engine().create_tree(CATALOG_TREE)?;
+        }
+        Ok(Database { mvcc })
+    }
+
+    /// A new session.
+    pub fn session(&self) -> Session {
+        Session {
+            mvcc: Arc::clone(&self.mvcc),
+            transaction: None,
+            failed: Cell::new(false),
+            settings: HashMap::new(),
+        }
+    }
+
+    /// Flushes everything to disk; called on graceful shutdown.
+    pub fn shutdown(&self) -> Result<()> {
+        self.mvcc.flush()
+    }
+}
+
+/// Settings with their PostgreSQL defaults; `SET` may change these.
+const SETTINGS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_isolation", "read committed"),
+    ("extra_float_digits", "1"),
+    ("integer_datetimes", "on"),
+    ("intervalstyle", "postgres"),
+    ("is_superuser", "on"),
+    ("lock_timeout", "0"),
+    ("max_identifier_length", "63"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", "15.18"),
+    ("server_version_num", "150018"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+];
+
+/// Settings that only the server sets.
+const READ_ONLY_SETTINGS: &[&str] = &[
+    "integer_datetimes",
+    "is_superuser",
+    "max_identifier_length",
+    "server_encoding",
+    "server_version",
+    "server_version_num",
+];
+
+fn parse_isolation(text: &str) -> Result<IsolationLevel> {
+    match text.trim().to_lowercase().as_str() {
+        "read committed" | "read uncommitted" => Ok(IsolationLevel::ReadCommitted),
+        "repeatable read" => Ok(IsolationLevel::RepeatableRead),
+        "serializable" => Ok(IsolationLevel::Serializable),
+        other => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"default_transaction_isolation\": \"{other}\""),
+        )),
+    }
+}
+
+fn command(tag: impl Into<String>) -> Outcome {
+    Outcome::Command { tag: tag.into() }
+}
+
+/// One client connection's SQL state. Not shared between threads at once,
+/// but `Send`, so the server may run it on a blocking thread.
+pub struct Session {
+    mvcc: Arc<Mvcc>,
+    /// The open explicit transaction block, if any.
+    transaction: Option<Transaction>,
+    /// The block hit an error: everything but COMMIT/ROLLBACK fails (25P02).
+    /// A `Cell` because even `parse` (which takes `&self`) can fail a block.
+    failed: Cell<bool>,
+    settings: HashMap<String, String>,
+}
+
+impl Session {
+    /// Parses a query string into statements (an empty string gives none).
+    /// Syntax errors are SQLSTATE 42601.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|error| {
+            let message = error.to_string();
+            let message = message.strip_prefix("sql parser error: ").unwrap_or(&message).to_string();
+            Error::sql(SqlState::SYNTAX_ERROR, message)
+        });
+        self.fail_block_on_error(parsed)
+    }
+
+    /// Any error inside a transaction block fails the block, as in PostgreSQL.
+    fn fail_block_on_error<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() && self.transaction.is_some() {
+            self.failed.set(true);
+        }
+        result
+    }
+
+    /// Prepares one parsed statement. `param_types[i]` is the type the client
+    /// declared for `$i+1`, or `None` to infer it.
+    pub fn prepare_statement(
+        &mut self,
+        statement: Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<Prepared> {
+        let result = self.prepare_inner(statement, param_types);
+        self.fail_block_on_error(result)
+    }
+
+    fn prepare_inner(&mut self, statement: Statement, param_types: &[Option<DataType>]) -> Result<Prepared> {
+        if let Some(control) = self.bind_control(&statement)? {
+            let columns = match &control {
+                BoundStatement::Show { name } => vec![Column {
+                    name: name.clone(),
+                    data_type: DataType::Text,
+                }],
+                _ => Vec::new(),
+            };
+            let mut params = param_types
+                .iter()
+                .map(|t| t.unwrap_or(DataType::Text))
+                .collect::<Vec<_>>();
+            params.truncate(param_types.len());
+            return Ok(Prepared {
+                param_types: params,
+                columns,
+                statement: Some(statement),
+            });
+        }
+        self.check_not_failed()?;
+        let (param_types, columns) = self.with_transaction(
+            |txn| {
+                let mut binder = Binder::new(txn, param_types);
+                let bound = binder.bind_statement(&statement)?;
+                let columns = match &bound {
+                    BoundStatement::Query { columns, .. } => columns.clone(),
+                    BoundStatement::Explain { .. } => {
+                        vec![Column {
+                            name: "QUERY PLAN".into(),
+                            data_type: DataType::Text,
+                        }]
+                    }
+                    _ => Vec::new(),
+                };
+                Ok((binder.exprs.param_types(), columns))
+            },
+            false,
+        )?;
+        Ok(Prepared {
+            param_types,
+            columns,
+            statement: Some(statement),
+        })
+    }
+
+    /// Parses and prepares a query string holding at most one statement
+    /// (extended protocol `Parse`).
+    pub fn prepare(&mut self, sql: &str, param_types: &[Option<DataType>]) -> Result<Prepared> {
+        let mut statements = self.parse(sql)?;
+        match statements.len() {
+            0 => Ok(Prepared {
+                param_types: param_types
+                    .iter()
+                    .map(|t| t.unwrap_or(DataType::Text))
+                    .collect(),
+                columns: Vec::new(),
+                statement: None,
+            }),
+            1 => self.prepare_statement(statements.remove(0), param_types),
+            _ => Err(Error::sql(
+                SqlState::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement",
+            )),
+        }
+    }
+
+    /// Executes a prepared statement with parameter values (already of
+    /// `prepared.param_types`), inside the session's transaction or in its
+    /// own autocommit transaction.
+    pub fn execute(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Outcome> {
+        let result = self.execute_inner(prepared, params);
+        self.fail_block_on_error(result)
+    }
+
+    fn execute_inner(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Outcome> {
+        let Some(statement) = &prepared.statement else {
+            return Ok(Outcome::Empty);
+        };
+        if params.len() != prepared.param_types.len() {
+            return Err(Error::sql(
+                SqlState::PROTOCOL_VIOLATION,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement requires {}",
+                    params.len(),
+                    prepared.param_types.len()
+                ),
+            ));
+        }
+        if let Some(control) = self.bind_control(statement)? {
+            return self.execute_control(control);
+        }
+        self.check_not_failed()?;
+        let declared: Vec<Option<DataType>> =
+            prepared.param_types.iter().map(|t| Some(*t)).collect();
+        let mvcc = Arc::clone(&self.mvcc);
+        self.with_transaction(
+            |txn| {
+                let bound = Binder::new(txn, &declared).bind_statement(statement)?;
+                run(&mvcc, bound, txn, params)
+            },
+            true,
+        )
+    }
+
+    /// The status for ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        match (&self.transaction, self.failed.get()) {
+            (_, true) => TransactionStatus::Failed,
+            (Some(_), false) => TransactionStatus::InBlock,
+            (None, false) => TransactionStatus::Idle,
+        }
+    }
+
+    fn check_not_failed(&self) -> Result<()> {
+        if self.failed.get() {
+            return Err(Error::sql(
+                SqlState::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        Ok(())
+    }
+
+    fn setting(&self, name: &str) -> Option<String> {
+        if let Some(value) = self.settings.get(name) {
+            return Some(value.clone());
+        }
+        if name == "transaction_isolation" || name == "transaction isolation level" {
+            return Some(match &self.transaction {
+                Some(txn) => txn.isolation().name().to_string(),
+                None => self.setting("default_transaction_isolation")?,
+            });
+        }
+        SETTINGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    fn default_isolation(&self) -> IsolationLevel {
+        self.setting("default_transaction_isolation")
+            .and_then(|text| parse_isolation(&text).ok())
+            .unwrap_or(IsolationLevel::ReadCommitted)
+    }
+
+    /// Binds statements that need no catalog: transaction control, SET, SHOW.
+    fn bind_control(&self, statement: &Statement) -> Result<Option<BoundStatement>> {
+        Ok(match statement {
+            Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Set(_)
+            | Statement::ShowVariable { .. } => Some(Binder::bind_control(statement)?),
+            _ => None,
+        })
+    }
+
+    fn execute_control(&mut self, control: BoundStatement) -> Result<Outcome> {
+        match control {
+            BoundStatement::Begin { isolation } => {
+                self.check_not_failed()?;
+                if self.transaction.is_none() {
+                    let isolation = isolation.unwrap_or_else(|| self.default_isolation());
+                    self.transaction = Some(self.mvcc.begin(isolation)?);
+                }
+                // PostgreSQL warns about a nested BEGIN and carries on.
+                Ok(command("BEGIN"))
+            }
+            BoundStatement::Commit => {
+                let failed = self.failed.replace(false);
+                match self.transaction.take() {
+                    Some(txn) if failed => {
+                        txn.rollback()?;
+                        Ok(command("ROLLBACK"))
+                    }
+                    Some(txn) => {
+                        txn.commit()?;
+                        Ok(command("COMMIT"))
+                    }
+                    None => Ok(command("COMMIT")),
+                }
+            }
+            BoundStatement::Rollback => {
+                self.failed.set(false);
+                if let Some(txn) = self.transaction.take() {
+                    txn.rollback()?;
+                }
+                Ok(command("ROLLBACK"))
+            }
+            BoundStatement::Set { name, value } => {
+                self.check_not_failed()?;
+                let name = match name.as_str() {
+                    "time zone" => "timezone".to_string(),
+                    "session characteristics as transaction isolation level" => {
+                        "default_transaction_isolation".to_string()
+                    }
+                    _ => name,
+                };
+                if READ_ONLY_SETTINGS.contains(&name.as_str()) {
+                    return Err(Error::sql(
+                        SqlState("55P02"),
+                        format!("parameter \"{name}\" cannot be changed"),
+                    ));
+                }
+                if name == "default_transaction_isolation" {
+                    parse_isolation(&value)?;
+                }
+                if self.setting(&name).is_none() && !name.contains('.') {
+                    return Err(Error::sql(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    ));
+                }
+                self.settings.insert(name, value);
+                Ok(command("SET"))
+            }
+            BoundStatement::Show { name } => {
+                self.check_not_failed()?;
+                let value = self.setting(&name).ok_or_else(|| {
+                    Error::sql(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    )
+                })?;
+                let column_name = if name == "transaction isolation level" {
+                    "transaction_isolation".into()
+                } else {
+                    name
+                };
+                Ok(Outcome::Rows {
+                    columns: vec![Column {
+                        name: column_name,
+                        data_type: DataType::Text,
+                    }],
+                    rows: vec![vec![Value::Text(value)]],
+                })
+            }
+            other => Err(Error::Internal(format!(
+                "not a control statement: {other:?}"
+            ))),
+        }
+    }
+
+    /// Runs `work` in the open transaction block, or in a transaction of its
+    /// own that commits (when `commit`) or rolls back afterwards. An error
+    /// inside a block marks the block failed.
+    fn with_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut Transaction) -> Result<T>,
+        commit: bool,
+    ) -> Result<T> {
+        if let Some(txn) = self.transaction.as_mut() {
+            txn.begin_statement();
+            return work(txn);
+        }
+        let mut txn = self.mvcc.begin(self.default_isolation())?;
+        match work(&mut txn) {
+            Ok(value) => {
+                if commit {
+                    txn.commit()?;
+                } else {
+                    txn.rollback()?;
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                txn.rollback()?;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Executes a bound (non-control) statement in a transaction.
+fn run(
+    mvcc: &Mvcc,
+    bound: BoundStatement,
+    txn: &mut Transaction,
+    params: &[Value],
+) -> Result<Outcome> {
+    Ok(match bound {
+        BoundStatement::Query { plan, columns } => {
+            let rows = executor::execute(&plan, txn, params)?.collect::<Result<Vec<_>>>()?;
+            Outcome::Rows { columns, rows }
+        }
+        BoundStatement::Explain { plan } => Outcome::Rows {
+            columns: vec![Column {
+                name: "QUERY PLAN".into(),
+                data_type: DataType::Text,
+            }],
+            rows: plan
+                .explain()
+                .into_iter()
+                .map(|line| vec![Value::Text(line)])
+                .collect(),
+        },
+        BoundStatement::Insert { table, source } => {
+            let mut next_row_id = |name: &[u8]| mvcc.next_sequence_value(name);
+            let count = executor::insert(&table, &source, txn, params, &mut next_row_id)?;
+            command(format!("INSERT 0 {count}"))
+        }
+        BoundStatement::Update {
+            table,
+            source,
+            assignments,
+        } => {
+            let count = executor::update(&table, &source, &assignments, txn, params)?;
+            command(format!("UPDATE {count}"))
+        }
+        BoundStatement::Delete { source, .. } => {
+            let count = executor::delete(&source, txn, params)?;
+            command(format!("DELETE {count}"))
+        }
+        BoundStatement::CreateTable {
+            mut table,
+            if_not_exists,
+        } => {
+            if catalog::get_table(txn, &table.name)?.is_some() {
+                if if_not_exists {
+                    return Ok(command("CREATE TABLE"));
+                }
+                return Err(Error::sql(
+                    SqlState::DUPLICATE_TABLE,
+                    format!("relation \"{}\" already exists", table.name),
+                ));
+            }
+            table.tree = txn.create_tree()?;
+            catalog::put_table(txn, &table)?;
+            command("CREATE TABLE")
+        }
+        BoundStatement::DropTable { names, if_exists } => {
+            // Check every name first so a failing DROP drops nothing.
+            let mut tables = Vec::new();
+            for name in &names {
+                match catalog::get_table(txn, name)? {
+                    Some(table) => tables.push(table),
+                    None if if_exists => {}
+                    None => {
+                        return Err(Error::sql(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("table \"{name}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            for table in tables {
+                catalog::delete_table(txn, &table.name)?;
+                txn.drop_tree(table.tree);
+            }
+            command("DROP TABLE")
+        }
+        other => return Err(Error::Internal(format!("unexpected statement {other:?}"))),
+    })
+}

@@ -1,0 +1,556 @@
+//! SQL data types and values: the closed set of types basalt supports, their
+//! PostgreSQL type OIDs, and their text input/output in PostgreSQL's formats.
+//!
+//! Text output follows PostgreSQL 15 with its default `extra_float_digits = 1`:
+//! booleans print as `t`/`f`; floats print the shortest representation that
+//! round-trips, in plain notation when the decimal exponent is in
+//! `-4 ..= precision-1` (15 for double, 6 for real) and as `1e+20` otherwise;
+//! `Infinity`, `-Infinity` and `NaN` by name.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::error::{Error, Result, SqlState};
+
+/// A SQL data type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataType {
+    Boolean,
+    SmallInt,
+    Integer,
+    BigInt,
+    Real,
+    Double,
+    Text,
+    /// `varchar(n)`; `None` is unbounded `varchar`.
+    Varchar(Option<u32>),
+}
+
+impl DataType {
+    /// The PostgreSQL type OID.
+    pub fn oid(&self) -> u32 {
+        match self {
+            DataType::Boolean => 16,
+            DataType::SmallInt => 21,
+            DataType::Integer => 23,
+            DataType::BigInt => 20,
+            DataType::Real => 700,
+            DataType::Double => 701,
+            DataType::Text => 25,
+            DataType::Varchar(_) => 1043,
+        }
+    }
+
+    /// The type for a PostgreSQL OID, if basalt supports it. Unknown (0) is `None`.
+    pub fn from_oid(oid: u32) -> Option<DataType> {
+        Some(match oid {
+            16 => DataType::Boolean,
+            21 => DataType::SmallInt,
+            23 => DataType::Integer,
+            20 => DataType::BigInt,
+            700 => DataType::Real,
+            701 => DataType::Double,
+            25 => DataType::Text,
+            1043 => DataType::Varchar(None),
+            // bpchar and name are accepted as text for parameters.
+            1042 | 19 => DataType::Text,
+            _ => return None,
+        })
+    }
+
+    /// `pg_type.typlen`: the fixed size in bytes, or -1 for variable length.
+    pub fn type_len(&self) -> i16 {
+        match self {
+            DataType::Boolean => 1,
+            DataType::SmallInt => 2,
+            DataType::Integer | DataType::Real => 4,
+            DataType::BigInt | DataType::Double => 8,
+            DataType::Text | DataType::Varchar(_) => -1,
+        }
+    }
+
+    /// The type modifier reported in RowDescription (`atttypmod`).
+    pub fn type_modifier(&self) -> i32 {
+        match self {
+            DataType::Varchar(Some(n)) => *n as i32 + 4,
+            _ => -1,
+        }
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            DataType::SmallInt
+                | DataType::Integer
+                | DataType::BigInt
+                | DataType::Real
+                | DataType::Double
+        )
+    }
+
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self,
+            DataType::SmallInt | DataType::Integer | DataType::BigInt
+        )
+    }
+
+    pub fn is_text(&self) -> bool {
+        matches!(self, DataType::Text | DataType::Varchar(_))
+    }
+
+    /// Rank in the numeric promotion order (smallint < integer < bigint < real < double).
+    pub(crate) fn numeric_rank(&self) -> Option<u8> {
+        match self {
+            DataType::SmallInt => Some(0),
+            DataType::Integer => Some(1),
+            DataType::BigInt => Some(2),
+            DataType::Real => Some(3),
+            DataType::Double => Some(4),
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL name of the type, as `format_type` prints it.
+    pub fn name(&self) -> String {
+        match self {
+            DataType::Boolean => "boolean".into(),
+            DataType::SmallInt => "smallint".into(),
+            DataType::Integer => "integer".into(),
+            DataType::BigInt => "bigint".into(),
+            DataType::Real => "real".into(),
+            DataType::Double => "double precision".into(),
+            DataType::Text => "text".into(),
+            DataType::Varchar(None) => "character varying".into(),
+            DataType::Varchar(Some(n)) => format!("character varying({n})"),
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A SQL value. `Varchar` columns hold `Text` values.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Null,
+    Boolean(bool),
+    SmallInt(i16),
+    Integer(i32),
+    BigInt(i64),
+    Real(f32),
+    Double(f64),
+    Text(String),
+}
+
+/// A row of values.
+pub type Row = Vec<Value>;
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The value's natural type; `None` for NULL.
+    pub fn data_type(&self) -> Option<DataType> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Boolean(_) => DataType::Boolean,
+            Value::SmallInt(_) => DataType::SmallInt,
+            Value::Integer(_) => DataType::Integer,
+            Value::BigInt(_) => DataType::BigInt,
+            Value::Real(_) => DataType::Real,
+            Value::Double(_) => DataType::Double,
+            Value::Text(_) => DataType::Text,
+        })
+    }
+
+    /// Integer value widened to i64, if integral.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::SmallInt(v) => Some(*v as i64),
+            Value::Integer(v) => Some(*v as i64),
+            Value::BigInt(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Numeric value as f64, if numeric.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Real(v) => Some(*v as f64),
+            Value::Double(v) => Some(*v),
+            other => other.as_i64().map(|v| v as f64),
+        }
+    }
+
+    /// The PostgreSQL text output of a value; `None` for NULL.
+    pub fn to_text(&self) -> Option<String> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Boolean(b) => if *b { "t" } else { "f" }.to_string(),
+            Value::SmallInt(v) => v.to_string(),
+            Value::Integer(v) => v.to_string(),
+            Value::BigInt(v) => v.to_string(),
+            Value::Real(v) => format_float(*v as f64, format!("{:e}", v), 6),
+            Value::Double(v) => format_float(*v, format!("{:e}", v), 15),
+            Value::Text(s) => s.clone(),
+        })
+    }
+
+    /// Parses PostgreSQL text input for `data_type` (SQLSTATE 22P02 on bad input).
+    pub fn parse(data_type: DataType, text: &str) -> Result<Value> {
+        let invalid = || {
+            Error::sql(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                format!(
+                    "invalid input syntax for type {}: \"{}\"",
+                    data_type.name(),
+                    text
+                ),
+            )
+        };
+        let out_of_range = || {
+            Error::sql(
+                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                format!(
+                    "value \"{}\" is out of range for type {}",
+                    text,
+                    data_type.name()
+                ),
+            )
+        };
+        let trimmed = text.trim();
+        Ok(match data_type {
+            DataType::Boolean => Value::Boolean(parse_bool(trimmed).ok_or_else(invalid)?),
+            DataType::SmallInt => {
+                let v = parse_integer(trimmed).ok_or_else(invalid)?;
+                Value::SmallInt(i16::try_from(v).map_err(|_| out_of_range())?)
+            }
+            DataType::Integer => {
+                let v = parse_integer(trimmed).ok_or_else(invalid)?;
+                Value::Integer(i32::try_from(v).map_err(|_| out_of_range())?)
+            }
+            DataType::BigInt => {
+                let v = parse_integer(trimmed).ok_or_else(invalid)?;
+                Value::BigInt(i64::try_from(v).map_err(|_| out_of_range())?)
+            }
+            DataType::Real => {
+                let v = parse_float(trimmed).ok_or_else(invalid)?;
+                let narrowed = v as f32;
+                if narrowed.is_infinite() && v.is_finite() {
+                    return Err(out_of_range());
+                }
+                Value::Real(narrowed)
+            }
+            DataType::Double => {
+                let v = parse_float(trimmed).ok_or_else(invalid)?;
+                Value::Double(v)
+            }
+            DataType::Text => Value::Text(text.to_string()),
+            DataType::Varchar(limit) => Value::Text(check_varchar(text, limit)?.to_string()),
+        })
+    }
+
+    /// Total order used by ORDER BY, grouping and keys: NULL sorts last (as
+    /// in PostgreSQL's default ascending order), numbers compare by value
+    /// across integer and float types, NaN is greater than every number.
+    pub fn total_cmp(&self, other: &Value) -> Ordering {
+        match (self, other) {
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Null, _) => Ordering::Greater,
+            (_, Value::Null) => Ordering::Less,
+            (Value::Boolean(a), Value::Boolean(b)) => a.cmp(b),
+            (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            (a, b) => match (a.as_i64(), b.as_i64()) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => match (a.as_f64(), b.as_f64()) {
+                    (Some(x), Some(y)) => compare_floats(x, y),
+                    // Mixed non-comparable kinds never meet after binding;
+                    // order them by kind to stay total.
+                    _ => a.kind_rank().cmp(&b.kind_rank()),
+                },
+            },
+        }
+    }
+
+    fn kind_rank(&self) -> u8 {
+        match self {
+            Value::Boolean(_) => 0,
+            Value::SmallInt(_)
+            | Value::Integer(_)
+            | Value::BigInt(_)
+            | Value::Real(_)
+            | Value::Double(_) => 1,
+            Value::Text(_) => 2,
+            Value::Null => 3,
+        }
+    }
+}
+
+/// Equality consistent with [`Value::total_cmp`] (so NULL == NULL here; SQL
+/// three-valued equality lives in the evaluator).
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.total_cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Value {}
+
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Hash must agree with total_cmp equality: integers and integral
+        // floats that compare equal must hash equally.
+        match self {
+            Value::Null => 0u8.hash(state),
+            Value::Boolean(b) => b.hash(state),
+            Value::Text(s) => s.hash(state),
+            other => {
+                let f = other.as_f64().unwrap_or(0.0);
+                if f.is_nan() {
+                    u64::MAX.hash(state)
+                } else if f == 0.0 {
+                    0u64.hash(state)
+                } else {
+                    f.to_bits().hash(state)
+                }
+            }
+        }
+    }
+}
+
+/// PostgreSQL's float ordering: NaN equals NaN and is above everything.
+pub fn compare_floats(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => a
+            .partial_cmp(&b)
+            .expect("invariant: non-NaN floats are ordered"),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    let lower = text.to_ascii_lowercase();
+    match lower.as_str() {
+        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
+        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
+        _ => {
+            // PostgreSQL accepts any unique prefix of true/false/yes/no.
+            if lower.len() >= 2 && "true".starts_with(&lower)
+                || lower.len() >= 3 && "yes".starts_with(&lower)
+            {
+                Some(true)
+            } else if lower.len() >= 2 && "false".starts_with(&lower) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Parses an integer literal as i128 so the caller can report range errors.
+fn parse_integer(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        return None;
+    }
+    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for b in digits.bytes().filter(|b| *b != b'_') {
+        value = value.checked_mul(10)?.checked_add((b - b'0') as i128)?;
+        if value > i64::MAX as i128 + 1 {
+            // Beyond any supported range; keep it representable for the error.
+            return Some(if negative { i128::MIN } else { i128::MAX });
+        }
+    }
+    Some(if negative { -value } else { value })
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    let lower = text.to_ascii_lowercase();
+    match lower.as_str() {
+        "nan" => return Some(f64::NAN),
+        "infinity" | "+infinity" | "inf" | "+inf" => return Some(f64::INFINITY),
+        "-infinity" | "-inf" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // Rust accepts "inf"/"nan" spellings handled above; reject other words.
+    if lower.is_empty() || lower.chars().any(|c| c.is_ascii_alphabetic() && c != 'e') {
+        return None;
+    }
+    lower.parse::<f64>().ok()
+}
+
+/// Checks a string against `varchar(n)`: PostgreSQL raises 22001 unless the
+/// excess characters are all spaces, which are silently cut.
+pub fn check_varchar(text: &str, limit: Option<u32>) -> Result<&str> {
+    let Some(limit) = limit else { return Ok(text) };
+    let limit = limit as usize;
+    match text.char_indices().nth(limit) {
+        None => Ok(text),
+        Some((cut, _)) => {
+            if text[cut..].chars().all(|c| c == ' ') {
+                Ok(&text[..cut])
+            } else {
+                Err(Error::sql(
+                    SqlState::STRING_DATA_RIGHT_TRUNCATION,
+                    format!("value too long for type character varying({limit})"),
+                ))
+            }
+        }
+    }
+}
+
+/// Formats a float like PostgreSQL's shortest-exact output. `scientific` is
+/// Rust's `{:e}` rendering (shortest round-trip digits), e.g. `1.25e-7`.
+fn format_float(value: f64, scientific: String, precision: i32) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("invariant: {:e} output contains an exponent");
+    let exponent: i32 = exponent
+        .parse()
+        .expect("invariant: {:e} exponent is an integer");
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if negative { "-" } else { "" };
+    if exponent < -4 || exponent >= precision {
+        let mut out = String::from(sign);
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{}{:02}", exp_sign, exponent.abs()));
+        out
+    } else if exponent < 0 {
+        format!(
+            "{}0.{}{}",
+            sign,
+            "0".repeat((-exponent - 1) as usize),
+            digits
+        )
+    } else {
+        let int_len = exponent as usize + 1;
+        if digits.len() <= int_len {
+            format!("{}{}{}", sign, digits, "0".repeat(int_len - digits.len()))
+        } else {
+            format!("{}{}.{}", sign, &digits[..int_len], &digits[int_len..])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_output_matches_postgres() {
+        let cases: &[(f64, &str)] = &[
+            (0.1, "0.1"),
+            (1e15, "1e+15"),
+            (123456789012345.0, "123456789012345"),
+            (1.5e-7, "1.5e-07"),
+            (0.0001, "0.0001"),
+            (-2.5, "-2.5"),
+            (100.0, "100"),
+            (f64::INFINITY, "Infinity"),
+            (1.0 / 3.0, "0.3333333333333333"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                Value::Double(*value).to_text().unwrap(),
+                *expected,
+                "{value}"
+            );
+        }
+        assert_eq!(Value::Real(1e6).to_text().unwrap(), "1e+06");
+        assert_eq!(Value::Real(100000.0).to_text().unwrap(), "100000");
+        assert_eq!(Value::Real(0.1).to_text().unwrap(), "0.1");
+    }
+
+    #[test]
+    fn parse_inputs() {
+        assert!(matches!(
+            Value::parse(DataType::Integer, " 42 ").unwrap(),
+            Value::Integer(42)
+        ));
+        assert_eq!(
+            Value::parse(DataType::SmallInt, "40000")
+                .unwrap_err()
+                .sqlstate(),
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            Value::parse(DataType::Integer, "4x")
+                .unwrap_err()
+                .sqlstate(),
+            SqlState::INVALID_TEXT_REPRESENTATION
+        );
+        assert!(matches!(
+            Value::parse(DataType::Boolean, "yes").unwrap(),
+            Value::Boolean(true)
+        ));
+        assert!(matches!(
+            Value::parse(DataType::Boolean, "of").unwrap_err(),
+            Error::Sql { .. }
+        ));
+        assert!(
+            matches!(Value::parse(DataType::Double, "1e3").unwrap(), Value::Double(v) if v == 1000.0)
+        );
+        assert_eq!(
+            Value::parse(DataType::Varchar(Some(2)), "abc")
+                .unwrap_err()
+                .sqlstate(),
+            SqlState::STRING_DATA_RIGHT_TRUNCATION
+        );
+        assert_eq!(
+            Value::parse(DataType::Varchar(Some(2)), "ab  ").unwrap(),
+            Value::Text("ab".into())
+        );
+    }
+
+    #[test]
+    fn ordering_puts_null_last_and_compares_across_numeric_types() {
+        assert_eq!(Value::Null.total_cmp(&Value::Integer(1)), Ordering::Greater);
+        assert_eq!(
+            Value::Integer(2).total_cmp(&Value::Double(2.5)),
+            Ordering::Less
+        );
+        assert_eq!(Value::BigInt(3), Value::SmallInt(3));
+        assert_eq!(
+            Value::Double(f64::NAN).total_cmp(&Value::Double(1e300)),
+            Ordering::Greater
+        );
+    }
+}

@@ -1,0 +1,800 @@
+//! B+tree algorithms over the buffer pool: descent, get, upsert with splits,
+//! delete with merge/redistribution, ordered cursors in both directions, and
+//! dropping a whole tree.
+//!
+//! ```text
+//!                       root (page fixed for the tree's life)
+//!                    [ -inf | m ]
+//!                     /        \
+//!          [a c f] <──> [m q t]        leaves, linked both ways
+//!
+//!   insert into a full leaf:  cells + new ─► split at the byte midpoint;
+//!     left half stays in place, right half to a new page, its first key goes
+//!     up as a separator; a full parent splits the same way, recursively.
+//!     A full root moves both halves to new pages and becomes their parent,
+//!     so the root page number never changes.
+//!   delete leaving a node under MIN_FILL: combine with a sibling under the
+//!     same parent; if the two fit in one page, merge (free the right page,
+//!     drop its separator), else redistribute by bytes (new separator). The
+//!     parent is then settled the same way. A root interior node left with a
+//!     single child absorbs it (the tree shrinks by one level).
+//! ```
+//!
+//! Every modification copies the node into a scratch page, edits its cell
+//! list, and rewrites the node whole ([`node::write`]); only one node is
+//! latched at a time, so the code stays latch-coupling friendly.
+//!
+//! Invariants:
+//! 1. All leaves are at the same depth; child `i` of an interior node holds
+//!    exactly the keys in `[key(i), key(i+1))`.
+//! 2. Leaf sibling links form one doubly linked list in key order; the
+//!    leftmost's left and the rightmost's right are 0.
+//! 3. The root page number is fixed from `create` to `destroy`, so the
+//!    directory of roots changes only when trees are created or dropped.
+//! 4. A non-root node holds at least [`MIN_FILL`] bytes after a delete
+//!    settled it, unless its parent has a single child or merging was
+//!    impossible; splits never leave a node over capacity.
+//! 5. Callers serialise writers (the engine holds its write lock), and readers
+//!    only run concurrently with other readers.
+
+use std::borrow::Cow;
+use std::ops::Bound;
+
+use super::node::{
+    self, LeafValue, MAX_INLINE_VALUE, MAX_KEY_SIZE, MIN_FILL, Node, NodeKind, cell_child,
+    cell_key, interior_cell,
+};
+use super::overflow;
+use crate::error::{Error, Result};
+use crate::storage::buffer_pool::BufferPool;
+use crate::storage::engine::{Direction, Entry, KeyRange};
+use crate::storage::meta::Meta;
+use crate::storage::page::{PageBytes, PageNumber};
+
+/// Deeper than any real tree (8 KiB pages, 1 KiB keys): a deeper descent
+/// means a pointer cycle in a corrupt file.
+const MAX_DEPTH: usize = 64;
+
+/// A node's cells, borrowed from a scratch copy of its page or newly built.
+type Cells<'a> = Vec<Cow<'a, [u8]>>;
+
+/// One step of a root-to-leaf path: an interior page and the child taken.
+#[derive(Clone, Copy, Debug)]
+struct PathStep {
+    page_number: PageNumber,
+    index: usize,
+}
+
+/// Where a descent goes.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Key(&'a [u8]),
+    First,
+    Last,
+}
+
+/// A handle to one B+tree: just its fixed root page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BTree {
+    root: PageNumber,
+}
+
+/// Fails unless the key is short enough to store.
+pub fn check_key(key: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::Internal(format!(
+            "key of {} bytes exceeds the maximum key size of {MAX_KEY_SIZE} bytes \
+             (program limit exceeded)",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Copies a page out of the pool so that it can be edited while unlatched.
+fn copy_page(buffer_pool: &BufferPool, page_number: PageNumber) -> Result<Box<PageBytes>> {
+    let page = buffer_pool.fetch_read(page_number)?;
+    Ok(Box::new(*page))
+}
+
+/// Reads a leaf value, following its overflow chain.
+fn materialize(buffer_pool: &BufferPool, value: LeafValue<'_>) -> Result<Vec<u8>> {
+    match value {
+        LeafValue::Inline(bytes) => Ok(bytes.to_vec()),
+        LeafValue::Overflow { length, first_page } => {
+            overflow::read_chain(buffer_pool, first_page, length)
+        }
+    }
+}
+
+fn free_value(buffer_pool: &BufferPool, meta: &mut Meta, value: LeafValue<'_>) -> Result<()> {
+    match value {
+        LeafValue::Inline(_) => Ok(()),
+        LeafValue::Overflow { length, first_page } => {
+            overflow::free_chain(buffer_pool, meta, first_page, length)
+        }
+    }
+}
+
+/// Writes a node's cells into its page.
+fn write_node(
+    buffer_pool: &BufferPool,
+    page_number: PageNumber,
+    kind: NodeKind,
+    siblings: (PageNumber, PageNumber),
+    cells: &[Cow<'_, [u8]>],
+) -> Result<()> {
+    let mut page = buffer_pool.fetch_write(page_number)?;
+    node::write(&mut page, kind, siblings.0, siblings.1, cells);
+    Ok(())
+}
+
+/// Writes a freshly allocated node (its old bytes are not read).
+fn create_node(
+    buffer_pool: &BufferPool,
+    page_number: PageNumber,
+    kind: NodeKind,
+    siblings: (PageNumber, PageNumber),
+    cells: &[Cow<'_, [u8]>],
+) -> Result<()> {
+    let mut page = buffer_pool.create(page_number)?;
+    node::write(&mut page, kind, siblings.0, siblings.1, cells);
+    Ok(())
+}
+
+/// Points the leaf `page_number`'s left link at `left`.
+fn relink_left(buffer_pool: &BufferPool, page_number: PageNumber, left: PageNumber) -> Result<()> {
+    if page_number == 0 {
+        return Ok(());
+    }
+    let mut page = buffer_pool.fetch_write(page_number)?;
+    if Node::open(page_number, &page)?.kind() != NodeKind::Leaf {
+        return Err(Error::Corrupt(format!(
+            "page {page_number}: sibling link to a non-leaf"
+        )));
+    }
+    node::set_left(&mut page, left);
+    Ok(())
+}
+
+/// Splits a cell list at its byte midpoint into (left, separator, right); an
+/// interior right half's first key moves up and becomes minus infinity.
+fn split_cells<'a>(kind: NodeKind, mut cells: Cells<'a>) -> (Cells<'a>, Vec<u8>, Cells<'a>) {
+    let split = node::split_point(&cells);
+    let mut right = cells.split_off(split);
+    let separator = cell_key(kind, &right[0]).to_vec();
+    if kind == NodeKind::Interior {
+        right[0] = Cow::Owned(interior_cell(b"", cell_child(&right[0])));
+    }
+    (cells, separator, right)
+}
+
+impl BTree {
+    /// Allocates an empty tree: one empty leaf as its root.
+    pub fn create(buffer_pool: &BufferPool, meta: &mut Meta) -> Result<BTree> {
+        let root = meta.allocate(buffer_pool)?;
+        create_node(buffer_pool, root, NodeKind::Leaf, (0, 0), &[])?;
+        Ok(BTree { root })
+    }
+
+    /// The tree whose root is `root`.
+    pub fn open(root: PageNumber) -> BTree {
+        BTree { root }
+    }
+
+    pub fn root(&self) -> PageNumber {
+        self.root
+    }
+
+    /// Walks from the root to the leaf for `target`, recording the path.
+    fn descend(
+        &self,
+        buffer_pool: &BufferPool,
+        target: Target<'_>,
+    ) -> Result<(Vec<PathStep>, PageNumber)> {
+        let mut path = Vec::new();
+        let mut page_number = self.root;
+        loop {
+            let page = buffer_pool.fetch_read(page_number)?;
+            let node = Node::open(page_number, &page)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok((path, page_number));
+            }
+            let index = match target {
+                Target::Key(key) => node.child_index(key),
+                Target::First => 0,
+                Target::Last => node.len() - 1,
+            };
+            path.push(PathStep { page_number, index });
+            page_number = node.child(index);
+            if path.len() > MAX_DEPTH || page_number == 0 {
+                return Err(Error::Corrupt(format!(
+                    "page {}: bad child pointer {page_number} (cycle or null)",
+                    path[path.len() - 1].page_number
+                )));
+            }
+        }
+    }
+
+    /// The value under `key`, if any.
+    pub fn get(&self, buffer_pool: &BufferPool, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if key.len() > MAX_KEY_SIZE {
+            return Ok(None);
+        }
+        let (_, leaf) = self.descend(buffer_pool, Target::Key(key))?;
+        let page = buffer_pool.fetch_read(leaf)?;
+        let node = Node::open(leaf, &page)?;
+        match node.search(key) {
+            Ok(index) => Ok(Some(materialize(buffer_pool, node.value(index))?)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    pub fn insert(
+        &self,
+        buffer_pool: &BufferPool,
+        meta: &mut Meta,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
+        check_key(key)?;
+        let stored = if value.len() > MAX_INLINE_VALUE {
+            let length = u32::try_from(value.len()).map_err(|_| {
+                Error::Internal(format!("value of {} bytes is too large", value.len()))
+            })?;
+            let first_page = overflow::write_chain(buffer_pool, meta, value)?;
+            LeafValue::Overflow { length, first_page }
+        } else {
+            LeafValue::Inline(value)
+        };
+        let new_cell = node::leaf_cell(key, stored);
+        let (path, leaf) = self.descend(buffer_pool, Target::Key(key))?;
+        let scratch = copy_page(buffer_pool, leaf)?;
+        let node = Node::open(leaf, &scratch)?;
+        let mut cells = node.cells();
+        match node.search(key) {
+            Ok(index) => {
+                free_value(buffer_pool, meta, node.value(index))?;
+                cells[index] = Cow::Owned(new_cell);
+            }
+            Err(index) => cells.insert(index, Cow::Owned(new_cell)),
+        }
+        let siblings = (node.left(), node.right());
+        self.settle(
+            buffer_pool,
+            meta,
+            &path,
+            leaf,
+            NodeKind::Leaf,
+            siblings,
+            cells,
+        )
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub fn delete(&self, buffer_pool: &BufferPool, meta: &mut Meta, key: &[u8]) -> Result<bool> {
+        if key.len() > MAX_KEY_SIZE {
+            return Ok(false);
+        }
+        let (path, leaf) = self.descend(buffer_pool, Target::Key(key))?;
+        let scratch = copy_page(buffer_pool, leaf)?;
+        let node = Node::open(leaf, &scratch)?;
+        let Ok(index) = node.search(key) else {
+            return Ok(false);
+        };
+        free_value(buffer_pool, meta, node.value(index))?;
+        let mut cells = node.cells();
+        cells.remove(index);
+        let siblings = (node.left(), node.right());
+        self.settle(
+            buffer_pool,
+            meta,
+            &path,
+            leaf,
+            NodeKind::Leaf,
+            siblings,
+            cells,
+        )?;
+        Ok(true)
+    }
+
+    /// Writes a node's new cell list and restores the tree's shape: splits it
+    /// if overfull, rebalances it if underfull, shrinks the root if it has a
+    /// single child. `path` leads from the root to the node's parent.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &self,
+        buffer_pool: &BufferPool,
+        meta: &mut Meta,
+        path: &[PathStep],
+        page_number: PageNumber,
+        kind: NodeKind,
+        siblings: (PageNumber, PageNumber),
+        cells: Cells<'_>,
+    ) -> Result<()> {
+        let Some((parent_step, ancestors)) = path.split_last() else {
+            debug_assert_eq!(page_number, self.root);
+            if !node::fits(&cells) {
+                return self.split_root(buffer_pool, meta, kind, cells);
+            }
+            write_node(buffer_pool, page_number, kind, siblings, &cells)?;
+            return self.collapse_root(buffer_pool, meta);
+        };
+        if !node::fits(&cells) {
+            let (left_cells, separator, right_cells) = split_cells(kind, cells);
+            let new_page = meta.allocate(buffer_pool)?;
+            if kind == NodeKind::Leaf {
+                let (left, right) = siblings;
+                create_node(
+                    buffer_pool,
+                    new_page,
+                    kind,
+                    (page_number, right),
+                    &right_cells,
+                )?;
+                write_node(
+                    buffer_pool,
+                    page_number,
+                    kind,
+                    (left, new_page),
+                    &left_cells,
+                )?;
+                relink_left(buffer_pool, right, new_page)?;
+            } else {
+                create_node(buffer_pool, new_page, kind, (0, 0), &right_cells)?;
+                write_node(buffer_pool, page_number, kind, (0, 0), &left_cells)?;
+            }
+            let parent_scratch = copy_page(buffer_pool, parent_step.page_number)?;
+            let parent = Node::open(parent_step.page_number, &parent_scratch)?;
+            let mut parent_cells = parent.cells();
+            parent_cells.insert(
+                parent_step.index + 1,
+                Cow::Owned(interior_cell(&separator, new_page)),
+            );
+            return self.settle(
+                buffer_pool,
+                meta,
+                ancestors,
+                parent_step.page_number,
+                NodeKind::Interior,
+                (0, 0),
+                parent_cells,
+            );
+        }
+        if node::used_space(&cells) >= MIN_FILL {
+            return write_node(buffer_pool, page_number, kind, siblings, &cells);
+        }
+        self.rebalance(buffer_pool, meta, path, page_number, kind, siblings, cells)
+    }
+
+    /// Merges an underfull node with a sibling, or evens the two out, then
+    /// settles the parent.
+    #[allow(clippy::too_many_arguments)]
+    fn rebalance(
+        &self,
+        buffer_pool: &BufferPool,
+        meta: &mut Meta,
+        path: &[PathStep],
+        page_number: PageNumber,
+        kind: NodeKind,
+        siblings: (PageNumber, PageNumber),
+        cells: Cells<'_>,
+    ) -> Result<()> {
+        let (parent_step, ancestors) = path
+            .split_last()
+            .expect("invariant: root handled by settle");
+        let parent_scratch = copy_page(buffer_pool, parent_step.page_number)?;
+        let parent = Node::open(parent_step.page_number, &parent_scratch)?;
+        if parent.len() < 2 {
+            // No sibling under this parent to balance with.
+            return write_node(buffer_pool, page_number, kind, siblings, &cells);
+        }
+        // Pair the node with its left sibling, or its right one if it is first.
+        let right_index = parent_step.index.max(1);
+        let node_is_left = parent_step.index == 0;
+        let sibling_page = parent.child(if node_is_left {
+            1
+        } else {
+            parent_step.index - 1
+        });
+        let sibling_scratch = copy_page(buffer_pool, sibling_page)?;
+        let sibling = Node::open(sibling_page, &sibling_scratch)?;
+        if sibling.kind() != kind {
+            return Err(Error::Corrupt(format!(
+                "page {sibling_page}: sibling of page {page_number} is at another level"
+            )));
+        }
+        let (left_page, outer_left, left_cells, right_page, outer_right, right_cells) =
+            if node_is_left {
+                (
+                    page_number,
+                    siblings.0,
+                    cells,
+                    sibling_page,
+                    sibling.right(),
+                    sibling.cells(),
+                )
+            } else {
+                (
+                    sibling_page,
+                    sibling.left(),
+                    sibling.cells(),
+                    page_number,
+                    siblings.1,
+                    cells,
+                )
+            };
+        let mut combined = left_cells;
+        for (index, cell) in right_cells.into_iter().enumerate() {
+            if kind == NodeKind::Interior && index == 0 {
+                // The right node's minus-infinity key is the parent separator.
+                let separator = parent.key(right_index);
+                combined.push(Cow::Owned(interior_cell(separator, cell_child(&cell))));
+            } else {
+                combined.push(cell);
+            }
+        }
+        let (left_links, right_links) = match kind {
+            NodeKind::Leaf => ((outer_left, right_page), (left_page, outer_right)),
+            NodeKind::Interior => ((0, 0), (0, 0)),
+        };
+        let mut parent_cells = parent.cells();
+        if node::fits(&combined) {
+            let merged_links = (left_links.0, right_links.1);
+            write_node(buffer_pool, left_page, kind, merged_links, &combined)?;
+            if kind == NodeKind::Leaf {
+                relink_left(buffer_pool, outer_right, left_page)?;
+            }
+            meta.free(buffer_pool, right_page)?;
+            parent_cells.remove(right_index);
+        } else {
+            let (new_left, separator, new_right) = split_cells(kind, combined);
+            write_node(buffer_pool, left_page, kind, left_links, &new_left)?;
+            write_node(buffer_pool, right_page, kind, right_links, &new_right)?;
+            parent_cells[right_index] = Cow::Owned(interior_cell(&separator, right_page));
+        }
+        self.settle(
+            buffer_pool,
+            meta,
+            ancestors,
+            parent_step.page_number,
+            NodeKind::Interior,
+            (0, 0),
+            parent_cells,
+        )
+    }
+
+    /// Splits an overfull root: both halves move to new pages and the root
+    /// becomes their parent, keeping its page number (invariant 3).
+    fn split_root(
+        &self,
+        buffer_pool: &BufferPool,
+        meta: &mut Meta,
+        kind: NodeKind,
+        cells: Cells<'_>,
+    ) -> Result<()> {
+        let (left_cells, separator, right_cells) = split_cells(kind, cells);
+        let left_page = meta.allocate(buffer_pool)?;
+        let right_page = meta.allocate(buffer_pool)?;
+        let (left_links, right_links) = match kind {
+            NodeKind::Leaf => ((0, right_page), (left_page, 0)),
+            NodeKind::Interior => ((0, 0), (0, 0)),
+        };
+        create_node(buffer_pool, left_page, kind, left_links, &left_cells)?;
+        create_node(buffer_pool, right_page, kind, right_links, &right_cells)?;
+        let root_cells = [
+            Cow::Owned(interior_cell(b"", left_page)),
+            Cow::Owned(interior_cell(&separator, right_page)),
+        ];
+        write_node(
+            buffer_pool,
+            self.root,
+            NodeKind::Interior,
+            (0, 0),
+            &root_cells,
+        )
+    }
+
+    /// While the root is an interior node with one child, copies the child
+    /// into the root page and frees the child (the tree loses a level).
+    fn collapse_root(&self, buffer_pool: &BufferPool, meta: &mut Meta) -> Result<()> {
+        loop {
+            let child = {
+                let page = buffer_pool.fetch_read(self.root)?;
+                let node = Node::open(self.root, &page)?;
+                if node.kind() == NodeKind::Leaf || node.len() != 1 {
+                    return Ok(());
+                }
+                node.child(0)
+            };
+            let child_bytes = copy_page(buffer_pool, child)?;
+            Node::open(child, &child_bytes)?;
+            {
+                let mut root = buffer_pool.fetch_write(self.root)?;
+                *root = *child_bytes;
+                // The only node of its level has no siblings; be explicit.
+                node::set_left(&mut root, 0);
+                node::set_right(&mut root, 0);
+            }
+            meta.free(buffer_pool, child)?;
+        }
+    }
+
+    /// Up to `limit` entries of `range` in `direction` order, walking the leaf
+    /// chain from the leaf where the range starts.
+    pub fn scan(
+        &self,
+        buffer_pool: &BufferPool,
+        range: &KeyRange,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        if limit == 0 || range.is_empty() {
+            return Ok(entries);
+        }
+        let (bound, target_when_unbounded) = match direction {
+            Direction::Forward => (&range.start, Target::First),
+            Direction::Backward => (&range.end, Target::Last),
+        };
+        let target = match bound {
+            Bound::Included(key) | Bound::Excluded(key) => Target::Key(key),
+            Bound::Unbounded => target_when_unbounded,
+        };
+        let (_, mut page_number) = self.descend(buffer_pool, target)?;
+        let mut first_leaf = true;
+        loop {
+            let page = buffer_pool.fetch_read(page_number)?;
+            let node = Node::open(page_number, &page)?;
+            if node.kind() != NodeKind::Leaf {
+                return Err(Error::Corrupt(format!(
+                    "page {page_number}: leaf link to a non-leaf"
+                )));
+            }
+            // Which cells of this leaf to visit, in visiting order.
+            let (low, high) = match (first_leaf, direction, bound) {
+                (true, Direction::Forward, Bound::Included(key)) => {
+                    (cells_before(&node, key, false), node.len())
+                }
+                (true, Direction::Forward, Bound::Excluded(key)) => {
+                    (cells_before(&node, key, true), node.len())
+                }
+                (true, Direction::Backward, Bound::Included(key)) => {
+                    (0, cells_before(&node, key, true))
+                }
+                (true, Direction::Backward, Bound::Excluded(key)) => {
+                    (0, cells_before(&node, key, false))
+                }
+                _ => (0, node.len()),
+            };
+            first_leaf = false;
+            let indexes: Box<dyn Iterator<Item = usize>> = match direction {
+                Direction::Forward => Box::new(low..high),
+                Direction::Backward => Box::new((low..high).rev()),
+            };
+            for index in indexes {
+                let key = node.key(index);
+                if !range.contains(key) {
+                    // Past the far end of the range: done.
+                    return Ok(entries);
+                }
+                if let Some((previous, _)) = entries.last() {
+                    let ordered = match direction {
+                        Direction::Forward => previous.as_slice() < key,
+                        Direction::Backward => previous.as_slice() > key,
+                    };
+                    if !ordered {
+                        return Err(Error::Corrupt(format!(
+                            "page {page_number}: leaf chain out of key order"
+                        )));
+                    }
+                }
+                entries.push((key.to_vec(), materialize(buffer_pool, node.value(index))?));
+                if entries.len() == limit {
+                    return Ok(entries);
+                }
+            }
+            page_number = match direction {
+                Direction::Forward => node.right(),
+                Direction::Backward => node.left(),
+            };
+            if page_number == 0 {
+                return Ok(entries);
+            }
+        }
+    }
+
+    /// Frees every page of the tree, the root included.
+    pub fn destroy(self, buffer_pool: &BufferPool, meta: &mut Meta) -> Result<()> {
+        free_subtree(buffer_pool, meta, self.root, 0)
+    }
+
+    /// How many pages the tree occupies (nodes and overflow pages).
+    pub fn page_count(&self, buffer_pool: &BufferPool) -> Result<u64> {
+        count_subtree(buffer_pool, self.root, 0)
+    }
+}
+
+/// How many cells of a leaf sort before `key`; with `key_included`, the
+/// key's own cell (if present) counts too.
+fn cells_before(node: &Node<'_>, key: &[u8], key_included: bool) -> usize {
+    match node.search(key) {
+        Ok(index) if key_included => index + 1,
+        Ok(index) | Err(index) => index,
+    }
+}
+
+fn free_subtree(
+    buffer_pool: &BufferPool,
+    meta: &mut Meta,
+    page_number: PageNumber,
+    depth: usize,
+) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Corrupt(format!(
+            "page {page_number}: tree deeper than {MAX_DEPTH}"
+        )));
+    }
+    let scratch = copy_page(buffer_pool, page_number)?;
+    let node = Node::open(page_number, &scratch)?;
+    for index in 0..node.len() {
+        match node.kind() {
+            NodeKind::Interior => free_subtree(buffer_pool, meta, node.child(index), depth + 1)?,
+            NodeKind::Leaf => free_value(buffer_pool, meta, node.value(index))?,
+        }
+    }
+    meta.free(buffer_pool, page_number)
+}
+
+fn count_subtree(buffer_pool: &BufferPool, page_number: PageNumber, depth: usize) -> Result<u64> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Corrupt(format!(
+            "page {page_number}: tree deeper than {MAX_DEPTH}"
+        )));
+    }
+    let scratch = copy_page(buffer_pool, page_number)?;
+    let node = Node::open(page_number, &scratch)?;
+    let mut count = 1;
+    for index in 0..node.len() {
+        count += match node.kind() {
+            NodeKind::Interior => count_subtree(buffer_pool, node.child(index), depth + 1)?,
+            NodeKind::Leaf => match node.value(index) {
+                LeafValue::Inline(_) => 0,
+                LeafValue::Overflow { length, .. } => {
+                    (length as usize).div_ceil(overflow::OVERFLOW_CAPACITY) as u64
+                }
+            },
+        };
+    }
+    Ok(count)
+}
+
+/// What [`BTree::check`] found: the shape of a structurally sound tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreeShape {
+    /// Levels, the leaves included.
+    pub depth: usize,
+    pub leaves: usize,
+    pub interior_nodes: usize,
+    pub entries: usize,
+}
+
+impl BTree {
+    /// Verifies the tree's invariants 1 and 2 by a full walk (for tests and
+    /// diagnostics: it reads every page). Violations are `Error::Corrupt`.
+    pub fn check(&self, buffer_pool: &BufferPool) -> Result<TreeShape> {
+        let mut shape = TreeShape::default();
+        let mut leaves = Vec::new();
+        let range = (None, None);
+        shape.depth = check_subtree(
+            buffer_pool,
+            self.root,
+            range,
+            true,
+            0,
+            &mut shape,
+            &mut leaves,
+        )?;
+        for (position, (page_number, left, right)) in leaves.iter().enumerate() {
+            let expected_left = if position == 0 {
+                0
+            } else {
+                leaves[position - 1].0
+            };
+            let expected_right = leaves.get(position + 1).map_or(0, |leaf| leaf.0);
+            if (*left, *right) != (expected_left, expected_right) {
+                return Err(Error::Corrupt(format!(
+                    "page {page_number}: sibling links ({left}, {right}) should be \
+                     ({expected_left}, {expected_right})"
+                )));
+            }
+        }
+        Ok(shape)
+    }
+}
+
+/// Checks one subtree whose keys must lie in `[low, high)`; returns its depth.
+fn check_subtree(
+    buffer_pool: &BufferPool,
+    page_number: PageNumber,
+    (low, high): (Option<&[u8]>, Option<&[u8]>),
+    is_root: bool,
+    depth: usize,
+    shape: &mut TreeShape,
+    leaves: &mut Vec<(PageNumber, PageNumber, PageNumber)>,
+) -> Result<usize> {
+    let corrupt = |what: String| Err(Error::Corrupt(format!("page {page_number}: {what}")));
+    if depth > MAX_DEPTH {
+        return corrupt("tree too deep".into());
+    }
+    let scratch = copy_page(buffer_pool, page_number)?;
+    let node = Node::open(page_number, &scratch)?;
+    if !is_root && node.is_empty() {
+        return corrupt("empty non-root node".into());
+    }
+    let first_key = if node.kind() == NodeKind::Interior {
+        1
+    } else {
+        0
+    };
+    for index in first_key..node.len() {
+        let key = node.key(index);
+        if index > first_key && node.key(index - 1) >= key {
+            return corrupt(format!("keys out of order at cell {index}"));
+        }
+        if low.is_some_and(|low| key < low) || high.is_some_and(|high| key >= high) {
+            return corrupt(format!("key at cell {index} outside its parent's range"));
+        }
+    }
+    match node.kind() {
+        NodeKind::Leaf => {
+            shape.leaves += 1;
+            shape.entries += node.len();
+            for index in 0..node.len() {
+                materialize(buffer_pool, node.value(index))?;
+            }
+            leaves.push((page_number, node.left(), node.right()));
+            Ok(1)
+        }
+        NodeKind::Interior => {
+            shape.interior_nodes += 1;
+            if !node.key(0).is_empty() {
+                return corrupt("interior cell 0 has a key".into());
+            }
+            if !is_root && node.len() < 2 {
+                return corrupt("non-root interior node with a single child".into());
+            }
+            if is_root && node.len() < 2 {
+                return corrupt("root interior node with a single child".into());
+            }
+            let mut child_depth = None;
+            for index in 0..node.len() {
+                let child_low = if index == 0 {
+                    low
+                } else {
+                    Some(node.key(index))
+                };
+                let child_high = if index + 1 < node.len() {
+                    Some(node.key(index + 1))
+                } else {
+                    high
+                };
+                let depth = check_subtree(
+                    buffer_pool,
+                    node.child(index),
+                    (child_low, child_high),
+                    false,
+                    depth + 1,
+                    shape,
+                    leaves,
+                )?;
+                if child_depth.is_some_and(|expected| expected != depth) {
+                    return corrupt("leaves at different depths".into());
+                }
+                child_depth = Some(depth);
+            }
+            Ok(child_depth.expect("invariant: interior nodes have children") + 1)
+        }
+    }
+}

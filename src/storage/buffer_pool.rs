@@ -1,0 +1,454 @@
+//! The buffer pool: a fixed number of in-memory frames caching pages of the
+//! data file, handed out pinned and latched through RAII guards.
+//!
+//! ```text
+//!   page table (Mutex)           frames (fixed Vec)
+//!   page 7  ──► frame 0      ┌────────────────────────────────────────┐
+//!   page 12 ──► frame 1      │ frame i: RwLock<page bytes> (latch)    │
+//!   page 3  ──► frame 2      │          pin_count, dirty, referenced  │
+//!                            └────────────────────────────────────────┘
+//!   clock hand ─► sweeps frames: pinned → skip; referenced → clear, skip;
+//!                 otherwise evict (write back first if dirty)
+//! ```
+//!
+//! Invariants:
+//! 1. A frame with `pin_count > 0` is never evicted. Pins are taken under the
+//!    page-table mutex, so the eviction sweep (also under it) sees them.
+//! 2. Guards release their latch before their pin ([`PageRef`] and
+//!    [`PageMut`] declare the latch guard before the pin, and fields drop in
+//!    order), so an unpinned frame is never latched and the evictor's latch
+//!    acquisition never waits.
+//! 3. A dirty victim is written back before its page-table entry is removed;
+//!    if the write fails the page stays cached and dirty (no lost update).
+//! 4. A page loaded from disk passed its checksum, type and the structural
+//!    validator given at construction before anyone sees it: every page in
+//!    the pool is well-formed, so readers may index it without re-checking.
+//! 5. Taking a [`PageMut`] marks the frame dirty (under the write latch);
+//!    [`BufferPool::flush`] clears the flag while holding the read latch, so
+//!    a change is never lost between the write-back and the flag clear.
+//! 6. When every frame is pinned a fetch fails with `Error::Internal`; it
+//!    never blocks waiting for a pin to go away (that could deadlock).
+//! 7. A miss maps the page to its frame and takes the frame's write latch
+//!    under the mutex, then reads the page with only the latch held. Threads
+//!    that find the page meanwhile pin it and wait on the latch; they then
+//!    check `loaded` and retry if the read failed (the loader unmapped it).
+//!
+//! Locking: lock order is frame latch, then page-table mutex. The mutex is
+//! never held while waiting for a latch (a victim's latch is free by
+//! invariant 2), so there is no cycle. Disk reads run outside the mutex; the
+//! write-back of a dirty victim still runs under it, which serialises misses
+//! that evict dirty pages (keeping the old page mapped until it is written
+//! means nobody can read a stale copy from disk). `flush` writes outside it.
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::file::DataFile;
+use super::page::{PAGE_SIZE, PageBytes, PageNumber};
+use crate::error::{Error, Result};
+
+/// The smallest pool that the B+tree can work with: an operation pins at most
+/// a handful of pages at once.
+pub const MIN_FRAMES: usize = 8;
+
+/// Checks the structure of a page just read from disk (after its checksum).
+pub type Validator = fn(PageNumber, &PageBytes) -> Result<()>;
+
+/// What a frame's latch protects.
+struct FrameData {
+    bytes: Box<PageBytes>,
+    /// False while the page is being read, and after a failed read: a thread
+    /// that pinned the frame meanwhile sees it and retries (invariant 7).
+    loaded: bool,
+}
+
+struct Frame {
+    latch: RwLock<FrameData>,
+    pin_count: AtomicUsize,
+    dirty: AtomicBool,
+    referenced: AtomicBool,
+}
+
+struct PoolState {
+    page_table: HashMap<PageNumber, usize>,
+    /// The page each frame holds, if any (the reverse of `page_table`).
+    frame_pages: Vec<Option<PageNumber>>,
+    clock_hand: usize,
+}
+
+/// A fixed-capacity page cache over the data file.
+pub struct BufferPool {
+    file: DataFile,
+    frames: Vec<Frame>,
+    state: Mutex<PoolState>,
+    validator: Validator,
+    disk_reads: AtomicU64,
+    disk_writes: AtomicU64,
+}
+
+/// Unpins its frame when dropped.
+struct Pin<'a> {
+    frame: &'a Frame,
+}
+
+impl Drop for Pin<'_> {
+    fn drop(&mut self) {
+        self.frame.pin_count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A pinned page under a shared (read) latch.
+pub struct PageRef<'a> {
+    // Field order matters (invariant 2): the latch is released before the pin.
+    guard: RwLockReadGuard<'a, FrameData>,
+    _pin: Pin<'a>,
+    page_number: PageNumber,
+}
+
+/// A pinned page under an exclusive (write) latch; the frame is dirty.
+pub struct PageMut<'a> {
+    guard: RwLockWriteGuard<'a, FrameData>,
+    _pin: Pin<'a>,
+    page_number: PageNumber,
+}
+
+impl PageRef<'_> {
+    pub fn page_number(&self) -> PageNumber {
+        self.page_number
+    }
+}
+
+impl PageMut<'_> {
+    pub fn page_number(&self) -> PageNumber {
+        self.page_number
+    }
+}
+
+impl Deref for PageRef<'_> {
+    type Target = PageBytes;
+    fn deref(&self) -> &PageBytes {
+        &self.guard.bytes
+    }
+}
+
+impl Deref for PageMut<'_> {
+    type Target = PageBytes;
+    fn deref(&self) -> &PageBytes {
+        &self.guard.bytes
+    }
+}
+
+impl DerefMut for PageMut<'_> {
+    fn deref_mut(&mut self) -> &mut PageBytes {
+        &mut self.guard.bytes
+    }
+}
+
+/// Whether a miss reads the page from disk or starts from zeros.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    FromDisk,
+    Zeroed,
+}
+
+impl BufferPool {
+    /// A pool of `capacity` frames over `file`, checking loaded pages with `validator`.
+    pub fn new(file: DataFile, capacity: usize, validator: Validator) -> Result<BufferPool> {
+        if capacity < MIN_FRAMES {
+            return Err(Error::Internal(format!(
+                "buffer pool of {capacity} pages is too small (minimum {MIN_FRAMES})"
+            )));
+        }
+        let frames = (0..capacity)
+            .map(|_| Frame {
+                latch: RwLock::new(FrameData {
+                    bytes: Box::new([0u8; PAGE_SIZE]),
+                    loaded: false,
+                }),
+                pin_count: AtomicUsize::new(0),
+                dirty: AtomicBool::new(false),
+                referenced: AtomicBool::new(false),
+            })
+            .collect();
+        Ok(BufferPool {
+            file,
+            frames,
+            state: Mutex::new(PoolState {
+                page_table: HashMap::with_capacity(capacity),
+                frame_pages: vec![None; capacity],
+                clock_hand: 0,
+            }),
+            validator,
+            disk_reads: AtomicU64::new(0),
+            disk_writes: AtomicU64::new(0),
+        })
+    }
+
+    /// The underlying file (for the meta page, which bypasses the pool).
+    pub fn file(&self) -> &DataFile {
+        &self.file
+    }
+
+    /// How many frames the pool has.
+    pub fn capacity(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// How many pages were read from disk so far (misses).
+    pub fn disk_reads(&self) -> u64 {
+        self.disk_reads.load(Ordering::Relaxed)
+    }
+
+    /// How many pages were written to disk so far (evictions and flushes).
+    pub fn disk_writes(&self) -> u64 {
+        self.disk_writes.load(Ordering::Relaxed)
+    }
+
+    /// Pins `page_number` under a read latch, reading it from disk on a miss.
+    pub fn fetch_read(&self, page_number: PageNumber) -> Result<PageRef<'_>> {
+        let frame = self.pin(page_number, Fill::FromDisk)?;
+        let guard = frame.latch.read();
+        Ok(PageRef {
+            guard,
+            _pin: Pin { frame },
+            page_number,
+        })
+    }
+
+    /// Pins `page_number` under a write latch, reading it on a miss; marks it dirty.
+    pub fn fetch_write(&self, page_number: PageNumber) -> Result<PageMut<'_>> {
+        let frame = self.pin(page_number, Fill::FromDisk)?;
+        let guard = frame.latch.write();
+        frame.dirty.store(true, Ordering::Release);
+        Ok(PageMut {
+            guard,
+            _pin: Pin { frame },
+            page_number,
+        })
+    }
+
+    /// Pins `page_number` under a write latch with all-zero contents, without
+    /// reading the disk: for freshly allocated pages whose old bytes are dead.
+    pub fn create(&self, page_number: PageNumber) -> Result<PageMut<'_>> {
+        let frame = self.pin(page_number, Fill::Zeroed)?;
+        let mut guard = frame.latch.write();
+        guard.bytes.fill(0);
+        frame.dirty.store(true, Ordering::Release);
+        Ok(PageMut {
+            guard,
+            _pin: Pin { frame },
+            page_number,
+        })
+    }
+
+    /// Finds or loads the page's frame and pins it (pin count +1).
+    fn pin(&self, page_number: PageNumber, fill: Fill) -> Result<&Frame> {
+        loop {
+            let mut state = self.state.lock();
+            if let Some(&index) = state.page_table.get(&page_number) {
+                let frame = &self.frames[index];
+                frame.pin_count.fetch_add(1, Ordering::AcqRel);
+                frame.referenced.store(true, Ordering::Relaxed);
+                drop(state);
+                // If another thread is still reading the page, this waits for it.
+                if frame.latch.read().loaded {
+                    return Ok(frame);
+                }
+                // Its read failed; retry, so that our own attempt reports why.
+                frame.pin_count.fetch_sub(1, Ordering::AcqRel);
+                continue;
+            }
+            let index = self.choose_victim(&mut state)?;
+            let frame = &self.frames[index];
+            // Unpinned frames are unlatched (invariant 2): this never waits.
+            let mut data = frame.latch.write();
+            if let Some(old_page) = state.frame_pages[index] {
+                if frame.dirty.load(Ordering::Acquire) {
+                    // Write back before unmapping (invariant 3).
+                    self.file.write_page(old_page, &data.bytes)?;
+                    self.disk_writes.fetch_add(1, Ordering::Relaxed);
+                    frame.dirty.store(false, Ordering::Release);
+                }
+                state.page_table.remove(&old_page);
+            }
+            state.page_table.insert(page_number, index);
+            state.frame_pages[index] = Some(page_number);
+            frame.pin_count.store(1, Ordering::Release);
+            frame.referenced.store(true, Ordering::Relaxed);
+            data.loaded = false;
+            // The read runs without the mutex; the write latch keeps others out.
+            drop(state);
+            let loaded = match fill {
+                Fill::FromDisk => {
+                    self.disk_reads.fetch_add(1, Ordering::Relaxed);
+                    self.file
+                        .read_page(page_number, &mut data.bytes)
+                        .and_then(|_| (self.validator)(page_number, &data.bytes))
+                }
+                Fill::Zeroed => {
+                    data.bytes.fill(0);
+                    Ok(())
+                }
+            };
+            if let Err(error) = loaded {
+                let mut state = self.state.lock();
+                if state.page_table.get(&page_number) == Some(&index) {
+                    state.page_table.remove(&page_number);
+                    state.frame_pages[index] = None;
+                }
+                drop(state);
+                drop(data);
+                frame.pin_count.fetch_sub(1, Ordering::AcqRel);
+                return Err(error);
+            }
+            data.loaded = true;
+            return Ok(frame);
+        }
+    }
+
+    /// The clock sweep: the first unpinned frame whose reference bit is clear,
+    /// clearing bits as it passes (second chance). Two full turns suffice.
+    fn choose_victim(&self, state: &mut PoolState) -> Result<usize> {
+        let frame_count = self.frames.len();
+        for _ in 0..2 * frame_count {
+            let index = state.clock_hand;
+            state.clock_hand = (index + 1) % frame_count;
+            let frame = &self.frames[index];
+            if frame.pin_count.load(Ordering::Acquire) > 0 {
+                continue;
+            }
+            if state.frame_pages[index].is_some() && frame.referenced.swap(false, Ordering::Relaxed)
+            {
+                continue;
+            }
+            return Ok(index);
+        }
+        Err(Error::Internal(format!(
+            "buffer pool exhausted: all {frame_count} frames are pinned"
+        )))
+    }
+
+    /// Writes every dirty page back to the file (no sync: the caller syncs
+    /// after writing the meta page).
+    pub fn flush(&self) -> Result<()> {
+        // Pin the dirty frames under the mutex, then write them without it,
+        // so the mutex is never held while waiting for a latch.
+        let mut pinned = Vec::new();
+        {
+            let state = self.state.lock();
+            for (index, page) in state.frame_pages.iter().enumerate() {
+                let frame = &self.frames[index];
+                if let Some(page_number) = page
+                    && frame.dirty.load(Ordering::Acquire)
+                {
+                    frame.pin_count.fetch_add(1, Ordering::AcqRel);
+                    pinned.push((Pin { frame }, *page_number));
+                }
+            }
+        }
+        for (pin, page_number) in &pinned {
+            let data = pin.frame.latch.read();
+            if pin.frame.dirty.load(Ordering::Acquire) {
+                self.file.write_page(*page_number, &data.bytes)?;
+                self.disk_writes.fetch_add(1, Ordering::Relaxed);
+                pin.frame.dirty.store(false, Ordering::Release);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::page::{self, PageType};
+
+    fn accept(_: PageNumber, _: &PageBytes) -> Result<()> {
+        Ok(())
+    }
+
+    fn pool(capacity: usize) -> (tempfile::TempDir, BufferPool) {
+        let directory = tempfile::tempdir().unwrap();
+        let file = DataFile::open(directory.path()).unwrap();
+        (directory, BufferPool::new(file, capacity, accept).unwrap())
+    }
+
+    #[test]
+    fn evicts_writes_back_and_reloads() {
+        let (_directory, pool) = pool(8);
+        for page_number in 1..=40u64 {
+            let mut page = pool.create(page_number).unwrap();
+            page::initialize(&mut page, PageType::Overflow);
+            page[100] = page_number as u8;
+        }
+        // 40 pages through 8 frames: at least 32 write-backs happened.
+        assert!(pool.disk_writes() >= 32);
+        for page_number in 1..=40u64 {
+            let page = pool.fetch_read(page_number).unwrap();
+            assert_eq!(page[100], page_number as u8);
+        }
+        assert!(pool.disk_reads() >= 32);
+        pool.flush().unwrap();
+        let mut bytes = [0u8; PAGE_SIZE];
+        pool.file().read_page(17, &mut bytes).unwrap();
+        assert_eq!(bytes[100], 17);
+    }
+
+    #[test]
+    fn all_frames_pinned_is_an_error_not_a_deadlock() {
+        let (_directory, pool) = pool(8);
+        let guards: Vec<_> = (1..=8u64).map(|page| pool.create(page).unwrap()).collect();
+        let error = pool.create(9).err().expect("every frame is pinned");
+        assert!(
+            error.to_string().contains("all 8 frames are pinned"),
+            "{error}"
+        );
+        drop(guards);
+        assert!(pool.create(9).is_ok());
+        assert!(BufferPool::new(DataFile::open(_directory.path()).unwrap(), 2, accept).is_err());
+    }
+
+    #[test]
+    fn hit_shares_the_frame_and_a_failed_load_is_reported() {
+        let (_directory, pool) = pool(8);
+        {
+            let mut page = pool.create(3).unwrap();
+            page::initialize(&mut page, PageType::Free);
+            page[50] = 5;
+        }
+        let first = pool.fetch_read(3).unwrap();
+        let second = pool.fetch_read(3).unwrap();
+        assert_eq!(first[50], second[50]);
+        drop((first, second));
+        // Page 30 was never written: reading it is corruption, not a panic.
+        assert!(matches!(pool.fetch_read(30), Err(Error::Corrupt(_))));
+        assert_eq!(pool.fetch_write(3).unwrap()[50], 5);
+    }
+
+    #[test]
+    fn concurrent_misses_on_one_page_load_it_once_or_all_fail() {
+        let (_directory, pool) = pool(8);
+        for page_number in 1..=20u64 {
+            let mut page = pool.create(page_number).unwrap();
+            page::initialize(&mut page, PageType::Free);
+            page[64] = page_number as u8;
+        }
+        pool.flush().unwrap();
+        std::thread::scope(|threads| {
+            for thread in 0..4u64 {
+                let pool = &pool;
+                threads.spawn(move || {
+                    for round in 0..200u64 {
+                        let page_number = 1 + (round * (thread + 1)) % 20;
+                        assert_eq!(pool.fetch_read(page_number).unwrap()[64], page_number as u8);
+                        // Page 40 was never written: every thread gets the error.
+                        assert!(matches!(pool.fetch_read(40), Err(Error::Corrupt(_))));
+                    }
+                });
+            }
+        });
+    }
+}

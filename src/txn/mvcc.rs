@@ -1,0 +1,781 @@
+//! Multi-version concurrency control over the storage [`Engine`].
+//!
+//! Every write creates a new *version* of a key, stamped with the writing
+//! transaction's id; nothing is overwritten in place. A transaction reads
+//! through a [`Snapshot`] taken when it began, so it sees one consistent
+//! state of the database plus its own writes, and readers never block writers.
+//!
+//! ```text
+//!  user key "k" in tree 7           engine key                     value
+//!  ───────────────────────          ───────────────────────────    ─────────────
+//!                                   escape(k) ‖ 00 00 ‖ txn 12 BE   1 ‖ row bytes
+//!                                   escape(k) ‖ 00 00 ‖ txn 15 BE   0 (tombstone)
+//!                                   escape(k) ‖ 00 00 ‖ txn 19 BE   1 ‖ row bytes
+//! ```
+//!
+//! The user key is escaped (0x00 → 0x00 0xFF) and terminated by 0x00 0x00 so
+//! that the encoding is prefix-free and order-preserving: all versions of one
+//! key are adjacent, ordered by transaction id, and keys keep their order.
+//!
+//! Visibility of a version written by transaction `w` to snapshot `s` of
+//! transaction `t`:
+//! 1. `w == t`: visible (a transaction sees its own writes);
+//! 2. `w >= s.horizon` (began after the snapshot) or `w ∈ s.active`: invisible;
+//! 3. otherwise visible iff the commit log says `w` committed. Transactions
+//!    that aborted, or were active when the process stopped, never committed.
+//!
+//! Whether uncommitted work is visible is decided by transaction status, not
+//! by undo, so a crash needs no undo pass (the WAL issue relies on this).
+//! Rollback still deletes its own versions eagerly, to keep trees small.
+//!
+//! Write–write conflicts (first updater wins): a transaction may write a key
+//! only if the newest non-aborted version is its own or is visible to its
+//! snapshot. Otherwise another transaction has written the key concurrently
+//! (committed after our snapshot, or still running) and the write fails with
+//! SQLSTATE 40001. The check and the write happen under a per-key lock
+//! stripe, so two writers of one key cannot both pass the check. Invariant 4:
+//! consequently the non-aborted versions of a key are ordered by id *and* by
+//! commit order, each visible to the next writer's snapshot.
+//!
+//! Transaction ids are allocated in blocks whose high-water mark is stored
+//! in the meta tree, so ids are never reused across restarts (invariant 5).
+
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::conflict::ConflictTracker;
+use crate::error::{Error, Result};
+use crate::storage::{Direction, Engine, Entry, KeyRange, TreeId};
+
+/// A transaction id. Ids increase monotonically and are never reused.
+pub type TxnId = u64;
+
+/// The engine tree that holds transaction metadata (id high-water mark, commit log).
+pub const META_TREE: TreeId = 1;
+/// Tree ids below this are fixed system trees of the layers above (the
+/// catalog is tree 2); [`Mvcc::allocate_tree_id`] hands out the rest.
+pub const FIRST_ALLOCATED_TREE: TreeId = 16;
+
+const NEXT_TXN_KEY: &[u8] = b"next_txn";
+const NEXT_TREE_KEY: &[u8] = b"next_tree";
+const CLOG_PREFIX: &[u8] = b"clog/";
+const SEQUENCE_PREFIX: &[u8] = b"sequence/";
+/// Transactions per commit-log chunk (one byte each).
+const CLOG_CHUNK: u64 = 1024;
+/// How many ids are reserved per write of the high-water mark.
+const TXN_ID_BLOCK: u64 = 1024;
+const LOCK_STRIPES: usize = 256;
+
+const STATUS_UNKNOWN: u8 = 0;
+const STATUS_COMMITTED: u8 = 1;
+const STATUS_ABORTED: u8 = 2;
+
+/// The isolation level of a transaction, as in PostgreSQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// A fresh snapshot for every statement.
+    ReadCommitted,
+    /// One snapshot for the whole transaction (snapshot isolation).
+    RepeatableRead,
+    /// Snapshot isolation plus SSI (SSI itself arrives with its own issue;
+    /// until then this behaves as `RepeatableRead`).
+    Serializable,
+}
+
+impl IsolationLevel {
+    /// The name `SHOW transaction_isolation` prints.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IsolationLevel::ReadCommitted => "read committed",
+            IsolationLevel::RepeatableRead => "repeatable read",
+            IsolationLevel::Serializable => "serializable",
+        }
+    }
+}
+
+/// What a transaction can see: every transaction that committed before it
+/// was taken, except those listed active.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Transactions with ids at or above this began after the snapshot.
+    pub horizon: TxnId,
+    /// Transactions running when the snapshot was taken.
+    pub active: BTreeSet<TxnId>,
+}
+
+struct TxnState {
+    next_id: TxnId,
+    /// Ids below this are covered by the stored high-water mark.
+    reserved_until: TxnId,
+    active: BTreeSet<TxnId>,
+    next_tree: TreeId,
+}
+
+/// The MVCC manager, shared by all transactions.
+pub struct Mvcc {
+    engine: Arc<dyn Engine>,
+    state: Mutex<TxnState>,
+    /// Commit log: status byte per transaction id.
+    clog: RwLock<Vec<u8>>,
+    stripes: Vec<Mutex<()>>,
+    /// Sequences: name → (next value, first value not yet reserved on disk).
+    sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
+}
+
+fn read_u64(bytes: &[u8], what: &str) -> Result<u64> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("{what} is not 8 bytes")))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+impl Mvcc {
+    /// Opens the MVCC layer, creating its metadata tree on first use.
+    pub fn open(engine: Arc<dyn Engine>) -> Result<Arc<Mvcc>> {
+        if !engine.tree_exists(META_TREE)? {
+            engine.create_tree(META_TREE)?;
+        }
+        let stored_next = match engine.get(META_TREE, NEXT_TXN_KEY)? {
+            Some(bytes) => read_u64(&bytes, "transaction high-water mark")?,
+            None => 1,
+        };
+        let next_tree = match engine.get(META_TREE, NEXT_TREE_KEY)? {
+            Some(bytes) => read_u64(&bytes, "tree id counter")?,
+            None => FIRST_ALLOCATED_TREE,
+        };
+        let mut clog = Vec::new();
+        for entry in crate::storage::scan(
+            engine.as_ref(),
+            META_TREE,
+            KeyRange::prefix(CLOG_PREFIX),
+            Direction::Forward,
+        ) {
+            let (key, value) = entry?;
+            let chunk = read_u64(&key[CLOG_PREFIX.len()..], "commit log key")?;
+            let start = (chunk * CLOG_CHUNK) as usize;
+            if clog.len() < start + value.len() {
+                clog.resize(start + value.len(), STATUS_UNKNOWN);
+            }
+            clog[start..start + value.len()].copy_from_slice(&value);
+        }
+        Ok(Arc::new(Mvcc {
+            engine,
+            state: Mutex::new(TxnState {
+                next_id: stored_next,
+                reserved_until: stored_next,
+                active: BTreeSet::new(),
+                next_tree,
+            }),
+            clog: RwLock::new(clog),
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            sequences: Mutex::new(std::collections::HashMap::new()),
+        }))
+    }
+
+    /// The storage engine below.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// Begins a transaction.
+    pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
+        let mut state = self.state.lock();
+        let id = state.next_id;
+        if id >= state.reserved_until {
+            let reserved = id + TXN_ID_BLOCK;
+            self.engine
+                .insert(META_TREE, NEXT_TXN_KEY, &reserved.to_be_bytes())?;
+            state.reserved_until = reserved;
+        }
+        state.next_id = id + 1;
+        let snapshot = Snapshot {
+            horizon: id + 1,
+            active: state.active.clone(),
+        };
+        state.active.insert(id);
+        drop(state);
+        Ok(Transaction {
+            mvcc: Arc::clone(self),
+            id,
+            isolation,
+            snapshot,
+            writes: Vec::new(),
+            created_trees: Vec::new(),
+            dropped_trees: Vec::new(),
+            conflicts: ConflictTracker::new(id),
+            finished: false,
+        })
+    }
+
+    /// Allocates a new tree id (not transactional: an aborted DDL leaves a gap).
+    pub fn allocate_tree_id(&self) -> Result<TreeId> {
+        let mut state = self.state.lock();
+        let id = state.next_tree;
+        state.next_tree += 1;
+        self.engine
+            .insert(META_TREE, NEXT_TREE_KEY, &state.next_tree.to_be_bytes())?;
+        Ok(id)
+    }
+
+    /// The next value of a named, non-transactional sequence (starting at 1).
+    /// Values are reserved on disk in blocks, so they are unique across
+    /// restarts; a crash or restart may leave a gap.
+    pub fn next_sequence_value(&self, name: &[u8]) -> Result<u64> {
+        let mut sequences = self.sequences.lock();
+        let mut key = SEQUENCE_PREFIX.to_vec();
+        key.extend_from_slice(name);
+        let entry = match sequences.get_mut(name) {
+            Some(entry) => entry,
+            None => {
+                let stored = match self.engine.get(META_TREE, &key)? {
+                    Some(bytes) => read_u64(&bytes, "sequence value")?,
+                    None => 1,
+                };
+                sequences.entry(name.to_vec()).or_insert((stored, stored))
+            }
+        };
+        if entry.0 >= entry.1 {
+            let reserved = entry.0 + TXN_ID_BLOCK;
+            self.engine
+                .insert(META_TREE, &key, &reserved.to_be_bytes())?;
+            entry.1 = reserved;
+        }
+        let value = entry.0;
+        entry.0 += 1;
+        Ok(value)
+    }
+
+    fn status(&self, txn: TxnId) -> u8 {
+        self.clog
+            .read()
+            .get(txn as usize)
+            .copied()
+            .unwrap_or(STATUS_UNKNOWN)
+    }
+
+    fn set_status(&self, txn: TxnId, status: u8) -> Result<()> {
+        let chunk = txn / CLOG_CHUNK;
+        let bytes = {
+            let mut clog = self.clog.write();
+            let end = ((chunk + 1) * CLOG_CHUNK) as usize;
+            if clog.len() < end {
+                clog.resize(end, STATUS_UNKNOWN);
+            }
+            clog[txn as usize] = status;
+            clog[(chunk * CLOG_CHUNK) as usize..end].to_vec()
+        };
+        let mut key = CLOG_PREFIX.to_vec();
+        key.extend_from_slice(&chunk.to_be_bytes());
+        self.engine.insert(META_TREE, &key, &bytes)
+    }
+
+    fn stripe(&self, tree: TreeId, key: &[u8]) -> &Mutex<()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        tree.hash(&mut hasher);
+        key.hash(&mut hasher);
+        &self.stripes[(hasher.finish() as usize) % LOCK_STRIPES]
+    }
+
+    /// Takes a fresh snapshot for `txn` (READ COMMITTED statements).
+    fn snapshot_for(&self, txn: TxnId) -> Snapshot {
+        let state = self.state.lock();
+        let mut active = state.active.clone();
+        active.remove(&txn);
+        Snapshot {
+            horizon: state.next_id,
+            active,
+        }
+    }
+
+    /// Persists the id counter so ids stay unique after a clean restart.
+    pub fn flush(&self) -> Result<()> {
+        let state = self.state.lock();
+        self.engine
+            .insert(META_TREE, NEXT_TXN_KEY, &state.reserved_until.to_be_bytes())?;
+        drop(state);
+        self.engine.flush()
+    }
+}
+
+/// Escapes a user key into its prefix-free, order-preserving form.
+fn encode_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 10);
+    for &byte in key {
+        out.push(byte);
+        if byte == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// Splits an engine key into the escaped user key part and the version.
+fn split_version(key: &[u8]) -> Result<(&[u8], TxnId)> {
+    if key.len() < 10 {
+        return Err(Error::Corrupt(format!(
+            "MVCC key of {} bytes is too short",
+            key.len()
+        )));
+    }
+    let (user, version) = key.split_at(key.len() - 8);
+    Ok((user, read_u64(version, "MVCC version")?))
+}
+
+fn decode_key(escaped: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(escaped.len());
+    let mut i = 0;
+    while i < escaped.len() {
+        let byte = escaped[i];
+        if byte == 0 {
+            match escaped.get(i + 1) {
+                Some(0xFF) => {
+                    out.push(0);
+                    i += 2;
+                    continue;
+                }
+                Some(0) if i + 2 == escaped.len() => return Ok(out),
+                _ => return Err(Error::Corrupt("malformed MVCC key escape".into())),
+            }
+        }
+        out.push(byte);
+        i += 1;
+    }
+    Err(Error::Corrupt("MVCC key without terminator".into()))
+}
+
+fn versioned(encoded: &[u8], txn: TxnId) -> Vec<u8> {
+    let mut key = encoded.to_vec();
+    key.extend_from_slice(&txn.to_be_bytes());
+    key
+}
+
+/// Maps a range of user keys to the range of engine keys holding their versions.
+fn engine_range(range: &KeyRange) -> KeyRange {
+    let start = match &range.start {
+        Bound::Included(key) => Bound::Included(versioned(&encode_key(key), 0)),
+        Bound::Excluded(key) => Bound::Excluded(versioned(&encode_key(key), TxnId::MAX)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let end = match &range.end {
+        Bound::Included(key) => Bound::Included(versioned(&encode_key(key), TxnId::MAX)),
+        Bound::Excluded(key) => Bound::Excluded(versioned(&encode_key(key), 0)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    KeyRange { start, end }
+}
+
+const TOMBSTONE: u8 = 0;
+const LIVE: u8 = 1;
+
+/// A running transaction. Dropping it without commit rolls it back.
+pub struct Transaction {
+    mvcc: Arc<Mvcc>,
+    id: TxnId,
+    isolation: IsolationLevel,
+    snapshot: Snapshot,
+    /// Every key written, for rollback.
+    writes: Vec<(TreeId, Vec<u8>)>,
+    /// Trees created by this transaction: dropped again if it aborts.
+    created_trees: Vec<TreeId>,
+    /// Trees this transaction dropped: freed only once it commits.
+    dropped_trees: Vec<TreeId>,
+    conflicts: ConflictTracker,
+    finished: bool,
+}
+
+impl Transaction {
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+
+    pub fn isolation(&self) -> IsolationLevel {
+        self.isolation
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Called at the start of each statement: READ COMMITTED takes a new snapshot.
+    pub fn begin_statement(&mut self) {
+        if self.isolation == IsolationLevel::ReadCommitted {
+            self.snapshot = self.mvcc.snapshot_for(self.id);
+        }
+    }
+
+    fn visible(&self, writer: TxnId) -> bool {
+        visible(&self.mvcc, &self.snapshot, self.id, writer)
+    }
+
+    /// Reads the visible value of `key`.
+    pub fn get(&mut self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.conflicts.record_point_read(tree, key);
+        let encoded = encode_key(key);
+        let range = KeyRange {
+            start: Bound::Included(versioned(&encoded, 0)),
+            end: Bound::Included(versioned(&encoded, TxnId::MAX)),
+        };
+        let mut scan = MvccScan::raw(self, tree, range, Direction::Backward);
+        match scan.next() {
+            Some(Ok((_, value))) => Ok(Some(value)),
+            Some(Err(error)) => Err(error),
+            None => Ok(None),
+        }
+    }
+
+    /// Scans the visible entries of a range of user keys.
+    pub fn scan(&mut self, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
+        self.conflicts.record_range_read(tree, &range);
+        MvccScan::raw(self, tree, engine_range(&range), direction)
+    }
+
+    /// Writes `value` under `key`.
+    pub fn set(&mut self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut stored = Vec::with_capacity(value.len() + 1);
+        stored.push(LIVE);
+        stored.extend_from_slice(value);
+        self.write(tree, key, &stored)
+    }
+
+    /// Deletes `key` (writes a tombstone version).
+    pub fn delete(&mut self, tree: TreeId, key: &[u8]) -> Result<()> {
+        self.write(tree, key, &[TOMBSTONE])
+    }
+
+    fn write(&mut self, tree: TreeId, key: &[u8], stored: &[u8]) -> Result<()> {
+        let mvcc = Arc::clone(&self.mvcc);
+        let _guard = mvcc.stripe(tree, key).lock();
+        let encoded = encode_key(key);
+        let range = KeyRange {
+            start: Bound::Included(versioned(&encoded, 0)),
+            end: Bound::Included(versioned(&encoded, TxnId::MAX)),
+        };
+        let mut own = false;
+        let mut scan = crate::storage::scan(mvcc.engine.as_ref(), tree, range, Direction::Backward);
+        for entry in &mut scan {
+            let (engine_key, _) = entry?;
+            let (_, writer) = split_version(&engine_key)?;
+            if writer == self.id {
+                own = true;
+                break;
+            }
+            match mvcc.status(writer) {
+                STATUS_ABORTED => continue,
+                STATUS_COMMITTED if self.visible(writer) => break,
+                STATUS_UNKNOWN if !self.mvcc.state.lock().active.contains(&writer) => {
+                    // Active when the process last stopped: it never committed.
+                    continue;
+                }
+                _ => {
+                    return Err(Error::Serialization(
+                        "concurrent update of the same row".into(),
+                    ));
+                }
+            }
+        }
+        self.conflicts.record_write(tree, key);
+        mvcc.engine
+            .insert(tree, &versioned(&encoded, self.id), stored)?;
+        if !own {
+            self.writes.push((tree, key.to_vec()));
+        }
+        Ok(())
+    }
+
+    /// Creates an empty tree that is dropped again if this transaction aborts.
+    pub fn create_tree(&mut self) -> Result<TreeId> {
+        let tree = self.mvcc.allocate_tree_id()?;
+        self.mvcc.engine.create_tree(tree)?;
+        self.created_trees.push(tree);
+        Ok(tree)
+    }
+
+    /// Drops a tree once this transaction commits.
+    pub fn drop_tree(&mut self, tree: TreeId) {
+        self.dropped_trees.push(tree);
+    }
+
+    /// Commits: from now on every new snapshot sees this transaction's writes.
+    pub fn commit(mut self) -> Result<()> {
+        self.finished = true;
+        let mvcc = Arc::clone(&self.mvcc);
+        {
+            // The status change and leaving the active set happen under the
+            // state lock, atomically with respect to snapshot taking.
+            let mut state = mvcc.state.lock();
+            if let Err(error) = mvcc.set_status(self.id, STATUS_COMMITTED) {
+                drop(state);
+                self.finished = false;
+                return Err(error);
+            }
+            state.active.remove(&self.id);
+        }
+        for tree in std::mem::take(&mut self.dropped_trees) {
+            mvcc.engine.drop_tree(tree)?;
+        }
+        Ok(())
+    }
+
+    /// Rolls back: every version this transaction wrote is removed.
+    pub fn rollback(mut self) -> Result<()> {
+        self.abort()
+    }
+
+    fn abort(&mut self) -> Result<()> {
+        self.finished = true;
+        let mvcc = Arc::clone(&self.mvcc);
+        let mut first_error = None;
+        // Marking aborted first makes the versions invisible and skippable
+        // even if deleting them fails part-way.
+        if let Err(error) = mvcc.set_status(self.id, STATUS_ABORTED) {
+            first_error.get_or_insert(error);
+        }
+        for (tree, key) in std::mem::take(&mut self.writes) {
+            if self.created_trees.contains(&tree) {
+                continue;
+            }
+            if let Err(error) = mvcc
+                .engine
+                .delete(tree, &versioned(&encode_key(&key), self.id))
+            {
+                first_error.get_or_insert(error);
+            }
+        }
+        for tree in std::mem::take(&mut self.created_trees) {
+            if let Err(error) = mvcc.engine.drop_tree(tree) {
+                first_error.get_or_insert(error);
+            }
+        }
+        mvcc.state.lock().active.remove(&self.id);
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished
+            && let Err(error) = self.abort()
+        {
+            tracing::error!(txn = self.id, %error, "rollback of dropped transaction failed");
+        }
+    }
+}
+
+fn visible(mvcc: &Mvcc, snapshot: &Snapshot, reader: TxnId, writer: TxnId) -> bool {
+    if writer == reader {
+        return true;
+    }
+    if writer >= snapshot.horizon || snapshot.active.contains(&writer) {
+        return false;
+    }
+    mvcc.status(writer) == STATUS_COMMITTED
+}
+
+/// An iterator over the visible `(user key, value)` pairs of a range.
+pub struct MvccScan {
+    mvcc: Arc<Mvcc>,
+    snapshot: Snapshot,
+    reader: TxnId,
+    tree: TreeId,
+    range: KeyRange,
+    direction: Direction,
+    buffer: std::vec::IntoIter<Entry>,
+    exhausted: bool,
+    batch: usize,
+    /// A pending entry of the next key group, read ahead.
+    pending: Option<Entry>,
+}
+
+impl MvccScan {
+    fn raw(txn: &Transaction, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
+        MvccScan {
+            mvcc: Arc::clone(&txn.mvcc),
+            snapshot: txn.snapshot.clone(),
+            reader: txn.id,
+            tree,
+            range,
+            direction,
+            buffer: Vec::new().into_iter(),
+            exhausted: false,
+            batch: 8,
+            pending: None,
+        }
+    }
+
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
+        if let Some(entry) = self.pending.take() {
+            return Ok(Some(entry));
+        }
+        loop {
+            if let Some(entry) = self.buffer.next() {
+                return Ok(Some(entry));
+            }
+            if self.exhausted {
+                return Ok(None);
+            }
+            let batch =
+                self.mvcc
+                    .engine
+                    .scan_batch(self.tree, &self.range, self.direction, self.batch)?;
+            if batch.len() < self.batch {
+                self.exhausted = true;
+            }
+            if let Some((last, _)) = batch.last() {
+                match self.direction {
+                    Direction::Forward => self.range.start = Bound::Excluded(last.clone()),
+                    Direction::Backward => self.range.end = Bound::Excluded(last.clone()),
+                }
+            }
+            self.batch = (self.batch * 2).min(crate::storage::engine::SCAN_BATCH);
+            self.buffer = batch.into_iter();
+        }
+    }
+
+    fn next_visible(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            let Some((first_key, first_value)) = self.next_entry()? else {
+                return Ok(None);
+            };
+            let (user, _) = split_version(&first_key)?;
+            let user = user.to_vec();
+            // Walk the key's versions; remember the newest visible one.
+            let mut best: Option<(TxnId, Vec<u8>)> = None;
+            let mut entry = Some((first_key, first_value));
+            while let Some((key, value)) = entry {
+                let (this_user, writer) = split_version(&key)?;
+                if this_user != user.as_slice() {
+                    self.pending = Some((key, value));
+                    break;
+                }
+                if visible(&self.mvcc, &self.snapshot, self.reader, writer)
+                    && best.as_ref().is_none_or(|(txn, _)| writer > *txn)
+                {
+                    best = Some((writer, value));
+                }
+                entry = self.next_entry()?;
+            }
+            if let Some((_, value)) = best {
+                match value.first() {
+                    Some(&LIVE) => return Ok(Some((decode_key(&user)?, value[1..].to_vec()))),
+                    Some(&TOMBSTONE) => continue,
+                    _ => return Err(Error::Corrupt("malformed MVCC version value".into())),
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for MvccScan {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_visible() {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => None,
+            Err(error) => {
+                self.exhausted = true;
+                self.buffer = Vec::new().into_iter();
+                self.pending = None;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryEngine;
+
+    fn setup() -> Arc<Mvcc> {
+        let engine = Arc::new(MemoryEngine::new());
+        engine.create_tree(7).unwrap();
+        Mvcc::open(engine).unwrap()
+    }
+
+    #[test]
+    fn snapshot_isolation_and_own_writes() {
+        let mvcc = setup();
+        let mut writer = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        writer.set(7, b"a", b"1").unwrap();
+        assert_eq!(writer.get(7, b"a").unwrap(), Some(b"1".to_vec()));
+        let mut reader = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        assert_eq!(reader.get(7, b"a").unwrap(), None, "uncommitted writes are invisible");
+        writer.commit().unwrap();
+        assert_eq!(reader.get(7, b"a").unwrap(), None, "commit after the snapshot is invisible");
+        let mut later = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        assert_eq!(later.get(7, b"a").unwrap(), Some(b"1".to_vec()));
+        later.delete(7, b"a").unwrap();
+        assert_eq!(later.get(7, b"a").unwrap(), None);
+        let all: Vec<_> = later.scan(7, KeyRange::all(), Direction::Forward).collect();
+        assert!(all.is_empty());
+        later.rollback().unwrap();
+        let mut after = mvcc.begin(IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!(after.get(7, b"a").unwrap(), Some(b"1".to_vec()), "rollback undid the delete");
+    }
+
+    #[test]
+    fn first_updater_wins() {
+        let mvcc = setup();
+        let mut first = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        let mut second = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        first.set(7, b"k", b"1").unwrap();
+        let error = second.set(7, b"k", b"2").unwrap_err();
+        assert_eq!(error.sqlstate().code(), "40001");
+        first.commit().unwrap();
+        // Committed after second's snapshot: still a conflict.
+        assert!(matches!(second.set(7, b"k", b"3"), Err(Error::Serialization(_))));
+        second.rollback().unwrap();
+        let mut third = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        third.set(7, b"k", b"4").unwrap();
+        third.commit().unwrap();
+    }
+
+    #[test]
+    fn scans_merge_versions_and_keys_with_zero_bytes() {
+        let mvcc = setup();
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        for key in [&b"a\0b"[..], b"a", b"a\0", b"b"] {
+            txn.set(7, key, key).unwrap();
+        }
+        txn.commit().unwrap();
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        txn.set(7, b"a", b"new").unwrap();
+        let forward: Vec<_> =
+            txn.scan(7, KeyRange::all(), Direction::Forward).map(|e| e.unwrap()).collect();
+        let keys: Vec<&[u8]> = forward.iter().map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, vec![&b"a"[..], b"a\0", b"a\0b", b"b"]);
+        assert_eq!(forward[0].1, b"new");
+        let backward: Vec<_> =
+            txn.scan(7, KeyRange::all(), Direction::Backward).map(|e| e.unwrap().0).collect();
+        assert_eq!(backward, vec![b"b".to_vec(), b"a\0b".to_vec(), b"a\0".to_vec(), b"a".to_vec()]);
+    }
+
+    #[test]
+    fn aborted_and_crashed_transactions_stay_invisible_after_reopen() {
+        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+        engine.create_tree(7).unwrap();
+        let mvcc = Mvcc::open(Arc::clone(&engine)).unwrap();
+        let mut committed = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        committed.set(7, b"c", b"1").unwrap();
+        committed.commit().unwrap();
+        let mut unfinished = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        unfinished.set(7, b"u", b"1").unwrap();
+        // Simulate a stop without rollback: forget the transaction.
+        unfinished.finished = true;
+        drop(unfinished);
+        drop(mvcc);
+        let reopened = Mvcc::open(engine).unwrap();
+        let mut txn = reopened.begin(IsolationLevel::RepeatableRead).unwrap();
+        assert_eq!(txn.get(7, b"c").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(txn.get(7, b"u").unwrap(), None);
+        // And its leftover version does not block new writers.
+        txn.set(7, b"u", b"2").unwrap();
+        txn.commit().unwrap();
+    }
+}

@@ -1,0 +1,108 @@
+//! Runs our own `.slt` files in `sqllogictest/` through the `sqllogictest`
+//! crate, against an in-process database (one fresh database per file; each
+//! named `connection` in a file is its own session of that database).
+//!
+//! Values render in PostgreSQL's text format, NULL as `NULL` and the empty
+//! string as `(empty)`; errors are matched against `SQLSTATE message` text
+//! so files can assert on codes.
+
+use std::path::PathBuf;
+
+use basalt::sql::{Database, Outcome, Session};
+use sqllogictest::{DBOutput, DefaultColumnType, Runner};
+
+#[derive(Debug)]
+struct SltError(String);
+
+impl std::fmt::Display for SltError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SltError {}
+
+struct Connection {
+    session: Session,
+}
+
+impl sqllogictest::DB for Connection {
+    type Error = SltError;
+    type ColumnType = DefaultColumnType;
+
+    fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        let to_error = |e: basalt::Error| SltError(format!("{} {}", e.sqlstate(), e));
+        let statements = self.session.parse(sql).map_err(to_error)?;
+        let mut last = DBOutput::StatementComplete(0);
+        for statement in statements {
+            let prepared = self
+                .session
+                .prepare_statement(statement, &[])
+                .map_err(to_error)?;
+            let outcome = self.session.execute(&prepared, &[]).map_err(to_error)?;
+            last = match outcome {
+                Outcome::Rows { columns, rows } => DBOutput::Rows {
+                    types: columns.iter().map(|_| DefaultColumnType::Any).collect(),
+                    rows: rows
+                        .into_iter()
+                        .map(|row| {
+                            row.into_iter()
+                                .map(|value| match value.to_text() {
+                                    None => "NULL".to_string(),
+                                    Some(text) if text.is_empty() => "(empty)".to_string(),
+                                    Some(text) => text,
+                                })
+                                .collect()
+                        })
+                        .collect(),
+                },
+                Outcome::Command { tag } => {
+                    let count = tag
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    DBOutput::StatementComplete(count)
+                }
+                Outcome::Empty => DBOutput::StatementComplete(0),
+            };
+        }
+        Ok(last)
+    }
+
+    fn engine_name(&self) -> &str {
+        "basalt"
+    }
+}
+
+#[test]
+fn sqllogictest_files() {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sqllogictest");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&directory)
+        .expect("sqllogictest directory exists")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .slt files found");
+    let mut failures = Vec::new();
+    for file in &files {
+        let database = Database::open_in_memory().expect("open in-memory database");
+        let mut runner = Runner::new(move || {
+            let session = database.session();
+            async move { Ok::<_, SltError>(Connection { session }) }
+        });
+        runner.add_label("basalt");
+        runner.add_label("postgresql");
+        if let Err(error) = runner.run_file(file) {
+            failures.push(format!("{}: {}", file.display(), error));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+}
