@@ -15,24 +15,49 @@ fn query(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
 
 fn run(session: &mut Session, sql: &str) -> String {
     let prepared = session.prepare(sql, &[]).expect("prepare");
-    session.execute(&prepared, &[]).expect("execute").tag().expect("tag")
+    session
+        .execute(&prepared, &[])
+        .expect("execute")
+        .tag()
+        .expect("tag")
 }
 
 fn check(session: &mut Session) {
-    assert_eq!(query(session, "SELECT count(*) FROM big"), vec![vec![Value::BigInt(100_000)]]);
-    let range = query(session, "SELECT id, payload FROM big WHERE id >= 40000 AND id < 40100 ORDER BY id");
+    assert_eq!(
+        query(session, "SELECT count(*) FROM big"),
+        vec![vec![Value::BigInt(100_000)]]
+    );
+    let range = query(
+        session,
+        "SELECT id, payload FROM big WHERE id >= 40000 AND id < 40100 ORDER BY id",
+    );
     assert_eq!(range.len(), 100);
     assert_eq!(range[0][0], Value::Integer(40000));
-    assert_eq!(range[99][1], Value::Text(format!("row-{}-{}", 40099, "x".repeat(40099 % 50))));
+    assert_eq!(
+        range[99][1],
+        Value::Text(format!("row-{}-{}", 40099, "x".repeat(40099 % 50)))
+    );
     let lookup = query(session, "SELECT payload, amount FROM big WHERE id = 77777");
     assert_eq!(
         lookup,
-        vec![vec![Value::Text(format!("row-77777-{}", "x".repeat(77777 % 50))), Value::BigInt(77777 * 3)]]
+        vec![vec![
+            Value::Text(format!("row-77777-{}", "x".repeat(77777 % 50))),
+            Value::BigInt(77777 * 3)
+        ]]
     );
-    let sum = query(session, "SELECT sum(amount) FROM big WHERE id BETWEEN 1 AND 1000");
-    assert_eq!(sum, vec![vec![Value::BigInt((1..=1000i64).map(|i| i * 3).sum())]]);
+    let sum = query(
+        session,
+        "SELECT sum(amount) FROM big WHERE id BETWEEN 1 AND 1000",
+    );
+    assert_eq!(
+        sum,
+        vec![vec![Value::BigInt((1..=1000i64).map(|i| i * 3).sum())]]
+    );
     let plan = query(session, "EXPLAIN SELECT payload FROM big WHERE id = 5");
-    assert!(matches!(&plan[1][0], Value::Text(line) if line.contains("Key Lookup")), "{plan:?}");
+    assert!(
+        matches!(&plan[1][0], Value::Text(line) if line.contains("Key Lookup")),
+        "{plan:?}"
+    );
 }
 
 #[test]
@@ -42,12 +67,18 @@ fn hundred_thousand_rows_with_a_64_page_pool() {
     {
         let database = Database::open(&config).expect("open");
         let mut session = database.session();
-        run(&mut session, "CREATE TABLE big (id integer PRIMARY KEY, payload text, amount bigint)");
+        run(
+            &mut session,
+            "CREATE TABLE big (id integer PRIMARY KEY, payload text, amount bigint)",
+        );
         for batch in 0..100 {
             let values: Vec<String> = (batch * 1000 + 1..=batch * 1000 + 1000)
                 .map(|i| format!("({i}, 'row-{i}-{}', {})", "x".repeat(i % 50), i * 3))
                 .collect();
-            let tag = run(&mut session, &format!("INSERT INTO big VALUES {}", values.join(", ")));
+            let tag = run(
+                &mut session,
+                &format!("INSERT INTO big VALUES {}", values.join(", ")),
+            );
             assert_eq!(tag, "INSERT 0 1000");
         }
         check(&mut session);

@@ -12,13 +12,11 @@
 //! to the aggregate's output slot; anything else must be a GROUP BY
 //! expression (or built from them), else SQLSTATE 42803.
 
-use sqlparser::ast::{
-    self, BinaryOperator, CastKind, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator,
-    Value as AstValue,
-};
+use sqlparser::ast::{self, BinaryOperator, CastKind, UnaryOperator, Value as AstValue};
 
-use super::expr::{BinaryOp, Expr, Function};
-use super::plan::{Aggregate, AggregateFunction};
+use super::bind_function::aggregate_function;
+use super::expr::{BinaryOp, Expr};
+use super::plan::Aggregate;
 use super::types::{DataType, Value};
 use crate::error::{Error, Result, SqlState};
 
@@ -236,7 +234,7 @@ impl ExprBinder {
         }
     }
 
-    fn resolve_unknown(&mut self, expr: Expr, target: DataType) -> Result<Expr> {
+    pub(crate) fn resolve_unknown(&mut self, expr: Expr, target: DataType) -> Result<Expr> {
         match expr {
             Expr::Literal(Value::Text(text)) => Ok(Expr::Literal(Value::parse(target, &text)?)),
             Expr::Parameter(index) => {
@@ -678,7 +676,7 @@ impl ExprBinder {
     }
 
     /// Coerces a CASE branch: unknowns resolve, numerics convert by cast.
-    fn coerce_cast(&mut self, typed: Typed, target: DataType) -> Result<Expr> {
+    pub(crate) fn coerce_cast(&mut self, typed: Typed, target: DataType) -> Result<Expr> {
         match typed.data_type {
             Some(t) if t != target && t.is_numeric() && target.is_numeric() => Ok(Expr::Cast {
                 expr: Box::new(typed.expr),
@@ -702,7 +700,7 @@ impl ExprBinder {
         }
     }
 
-    fn coerce_text(&mut self, typed: Typed, op: &str) -> Result<Expr> {
+    pub(crate) fn coerce_text(&mut self, typed: Typed, op: &str) -> Result<Expr> {
         match typed.data_type {
             Some(t) if t.is_text() => Ok(typed.expr),
             None => self.resolve_unknown(typed.expr, DataType::Text),
@@ -710,7 +708,11 @@ impl ExprBinder {
         }
     }
 
-    fn numeric_operand(&self, data_type: Option<DataType>, op: &str) -> Result<DataType> {
+    pub(crate) fn numeric_operand(
+        &self,
+        data_type: Option<DataType>,
+        op: &str,
+    ) -> Result<DataType> {
         match data_type {
             Some(t) if t.is_numeric() => Ok(t),
             None => Ok(DataType::Integer),
@@ -724,7 +726,7 @@ impl ExprBinder {
         }
     }
 
-    fn common_type(&self, a: DataType, b: DataType, context: &str) -> Result<DataType> {
+    pub(crate) fn common_type(&self, a: DataType, b: DataType, context: &str) -> Result<DataType> {
         if a == b {
             return Ok(a);
         }
@@ -850,7 +852,8 @@ impl ExprBinder {
                     _ => None,
                 }
                 .ok_or_else(|| no_operator(arithmetic.symbol(), left.data_type, right.data_type))?;
-                if arithmetic == BinaryOp::Modulo && matches!(data_type, DataType::Real | DataType::Double)
+                if arithmetic == BinaryOp::Modulo
+                    && matches!(data_type, DataType::Real | DataType::Double)
                 {
                     return Err(no_operator("%", Some(data_type), Some(data_type)));
                 }
@@ -916,187 +919,6 @@ impl ExprBinder {
             other => return Err(Error::Unsupported(format!("literal {other}"))),
         })
     }
-
-    fn bind_function(
-        &mut self,
-        function: &ast::Function,
-        scope: &Scope,
-        mut grouping: Option<&mut Grouping>,
-    ) -> Result<Typed> {
-        let name = function_name(function);
-        let args = plain_args(function)?;
-        let mut bound = Vec::with_capacity(args.len());
-        for arg in &args {
-            bound.push(self.bind(arg, scope, grouping.as_deref_mut())?);
-        }
-        let arity = |n: usize| -> Result<()> {
-            if bound.len() != n {
-                return Err(Error::sql(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!(
-                        "function {name} with {} arguments does not exist",
-                        bound.len()
-                    ),
-                ));
-            }
-            Ok(())
-        };
-        match name.as_str() {
-            "abs" => {
-                arity(1)?;
-                let arg = bound.remove(0);
-                let data_type = self.numeric_operand(arg.data_type, "abs")?;
-                let arg = self.coerce(arg, data_type)?;
-                Ok(Typed {
-                    expr: Expr::Function {
-                        function: Function::Abs,
-                        args: vec![arg],
-                    },
-                    data_type: Some(data_type),
-                })
-            }
-            "lower" | "upper" | "length" | "char_length" => {
-                arity(1)?;
-                let arg = self.coerce_text(bound.remove(0), &name)?;
-                let (function, data_type) = match name.as_str() {
-                    "lower" => (Function::Lower, DataType::Text),
-                    "upper" => (Function::Upper, DataType::Text),
-                    _ => (Function::Length, DataType::Integer),
-                };
-                Ok(Typed {
-                    expr: Expr::Function {
-                        function,
-                        args: vec![arg],
-                    },
-                    data_type: Some(data_type),
-                })
-            }
-            "coalesce" | "nullif" => {
-                if name == "nullif" {
-                    arity(2)?;
-                } else if bound.is_empty() {
-                    return Err(syntax("syntax error at or near \")\""));
-                }
-                let mut common: Option<DataType> = None;
-                for arg in &bound {
-                    if let Some(t) = arg.data_type {
-                        common = Some(match common {
-                            None => t,
-                            Some(c) => self.common_type(c, t, &name.to_uppercase())?,
-                        });
-                    }
-                }
-                let common = common.unwrap_or(DataType::Text);
-                let args = bound
-                    .into_iter()
-                    .map(|arg| self.coerce_cast(arg, common))
-                    .collect::<Result<Vec<_>>>()?;
-                let function = if name == "nullif" {
-                    Function::NullIf
-                } else {
-                    Function::Coalesce
-                };
-                Ok(Typed {
-                    expr: Expr::Function { function, args },
-                    data_type: Some(common),
-                })
-            }
-            _ => Err(Error::sql(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("function {name} does not exist"),
-            )),
-        }
-    }
-
-    /// Binds an aggregate call in grouped mode; `None` if not an aggregate.
-    fn bind_aggregate(
-        &mut self,
-        function: &ast::Function,
-        scope: &Scope,
-        grouping: &mut Grouping,
-    ) -> Result<Option<Typed>> {
-        let Some(kind) = aggregate_function(function) else {
-            return Ok(None);
-        };
-        if function.filter.is_some() || function.over.is_some() || !function.within_group.is_empty()
-        {
-            return Err(Error::Unsupported(format!(
-                "aggregate modifiers in {function}"
-            )));
-        }
-        let distinct = matches!(
-            &function.args,
-            FunctionArguments::List(list) if matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct))
-        );
-        let is_star = matches!(
-            &function.args,
-            FunctionArguments::List(list) if list.args.len() == 1
-                && matches!(list.args[0], FunctionArg::Unnamed(FunctionArgExpr::Wildcard))
-        );
-        let (function_kind, arg, data_type) = if is_star {
-            if kind != AggregateFunction::Count {
-                return Err(syntax(format!("syntax error in {function}")));
-            }
-            (AggregateFunction::CountStar, None, DataType::BigInt)
-        } else {
-            let args = plain_args(function)?;
-            let [arg] = args.as_slice() else {
-                return Err(Error::sql(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!(
-                        "function {}() with {} arguments does not exist",
-                        kind.name(),
-                        args.len()
-                    ),
-                ));
-            };
-            // Aggregate arguments bind against the table, never nested aggregates.
-            let typed = self.bind(arg, scope, None)?;
-            let (expr, arg_type) = self.default_text(typed)?;
-            let data_type = match kind {
-                AggregateFunction::Count => DataType::BigInt,
-                AggregateFunction::Sum => match arg_type {
-                    DataType::SmallInt | DataType::Integer | DataType::BigInt => DataType::BigInt,
-                    DataType::Real => DataType::Real,
-                    DataType::Double => DataType::Double,
-                    other => {
-                        return Err(Error::sql(
-                            SqlState::UNDEFINED_FUNCTION,
-                            format!("function sum({}) does not exist", other.name()),
-                        ));
-                    }
-                },
-                AggregateFunction::Avg => {
-                    if !arg_type.is_numeric() {
-                        return Err(Error::sql(
-                            SqlState::UNDEFINED_FUNCTION,
-                            format!("function avg({}) does not exist", arg_type.name()),
-                        ));
-                    }
-                    DataType::Double
-                }
-                _ => arg_type,
-            };
-            (kind, Some(expr), data_type)
-        };
-        let aggregate = Aggregate {
-            function: function_kind,
-            arg,
-            distinct,
-            data_type,
-        };
-        let index = match grouping.aggregates.iter().position(|a| *a == aggregate) {
-            Some(index) => index,
-            None => {
-                grouping.aggregates.push(aggregate);
-                grouping.aggregates.len() - 1
-            }
-        };
-        Ok(Some(Typed {
-            expr: Expr::Column(grouping.keys.len() + index),
-            data_type: Some(data_type),
-        }))
-    }
 }
 
 fn expr_value(expr: &Expr, to: DataType) -> Result<Value> {
@@ -1138,49 +960,4 @@ fn number_literal(text: &str) -> Result<Value> {
     text.parse::<f64>()
         .map(Value::Double)
         .map_err(|_| syntax(format!("invalid number \"{text}\"")))
-}
-
-/// The lower-cased, unqualified function name.
-pub fn function_name(function: &ast::Function) -> String {
-    function
-        .name
-        .0
-        .last()
-        .and_then(|part| part.as_ident())
-        .map(ident_name)
-        .unwrap_or_default()
-}
-
-fn aggregate_function(function: &ast::Function) -> Option<AggregateFunction> {
-    Some(match function_name(function).as_str() {
-        "count" => AggregateFunction::Count,
-        "sum" => AggregateFunction::Sum,
-        "min" => AggregateFunction::Min,
-        "max" => AggregateFunction::Max,
-        "avg" => AggregateFunction::Avg,
-        _ => return None,
-    })
-}
-
-fn plain_args(function: &ast::Function) -> Result<Vec<ast::Expr>> {
-    match &function.args {
-        FunctionArguments::None => Ok(Vec::new()),
-        FunctionArguments::Subquery(_) => Err(Error::Unsupported("subqueries".into())),
-        FunctionArguments::List(list) => {
-            if !list.clauses.is_empty() {
-                return Err(Error::Unsupported(format!(
-                    "function clauses in {function}"
-                )));
-            }
-            list.args
-                .iter()
-                .map(|arg| match arg {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Ok(expr.clone()),
-                    _ => Err(Error::Unsupported(format!(
-                        "function arguments in {function}"
-                    ))),
-                })
-                .collect()
-        }
-    }
 }

@@ -14,6 +14,7 @@ use sqlparser::ast::{self, SelectItem, SetExpr, Statement, TableFactor};
 use super::bind_expr::{
     ExprBinder, Grouping, Scope, ScopeColumn, Typed, bind_data_type, ident_name,
 };
+use super::bind_function::{aggregate_function, function_name};
 use super::catalog::{self, Table, TableColumn};
 use super::expr::Expr;
 use super::plan::{Plan, SortKey, access_path};
@@ -91,7 +92,7 @@ fn column_name(expr: &ast::Expr) -> String {
     match expr {
         ast::Expr::Identifier(ident) => ident_name(ident),
         ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
-        ast::Expr::Function(function) => super::bind_expr::function_name(function),
+        ast::Expr::Function(function) => function_name(function),
         ast::Expr::Nested(inner) => column_name(inner),
         ast::Expr::Cast {
             expr, data_type, ..
@@ -996,15 +997,15 @@ fn ordinal(expr: &ast::Expr, count: usize, clause: &str) -> Result<usize> {
     }
 }
 
+/// Whether an aggregate function is called anywhere in the expression.
 fn contains_aggregate(expr: &ast::Expr) -> bool {
-    // Cheap syntactic check: an aggregate function name called anywhere.
-    let text = expr.to_string().to_lowercase();
-    ["count(", "sum(", "min(", "max(", "avg("].iter().any(|f| {
-        text.match_indices(f).any(|(i, _)| {
-            i == 0
-                || !text.as_bytes()[i - 1].is_ascii_alphanumeric() && text.as_bytes()[i - 1] != b'_'
-        })
+    ast::visit_expressions(expr, |e| match e {
+        ast::Expr::Function(function) if aggregate_function(function).is_some() => {
+            std::ops::ControlFlow::Break(())
+        }
+        _ => std::ops::ControlFlow::Continue(()),
     })
+    .is_break()
 }
 
 /// A short name for a statement kind, for "not supported" messages.

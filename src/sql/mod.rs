@@ -3,6 +3,7 @@
 //! executor, plus the catalog stored in the database itself.
 
 pub mod bind_expr;
+pub mod bind_function;
 pub mod binder;
 pub mod catalog;
 pub mod encoding;

@@ -189,7 +189,10 @@ impl Session {
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|error| {
             let message = error.to_string();
-            let message = message.strip_prefix("sql parser error: ").unwrap_or(&message).to_string();
+            let message = message
+                .strip_prefix("sql parser error: ")
+                .unwrap_or(&message)
+                .to_string();
             Error::sql(SqlState::SYNTAX_ERROR, message)
         });
         self.fail_block_on_error(parsed)
@@ -214,7 +217,11 @@ impl Session {
         self.fail_block_on_error(result)
     }
 
-    fn prepare_inner(&mut self, statement: Statement, param_types: &[Option<DataType>]) -> Result<Prepared> {
+    fn prepare_inner(
+        &mut self,
+        statement: Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<Prepared> {
         if let Some(control) = self.bind_control(&statement)? {
             let columns = match &control {
                 BoundStatement::Show { name } => vec![Column {

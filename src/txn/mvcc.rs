@@ -705,9 +705,17 @@ mod tests {
         writer.set(7, b"a", b"1").unwrap();
         assert_eq!(writer.get(7, b"a").unwrap(), Some(b"1".to_vec()));
         let mut reader = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
-        assert_eq!(reader.get(7, b"a").unwrap(), None, "uncommitted writes are invisible");
+        assert_eq!(
+            reader.get(7, b"a").unwrap(),
+            None,
+            "uncommitted writes are invisible"
+        );
         writer.commit().unwrap();
-        assert_eq!(reader.get(7, b"a").unwrap(), None, "commit after the snapshot is invisible");
+        assert_eq!(
+            reader.get(7, b"a").unwrap(),
+            None,
+            "commit after the snapshot is invisible"
+        );
         let mut later = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
         assert_eq!(later.get(7, b"a").unwrap(), Some(b"1".to_vec()));
         later.delete(7, b"a").unwrap();
@@ -716,7 +724,11 @@ mod tests {
         assert!(all.is_empty());
         later.rollback().unwrap();
         let mut after = mvcc.begin(IsolationLevel::ReadCommitted).unwrap();
-        assert_eq!(after.get(7, b"a").unwrap(), Some(b"1".to_vec()), "rollback undid the delete");
+        assert_eq!(
+            after.get(7, b"a").unwrap(),
+            Some(b"1".to_vec()),
+            "rollback undid the delete"
+        );
     }
 
     #[test]
@@ -729,7 +741,10 @@ mod tests {
         assert_eq!(error.sqlstate().code(), "40001");
         first.commit().unwrap();
         // Committed after second's snapshot: still a conflict.
-        assert!(matches!(second.set(7, b"k", b"3"), Err(Error::Serialization(_))));
+        assert!(matches!(
+            second.set(7, b"k", b"3"),
+            Err(Error::Serialization(_))
+        ));
         second.rollback().unwrap();
         let mut third = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
         third.set(7, b"k", b"4").unwrap();
@@ -746,14 +761,26 @@ mod tests {
         txn.commit().unwrap();
         let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
         txn.set(7, b"a", b"new").unwrap();
-        let forward: Vec<_> =
-            txn.scan(7, KeyRange::all(), Direction::Forward).map(|e| e.unwrap()).collect();
+        let forward: Vec<_> = txn
+            .scan(7, KeyRange::all(), Direction::Forward)
+            .map(|e| e.unwrap())
+            .collect();
         let keys: Vec<&[u8]> = forward.iter().map(|(k, _)| k.as_slice()).collect();
         assert_eq!(keys, vec![&b"a"[..], b"a\0", b"a\0b", b"b"]);
         assert_eq!(forward[0].1, b"new");
-        let backward: Vec<_> =
-            txn.scan(7, KeyRange::all(), Direction::Backward).map(|e| e.unwrap().0).collect();
-        assert_eq!(backward, vec![b"b".to_vec(), b"a\0b".to_vec(), b"a\0".to_vec(), b"a".to_vec()]);
+        let backward: Vec<_> = txn
+            .scan(7, KeyRange::all(), Direction::Backward)
+            .map(|e| e.unwrap().0)
+            .collect();
+        assert_eq!(
+            backward,
+            vec![
+                b"b".to_vec(),
+                b"a\0b".to_vec(),
+                b"a\0".to_vec(),
+                b"a".to_vec()
+            ]
+        );
     }
 
     #[test]
