@@ -1,1 +1,103 @@
-fn main() {}
+//! The `basalt` binary: `basalt serve` runs the PostgreSQL-protocol server.
+//!
+//! Flags fall back to environment variables, then to defaults:
+//! `--data-dir` / `BASALT_DATA_DIR` (`./basalt-data`), `--listen` /
+//! `BASALT_LISTEN` (`127.0.0.1:5433`), `--buffer-pool-pages` /
+//! `BASALT_BUFFER_POOL_PAGES`. Logs go to stderr (filter with `RUST_LOG`);
+//! once bound, the line `listening on <address>` is printed to stdout, so a
+//! caller that asked for port 0 learns the real port. SIGINT or SIGTERM
+//! shuts down gracefully and the process exits 0.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use basalt::config::{Config, DEFAULT_BUFFER_POOL_PAGES};
+use basalt::server::{ShutdownSignal, serve};
+use basalt::sql::session::Database;
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "basalt",
+    version,
+    about = "A serializable SQL database speaking the PostgreSQL protocol"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve PostgreSQL clients.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Directory holding the database files.
+    #[arg(long, env = "BASALT_DATA_DIR", default_value = "./basalt-data")]
+    data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "BASALT_LISTEN", default_value = "127.0.0.1:5433")]
+    listen: String,
+    /// Buffer pool capacity in 8 KiB pages.
+    #[arg(long, env = "BASALT_BUFFER_POOL_PAGES", default_value_t = DEFAULT_BUFFER_POOL_PAGES)]
+    buffer_pool_pages: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a terminal, not for log files or pipes.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_env_filter(filter)
+        .init();
+    let result = match cli.command {
+        Command::Serve(arguments) => run(arguments),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the database, binds, announces the address and serves until a
+/// shutdown signal; returns after the database has been flushed.
+fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async move {
+        // Before anything is announced, so an early SIGTERM is handled.
+        let signal = ShutdownSignal::install()?;
+        let config =
+            Config::new(&arguments.data_dir).with_buffer_pool_pages(arguments.buffer_pool_pages);
+        tracing::info!(data_dir = %arguments.data_dir.display(), "opening database");
+        // Opening may replay logs from disk: keep it off the async threads.
+        let database = tokio::task::spawn_blocking(move || Database::open(&config)).await??;
+        let listener = TcpListener::bind(&arguments.listen).await?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "listening");
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {address}")?;
+        stdout.flush()?;
+        drop(stdout);
+        serve(database, listener, signal.wait()).await?;
+        tracing::info!("shut down cleanly");
+        Ok::<(), Box<dyn std::error::Error>>(())
+    });
+    // A statement aborted after the grace period may still be running on a
+    // blocking thread; do not let it hold the process open forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}

@@ -74,7 +74,7 @@ pub struct Binder<'a> {
     pub exprs: ExprBinder,
 }
 
-fn object_name(name: &ast::ObjectName) -> Result<String> {
+pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -793,7 +793,7 @@ impl<'a> Binder<'a> {
     }
 
     /// The bound DEFAULT of a column (NULL if none).
-    fn default_expr(&mut self, column: &TableColumn) -> Result<Expr> {
+    pub(crate) fn default_expr(&mut self, column: &TableColumn) -> Result<Expr> {
         let Some(text) = &column.default else {
             return Ok(Expr::Literal(super::types::Value::Null));
         };
@@ -868,102 +868,6 @@ impl<'a> Binder<'a> {
         let scope = Self::table_scope(&table, alias.as_deref());
         let source = self.filtered_scan(&table, &scope, delete.selection.as_ref())?;
         Ok(BoundStatement::Delete { table, source })
-    }
-
-    fn bind_create_table(&mut self, create: &ast::CreateTable) -> Result<BoundStatement> {
-        if create.query.is_some() {
-            return Err(Error::Unsupported("CREATE TABLE AS".into()));
-        }
-        if create.temporary {
-            return Err(Error::Unsupported("temporary tables".into()));
-        }
-        let name = object_name(&create.name)?;
-        let mut columns = Vec::new();
-        let mut primary_key: Option<Vec<usize>> = None;
-        let multiple = || {
-            Error::sql(
-                SqlState::INVALID_TABLE_DEFINITION,
-                format!("multiple primary keys for table \"{name}\" are not allowed"),
-            )
-        };
-        for (index, def) in create.columns.iter().enumerate() {
-            let column_name = ident_name(&def.name);
-            if columns.iter().any(|c: &TableColumn| c.name == column_name) {
-                return Err(Error::sql(
-                    SqlState::DUPLICATE_COLUMN,
-                    format!("column \"{column_name}\" specified more than once"),
-                ));
-            }
-            let data_type = bind_data_type(&def.data_type)?;
-            let mut column = TableColumn {
-                name: column_name,
-                data_type,
-                nullable: true,
-                default: None,
-            };
-            for option in &def.options {
-                match &option.option {
-                    ast::ColumnOption::Null => column.nullable = true,
-                    ast::ColumnOption::NotNull => column.nullable = false,
-                    ast::ColumnOption::Default(expr) => column.default = Some(expr.to_string()),
-                    ast::ColumnOption::PrimaryKey(_) => {
-                        if primary_key.is_some() {
-                            return Err(multiple());
-                        }
-                        primary_key = Some(vec![index]);
-                    }
-                    other => return Err(Error::Unsupported(format!("column constraint {other}"))),
-                }
-            }
-            // Check the default binds and fits the column now, as PostgreSQL does.
-            self.default_expr(&column)?;
-            columns.push(column);
-        }
-        for constraint in &create.constraints {
-            match constraint {
-                ast::TableConstraint::PrimaryKey(pk) => {
-                    if primary_key.is_some() {
-                        return Err(multiple());
-                    }
-                    let mut indices = Vec::new();
-                    for key in &pk.columns {
-                        let ast::Expr::Identifier(ident) = &key.column.expr else {
-                            return Err(Error::Unsupported("expressions in PRIMARY KEY".into()));
-                        };
-                        let key_name = ident_name(ident);
-                        let index =
-                            columns
-                                .iter()
-                                .position(|c| c.name == key_name)
-                                .ok_or_else(|| {
-                                    Error::sql(
-                                        SqlState::UNDEFINED_COLUMN,
-                                        format!(
-                                            "column \"{key_name}\" named in key does not exist"
-                                        ),
-                                    )
-                                })?;
-                        indices.push(index);
-                    }
-                    primary_key = Some(indices);
-                }
-                other => return Err(Error::Unsupported(format!("table constraint {other}"))),
-            }
-        }
-        let primary_key = primary_key.unwrap_or_default();
-        for index in &primary_key {
-            columns[*index].nullable = false;
-        }
-        let table = Table {
-            name,
-            tree: 0,
-            columns,
-            primary_key,
-        };
-        Ok(BoundStatement::CreateTable {
-            table,
-            if_not_exists: create.if_not_exists,
-        })
     }
 }
 

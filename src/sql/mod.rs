@@ -2,6 +2,7 @@
 //! catalog, every expression typed) → planner (a closed `Plan` enum) →
 //! executor, plus the catalog stored in the database itself.
 
+pub mod bind_ddl;
 pub mod bind_expr;
 pub mod bind_function;
 pub mod binder;

@@ -18,7 +18,7 @@
 //!    `create_tree`, `drop_tree` and `flush` take it exclusively. A later
 //!    issue replaces this with latch coupling on the page latches.
 //! 3. Durability: data survives only up to the last `flush` (dirty pages,
-//!    then the meta page, then `fsync`). There is no WAL yet, so a crash
+//!    `fsync`, then the meta page, `fsync`). There is no WAL yet, so a crash
 //!    between flushes can leave a torn or inconsistent file.
 
 use parking_lot::RwLock;
@@ -80,7 +80,9 @@ impl BTreeEngine {
             let mut bytes = Box::new([0u8; PAGE_SIZE]);
             file.read_page(0, &mut bytes)?;
             let meta = Meta::decode(&bytes)?;
-            if file_size < meta.page_count * PAGE_SIZE as u64 {
+            // `checked_mul`: the page count is data from disk.
+            let needed = meta.page_count.checked_mul(PAGE_SIZE as u64);
+            if needed.is_none_or(|needed| file_size < needed) {
                 return Err(Error::Corrupt(format!(
                     "page 0 (meta): {} pages recorded but the file holds only {} bytes",
                     meta.page_count, file_size
@@ -192,8 +194,11 @@ impl Inner {
 
     fn flush(&self) -> Result<()> {
         self.buffer_pool.flush()?;
-        // The meta page last, so that it never points at unwritten pages.
+        // The meta page last, so that it never points at unwritten pages: the
+        // data pages must be durable before the meta page can reach the disk
+        // (the kernel may write back in any order), hence two syncs.
         let file = self.buffer_pool.file();
+        file.sync()?;
         file.write_page(0, &self.meta.encode())?;
         file.sync()
     }
@@ -574,6 +579,107 @@ mod tests {
         let bytes = std::fs::read(path_of(&cut)).unwrap();
         std::fs::write(path_of(&cut), &bytes[..PAGE_SIZE * 3 + 10]).unwrap();
         expect_corrupt(&cut, "page 0 (meta)");
+    }
+
+    /// Rewrites page `page_number` of the data file through `edit`, then
+    /// reseals its checksum: corruption that the checksum cannot catch.
+    fn patch_page(
+        directory: &tempfile::TempDir,
+        page_number: u64,
+        edit: impl FnOnce(&mut PageBytes),
+    ) {
+        let path = directory.path().join(crate::storage::file::DATA_FILE_NAME);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let start = page_number as usize * PAGE_SIZE;
+        let mut page: Box<PageBytes> =
+            Box::new(bytes[start..start + PAGE_SIZE].try_into().unwrap());
+        edit(&mut page);
+        page::seal(&mut page);
+        bytes[start..start + PAGE_SIZE].copy_from_slice(&page[..]);
+        std::fs::write(&path, &bytes).unwrap();
+    }
+
+    #[test]
+    fn huge_page_count_in_the_meta_page_is_corrupt_not_an_overflow() {
+        let directory = tempfile::tempdir().unwrap();
+        drop(BTreeEngine::open(&config(&directory, 16)).unwrap());
+        patch_page(&directory, 0, |page| {
+            let meta = Meta {
+                page_count: u64::MAX / 4,
+                free_head: 0,
+                free_count: 0,
+                directory_root: 1,
+            };
+            *page = *meta.encode();
+        });
+        match BTreeEngine::open(&config(&directory, 16)) {
+            Err(Error::Corrupt(message)) => assert!(message.contains("page 0"), "{message}"),
+            Err(other) => panic!("expected corruption, got {other}"),
+            Ok(_) => panic!("expected corruption, opened fine"),
+        }
+    }
+
+    #[test]
+    fn empty_leaf_sibling_cycle_is_corrupt_not_an_endless_scan() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = {
+            let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+            engine.create_tree(1).unwrap();
+            engine.inner.read().roots[&1]
+        };
+        // The empty root leaf links to itself both ways.
+        patch_page(&directory, root, |page| {
+            node::set_left(page, root);
+            node::set_right(page, root);
+        });
+        let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+        for direction in [Direction::Forward, Direction::Backward] {
+            let error = engine
+                .scan_batch(1, &KeyRange::all(), direction, 10)
+                .unwrap_err();
+            assert!(matches!(error, Error::Corrupt(_)), "{error}");
+            assert!(
+                error.to_string().contains(&format!("page {root}")),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn tree_pointers_beyond_the_recorded_page_count_are_corrupt_not_a_panic() {
+        // A crash between flushes can leave tree pages (written by evictions)
+        // beyond the page count of the last meta page. Model it by lowering
+        // the page count of a flushed file: merges then free pages that the
+        // allocator does not know about.
+        let directory = tempfile::tempdir().unwrap();
+        let root = {
+            let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+            engine.create_tree(1).unwrap();
+            for index in 0..2000u32 {
+                engine.insert(1, &key(index), &value_of(1, 100)).unwrap();
+            }
+            engine.inner.read().roots[&1]
+        };
+        patch_page(&directory, 0, |page| {
+            let mut meta = Meta::decode(page).unwrap();
+            assert!(meta.page_count > root + 2, "{meta:?}");
+            meta.page_count = root + 1;
+            meta.free_head = 0;
+            meta.free_count = 0;
+            *page = *meta.encode();
+        });
+        let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+        let errors: Vec<Error> = (0..2000u32)
+            .filter_map(|index| engine.delete(1, &key(index)).err())
+            .collect();
+        assert!(
+            !errors.is_empty(),
+            "a merge must free a page beyond the count"
+        );
+        for error in errors {
+            assert!(matches!(error, Error::Corrupt(_)), "{error}");
+        }
+        assert!(engine.drop_tree(1).is_err());
     }
 
     #[test]

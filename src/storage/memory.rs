@@ -94,11 +94,13 @@ impl Engine for MemoryEngine {
         direction: Direction,
         limit: usize,
     ) -> Result<Vec<Entry>> {
+        let trees = self.trees.read();
+        // Look the tree up first: a missing tree fails even for an empty range
+        // (invariant 3), as in `BTreeEngine`.
+        let map = trees.get(&tree).ok_or_else(|| missing(tree))?;
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let trees = self.trees.read();
-        let map = trees.get(&tree).ok_or_else(|| missing(tree))?;
         let bounds = (as_ref_bound(&range.start), as_ref_bound(&range.end));
         let entries = map.range::<[u8], _>(bounds);
         let clone = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
@@ -140,6 +142,27 @@ mod tests {
         assert_eq!(backward.len(), 890);
         assert_eq!(backward[0], 899u32.to_be_bytes());
         assert!(engine.get(8, b"x").is_err());
+    }
+
+    #[test]
+    fn empty_range_scan_of_a_missing_tree_fails() {
+        let engine = MemoryEngine::new();
+        let empty = KeyRange {
+            start: Bound::Included(b"b".to_vec()),
+            end: Bound::Excluded(b"a".to_vec()),
+        };
+        assert!(
+            engine
+                .scan_batch(3, &empty, Direction::Forward, 10)
+                .is_err()
+        );
+        engine.create_tree(3).unwrap();
+        assert!(
+            engine
+                .scan_batch(3, &empty, Direction::Forward, 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //!
 //! Invariants:
 //! 1. The meta page never enters the buffer pool: [`Meta`] lives in memory
-//!    and is written straight to the file by `flush`, after every dirty page.
+//!    and is written straight to the file by `flush`, after every dirty page
+//!    is written and synced.
 //! 2. Every page in `1..page_count` is in exactly one place: a tree (node or
 //!    overflow page), the directory, or the free list.
 //! 3. Allocation pops the free list before growing the file, so freed pages
@@ -129,12 +130,16 @@ impl Meta {
         Ok(page_number)
     }
 
-    /// Puts a page on the free list, overwriting its contents.
+    /// Puts a page on the free list, overwriting its contents. The page
+    /// number comes from a pointer read from disk (child, sibling, overflow
+    /// link), so one outside the file is corruption, not a panic.
     pub fn free(&mut self, buffer_pool: &BufferPool, page_number: PageNumber) -> Result<()> {
-        assert!(
-            page_number != 0 && page_number < self.page_count,
-            "invariant: only allocated pages are freed"
-        );
+        if page_number == 0 || page_number >= self.page_count {
+            return Err(Error::Corrupt(format!(
+                "page {page_number}: freeing a page outside 1..{} (bad pointer)",
+                self.page_count
+            )));
+        }
         let mut page = buffer_pool.create(page_number)?;
         page::initialize(&mut page, PageType::Free);
         write_u64(&mut page[..], FREE_NEXT_OFFSET, self.free_head);
@@ -145,7 +150,8 @@ impl Meta {
 
     /// Pages in use by trees and the directory (everything but meta and free).
     pub fn used_pages(&self) -> u64 {
-        self.page_count - 1 - self.free_count
+        // Saturating: a corrupt meta page may claim too many free pages.
+        self.page_count.saturating_sub(1 + self.free_count)
     }
 }
 
@@ -179,5 +185,33 @@ mod tests {
         let mut bad_root = bytes.clone();
         write_u64(&mut bad_root[..], DIRECTORY_ROOT_OFFSET, 99);
         assert!(matches!(Meta::decode(&bad_root), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn freeing_a_page_outside_the_file_is_corrupt_not_a_panic() {
+        fn accept(_: PageNumber, _: &PageBytes) -> Result<()> {
+            Ok(())
+        }
+        let directory = tempfile::tempdir().unwrap();
+        let file = crate::storage::file::DataFile::open(directory.path()).unwrap();
+        let pool = BufferPool::new(file, 8, accept).unwrap();
+        let mut meta = Meta {
+            page_count: 10,
+            free_head: 0,
+            free_count: 0,
+            directory_root: 1,
+        };
+        // Page numbers handed to `free` come from child, sibling and overflow
+        // pointers read from disk.
+        for page_number in [0, 10, 99] {
+            let error = meta.free(&pool, page_number).unwrap_err();
+            assert!(matches!(error, Error::Corrupt(_)), "{error}");
+        }
+        assert_eq!((meta.free_head, meta.free_count), (0, 0));
+        meta.free(&pool, 9).unwrap();
+        assert_eq!((meta.free_head, meta.free_count), (9, 1));
+        // A free count beyond the page count (corrupt meta) must not underflow.
+        meta.free_count = 20;
+        assert_eq!(meta.used_pages(), 0);
     }
 }

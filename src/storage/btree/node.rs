@@ -381,6 +381,10 @@ pub fn validate(page_number: PageNumber, bytes: &PageBytes) -> Result<()> {
     if node.kind == NodeKind::Interior && count == 0 {
         return Err(corrupt("interior node without children".into()));
     }
+    // Cells may not overlap, so together they fit in the cell area; without
+    // this, slots sharing one big cell make an "overfull" node that no split
+    // can fit (a panic in `split_point`/`write` on the next insert).
+    let mut cell_bytes = 0;
     for index in 0..count {
         let offset = usize::from(read_u16(bytes, NODE_HEADER_SIZE + SLOT_SIZE * index));
         if offset < content_start || offset >= PAGE_SIZE {
@@ -393,6 +397,12 @@ pub fn validate(page_number: PageNumber, bytes: &PageBytes) -> Result<()> {
         if offset + length > PAGE_SIZE {
             return Err(corrupt(format!(
                 "cell {index} runs past the end of the page"
+            )));
+        }
+        cell_bytes += length;
+        if cell_bytes > PAGE_SIZE - content_start {
+            return Err(corrupt(format!(
+                "cells up to {index} take {cell_bytes} bytes, more than the cell area"
             )));
         }
         let cell = &bytes[offset..offset + length];
@@ -515,5 +525,33 @@ mod tests {
         let mut bad_type = bytes;
         page::initialize(&mut bad_type, PageType::Free);
         assert!(matches!(validate(5, &bad_type), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn overlapping_cells_larger_than_a_node_are_corrupt() {
+        // Two big cells, then two more slots pointing at the same bytes: every
+        // slot and cell lies inside the page, but the cells add up to more
+        // than a node holds, so no split of them (plus one more) can fit.
+        let owned = vec![
+            leaf_cell(
+                &[1; MAX_KEY_SIZE],
+                LeafValue::Inline(&[0; MAX_INLINE_VALUE]),
+            ),
+            leaf_cell(
+                &[2; MAX_KEY_SIZE],
+                LeafValue::Inline(&[0; MAX_INLINE_VALUE]),
+            ),
+        ];
+        let mut bytes = [0u8; PAGE_SIZE];
+        write(&mut bytes, NodeKind::Leaf, 0, 0, &cells_of(&owned));
+        validate(5, &bytes).unwrap();
+        let first = read_u16(&bytes, NODE_HEADER_SIZE);
+        let second = read_u16(&bytes, NODE_HEADER_SIZE + SLOT_SIZE);
+        write_u16(&mut bytes, COUNT_OFFSET, 4);
+        write_u16(&mut bytes, NODE_HEADER_SIZE + 2 * SLOT_SIZE, first);
+        write_u16(&mut bytes, NODE_HEADER_SIZE + 3 * SLOT_SIZE, second);
+        let error = validate(5, &bytes).unwrap_err();
+        assert!(matches!(error, Error::Corrupt(_)), "{error}");
+        assert!(error.to_string().contains("page 5"), "{error}");
     }
 }

@@ -552,6 +552,14 @@ impl BTree {
                     "page {page_number}: leaf link to a non-leaf"
                 )));
             }
+            // Only a root leaf may be empty (merges remove the others). An
+            // empty leaf reached by a sibling link would go unnoticed by the
+            // key-order check below, so a cycle of them would loop forever.
+            if !first_leaf && node.is_empty() {
+                return Err(Error::Corrupt(format!(
+                    "page {page_number}: empty leaf in the leaf chain"
+                )));
+            }
             // Which cells of this leaf to visit, in visiting order.
             let (low, high) = match (first_leaf, direction, bound) {
                 (true, Direction::Forward, Bound::Included(key)) => {

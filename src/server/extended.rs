@@ -1,0 +1,368 @@
+//! The extended query protocol: Parse, Bind, Describe, Execute, Close, Sync.
+//!
+//! ```text
+//!   Parse(name, sql, oids) ─► prepared statement ─┐
+//!   Bind(portal, statement, params, formats)  ◄───┘ ─► portal
+//!   Describe S/P ─► ParameterDescription / RowDescription / NoData
+//!   Execute(portal, max_rows) ─► DataRow* then CommandComplete,
+//!                                or PortalSuspended if rows remain
+//!   Sync ─► ReadyForQuery          (ends the skip-after-error state)
+//! ```
+//!
+//! Statement and portal names are per connection; `""` is the unnamed one,
+//! which Parse and Bind silently replace, while re-using a named one is an
+//! error (`42P05` for statements, `42P03` for portals) as in PostgreSQL.
+//! A portal runs its statement on its first Execute and keeps the rows; a
+//! later Execute continues where the previous one stopped. Portals belong
+//! to a transaction, so all of them are dropped when a Sync finds the
+//! session outside a transaction block.
+//!
+//! Every handler here returns a `Result`; an `Err` becomes an ErrorResponse
+//! and the connection skips messages until Sync (see connection.rs).
+//!
+//! Not modelled, because the session API runs each Execute in its own
+//! autocommit transaction: PostgreSQL's implicit transaction spanning all
+//! messages up to a Sync.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::data::ParameterDescription;
+use pgwire::messages::extendedquery::{
+    BindComplete, CloseComplete, ParseComplete, PortalSuspended,
+};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
+
+use crate::error::{Error, Result, SqlState};
+use crate::sql::session::{Column, Outcome, Prepared, TransactionStatus};
+use crate::sql::types::{DataType, Row, Value};
+
+use super::connection::{Connection, FLUSH_THRESHOLD, describe_columns};
+use super::frontend::Target;
+use super::values::{self, FORMAT_TEXT, FormatList};
+
+/// A bound statement, ready to execute or part-way through its rows.
+pub struct Portal {
+    statement: Arc<Prepared>,
+    parameters: Vec<Value>,
+    /// One format code per result column.
+    result_formats: Vec<i16>,
+    state: PortalState,
+}
+
+enum PortalState {
+    /// Not executed yet.
+    Ready,
+    /// Executed; rows from `next` on have not been sent.
+    Rows {
+        columns: Vec<Column>,
+        rows: Vec<Row>,
+        next: usize,
+    },
+    /// A command (not a query) that has run; it cannot run again.
+    CommandDone,
+    /// An empty query string: every Execute answers EmptyQueryResponse.
+    Empty,
+}
+
+impl Connection {
+    /// Parse: prepares `sql` under `name`.
+    pub(super) async fn parse(
+        &mut self,
+        name: String,
+        sql: String,
+        parameter_oids: Vec<u32>,
+    ) -> Result<()> {
+        if name.is_empty() {
+            // PostgreSQL drops the old unnamed statement before parsing, so
+            // a failed Parse leaves none behind.
+            self.statements.remove("");
+        } else if self.statements.contains_key(&name) {
+            return Err(Error::sql(
+                SqlState::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        let declared = declared_parameter_types(&parameter_oids)?;
+        let prepared = self
+            .with_session(move |session| session.prepare(&sql, &declared))
+            .await?;
+        self.statements.insert(name, Arc::new(prepared));
+        self.send(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
+        Ok(())
+    }
+
+    /// Bind: creates a portal from a statement and parameter values.
+    pub(super) fn bind(
+        &mut self,
+        portal_name: String,
+        statement_name: String,
+        parameter_formats: Vec<i16>,
+        parameters: Vec<Option<Bytes>>,
+        result_formats: Vec<i16>,
+    ) -> Result<()> {
+        let statement = self.statement(&statement_name)?;
+        if !portal_name.is_empty() && self.portals.contains_key(&portal_name) {
+            return Err(Error::sql(
+                SqlState("42P03"),
+                format!("portal \"{portal_name}\" already exists"),
+            ));
+        }
+        let expected = statement.param_types.len();
+        if parameters.len() != expected {
+            return Err(Error::sql(
+                SqlState::PROTOCOL_VIOLATION,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{}\" requires {}",
+                    parameters.len(),
+                    statement_name,
+                    expected
+                ),
+            ));
+        }
+        let parameter_formats =
+            values::expand_formats(&parameter_formats, parameters.len(), FormatList::Parameters)?;
+        let values = parameters
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| {
+                values::decode_parameter(
+                    statement.param_types[index],
+                    parameter_formats[index],
+                    raw.as_ref(),
+                    index,
+                )
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        let result_formats = values::expand_formats(
+            &result_formats,
+            statement.columns.len(),
+            FormatList::Results,
+        )?;
+        let portal = Portal {
+            statement,
+            parameters: values,
+            result_formats,
+            state: PortalState::Ready,
+        };
+        self.portals.insert(portal_name, portal);
+        self.send(PgWireBackendMessage::BindComplete(BindComplete::new()));
+        Ok(())
+    }
+
+    /// Describe: a statement's parameter types and result columns (in text
+    /// format, since no formats are chosen yet), or a portal's columns.
+    pub(super) fn describe(&mut self, target: Target, name: &str) -> Result<()> {
+        match target {
+            Target::Statement => {
+                let statement = self.statement(name)?;
+                let types = statement.param_types.iter().map(DataType::oid).collect();
+                self.send(PgWireBackendMessage::ParameterDescription(
+                    ParameterDescription::new(types),
+                ));
+                let formats = vec![FORMAT_TEXT; statement.columns.len()];
+                self.send(describe_columns(&statement.columns, &formats));
+            }
+            Target::Portal => {
+                let portal = self.portals.get(name).ok_or_else(|| missing_portal(name))?;
+                let message = describe_columns(&portal.statement.columns, &portal.result_formats);
+                self.send(message);
+            }
+        }
+        Ok(())
+    }
+
+    /// Execute: runs a portal, or continues it, sending at most `max_rows`
+    /// rows (0 or negative: all). Commands ignore `max_rows`.
+    pub(super) async fn execute(&mut self, portal_name: String, max_rows: i32) -> Result<()> {
+        let portal = self
+            .portals
+            .get(&portal_name)
+            .ok_or_else(|| missing_portal(&portal_name))?;
+        if matches!(portal.state, PortalState::Ready) {
+            let statement = Arc::clone(&portal.statement);
+            let parameters = portal.parameters.clone();
+            let outcome = self
+                .with_session(move |session| session.execute(&statement, &parameters))
+                .await;
+            let portal = self
+                .portals
+                .get_mut(&portal_name)
+                .ok_or_else(|| Error::Internal("a portal vanished during Execute".into()))?;
+            match outcome? {
+                Outcome::Rows { columns, rows } => {
+                    // Encode by the described columns when they line up, so
+                    // binary widths match what the client was told.
+                    let columns = if columns.len() == portal.statement.columns.len() {
+                        portal.statement.columns.clone()
+                    } else {
+                        columns
+                    };
+                    portal.state = PortalState::Rows {
+                        columns,
+                        rows,
+                        next: 0,
+                    };
+                }
+                Outcome::Command { tag } => {
+                    portal.state = PortalState::CommandDone;
+                    self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
+                        tag,
+                    )));
+                    return Ok(());
+                }
+                Outcome::Empty => {
+                    portal.state = PortalState::Empty;
+                    self.send(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ));
+                    return Ok(());
+                }
+            }
+        }
+        self.send_portal_rows(&portal_name, max_rows).await
+    }
+
+    /// Sends the next batch of an executed portal's rows.
+    async fn send_portal_rows(&mut self, portal_name: &str, max_rows: i32) -> Result<()> {
+        let Some(portal) = self.portals.get_mut(portal_name) else {
+            return Err(missing_portal(portal_name));
+        };
+        let (columns, rows, next) = match &mut portal.state {
+            PortalState::Rows {
+                columns,
+                rows,
+                next,
+            } => (columns, rows, next),
+            PortalState::CommandDone => {
+                return Err(Error::sql(
+                    SqlState("55000"),
+                    format!("portal \"{portal_name}\" cannot be run"),
+                ));
+            }
+            PortalState::Empty => {
+                self.send(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ));
+                return Ok(());
+            }
+            PortalState::Ready => {
+                return Err(Error::Internal(
+                    "a portal was not executed before fetching".into(),
+                ));
+            }
+        };
+        let remaining = rows.len() - *next;
+        let batch = if max_rows > 0 {
+            remaining.min(max_rows as usize)
+        } else {
+            remaining
+        };
+        let start = *next;
+        *next += batch;
+        // Like PostgreSQL, a batch that filled max_rows suspends the portal
+        // even if it happened to take the last row; the next Execute then
+        // completes it with zero rows.
+        let suspended = max_rows > 0 && batch == max_rows as usize;
+        // Encode the batch before sending, since the portal borrow and
+        // `self.send` cannot overlap. Batches are bounded by max_rows or the
+        // result the engine already materialised.
+        let encoded = rows[start..start + batch]
+            .iter()
+            .map(|row| values::encode_row(row, columns, &portal.result_formats))
+            .collect::<Result<Vec<_>>>()?;
+        if !suspended {
+            // The rows are no longer needed; keep only the position.
+            rows.clear();
+            *next = 0;
+        }
+        for data_row in encoded {
+            self.send(PgWireBackendMessage::DataRow(data_row));
+            if self.write_buffer.len() >= FLUSH_THRESHOLD {
+                self.flush().await.map_err(Error::Io)?;
+            }
+        }
+        if suspended {
+            self.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
+        } else {
+            // PostgreSQL's tag counts the rows fetched by this Execute.
+            self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
+                format!("SELECT {batch}"),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Close: drops a statement or portal; closing a missing one is no error.
+    pub(super) fn close(&mut self, target: Target, name: &str) {
+        match target {
+            Target::Statement => self.statements.remove(name),
+            Target::Portal => self.portals.remove(name).map(|portal| portal.statement),
+        };
+        self.send(PgWireBackendMessage::CloseComplete(CloseComplete::new()));
+    }
+
+    /// Sync: ends error skipping and reports readiness. Outside a
+    /// transaction block the transaction has ended, and its portals with it.
+    pub(super) fn sync(&mut self) {
+        self.skipping_until_sync = false;
+        if self.transaction_status() == TransactionStatus::Idle {
+            self.portals.clear();
+        }
+        self.send_ready_for_query();
+    }
+
+    fn statement(&self, name: &str) -> Result<Arc<Prepared>> {
+        self.statements.get(name).cloned().ok_or_else(|| {
+            let message = if name.is_empty() {
+                "unnamed prepared statement does not exist".to_string()
+            } else {
+                format!("prepared statement \"{name}\" does not exist")
+            };
+            Error::sql(SqlState::INVALID_SQL_STATEMENT_NAME, message)
+        })
+    }
+}
+
+fn missing_portal(name: &str) -> Error {
+    Error::sql(
+        SqlState::INVALID_CURSOR_NAME,
+        format!("portal \"{name}\" does not exist"),
+    )
+}
+
+/// Parse's parameter type OIDs: 0 asks the engine to infer the type.
+fn declared_parameter_types(oids: &[u32]) -> Result<Vec<Option<DataType>>> {
+    oids.iter()
+        .map(|&oid| {
+            if oid == 0 {
+                Ok(None)
+            } else {
+                DataType::from_oid(oid).map(Some).ok_or_else(|| {
+                    Error::sql(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("parameter type with OID {oid} is not supported"),
+                    )
+                })
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_oids_map_to_types() {
+        assert_eq!(
+            declared_parameter_types(&[0, 23, 1043]).unwrap(),
+            vec![None, Some(DataType::Integer), Some(DataType::Varchar(None))]
+        );
+        assert_eq!(
+            declared_parameter_types(&[2950]).unwrap_err().sqlstate(),
+            SqlState::FEATURE_NOT_SUPPORTED
+        );
+    }
+}

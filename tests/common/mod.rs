@@ -1,0 +1,265 @@
+//! Helpers shared by the wire tests: an in-process server, a connected
+//! tokio-postgres client, simple-query result extraction, and a minimal raw
+//! protocol client for bytes no driver would send.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use basalt::server::serve;
+use basalt::sql::session::Database;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+/// An in-process server over an in-memory database. Dropping `stop` (or
+/// the whole struct) asks the server to shut down.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub stop: Option<oneshot::Sender<()>>,
+    /// The serve task: resolves with `serve`'s result once shut down.
+    pub handle: tokio::task::JoinHandle<basalt::Result<()>>,
+}
+
+pub async fn start_server() -> TestServer {
+    let database = Database::open_in_memory().expect("open in-memory database");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("local address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        serve(database, listener, shutdown).await
+    });
+    TestServer {
+        address,
+        stop: Some(stop),
+        handle,
+    }
+}
+
+pub async fn connect(address: SocketAddr) -> Client {
+    let config = format!(
+        "host=127.0.0.1 port={} user=tester dbname=test",
+        address.port()
+    );
+    let (client, connection) = tokio_postgres::connect(&config, NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+pub fn code(error: &tokio_postgres::Error) -> Option<&SqlState> {
+    error.code()
+}
+
+/// The data rows of a simple-query response, as text.
+pub fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|index| row.get(index).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The row counts of every CommandComplete in a simple-query response.
+pub fn command_counts(messages: &[SimpleQueryMessage]) -> Vec<u64> {
+    messages
+        .iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::CommandComplete(count) => Some(*count),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A backend message: type byte and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub kind: u8,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The SQLSTATE (field `C`) of an ErrorResponse.
+    pub fn sqlstate(&self) -> Option<String> {
+        self.error_field(b'C')
+    }
+
+    pub fn error_field(&self, field: u8) -> Option<String> {
+        if self.kind != b'E' {
+            return None;
+        }
+        let mut rest = &self.body[..];
+        while let Some((&code, tail)) = rest.split_first() {
+            if code == 0 {
+                break;
+            }
+            let end = tail.iter().position(|byte| *byte == 0)?;
+            if code == field {
+                return Some(String::from_utf8_lossy(&tail[..end]).into_owned());
+            }
+            rest = &tail[end + 1..];
+        }
+        None
+    }
+}
+
+pub async fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
+    let read = async {
+        let kind = stream.read_u8().await.ok()?;
+        let length = stream.read_i32().await.ok()?;
+        let mut body = vec![0; usize::try_from(length - 4).ok()?];
+        stream.read_exact(&mut body).await.ok()?;
+        Some(Reply { kind, body })
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Reads replies up to and including ReadyForQuery.
+pub async fn read_until_ready(stream: &mut TcpStream) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    while let Some(reply) = read_reply(stream).await {
+        let done = reply.kind == b'Z';
+        replies.push(reply);
+        if done {
+            break;
+        }
+    }
+    replies
+}
+
+pub fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![kind];
+    bytes.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+pub fn startup_packet(user: &str) -> Vec<u8> {
+    let mut body = 196_608i32.to_be_bytes().to_vec();
+    for part in ["user", user, "database", "test", ""] {
+        body.extend_from_slice(part.as_bytes());
+        body.push(0);
+    }
+    let mut packet = (body.len() as i32 + 4).to_be_bytes().to_vec();
+    packet.extend_from_slice(&body);
+    packet
+}
+
+/// A raw connection past startup, with the greeting checked.
+pub async fn raw_session(address: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.expect("connect raw");
+    stream
+        .write_all(&startup_packet("raw"))
+        .await
+        .expect("send startup");
+    let greeting = read_until_ready(&mut stream).await;
+    let kinds: Vec<u8> = greeting.iter().map(|reply| reply.kind).collect();
+    assert_eq!(
+        kinds.first(),
+        Some(&b'R'),
+        "AuthenticationOk first: {greeting:?}"
+    );
+    assert_eq!(kinds.iter().filter(|kind| **kind == b'S').count(), 13);
+    assert!(kinds.contains(&b'K'), "BackendKeyData");
+    assert_eq!(
+        greeting.last().map(|reply| reply.body.clone()),
+        Some(b"I".to_vec())
+    );
+    stream
+}
+
+pub fn parse_message(name: &str, sql: &str, oids: &[u32]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(name.as_bytes());
+    body.push(0);
+    body.extend_from_slice(sql.as_bytes());
+    body.push(0);
+    body.extend_from_slice(&(oids.len() as i16).to_be_bytes());
+    for oid in oids {
+        body.extend_from_slice(&oid.to_be_bytes());
+    }
+    message(b'P', &body)
+}
+
+pub fn bind_message(
+    portal: &str,
+    statement: &str,
+    formats: &[i16],
+    parameters: &[Option<&[u8]>],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    for name in [portal, statement] {
+        body.extend_from_slice(name.as_bytes());
+        body.push(0);
+    }
+    body.extend_from_slice(&(formats.len() as i16).to_be_bytes());
+    for format in formats {
+        body.extend_from_slice(&format.to_be_bytes());
+    }
+    body.extend_from_slice(&(parameters.len() as i16).to_be_bytes());
+    for parameter in parameters {
+        match parameter {
+            Some(bytes) => {
+                body.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                body.extend_from_slice(bytes);
+            }
+            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    body.extend_from_slice(&0i16.to_be_bytes());
+    message(b'B', &body)
+}
+
+pub fn named(kind: u8, subtype: u8, name: &str) -> Vec<u8> {
+    let mut body = vec![subtype];
+    body.extend_from_slice(name.as_bytes());
+    body.push(0);
+    message(kind, &body)
+}
+
+pub fn execute_message(portal: &str, max_rows: i32) -> Vec<u8> {
+    let mut body = portal.as_bytes().to_vec();
+    body.push(0);
+    body.extend_from_slice(&max_rows.to_be_bytes());
+    message(b'E', &body)
+}
+
+pub fn sync_message() -> Vec<u8> {
+    message(b'S', &[])
+}
+
+pub fn kinds(replies: &[Reply]) -> String {
+    replies.iter().map(|reply| char::from(reply.kind)).collect()
+}
+
+pub fn sqlstates(replies: &[Reply]) -> Vec<String> {
+    replies.iter().filter_map(Reply::sqlstate).collect()
+}
+
+/// The server must answer garbage with an error and/or close, never crash.
+pub async fn expect_closed(stream: &mut TcpStream) {
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut sink)).await;
+    assert!(
+        closed.is_ok(),
+        "the server should close a broken connection"
+    );
+}

@@ -1,0 +1,884 @@
+//! End-to-end tests of the PostgreSQL wire protocol: a real server on
+//! `127.0.0.1:0` (in-process, or the `basalt` binary for restarts) and real
+//! clients (tokio-postgres, or hand-written bytes for malformed input and
+//! protocol corners tokio-postgres never sends).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+mod common;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+#[tokio::test]
+async fn startup_reports_postgres_15_parameters() {
+    let server = start_server().await;
+    let config = format!(
+        "host=127.0.0.1 port={} user=alice dbname=test application_name=wiretest",
+        server.address.port()
+    );
+    let (client, connection) = tokio_postgres::connect(&config, NoTls)
+        .await
+        .expect("connect");
+    assert!(
+        connection
+            .parameter("server_version")
+            .is_some_and(|v| v.starts_with("15."))
+    );
+    assert_eq!(connection.parameter("DateStyle"), Some("ISO, MDY"));
+    assert_eq!(connection.parameter("client_encoding"), Some("UTF8"));
+    assert_eq!(connection.parameter("session_authorization"), Some("alice"));
+    assert_eq!(connection.parameter("application_name"), Some("wiretest"));
+    assert_eq!(
+        connection.parameter("standard_conforming_strings"),
+        Some("on")
+    );
+    assert_eq!(connection.parameter("TimeZone"), Some("UTC"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let messages = client.simple_query("SELECT 1").await.expect("select 1");
+    assert_eq!(simple_rows(&messages), vec![vec![Some("1".to_string())]]);
+}
+
+#[tokio::test]
+async fn simple_protocol_runs_every_statement_in_order() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION);
+             INSERT INTO items VALUES (1, 'apple', 1.5), (2, 'pear', 2.25), (3, 'fig', NULL);",
+        )
+        .await
+        .expect("create and insert");
+    let messages = client
+        .simple_query(
+            "INSERT INTO items VALUES (4, 'kiwi', 0.5);
+             SELECT id, name, price FROM items ORDER BY id;
+             UPDATE items SET price = 3 WHERE id = 3;
+             SELECT name FROM items WHERE price > 1 ORDER BY name",
+        )
+        .await
+        .expect("multi-statement query");
+    assert_eq!(command_counts(&messages), vec![1, 4, 1, 3]);
+    let columns = messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::RowDescription(columns) => Some(columns.clone()),
+        _ => None,
+    });
+    let names: Vec<String> = columns
+        .expect("a RowDescription")
+        .iter()
+        .map(|column| column.name().to_string())
+        .collect();
+    assert_eq!(names, vec!["id", "name", "price"]);
+    let text = |value: &str| Some(value.to_string());
+    assert_eq!(
+        simple_rows(&messages),
+        vec![
+            vec![text("1"), text("apple"), text("1.5")],
+            vec![text("2"), text("pear"), text("2.25")],
+            vec![text("3"), text("fig"), None],
+            vec![text("4"), text("kiwi"), text("0.5")],
+            vec![text("apple")],
+            vec![text("fig")],
+            vec![text("pear")],
+        ]
+    );
+    let aggregate = client
+        .simple_query("SELECT count(*), sum(id) FROM items")
+        .await
+        .expect("aggregate");
+    assert_eq!(simple_rows(&aggregate), vec![vec![text("4"), text("10")]]);
+}
+
+#[tokio::test]
+async fn extended_protocol_binds_binary_parameters_of_every_type() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute(
+            "CREATE TABLE typed (id INTEGER PRIMARY KEY, small SMALLINT, big BIGINT,
+                                 ratio DOUBLE PRECISION, label TEXT, flag BOOLEAN, code VARCHAR(8))",
+        )
+        .await
+        .expect("create");
+    let insert = client
+        .prepare("INSERT INTO typed VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .await
+        .expect("prepare insert");
+    // Parameter types are inferred from the target columns.
+    assert_eq!(
+        insert.params(),
+        &[
+            Type::INT4,
+            Type::INT2,
+            Type::INT8,
+            Type::FLOAT8,
+            Type::TEXT,
+            Type::BOOL,
+            Type::VARCHAR
+        ]
+    );
+    // The same prepared statement reused, with values and with NULLs.
+    let inserted = client
+        .execute(
+            &insert,
+            &[
+                &1i32,
+                &-7i16,
+                &9_000_000_000i64,
+                &2.5f64,
+                &"héllo",
+                &true,
+                &"abc",
+            ],
+        )
+        .await
+        .expect("insert row 1");
+    assert_eq!(inserted, 1);
+    let none_i16: Option<i16> = None;
+    let none_text: Option<&str> = None;
+    let none_bool: Option<bool> = None;
+    client
+        .execute(
+            &insert,
+            &[
+                &2i32,
+                &none_i16,
+                &i64::MIN,
+                &-0.125f64,
+                &none_text,
+                &none_bool,
+                &"xyz",
+            ],
+        )
+        .await
+        .expect("insert row 2 with NULLs");
+
+    let select = client
+        .prepare("SELECT id, small, big, ratio, label, flag, code FROM typed WHERE id = $1")
+        .await
+        .expect("prepare select");
+    assert_eq!(select.params(), &[Type::INT4]);
+    let column_types: Vec<Type> = select
+        .columns()
+        .iter()
+        .map(|column| column.type_().clone())
+        .collect();
+    assert_eq!(
+        column_types,
+        vec![
+            Type::INT4,
+            Type::INT2,
+            Type::INT8,
+            Type::FLOAT8,
+            Type::TEXT,
+            Type::BOOL,
+            Type::VARCHAR
+        ]
+    );
+    let row = client.query_one(&select, &[&1i32]).await.expect("row 1");
+    assert_eq!(row.get::<_, i32>(0), 1);
+    assert_eq!(row.get::<_, i16>(1), -7);
+    assert_eq!(row.get::<_, i64>(2), 9_000_000_000);
+    assert_eq!(row.get::<_, f64>(3), 2.5);
+    assert_eq!(row.get::<_, &str>(4), "héllo");
+    assert!(row.get::<_, bool>(5));
+    assert_eq!(row.get::<_, &str>(6), "abc");
+    let row = client.query_one(&select, &[&2i32]).await.expect("row 2");
+    assert_eq!(row.get::<_, Option<i16>>(1), None);
+    assert_eq!(row.get::<_, i64>(2), i64::MIN);
+    assert_eq!(row.get::<_, f64>(3), -0.125);
+    assert_eq!(row.get::<_, Option<&str>>(4), None);
+    assert_eq!(row.get::<_, Option<bool>>(5), None);
+
+    // Explicitly typed parameters, inferred comparison parameters, reuse.
+    let typed = client
+        .prepare_typed("SELECT count(*) FROM typed WHERE big > $1", &[Type::INT8])
+        .await
+        .expect("prepare typed");
+    for (bound, expected) in [(0i64, 1i64), (i64::MIN, 1), (-1, 1), (i64::MAX, 0)] {
+        let row = client.query_one(&typed, &[&bound]).await.expect("count");
+        assert_eq!(row.get::<_, i64>(0), expected, "big > {bound}");
+    }
+    let missing = client.query_opt(&select, &[&99i32]).await.expect("no row");
+    assert!(missing.is_none());
+
+    // A NULL parameter compares as unknown: no rows.
+    let by_label = client
+        .prepare("SELECT id FROM typed WHERE label = $1")
+        .await
+        .expect("prepare by label");
+    assert_eq!(by_label.params(), &[Type::TEXT]);
+    assert!(
+        client
+            .query(&by_label, &[&none_text])
+            .await
+            .expect("null label")
+            .is_empty()
+    );
+    let rows = client.query(&by_label, &[&"héllo"]).await.expect("label");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+}
+
+#[tokio::test]
+async fn portals_return_rows_in_batches() {
+    let server = start_server().await;
+    let mut client = connect(server.address).await;
+    client
+        .batch_execute(
+            "CREATE TABLE numbers (n INTEGER PRIMARY KEY);
+             INSERT INTO numbers VALUES (1), (2), (3), (4), (5);",
+        )
+        .await
+        .expect("setup");
+    let transaction = client.transaction().await.expect("begin");
+    let portal = transaction
+        .bind("SELECT n FROM numbers WHERE n > $1 ORDER BY n", &[&0i32])
+        .await
+        .expect("bind portal");
+    let mut batches = Vec::new();
+    for _ in 0..4 {
+        let rows = transaction.query_portal(&portal, 2).await.expect("fetch");
+        batches.push(
+            rows.iter()
+                .map(|row| row.get::<_, i32>(0))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(batches, vec![vec![1, 2], vec![3, 4], vec![5], vec![]]);
+    transaction.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn errors_carry_sqlstates_and_keep_the_connection_usable() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    let error = client
+        .simple_query("SELEKT 1")
+        .await
+        .expect_err("syntax error");
+    assert_eq!(code(&error), Some(&SqlState::SYNTAX_ERROR));
+    let error = client
+        .prepare("SELECT FROM WHERE")
+        .await
+        .expect_err("syntax error");
+    assert_eq!(code(&error), Some(&SqlState::SYNTAX_ERROR));
+    let error = client
+        .simple_query("SELECT * FROM missing")
+        .await
+        .expect_err("no table");
+    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
+    let error = client
+        .prepare("SELECT * FROM missing")
+        .await
+        .expect_err("no table");
+    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
+
+    client
+        .batch_execute("CREATE TABLE keyed (id INTEGER PRIMARY KEY)")
+        .await
+        .expect("create");
+    let error = client
+        .batch_execute("CREATE TABLE keyed (id INTEGER)")
+        .await
+        .expect_err("duplicate table");
+    assert_eq!(code(&error), Some(&SqlState::DUPLICATE_TABLE));
+    client
+        .batch_execute("INSERT INTO keyed VALUES (1)")
+        .await
+        .expect("insert");
+    let error = client
+        .batch_execute("INSERT INTO keyed VALUES (1)")
+        .await
+        .expect_err("duplicate key");
+    assert_eq!(code(&error), Some(&SqlState::UNIQUE_VIOLATION));
+
+    // In a multi-statement query, statements after an error do not run.
+    let error = client
+        .batch_execute(
+            "INSERT INTO keyed VALUES (2); SELECT * FROM missing; INSERT INTO keyed VALUES (3)",
+        )
+        .await
+        .expect_err("error in the middle");
+    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
+    let rows = client
+        .query("SELECT id FROM keyed ORDER BY id", &[])
+        .await
+        .expect("select");
+    let ids: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(ids, vec![1, 2]);
+}
+
+#[tokio::test]
+async fn transactions_commit_roll_back_and_fail() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute(
+            "CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount BIGINT NOT NULL DEFAULT 0)",
+        )
+        .await
+        .expect("create");
+    client
+        .batch_execute("BEGIN; INSERT INTO ledger VALUES (1, 10); ROLLBACK")
+        .await
+        .expect("rolled back transaction");
+    assert_eq!(row_count(&client, "ledger").await, 0);
+
+    client.batch_execute("BEGIN").await.expect("begin");
+    client
+        .batch_execute("INSERT INTO ledger VALUES (1, 10)")
+        .await
+        .expect("insert");
+    client
+        .batch_execute("INSERT INTO ledger (id) VALUES (2)")
+        .await
+        .expect("insert default");
+    client.batch_execute("COMMIT").await.expect("commit");
+    assert_eq!(row_count(&client, "ledger").await, 2);
+    let rows = client
+        .query("SELECT amount FROM ledger ORDER BY id", &[])
+        .await
+        .expect("select");
+    assert_eq!(
+        rows.iter()
+            .map(|row| row.get::<_, i64>(0))
+            .collect::<Vec<_>>(),
+        vec![10, 0]
+    );
+
+    // An error inside a transaction block fails it until ROLLBACK.
+    client
+        .batch_execute("START TRANSACTION")
+        .await
+        .expect("start");
+    client
+        .batch_execute("INSERT INTO ledger VALUES (3, 30)")
+        .await
+        .expect("insert");
+    let error = client
+        .batch_execute("SELECT * FROM missing")
+        .await
+        .expect_err("no table");
+    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
+    let error = client
+        .batch_execute("SELECT 1")
+        .await
+        .expect_err("failed transaction");
+    assert_eq!(code(&error), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    let error = client
+        .query("SELECT 1", &[])
+        .await
+        .expect_err("failed transaction, extended");
+    assert_eq!(code(&error), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(row_count(&client, "ledger").await, 2);
+
+    // END commits, and the tokio-postgres transaction API works.
+    client
+        .batch_execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; UPDATE ledger SET amount = amount + 1; END",
+        )
+        .await
+        .expect("repeatable read transaction");
+    let total = client
+        .query_one("SELECT sum(amount) FROM ledger", &[])
+        .await
+        .expect("sum");
+    assert_eq!(total.get::<_, i64>(0), 12);
+}
+
+async fn row_count(client: &Client, table: &str) -> i64 {
+    let row = client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .expect("count rows");
+    row.get(0)
+}
+
+#[tokio::test]
+async fn empty_queries_answer_empty_query_response() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    let messages = client.simple_query("").await.expect("empty query");
+    assert!(simple_rows(&messages).is_empty());
+    client.batch_execute("   ").await.expect("blank query");
+    let messages = client
+        .simple_query("SELECT 2")
+        .await
+        .expect("usable afterwards");
+    assert_eq!(simple_rows(&messages), vec![vec![Some("2".to_string())]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_connections_insert() {
+    let server = start_server().await;
+    let setup = connect(server.address).await;
+    setup
+        .batch_execute("CREATE TABLE hits (id INTEGER PRIMARY KEY, worker INTEGER NOT NULL)")
+        .await
+        .expect("create");
+    let mut tasks = Vec::new();
+    for worker in 0..16i32 {
+        let address = server.address;
+        tasks.push(tokio::spawn(async move {
+            let client = connect(address).await;
+            let insert = client
+                .prepare("INSERT INTO hits VALUES ($1, $2)")
+                .await
+                .expect("prepare");
+            for index in 0..10i32 {
+                let id = worker * 100 + index;
+                // A serializable engine may abort a transaction (40001); retry those.
+                let mut attempts = 0;
+                loop {
+                    match client.execute(&insert, &[&id, &worker]).await {
+                        Ok(count) => {
+                            assert_eq!(count, 1);
+                            break;
+                        }
+                        Err(error)
+                            if code(&error) == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                                && attempts < 50 =>
+                        {
+                            attempts += 1;
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Err(error) => panic!("worker {worker} insert {id}: {error}"),
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("worker task");
+    }
+    assert_eq!(row_count(&setup, "hits").await, 160);
+    let rows = setup
+        .query(
+            "SELECT worker, count(*) FROM hits GROUP BY worker ORDER BY worker",
+            &[],
+        )
+        .await
+        .expect("group by");
+    assert_eq!(rows.len(), 16);
+    assert!(rows.iter().all(|row| row.get::<_, i64>(1) == 10));
+}
+
+#[tokio::test]
+async fn ssl_and_gssenc_requests_are_refused_and_cancel_is_ignored() {
+    let server = start_server().await;
+    let mut stream = TcpStream::connect(server.address).await.expect("connect");
+    let mut request = 8i32.to_be_bytes().to_vec();
+    request.extend_from_slice(&80_877_103i32.to_be_bytes());
+    stream.write_all(&request).await.expect("ssl request");
+    assert_eq!(stream.read_u8().await.expect("ssl answer"), b'N');
+    let mut request = 8i32.to_be_bytes().to_vec();
+    request.extend_from_slice(&80_877_104i32.to_be_bytes());
+    stream.write_all(&request).await.expect("gss request");
+    assert_eq!(stream.read_u8().await.expect("gss answer"), b'N');
+    stream
+        .write_all(&startup_packet("plain"))
+        .await
+        .expect("startup");
+    let greeting = read_until_ready(&mut stream).await;
+    assert_eq!(greeting.last().map(|reply| reply.kind), Some(b'Z'));
+
+    let mut cancel = TcpStream::connect(server.address).await.expect("connect");
+    let mut request = 16i32.to_be_bytes().to_vec();
+    request.extend_from_slice(&80_877_102i32.to_be_bytes());
+    request.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]);
+    cancel.write_all(&request).await.expect("cancel request");
+    expect_closed(&mut cancel).await;
+}
+
+#[tokio::test]
+async fn extended_protocol_corner_cases_over_raw_bytes() {
+    let server = start_server().await;
+    let mut stream = raw_session(server.address).await;
+
+    // A named statement cannot be redefined; the unnamed one can.
+    let mut bytes = parse_message("s1", "SELECT 1", &[]);
+    bytes.extend(parse_message("s1", "SELECT 2", &[]));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&replies), "1EZ");
+    assert_eq!(sqlstates(&replies), vec!["42P05"]);
+    let mut bytes = parse_message("", "SELECT 1", &[]);
+    bytes.extend(parse_message("", "SELECT 2", &[]));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(kinds(&read_until_ready(&mut stream).await), "11Z");
+
+    // Describe S gives ParameterDescription then RowDescription; a named
+    // statement can be bound and executed twice with PortalSuspended.
+    let mut bytes = parse_message("two", "SELECT $1 + 1", &[23]);
+    bytes.extend(named(b'D', b'S', "two"));
+    bytes.extend(bind_message(
+        "p",
+        "two",
+        &[1],
+        &[Some(&41i32.to_be_bytes())],
+    ));
+    bytes.extend(execute_message("p", 0));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&replies), "1tT2DCZ");
+    assert_eq!(replies[1].body, [0, 1, 0, 0, 0, 23]);
+    assert_eq!(replies[4].body, b"\0\x01\0\0\0\x0242".to_vec());
+    assert_eq!(replies[5].body, b"SELECT 1\0".to_vec());
+
+    // Unknown names: 26000 for statements, 34000 for portals; errors skip
+    // everything up to Sync, and Sync always answers.
+    let mut bytes = named(b'D', b'S', "nope");
+    bytes.extend(execute_message("p", 0));
+    bytes.extend(sync_message());
+    bytes.extend(execute_message("nope", 0));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    let first = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&first), "EZ");
+    assert_eq!(sqlstates(&first), vec!["26000"]);
+    let second = read_until_ready(&mut stream).await;
+    assert_eq!(sqlstates(&second), vec!["34000"]);
+
+    // Binary parameter of the wrong width: 22P03, not a panic.
+    let mut bytes = bind_message("", "two", &[1], &[Some(&[0, 7])]);
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(sqlstates(&replies), vec!["22P03"]);
+
+    // Bad text input for an int4 parameter: 22P02 at Bind.
+    let mut bytes = bind_message("", "two", &[0], &[Some(b"seven")]);
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(
+        sqlstates(&read_until_ready(&mut stream).await),
+        vec!["22P02"]
+    );
+
+    // Wrong number of parameters: 08P01. Unsupported type OID: 0A000.
+    let mut bytes = bind_message("", "two", &[], &[]);
+    bytes.extend(sync_message());
+    bytes.extend(parse_message("", "SELECT $1", &[2950]));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(
+        sqlstates(&read_until_ready(&mut stream).await),
+        vec!["08P01"]
+    );
+    assert_eq!(
+        sqlstates(&read_until_ready(&mut stream).await),
+        vec!["0A000"]
+    );
+
+    // Text-format NULL and value parameters; Close S and P.
+    let mut bytes = bind_message("", "two", &[0], &[Some(b"9")]);
+    bytes.extend(execute_message("", 0));
+    bytes.extend(bind_message("", "two", &[0], &[None]));
+    bytes.extend(execute_message("", 0));
+    bytes.extend(named(b'C', b'S', "two"));
+    bytes.extend(named(b'C', b'P', "missing"));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&replies), "2DC2DC33Z");
+    assert_eq!(replies[1].body, b"\0\x01\0\0\0\x0210".to_vec());
+    assert_eq!(replies[4].body, b"\0\x01\xff\xff\xff\xff".to_vec());
+
+    // A malformed body (truncated Bind) is an 08P01 error, and the
+    // connection then skips to Sync and stays usable.
+    let mut bytes = message(b'B', b"\0two\0\0\x01");
+    bytes.extend(sync_message());
+    bytes.extend(message(b'Q', b"SELECT 3\0"));
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(
+        sqlstates(&read_until_ready(&mut stream).await),
+        vec!["08P01"]
+    );
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&replies), "TDCZ");
+
+    // Invalid UTF-8 in a query: 22021, connection stays usable.
+    stream
+        .write_all(&message(b'Q', b"SELECT '\xff'\0"))
+        .await
+        .expect("send");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(sqlstates(&replies), vec!["22021"]);
+    assert_eq!(
+        replies.last().map(|reply| reply.body.clone()),
+        Some(b"I".to_vec())
+    );
+
+    // An empty query through the extended protocol.
+    let mut bytes = parse_message("", "", &[]);
+    bytes.extend(bind_message("", "", &[], &[]));
+    bytes.extend(execute_message("", 0));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(kinds(&read_until_ready(&mut stream).await), "12IZ");
+
+    // Terminate closes.
+    stream
+        .write_all(&message(b'X', &[]))
+        .await
+        .expect("terminate");
+    expect_closed(&mut stream).await;
+}
+
+#[tokio::test]
+async fn malformed_bytes_never_crash_the_server() {
+    let server = start_server().await;
+
+    // Garbage instead of a startup packet.
+    let mut stream = TcpStream::connect(server.address).await.expect("connect");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("garbage");
+    expect_closed(&mut stream).await;
+
+    // A startup packet claiming 2 GiB.
+    let mut stream = TcpStream::connect(server.address).await.expect("connect");
+    stream
+        .write_all(&[0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0])
+        .await
+        .expect("huge startup");
+    expect_closed(&mut stream).await;
+
+    // A startup packet with an unsupported protocol version.
+    let mut stream = TcpStream::connect(server.address).await.expect("connect");
+    let mut packet = 9i32.to_be_bytes().to_vec();
+    packet.extend_from_slice(&[0, 9, 0, 0, 0]);
+    stream.write_all(&packet).await.expect("bad version");
+    let reply = read_reply(&mut stream).await.expect("an error");
+    assert_eq!(reply.sqlstate().as_deref(), Some("0A000"));
+    assert_eq!(reply.error_field(b'S').as_deref(), Some("FATAL"));
+    expect_closed(&mut stream).await;
+
+    // A startup packet without a terminator and without a user.
+    let mut stream = TcpStream::connect(server.address).await.expect("connect");
+    let mut packet = 12i32.to_be_bytes().to_vec();
+    packet.extend_from_slice(&[0, 3, 0, 0, b'u', b's', b'e', b'r']);
+    stream.write_all(&packet).await.expect("unterminated");
+    let reply = read_reply(&mut stream).await.expect("an error");
+    assert_eq!(reply.sqlstate().as_deref(), Some("08P01"));
+    expect_closed(&mut stream).await;
+
+    // After startup: a huge message length, an unknown message type, a
+    // negative length, and a truncated message followed by EOF.
+    for bytes in [
+        vec![b'Q', 0x7f, 0xff, 0xff, 0xff],
+        vec![b'z', 0, 0, 0, 4],
+        vec![b'S', 0xff, 0xff, 0xff, 0xf0],
+    ] {
+        let mut stream = raw_session(server.address).await;
+        stream.write_all(&bytes).await.expect("bad frame");
+        let reply = read_reply(&mut stream).await.expect("a FATAL error");
+        assert_eq!(reply.sqlstate().as_deref(), Some("08P01"), "{bytes:?}");
+        assert_eq!(reply.error_field(b'S').as_deref(), Some("FATAL"));
+        expect_closed(&mut stream).await;
+    }
+    let mut stream = raw_session(server.address).await;
+    stream
+        .write_all(&[b'Q', 0, 0, 0, 100, b'S'])
+        .await
+        .expect("truncated");
+    stream.shutdown().await.expect("half close");
+    expect_closed(&mut stream).await;
+
+    // Random bytes after startup.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20 {
+        let mut stream = raw_session(server.address).await;
+        let mut noise = Vec::new();
+        for _ in 0..64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            noise.push(state as u8);
+        }
+        // Start with a valid type so the length and body get parsed.
+        noise[0] = [b'P', b'B', b'D', b'E', b'C', b'Q'][(state % 6) as usize];
+        noise[1] = 0;
+        noise[2] = 0;
+        let _ = stream.write_all(&noise).await;
+        let _ = stream.write_all(&sync_message()).await;
+        let _ = stream.shutdown().await;
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut sink)).await;
+    }
+
+    // The server still serves new clients.
+    let client = connect(server.address).await;
+    let messages = client
+        .simple_query("SELECT 40 + 2")
+        .await
+        .expect("query after abuse");
+    assert_eq!(simple_rows(&messages), vec![vec![Some("42".to_string())]]);
+}
+
+// ---- the real binary ------------------------------------------------------
+
+/// A `basalt serve` child process on a free port.
+struct BinaryServer {
+    child: Child,
+    address: SocketAddr,
+}
+
+fn spawn_binary(data_dir: &std::path::Path) -> BinaryServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_basalt"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn basalt");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("basalt exited before announcing its address")
+            .expect("read stdout");
+        if let Some(address) = line.strip_prefix("listening on ") {
+            break address.trim().parse().expect("announced address");
+        }
+    };
+    BinaryServer { child, address }
+}
+
+fn terminate(server: &mut BinaryServer) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM failed");
+    // Bounded wait: shutdown grace is 10 s; allow generous slack.
+    for _ in 0..600 {
+        if let Some(status) = server.child.try_wait().expect("wait for basalt") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = server.child.kill();
+    panic!("basalt did not exit after SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_through_the_binary_keeps_every_row() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut server = tokio::task::spawn_blocking({
+        let path = data_dir.path().to_path_buf();
+        move || spawn_binary(&path)
+    })
+    .await
+    .expect("spawn");
+    let client = connect(server.address).await;
+    client
+        .batch_execute(
+            "CREATE TABLE durable (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL, score REAL);
+             INSERT INTO durable VALUES (1, 'one', 1.5), (2, 'two', NULL);",
+        )
+        .await
+        .expect("create and insert");
+    let insert = client
+        .prepare("INSERT INTO durable VALUES ($1, $2, $3)")
+        .await
+        .expect("prepare");
+    for id in 3..=100i32 {
+        let score = id as f32 / 4.0;
+        client
+            .execute(&insert, &[&id, &format!("row {id}"), &score])
+            .await
+            .expect("insert");
+    }
+    client
+        .batch_execute("BEGIN; DELETE FROM durable WHERE id = 50; COMMIT")
+        .await
+        .expect("delete");
+    drop(client);
+
+    let status = tokio::task::spawn_blocking(move || {
+        let status = terminate(&mut server);
+        (server, status)
+    })
+    .await
+    .expect("terminate");
+    assert_eq!(status.1.code(), Some(0), "graceful shutdown exits 0");
+
+    let mut server = tokio::task::spawn_blocking({
+        let path = data_dir.path().to_path_buf();
+        move || spawn_binary(&path)
+    })
+    .await
+    .expect("restart");
+    let client = connect(server.address).await;
+    let rows = client
+        .query("SELECT id, name, score FROM durable ORDER BY id", &[])
+        .await
+        .expect("select after restart");
+    assert_eq!(rows.len(), 99);
+    assert_eq!(rows[0].get::<_, &str>(1), "one");
+    assert_eq!(rows[0].get::<_, Option<f32>>(2), Some(1.5));
+    assert_eq!(rows[1].get::<_, Option<f32>>(2), None);
+    let ids: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
+    let expected: Vec<i32> = (1..=100).filter(|id| *id != 50).collect();
+    assert_eq!(ids, expected);
+    for row in &rows[2..] {
+        let id: i32 = row.get(0);
+        assert_eq!(row.get::<_, &str>(1), format!("row {id}"));
+        assert_eq!(row.get::<_, Option<f32>>(2), Some(id as f32 / 4.0));
+    }
+    drop(client);
+    let status = tokio::task::spawn_blocking(move || terminate(&mut server))
+        .await
+        .expect("stop");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_connections_and_returns() {
+    let mut server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute("CREATE TABLE kept (id INTEGER)")
+        .await
+        .expect("create");
+    let mut raw = raw_session(server.address).await;
+    drop(server.stop.take());
+    let result = tokio::time::timeout(Duration::from_secs(15), &mut server.handle)
+        .await
+        .expect("serve returns within the grace period")
+        .expect("serve task");
+    assert!(result.is_ok(), "{result:?}");
+    // An idle connection is told why it is closed: 57P01.
+    let reply = read_reply(&mut raw).await.expect("a FATAL error");
+    assert_eq!(reply.sqlstate().as_deref(), Some("57P01"));
+    assert_eq!(reply.error_field(b'S').as_deref(), Some("FATAL"));
+    expect_closed(&mut raw).await;
+    assert!(client.simple_query("SELECT 1").await.is_err());
+    assert!(
+        TcpStream::connect(server.address).await.is_err(),
+        "no longer accepting"
+    );
+}
