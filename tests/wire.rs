@@ -303,7 +303,8 @@ async fn errors_carry_sqlstates_and_keep_the_connection_usable() {
         .expect_err("duplicate key");
     assert_eq!(code(&error), Some(&SqlState::UNIQUE_VIOLATION));
 
-    // In a multi-statement query, statements after an error do not run.
+    // In a multi-statement query, statements after an error do not run, and
+    // the ones before it roll back with the implicit transaction.
     let error = client
         .batch_execute(
             "INSERT INTO keyed VALUES (2); SELECT * FROM missing; INSERT INTO keyed VALUES (3)",
@@ -316,7 +317,7 @@ async fn errors_carry_sqlstates_and_keep_the_connection_usable() {
         .await
         .expect("select");
     let ids: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
-    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(ids, vec![1]);
 }
 
 #[tokio::test]
@@ -404,6 +405,57 @@ async fn row_count(client: &Client, table: &str) -> i64 {
         .await
         .expect("count rows");
     row.get(0)
+}
+
+#[tokio::test]
+async fn a_query_string_is_one_implicit_transaction() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute("CREATE TABLE implicit (id INT PRIMARY KEY)")
+        .await
+        .expect("create");
+    // A failing statement rolls back the whole string, as in PostgreSQL.
+    let error = client
+        .batch_execute(
+            "INSERT INTO implicit VALUES (1); INSERT INTO implicit VALUES (2); SELECT 1/0",
+        )
+        .await
+        .expect_err("division by zero");
+    assert_eq!(error.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    assert_eq!(row_count(&client, "implicit").await, 0);
+    // Without an error everything commits.
+    client
+        .batch_execute("INSERT INTO implicit VALUES (1); INSERT INTO implicit VALUES (2)")
+        .await
+        .expect("two inserts");
+    assert_eq!(row_count(&client, "implicit").await, 2);
+    // COMMIT inside the string ends the implicit transaction early.
+    let error = client
+        .batch_execute(
+            "INSERT INTO implicit VALUES (3); COMMIT; INSERT INTO implicit VALUES (4); SELECT 1/0",
+        )
+        .await
+        .expect_err("division by zero");
+    assert_eq!(error.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    assert_eq!(row_count(&client, "implicit").await, 3);
+    // BEGIN inside the string turns it into an ordinary block.
+    client
+        .batch_execute("INSERT INTO implicit VALUES (5); BEGIN; INSERT INTO implicit VALUES (6)")
+        .await
+        .expect("begin inside");
+    let error = client
+        .batch_execute("SELECT 1/0")
+        .await
+        .expect_err("fails the block");
+    assert_eq!(error.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    let error = client
+        .batch_execute("SELECT 1")
+        .await
+        .expect_err("block is failed");
+    assert_eq!(error.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(row_count(&client, "implicit").await, 3);
 }
 
 #[tokio::test]

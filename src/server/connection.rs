@@ -236,7 +236,7 @@ impl Connection {
                 Ok(())
             }
             FrontendMessage::Sync => {
-                self.sync();
+                self.sync().await;
                 Ok(())
             }
             FrontendMessage::Terminate => return Ok(Flow::Close),
@@ -261,7 +261,13 @@ impl Connection {
     async fn simple_query(&mut self, sql: String) -> std::io::Result<()> {
         // PostgreSQL drops the unnamed statement whenever a Query arrives.
         self.statements.remove("");
-        match self.with_session(move |session| session.parse(&sql)).await {
+        let parsed = self
+            .with_session(move |session| {
+                session.begin_implicit();
+                session.parse(&sql)
+            })
+            .await;
+        match parsed {
             Err(error) => self.send_error(&error),
             Ok(statements) if statements.is_empty() => {
                 self.send(PgWireBackendMessage::EmptyQueryResponse(
@@ -292,6 +298,10 @@ impl Connection {
                     }
                 }
             }
+        }
+        // The statements of one Query string share an implicit transaction.
+        if let Err(error) = self.with_session(|session| session.end_implicit()).await {
+            self.send_error(&error);
         }
         self.end_of_simple_query();
         self.send_ready_for_query();

@@ -184,7 +184,11 @@ impl Connection {
             let statement = Arc::clone(&portal.statement);
             let parameters = portal.parameters.clone();
             let outcome = self
-                .with_session(move |session| session.execute(&statement, &parameters))
+                .with_session(move |session| {
+                    // Executes up to the next Sync share an implicit transaction.
+                    session.begin_implicit();
+                    session.execute(&statement, &parameters)
+                })
                 .await;
             let portal = self
                 .portals
@@ -305,8 +309,12 @@ impl Connection {
 
     /// Sync: ends error skipping and reports readiness. Outside a
     /// transaction block the transaction has ended, and its portals with it.
-    pub(super) fn sync(&mut self) {
+    pub(super) async fn sync(&mut self) {
         self.skipping_until_sync = false;
+        // Sync ends the implicit transaction: commit, or roll back after an error.
+        if let Err(error) = self.with_session(|session| session.end_implicit()).await {
+            self.send_error(&error);
+        }
         if self.transaction_status() == TransactionStatus::Idle {
             self.portals.clear();
         }

@@ -34,7 +34,7 @@ use super::frontend::{self, PROTOCOL_MAJOR, StartupPacket};
 
 /// The version reported in `server_version`: libpq parses the leading
 /// `15.18` as 150018, so clients treat basalt as PostgreSQL 15.
-pub const SERVER_VERSION: &str = "15.18 (basalt)";
+pub const SERVER_VERSION: &str = crate::sql::session::SERVER_VERSION;
 
 impl Connection {
     /// Runs the startup phase. `Ok(true)` means the session is ready for

@@ -9,6 +9,7 @@ pub mod binder;
 pub mod catalog;
 pub mod encoding;
 pub mod executor;
+pub mod explain;
 pub mod expr;
 pub mod plan;
 pub mod session;

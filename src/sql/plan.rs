@@ -13,8 +13,9 @@
 //! rewrite only narrows which keys are read, never which rows qualify):
 //! 1. `pk = const` on every primary-key column → `KeyLookup` (one get, no scan);
 //! 2. `pk <op> const` bounds on a single-column primary key → a key range scan.
+//!
+//! `explain.rs` renders plans for `EXPLAIN`.
 
-use std::fmt::Write;
 use std::ops::Bound;
 
 use super::catalog::Table;
@@ -226,117 +227,5 @@ pub fn access_path(table: Table, filter: Option<Expr>, param_types: &[DataType])
         start,
         end,
         filter,
-    }
-}
-
-impl Plan {
-    /// The EXPLAIN text, one line per operator.
-    pub fn explain(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        self.explain_into(0, &mut lines);
-        lines
-    }
-
-    fn explain_into(&self, depth: usize, lines: &mut Vec<String>) {
-        let indent = if depth == 0 {
-            String::new()
-        } else {
-            format!("{}->  ", "      ".repeat(depth - 1))
-        };
-        let detail = "      ".repeat(depth);
-        let mut line = indent;
-        let mut child: Option<&Plan> = None;
-        let mut details = Vec::new();
-        match self {
-            Plan::Values { rows } => {
-                let _ = write!(line, "Values ({} rows)", rows.len());
-            }
-            Plan::Scan {
-                table,
-                start,
-                end,
-                filter,
-            } => {
-                if matches!((start, end), (Bound::Unbounded, Bound::Unbounded)) {
-                    let _ = write!(line, "Seq Scan on {}", table.name);
-                } else {
-                    let _ = write!(line, "Key Range Scan on {}", table.name);
-                    details.push(format!(
-                        "Range: {} .. {}",
-                        bound_text(start),
-                        bound_text(end)
-                    ));
-                }
-                if let Some(filter) = filter {
-                    details.push(format!("Filter: {filter:?}"));
-                }
-            }
-            Plan::KeyLookup { table, key, filter } => {
-                let _ = write!(
-                    line,
-                    "Key Lookup on {} using {}",
-                    table.name,
-                    table.primary_key_name()
-                );
-                details.push(format!("Key: {key:?}"));
-                if let Some(filter) = filter {
-                    details.push(format!("Filter: {filter:?}"));
-                }
-            }
-            Plan::Filter { input, predicate } => {
-                line.push_str("Filter");
-                details.push(format!("Predicate: {predicate:?}"));
-                child = Some(input);
-            }
-            Plan::Project { input, exprs } => {
-                let _ = write!(line, "Project ({} columns)", exprs.len());
-                child = Some(input);
-            }
-            Plan::Aggregate {
-                input,
-                group_by,
-                aggregates,
-            } => {
-                line.push_str(if group_by.is_empty() {
-                    "Aggregate"
-                } else {
-                    "HashAggregate"
-                });
-                let names: Vec<_> = aggregates.iter().map(|a| a.function.name()).collect();
-                details.push(format!("Aggregates: {}", names.join(", ")));
-                if !group_by.is_empty() {
-                    details.push(format!("Group Key: {group_by:?}"));
-                }
-                child = Some(input);
-            }
-            Plan::Distinct { input } => {
-                line.push_str("Distinct");
-                child = Some(input);
-            }
-            Plan::Sort { input, keys } => {
-                line.push_str("Sort");
-                details.push(format!("Sort Key: {} keys", keys.len()));
-                child = Some(input);
-            }
-            Plan::Limit { input, .. } => {
-                line.push_str("Limit");
-                child = Some(input);
-            }
-        }
-        lines.push(line);
-        for text in details {
-            lines.push(format!("{detail}  {text}"));
-        }
-        if let Some(child) = child {
-            child.explain_into(depth + 1, lines);
-        }
-    }
-}
-
-fn bound_text(bound: &Bound<Expr>) -> String {
-    match bound {
-        Bound::Included(expr) => format!("[{expr:?}"),
-        Bound::Excluded(expr) => format!("({expr:?}"),
-        Bound::Unbounded => "unbounded".into(),
     }
 }

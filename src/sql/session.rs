@@ -112,6 +112,8 @@ impl Database {
         Session {
             mvcc: Arc::clone(&self.mvcc),
             transaction: None,
+            transaction_is_implicit: false,
+            implicit_scope: false,
             failed: Cell::new(false),
             settings: HashMap::new(),
         }
@@ -122,6 +124,10 @@ impl Database {
         self.mvcc.flush()
     }
 }
+
+/// The version basalt reports: PostgreSQL 15 compatible, so that libpq,
+/// psql and drivers select their PostgreSQL 15 behaviour.
+pub const SERVER_VERSION: &str = "15.18 (basalt)";
 
 /// Settings with their PostgreSQL defaults; `SET` may change these.
 const SETTINGS: &[(&str, &str)] = &[
@@ -138,7 +144,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("max_identifier_length", "63"),
     ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
-    ("server_version", "15.18"),
+    ("server_version", SERVER_VERSION),
     ("server_version_num", "150018"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
@@ -167,6 +173,23 @@ fn parse_isolation(text: &str) -> Result<IsolationLevel> {
     }
 }
 
+/// PostgreSQL's wording for a parser error: `syntax error at or near "x"`
+/// or `syntax error at end of input`; other parser messages pass through.
+fn syntax_message(parser_message: &str) -> String {
+    let message = parser_message
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(parser_message);
+    let Some((_, found)) = message.split_once("found: ") else {
+        return message.to_string();
+    };
+    let token = found.split(" at Line: ").next().unwrap_or(found).trim();
+    if token == "EOF" {
+        "syntax error at end of input".to_string()
+    } else {
+        format!("syntax error at or near \"{token}\"")
+    }
+}
+
 fn command(tag: impl Into<String>) -> Outcome {
     Outcome::Command { tag: tag.into() }
 }
@@ -175,8 +198,13 @@ fn command(tag: impl Into<String>) -> Outcome {
 /// but `Send`, so the server may run it on a blocking thread.
 pub struct Session {
     mvcc: Arc<Mvcc>,
-    /// The open explicit transaction block, if any.
+    /// The open transaction: an explicit block, or an implicit one.
     transaction: Option<Transaction>,
+    /// `transaction` is implicit: it spans one simple Query string or the
+    /// extended-protocol messages up to Sync, and ends with the scope.
+    transaction_is_implicit: bool,
+    /// Inside an implicit-transaction scope (see [`Session::begin_implicit`]).
+    implicit_scope: bool,
     /// The block hit an error: everything but COMMIT/ROLLBACK fails (25P02).
     /// A `Cell` because even `parse` (which takes `&self`) can fail a block.
     failed: Cell<bool>,
@@ -188,17 +216,14 @@ impl Session {
     /// Syntax errors are SQLSTATE 42601.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|error| {
-            let message = error.to_string();
-            let message = message
-                .strip_prefix("sql parser error: ")
-                .unwrap_or(&message)
-                .to_string();
-            Error::sql(SqlState::SYNTAX_ERROR, message)
+            Error::sql(SqlState::SYNTAX_ERROR, syntax_message(&error.to_string()))
         });
         self.fail_block_on_error(parsed)
     }
 
-    /// Any error inside a transaction block fails the block, as in PostgreSQL.
+    /// Any error inside a transaction block fails the block, as in
+    /// PostgreSQL; an implicit transaction that failed is rolled back when
+    /// its scope ends.
     fn fail_block_on_error<T>(&self, result: Result<T>) -> Result<T> {
         if result.is_err() && self.transaction.is_some() {
             self.failed.set(true);
@@ -328,10 +353,39 @@ impl Session {
 
     /// The status for ReadyForQuery.
     pub fn transaction_status(&self) -> TransactionStatus {
+        if self.transaction_is_implicit {
+            return TransactionStatus::Idle;
+        }
         match (&self.transaction, self.failed.get()) {
             (_, true) => TransactionStatus::Failed,
             (Some(_), false) => TransactionStatus::InBlock,
             (None, false) => TransactionStatus::Idle,
+        }
+    }
+
+    /// Opens an implicit-transaction scope, as PostgreSQL does for the
+    /// statements of one simple Query string and for extended-protocol
+    /// messages up to Sync: outside an explicit block, the statements of the
+    /// scope share one transaction, committed by [`Session::end_implicit`]
+    /// (or rolled back if any of them failed). Idempotent.
+    pub fn begin_implicit(&mut self) {
+        self.implicit_scope = true;
+    }
+
+    /// Closes the implicit-transaction scope: commits its transaction if one
+    /// is open and nothing failed, else rolls it back. An explicit block
+    /// (opened by BEGIN inside the scope) stays open.
+    pub fn end_implicit(&mut self) -> Result<()> {
+        self.implicit_scope = false;
+        if !self.transaction_is_implicit {
+            return Ok(());
+        }
+        self.transaction_is_implicit = false;
+        let failed = self.failed.replace(false);
+        match self.transaction.take() {
+            Some(txn) if failed => txn.rollback(),
+            Some(txn) => txn.commit(),
+            None => Ok(()),
         }
     }
 
@@ -383,7 +437,11 @@ impl Session {
         match control {
             BoundStatement::Begin { isolation } => {
                 self.check_not_failed()?;
-                if self.transaction.is_none() {
+                if self.transaction_is_implicit {
+                    // BEGIN inside a multi-statement string turns the implicit
+                    // transaction into a block, as in PostgreSQL.
+                    self.transaction_is_implicit = false;
+                } else if self.transaction.is_none() {
                     let isolation = isolation.unwrap_or_else(|| self.default_isolation());
                     self.transaction = Some(self.mvcc.begin(isolation)?);
                 }
@@ -391,6 +449,7 @@ impl Session {
                 Ok(command("BEGIN"))
             }
             BoundStatement::Commit => {
+                self.transaction_is_implicit = false;
                 let failed = self.failed.replace(false);
                 match self.transaction.take() {
                     Some(txn) if failed => {
@@ -405,6 +464,7 @@ impl Session {
                 }
             }
             BoundStatement::Rollback => {
+                self.transaction_is_implicit = false;
                 self.failed.set(false);
                 if let Some(txn) = self.transaction.take() {
                     txn.rollback()?;
@@ -476,6 +536,13 @@ impl Session {
         if let Some(txn) = self.transaction.as_mut() {
             txn.begin_statement();
             return work(txn);
+        }
+        if self.implicit_scope {
+            let mut txn = self.mvcc.begin(self.default_isolation())?;
+            let result = work(&mut txn);
+            self.transaction = Some(txn);
+            self.transaction_is_implicit = true;
+            return result;
         }
         let mut txn = self.mvcc.begin(self.default_isolation())?;
         match work(&mut txn) {

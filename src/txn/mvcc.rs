@@ -472,9 +472,7 @@ impl Transaction {
                     continue;
                 }
                 _ => {
-                    return Err(Error::Serialization(
-                        "concurrent update of the same row".into(),
-                    ));
+                    return Err(Error::Serialization("concurrent update".into()));
                 }
             }
         }
