@@ -701,21 +701,7 @@ impl<'a> Binder<'a> {
         } else {
             let mut targets = Vec::new();
             for column in &insert.columns {
-                let name = column
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(ident_name)
-                    .unwrap_or_default();
-                let index = table.column_index(&name).ok_or_else(|| {
-                    Error::sql(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!(
-                            "column \"{name}\" of relation \"{}\" does not exist",
-                            table.name
-                        ),
-                    )
-                })?;
+                let (index, name) = target_column(&table, column)?;
                 if targets.contains(&index) {
                     return Err(Error::sql(
                         SqlState::DUPLICATE_COLUMN,
@@ -815,21 +801,7 @@ impl<'a> Binder<'a> {
             let ast::AssignmentTarget::ColumnName(name) = &assignment.target else {
                 return Err(Error::Unsupported("multi-column assignment".into()));
             };
-            let name = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(ident_name)
-                .unwrap_or_default();
-            let index = table.column_index(&name).ok_or_else(|| {
-                Error::sql(
-                    SqlState::UNDEFINED_COLUMN,
-                    format!(
-                        "column \"{name}\" of relation \"{}\" does not exist",
-                        table.name
-                    ),
-                )
-            })?;
+            let (index, name) = target_column(&table, name)?;
             if assignments.iter().any(|(i, _)| *i == index) {
                 return Err(Error::sql(
                     SqlState::DUPLICATE_COLUMN,
@@ -869,6 +841,26 @@ impl<'a> Binder<'a> {
         let source = self.filtered_scan(&table, &scope, delete.selection.as_ref())?;
         Ok(BoundStatement::Delete { table, source })
     }
+}
+
+/// Resolves an INSERT or UPDATE target column: its index and name.
+fn target_column(table: &Table, column: &ast::ObjectName) -> Result<(usize, String)> {
+    let name = column
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(ident_name)
+        .unwrap_or_default();
+    let index = table.column_index(&name).ok_or_else(|| {
+        Error::sql(
+            SqlState::UNDEFINED_COLUMN,
+            format!(
+                "column \"{name}\" of relation \"{}\" does not exist",
+                table.name
+            ),
+        )
+    })?;
+    Ok((index, name))
 }
 
 /// Parses a standalone SQL expression (stored DEFAULTs).

@@ -86,17 +86,14 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
                     .primary_key
                     .first()
                     .map_or("?", |c| table.columns[*c].name.as_str());
-                let mut range = Vec::new();
-                match start {
-                    Bound::Included(e) => range.push(format!("{key} >= {}", to_sql(e, &[]))),
-                    Bound::Excluded(e) => range.push(format!("{key} > {}", to_sql(e, &[]))),
-                    Bound::Unbounded => {}
-                }
-                match end {
-                    Bound::Included(e) => range.push(format!("{key} <= {}", to_sql(e, &[]))),
-                    Bound::Excluded(e) => range.push(format!("{key} < {}", to_sql(e, &[]))),
-                    Bound::Unbounded => {}
-                }
+                let range: Vec<String> = [(start, ">=", ">"), (end, "<=", "<")]
+                    .into_iter()
+                    .filter_map(|(bound, inclusive, exclusive)| match bound {
+                        Bound::Included(e) => Some(format!("{key} {inclusive} {}", to_sql(e, &[]))),
+                        Bound::Excluded(e) => Some(format!("{key} {exclusive} {}", to_sql(e, &[]))),
+                        Bound::Unbounded => None,
+                    })
+                    .collect();
                 details.push(format!("Key Range: {}", range.join(" AND ")));
                 format!(
                     "Key Range Scan on {} using {}",
@@ -139,8 +136,7 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
         }
         Plan::Project { input, exprs } => {
             let names = input.output_names();
-            let list: Vec<String> = exprs.iter().map(|e| to_sql(e, &names)).collect();
-            details.push(format!("Output: {}", list.join(", ")));
+            details.push(format!("Output: {}", sql_list(exprs, &names)));
             ("Project".to_string(), Some(input))
         }
         Plan::Aggregate {
@@ -150,8 +146,7 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
         } => {
             let names = input.output_names();
             if !group_by.is_empty() {
-                let keys: Vec<String> = group_by.iter().map(|e| to_sql(e, &names)).collect();
-                details.push(format!("Group Key: {}", keys.join(", ")));
+                details.push(format!("Group Key: {}", sql_list(group_by, &names)));
             }
             let calls: Vec<String> = aggregates
                 .iter()
@@ -207,6 +202,15 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
     if let Some(child) = child {
         explain_into(child, depth + 1, lines);
     }
+}
+
+/// Several expressions as a comma-separated SQL list.
+fn sql_list(exprs: &[Expr], names: &[String]) -> String {
+    exprs
+        .iter()
+        .map(|e| to_sql(e, names))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn aggregate_sql(aggregate: &Aggregate, names: &[String]) -> String {

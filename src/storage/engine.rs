@@ -87,6 +87,15 @@ impl KeyRange {
         after_start && before_end
     }
 
+    /// Narrows the range to the keys after `last` in scan `direction`, so
+    /// a batched scan resumes where its previous batch ended.
+    pub fn narrow_past(&mut self, last: &[u8], direction: Direction) {
+        match direction {
+            Direction::Forward => self.start = Bound::Excluded(last.to_vec()),
+            Direction::Backward => self.end = Bound::Excluded(last.to_vec()),
+        }
+    }
+
     /// Whether the range can contain no key at all.
     pub fn is_empty(&self) -> bool {
         match (&self.start, &self.end) {
@@ -169,12 +178,8 @@ impl<'a> Scan<'a> {
         if batch.len() < self.batch {
             self.exhausted = true;
         }
-        // Narrow the remaining range past the last returned key.
         if let Some((last, _)) = batch.last() {
-            match self.direction {
-                Direction::Forward => self.range.start = Bound::Excluded(last.clone()),
-                Direction::Backward => self.range.end = Bound::Excluded(last.clone()),
-            }
+            self.range.narrow_past(last, self.direction);
         }
         // Start small (point-ish scans), grow to amortise descents on long ones.
         self.batch = (self.batch * 2).min(SCAN_BATCH);

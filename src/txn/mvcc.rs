@@ -624,10 +624,7 @@ impl MvccScan {
                 self.exhausted = true;
             }
             if let Some((last, _)) = batch.last() {
-                match self.direction {
-                    Direction::Forward => self.range.start = Bound::Excluded(last.clone()),
-                    Direction::Backward => self.range.end = Bound::Excluded(last.clone()),
-                }
+                self.range.narrow_past(last, self.direction);
             }
             self.batch = (self.batch * 2).min(crate::storage::engine::SCAN_BATCH);
             self.buffer = batch.into_iter();
