@@ -221,6 +221,7 @@ impl ExprBinder {
                 Ok(Expr::Cast {
                     expr: Box::new(typed.expr),
                     to: target,
+                    explicit: false,
                 })
             }
             Some(t) => Err(Error::sql(
@@ -247,6 +248,7 @@ impl ExprBinder {
             other => Ok(Expr::Cast {
                 expr: Box::new(other),
                 to: target,
+                explicit: false,
             }),
         }
     }
@@ -654,18 +656,24 @@ impl ExprBinder {
                 other => Expr::Cast {
                     expr: Box::new(other),
                     to: target,
+                    explicit: true,
                 },
             },
             Some(t) if t == target => operand.expr,
             Some(_) => Expr::Cast {
                 expr: Box::new(operand.expr),
                 to: target,
+                explicit: true,
             },
         };
         // Fold casts of literals now, so errors surface at bind time as in PostgreSQL.
         let expr = match &expr {
-            Expr::Cast { expr: inner, to } if matches!(inner.as_ref(), Expr::Literal(_)) => {
-                Expr::Literal(expr_value(inner, *to)?)
+            Expr::Cast {
+                expr: inner,
+                to,
+                explicit,
+            } if matches!(inner.as_ref(), Expr::Literal(_)) => {
+                Expr::Literal(expr_value(inner, *to, *explicit)?)
             }
             _ => expr,
         };
@@ -681,6 +689,7 @@ impl ExprBinder {
             Some(t) if t != target && t.is_numeric() && target.is_numeric() => Ok(Expr::Cast {
                 expr: Box::new(typed.expr),
                 to: target,
+                explicit: false,
             }),
             _ => self.coerce(typed, target),
         }
@@ -921,8 +930,9 @@ impl ExprBinder {
     }
 }
 
-fn expr_value(expr: &Expr, to: DataType) -> Result<Value> {
+fn expr_value(expr: &Expr, to: DataType, explicit: bool) -> Result<Value> {
     match expr {
+        Expr::Literal(value) if explicit => super::expr::cast_explicit(value.clone(), to),
         Expr::Literal(value) => super::expr::cast(value.clone(), to),
         _ => Err(Error::Internal("folding a non-literal".into())),
     }

@@ -177,6 +177,14 @@ impl ExprBinder {
                     }
                     DataType::Double
                 }
+                AggregateFunction::Min | AggregateFunction::Max
+                    if arg_type == DataType::Boolean =>
+                {
+                    return Err(Error::sql(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("function {}(boolean) does not exist", kind.name()),
+                    ));
+                }
                 _ => arg_type,
             };
             (kind, Some(expr), data_type)

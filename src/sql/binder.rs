@@ -236,18 +236,15 @@ impl<'a> Binder<'a> {
                 let name = variable.to_string().to_lowercase();
                 let value = values
                     .iter()
-                    .map(|v| match v {
-                        ast::Expr::Value(v) => match &v.value {
-                            ast::Value::SingleQuotedString(s) => s.clone(),
-                            other => other.to_string(),
-                        },
-                        ast::Expr::Identifier(ident) => ident.value.clone(),
-                        other => other.to_string(),
-                    })
+                    .map(setting_value)
                     .collect::<Vec<_>>()
                     .join(", ");
                 Ok(BoundStatement::Set { name, value })
             }
+            Statement::Set(ast::Set::SetTimeZone { value, .. }) => Ok(BoundStatement::Set {
+                name: "timezone".into(),
+                value: setting_value(value),
+            }),
             Statement::ShowVariable { variable } => {
                 let name = variable
                     .iter()
@@ -840,6 +837,18 @@ impl<'a> Binder<'a> {
         let scope = Self::table_scope(&table, alias.as_deref());
         let source = self.filtered_scan(&table, &scope, delete.selection.as_ref())?;
         Ok(BoundStatement::Delete { table, source })
+    }
+}
+
+/// The text of a SET value: strings unquoted, identifiers as written.
+fn setting_value(expr: &ast::Expr) -> String {
+    match expr {
+        ast::Expr::Value(value) => match &value.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(ident) => ident.value.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -321,7 +321,7 @@ pub fn to_sql(expr: &Expr, names: &[String]) -> String {
             text.push_str(" END");
             text
         }
-        Expr::Cast { expr, to } => format!("({})::{}", sql(expr), to.name()),
+        Expr::Cast { expr, to, .. } => format!("({})::{}", sql(expr), to.name()),
         Expr::Function { function, args } => {
             let name = match function {
                 Function::Abs => "abs",

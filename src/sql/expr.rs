@@ -132,9 +132,12 @@ pub enum Expr {
         branches: Vec<(Expr, Expr)>,
         otherwise: Option<Box<Expr>>,
     },
+    /// A conversion; `explicit` (CAST, `::`) truncates `varchar(n)` where
+    /// an implicit or assignment conversion raises 22001.
     Cast {
         expr: Box<Expr>,
         to: DataType,
+        explicit: bool,
     },
     Function {
         function: Function,
@@ -374,7 +377,14 @@ impl Expr {
                     None => Value::Null,
                 }
             }
-            Expr::Cast { expr, to } => cast(expr.evaluate(row, params)?, *to)?,
+            Expr::Cast { expr, to, explicit } => {
+                let value = expr.evaluate(row, params)?;
+                if *explicit {
+                    cast_explicit(value, *to)?
+                } else {
+                    cast(value, *to)?
+                }
+            }
             Expr::Function { function, args } => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
@@ -577,6 +587,18 @@ pub fn like(value: &str, pattern: &str) -> Result<bool> {
             }
             _ => return Ok(false),
         }
+    }
+}
+
+/// An explicit cast: like [`cast`], except that a string too long for
+/// `varchar(n)` is truncated, as PostgreSQL's explicit casts do.
+pub fn cast_explicit(value: Value, to: DataType) -> Result<Value> {
+    match to {
+        DataType::Varchar(Some(limit)) => Ok(match cast(value, DataType::Text)? {
+            Value::Text(text) => Value::Text(text.chars().take(limit as usize).collect()),
+            other => other,
+        }),
+        _ => cast(value, to),
     }
 }
 

@@ -161,6 +161,14 @@ const READ_ONLY_SETTINGS: &[&str] = &[
     "server_version_num",
 ];
 
+/// Folds the SQL-standard spellings of settings to their names.
+fn canonical_setting(name: String) -> String {
+    match name.as_str() {
+        "time zone" => "timezone".to_string(),
+        _ => name,
+    }
+}
+
 fn parse_isolation(text: &str) -> Result<IsolationLevel> {
     match text.trim().to_lowercase().as_str() {
         "read committed" | "read uncommitted" => Ok(IsolationLevel::ReadCommitted),
@@ -474,11 +482,10 @@ impl Session {
             BoundStatement::Set { name, value } => {
                 self.check_not_failed()?;
                 let name = match name.as_str() {
-                    "time zone" => "timezone".to_string(),
                     "session characteristics as transaction isolation level" => {
                         "default_transaction_isolation".to_string()
                     }
-                    _ => name,
+                    _ => canonical_setting(name),
                 };
                 if READ_ONLY_SETTINGS.contains(&name.as_str()) {
                     return Err(Error::sql(
@@ -500,16 +507,20 @@ impl Session {
             }
             BoundStatement::Show { name } => {
                 self.check_not_failed()?;
+                let name = canonical_setting(name);
                 let value = self.setting(&name).ok_or_else(|| {
                     Error::sql(
                         SqlState::UNDEFINED_OBJECT,
                         format!("unrecognized configuration parameter \"{name}\""),
                     )
                 })?;
-                let column_name = if name == "transaction isolation level" {
-                    "transaction_isolation".into()
-                } else {
-                    name
+                // SHOW names its column by the setting's canonical spelling.
+                let column_name = match name.as_str() {
+                    "transaction isolation level" => "transaction_isolation".to_string(),
+                    "datestyle" => "DateStyle".to_string(),
+                    "timezone" => "TimeZone".to_string(),
+                    "intervalstyle" => "IntervalStyle".to_string(),
+                    _ => name,
                 };
                 Ok(Outcome::Rows {
                     columns: vec![Column {
