@@ -50,6 +50,15 @@ impl SqlState {
     pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
     pub const CANNOT_COERCE: SqlState = SqlState("42846");
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
+    pub const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
+    pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
+    pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
+    pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
+    pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
+    pub const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: SqlState = SqlState("2201W");
+    pub const INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE: SqlState = SqlState("2201X");
     pub const IO_ERROR: SqlState = SqlState("58030");
     pub const DATA_CORRUPTED: SqlState = SqlState("XX001");
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");

@@ -151,7 +151,7 @@ impl Connection {
                         Input::Closed => break,
                         Input::Shutdown => {
                             self.send_fatal(
-                                SqlState("57P01"),
+                                SqlState::ADMIN_SHUTDOWN,
                                 "terminating connection due to administrator command",
                             );
                             break;
@@ -281,7 +281,7 @@ impl Connection {
                             let prepared = session.prepare_statement(statement, &[])?;
                             if !prepared.param_types.is_empty() {
                                 return Err(Error::sql(
-                                    SqlState("42P02"),
+                                    SqlState::UNDEFINED_PARAMETER,
                                     "there is no parameter $1",
                                 ));
                             }

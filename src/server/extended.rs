@@ -105,7 +105,7 @@ impl Connection {
         let statement = self.statement(&statement_name)?;
         if !portal_name.is_empty() && self.portals.contains_key(&portal_name) {
             return Err(Error::sql(
-                SqlState("42P03"),
+                SqlState::DUPLICATE_CURSOR,
                 format!("portal \"{portal_name}\" already exists"),
             ));
         }
@@ -241,7 +241,7 @@ impl Connection {
             } => (columns, rows, next),
             PortalState::CommandDone => {
                 return Err(Error::sql(
-                    SqlState("55000"),
+                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
                     format!("portal \"{portal_name}\" cannot be run"),
                 ));
             }

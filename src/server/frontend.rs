@@ -431,7 +431,7 @@ pub fn invalid_utf8(raw: &[u8], error: std::str::Utf8Error) -> Error {
         .map(|byte| format!("0x{byte:02x}"))
         .collect();
     Error::sql(
-        SqlState("22021"),
+        SqlState::CHARACTER_NOT_IN_REPERTOIRE,
         format!(
             "invalid byte sequence for encoding \"UTF8\": {}",
             shown.join(" ")

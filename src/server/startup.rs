@@ -105,7 +105,7 @@ impl Connection {
         };
         let Some(user) = parameter("user").filter(|user| !user.is_empty()) else {
             self.send_fatal(
-                SqlState("28000"),
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
                 "no PostgreSQL user name specified in startup packet",
             );
             return false;

@@ -229,27 +229,31 @@ pub fn execute(plan: &Plan, txn: &mut Transaction, params: &[Value]) -> Result<R
             limit,
             offset,
         } => {
-            let count =
-                |expr: &Option<Expr>, what: &str, state: &'static str| -> Result<Option<usize>> {
-                    let Some(expr) = expr else { return Ok(None) };
-                    match expr.evaluate(&[], params)? {
-                        Value::Null => Ok(None),
-                        value => {
-                            let n = value
-                                .as_i64()
-                                .ok_or_else(|| Error::Internal("non-integer LIMIT".into()))?;
-                            if n < 0 {
-                                return Err(Error::sql(
-                                    SqlState(state),
-                                    format!("{what} must not be negative"),
-                                ));
-                            }
-                            Ok(Some(n as usize))
+            let count = |expr: &Option<Expr>,
+                         what: &str,
+                         state: SqlState|
+             -> Result<Option<usize>> {
+                let Some(expr) = expr else { return Ok(None) };
+                match expr.evaluate(&[], params)? {
+                    Value::Null => Ok(None),
+                    value => {
+                        let n = value
+                            .as_i64()
+                            .ok_or_else(|| Error::Internal("non-integer LIMIT".into()))?;
+                        if n < 0 {
+                            return Err(Error::sql(state, format!("{what} must not be negative")));
                         }
+                        Ok(Some(n as usize))
                     }
-                };
-            let limit = count(limit, "LIMIT", "2201W")?;
-            let offset = count(offset, "OFFSET", "2201X")?.unwrap_or(0);
+                }
+            };
+            let limit = count(limit, "LIMIT", SqlState::INVALID_ROW_COUNT_IN_LIMIT_CLAUSE)?;
+            let offset = count(
+                offset,
+                "OFFSET",
+                SqlState::INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
+            )?
+            .unwrap_or(0);
             let input = execute(input, txn, params)?.skip(offset);
             match limit {
                 Some(limit) => Box::new(input.take(limit)),

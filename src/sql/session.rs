@@ -489,7 +489,7 @@ impl Session {
                 };
                 if READ_ONLY_SETTINGS.contains(&name.as_str()) {
                     return Err(Error::sql(
-                        SqlState("55P02"),
+                        SqlState::CANT_CHANGE_RUNTIME_PARAM,
                         format!("parameter \"{name}\" cannot be changed"),
                     ));
                 }
