@@ -585,8 +585,11 @@ pub struct MvccScan {
     buffer: std::vec::IntoIter<Entry>,
     exhausted: bool,
     batch: usize,
-    /// A pending entry of the next key group, read ahead.
+    /// A pending entry of the next key group, read ahead (forward scans).
     pending: Option<Entry>,
+    /// The escaped user key whose visible version was already returned or
+    /// found deleted (backward scans skip its older versions).
+    decided: Option<Vec<u8>>,
 }
 
 impl MvccScan {
@@ -602,6 +605,7 @@ impl MvccScan {
             exhausted: false,
             batch: 8,
             pending: None,
+            decided: None,
         }
     }
 
@@ -632,6 +636,38 @@ impl MvccScan {
     }
 
     fn next_visible(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        match self.direction {
+            Direction::Forward => self.next_visible_forward(),
+            Direction::Backward => self.next_visible_backward(),
+        }
+    }
+
+    /// Backward scans meet a key's versions newest first, so the first
+    /// visible version decides the key and the rest of its history is
+    /// skipped lazily: a point read of a hot key never walks old versions.
+    fn next_visible_backward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            let Some((key, value)) = self.next_entry()? else {
+                return Ok(None);
+            };
+            let (user, writer) = split_version(&key)?;
+            if self.decided.as_deref() == Some(user)
+                || !visible(&self.mvcc, &self.snapshot, self.reader, writer)
+            {
+                continue;
+            }
+            self.decided = Some(user.to_vec());
+            match value.first() {
+                Some(&LIVE) => return Ok(Some((decode_key(user)?, value[1..].to_vec()))),
+                Some(&TOMBSTONE) => continue,
+                _ => return Err(Error::Corrupt("malformed MVCC version value".into())),
+            }
+        }
+    }
+
+    /// Forward scans meet a key's versions oldest first and keep the newest
+    /// visible one of the group.
+    fn next_visible_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         loop {
             let Some((first_key, first_value)) = self.next_entry()? else {
                 return Ok(None);
@@ -763,10 +799,16 @@ mod tests {
         let keys: Vec<&[u8]> = forward.iter().map(|(k, _)| k.as_slice()).collect();
         assert_eq!(keys, vec![&b"a"[..], b"a\0", b"a\0b", b"b"]);
         assert_eq!(forward[0].1, b"new");
-        let backward: Vec<_> = txn
+        let backward_entries: Vec<_> = txn
             .scan(7, KeyRange::all(), Direction::Backward)
-            .map(|e| e.unwrap().0)
+            .map(|e| e.unwrap())
             .collect();
+        assert_eq!(
+            backward_entries.last().unwrap().1,
+            b"new",
+            "newest own version wins backwards too"
+        );
+        let backward: Vec<_> = backward_entries.into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             backward,
             vec![
@@ -775,6 +817,44 @@ mod tests {
                 b"a\0".to_vec(),
                 b"a".to_vec()
             ]
+        );
+    }
+
+    #[test]
+    fn reads_of_a_key_with_a_long_history_see_the_right_version() {
+        let mvcc = setup();
+        for round in 0..300u32 {
+            let mut txn = mvcc.begin(IsolationLevel::ReadCommitted).unwrap();
+            txn.set(7, b"hot", &round.to_be_bytes()).unwrap();
+            txn.set(7, b"cold", b"c").unwrap();
+            txn.commit().unwrap();
+        }
+        let mut old = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        let mut writer = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        writer.set(7, b"hot", b"uncommitted").unwrap();
+        writer.delete(7, b"cold").unwrap();
+        assert_eq!(
+            old.get(7, b"hot").unwrap(),
+            Some(299u32.to_be_bytes().to_vec())
+        );
+        assert_eq!(
+            writer.get(7, b"hot").unwrap(),
+            Some(b"uncommitted".to_vec())
+        );
+        assert_eq!(writer.get(7, b"cold").unwrap(), None);
+        let old_keys: Vec<_> = old
+            .scan(7, KeyRange::all(), Direction::Backward)
+            .map(|e| e.unwrap().0)
+            .collect();
+        assert_eq!(old_keys, vec![b"hot".to_vec(), b"cold".to_vec()]);
+        let writer_keys: Vec<_> = writer
+            .scan(7, KeyRange::all(), Direction::Backward)
+            .map(|e| e.unwrap().0)
+            .collect();
+        assert_eq!(
+            writer_keys,
+            vec![b"hot".to_vec()],
+            "the deleted key is skipped with its history"
         );
     }
 
