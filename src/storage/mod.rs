@@ -11,7 +11,9 @@
 //! [`file`] (positioned page I/O on `basalt.db`), [`meta`] (page 0 and the
 //! free list), [`buffer_pool`] (frames, pins, latches, clock eviction),
 //! [`btree`] (nodes, overflow chains, algorithms), [`btree_engine`] (the
-//! directory of roots and the `Engine` implementation).
+//! directory of roots and the `Engine` implementation). Beside them: [`vfs`]
+//! (the file seam: real and crash-simulating file systems) and [`wal`] (the
+//! write-ahead log, not yet wired into commits).
 //!
 //! `docs/storage.md` specifies the page formats byte by byte.
 
@@ -23,6 +25,8 @@ pub mod file;
 pub mod memory;
 pub mod meta;
 pub mod page;
+pub mod vfs;
+pub mod wal;
 
 pub use btree_engine::BTreeEngine;
 pub use engine::{Direction, Engine, Entry, KeyRange, Scan, TreeId, scan};

@@ -1,0 +1,404 @@
+//! Tests of the WAL as a whole, mostly over the crash-simulating file system.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::record::{RECORD_OVERHEAD, segment_path};
+use super::*;
+use crate::error::{Error, Result};
+use crate::storage::vfs::{FileSystem, OsFileSystem, SimulatedFileSystem};
+
+const DATA_DIR: &str = "/db";
+
+fn options(segment_size: u64) -> WalOptions {
+    WalOptions {
+        segment_size,
+        buffer_limit: 1 << 20,
+    }
+}
+
+fn open(fs: &SimulatedFileSystem, segment_size: u64) -> Result<(Wal, Lsn)> {
+    Wal::open(
+        Arc::new(fs.clone()),
+        Path::new(DATA_DIR),
+        options(segment_size),
+    )
+}
+
+fn wal_directory() -> std::path::PathBuf {
+    Path::new(DATA_DIR).join("wal")
+}
+
+/// The payload of record `index`: its index, then filler of varying length.
+fn payload(index: usize) -> Vec<u8> {
+    let mut bytes = (index as u32).to_le_bytes().to_vec();
+    bytes.extend(std::iter::repeat_n(index as u8, index * 7 % 61));
+    bytes
+}
+
+fn record_type(index: usize) -> u8 {
+    1 + (index % 3) as u8
+}
+
+fn read_everything(wal: &Wal, from: Lsn) -> Vec<WalRecord> {
+    wal.read_from(from)
+        .unwrap()
+        .collect::<Result<Vec<_>>>()
+        .unwrap()
+}
+
+fn assert_is_the_log(records: &[WalRecord], starts: &[Lsn]) {
+    for (index, record) in records.iter().enumerate() {
+        assert_eq!(record.lsn, starts[index], "record {index}");
+        assert_eq!(record.record_type, record_type(index), "record {index}");
+        assert_eq!(record.payload, payload(index), "record {index}");
+    }
+}
+
+/// Where the next record of `length` payload bytes will start.
+fn expected_start(wal: &Wal, length: usize) -> Lsn {
+    let (end, size) = (wal.end_lsn(), wal.segment_size());
+    if end % size + (RECORD_OVERHEAD + length) as u64 > size {
+        end - end % size + size
+    } else {
+        end
+    }
+}
+
+/// Appends `count` records, returning the start LSN of each and the end.
+fn append_records(wal: &Wal, first: usize, count: usize) -> (Vec<Lsn>, Lsn) {
+    let mut starts = Vec::new();
+    let mut end = 0;
+    for index in first..first + count {
+        let bytes = payload(index);
+        starts.push(expected_start(wal, bytes.len()));
+        end = wal.append(record_type(index), &bytes).unwrap();
+    }
+    (starts, end)
+}
+
+#[test]
+fn round_trip_across_segments_and_reopen_continues_at_the_end() {
+    let fs = SimulatedFileSystem::new(1);
+    let (wal, end) = open(&fs, 256).unwrap();
+    assert_eq!(end, 0);
+    let (mut starts, end) = append_records(&wal, 0, 200);
+    assert_eq!(wal.flushed_lsn(), 0);
+    assert!(
+        read_everything(&wal, 0).is_empty(),
+        "only flushed records are read"
+    );
+    wal.flush(end).unwrap();
+    assert_eq!(wal.flushed_lsn(), end);
+    let records = read_everything(&wal, 0);
+    assert_eq!(records.len(), 200);
+    assert_is_the_log(&records, &starts);
+    let segments = fs.list(&wal_directory()).unwrap();
+    assert!(segments.len() > 10, "{} segments", segments.len());
+    assert_eq!(segments[1], segment_path(&wal_directory(), 256));
+    // No record straddles a boundary.
+    for (record, start) in records.iter().zip(&starts) {
+        let last_byte = start + (RECORD_OVERHEAD + record.payload.len()) as u64 - 1;
+        assert_eq!(start / 256, last_byte / 256);
+    }
+    // Reading from the middle yields the suffix.
+    let middle = read_everything(&wal, starts[120]);
+    assert_eq!(middle.len(), 80);
+    assert_eq!(middle[0].lsn, starts[120]);
+    drop(wal);
+
+    let (wal, reopened_end) = open(&fs, 256).unwrap();
+    assert_eq!(reopened_end, end);
+    assert_eq!(wal.flushed_lsn(), end);
+    let (more, end) = append_records(&wal, 200, 50);
+    assert!(more[0] >= reopened_end);
+    starts.extend(more);
+    wal.flush(end).unwrap();
+    drop(wal);
+    let (wal, _) = open(&fs, 256).unwrap();
+    let records = read_everything(&wal, 0);
+    assert_eq!(records.len(), 250);
+    assert_is_the_log(&records, &starts);
+}
+
+#[test]
+fn works_on_the_real_file_system() {
+    let directory = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn FileSystem> = Arc::new(OsFileSystem);
+    let (wal, _) = Wal::open(Arc::clone(&fs), directory.path(), options(1024)).unwrap();
+    let (starts, end) = append_records(&wal, 0, 40);
+    wal.flush(end).unwrap();
+    drop(wal);
+    let (wal, reopened_end) = Wal::open(fs, directory.path(), options(1024)).unwrap();
+    assert_eq!(reopened_end, end);
+    assert_is_the_log(&read_everything(&wal, 0), &starts);
+}
+
+/// Appends and flushes at pseudo-random points until an error, returning
+/// what was appended and how many records a flush acknowledged.
+fn workload(wal: &Wal, seed: u64, records: usize) -> (Vec<Lsn>, usize) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut starts = Vec::new();
+    let mut acknowledged = 0;
+    for index in 0..records {
+        let bytes = payload(index);
+        let start = expected_start(wal, bytes.len());
+        let Ok(end) = wal.append(record_type(index), &bytes) else {
+            break;
+        };
+        starts.push(start);
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        if state.is_multiple_of(4) {
+            if wal.flush(end).is_err() {
+                break;
+            }
+            acknowledged = starts.len();
+        }
+    }
+    (starts, acknowledged)
+}
+
+#[test]
+fn crash_at_every_sync_keeps_flushed_records_and_never_corrupts() {
+    let segment_size = 512;
+    // Count the syncs of an undisturbed run.
+    let fs = SimulatedFileSystem::new(0);
+    let (wal, _) = open(&fs, segment_size).unwrap();
+    let (_, acknowledged) = workload(&wal, 0, 150);
+    assert!(acknowledged > 100);
+    let total_syncs = fs.sync_count();
+    drop(wal);
+    let (mut lost_unflushed, mut kept_unflushed, mut torn) = (0, 0, 0);
+    for seed in 0..3 {
+        for failing in 1..=total_syncs {
+            let fs = SimulatedFileSystem::new(seed * 1000 + failing);
+            fs.fail_sync_number(failing);
+            let (wal, _) = open(&fs, segment_size).unwrap();
+            let (starts, acknowledged) = workload(&wal, 0, 150);
+            fs.crash();
+            drop(wal);
+            let (wal, end) = open(&fs, segment_size)
+                .unwrap_or_else(|error| panic!("sync {failing}, seed {seed}: {error}"));
+            let records = read_everything(&wal, 0);
+            assert!(
+                records.len() >= acknowledged && records.len() <= starts.len(),
+                "sync {failing}: {} records, {acknowledged} acknowledged",
+                records.len()
+            );
+            assert_is_the_log(&records, &starts);
+            if records.len() < starts.len() {
+                lost_unflushed += 1;
+            }
+            if records.len() > acknowledged {
+                kept_unflushed += 1;
+            }
+            torn += fs.torn_write_count();
+            // New records follow the last valid one and survive a reopen.
+            let index = records.len();
+            let after = wal.append(record_type(index), &payload(index)).unwrap();
+            wal.flush(after).unwrap();
+            assert!(after > end);
+            drop(wal);
+            let (wal, _) = open(&fs, segment_size).unwrap();
+            let records = read_everything(&wal, 0);
+            assert_eq!(records.len(), index + 1);
+            assert_eq!(records[index].payload, payload(index));
+        }
+    }
+    // The crash outcomes were really exercised: unflushed records both lost
+    // and kept, and torn writes cut off by `open`.
+    assert!(lost_unflushed > 0 && kept_unflushed > 0 && torn > 0);
+}
+
+#[test]
+fn torn_tail_is_cut_and_appends_follow_it() {
+    let fs = SimulatedFileSystem::new(2);
+    let (wal, _) = open(&fs, 4096).unwrap();
+    let (starts, end) = append_records(&wal, 0, 5);
+    wal.flush(end).unwrap();
+    drop(wal);
+    let segment = fs.open(&segment_path(&wal_directory(), 0)).unwrap();
+    // Half a record header, then zeros: a torn write.
+    segment.write_at(&[40, 0, 0, 0, 1, 9], end).unwrap();
+    segment.write_at(&[0u8; 100], end + 6).unwrap();
+    segment.sync().unwrap();
+    let (wal, reopened_end) = open(&fs, 4096).unwrap();
+    assert_eq!(reopened_end, end);
+    assert_eq!(segment.size().unwrap(), end, "garbage truncated");
+    let next = wal.append(record_type(5), &payload(5)).unwrap();
+    wal.flush(next).unwrap();
+    let records = read_everything(&wal, 0);
+    assert_eq!(records.len(), 6);
+    assert_is_the_log(&records[..5], &starts);
+    assert_eq!(records[5].lsn, end);
+}
+
+#[test]
+fn mid_log_corruption_is_refused_with_the_lsn() {
+    let fs = SimulatedFileSystem::new(3);
+    let (wal, _) = open(&fs, 4096).unwrap();
+    let (starts, end) = append_records(&wal, 0, 10);
+    wal.flush(end).unwrap();
+    drop(wal);
+    let segment = fs.open(&segment_path(&wal_directory(), 0)).unwrap();
+    let mut byte = [0u8; 1];
+    segment.read_at(&mut byte, starts[3] + 14).unwrap();
+    segment.write_at(&[byte[0] ^ 0x10], starts[3] + 14).unwrap();
+    segment.sync().unwrap();
+    let error = open(&fs, 4096).err().expect("corruption must be refused");
+    assert!(matches!(error, Error::Corrupt(_)), "{error}");
+    assert!(
+        error.to_string().contains(&format!("LSN {}", starts[3])),
+        "{error}"
+    );
+}
+
+#[test]
+fn damage_in_a_non_last_segment_is_corruption() {
+    let fs = SimulatedFileSystem::new(4);
+    let (wal, _) = open(&fs, 256).unwrap();
+    let (starts, end) = append_records(&wal, 0, 60);
+    wal.flush(end).unwrap();
+    drop(wal);
+    // Cut the last record of the first segment.
+    let last_in_first = starts.iter().rposition(|start| *start < 256).unwrap();
+    let segment = fs.open(&segment_path(&wal_directory(), 0)).unwrap();
+    segment.set_size(starts[last_in_first] + 3).unwrap();
+    segment.sync().unwrap();
+    let error = open(&fs, 256).err().expect("corruption must be refused");
+    assert!(matches!(error, Error::Corrupt(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("LSN {}", starts[last_in_first])),
+        "{error}"
+    );
+    // A missing segment in the middle too.
+    fs.remove(&segment_path(&wal_directory(), 512)).unwrap();
+    let error = open(&fs, 256).err().expect("a gap must be refused");
+    assert!(error.to_string().contains("missing"), "{error}");
+}
+
+#[test]
+fn group_commit_shares_syncs_and_acknowledged_records_are_durable() {
+    let fs = SimulatedFileSystem::new(5);
+    let (wal, _) = open(&fs, 64 * 1024).unwrap();
+    // A lone flusher syncs at once, exactly once.
+    let before = fs.sync_count();
+    let end = wal.append(1, b"alone").unwrap();
+    wal.flush(end).unwrap();
+    assert_eq!(fs.sync_count() - before, 1);
+
+    fs.set_sync_delay(Duration::from_millis(2));
+    let threads = 8;
+    let per_thread = 30;
+    let before = fs.sync_count();
+    let wal = Arc::new(wal);
+    let acknowledged: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let wal = Arc::clone(&wal);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for index in 0..per_thread {
+                        let bytes = format!("thread {thread} record {index}").into_bytes();
+                        let end = wal.append(2, &bytes).unwrap();
+                        wal.flush(end).unwrap();
+                        assert!(wal.flushed_lsn() >= end);
+                        mine.push(bytes);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let commits = (threads * per_thread) as u64;
+    let syncs = fs.sync_count() - before;
+    assert!(syncs * 3 <= commits, "{syncs} syncs for {commits} commits");
+
+    fs.crash();
+    drop(wal);
+    let (wal, _) = open(&fs, 64 * 1024).unwrap();
+    let mut durable: Vec<Vec<u8>> = read_everything(&wal, 0)
+        .into_iter()
+        .filter(|record| record.record_type == 2)
+        .map(|record| record.payload)
+        .collect();
+    let mut expected = acknowledged;
+    durable.sort();
+    expected.sort();
+    assert_eq!(durable, expected);
+}
+
+#[test]
+fn failed_sync_poisons_the_wal() {
+    let fs = SimulatedFileSystem::new(6);
+    let (wal, _) = open(&fs, 4096).unwrap();
+    let first = wal.append(1, b"kept").unwrap();
+    wal.flush(first).unwrap();
+    let second = wal.append(1, b"lost").unwrap();
+    fs.fail_next_sync();
+    assert!(matches!(wal.flush(second), Err(Error::Io(_))));
+    assert_eq!(wal.flushed_lsn(), first);
+    for error in [
+        wal.flush(second).unwrap_err(),
+        wal.flush(first).unwrap_err(),
+        wal.append(1, b"more").unwrap_err(),
+    ] {
+        assert!(error.to_string().contains("unusable"), "{error}");
+    }
+    // A failed write poisons too.
+    let fs = SimulatedFileSystem::new(7);
+    let (wal, _) = open(&fs, 4096).unwrap();
+    let end = wal.append(1, b"x").unwrap();
+    fs.fail_next_write();
+    assert!(wal.flush(end).is_err());
+    assert!(wal.append(1, b"y").is_err());
+}
+
+#[test]
+fn remove_segments_before_a_checkpoint() {
+    let fs = SimulatedFileSystem::new(8);
+    let (wal, _) = open(&fs, 256).unwrap();
+    let (starts, end) = append_records(&wal, 0, 100);
+    assert!(wal.remove_segments_before(end).is_err(), "not flushed yet");
+    wal.flush(end).unwrap();
+    let segments = fs.list(&wal_directory()).unwrap().len();
+    let checkpoint = starts[50];
+    let removed = wal.remove_segments_before(checkpoint).unwrap();
+    assert_eq!(removed as u64, checkpoint / 256);
+    assert_eq!(fs.list(&wal_directory()).unwrap().len(), segments - removed);
+    let suffix = read_everything(&wal, checkpoint);
+    assert_eq!(suffix.len(), 50);
+    assert_eq!(suffix[0].payload, payload(50));
+    assert!(wal.read_from(0).is_err(), "the start of the log is gone");
+    // Everything below the end: all but the newest segment.
+    wal.remove_segments_before(end).unwrap();
+    assert_eq!(fs.list(&wal_directory()).unwrap().len(), 1);
+    drop(wal);
+    let (wal, reopened_end) = open(&fs, 256).unwrap();
+    assert_eq!(reopened_end, end);
+    let (_, next) = append_records(&wal, 100, 1);
+    wal.flush(next).unwrap();
+    assert_eq!(read_everything(&wal, end).len(), 1);
+}
+
+#[test]
+fn reserved_types_and_oversized_records_are_refused() {
+    let fs = SimulatedFileSystem::new(9);
+    let (wal, _) = open(&fs, 128).unwrap();
+    assert!(wal.append(0, b"").is_err());
+    assert!(wal.append(255, b"").is_err());
+    assert!(wal.append(1, &[0u8; 112]).is_err());
+    let end = wal.append(1, &[0u8; 111]).unwrap();
+    assert_eq!(end, 128);
+    assert!(wal.flush(end + 1).is_err(), "beyond the end");
+    assert!(Wal::open(Arc::new(fs.clone()), Path::new("/x"), options(10)).is_err());
+}

@@ -1,0 +1,368 @@
+//! The WAL writer: [`Wal::open`] finds the end of the log, [`Wal::append`]
+//! adds records to an in-memory buffer, [`Wal::flush`] writes and syncs them
+//! with group commit, [`Wal::remove_segments_before`] drops old segments.
+//!
+//! Group commit, leader/follower:
+//!
+//! ```text
+//!   thread A: append ─ flush(a) ─ becomes leader: takes the buffer (up to end e1),
+//!                                 unlocks, write + fdatasync, locks,
+//!                                 flushed = e1, notify_all ─► returns
+//!   thread B: append ─ flush(b) ─ leader busy: waits ─┐ woken: b <= e1? return
+//!   thread C:   append (after A took the buffer)      └ else becomes the next
+//!               flush(c) ─ waits ─ woken ─ becomes leader, syncs B's and C's records
+//! ```
+//!
+//! Nobody waits on a timer: a lone flusher becomes leader at once, and the
+//! batching comes only from records appended while the previous sync runs.
+//!
+//! Invariants:
+//! 1. `flushed_lsn <= end_lsn`; every record below `flushed_lsn` is durable.
+//!    `append` returns the LSN after its record: `flush` of that LSN makes it
+//!    durable.
+//! 2. At most one leader at a time (`flushing`), and it issues exactly one
+//!    write per segment per flush, each followed by that segment's sync before
+//!    anything is written to the next segment. So between two syncs a segment
+//!    has at most one unsynced write, and a crash can only tear the log's
+//!    *tail* (a prefix of that write survives), never leave a hole before a
+//!    surviving record — which is what lets the reader call a hole corruption.
+//! 3. Any failed write or sync poisons the WAL: every later `append` and
+//!    `flush` fails. After a failed `fsync` the kernel may have dropped the
+//!    dirty pages (PostgreSQL's "fsyncgate"); retrying could report success for
+//!    lost data. The server must stop and recover from what is durable.
+//! 4. Lock order: `state`, then `segments`; no lock is held across the
+//!    leader's I/O except `segments` while a new segment file is created.
+//! 5. When the buffer grows past `WalOptions::buffer_limit`, `append` flushes
+//!    itself, so memory stays bounded without a background thread.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use super::reader::WalReader;
+use super::record::{self, Lsn, RECORD_OVERHEAD, SEGMENT_END_TYPE, SegmentEnd, WAL_DIRECTORY_NAME};
+use crate::error::{Error, Result};
+use crate::storage::vfs::{self, FileSystem, StorageFile};
+
+/// Tunables of the log.
+#[derive(Clone, Debug)]
+pub struct WalOptions {
+    /// The size of one segment file, 64 bytes ..= 1 GiB; a record
+    /// (`RECORD_OVERHEAD` + payload bytes) must fit in one segment.
+    pub segment_size: u64,
+    /// Appended bytes buffered before `append` flushes by itself.
+    pub buffer_limit: usize,
+}
+
+/// The default segment size, 16 MiB.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 16 * 1024 * 1024;
+
+impl Default for WalOptions {
+    fn default() -> WalOptions {
+        WalOptions {
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            buffer_limit: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Appended bytes not yet written: contiguous, inside one segment.
+struct Chunk {
+    lsn: Lsn,
+    bytes: Vec<u8>,
+}
+
+struct WriterState {
+    /// The LSN after the last appended record (where the next one goes).
+    end_lsn: Lsn,
+    /// Appended but not yet handed to a leader, in LSN order.
+    pending: Vec<Chunk>,
+    pending_bytes: usize,
+    flushed_lsn: Lsn,
+    /// A leader is writing and syncing (invariant 2).
+    flushing: bool,
+    /// Why the WAL is unusable (invariant 3).
+    poisoned: Option<String>,
+}
+
+/// The write-ahead log. `Send + Sync`: share it by reference or `Arc`.
+pub struct Wal {
+    file_system: Arc<dyn FileSystem>,
+    directory: PathBuf,
+    options: WalOptions,
+    state: Mutex<WriterState>,
+    flush_done: Condvar,
+    /// Open segment files by first LSN.
+    segments: Mutex<BTreeMap<Lsn, Arc<dyn StorageFile>>>,
+}
+
+fn poisoned_error(reason: &str) -> Error {
+    Error::Io(std::io::Error::other(format!(
+        "the WAL is unusable after a failed write or sync ({reason})"
+    )))
+}
+
+impl Wal {
+    /// Opens the log in `<data_dir>/wal` (creating the directory), scans every
+    /// segment, truncates a torn tail of the last one, and returns the WAL and
+    /// the LSN where the next record will go. Mid-log damage is
+    /// `Error::Corrupt` naming the LSN.
+    pub fn open(
+        file_system: Arc<dyn FileSystem>,
+        data_dir: &Path,
+        options: WalOptions,
+    ) -> Result<(Wal, Lsn)> {
+        let size = options.segment_size;
+        if !(64..=1 << 30).contains(&size) {
+            return Err(Error::Internal(format!(
+                "WAL segment size {size} is outside 64 bytes ..= 1 GiB"
+            )));
+        }
+        let directory = data_dir.join(WAL_DIRECTORY_NAME);
+        file_system.create_dir_all(&directory)?;
+        let starts = record::list_segments(&*file_system, &directory, size)?;
+        let mut segments = BTreeMap::new();
+        let mut end_lsn = 0;
+        for (index, &start) in starts.iter().enumerate() {
+            let file = file_system.open(&record::segment_path(&directory, start))?;
+            let bytes = vfs::read_all(&*file)?;
+            match record::parse_segment(&bytes, start, size, |_, _, _| {})? {
+                SegmentEnd::Full => end_lsn = start + size,
+                SegmentEnd::Tail { lsn, reason } => {
+                    if index + 1 != starts.len() {
+                        return Err(Error::Corrupt(format!(
+                            "WAL record at LSN {lsn}: {reason}, in a segment followed by others"
+                        )));
+                    }
+                    end_lsn = lsn;
+                    let valid = lsn - start;
+                    if valid < bytes.len() as u64 {
+                        // Cut the torn tail so new records follow the last
+                        // valid one and no stale bytes sit after them.
+                        file.set_size(valid)?;
+                        file.sync()?;
+                    }
+                }
+            }
+            segments.insert(start, file);
+        }
+        let wal = Wal {
+            file_system,
+            directory,
+            options,
+            state: Mutex::new(WriterState {
+                end_lsn,
+                pending: Vec::new(),
+                pending_bytes: 0,
+                flushed_lsn: end_lsn,
+                flushing: false,
+                poisoned: None,
+            }),
+            flush_done: Condvar::new(),
+            segments: Mutex::new(segments),
+        };
+        Ok((wal, end_lsn))
+    }
+
+    /// Appends a record of a user type (1..=254) and returns the LSN after it
+    /// (after the segment's unusable rest, if under 17 bytes remain): flush up
+    /// to that LSN to make it durable.
+    pub fn append(&self, record_type: u8, payload: &[u8]) -> Result<Lsn> {
+        if record_type == 0 || record_type == SEGMENT_END_TYPE {
+            return Err(Error::Internal(format!(
+                "WAL record type {record_type} is reserved"
+            )));
+        }
+        let size = self.options.segment_size;
+        let total = (RECORD_OVERHEAD + payload.len()) as u64;
+        if total > size {
+            return Err(Error::Internal(format!(
+                "WAL record of {total} bytes does not fit in a segment of {size} bytes"
+            )));
+        }
+        let (end, over_limit) = {
+            let mut state = self.state.lock();
+            if let Some(reason) = &state.poisoned {
+                return Err(poisoned_error(reason));
+            }
+            let offset = state.end_lsn % size;
+            if offset + total > size {
+                // Invariant 2 of the record module: end this segment.
+                if size - offset >= RECORD_OVERHEAD as u64 {
+                    let lsn = state.end_lsn;
+                    push_record(&mut state, size, SEGMENT_END_TYPE, lsn, b"");
+                }
+                state.end_lsn += size - offset;
+            }
+            let lsn = state.end_lsn;
+            push_record(&mut state, size, record_type, lsn, payload);
+            state.end_lsn += total;
+            let rest = size - state.end_lsn % size;
+            if rest < RECORD_OVERHEAD as u64 {
+                // Too short for any record: the segment is full. Moving the end
+                // now makes it equal to what `open` finds after a restart.
+                state.end_lsn += rest;
+            }
+            (
+                state.end_lsn,
+                state.pending_bytes >= self.options.buffer_limit,
+            )
+        };
+        if over_limit {
+            self.flush(end)?;
+        }
+        Ok(end)
+    }
+
+    /// Returns once every record below `up_to` is durable (group commit, see
+    /// the module docs).
+    pub fn flush(&self, up_to: Lsn) -> Result<()> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(reason) = &state.poisoned {
+                return Err(poisoned_error(reason));
+            }
+            if state.flushed_lsn >= up_to {
+                return Ok(());
+            }
+            if up_to > state.end_lsn {
+                return Err(Error::Internal(format!(
+                    "WAL flush to LSN {up_to} beyond the end of the log at LSN {}",
+                    state.end_lsn
+                )));
+            }
+            if state.flushing {
+                self.flush_done.wait(&mut state);
+                continue;
+            }
+            // Become the leader for everything appended so far.
+            state.flushing = true;
+            let chunks = std::mem::take(&mut state.pending);
+            state.pending_bytes = 0;
+            let target = state.end_lsn;
+            let result = MutexGuard::unlocked(&mut state, || self.write_and_sync(&chunks));
+            state.flushing = false;
+            match result {
+                Ok(()) => state.flushed_lsn = target,
+                Err(error) => state.poisoned = Some(error.to_string()),
+            }
+            self.flush_done.notify_all();
+        }
+    }
+
+    /// Flushes everything appended so far.
+    pub fn flush_all(&self) -> Result<()> {
+        let end = self.end_lsn();
+        self.flush(end)
+    }
+
+    /// Every record below this LSN is durable.
+    pub fn flushed_lsn(&self) -> Lsn {
+        self.state.lock().flushed_lsn
+    }
+
+    /// Where the next record will go.
+    pub fn end_lsn(&self) -> Lsn {
+        self.state.lock().end_lsn
+    }
+
+    /// The segment size in use.
+    pub fn segment_size(&self) -> u64 {
+        self.options.segment_size
+    }
+
+    /// Reads the records at or after `from`, up to the flushed LSN at the
+    /// time of the call (flush first to see everything appended).
+    pub fn read_from(&self, from: Lsn) -> Result<WalReader<'_>> {
+        let limit = self.flushed_lsn();
+        WalReader::new(self, from, limit)
+    }
+
+    /// Deletes the segments that lie wholly below `lsn` (a checkpoint's redo
+    /// LSN), never the newest segment; returns how many were removed.
+    pub fn remove_segments_before(&self, lsn: Lsn) -> Result<usize> {
+        let flushed = self.flushed_lsn();
+        if lsn > flushed {
+            return Err(Error::Internal(format!(
+                "cannot remove WAL below LSN {lsn}: only LSN {flushed} is durable"
+            )));
+        }
+        let size = self.options.segment_size;
+        let mut segments = self.segments.lock();
+        let newest = segments.keys().next_back().copied();
+        let doomed: Vec<Lsn> = segments
+            .keys()
+            .copied()
+            .filter(|&start| start + size <= lsn && Some(start) != newest)
+            .collect();
+        for &start in &doomed {
+            self.file_system
+                .remove(&record::segment_path(&self.directory, start))?;
+            segments.remove(&start);
+        }
+        if !doomed.is_empty() {
+            self.file_system.sync_directory(&self.directory)?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// The open segment file starting at `start`, if it exists.
+    pub(super) fn existing_segment(&self, start: Lsn) -> Option<Arc<dyn StorageFile>> {
+        self.segments.lock().get(&start).cloned()
+    }
+
+    /// The first LSNs of the open segments, ascending.
+    pub(super) fn segment_starts(&self) -> Vec<Lsn> {
+        self.segments.lock().keys().copied().collect()
+    }
+
+    /// The leader's I/O (invariant 2): one write then one sync per segment.
+    fn write_and_sync(&self, chunks: &[Chunk]) -> Result<()> {
+        let size = self.options.segment_size;
+        for chunk in chunks {
+            let start = chunk.lsn - chunk.lsn % size;
+            let file = self.segment_for_writing(start)?;
+            file.write_at(&chunk.bytes, chunk.lsn - start)?;
+            file.sync()?;
+        }
+        Ok(())
+    }
+
+    fn segment_for_writing(&self, start: Lsn) -> Result<Arc<dyn StorageFile>> {
+        let mut segments = self.segments.lock();
+        if let Some(file) = segments.get(&start) {
+            return Ok(Arc::clone(file));
+        }
+        let file = self
+            .file_system
+            .open(&record::segment_path(&self.directory, start))?;
+        // The new name must be durable before records in it count as flushed.
+        self.file_system.sync_directory(&self.directory)?;
+        segments.insert(start, Arc::clone(&file));
+        Ok(file)
+    }
+}
+
+/// Encodes a record into the pending buffer, extending the last chunk when
+/// contiguous within the same segment (so a flush writes once per segment).
+fn push_record(state: &mut WriterState, size: u64, record_type: u8, lsn: Lsn, payload: &[u8]) {
+    let contiguous = state.pending.last().is_some_and(|chunk| {
+        chunk.lsn + chunk.bytes.len() as u64 == lsn && chunk.lsn / size == lsn / size
+    });
+    if !contiguous {
+        state.pending.push(Chunk {
+            lsn,
+            bytes: Vec::new(),
+        });
+    }
+    let chunk = state
+        .pending
+        .last_mut()
+        .expect("invariant: a chunk was just ensured");
+    let before = chunk.bytes.len();
+    record::encode(record_type, lsn, payload, &mut chunk.bytes);
+    let added = chunk.bytes.len() - before;
+    state.pending_bytes += added;
+}
