@@ -263,45 +263,41 @@ async fn portals_return_rows_in_batches() {
 async fn errors_carry_sqlstates_and_keep_the_connection_usable() {
     let server = start_server().await;
     let client = connect(server.address).await;
-    let error = client
-        .simple_query("SELEKT 1")
-        .await
-        .expect_err("syntax error");
-    assert_eq!(code(&error), Some(&SqlState::SYNTAX_ERROR));
-    let error = client
-        .prepare("SELECT FROM WHERE")
-        .await
-        .expect_err("syntax error");
-    assert_eq!(code(&error), Some(&SqlState::SYNTAX_ERROR));
-    let error = client
-        .simple_query("SELECT * FROM missing")
-        .await
-        .expect_err("no table");
-    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
-    let error = client
-        .prepare("SELECT * FROM missing")
-        .await
-        .expect_err("no table");
-    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
+    assert_code(
+        client.simple_query("SELEKT 1").await,
+        SqlState::SYNTAX_ERROR,
+    );
+    assert_code(
+        client.prepare("SELECT FROM WHERE").await,
+        SqlState::SYNTAX_ERROR,
+    );
+    assert_code(
+        client.simple_query("SELECT * FROM missing").await,
+        SqlState::UNDEFINED_TABLE,
+    );
+    assert_code(
+        client.prepare("SELECT * FROM missing").await,
+        SqlState::UNDEFINED_TABLE,
+    );
 
     client
         .batch_execute("CREATE TABLE keyed (id INTEGER PRIMARY KEY)")
         .await
         .expect("create");
-    let error = client
-        .batch_execute("CREATE TABLE keyed (id INTEGER)")
-        .await
-        .expect_err("duplicate table");
-    assert_eq!(code(&error), Some(&SqlState::DUPLICATE_TABLE));
+    assert_code(
+        client
+            .batch_execute("CREATE TABLE keyed (id INTEGER)")
+            .await,
+        SqlState::DUPLICATE_TABLE,
+    );
     client
         .batch_execute("INSERT INTO keyed VALUES (1)")
         .await
         .expect("insert");
-    let error = client
-        .batch_execute("INSERT INTO keyed VALUES (1)")
-        .await
-        .expect_err("duplicate key");
-    assert_eq!(code(&error), Some(&SqlState::UNIQUE_VIOLATION));
+    assert_code(
+        client.batch_execute("INSERT INTO keyed VALUES (1)").await,
+        SqlState::UNIQUE_VIOLATION,
+    );
 
     // In a multi-statement query, statements after an error do not run, and
     // the ones before it roll back with the implicit transaction.
@@ -367,21 +363,18 @@ async fn transactions_commit_roll_back_and_fail() {
         .batch_execute("INSERT INTO ledger VALUES (3, 30)")
         .await
         .expect("insert");
-    let error = client
-        .batch_execute("SELECT * FROM missing")
-        .await
-        .expect_err("no table");
-    assert_eq!(code(&error), Some(&SqlState::UNDEFINED_TABLE));
-    let error = client
-        .batch_execute("SELECT 1")
-        .await
-        .expect_err("failed transaction");
-    assert_eq!(code(&error), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
-    let error = client
-        .query("SELECT 1", &[])
-        .await
-        .expect_err("failed transaction, extended");
-    assert_eq!(code(&error), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    assert_code(
+        client.batch_execute("SELECT * FROM missing").await,
+        SqlState::UNDEFINED_TABLE,
+    );
+    assert_code(
+        client.batch_execute("SELECT 1").await,
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+    );
+    assert_code(
+        client.query("SELECT 1", &[]).await,
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+    );
     client.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(row_count(&client, "ledger").await, 2);
 
@@ -444,16 +437,14 @@ async fn a_query_string_is_one_implicit_transaction() {
         .batch_execute("INSERT INTO implicit VALUES (5); BEGIN; INSERT INTO implicit VALUES (6)")
         .await
         .expect("begin inside");
-    let error = client
-        .batch_execute("SELECT 1/0")
-        .await
-        .expect_err("fails the block");
-    assert_eq!(error.code(), Some(&SqlState::DIVISION_BY_ZERO));
-    let error = client
-        .batch_execute("SELECT 1")
-        .await
-        .expect_err("block is failed");
-    assert_eq!(error.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    assert_code(
+        client.batch_execute("SELECT 1/0").await,
+        SqlState::DIVISION_BY_ZERO,
+    );
+    assert_code(
+        client.batch_execute("SELECT 1").await,
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+    );
     client.batch_execute("ROLLBACK").await.expect("rollback");
     assert_eq!(row_count(&client, "implicit").await, 3);
 }

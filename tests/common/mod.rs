@@ -60,6 +60,21 @@ pub fn code(error: &tokio_postgres::Error) -> Option<&SqlState> {
     error.code()
 }
 
+/// Asserts that a client call failed with the given SQLSTATE.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(
+    result: Result<T, tokio_postgres::Error>,
+    expected: SqlState,
+) {
+    match result {
+        Ok(value) => panic!(
+            "expected SQLSTATE {}, got success: {value:?}",
+            expected.code()
+        ),
+        Err(error) => assert_eq!(error.code(), Some(&expected), "{error}"),
+    }
+}
+
 /// The data rows of a simple-query response, as text.
 pub fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
     messages
