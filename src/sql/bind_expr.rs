@@ -829,6 +829,12 @@ impl ExprBinder {
                 })
             }
             BinaryOperator::StringConcat => {
+                // PostgreSQL's `||` needs a text operand (text || anynonarray
+                // and its mirror); unknown literals count as text.
+                let is_text = |t: Option<DataType>| t.is_none_or(|t| t.is_text());
+                if !is_text(left.data_type) && !is_text(right.data_type) {
+                    return Err(no_operator("||", left.data_type, right.data_type));
+                }
                 let (left, _) = self.default_text(left)?;
                 let (right, _) = self.default_text(right)?;
                 Ok(Typed {

@@ -136,7 +136,8 @@ impl ExprBinder {
                 && matches!(list.args[0], FunctionArg::Unnamed(FunctionArgExpr::Wildcard))
         );
         let (function_kind, arg, data_type) = if is_star {
-            if kind != AggregateFunction::Count {
+            // `count(DISTINCT *)` is not in PostgreSQL's grammar either.
+            if kind != AggregateFunction::Count || distinct {
                 return Err(syntax(format!("syntax error in {function}")));
             }
             (AggregateFunction::CountStar, None, DataType::BigInt)

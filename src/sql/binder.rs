@@ -396,7 +396,7 @@ impl<'a> Binder<'a> {
         for expr in &group_exprs {
             // GROUP BY may name an output column by position or alias.
             let resolved = match expr {
-                ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                _ if is_constant(expr) => {
                     let position = ordinal(expr, items.len(), "GROUP BY")?;
                     items[position].0.clone()
                 }
@@ -457,7 +457,7 @@ impl<'a> Binder<'a> {
             }
             let nulls_first = order.options.nulls_first.unwrap_or(descending);
             let position = match &order.expr {
-                ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                _ if is_constant(&order.expr) => {
                     Some(ordinal(&order.expr, items.len(), "ORDER BY")?)
                 }
                 ast::Expr::Identifier(ident) => {
@@ -577,7 +577,15 @@ impl<'a> Binder<'a> {
                 return Ok(None);
             }
             let typed = self.exprs.bind(&expr, &Scope::default(), None)?;
-            Ok(Some(self.exprs.coerce(typed, DataType::BigInt)?))
+            // A float count (`LIMIT 1.5`) must be cast, not just relabelled:
+            // the executor reads the value as an integer.
+            // (Integers are read as they are, keeping EXPLAIN plain.)
+            Ok(Some(match typed.data_type {
+                Some(DataType::Real | DataType::Double) => {
+                    self.exprs.coerce_cast(typed, DataType::BigInt)?
+                }
+                _ => self.exprs.coerce(typed, DataType::BigInt)?,
+            }))
         };
         let limit = bind_count(limit)?;
         let offset = bind_count(offset)?;
@@ -800,8 +808,10 @@ impl<'a> Binder<'a> {
             };
             let (index, name) = target_column(&table, name)?;
             if assignments.iter().any(|(i, _)| *i == index) {
+                // PostgreSQL reports this one as a syntax error (42601),
+                // unlike a duplicate INSERT column (42701).
                 return Err(Error::sql(
-                    SqlState::DUPLICATE_COLUMN,
+                    SqlState::SYNTAX_ERROR,
                     format!("multiple assignments to same column \"{name}\""),
                 ));
             }
@@ -891,13 +901,33 @@ fn order_exprs(query: &ast::Query) -> Vec<ast::OrderByExpr> {
     }
 }
 
+/// Whether a GROUP BY / ORDER BY item is a bare constant, which PostgreSQL
+/// takes as an output position (the grammar folds `-1` into a constant).
+fn is_constant(expr: &ast::Expr) -> bool {
+    match expr {
+        ast::Expr::Value(v) => !matches!(v.value, ast::Value::Placeholder(_)),
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => matches!(&**expr, ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..))),
+        _ => false,
+    }
+}
+
+/// Resolves a constant GROUP BY / ORDER BY item to an output position. Only
+/// an int4 constant is a position; `1.5`, `'a'` or `NULL` is a syntax error
+/// in PostgreSQL rather than a constant sort key.
 fn ordinal(expr: &ast::Expr, count: usize, clause: &str) -> Result<usize> {
     let text = expr.to_string();
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 && n <= count => Ok(n - 1),
-        _ => Err(Error::sql(
+    match text.parse::<i32>() {
+        Ok(n) if n >= 1 && n as usize <= count => Ok(n as usize - 1),
+        Ok(_) => Err(Error::sql(
             SqlState::INVALID_COLUMN_REFERENCE,
             format!("{clause} position {text} is not in select list"),
+        )),
+        Err(_) => Err(Error::sql(
+            SqlState::SYNTAX_ERROR,
+            format!("non-integer constant in {clause}"),
         )),
     }
 }

@@ -520,8 +520,14 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
         }));
     }
     if op == BinaryOp::Concat {
-        let text = |value: &Value| value.to_text().unwrap_or_default();
-        return Ok(Value::Text(format!("{}{}", text(left), text(right))));
+        // Non-text operands go through the text cast, as PostgreSQL's
+        // anytextcat does: a boolean concatenates as `true`, not `t`.
+        let text = |value: &Value| -> Result<String> {
+            Ok(cast(value.clone(), DataType::Text)?
+                .to_text()
+                .unwrap_or_default())
+        };
+        return Ok(Value::Text(format!("{}{}", text(left)?, text(right)?)));
     }
     if data_type.is_integer() {
         let (Some(a), Some(b)) = (left.as_i64(), right.as_i64()) else {
@@ -553,6 +559,12 @@ pub fn like(value: &str, pattern: &str) -> Result<bool> {
                 }
                 '\\' => {
                     let Some(&literal) = pattern.get(p + 1) else {
+                        // Like PostgreSQL, only complain when the trailing
+                        // escape is reached with text left to match;
+                        // otherwise it is simply no match.
+                        if v == value.len() {
+                            return Ok(false);
+                        }
                         return Err(Error::sql(
                             SqlState::INVALID_ESCAPE_SEQUENCE,
                             "LIKE pattern must not end with escape character",

@@ -223,6 +223,13 @@ impl Value {
                 ),
             )
         };
+        // float4in/float8in word it without the leading "value".
+        let float_out_of_range = || {
+            Error::sql(
+                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                format!("\"{}\" is out of range for type {}", text, data_type.name()),
+            )
+        };
         let trimmed = text.trim();
         Ok(match data_type {
             DataType::Boolean => Value::Boolean(parse_bool(trimmed).ok_or_else(invalid)?),
@@ -241,13 +248,22 @@ impl Value {
             DataType::Real => {
                 let v = parse_float(trimmed).ok_or_else(invalid)?;
                 let narrowed = v as f32;
-                if narrowed.is_infinite() && v.is_finite() {
-                    return Err(out_of_range());
+                if narrowed.is_infinite() && !is_infinity_word(trimmed)
+                    || narrowed == 0.0 && has_nonzero_mantissa(trimmed)
+                {
+                    return Err(float_out_of_range());
                 }
                 Value::Real(narrowed)
             }
             DataType::Double => {
                 let v = parse_float(trimmed).ok_or_else(invalid)?;
+                // PostgreSQL's float8in rejects overflow to infinity and
+                // underflow to zero (strtod's ERANGE) instead of rounding.
+                if v.is_infinite() && !is_infinity_word(trimmed)
+                    || v == 0.0 && has_nonzero_mantissa(trimmed)
+                {
+                    return Err(float_out_of_range());
+                }
                 Value::Double(v)
             }
             DataType::Text => Value::Text(text.to_string()),
@@ -338,20 +354,22 @@ pub fn compare_floats(a: f64, b: f64) -> Ordering {
 fn parse_bool(text: &str) -> Option<bool> {
     let lower = text.to_ascii_lowercase();
     match lower.as_str() {
-        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
-        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
-        _ => {
-            // PostgreSQL accepts any unique prefix of true/false/yes/no.
-            if lower.len() >= 2 && "true".starts_with(&lower)
-                || lower.len() >= 3 && "yes".starts_with(&lower)
-            {
-                Some(true)
-            } else if lower.len() >= 2 && "false".starts_with(&lower) {
-                Some(false)
-            } else {
-                None
-            }
-        }
+        "1" => return Some(true),
+        "0" => return Some(false),
+        // As in PostgreSQL's parse_bool: "o" alone is ambiguous, so on/off
+        // need two letters ("of" is off).
+        "on" => return Some(true),
+        "of" | "off" => return Some(false),
+        "" => return None,
+        _ => {}
+    }
+    // PostgreSQL accepts any prefix of true/false/yes/no, even one letter.
+    if "true".starts_with(&lower) || "yes".starts_with(&lower) {
+        Some(true)
+    } else if "false".starts_with(&lower) || "no".starts_with(&lower) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -362,14 +380,12 @@ fn parse_integer(text: &str) -> Option<i128> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
-        return None;
-    }
-    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    // PostgreSQL 15 takes plain digits only (underscore separators came in 16).
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let mut value: i128 = 0;
-    for b in digits.bytes().filter(|b| *b != b'_') {
+    for b in digits.bytes() {
         value = value.checked_mul(10)?.checked_add((b - b'0') as i128)?;
         if value > i64::MAX as i128 + 1 {
             // Beyond any supported range; keep it representable for the error.
@@ -392,6 +408,19 @@ fn parse_float(text: &str) -> Option<f64> {
         return None;
     }
     lower.parse::<f64>().ok()
+}
+
+/// Whether float input spells infinity itself (as opposed to overflowing).
+fn is_infinity_word(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("inf")
+}
+
+/// Whether the mantissa of a decimal float input has a nonzero digit, i.e.
+/// a parsed zero is an underflow rather than an exact zero.
+fn has_nonzero_mantissa(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let mantissa = lower.split('e').next().unwrap_or_default();
+    mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b))
 }
 
 /// Checks a string against `varchar(n)`: PostgreSQL raises 22001 unless the
@@ -521,8 +550,13 @@ mod tests {
             Value::parse(DataType::Boolean, "yes").unwrap(),
             Value::Boolean(true)
         ));
+        // PostgreSQL: "of" is off; "o" alone is ambiguous.
         assert!(matches!(
-            Value::parse(DataType::Boolean, "of").unwrap_err(),
+            Value::parse(DataType::Boolean, "of").unwrap(),
+            Value::Boolean(false)
+        ));
+        assert!(matches!(
+            Value::parse(DataType::Boolean, "o").unwrap_err(),
             Error::Sql { .. }
         ));
         assert!(
