@@ -56,6 +56,7 @@ pub enum BoundStatement {
     },
     Begin {
         isolation: Option<IsolationLevel>,
+        tag: &'static str,
     },
     Commit,
     Rollback,
@@ -186,6 +187,7 @@ impl<'a> Binder<'a> {
                 modes,
                 statements,
                 exception,
+                begin,
                 ..
             } => {
                 if !statements.is_empty() || exception.is_some() {
@@ -220,7 +222,11 @@ impl<'a> Binder<'a> {
                         }
                     }
                 }
-                Ok(BoundStatement::Begin { isolation })
+                Ok(BoundStatement::Begin {
+                    isolation,
+                    // The command tag echoes the spelling, as in PostgreSQL.
+                    tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
+                })
             }
             Statement::Commit { chain: false, .. } => Ok(BoundStatement::Commit),
             Statement::Rollback {

@@ -443,7 +443,7 @@ impl Session {
 
     fn execute_control(&mut self, control: BoundStatement) -> Result<Outcome> {
         match control {
-            BoundStatement::Begin { isolation } => {
+            BoundStatement::Begin { isolation, tag } => {
                 self.check_not_failed()?;
                 if self.transaction_is_implicit {
                     // BEGIN inside a multi-statement string turns the implicit
@@ -454,7 +454,7 @@ impl Session {
                     self.transaction = Some(self.mvcc.begin(isolation)?);
                 }
                 // PostgreSQL warns about a nested BEGIN and carries on.
-                Ok(command("BEGIN"))
+                Ok(command(tag))
             }
             BoundStatement::Commit => {
                 self.transaction_is_implicit = false;
