@@ -694,18 +694,17 @@ fn to_limit(data_type: DataType) -> Option<u32> {
 }
 
 fn call(function: Function, args: Vec<Value>) -> Result<Value> {
-    let first = args.into_iter().collect::<Vec<_>>();
     Ok(match function {
         Function::Coalesce => Value::Null,
         Function::NullIf => {
-            let (a, b) = (&first[0], &first[1]);
+            let (a, b) = (&args[0], &args[1]);
             if !a.is_null() && !b.is_null() && sql_compare(a, b) == Ordering::Equal {
                 Value::Null
             } else {
                 a.clone()
             }
         }
-        Function::Abs => match &first[0] {
+        Function::Abs => match &args[0] {
             Value::Null => Value::Null,
             Value::SmallInt(v) => {
                 Value::SmallInt(v.checked_abs().ok_or_else(|| overflow("smallint"))?)
@@ -718,7 +717,7 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
             Value::Double(v) => Value::Double(v.abs()),
             other => return Err(Error::Internal(format!("abs of {other:?}"))),
         },
-        Function::Lower | Function::Upper | Function::Length => match &first[0] {
+        Function::Lower | Function::Upper | Function::Length => match &args[0] {
             Value::Null => Value::Null,
             Value::Text(s) => match function {
                 Function::Lower => Value::Text(s.to_lowercase()),

@@ -263,11 +263,10 @@ impl Session {
                 }],
                 _ => Vec::new(),
             };
-            let mut params = param_types
+            let params = param_types
                 .iter()
                 .map(|t| t.unwrap_or(DataType::Text))
                 .collect::<Vec<_>>();
-            params.truncate(param_types.len());
             return Ok(Prepared {
                 param_types: params,
                 columns,
