@@ -1,7 +1,9 @@
-//! Configuration of a basalt instance: where the data lives and how big the
-//! buffer pool is. The server fills it from flags and environment variables.
+//! Configuration of a basalt instance: where the data lives, how big the
+//! buffer pool is, and when checkpoints run. The server fills it from flags
+//! and environment variables.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The default number of 8 KiB pages in the buffer pool (128 MiB).
 pub const DEFAULT_BUFFER_POOL_PAGES: usize = 16 * 1024;
@@ -9,10 +11,22 @@ pub const DEFAULT_BUFFER_POOL_PAGES: usize = 16 * 1024;
 /// Settings for opening a database.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The directory holding the data file.
+    /// The directory holding the data file, the control file and the WAL.
     pub data_dir: PathBuf,
     /// Capacity of the buffer pool, in pages.
     pub buffer_pool_pages: usize,
+    /// A checkpoint starts at least this often (PostgreSQL's
+    /// `checkpoint_timeout`, default 5 minutes).
+    pub checkpoint_interval: Duration,
+    /// A checkpoint starts once this much WAL was written since the last one
+    /// began (PostgreSQL's `max_wal_size` plays this role).
+    pub max_wal_size: u64,
+    /// The size of one WAL segment file.
+    pub wal_segment_size: u64,
+    /// How often the background writer makes asynchronous commits durable
+    /// (PostgreSQL's `wal_writer_delay`); bounds what `synchronous_commit =
+    /// off` can lose.
+    pub wal_writer_delay: Duration,
 }
 
 impl Config {
@@ -20,11 +34,30 @@ impl Config {
         Config {
             data_dir: data_dir.into(),
             buffer_pool_pages: DEFAULT_BUFFER_POOL_PAGES,
+            checkpoint_interval: Duration::from_secs(300),
+            max_wal_size: 256 * 1024 * 1024,
+            wal_segment_size: 16 * 1024 * 1024,
+            wal_writer_delay: Duration::from_millis(200),
         }
     }
 
     pub fn with_buffer_pool_pages(mut self, pages: usize) -> Config {
         self.buffer_pool_pages = pages;
+        self
+    }
+
+    pub fn with_checkpoint_interval(mut self, interval: Duration) -> Config {
+        self.checkpoint_interval = interval;
+        self
+    }
+
+    pub fn with_max_wal_size(mut self, bytes: u64) -> Config {
+        self.max_wal_size = bytes;
+        self
+    }
+
+    pub fn with_wal_segment_size(mut self, bytes: u64) -> Config {
+        self.wal_segment_size = bytes;
         self
     }
 }

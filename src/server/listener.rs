@@ -12,6 +12,13 @@
 //!    stragglers;
 //! 4. call [`Database::shutdown`], which flushes everything to disk.
 //!
+//! A storage failure is different: after a failed WAL or data-file fsync
+//! nothing more can be made durable, and retrying could report lost writes
+//! as saved (PostgreSQL's "fsyncgate"). [`serve`] checks
+//! [`Database::fatal_error`] every [`FATAL_CHECK_INTERVAL`] and then returns
+//! the error at once, without the graceful steps: the process exits and the
+//! next start recovers from the WAL.
+//!
 //! [`ShutdownSignal`] turns SIGINT/SIGTERM into such a future. It is
 //! installed before the server announces its address, so a signal sent by
 //! someone who saw the announcement cannot hit the default handler.
@@ -31,6 +38,9 @@ use super::connection::Connection;
 /// How long shutdown waits for connections to finish their work.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How often the server checks for a fatal storage failure.
+pub const FATAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Serves PostgreSQL clients on `listener` until `shutdown` resolves, then
 /// shuts down gracefully (see the module docs) and returns the result of
 /// [`Database::shutdown`].
@@ -41,10 +51,19 @@ pub async fn serve(
 ) -> Result<()> {
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let mut fatal_check = tokio::time::interval(FATAL_CHECK_INTERVAL);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            _ = fatal_check.tick() => {
+                if let Some(reason) = database.fatal_error() {
+                    tracing::error!(%reason, "stopping at once: storage can no longer be trusted");
+                    return Err(Error::Io(std::io::Error::other(format!(
+                        "storage failure, stopping: {reason}"
+                    ))));
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     // Small responses (ReadyForQuery) must not wait for Nagle.

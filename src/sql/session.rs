@@ -123,6 +123,12 @@ impl Database {
     pub fn shutdown(&self) -> Result<()> {
         self.mvcc.flush()
     }
+
+    /// Why the storage can no longer make anything durable (a failed write
+    /// or fsync), if so: the server must stop and leave the rest to recovery.
+    pub fn fatal_error(&self) -> Option<String> {
+        self.mvcc.engine().fatal_error()
+    }
 }
 
 /// The version basalt reports: PostgreSQL 15 compatible, so that libpq,
@@ -148,6 +154,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("server_version_num", "150018"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
+    ("synchronous_commit", "on"),
     ("timezone", "UTC"),
 ];
 
@@ -166,6 +173,23 @@ fn canonical_setting(name: String) -> String {
     match name.as_str() {
         "time zone" => "timezone".to_string(),
         _ => name,
+    }
+}
+
+/// PostgreSQL's spellings of `synchronous_commit`, folded to `on`/`off`:
+/// every level above `off` waits for the local WAL flush (there are no
+/// standbys to wait for).
+fn canonical_synchronous_commit(text: &str) -> Result<&'static str> {
+    match text.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok("on"),
+        "local" => Ok("local"),
+        "remote_write" => Ok("remote_write"),
+        "remote_apply" => Ok("remote_apply"),
+        "off" | "false" | "no" | "0" => Ok("off"),
+        other => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"synchronous_commit\": \"{other}\""),
+        )),
     }
 }
 
@@ -391,7 +415,7 @@ impl Session {
         let failed = self.failed.replace(false);
         match self.transaction.take() {
             Some(txn) if failed => txn.rollback(),
-            Some(txn) => txn.commit(),
+            Some(txn) => self.commit(txn),
             None => Ok(()),
         }
     }
@@ -420,6 +444,15 @@ impl Session {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.to_string())
+    }
+
+    /// Commits `txn`, waiting for its WAL flush unless `synchronous_commit`
+    /// is off (then a crash may lose it, within the background writer's
+    /// delay, but never corrupts anything).
+    fn commit(&self, mut txn: Transaction) -> Result<()> {
+        let synchronous = self.setting("synchronous_commit").as_deref() != Some("off");
+        txn.set_synchronous_commit(synchronous);
+        txn.commit()
     }
 
     fn default_isolation(&self) -> IsolationLevel {
@@ -464,7 +497,7 @@ impl Session {
                         Ok(command("ROLLBACK"))
                     }
                     Some(txn) => {
-                        txn.commit()?;
+                        self.commit(txn)?;
                         Ok(command("COMMIT"))
                     }
                     None => Ok(command("COMMIT")),
@@ -495,6 +528,11 @@ impl Session {
                 if name == "default_transaction_isolation" {
                     parse_isolation(&value)?;
                 }
+                let value = if name == "synchronous_commit" {
+                    canonical_synchronous_commit(&value)?.to_string()
+                } else {
+                    value
+                };
                 if self.setting(&name).is_none() && !name.contains('.') {
                     return Err(Error::sql(
                         SqlState::UNDEFINED_OBJECT,
@@ -558,7 +596,7 @@ impl Session {
         match work(&mut txn) {
             Ok(value) => {
                 if commit {
-                    txn.commit()?;
+                    self.commit(txn)?;
                 } else {
                     txn.rollback()?;
                 }

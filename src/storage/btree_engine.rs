@@ -1,51 +1,104 @@
 //! `BTreeEngine`: the [`Engine`] trait over page-based B+trees in one data
-//! file, with a directory of roots mapping each [`TreeId`] to its root page.
+//! file, with a directory of roots mapping each [`TreeId`] to its root page,
+//! made durable by the write-ahead log.
 //!
 //! ```text
-//!   page 0 meta ──► directory root (a B+tree: TreeId (u64 BE) ─► root page (u64 LE))
-//!                        ├─ tree 7  ─► root page 12 ─► ... leaves, overflow chains
-//!                        └─ tree 9  ─► root page 40 ─► ...
+//!   meta.directory_root ──► directory (a B+tree: TreeId (u64 BE) ─► root page (u64 LE))
+//!                              ├─ tree 7  ─► root page 12 ─► ... leaves, overflow chains
+//!                              └─ tree 9  ─► root page 40 ─► ...
+//!
+//!   data_dir/ basalt.db       pages (page 0: header)
+//!             basalt.control  last checkpoint: redo LSN + meta state
+//!             wal/*.wal       redo records of mini-transactions
 //! ```
 //!
+//! Life of a write: `insert` takes the tree lock, runs the B+tree insert in a
+//! [`MiniTransaction`] and commits it (one redo record appended to the WAL
+//! buffer, page LSNs set). Durability comes later and in bulk: the
+//! transaction layer calls [`Engine::wait_durable`] at commit, and group
+//! commit flushes every waiting committer's records with one fdatasync.
+//!
+//! Checkpoints are fuzzy: the redo LSN is fixed first, then every dirty page
+//! is written (writers keep going; the pool flushes the WAL before each page,
+//! the write-ahead rule), the file is synced, and the control file records
+//! the redo LSN with the meta state. WAL below the redo LSN is then removed.
+//! A background thread starts one every `checkpoint_interval` or after
+//! `max_wal_size` bytes of WAL, and every `wal_writer_delay` makes
+//! asynchronous commits durable.
+//!
+//! Opening runs recovery (see `recovery`) from the control file's
+//! checkpoint, then checkpoints if it replayed anything.
+//!
 //! Invariants:
-//! 1. The directory's entries and the in-memory `roots` map agree at all
-//!    times; `roots` is loaded from the directory on open and both are
-//!    changed together by `create_tree`/`drop_tree` (roots never move, see
-//!    the tree module's invariant 3).
-//! 2. Concurrency is coarse for this increment: one `RwLock` over the whole
-//!    engine. `get`, `scan_batch` and `tree_exists` take it shared and run in
+//! 1. The directory's entries and the in-memory `roots` map agree once a
+//!    mini-transaction committed; `roots` is loaded from the directory on
+//!    open and changed only after the directory change committed.
+//! 2. Concurrency is coarse for this increment: one `RwLock` over the trees.
+//!    `get`, `scan_batch` and `tree_exists` take it shared and run in
 //!    parallel (the buffer pool is thread-safe); `insert`, `delete`,
-//!    `create_tree`, `drop_tree` and `flush` take it exclusively. A later
-//!    issue replaces this with latch coupling on the page latches.
-//! 3. Durability: data survives only up to the last `flush` (dirty pages,
-//!    `fsync`, then the meta page, `fsync`). There is no WAL yet, so a crash
-//!    between flushes can leave a torn or inconsistent file.
+//!    `create_tree` and `drop_tree` take it exclusively. Checkpoints do not
+//!    take it except for a moment to copy the meta state.
+//! 3. Every page change happens in a mini-transaction that either commits
+//!    (logged) or aborts (undone), and the meta state is restored with it.
+//! 4. The meta state written to the control file is logged and flushed
+//!    before the control file is written, so recovery never starts from a
+//!    state the WAL does not explain.
 
-use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::btree::node;
 use super::btree::overflow;
 use super::btree::tree::{BTree, TreeShape};
 use super::buffer_pool::BufferPool;
+use super::control::{Checkpoint, ControlFile};
 use super::engine::{Direction, Engine, Entry, KeyRange, TreeId};
 use super::file::DataFile;
-use super::meta::Meta;
-use super::page::{self, PAGE_SIZE, PageBytes, PageNumber, PageType};
+use super::meta::{self, Meta};
+use super::mini_transaction::MiniTransaction;
+use super::page::{PAGE_SIZE, PageBytes, PageNumber, PageType};
+use super::recovery::{self, RecoveryStats};
 use super::vfs::{FileSystem, OsFileSystem};
+use super::wal::{Lsn, Wal, WalOptions};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// The page-based storage engine.
 pub struct BTreeEngine {
-    inner: RwLock<Inner>,
+    shared: Arc<Shared>,
+    background: Option<Background>,
 }
 
-struct Inner {
+struct Shared {
     buffer_pool: BufferPool,
+    wal: Arc<Wal>,
+    control: ControlFile,
+    trees: RwLock<Trees>,
+    /// Held for a whole checkpoint: one at a time. Holds when the last began.
+    checkpoints: Mutex<CheckpointClock>,
+    config: Config,
+    recovery: RecoveryStats,
+}
+
+struct Trees {
     meta: Meta,
     /// Cache of the directory: tree id to fixed root page.
     roots: HashMap<TreeId, PageNumber>,
+}
+
+struct CheckpointClock {
+    started: Instant,
+    redo_lsn: Lsn,
+}
+
+/// The background writer thread and its stop signal.
+struct Background {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
 }
 
 fn missing(tree: TreeId) -> Error {
@@ -54,7 +107,7 @@ fn missing(tree: TreeId) -> Error {
 
 /// The structural check the buffer pool runs on every page it reads.
 fn validate_page(page_number: PageNumber, bytes: &PageBytes) -> Result<()> {
-    match page::page_type(bytes) {
+    match super::page::page_type(bytes) {
         Some(PageType::Leaf | PageType::Interior) => node::validate(page_number, bytes),
         Some(PageType::Overflow) => overflow::validate(page_number, bytes),
         Some(PageType::Free) => Ok(()),
@@ -68,112 +121,197 @@ fn directory_key(tree: TreeId) -> [u8; 8] {
     tree.to_be_bytes()
 }
 
+/// Runs `operation` in a mini-transaction over the trees and commits it, or
+/// undoes it on error (invariant 3).
+fn run<T>(
+    buffer_pool: &BufferPool,
+    trees: &mut Trees,
+    operation: impl FnOnce(&mut MiniTransaction<'_>, &mut Meta) -> Result<T>,
+) -> Result<T> {
+    let mut mtr = MiniTransaction::begin(buffer_pool, &trees.meta);
+    let result = operation(&mut mtr, &mut trees.meta).and_then(|value| {
+        mtr.commit(&trees.meta)?;
+        Ok(value)
+    });
+    if result.is_err() {
+        mtr.abort(&mut trees.meta);
+    }
+    result
+}
+
 impl BTreeEngine {
-    /// Opens the database in `config.data_dir`, creating the directory and an
-    /// empty data file if missing; otherwise validates the meta page.
+    /// Opens the database in `config.data_dir`, creating it if missing, and
+    /// recovers it from the WAL if it was not shut down cleanly.
     pub fn open(config: &Config) -> Result<BTreeEngine> {
-        BTreeEngine::open_with(config, &OsFileSystem)
+        BTreeEngine::open_with(config, Arc::new(OsFileSystem))
     }
 
-    /// Like [`BTreeEngine::open`], with the data file on `file_system` (the
-    /// crash-simulating one in tests).
-    pub fn open_with(config: &Config, file_system: &dyn FileSystem) -> Result<BTreeEngine> {
-        let file = DataFile::open_with(file_system, &config.data_dir)?;
-        let file_size = file.size_in_bytes()?;
-        let existing_meta = if file_size == 0 {
-            None
-        } else {
-            // A file shorter than one page fails here as a truncated page 0.
-            let mut bytes = Box::new([0u8; PAGE_SIZE]);
-            file.read_page(0, &mut bytes)?;
-            let meta = Meta::decode(&bytes)?;
-            // `checked_mul`: the page count is data from disk.
-            let needed = meta.page_count.checked_mul(PAGE_SIZE as u64);
-            if needed.is_none_or(|needed| file_size < needed) {
-                return Err(Error::Corrupt(format!(
-                    "page 0 (meta): {} pages recorded but the file holds only {} bytes",
-                    meta.page_count, file_size
-                )));
-            }
-            Some(meta)
+    /// Like [`BTreeEngine::open`], on `file_system` (the crash-simulating one
+    /// in tests).
+    pub fn open_with(config: &Config, file_system: Arc<dyn FileSystem>) -> Result<BTreeEngine> {
+        let data_dir = &config.data_dir;
+        let file = DataFile::open_with(&*file_system, data_dir)?;
+        let (control, checkpoint) = ControlFile::open(&*file_system, data_dir)?;
+        let options = WalOptions {
+            segment_size: config.wal_segment_size,
+            ..WalOptions::default()
         };
-        let buffer_pool = BufferPool::new(file, config.buffer_pool_pages, validate_page)?;
-        let mut inner = match existing_meta {
-            Some(meta) => Inner {
-                buffer_pool,
-                meta,
-                roots: HashMap::new(),
-            },
+        let (wal, wal_end) = Wal::open(Arc::clone(&file_system), data_dir, options)?;
+        let wal = Arc::new(wal);
+        let created = checkpoint.is_none();
+        let checkpoint = match checkpoint {
+            Some(checkpoint) => checkpoint,
             None => {
-                let mut meta = Meta::new();
-                let directory = BTree::create(&buffer_pool, &mut meta)?;
-                meta.directory_root = directory.root();
-                let inner = Inner {
-                    buffer_pool,
-                    meta,
-                    roots: HashMap::new(),
+                let size = file.size_in_bytes()?;
+                // Only page 0 written: a creation that crashed before its
+                // first checkpoint. Anything else is a database without its
+                // control file, which must not be silently recreated.
+                let crashed_creation = size == PAGE_SIZE as u64 && {
+                    let mut header = Box::new([0u8; PAGE_SIZE]);
+                    file.read_page(0, &mut header)
+                        .and_then(|_| meta::check_header(&header))
+                        .is_ok()
                 };
-                // Make the new file valid on disk right away.
-                inner.flush()?;
-                inner
+                if size != 0 && !crashed_creation {
+                    return Err(Error::Corrupt(format!(
+                        "the control file is missing or empty, but the data file is not \
+                         new ({size} bytes): refusing to start"
+                    )));
+                }
+                // A new database (or a creation that crashed before its first
+                // checkpoint): start over after whatever the WAL holds.
+                file.write_page(0, &meta::encode_header())?;
+                file.sync()?;
+                let checkpoint = Checkpoint {
+                    redo_lsn: wal_end,
+                    meta: Meta::new(),
+                };
+                control.write(&checkpoint)?;
+                checkpoint
             }
         };
-        inner.load_roots()?;
+        let mut header = Box::new([0u8; PAGE_SIZE]);
+        file.read_page(0, &mut header)?;
+        meta::check_header(&header)?;
+        let buffer_pool = BufferPool::new(
+            file,
+            config.buffer_pool_pages,
+            validate_page,
+            Some(Arc::clone(&wal)),
+        )?;
+        wal.set_redo_lsn(checkpoint.redo_lsn);
+        let (meta, stats) = recovery::replay(&buffer_pool, &wal, &checkpoint)?;
+        if stats.records > 0 {
+            tracing::info!(
+                records = stats.records,
+                bytes = stats.bytes,
+                from_lsn = stats.from_lsn,
+                to_lsn = stats.to_lsn,
+                seconds = stats.seconds,
+                "recovery replayed the WAL"
+            );
+        }
+        let mut trees = Trees {
+            meta,
+            roots: HashMap::new(),
+        };
+        if trees.meta.directory_root == 0 {
+            run(&buffer_pool, &mut trees, |mtr, meta| {
+                meta.directory_root = BTree::create(mtr, meta)?.root();
+                Ok(())
+            })?;
+        }
+        let shared = Arc::new(Shared {
+            buffer_pool,
+            wal,
+            control,
+            trees: RwLock::new(trees),
+            checkpoints: Mutex::new(CheckpointClock {
+                started: Instant::now(),
+                redo_lsn: checkpoint.redo_lsn,
+            }),
+            config: config.clone(),
+            recovery: stats,
+        });
+        shared.load_roots()?;
+        if created || shared.recovery.records > 0 {
+            shared.checkpoint()?;
+        }
+        let background = Background::start(Arc::clone(&shared));
         Ok(BTreeEngine {
-            inner: RwLock::new(inner),
+            shared,
+            background: Some(background),
         })
+    }
+
+    /// Runs a checkpoint now (see the module docs).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.shared.checkpoint()
+    }
+
+    /// What recovery did when this engine was opened.
+    pub fn recovery_stats(&self) -> &RecoveryStats {
+        &self.shared.recovery
+    }
+
+    /// The write-ahead log.
+    pub fn wal(&self) -> &Wal {
+        &self.shared.wal
     }
 
     /// Pages in use by trees and the directory (not meta, not free).
     pub fn used_pages(&self) -> u64 {
-        self.inner.read().meta.used_pages()
+        self.shared.trees.read().meta.used_pages()
     }
 
     /// Pages in the file (used, free and the meta page).
     pub fn file_pages(&self) -> u64 {
-        self.inner.read().meta.page_count
+        self.shared.trees.read().meta.page_count
     }
 
     /// Pages on the free list.
     pub fn free_pages(&self) -> u64 {
-        self.inner.read().meta.free_count
+        self.shared.trees.read().meta.free_count
     }
 
     /// Pages one tree occupies (nodes and overflow pages).
     pub fn tree_pages(&self, tree: TreeId) -> Result<u64> {
-        let inner = self.inner.read();
-        let tree = inner.tree(tree)?;
-        tree.page_count(&inner.buffer_pool)
+        let trees = self.shared.trees.read();
+        trees.tree(tree)?.page_count(&self.shared.buffer_pool)
     }
 
     /// Walks a whole tree checking its structural invariants (reads every
     /// page: for tests and diagnostics).
     pub fn check_tree(&self, tree: TreeId) -> Result<TreeShape> {
-        let inner = self.inner.read();
-        let tree = inner.tree(tree)?;
-        tree.check(&inner.buffer_pool)
+        let trees = self.shared.trees.read();
+        trees.tree(tree)?.check(&self.shared.buffer_pool)
     }
 
     /// Disk reads the buffer pool has done (misses), for tests and stats.
     pub fn disk_reads(&self) -> u64 {
-        self.inner.read().buffer_pool.disk_reads()
+        self.shared.buffer_pool.disk_reads()
+    }
+
+    /// The root page of a tree (for tests that damage pages on purpose).
+    pub fn root_page(&self, tree: TreeId) -> Result<PageNumber> {
+        Ok(self.shared.trees.read().tree(tree)?.root())
     }
 }
 
-impl Inner {
-    fn directory(&self) -> BTree {
-        BTree::open(self.meta.directory_root)
-    }
-
+impl Trees {
     fn tree(&self, tree: TreeId) -> Result<BTree> {
         self.roots
             .get(&tree)
             .map(|root| BTree::open(*root))
             .ok_or_else(|| missing(tree))
     }
+}
 
-    fn load_roots(&mut self) -> Result<()> {
-        let entries = self.directory().scan(
+impl Shared {
+    fn load_roots(&self) -> Result<()> {
+        let mut trees = self.trees.write();
+        let directory_root = trees.meta.directory_root;
+        let entries = BTree::open(directory_root).scan(
             &self.buffer_pool,
             &KeyRange::all(),
             Direction::Forward,
@@ -183,96 +321,179 @@ impl Inner {
             let (Ok(key), Ok(value)) = (<[u8; 8]>::try_from(key), <[u8; 8]>::try_from(value))
             else {
                 return Err(Error::Corrupt(format!(
-                    "page {}: malformed directory entry",
-                    self.meta.directory_root
+                    "page {directory_root}: malformed directory entry"
                 )));
             };
             let root = u64::from_le_bytes(value);
-            if root == 0 || root >= self.meta.page_count {
+            if root == 0 || root >= trees.meta.page_count {
                 return Err(Error::Corrupt(format!(
-                    "page {}: directory root pointer {root} outside the file",
-                    self.meta.directory_root
+                    "page {directory_root}: directory root pointer {root} outside the file"
                 )));
             }
-            self.roots.insert(u64::from_be_bytes(key), root);
+            trees.roots.insert(u64::from_be_bytes(key), root);
         }
         Ok(())
     }
 
-    fn flush(&self) -> Result<()> {
+    /// A fuzzy checkpoint (see the module docs and invariant 4).
+    fn checkpoint(&self) -> Result<()> {
+        let mut clock = self.checkpoints.lock();
+        let started = Instant::now();
+        let redo_lsn = self.wal.begin_checkpoint();
         self.buffer_pool.flush()?;
-        // The meta page last, so that it never points at unwritten pages: the
-        // data pages must be durable before the meta page can reach the disk
-        // (the kernel may write back in any order), hence two syncs.
-        let file = self.buffer_pool.file();
-        file.sync()?;
-        file.write_page(0, &self.meta.encode())?;
-        file.sync()
+        self.buffer_pool.file().sync()?;
+        let (meta, meta_lsn) = {
+            let trees = self.trees.read();
+            (trees.meta.clone(), self.wal.end_lsn())
+        };
+        self.wal.flush(meta_lsn)?;
+        self.control.write(&Checkpoint { redo_lsn, meta })?;
+        let removed = self.wal.remove_segments_before(redo_lsn)?;
+        tracing::debug!(
+            redo_lsn,
+            removed_segments = removed,
+            seconds = started.elapsed().as_secs_f64(),
+            "checkpoint complete"
+        );
+        *clock = CheckpointClock { started, redo_lsn };
+        Ok(())
+    }
+
+    /// One round of the background writer: make asynchronous commits
+    /// durable, and checkpoint when it is time.
+    fn background_round(&self) -> Result<()> {
+        let end = self.wal.end_lsn();
+        if self.wal.flushed_lsn() < end {
+            self.wal.flush(end)?;
+        }
+        let due = {
+            let clock = self.checkpoints.lock();
+            clock.started.elapsed() >= self.config.checkpoint_interval
+                || end.saturating_sub(clock.redo_lsn) >= self.config.max_wal_size
+        };
+        if due {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn fatal_error(&self) -> Option<String> {
+        if let Some(reason) = self.wal.failure() {
+            return Some(format!("WAL write or sync failed: {reason}"));
+        }
+        self.buffer_pool
+            .file()
+            .has_failed()
+            .then(|| "data file sync failed".to_string())
+    }
+}
+
+impl Background {
+    fn start(shared: Arc<Shared>) -> Background {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("basalt-wal-writer".into())
+            .spawn(move || {
+                let (stopped, wake) = &*signal;
+                let delay = shared.config.wal_writer_delay;
+                loop {
+                    {
+                        let mut stopped = stopped.lock();
+                        if !*stopped {
+                            wake.wait_for(&mut stopped, delay);
+                        }
+                        if *stopped {
+                            return;
+                        }
+                    }
+                    if shared.fatal_error().is_some() {
+                        // Nothing can be made durable any more; the server stops.
+                        continue;
+                    }
+                    if let Err(error) = shared.background_round() {
+                        tracing::error!(%error, "background WAL writer or checkpoint failed");
+                    }
+                }
+            })
+            .expect("invariant: the OS can start the background writer thread");
+        Background {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *stopped.lock() = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the background writer thread panicked");
+        }
     }
 }
 
 impl Engine for BTreeEngine {
     fn create_tree(&self, tree: TreeId) -> Result<()> {
-        let mut inner = self.inner.write();
-        if inner.roots.contains_key(&tree) {
+        let mut trees = self.shared.trees.write();
+        if trees.roots.contains_key(&tree) {
             return Err(Error::Internal(format!("tree {tree} already exists")));
         }
-        let Inner {
-            buffer_pool,
-            meta,
-            roots,
-        } = &mut *inner;
-        let created = BTree::create(buffer_pool, meta)?;
-        let directory = BTree::open(meta.directory_root);
-        directory.insert(
-            buffer_pool,
-            meta,
-            &directory_key(tree),
-            &created.root().to_le_bytes(),
-        )?;
-        roots.insert(tree, created.root());
+        let root = run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+            let created = BTree::create(mtr, meta)?;
+            let directory = BTree::open(meta.directory_root);
+            directory.insert(
+                mtr,
+                meta,
+                &directory_key(tree),
+                &created.root().to_le_bytes(),
+            )?;
+            Ok(created.root())
+        })?;
+        trees.roots.insert(tree, root);
         Ok(())
     }
 
     fn drop_tree(&self, tree: TreeId) -> Result<()> {
-        let mut inner = self.inner.write();
-        let dropped = inner.tree(tree)?;
-        let Inner {
-            buffer_pool,
-            meta,
-            roots,
-        } = &mut *inner;
-        let directory = BTree::open(meta.directory_root);
-        directory.delete(buffer_pool, meta, &directory_key(tree))?;
-        roots.remove(&tree);
-        dropped.destroy(buffer_pool, meta)
+        let mut trees = self.shared.trees.write();
+        let dropped = trees.tree(tree)?;
+        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+            let directory = BTree::open(meta.directory_root);
+            directory.delete(mtr, meta, &directory_key(tree))?;
+            Ok(())
+        })?;
+        trees.roots.remove(&tree);
+        // Unreachable now: free its pages (a crash part-way leaks the rest).
+        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+            dropped.destroy(mtr, meta)
+        })
     }
 
     fn tree_exists(&self, tree: TreeId) -> Result<bool> {
-        Ok(self.inner.read().roots.contains_key(&tree))
+        Ok(self.shared.trees.read().roots.contains_key(&tree))
     }
 
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let inner = self.inner.read();
-        inner.tree(tree)?.get(&inner.buffer_pool, key)
+        let trees = self.shared.trees.read();
+        trees.tree(tree)?.get(&self.shared.buffer_pool, key)
     }
 
     fn insert(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut inner = self.inner.write();
-        let target = inner.tree(tree)?;
-        let Inner {
-            buffer_pool, meta, ..
-        } = &mut *inner;
-        target.insert(buffer_pool, meta, key, value)
+        let mut trees = self.shared.trees.write();
+        let target = trees.tree(tree)?;
+        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+            target.insert(mtr, meta, key, value)
+        })
     }
 
     fn delete(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        let mut inner = self.inner.write();
-        let target = inner.tree(tree)?;
-        let Inner {
-            buffer_pool, meta, ..
-        } = &mut *inner;
-        target.delete(buffer_pool, meta, key)
+        let mut trees = self.shared.trees.write();
+        let target = trees.tree(tree)?;
+        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+            target.delete(mtr, meta, key)
+        })
     }
 
     fn scan_batch(
@@ -282,21 +503,39 @@ impl Engine for BTreeEngine {
         direction: Direction,
         limit: usize,
     ) -> Result<Vec<Entry>> {
-        let inner = self.inner.read();
-        inner
+        let trees = self.shared.trees.read();
+        trees
             .tree(tree)?
-            .scan(&inner.buffer_pool, range, direction, limit)
+            .scan(&self.shared.buffer_pool, range, direction, limit)
     }
 
     fn flush(&self) -> Result<()> {
-        self.inner.write().flush()
+        self.shared.checkpoint()
+    }
+
+    fn log_position(&self) -> u64 {
+        self.shared.wal.end_lsn()
+    }
+
+    fn wait_durable(&self, position: u64) -> Result<()> {
+        self.shared.wal.flush(position)
+    }
+
+    fn fatal_error(&self) -> Option<String> {
+        self.shared.fatal_error()
     }
 }
 
 impl Drop for BTreeEngine {
     fn drop(&mut self) {
-        if let Err(error) = self.inner.get_mut().flush() {
-            tracing::error!(%error, "flushing the storage engine on drop failed");
+        if let Some(mut background) = self.background.take() {
+            background.stop();
+        }
+        if self.shared.fatal_error().is_some() {
+            return;
+        }
+        if let Err(error) = self.shared.checkpoint() {
+            tracing::error!(%error, "the shutdown checkpoint failed; recovery will redo the WAL");
         }
     }
 }
@@ -327,38 +566,41 @@ mod tests {
     }
 
     #[test]
-    fn flushed_data_survives_a_simulated_crash() {
+    fn durable_changes_survive_a_crash_and_later_ones_form_a_prefix() {
         use crate::storage::vfs::SimulatedFileSystem;
         for seed in 0..8 {
             let fs = SimulatedFileSystem::new(seed);
-            // A pool big enough that nothing is evicted between flushes, so
-            // the only writes after the flush are the ones a crash drops.
-            let config = Config::new("/sim/data").with_buffer_pool_pages(256);
-            let engine = BTreeEngine::open_with(&config, &fs).unwrap();
+            let config = Config::new("/sim/data").with_buffer_pool_pages(32);
+            let engine = BTreeEngine::open_with(&config, Arc::new(fs.clone())).unwrap();
             engine.create_tree(7).unwrap();
             for index in 0..300 {
                 engine
                     .insert(7, &key(index), &value_of(index as u8, 100))
                     .unwrap();
             }
-            engine.flush().unwrap();
+            engine.wait_durable(engine.log_position()).unwrap();
+            // Not waited for: any prefix of these may survive.
             for index in 300..400 {
                 engine.insert(7, &key(index), &value_of(1, 100)).unwrap();
             }
             engine.delete(7, &key(0)).unwrap();
-            fs.crash();
-            // Dropping flushes through handles that died in the crash: logged, lost.
+            fs.power_off();
             drop(engine);
-            let engine = BTreeEngine::open_with(&config, &fs).unwrap();
+            fs.power_on();
+            let engine = BTreeEngine::open_with(&config, Arc::new(fs.clone())).unwrap();
             engine.check_tree(7).unwrap();
-            let entries: Vec<Entry> = scan(&engine, 7, KeyRange::all(), Direction::Forward)
-                .collect::<Result<_>>()
-                .unwrap();
-            assert_eq!(entries.len(), 300, "seed {seed}");
-            for (index, entry) in entries.iter().enumerate() {
-                assert_eq!(entry.0, key(index as u32));
-                assert_eq!(entry.1, value_of(index as u8, 100));
+            let keys: Vec<Vec<u8>> = scan(&engine, 7, KeyRange::all(), Direction::Forward)
+                .map(|entry| entry.unwrap().0)
+                .collect();
+            let deleted = keys.first() != Some(&key(0));
+            let survivors = keys.len() + usize::from(deleted) - 300;
+            let mut expected: Vec<Vec<u8>> = (0..300 + survivors as u32).map(key).collect();
+            if deleted {
+                assert_eq!(survivors, 100, "seed {seed}: the delete came last");
+                expected.remove(0);
             }
+            assert_eq!(keys, expected, "seed {seed}");
+            assert_eq!(engine.get(7, &key(150)).unwrap(), Some(value_of(150, 100)));
         }
     }
 
@@ -367,7 +609,7 @@ mod tests {
         use crate::storage::vfs::SimulatedFileSystem;
         let fs = SimulatedFileSystem::new(1);
         let config = Config::new("/sim/data").with_buffer_pool_pages(16);
-        let engine = BTreeEngine::open_with(&config, &fs).unwrap();
+        let engine = BTreeEngine::open_with(&config, Arc::new(fs.clone())).unwrap();
         engine.create_tree(1).unwrap();
         engine.insert(1, b"k", b"v").unwrap();
         fs.fail_next_sync();
@@ -599,10 +841,9 @@ mod tests {
     }
 
     #[test]
-    fn truncated_or_garbage_meta_page_is_corrupt_on_open() {
-        let path_of = |directory: &tempfile::TempDir| {
-            directory.path().join(crate::storage::file::DATA_FILE_NAME)
-        };
+    fn missing_control_file_damaged_header_or_cut_file_is_corrupt_on_open() {
+        let path_of = |directory: &tempfile::TempDir, name: &str| directory.path().join(name);
+        let data = crate::storage::file::DATA_FILE_NAME;
         let expect_corrupt = |directory: &tempfile::TempDir, needle: &str| match BTreeEngine::open(
             &config(directory, 16),
         ) {
@@ -616,29 +857,44 @@ mod tests {
             Ok(_) => panic!("expected corruption, opened fine"),
         };
 
+        // Data without a control file is never silently recreated.
         let truncated = tempfile::tempdir().unwrap();
-        std::fs::write(path_of(&truncated), vec![7u8; 100]).unwrap();
-        expect_corrupt(&truncated, "page 0");
-
+        std::fs::write(path_of(&truncated, data), vec![7u8; 100]).unwrap();
+        expect_corrupt(&truncated, "control file is missing");
         let garbage = tempfile::tempdir().unwrap();
         let noise: Vec<u8> = (0..PAGE_SIZE * 2)
             .map(|index| (index * 31 % 256) as u8)
             .collect();
-        std::fs::write(path_of(&garbage), noise).unwrap();
-        expect_corrupt(&garbage, "page 0: checksum mismatch");
+        std::fs::write(path_of(&garbage, data), noise).unwrap();
+        expect_corrupt(&garbage, "control file is missing");
 
-        // A valid meta page over a file cut short.
-        let cut = tempfile::tempdir().unwrap();
-        {
-            let engine = BTreeEngine::open(&config(&cut, 16)).unwrap();
+        let build = |directory: &tempfile::TempDir| {
+            let engine = BTreeEngine::open(&config(directory, 16)).unwrap();
             engine.create_tree(1).unwrap();
             for index in 0..2000u32 {
                 engine.insert(1, &key(index), &value_of(1, 100)).unwrap();
             }
-        }
-        let bytes = std::fs::read(path_of(&cut)).unwrap();
-        std::fs::write(path_of(&cut), &bytes[..PAGE_SIZE * 3 + 10]).unwrap();
-        expect_corrupt(&cut, "page 0 (meta)");
+        };
+        // A damaged header page.
+        let header = tempfile::tempdir().unwrap();
+        build(&header);
+        let mut bytes = std::fs::read(path_of(&header, data)).unwrap();
+        bytes[100] ^= 1;
+        std::fs::write(path_of(&header, data), &bytes).unwrap();
+        expect_corrupt(&header, "page 0: checksum mismatch");
+
+        // A data file cut short after a clean shutdown: the missing pages are
+        // reported when read, by number.
+        let cut = tempfile::tempdir().unwrap();
+        build(&cut);
+        let bytes = std::fs::read(path_of(&cut, data)).unwrap();
+        std::fs::write(path_of(&cut, data), &bytes[..PAGE_SIZE * 3 + 10]).unwrap();
+        let engine = BTreeEngine::open(&config(&cut, 16)).unwrap();
+        let error = scan(&engine, 1, KeyRange::all(), Direction::Forward)
+            .collect::<Result<Vec<_>>>()
+            .unwrap_err();
+        assert!(matches!(error, Error::Corrupt(_)), "{error}");
+        assert!(error.to_string().contains("beyond the end"), "{error}");
     }
 
     /// Rewrites page `page_number` of the data file through `edit`, then
@@ -654,29 +910,9 @@ mod tests {
         let mut page: Box<PageBytes> =
             Box::new(bytes[start..start + PAGE_SIZE].try_into().unwrap());
         edit(&mut page);
-        page::seal(&mut page);
+        crate::storage::page::seal(&mut page);
         bytes[start..start + PAGE_SIZE].copy_from_slice(&page[..]);
         std::fs::write(&path, &bytes).unwrap();
-    }
-
-    #[test]
-    fn huge_page_count_in_the_meta_page_is_corrupt_not_an_overflow() {
-        let directory = tempfile::tempdir().unwrap();
-        drop(BTreeEngine::open(&config(&directory, 16)).unwrap());
-        patch_page(&directory, 0, |page| {
-            let meta = Meta {
-                page_count: u64::MAX / 4,
-                free_head: 0,
-                free_count: 0,
-                directory_root: 1,
-            };
-            *page = *meta.encode();
-        });
-        match BTreeEngine::open(&config(&directory, 16)) {
-            Err(Error::Corrupt(message)) => assert!(message.contains("page 0"), "{message}"),
-            Err(other) => panic!("expected corruption, got {other}"),
-            Ok(_) => panic!("expected corruption, opened fine"),
-        }
     }
 
     #[test]
@@ -685,7 +921,7 @@ mod tests {
         let root = {
             let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
             engine.create_tree(1).unwrap();
-            engine.inner.read().roots[&1]
+            engine.root_page(1).unwrap()
         };
         // The empty root leaf links to itself both ways.
         patch_page(&directory, root, |page| {
@@ -707,10 +943,8 @@ mod tests {
 
     #[test]
     fn tree_pointers_beyond_the_recorded_page_count_are_corrupt_not_a_panic() {
-        // A crash between flushes can leave tree pages (written by evictions)
-        // beyond the page count of the last meta page. Model it by lowering
-        // the page count of a flushed file: merges then free pages that the
-        // allocator does not know about.
+        // Damage that lowers the recorded page count: merges then free pages
+        // that the allocator does not know about.
         let directory = tempfile::tempdir().unwrap();
         let root = {
             let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
@@ -718,16 +952,15 @@ mod tests {
             for index in 0..2000u32 {
                 engine.insert(1, &key(index), &value_of(1, 100)).unwrap();
             }
-            engine.inner.read().roots[&1]
+            engine.root_page(1).unwrap()
         };
-        patch_page(&directory, 0, |page| {
-            let mut meta = Meta::decode(page).unwrap();
-            assert!(meta.page_count > root + 2, "{meta:?}");
-            meta.page_count = root + 1;
-            meta.free_head = 0;
-            meta.free_count = 0;
-            *page = *meta.encode();
-        });
+        let (control, checkpoint) = ControlFile::open(&OsFileSystem, directory.path()).unwrap();
+        let mut checkpoint = checkpoint.unwrap();
+        assert!(checkpoint.meta.page_count > root + 2, "{checkpoint:?}");
+        checkpoint.meta.page_count = root + 1;
+        checkpoint.meta.free_head = 0;
+        checkpoint.meta.free_count = 0;
+        control.write(&checkpoint).unwrap();
         let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
         let errors: Vec<Error> = (0..2000u32)
             .filter_map(|index| engine.delete(1, &key(index)).err())

@@ -28,7 +28,10 @@
 //!    a change is never lost between the write-back and the flag clear.
 //! 6. When every frame is pinned a fetch fails with `Error::Internal`; it
 //!    never blocks waiting for a pin to go away (that could deadlock).
-//! 7. A miss maps the page to its frame and takes the frame's write latch
+//! 7. The write-ahead rule: before a dirty page is written to the file, the
+//!    WAL is flushed up to the page's LSN ([`BufferPool::write_back`]), so no
+//!    change reaches the data file before the log record that can redo it.
+//! 8. A miss maps the page to its frame and takes the frame's write latch
 //!    under the mutex, then reads the page with only the latch held. Threads
 //!    that find the page meanwhile pin it and wait on the latch; they then
 //!    check `loaded` and retry if the read failed (the loader unmapped it).
@@ -42,12 +45,14 @@
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::file::DataFile;
-use super::page::{PAGE_SIZE, PageBytes, PageNumber};
+use super::page::{self, PAGE_SIZE, PageBytes, PageNumber};
+use super::wal::Wal;
 use crate::error::{Error, Result};
 
 /// The smallest pool that the B+tree can work with: an operation pins at most
@@ -61,7 +66,7 @@ pub type Validator = fn(PageNumber, &PageBytes) -> Result<()>;
 struct FrameData {
     bytes: Box<PageBytes>,
     /// False while the page is being read, and after a failed read: a thread
-    /// that pinned the frame meanwhile sees it and retries (invariant 7).
+    /// that pinned the frame meanwhile sees it and retries (invariant 8).
     loaded: bool,
 }
 
@@ -82,6 +87,9 @@ struct PoolState {
 /// A fixed-capacity page cache over the data file.
 pub struct BufferPool {
     file: DataFile,
+    /// The log whose records cover the pages' changes (invariant 7); `None`
+    /// only for pools of tests below the WAL.
+    wal: Option<Arc<Wal>>,
     frames: Vec<Frame>,
     state: Mutex<PoolState>,
     validator: Validator,
@@ -155,8 +163,14 @@ enum Fill {
 }
 
 impl BufferPool {
-    /// A pool of `capacity` frames over `file`, checking loaded pages with `validator`.
-    pub fn new(file: DataFile, capacity: usize, validator: Validator) -> Result<BufferPool> {
+    /// A pool of `capacity` frames over `file`, checking loaded pages with
+    /// `validator` and obeying the write-ahead rule against `wal`.
+    pub fn new(
+        file: DataFile,
+        capacity: usize,
+        validator: Validator,
+        wal: Option<Arc<Wal>>,
+    ) -> Result<BufferPool> {
         if capacity < MIN_FRAMES {
             return Err(Error::Internal(format!(
                 "buffer pool of {capacity} pages is too small (minimum {MIN_FRAMES})"
@@ -175,6 +189,7 @@ impl BufferPool {
             .collect();
         Ok(BufferPool {
             file,
+            wal,
             frames,
             state: Mutex::new(PoolState {
                 page_table: HashMap::with_capacity(capacity),
@@ -190,6 +205,22 @@ impl BufferPool {
     /// The underlying file (for the meta page, which bypasses the pool).
     pub fn file(&self) -> &DataFile {
         &self.file
+    }
+
+    /// The write-ahead log, if the pool has one.
+    pub fn wal(&self) -> Option<&Arc<Wal>> {
+        self.wal.as_ref()
+    }
+
+    /// Writes a page to the file, flushing the WAL up to its LSN first
+    /// (invariant 7).
+    fn write_back(&self, page_number: PageNumber, bytes: &PageBytes) -> Result<()> {
+        if let Some(wal) = &self.wal {
+            wal.flush(page::lsn(bytes))?;
+        }
+        self.file.write_page(page_number, bytes)?;
+        self.disk_writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// How many frames the pool has.
@@ -209,7 +240,7 @@ impl BufferPool {
 
     /// Pins `page_number` under a read latch, reading it from disk on a miss.
     pub fn fetch_read(&self, page_number: PageNumber) -> Result<PageRef<'_>> {
-        let frame = self.pin(page_number, Fill::FromDisk)?;
+        let (frame, _) = self.pin(page_number, Fill::FromDisk)?;
         let guard = frame.latch.read();
         Ok(PageRef {
             guard,
@@ -220,7 +251,7 @@ impl BufferPool {
 
     /// Pins `page_number` under a write latch, reading it on a miss; marks it dirty.
     pub fn fetch_write(&self, page_number: PageNumber) -> Result<PageMut<'_>> {
-        let frame = self.pin(page_number, Fill::FromDisk)?;
+        let (frame, _) = self.pin(page_number, Fill::FromDisk)?;
         let guard = frame.latch.write();
         frame.dirty.store(true, Ordering::Release);
         Ok(PageMut {
@@ -232,20 +263,44 @@ impl BufferPool {
 
     /// Pins `page_number` under a write latch with all-zero contents, without
     /// reading the disk: for freshly allocated pages whose old bytes are dead.
-    pub fn create(&self, page_number: PageNumber) -> Result<PageMut<'_>> {
-        let frame = self.pin(page_number, Fill::Zeroed)?;
+    /// Also returns the page's previous contents if it was cached (a
+    /// mini-transaction restores them if it aborts; an uncached page's disk
+    /// copy is current, so [`BufferPool::forget`] restores that one).
+    pub fn create(&self, page_number: PageNumber) -> Result<(PageMut<'_>, Option<Box<PageBytes>>)> {
+        let (frame, hit) = self.pin(page_number, Fill::Zeroed)?;
         let mut guard = frame.latch.write();
+        let previous = hit.then(|| Box::new(*guard.bytes));
         guard.bytes.fill(0);
         frame.dirty.store(true, Ordering::Release);
-        Ok(PageMut {
-            guard,
-            _pin: Pin { frame },
-            page_number,
-        })
+        Ok((
+            PageMut {
+                guard,
+                _pin: Pin { frame },
+                page_number,
+            },
+            previous,
+        ))
     }
 
-    /// Finds or loads the page's frame and pins it (pin count +1).
-    fn pin(&self, page_number: PageNumber, fill: Fill) -> Result<&Frame> {
+    /// Drops a page from the pool without writing it back: the next fetch
+    /// reads the file again. For undoing a `create` of an uncached page.
+    pub fn forget(&self, page: PageMut<'_>) {
+        let frame = page._pin.frame;
+        let mut guard = page.guard;
+        {
+            let mut state = self.state.lock();
+            if let Some(index) = state.page_table.remove(&page.page_number) {
+                state.frame_pages[index] = None;
+            }
+        }
+        frame.dirty.store(false, Ordering::Release);
+        // Threads that pinned the frame meanwhile see this and retry (invariant 8).
+        guard.loaded = false;
+    }
+
+    /// Finds or loads the page's frame and pins it (pin count +1); says
+    /// whether the page was already cached.
+    fn pin(&self, page_number: PageNumber, fill: Fill) -> Result<(&Frame, bool)> {
         loop {
             let mut state = self.state.lock();
             if let Some(&index) = state.page_table.get(&page_number) {
@@ -255,7 +310,7 @@ impl BufferPool {
                 drop(state);
                 // If another thread is still reading the page, this waits for it.
                 if frame.latch.read().loaded {
-                    return Ok(frame);
+                    return Ok((frame, true));
                 }
                 // Its read failed; retry, so that our own attempt reports why.
                 frame.pin_count.fetch_sub(1, Ordering::AcqRel);
@@ -268,8 +323,7 @@ impl BufferPool {
             if let Some(old_page) = state.frame_pages[index] {
                 if frame.dirty.load(Ordering::Acquire) {
                     // Write back before unmapping (invariant 3).
-                    self.file.write_page(old_page, &data.bytes)?;
-                    self.disk_writes.fetch_add(1, Ordering::Relaxed);
+                    self.write_back(old_page, &data.bytes)?;
                     frame.dirty.store(false, Ordering::Release);
                 }
                 state.page_table.remove(&old_page);
@@ -305,7 +359,7 @@ impl BufferPool {
                 return Err(error);
             }
             data.loaded = true;
-            return Ok(frame);
+            return Ok((frame, false));
         }
     }
 
@@ -352,8 +406,7 @@ impl BufferPool {
         for (pin, page_number) in &pinned {
             let data = pin.frame.latch.read();
             if pin.frame.dirty.load(Ordering::Acquire) {
-                self.file.write_page(*page_number, &data.bytes)?;
-                self.disk_writes.fetch_add(1, Ordering::Relaxed);
+                self.write_back(*page_number, &data.bytes)?;
                 pin.frame.dirty.store(false, Ordering::Release);
             }
         }
@@ -373,14 +426,17 @@ mod tests {
     fn pool(capacity: usize) -> (tempfile::TempDir, BufferPool) {
         let directory = tempfile::tempdir().unwrap();
         let file = DataFile::open(directory.path()).unwrap();
-        (directory, BufferPool::new(file, capacity, accept).unwrap())
+        (
+            directory,
+            BufferPool::new(file, capacity, accept, None).unwrap(),
+        )
     }
 
     #[test]
     fn evicts_writes_back_and_reloads() {
         let (_directory, pool) = pool(8);
         for page_number in 1..=40u64 {
-            let mut page = pool.create(page_number).unwrap();
+            let (mut page, _) = pool.create(page_number).unwrap();
             page::initialize(&mut page, PageType::Overflow);
             page[100] = page_number as u8;
         }
@@ -400,7 +456,9 @@ mod tests {
     #[test]
     fn all_frames_pinned_is_an_error_not_a_deadlock() {
         let (_directory, pool) = pool(8);
-        let guards: Vec<_> = (1..=8u64).map(|page| pool.create(page).unwrap()).collect();
+        let guards: Vec<_> = (1..=8u64)
+            .map(|page| pool.create(page).unwrap().0)
+            .collect();
         let error = pool.create(9).err().expect("every frame is pinned");
         assert!(
             error.to_string().contains("all 8 frames are pinned"),
@@ -408,14 +466,16 @@ mod tests {
         );
         drop(guards);
         assert!(pool.create(9).is_ok());
-        assert!(BufferPool::new(DataFile::open(_directory.path()).unwrap(), 2, accept).is_err());
+        assert!(
+            BufferPool::new(DataFile::open(_directory.path()).unwrap(), 2, accept, None).is_err()
+        );
     }
 
     #[test]
     fn hit_shares_the_frame_and_a_failed_load_is_reported() {
         let (_directory, pool) = pool(8);
         {
-            let mut page = pool.create(3).unwrap();
+            let (mut page, _) = pool.create(3).unwrap();
             page::initialize(&mut page, PageType::Free);
             page[50] = 5;
         }
@@ -432,7 +492,7 @@ mod tests {
     fn concurrent_misses_on_one_page_load_it_once_or_all_fail() {
         let (_directory, pool) = pool(8);
         for page_number in 1..=20u64 {
-            let mut page = pool.create(page_number).unwrap();
+            let (mut page, _) = pool.create(page_number).unwrap();
             page::initialize(&mut page, PageType::Free);
             page[64] = page_number as u8;
         }

@@ -134,9 +134,19 @@ pub trait Engine: Send + Sync {
         direction: Direction,
         limit: usize,
     ) -> Result<Vec<Entry>>;
-    /// Writes every dirty page and syncs the file: after it returns, all data
-    /// survives a crash.
+    /// Checkpoints: writes every dirty page and syncs, so that recovery after
+    /// a crash starts from here. (Durability itself comes from the log, see
+    /// [`Engine::wait_durable`].)
     fn flush(&self) -> Result<()>;
+    /// The current end of the log: every change made so far lies below it.
+    fn log_position(&self) -> u64;
+    /// Returns once every change logged below `position` is durable (one
+    /// shared fsync for concurrent callers: group commit).
+    fn wait_durable(&self, position: u64) -> Result<()>;
+    /// Why the engine can no longer guarantee durability (a failed write or
+    /// fsync), if it cannot: the server must then stop, and recovery start
+    /// from what is on disk.
+    fn fatal_error(&self) -> Option<String>;
 }
 
 /// How many entries a [`Scan`] fetches per batch.

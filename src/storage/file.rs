@@ -60,6 +60,11 @@ impl DataFile {
         })
     }
 
+    /// Whether a sync failed, making the file unusable (invariant 4).
+    pub fn has_failed(&self) -> bool {
+        self.sync_failed.load(Ordering::Acquire)
+    }
+
     /// The error of every operation after a failed sync (invariant 4).
     fn check_usable(&self) -> Result<()> {
         if self.sync_failed.load(Ordering::Acquire) {

@@ -113,6 +113,19 @@ impl Engine for MemoryEngine {
     fn flush(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Nothing is logged: the model keeps no data across a restart.
+    fn log_position(&self) -> u64 {
+        0
+    }
+
+    fn wait_durable(&self, _position: u64) -> Result<()> {
+        Ok(())
+    }
+
+    fn fatal_error(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

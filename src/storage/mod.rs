@@ -20,11 +20,15 @@
 pub mod btree;
 pub mod btree_engine;
 pub mod buffer_pool;
+pub mod control;
 pub mod engine;
 pub mod file;
 pub mod memory;
 pub mod meta;
+pub mod mini_transaction;
 pub mod page;
+pub mod recovery;
+pub mod redo;
 pub mod vfs;
 pub mod wal;
 

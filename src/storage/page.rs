@@ -8,7 +8,7 @@
 //!   0       4     checksum   CRC32C of the whole page with these 4 bytes zeroed
 //!   4       1     page type  1 meta, 2 free, 3 btree leaf, 4 btree interior, 5 overflow
 //!   5       3     reserved   zero
-//!   8       8     LSN        zero for now; the WAL (a later issue) fills it
+//!   8       8     LSN        WAL position after the last record that changed the page
 //!   16      ..    body       type-specific, see docs/storage.md
 //! ```
 //!
@@ -92,9 +92,14 @@ pub fn initialize(bytes: &mut PageBytes, page_type: PageType) {
     bytes[TYPE_OFFSET] = page_type as u8;
 }
 
-/// The page's LSN (always zero until the WAL exists).
+/// The page's LSN: the WAL position after the last record that changed it.
 pub fn lsn(bytes: &PageBytes) -> u64 {
     read_u64(bytes, LSN_OFFSET)
+}
+
+/// Sets the page's LSN (when its change is logged, or replayed).
+pub fn set_lsn(bytes: &mut PageBytes, lsn: u64) {
+    write_u64(bytes, LSN_OFFSET, lsn);
 }
 
 fn compute_checksum(bytes: &PageBytes) -> u32 {

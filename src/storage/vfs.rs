@@ -240,6 +240,11 @@ struct SimulatedState {
     failing_writes: BTreeSet<u64>,
     /// Torn-write outcomes chosen by the last crash, for tests.
     torn_writes: u64,
+    /// After a power loss every operation fails until `power_on`: a dead
+    /// process writes nothing more.
+    powered_off: bool,
+    power_off_at_sync: Option<u64>,
+    power_off_at_write: Option<u64>,
     sync_delay: Duration,
 }
 
@@ -256,8 +261,44 @@ struct SimulatedHandle {
     epoch: u64,
 }
 
+/// The crash itself: unsynced changes are kept, dropped or torn at random.
+fn crash_state(state: &mut SimulatedState) {
+    state.epoch += 1;
+    for file in state.files.values_mut() {
+        let mut image = std::mem::take(&mut file.durable);
+        for change in std::mem::take(&mut file.pending) {
+            match change {
+                PendingChange::SetSize(size) => {
+                    if state.random.below(2) == 0 {
+                        image.resize(size as usize, 0);
+                    }
+                }
+                PendingChange::Write { offset, bytes } => {
+                    let kept = match state.random.below(3) {
+                        0 => bytes.len(),
+                        1 => 0,
+                        _ => {
+                            state.torn_writes += 1;
+                            torn_length(&mut state.random, offset, bytes.len())
+                        }
+                    };
+                    if kept > 0 {
+                        write_into(&mut image, offset as usize, &bytes[..kept]);
+                    }
+                }
+            }
+        }
+        file.written = image.clone();
+        file.durable = image;
+    }
+}
+
 fn injected(what: &str) -> Error {
     Error::Io(std::io::Error::other(format!("injected {what} failure")))
+}
+
+fn powered_off() -> Error {
+    Error::Io(std::io::Error::other("simulated power loss"))
 }
 
 fn not_found(path: &Path) -> Error {
@@ -281,6 +322,9 @@ impl SimulatedFileSystem {
                 failing_syncs: BTreeSet::new(),
                 failing_writes: BTreeSet::new(),
                 torn_writes: 0,
+                powered_off: false,
+                power_off_at_sync: None,
+                power_off_at_write: None,
                 sync_delay: Duration::ZERO,
             })),
         }
@@ -289,36 +333,43 @@ impl SimulatedFileSystem {
     /// Loses everything not synced, tearing unsynced writes at random (see
     /// the module docs). Every open handle dies.
     pub fn crash(&self) {
+        crash_state(&mut self.state.lock());
+    }
+
+    /// A crash that also stops the world: until [`power_on`], every
+    /// operation fails, so the threads of the "dead" process cannot write
+    /// anything after it.
+    ///
+    /// [`power_on`]: SimulatedFileSystem::power_on
+    pub fn power_off(&self) {
         let mut state = self.state.lock();
-        let state = &mut *state;
-        state.epoch += 1;
-        for file in state.files.values_mut() {
-            let mut image = std::mem::take(&mut file.durable);
-            for change in std::mem::take(&mut file.pending) {
-                match change {
-                    PendingChange::SetSize(size) => {
-                        if state.random.below(2) == 0 {
-                            image.resize(size as usize, 0);
-                        }
-                    }
-                    PendingChange::Write { offset, bytes } => {
-                        let kept = match state.random.below(3) {
-                            0 => bytes.len(),
-                            1 => 0,
-                            _ => {
-                                state.torn_writes += 1;
-                                torn_length(&mut state.random, offset, bytes.len())
-                            }
-                        };
-                        if kept > 0 {
-                            write_into(&mut image, offset as usize, &bytes[..kept]);
-                        }
-                    }
-                }
-            }
-            file.written = image.clone();
-            file.durable = image;
-        }
+        crash_state(&mut state);
+        state.powered_off = true;
+    }
+
+    /// Ends a power loss: the next process may start. Pending power-off
+    /// triggers are cleared.
+    pub fn power_on(&self) {
+        let mut state = self.state.lock();
+        state.powered_off = false;
+        state.power_off_at_sync = None;
+        state.power_off_at_write = None;
+    }
+
+    /// Whether the power is off (after `power_off` or a trigger fired).
+    pub fn is_powered_off(&self) -> bool {
+        self.state.lock().powered_off
+    }
+
+    /// Powers off instead of performing the sync with this 1-based ordinal.
+    pub fn power_off_at_sync(&self, ordinal: u64) {
+        self.state.lock().power_off_at_sync = Some(ordinal);
+    }
+
+    /// Powers off right after accepting (but not syncing) the write with this
+    /// 1-based ordinal, which the crash may then keep, drop or tear.
+    pub fn power_off_at_write(&self, ordinal: u64) {
+        self.state.lock().power_off_at_write = Some(ordinal);
     }
 
     /// Makes the next sync (of any file) fail.
@@ -386,6 +437,9 @@ fn torn_length(random: &mut SplitMix64, offset: u64, length: usize) -> usize {
 impl FileSystem for SimulatedFileSystem {
     fn open(&self, path: &Path) -> Result<Arc<dyn StorageFile>> {
         let mut state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
             && !state.directories.contains(parent)
@@ -401,7 +455,11 @@ impl FileSystem for SimulatedFileSystem {
     }
 
     fn remove(&self, path: &Path) -> Result<()> {
-        match self.state.lock().files.remove(path) {
+        let mut state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
+        match state.files.remove(path) {
             Some(_) => Ok(()),
             None => Err(not_found(path)),
         }
@@ -409,6 +467,9 @@ impl FileSystem for SimulatedFileSystem {
 
     fn list(&self, directory: &Path) -> Result<Vec<PathBuf>> {
         let state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
         if !state.directories.contains(directory) {
             return Err(not_found(directory));
         }
@@ -422,6 +483,9 @@ impl FileSystem for SimulatedFileSystem {
 
     fn create_dir_all(&self, directory: &Path) -> Result<()> {
         let mut state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
         for ancestor in directory.ancestors() {
             if !ancestor.as_os_str().is_empty() {
                 state.directories.insert(ancestor.to_path_buf());
@@ -431,7 +495,11 @@ impl FileSystem for SimulatedFileSystem {
     }
 
     fn sync_directory(&self, directory: &Path) -> Result<()> {
-        if self.state.lock().directories.contains(directory) {
+        let state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
+        if state.directories.contains(directory) {
             Ok(())
         } else {
             Err(not_found(directory))
@@ -444,6 +512,9 @@ impl SimulatedHandle {
     /// or the file was removed.
     fn with_file<T>(&self, action: impl FnOnce(&mut SimulatedState) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
         if state.epoch != self.epoch {
             return Err(Error::Io(std::io::Error::other(
                 "file handle opened before a simulated crash",
@@ -487,6 +558,11 @@ impl StorageFile for SimulatedHandle {
                 offset,
                 bytes: buffer.to_vec(),
             });
+            if state.power_off_at_write == Some(ordinal) {
+                crash_state(state);
+                state.powered_off = true;
+                return Err(powered_off());
+            }
             Ok(())
         })
     }
@@ -501,6 +577,11 @@ impl StorageFile for SimulatedHandle {
             let ordinal = state.syncs;
             if state.failing_syncs.remove(&ordinal) {
                 return Err(injected("sync"));
+            }
+            if state.power_off_at_sync == Some(ordinal) {
+                crash_state(state);
+                state.powered_off = true;
+                return Err(powered_off());
             }
             let file = self.file(state)?;
             file.durable = file.written.clone();

@@ -207,6 +207,7 @@ impl Mvcc {
             created_trees: Vec::new(),
             dropped_trees: Vec::new(),
             conflicts: ConflictTracker::new(id),
+            synchronous_commit: true,
             finished: false,
         })
     }
@@ -385,6 +386,8 @@ pub struct Transaction {
     /// Trees this transaction dropped: freed only once it commits.
     dropped_trees: Vec<TreeId>,
     conflicts: ConflictTracker,
+    /// Whether `commit` waits for durability (see `set_synchronous_commit`).
+    synchronous_commit: bool,
     finished: bool,
 }
 
@@ -498,21 +501,47 @@ impl Transaction {
         self.dropped_trees.push(tree);
     }
 
+    /// Whether `commit` waits until the commit is durable (the default), or
+    /// returns at once and lets the background writer flush it within a
+    /// bounded delay (PostgreSQL's `synchronous_commit = off`).
+    pub fn set_synchronous_commit(&mut self, synchronous: bool) {
+        self.synchronous_commit = synchronous;
+    }
+
     /// Commits: from now on every new snapshot sees this transaction's writes.
+    ///
+    /// The commit-log update is logged, then (for a synchronous commit) the
+    /// log is flushed up to it, and only then does the transaction leave the
+    /// active set: no other transaction can see its writes before they are
+    /// durable. A transaction that wrote nothing just ends: there is nothing
+    /// to make durable or visible.
     pub fn commit(mut self) -> Result<()> {
         self.finished = true;
         let mvcc = Arc::clone(&self.mvcc);
-        {
-            // The status change and leaving the active set happen under the
-            // state lock, atomically with respect to snapshot taking.
-            let mut state = mvcc.state.lock();
+        let wrote = !self.writes.is_empty()
+            || !self.created_trees.is_empty()
+            || !self.dropped_trees.is_empty();
+        if !wrote {
+            mvcc.state.lock().active.remove(&self.id);
+            return Ok(());
+        }
+        let position = {
+            // The status change happens under the state lock, atomically
+            // with respect to snapshot taking (the id is still active).
+            let _state = mvcc.state.lock();
             if let Err(error) = mvcc.set_status(self.id, STATUS_COMMITTED) {
-                drop(state);
                 self.finished = false;
                 return Err(error);
             }
-            state.active.remove(&self.id);
+            mvcc.engine.log_position()
+        };
+        if self.synchronous_commit {
+            // Group commit: concurrent committers share one fsync. On failure
+            // the storage engine is unusable (fatal) and the transaction stays
+            // invisible, active until the process stops.
+            mvcc.engine.wait_durable(position)?;
         }
+        mvcc.state.lock().active.remove(&self.id);
         for tree in std::mem::take(&mut self.dropped_trees) {
             mvcc.engine.drop_tree(tree)?;
         }

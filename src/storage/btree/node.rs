@@ -355,6 +355,15 @@ pub fn write(
     write_u16(bytes, CONTENT_START_OFFSET, content_start as u16);
 }
 
+/// The unused gap between a node's slot array and its cells, as a byte
+/// range, if the header describes a sane one.
+pub fn free_gap(bytes: &PageBytes) -> Option<(usize, usize)> {
+    let count = usize::from(read_u16(bytes, COUNT_OFFSET));
+    let start = NODE_HEADER_SIZE + SLOT_SIZE * count;
+    let end = usize::from(read_u16(bytes, CONTENT_START_OFFSET));
+    (start <= end && end <= PAGE_SIZE).then_some((start, end))
+}
+
 /// Sets a leaf's left sibling pointer in place.
 pub fn set_left(bytes: &mut PageBytes, left: PageNumber) {
     write_u64(bytes, LEFT_OFFSET, left);

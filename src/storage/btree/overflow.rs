@@ -16,11 +16,18 @@
 //!    length in the leaf cell and the last page's `next` is 0. A reader that
 //!    finds otherwise reports `Error::Corrupt`.
 //! 2. A chain belongs to exactly one leaf cell; replacing or deleting the
-//!    cell frees the chain, so no page leaks.
+//!    cell frees the chain, after the cell no longer points at it.
+//! 3. Long chains are written and freed in mini-transactions of at most
+//!    [`CHAIN_BATCH`] pages, so an operation never holds more pages than the
+//!    pool can give. A chain is complete before any cell points at it, and a
+//!    cell stops pointing at a chain before its pages are freed, so a crash
+//!    in between can leak the chain's pages but never leave a dangling
+//!    pointer.
 
 use crate::error::{Error, Result};
 use crate::storage::buffer_pool::BufferPool;
 use crate::storage::meta::Meta;
+use crate::storage::mini_transaction::{MiniTransaction, PageSource};
 use crate::storage::page::{
     self, PAGE_SIZE, PageBytes, PageNumber, PageType, read_u16, read_u64, write_u16, write_u64,
 };
@@ -30,16 +37,25 @@ const LENGTH_OFFSET: usize = 24;
 const DATA_OFFSET: usize = 26;
 /// Value bytes per overflow page.
 pub const OVERFLOW_CAPACITY: usize = PAGE_SIZE - DATA_OFFSET;
+/// Chain pages per mini-transaction (invariant 3).
+pub const CHAIN_BATCH: usize = 8;
 
-/// Writes `value` to a new chain and returns its first page.
-pub fn write_chain(buffer_pool: &BufferPool, meta: &mut Meta, value: &[u8]) -> Result<PageNumber> {
+/// Writes `value` to a new chain and returns its first page, committing the
+/// mini-transaction every [`CHAIN_BATCH`] pages (invariant 3): call it before
+/// the mini-transaction changed anything that must stay atomic.
+pub fn write_chain(
+    mtr: &mut MiniTransaction<'_>,
+    meta: &mut Meta,
+    value: &[u8],
+) -> Result<PageNumber> {
     let pages = value
         .chunks(OVERFLOW_CAPACITY)
-        .map(|_| meta.allocate(buffer_pool))
+        .map(|_| meta.allocate(mtr))
         .collect::<Result<Vec<_>>>()?;
-    for (index, chunk) in value.chunks(OVERFLOW_CAPACITY).enumerate() {
-        let mut page = buffer_pool.create(pages[index])?;
-        page::initialize(&mut page, PageType::Overflow);
+    // Written back to front, so that a batch only links to written pages.
+    for (index, chunk) in value.chunks(OVERFLOW_CAPACITY).enumerate().rev() {
+        let page = mtr.create(pages[index])?;
+        page::initialize(page, PageType::Overflow);
         write_u64(
             &mut page[..],
             NEXT_OFFSET,
@@ -47,6 +63,9 @@ pub fn write_chain(buffer_pool: &BufferPool, meta: &mut Meta, value: &[u8]) -> R
         );
         write_u16(&mut page[..], LENGTH_OFFSET, chunk.len() as u16);
         page[DATA_OFFSET..DATA_OFFSET + chunk.len()].copy_from_slice(chunk);
+        if mtr.held_pages() >= CHAIN_BATCH {
+            mtr.commit(meta)?;
+        }
     }
     pages
         .first()
@@ -90,9 +109,11 @@ pub fn read_chain(
     Ok(value)
 }
 
-/// Frees every page of the chain of `length` bytes starting at `first_page`.
+/// Frees every page of the chain of `length` bytes starting at `first_page`,
+/// committing every [`CHAIN_BATCH`] pages (invariant 3): call it after the
+/// change that unlinked the chain.
 pub fn free_chain(
-    buffer_pool: &BufferPool,
+    mtr: &mut MiniTransaction<'_>,
     meta: &mut Meta,
     first_page: PageNumber,
     length: u32,
@@ -104,17 +125,19 @@ pub fn free_chain(
         if page_number == 0 {
             break;
         }
-        let next = {
-            let page = buffer_pool.fetch_read(page_number)?;
-            page::expect_type(page_number, &page, PageType::Overflow)?;
-            read_u64(&page[..], NEXT_OFFSET)
-        };
+        let next = mtr.with_page(page_number, |page| {
+            page::expect_type(page_number, page, PageType::Overflow)?;
+            Ok(read_u64(&page[..], NEXT_OFFSET))
+        })?;
         if next >= meta.page_count {
             return Err(Error::Corrupt(format!(
                 "page {page_number}: overflow link {next} outside the file"
             )));
         }
-        meta.free(buffer_pool, page_number)?;
+        meta.free(mtr, page_number)?;
+        if mtr.held_pages() >= CHAIN_BATCH {
+            mtr.commit(meta)?;
+        }
         page_number = next;
     }
     Ok(())
@@ -141,10 +164,12 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let file = DataFile::open(directory.path()).unwrap();
         let validator: crate::storage::buffer_pool::Validator = validate;
-        let buffer_pool = BufferPool::new(file, 8, validator).unwrap();
+        let buffer_pool = BufferPool::new(file, 8, validator, None).unwrap();
         let mut meta = Meta::new();
         let value: Vec<u8> = (0..20_000u32).map(|index| (index % 253) as u8).collect();
-        let first = write_chain(&buffer_pool, &mut meta, &value).unwrap();
+        let mut mtr = MiniTransaction::begin(&buffer_pool, &meta);
+        let first = write_chain(&mut mtr, &mut meta, &value).unwrap();
+        mtr.commit(&meta).unwrap();
         assert_eq!(meta.page_count, 1 + 3, "20000 bytes take three pages");
         assert_eq!(read_chain(&buffer_pool, first, 20_000).unwrap(), value);
         let short = read_chain(&buffer_pool, first, 19_000).unwrap_err();
@@ -154,7 +179,8 @@ mod tests {
             long.to_string().contains("ends after 20000 of 30000 bytes"),
             "{long}"
         );
-        free_chain(&buffer_pool, &mut meta, first, 20_000).unwrap();
+        free_chain(&mut mtr, &mut meta, first, 20_000).unwrap();
+        mtr.commit(&meta).unwrap();
         assert_eq!(meta.free_count, 3);
         // A freed page is no overflow page any more.
         assert!(matches!(

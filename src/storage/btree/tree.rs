@@ -20,9 +20,12 @@
 //!     single child absorbs it (the tree shrinks by one level).
 //! ```
 //!
-//! Every modification copies the node into a scratch page, edits its cell
-//! list, and rewrites the node whole ([`node::write`]); only one node is
-//! latched at a time, so the code stays latch-coupling friendly.
+//! Every modification runs in a [`MiniTransaction`] (one per insert or
+//! delete, splits and merges included), so it is logged and replayed as one.
+//! A structural change copies the node into a scratch page, edits its cell
+//! list, and rewrites the node whole ([`node::write`], logged as an image);
+//! the common case, a leaf that takes an insert or delete without splitting
+//! or underflowing, is applied and logged as a small delta instead.
 //!
 //! Invariants:
 //! 1. All leaves are at the same depth; child `i` of an interior node holds
@@ -36,6 +39,8 @@
 //!    impossible; splits never leave a node over capacity.
 //! 5. Callers serialise writers (the engine holds its write lock), and readers
 //!    only run concurrently with other readers.
+//! 6. An overflow chain is freed only after the cell pointing at it changed
+//!    (overflow invariant 3).
 
 use std::borrow::Cow;
 use std::ops::Bound;
@@ -49,7 +54,9 @@ use crate::error::{Error, Result};
 use crate::storage::buffer_pool::BufferPool;
 use crate::storage::engine::{Direction, Entry, KeyRange};
 use crate::storage::meta::Meta;
+use crate::storage::mini_transaction::{MiniTransaction, PageSource};
 use crate::storage::page::{PageBytes, PageNumber};
+use crate::storage::redo::Delta;
 
 /// Deeper than any real tree (8 KiB pages, 1 KiB keys): a deeper descent
 /// means a pointer cycle in a corrupt file.
@@ -107,54 +114,73 @@ fn materialize(buffer_pool: &BufferPool, value: LeafValue<'_>) -> Result<Vec<u8>
     }
 }
 
-fn free_value(buffer_pool: &BufferPool, meta: &mut Meta, value: LeafValue<'_>) -> Result<()> {
+/// The overflow chain a leaf value owns, as (first page, length).
+fn chain_of(value: LeafValue<'_>) -> Option<(PageNumber, u32)> {
     match value {
-        LeafValue::Inline(_) => Ok(()),
-        LeafValue::Overflow { length, first_page } => {
-            overflow::free_chain(buffer_pool, meta, first_page, length)
-        }
+        LeafValue::Inline(_) => None,
+        LeafValue::Overflow { length, first_page } => Some((first_page, length)),
+    }
+}
+
+fn free_value(mtr: &mut MiniTransaction<'_>, meta: &mut Meta, value: LeafValue<'_>) -> Result<()> {
+    match chain_of(value) {
+        None => Ok(()),
+        Some((first_page, length)) => overflow::free_chain(mtr, meta, first_page, length),
     }
 }
 
 /// Writes a node's cells into its page.
 fn write_node(
-    buffer_pool: &BufferPool,
+    mtr: &mut MiniTransaction<'_>,
     page_number: PageNumber,
     kind: NodeKind,
     siblings: (PageNumber, PageNumber),
     cells: &[Cow<'_, [u8]>],
 ) -> Result<()> {
-    let mut page = buffer_pool.fetch_write(page_number)?;
-    node::write(&mut page, kind, siblings.0, siblings.1, cells);
+    let page = mtr.write(page_number)?;
+    node::write(page, kind, siblings.0, siblings.1, cells);
     Ok(())
+}
+
+/// Writes a node's cells, or applies `delta` when it describes the same
+/// change (the common case, logged small).
+fn write_or_apply(
+    mtr: &mut MiniTransaction<'_>,
+    page_number: PageNumber,
+    kind: NodeKind,
+    siblings: (PageNumber, PageNumber),
+    cells: &[Cow<'_, [u8]>],
+    delta: Option<Delta>,
+) -> Result<()> {
+    match delta {
+        Some(delta) => mtr.apply(page_number, delta),
+        None => write_node(mtr, page_number, kind, siblings, cells),
+    }
 }
 
 /// Writes a freshly allocated node (its old bytes are not read).
 fn create_node(
-    buffer_pool: &BufferPool,
+    mtr: &mut MiniTransaction<'_>,
     page_number: PageNumber,
     kind: NodeKind,
     siblings: (PageNumber, PageNumber),
     cells: &[Cow<'_, [u8]>],
 ) -> Result<()> {
-    let mut page = buffer_pool.create(page_number)?;
-    node::write(&mut page, kind, siblings.0, siblings.1, cells);
+    let page = mtr.create(page_number)?;
+    node::write(page, kind, siblings.0, siblings.1, cells);
     Ok(())
 }
 
 /// Points the leaf `page_number`'s left link at `left`.
-fn relink_left(buffer_pool: &BufferPool, page_number: PageNumber, left: PageNumber) -> Result<()> {
+fn relink_left(
+    mtr: &mut MiniTransaction<'_>,
+    page_number: PageNumber,
+    left: PageNumber,
+) -> Result<()> {
     if page_number == 0 {
         return Ok(());
     }
-    let mut page = buffer_pool.fetch_write(page_number)?;
-    if Node::open(page_number, &page)?.kind() != NodeKind::Leaf {
-        return Err(Error::Corrupt(format!(
-            "page {page_number}: sibling link to a non-leaf"
-        )));
-    }
-    node::set_left(&mut page, left);
-    Ok(())
+    mtr.apply(page_number, Delta::SetLeft(left))
 }
 
 /// Splits a cell list at its byte midpoint into (left, separator, right); an
@@ -171,9 +197,9 @@ fn split_cells<'a>(kind: NodeKind, mut cells: Cells<'a>) -> (Cells<'a>, Vec<u8>,
 
 impl BTree {
     /// Allocates an empty tree: one empty leaf as its root.
-    pub fn create(buffer_pool: &BufferPool, meta: &mut Meta) -> Result<BTree> {
-        let root = meta.allocate(buffer_pool)?;
-        create_node(buffer_pool, root, NodeKind::Leaf, (0, 0), &[])?;
+    pub fn create(mtr: &mut MiniTransaction<'_>, meta: &mut Meta) -> Result<BTree> {
+        let root = meta.allocate(mtr)?;
+        create_node(mtr, root, NodeKind::Leaf, (0, 0), &[])?;
         Ok(BTree { root })
     }
 
@@ -189,24 +215,29 @@ impl BTree {
     /// Walks from the root to the leaf for `target`, recording the path.
     fn descend(
         &self,
-        buffer_pool: &BufferPool,
+        source: &mut impl PageSource,
         target: Target<'_>,
     ) -> Result<(Vec<PathStep>, PageNumber)> {
         let mut path = Vec::new();
         let mut page_number = self.root;
         loop {
-            let page = buffer_pool.fetch_read(page_number)?;
-            let node = Node::open(page_number, &page)?;
-            if node.kind() == NodeKind::Leaf {
+            let step = source.with_page(page_number, |page| {
+                let node = Node::open(page_number, page)?;
+                if node.kind() == NodeKind::Leaf {
+                    return Ok(None);
+                }
+                let index = match target {
+                    Target::Key(key) => node.child_index(key),
+                    Target::First => 0,
+                    Target::Last => node.len() - 1,
+                };
+                Ok(Some((index, node.child(index))))
+            })?;
+            let Some((index, child)) = step else {
                 return Ok((path, page_number));
-            }
-            let index = match target {
-                Target::Key(key) => node.child_index(key),
-                Target::First => 0,
-                Target::Last => node.len() - 1,
             };
             path.push(PathStep { page_number, index });
-            page_number = node.child(index);
+            page_number = child;
             if path.len() > MAX_DEPTH || page_number == 0 {
                 return Err(Error::Corrupt(format!(
                     "page {}: bad child pointer {page_number} (cycle or null)",
@@ -221,7 +252,7 @@ impl BTree {
         if key.len() > MAX_KEY_SIZE {
             return Ok(None);
         }
-        let (_, leaf) = self.descend(buffer_pool, Target::Key(key))?;
+        let (_, leaf) = self.descend(&mut { buffer_pool }, Target::Key(key))?;
         let page = buffer_pool.fetch_read(leaf)?;
         let node = Node::open(leaf, &page)?;
         match node.search(key) {
@@ -233,7 +264,7 @@ impl BTree {
     /// Stores `value` under `key`, replacing any previous value.
     pub fn insert(
         &self,
-        buffer_pool: &BufferPool,
+        mtr: &mut MiniTransaction<'_>,
         meta: &mut Meta,
         key: &[u8],
         value: &[u8],
@@ -243,59 +274,75 @@ impl BTree {
             let length = u32::try_from(value.len()).map_err(|_| {
                 Error::Internal(format!("value of {} bytes is too large", value.len()))
             })?;
-            let first_page = overflow::write_chain(buffer_pool, meta, value)?;
+            let first_page = overflow::write_chain(mtr, meta, value)?;
             LeafValue::Overflow { length, first_page }
         } else {
             LeafValue::Inline(value)
         };
         let new_cell = node::leaf_cell(key, stored);
-        let (path, leaf) = self.descend(buffer_pool, Target::Key(key))?;
-        let scratch = copy_page(buffer_pool, leaf)?;
+        let (path, leaf) = self.descend(mtr, Target::Key(key))?;
+        let scratch = mtr.copy_page(leaf)?;
         let node = Node::open(leaf, &scratch)?;
         let mut cells = node.cells();
-        match node.search(key) {
+        let replaced_chain = match node.search(key) {
             Ok(index) => {
-                free_value(buffer_pool, meta, node.value(index))?;
-                cells[index] = Cow::Owned(new_cell);
+                cells[index] = Cow::Owned(new_cell.clone());
+                chain_of(node.value(index))
             }
-            Err(index) => cells.insert(index, Cow::Owned(new_cell)),
-        }
+            Err(index) => {
+                cells.insert(index, Cow::Owned(new_cell.clone()));
+                None
+            }
+        };
         let siblings = (node.left(), node.right());
         self.settle(
-            buffer_pool,
+            mtr,
             meta,
             &path,
             leaf,
             NodeKind::Leaf,
             siblings,
             cells,
-        )
+            Some(Delta::LeafPut(new_cell)),
+        )?;
+        // Invariant 6: the old chain goes only now that nothing points at it.
+        match replaced_chain {
+            Some((first_page, length)) => overflow::free_chain(mtr, meta, first_page, length),
+            None => Ok(()),
+        }
     }
 
     /// Removes `key`; returns whether it was present.
-    pub fn delete(&self, buffer_pool: &BufferPool, meta: &mut Meta, key: &[u8]) -> Result<bool> {
+    pub fn delete(
+        &self,
+        mtr: &mut MiniTransaction<'_>,
+        meta: &mut Meta,
+        key: &[u8],
+    ) -> Result<bool> {
         if key.len() > MAX_KEY_SIZE {
             return Ok(false);
         }
-        let (path, leaf) = self.descend(buffer_pool, Target::Key(key))?;
-        let scratch = copy_page(buffer_pool, leaf)?;
+        let (path, leaf) = self.descend(mtr, Target::Key(key))?;
+        let scratch = mtr.copy_page(leaf)?;
         let node = Node::open(leaf, &scratch)?;
         let Ok(index) = node.search(key) else {
             return Ok(false);
         };
-        free_value(buffer_pool, meta, node.value(index))?;
+        let removed_value = node.value(index);
         let mut cells = node.cells();
         cells.remove(index);
         let siblings = (node.left(), node.right());
         self.settle(
-            buffer_pool,
+            mtr,
             meta,
             &path,
             leaf,
             NodeKind::Leaf,
             siblings,
             cells,
+            Some(Delta::LeafDelete(key.to_vec())),
         )?;
+        free_value(mtr, meta, removed_value)?;
         Ok(true)
     }
 
@@ -303,49 +350,40 @@ impl BTree {
     /// if overfull, rebalances it if underfull, shrinks the root if it has a
     /// single child. `path` leads from the root to the node's parent.
     #[allow(clippy::too_many_arguments)]
+    /// `delta`, if given, describes the whole change to the node as a small
+    /// logged edit, used when the node is simply rewritten.
     fn settle(
         &self,
-        buffer_pool: &BufferPool,
+        mtr: &mut MiniTransaction<'_>,
         meta: &mut Meta,
         path: &[PathStep],
         page_number: PageNumber,
         kind: NodeKind,
         siblings: (PageNumber, PageNumber),
         cells: Cells<'_>,
+        delta: Option<Delta>,
     ) -> Result<()> {
         let Some((parent_step, ancestors)) = path.split_last() else {
             debug_assert_eq!(page_number, self.root);
             if !node::fits(&cells) {
-                return self.split_root(buffer_pool, meta, kind, cells);
+                return self.split_root(mtr, meta, kind, cells);
             }
-            write_node(buffer_pool, page_number, kind, siblings, &cells)?;
-            return self.collapse_root(buffer_pool, meta);
+            write_or_apply(mtr, page_number, kind, siblings, &cells, delta)?;
+            return self.collapse_root(mtr, meta);
         };
         if !node::fits(&cells) {
             let (left_cells, separator, right_cells) = split_cells(kind, cells);
-            let new_page = meta.allocate(buffer_pool)?;
+            let new_page = meta.allocate(mtr)?;
             if kind == NodeKind::Leaf {
                 let (left, right) = siblings;
-                create_node(
-                    buffer_pool,
-                    new_page,
-                    kind,
-                    (page_number, right),
-                    &right_cells,
-                )?;
-                write_node(
-                    buffer_pool,
-                    page_number,
-                    kind,
-                    (left, new_page),
-                    &left_cells,
-                )?;
-                relink_left(buffer_pool, right, new_page)?;
+                create_node(mtr, new_page, kind, (page_number, right), &right_cells)?;
+                write_node(mtr, page_number, kind, (left, new_page), &left_cells)?;
+                relink_left(mtr, right, new_page)?;
             } else {
-                create_node(buffer_pool, new_page, kind, (0, 0), &right_cells)?;
-                write_node(buffer_pool, page_number, kind, (0, 0), &left_cells)?;
+                create_node(mtr, new_page, kind, (0, 0), &right_cells)?;
+                write_node(mtr, page_number, kind, (0, 0), &left_cells)?;
             }
-            let parent_scratch = copy_page(buffer_pool, parent_step.page_number)?;
+            let parent_scratch = mtr.copy_page(parent_step.page_number)?;
             let parent = Node::open(parent_step.page_number, &parent_scratch)?;
             let mut parent_cells = parent.cells();
             parent_cells.insert(
@@ -353,19 +391,20 @@ impl BTree {
                 Cow::Owned(interior_cell(&separator, new_page)),
             );
             return self.settle(
-                buffer_pool,
+                mtr,
                 meta,
                 ancestors,
                 parent_step.page_number,
                 NodeKind::Interior,
                 (0, 0),
                 parent_cells,
+                None,
             );
         }
         if node::used_space(&cells) >= MIN_FILL {
-            return write_node(buffer_pool, page_number, kind, siblings, &cells);
+            return write_or_apply(mtr, page_number, kind, siblings, &cells, delta);
         }
-        self.rebalance(buffer_pool, meta, path, page_number, kind, siblings, cells)
+        self.rebalance(mtr, meta, path, page_number, kind, siblings, cells, delta)
     }
 
     /// Merges an underfull node with a sibling, or evens the two out, then
@@ -373,22 +412,23 @@ impl BTree {
     #[allow(clippy::too_many_arguments)]
     fn rebalance(
         &self,
-        buffer_pool: &BufferPool,
+        mtr: &mut MiniTransaction<'_>,
         meta: &mut Meta,
         path: &[PathStep],
         page_number: PageNumber,
         kind: NodeKind,
         siblings: (PageNumber, PageNumber),
         cells: Cells<'_>,
+        delta: Option<Delta>,
     ) -> Result<()> {
         let (parent_step, ancestors) = path
             .split_last()
             .expect("invariant: root handled by settle");
-        let parent_scratch = copy_page(buffer_pool, parent_step.page_number)?;
+        let parent_scratch = mtr.copy_page(parent_step.page_number)?;
         let parent = Node::open(parent_step.page_number, &parent_scratch)?;
         if parent.len() < 2 {
             // No sibling under this parent to balance with.
-            return write_node(buffer_pool, page_number, kind, siblings, &cells);
+            return write_or_apply(mtr, page_number, kind, siblings, &cells, delta);
         }
         // Pair the node with its left sibling, or its right one if it is first.
         let right_index = parent_step.index.max(1);
@@ -398,7 +438,7 @@ impl BTree {
         } else {
             parent_step.index - 1
         });
-        let sibling_scratch = copy_page(buffer_pool, sibling_page)?;
+        let sibling_scratch = mtr.copy_page(sibling_page)?;
         let sibling = Node::open(sibling_page, &sibling_scratch)?;
         if sibling.kind() != kind {
             return Err(Error::Corrupt(format!(
@@ -442,26 +482,27 @@ impl BTree {
         let mut parent_cells = parent.cells();
         if node::fits(&combined) {
             let merged_links = (left_links.0, right_links.1);
-            write_node(buffer_pool, left_page, kind, merged_links, &combined)?;
+            write_node(mtr, left_page, kind, merged_links, &combined)?;
             if kind == NodeKind::Leaf {
-                relink_left(buffer_pool, outer_right, left_page)?;
+                relink_left(mtr, outer_right, left_page)?;
             }
-            meta.free(buffer_pool, right_page)?;
+            meta.free(mtr, right_page)?;
             parent_cells.remove(right_index);
         } else {
             let (new_left, separator, new_right) = split_cells(kind, combined);
-            write_node(buffer_pool, left_page, kind, left_links, &new_left)?;
-            write_node(buffer_pool, right_page, kind, right_links, &new_right)?;
+            write_node(mtr, left_page, kind, left_links, &new_left)?;
+            write_node(mtr, right_page, kind, right_links, &new_right)?;
             parent_cells[right_index] = Cow::Owned(interior_cell(&separator, right_page));
         }
         self.settle(
-            buffer_pool,
+            mtr,
             meta,
             ancestors,
             parent_step.page_number,
             NodeKind::Interior,
             (0, 0),
             parent_cells,
+            None,
         )
     }
 
@@ -469,55 +510,49 @@ impl BTree {
     /// becomes their parent, keeping its page number (invariant 3).
     fn split_root(
         &self,
-        buffer_pool: &BufferPool,
+        mtr: &mut MiniTransaction<'_>,
         meta: &mut Meta,
         kind: NodeKind,
         cells: Cells<'_>,
     ) -> Result<()> {
         let (left_cells, separator, right_cells) = split_cells(kind, cells);
-        let left_page = meta.allocate(buffer_pool)?;
-        let right_page = meta.allocate(buffer_pool)?;
+        let left_page = meta.allocate(mtr)?;
+        let right_page = meta.allocate(mtr)?;
         let (left_links, right_links) = match kind {
             NodeKind::Leaf => ((0, right_page), (left_page, 0)),
             NodeKind::Interior => ((0, 0), (0, 0)),
         };
-        create_node(buffer_pool, left_page, kind, left_links, &left_cells)?;
-        create_node(buffer_pool, right_page, kind, right_links, &right_cells)?;
+        create_node(mtr, left_page, kind, left_links, &left_cells)?;
+        create_node(mtr, right_page, kind, right_links, &right_cells)?;
         let root_cells = [
             Cow::Owned(interior_cell(b"", left_page)),
             Cow::Owned(interior_cell(&separator, right_page)),
         ];
-        write_node(
-            buffer_pool,
-            self.root,
-            NodeKind::Interior,
-            (0, 0),
-            &root_cells,
-        )
+        write_node(mtr, self.root, NodeKind::Interior, (0, 0), &root_cells)
     }
 
     /// While the root is an interior node with one child, copies the child
     /// into the root page and frees the child (the tree loses a level).
-    fn collapse_root(&self, buffer_pool: &BufferPool, meta: &mut Meta) -> Result<()> {
+    fn collapse_root(&self, mtr: &mut MiniTransaction<'_>, meta: &mut Meta) -> Result<()> {
         loop {
-            let child = {
-                let page = buffer_pool.fetch_read(self.root)?;
-                let node = Node::open(self.root, &page)?;
-                if node.kind() == NodeKind::Leaf || node.len() != 1 {
-                    return Ok(());
-                }
-                node.child(0)
+            let root = self.root;
+            let child = mtr.with_page(root, |page| {
+                let node = Node::open(root, page)?;
+                Ok((node.kind() == NodeKind::Interior && node.len() == 1).then(|| node.child(0)))
+            })?;
+            let Some(child) = child else {
+                return Ok(());
             };
-            let child_bytes = copy_page(buffer_pool, child)?;
+            let child_bytes = mtr.copy_page(child)?;
             Node::open(child, &child_bytes)?;
             {
-                let mut root = buffer_pool.fetch_write(self.root)?;
+                let root = mtr.write(self.root)?;
                 *root = *child_bytes;
                 // The only node of its level has no siblings; be explicit.
-                node::set_left(&mut root, 0);
-                node::set_right(&mut root, 0);
+                node::set_left(root, 0);
+                node::set_right(root, 0);
             }
-            meta.free(buffer_pool, child)?;
+            meta.free(mtr, child)?;
         }
     }
 
@@ -542,7 +577,7 @@ impl BTree {
             Bound::Included(key) | Bound::Excluded(key) => Target::Key(key),
             Bound::Unbounded => target_when_unbounded,
         };
-        let (_, mut page_number) = self.descend(buffer_pool, target)?;
+        let (_, mut page_number) = self.descend(&mut { buffer_pool }, target)?;
         let mut first_leaf = true;
         loop {
             let page = buffer_pool.fetch_read(page_number)?;
@@ -614,8 +649,11 @@ impl BTree {
     }
 
     /// Frees every page of the tree, the root included.
-    pub fn destroy(self, buffer_pool: &BufferPool, meta: &mut Meta) -> Result<()> {
-        free_subtree(buffer_pool, meta, self.root, 0)
+    /// Frees every page of the tree, the root included, committing the
+    /// mini-transaction in batches: call it once nothing points at the tree
+    /// (a crash part-way leaks the rest of its pages, never reuses them).
+    pub fn destroy(self, mtr: &mut MiniTransaction<'_>, meta: &mut Meta) -> Result<()> {
+        free_subtree(mtr, meta, self.root, 0)
     }
 
     /// How many pages the tree occupies (nodes and overflow pages).
@@ -634,7 +672,7 @@ fn cells_before(node: &Node<'_>, key: &[u8], key_included: bool) -> usize {
 }
 
 fn free_subtree(
-    buffer_pool: &BufferPool,
+    mtr: &mut MiniTransaction<'_>,
     meta: &mut Meta,
     page_number: PageNumber,
     depth: usize,
@@ -644,15 +682,19 @@ fn free_subtree(
             "page {page_number}: tree deeper than {MAX_DEPTH}"
         )));
     }
-    let scratch = copy_page(buffer_pool, page_number)?;
+    let scratch = mtr.copy_page(page_number)?;
     let node = Node::open(page_number, &scratch)?;
     for index in 0..node.len() {
         match node.kind() {
-            NodeKind::Interior => free_subtree(buffer_pool, meta, node.child(index), depth + 1)?,
-            NodeKind::Leaf => free_value(buffer_pool, meta, node.value(index))?,
+            NodeKind::Interior => free_subtree(mtr, meta, node.child(index), depth + 1)?,
+            NodeKind::Leaf => free_value(mtr, meta, node.value(index))?,
         }
     }
-    meta.free(buffer_pool, page_number)
+    meta.free(mtr, page_number)?;
+    if mtr.held_pages() >= overflow::CHAIN_BATCH {
+        mtr.commit(meta)?;
+    }
+    Ok(())
 }
 
 fn count_subtree(buffer_pool: &BufferPool, page_number: PageNumber, depth: usize) -> Result<u64> {

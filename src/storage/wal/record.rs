@@ -58,6 +58,14 @@ pub struct WalRecord {
     pub payload: Vec<u8>,
 }
 
+impl WalRecord {
+    /// Where the record ends (the next record may start later, past the
+    /// unusable rest of a segment).
+    pub fn end_lsn(&self) -> Lsn {
+        self.lsn + (RECORD_OVERHEAD + self.payload.len()) as Lsn
+    }
+}
+
 /// Appends the encoded record to `out`.
 pub fn encode(record_type: u8, lsn: Lsn, payload: &[u8], out: &mut Vec<u8>) {
     let start = out.len();

@@ -85,6 +85,10 @@ struct WriterState {
     flushing: bool,
     /// Why the WAL is unusable (invariant 3).
     poisoned: Option<String>,
+    /// The redo LSN of the checkpoint in progress or last completed: a page
+    /// whose LSN is at or below it gets a full image in its next record
+    /// (torn-page protection, see `mini_transaction`).
+    redo_lsn: Lsn,
 }
 
 /// The write-ahead log. `Send + Sync`: share it by reference or `Arc`.
@@ -159,6 +163,7 @@ impl Wal {
                 flushed_lsn: end_lsn,
                 flushing: false,
                 poisoned: None,
+                redo_lsn: 0,
             }),
             flush_done: Condvar::new(),
             segments: Mutex::new(segments),
@@ -170,22 +175,32 @@ impl Wal {
     /// (after the segment's unusable rest, if under 17 bytes remain): flush up
     /// to that LSN to make it durable.
     pub fn append(&self, record_type: u8, payload: &[u8]) -> Result<Lsn> {
+        self.append_with(record_type, |_| payload.to_vec())
+    }
+
+    /// Appends a record whose payload `build` makes from the current redo LSN
+    /// (see [`Wal::begin_checkpoint`]), atomically with respect to a
+    /// checkpoint starting: a record appended after the redo LSN moved was
+    /// built knowing the new one. `build` runs under the log's mutex, so it
+    /// must be quick (copying a few pages is fine).
+    pub fn append_with(&self, record_type: u8, build: impl FnOnce(Lsn) -> Vec<u8>) -> Result<Lsn> {
         if record_type == 0 || record_type == SEGMENT_END_TYPE {
             return Err(Error::Internal(format!(
                 "WAL record type {record_type} is reserved"
             )));
         }
         let size = self.options.segment_size;
-        let total = (RECORD_OVERHEAD + payload.len()) as u64;
-        if total > size {
-            return Err(Error::Internal(format!(
-                "WAL record of {total} bytes does not fit in a segment of {size} bytes"
-            )));
-        }
         let (end, over_limit) = {
             let mut state = self.state.lock();
             if let Some(reason) = &state.poisoned {
                 return Err(poisoned_error(reason));
+            }
+            let payload = build(state.redo_lsn);
+            let total = (RECORD_OVERHEAD + payload.len()) as u64;
+            if total > size {
+                return Err(Error::Internal(format!(
+                    "WAL record of {total} bytes does not fit in a segment of {size} bytes"
+                )));
             }
             let offset = state.end_lsn % size;
             if offset + total > size {
@@ -197,7 +212,7 @@ impl Wal {
                 state.end_lsn += size - offset;
             }
             let lsn = state.end_lsn;
-            push_record(&mut state, size, record_type, lsn, payload);
+            push_record(&mut state, size, record_type, lsn, &payload);
             state.end_lsn += total;
             let rest = size - state.end_lsn % size;
             if rest < RECORD_OVERHEAD as u64 {
@@ -214,6 +229,20 @@ impl Wal {
             self.flush(end)?;
         }
         Ok(end)
+    }
+
+    /// Starts a checkpoint: the current end of the log becomes the redo LSN,
+    /// where recovery will start once the checkpoint completes. Returned.
+    pub fn begin_checkpoint(&self) -> Lsn {
+        let mut state = self.state.lock();
+        state.redo_lsn = state.end_lsn;
+        state.redo_lsn
+    }
+
+    /// Sets the redo LSN without starting a checkpoint (on open, to the one
+    /// recovery started from).
+    pub fn set_redo_lsn(&self, lsn: Lsn) {
+        self.state.lock().redo_lsn = lsn;
     }
 
     /// Returns once every record below `up_to` is durable (group commit, see
@@ -256,6 +285,11 @@ impl Wal {
     pub fn flush_all(&self) -> Result<()> {
         let end = self.end_lsn();
         self.flush(end)
+    }
+
+    /// Why the log is unusable, after a failed write or sync (invariant 3).
+    pub fn failure(&self) -> Option<String> {
+        self.state.lock().poisoned.clone()
     }
 
     /// Every record below this LSN is durable.
