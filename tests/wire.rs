@@ -3,9 +3,6 @@
 //! clients (tokio-postgres, or hand-written bytes for malformed input and
 //! protocol corners tokio-postgres never sends).
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 mod common;
@@ -775,56 +772,6 @@ async fn malformed_bytes_never_crash_the_server() {
 }
 
 // ---- the real binary ------------------------------------------------------
-
-/// A `basalt serve` child process on a free port.
-struct BinaryServer {
-    child: Child,
-    address: SocketAddr,
-}
-
-fn spawn_binary(data_dir: &std::path::Path) -> BinaryServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_basalt"))
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn basalt");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("basalt exited before announcing its address")
-            .expect("read stdout");
-        if let Some(address) = line.strip_prefix("listening on ") {
-            break address.trim().parse().expect("announced address");
-        }
-    };
-    BinaryServer { child, address }
-}
-
-fn terminate(server: &mut BinaryServer) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -TERM failed");
-    // Bounded wait: shutdown grace is 10 s; allow generous slack.
-    for _ in 0..600 {
-        if let Some(status) = server.child.try_wait().expect("wait for basalt") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = server.child.kill();
-    panic!("basalt did not exit after SIGTERM");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_through_the_binary_keeps_every_row() {
