@@ -366,6 +366,7 @@ impl Shared {
         if self.wal.flushed_lsn() < end {
             self.wal.flush(end)?;
         }
+        self.wal.preallocate_next_segment()?;
         let due = {
             let clock = self.checkpoints.lock();
             clock.started.elapsed() >= self.config.checkpoint_interval

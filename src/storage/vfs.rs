@@ -54,6 +54,8 @@ pub trait FileSystem: Send + Sync {
     fn open(&self, path: &Path) -> Result<Arc<dyn StorageFile>>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> Result<()>;
+    /// Renames a file atomically, replacing `to` if it exists.
+    fn rename(&self, from: &Path, to: &Path) -> Result<()>;
     /// The files directly inside `directory`, sorted by path.
     fn list(&self, directory: &Path) -> Result<Vec<PathBuf>>;
     /// Creates a directory and its missing parents.
@@ -128,6 +130,11 @@ impl FileSystem for OsFileSystem {
 
     fn remove(&self, path: &Path) -> Result<()> {
         std::fs::remove_file(path)?;
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        std::fs::rename(from, to)?;
         Ok(())
     }
 
@@ -463,6 +470,17 @@ impl FileSystem for SimulatedFileSystem {
             Some(_) => Ok(()),
             None => Err(not_found(path)),
         }
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        let mut state = self.state.lock();
+        if state.powered_off {
+            return Err(powered_off());
+        }
+        let file = state.files.remove(from).ok_or_else(|| not_found(from))?;
+        state.files.insert(to.to_path_buf(), file);
+        // Handles opened under the old name stop working: reopen the new one.
+        Ok(())
     }
 
     fn list(&self, directory: &Path) -> Result<Vec<PathBuf>> {

@@ -64,8 +64,9 @@ const NEXT_TXN_KEY: &[u8] = b"next_txn";
 const NEXT_TREE_KEY: &[u8] = b"next_tree";
 const CLOG_PREFIX: &[u8] = b"clog/";
 const SEQUENCE_PREFIX: &[u8] = b"sequence/";
-/// Transactions per commit-log chunk (one byte each).
-const CLOG_CHUNK: u64 = 1024;
+/// Transactions per commit-log chunk (one byte each). Every commit rewrites
+/// its chunk, a logged leaf put, so the chunk is kept small: 64 bytes.
+const CLOG_CHUNK: u64 = 64;
 /// How many ids are reserved per write of the high-water mark.
 const TXN_ID_BLOCK: u64 = 1024;
 const LOCK_STRIPES: usize = 256;

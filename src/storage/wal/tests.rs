@@ -176,7 +176,12 @@ fn crash_at_every_sync_keeps_flushed_records_and_never_corrupts() {
         for failing in 1..=total_syncs {
             let fs = SimulatedFileSystem::new(seed * 1000 + failing);
             fs.fail_sync_number(failing);
-            let (wal, _) = open(&fs, segment_size).unwrap();
+            // Opening a new log syncs its zero-filled first segment: if that
+            // sync fails, the log refuses to open, which is all it can do.
+            let Ok((wal, _)) = open(&fs, segment_size) else {
+                assert_eq!(failing, 1);
+                continue;
+            };
             let (starts, acknowledged) = workload(&wal, 0, 150);
             fs.crash();
             drop(wal);
@@ -227,13 +232,61 @@ fn torn_tail_is_cut_and_appends_follow_it() {
     segment.sync().unwrap();
     let (wal, reopened_end) = open(&fs, 4096).unwrap();
     assert_eq!(reopened_end, end);
-    assert_eq!(segment.size().unwrap(), end, "garbage truncated");
+    // The garbage is gone, and the rest of the segment is zeros again.
+    assert_eq!(segment.size().unwrap(), 4096);
+    let mut rest = vec![1u8; 4096 - end as usize];
+    segment.read_at(&mut rest, end).unwrap();
+    assert!(rest.iter().all(|&byte| byte == 0), "garbage zeroed");
     let next = wal.append(record_type(5), &payload(5)).unwrap();
     wal.flush(next).unwrap();
     let records = read_everything(&wal, 0);
     assert_eq!(records.len(), 6);
     assert_is_the_log(&records[..5], &starts);
     assert_eq!(records[5].lsn, end);
+}
+
+#[test]
+fn preallocated_segments_are_renamed_into_place_and_leftovers_removed() {
+    let fs = SimulatedFileSystem::new(3);
+    let (wal, _) = open(&fs, 4096).unwrap();
+    let (mut starts, end) = append_records(&wal, 0, 3);
+    wal.flush(end).unwrap();
+    wal.preallocate_next_segment().unwrap();
+    let listed = |fs: &SimulatedFileSystem| -> Vec<String> {
+        fs.list(&wal_directory())
+            .unwrap()
+            .iter()
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(listed(&fs).contains(&"0000000000001000.prealloc".to_string()));
+    // Enough records to cross into the preallocated segment.
+    let mut end = end;
+    let mut next = 3;
+    while end < 4096 + 64 {
+        let (more, new_end) = append_records(&wal, next, 1);
+        starts.extend(more);
+        end = new_end;
+        next += 1;
+    }
+    assert!(end < 2 * 4096);
+    wal.flush(end).unwrap();
+    let names = listed(&fs);
+    assert!(
+        names.contains(&"0000000000001000.wal".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|name| name.ends_with(".prealloc")),
+        "{names:?}"
+    );
+    // A leftover preallocation (the log moved on) is removed by `open`.
+    wal.preallocate_next_segment().unwrap();
+    drop(wal);
+    let (wal, reopened_end) = open(&fs, 4096).unwrap();
+    assert_eq!(reopened_end, end);
+    assert!(!listed(&fs).iter().any(|name| name.ends_with(".prealloc")));
+    assert_is_the_log(&read_everything(&wal, 0), &starts);
 }
 
 #[test]

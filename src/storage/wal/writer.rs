@@ -30,10 +30,19 @@
 //!    `flush` fails. After a failed `fsync` the kernel may have dropped the
 //!    dirty pages (PostgreSQL's "fsyncgate"); retrying could report success for
 //!    lost data. The server must stop and recover from what is durable.
-//! 4. Lock order: `state`, then `segments`; no lock is held across the
-//!    leader's I/O except `segments` while a new segment file is created.
+//! 4. Lock order: `state`, then `segments`, then `prepared`; no lock is held
+//!    across the leader's I/O except `segments` while a new segment file is
+//!    created or renamed into place. Preallocation fills a file holding only
+//!    `preallocating`.
 //! 5. When the buffer grows past `WalOptions::buffer_limit`, `append` flushes
 //!    itself, so memory stays bounded without a background thread.
+//! 6. Segments are written into zero-filled, synced files whenever possible
+//!    ([`Wal::preallocate_next_segment`], run by the background writer, and
+//!    `open` re-zeroes the rest of the last segment), so a commit's fdatasync
+//!    overwrites allocated blocks and need not persist a new file size. A
+//!    preallocated file waits as `<start>.prealloc` and is renamed into place
+//!    when the log reaches it; `open` deletes leftovers. Zeros parse as the
+//!    end of the log, exactly like a file that ends there.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -100,6 +109,31 @@ pub struct Wal {
     flush_done: Condvar,
     /// Open segment files by first LSN.
     segments: Mutex<BTreeMap<Lsn, Arc<dyn StorageFile>>>,
+    /// The first LSN of a zero-filled segment waiting under its temporary
+    /// name (invariant 6).
+    prepared: Mutex<Option<Lsn>>,
+    /// Held while a segment is being preallocated: one at a time, and never
+    /// while holding another lock of the log.
+    preallocating: Mutex<()>,
+}
+
+/// The temporary name of a preallocated segment: not a `.wal` file, so
+/// `open` never takes it for part of the log.
+fn preallocated_path(directory: &Path, start: Lsn) -> PathBuf {
+    directory.join(format!("{start:016x}.prealloc"))
+}
+
+/// Writes zeros over `from..to` of `file`, a megabyte at a time.
+fn zero_fill(file: &dyn StorageFile, from: u64, to: u64) -> Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let zeros = vec![0u8; CHUNK as usize];
+    let mut offset = from;
+    while offset < to {
+        let length = (to - offset).min(CHUNK);
+        file.write_at(&zeros[..length as usize], offset)?;
+        offset += length;
+    }
+    Ok(())
 }
 
 fn poisoned_error(reason: &str) -> Error {
@@ -126,6 +160,14 @@ impl Wal {
         }
         let directory = data_dir.join(WAL_DIRECTORY_NAME);
         file_system.create_dir_all(&directory)?;
+        for path in file_system.list(&directory)? {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "prealloc")
+            {
+                file_system.remove(&path)?;
+            }
+        }
         let starts = record::list_segments(&*file_system, &directory, size)?;
         let mut segments = BTreeMap::new();
         let mut end_lsn = 0;
@@ -142,15 +184,26 @@ impl Wal {
                     }
                     end_lsn = lsn;
                     let valid = lsn - start;
-                    if valid < bytes.len() as u64 {
+                    let zeroed = bytes[valid as usize..].iter().all(|&byte| byte == 0);
+                    if !zeroed || (bytes.len() as u64) < size {
                         // Cut the torn tail so new records follow the last
-                        // valid one and no stale bytes sit after them.
+                        // valid one and no stale bytes sit after them; then
+                        // zero the rest (invariant 6).
                         file.set_size(valid)?;
+                        zero_fill(&*file, valid, size)?;
                         file.sync()?;
                     }
                 }
             }
             segments.insert(start, file);
+        }
+        if segments.is_empty() {
+            // A new log starts in a zero-filled first segment (invariant 6).
+            let file = file_system.open(&record::segment_path(&directory, 0))?;
+            zero_fill(&*file, 0, size)?;
+            file.sync()?;
+            file_system.sync_directory(&directory)?;
+            segments.insert(0, file);
         }
         let wal = Wal {
             file_system,
@@ -167,6 +220,8 @@ impl Wal {
             }),
             flush_done: Condvar::new(),
             segments: Mutex::new(segments),
+            prepared: Mutex::new(None),
+            preallocating: Mutex::new(()),
         };
         Ok((wal, end_lsn))
     }
@@ -364,14 +419,47 @@ impl Wal {
         Ok(())
     }
 
+    /// Zero-fills and syncs the segment after the current one under its
+    /// temporary name, unless it exists already (invariant 6). Slow (one
+    /// segment of writes): for the background writer, never a committer.
+    pub fn preallocate_next_segment(&self) -> Result<()> {
+        let size = self.options.segment_size;
+        let end = self.end_lsn();
+        let next = end - end % size + size;
+        let _one_at_a_time = self.preallocating.lock();
+        // One lock at a time: `segment_for_writing` takes `segments` first.
+        let already_prepared = *self.prepared.lock() == Some(next);
+        if already_prepared || self.segments.lock().contains_key(&next) {
+            return Ok(());
+        }
+        let path = preallocated_path(&self.directory, next);
+        let file = self.file_system.open(&path)?;
+        zero_fill(&*file, 0, size)?;
+        if let Err(error) = file.sync() {
+            self.state.lock().poisoned = Some(error.to_string());
+            return Err(error);
+        }
+        // If the log reached `next` meanwhile, the segment was made the slow
+        // way and this file is never used; the next `open` deletes it.
+        *self.prepared.lock() = Some(next);
+        Ok(())
+    }
+
     fn segment_for_writing(&self, start: Lsn) -> Result<Arc<dyn StorageFile>> {
         let mut segments = self.segments.lock();
         if let Some(file) = segments.get(&start) {
             return Ok(Arc::clone(file));
         }
-        let file = self
-            .file_system
-            .open(&record::segment_path(&self.directory, start))?;
+        let path = record::segment_path(&self.directory, start);
+        {
+            let mut prepared = self.prepared.lock();
+            if *prepared == Some(start) {
+                *prepared = None;
+                self.file_system
+                    .rename(&preallocated_path(&self.directory, start), &path)?;
+            }
+        }
+        let file = self.file_system.open(&path)?;
         // The new name must be durable before records in it count as flushed.
         self.file_system.sync_directory(&self.directory)?;
         segments.insert(start, Arc::clone(&file));
