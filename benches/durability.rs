@@ -5,7 +5,9 @@
 //! 10% and 100% of the data, against SQLite with the same cache sizes.
 //!
 //! Run: `cargo bench --bench durability` (`BASALT_BENCH_SECONDS` per
-//! measurement, default 3). Results go to `docs/benchmarks.md` by hand, with
+//! measurement, default 3; `BASALT_BENCH_ONLY=commits` or `reads` for one
+//! half, and `BASALT_BENCH_COMMITTERS=32` for one concurrency level, e.g.
+//! under a profiler). Results go to `docs/benchmarks.md` by hand, with
 //! the machine.
 
 use std::path::Path;
@@ -78,22 +80,31 @@ fn fdatasync_rate(dir: &Path) -> f64 {
     })
 }
 
-fn basalt_commits(dir: &Path, threads: usize) -> f64 {
+/// Commits per second, and commits per group flush of the WAL.
+fn basalt_commits(dir: &Path, threads: usize) -> (f64, f64) {
     let engine = Arc::new(BTreeEngine::open(&Config::new(dir)).expect("open"));
-    let mvcc = Mvcc::open(engine as Arc<dyn Engine>).expect("mvcc");
+    let mvcc = Mvcc::open(Arc::clone(&engine) as Arc<dyn Engine>).expect("mvcc");
     let tree = {
         let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
         let tree = txn.create_tree().expect("tree");
         txn.commit().expect("commit");
         tree
     };
-    measure(threads, |thread, round| {
+    let flushes_before = engine.wal().group_flushes();
+    let committed = AtomicU64::new(0);
+    let rate = measure(threads, |thread, round| {
+        committed.fetch_add(1, Ordering::Relaxed);
         let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
         let key = format!("{thread:03}-{round:09}");
         txn.set(tree, key.as_bytes(), &[42u8; 64]).expect("set");
+        // BASALT_BENCH_ASYNC=1: synchronous_commit = off, the CPU ceiling.
+        txn.set_synchronous_commit(std::env::var("BASALT_BENCH_ASYNC").as_deref() != Ok("1"));
         txn.commit().expect("commit");
         1
-    })
+    });
+    let flushes = engine.wal().group_flushes() - flushes_before;
+    let per_flush = committed.load(Ordering::Relaxed) as f64 / flushes.max(1) as f64;
+    (rate, per_flush)
 }
 
 fn sqlite_commits(dir: &Path, threads: usize) -> f64 {
@@ -239,26 +250,42 @@ fn main() {
     let fsync = fdatasync_rate(dir.path());
     println!("  fdatasync rate of this disk: {fsync:.0}/s");
     println!(
-        "  {:>10} {:>12} {:>12} {:>10} {:>12}",
-        "committers", "basalt", "sqlite", "vs sqlite", "vs 1 fsync"
+        "  {:>10} {:>12} {:>12} {:>10} {:>12} {:>10}",
+        "committers", "basalt", "sqlite", "vs sqlite", "vs 1 fsync", "per flush"
     );
     let mut one = 0.0;
-    for threads in [1, 8, 32] {
+    let levels: Vec<usize> = match std::env::var("BASALT_BENCH_COMMITTERS") {
+        Ok(text) => vec![text.parse().expect("BASALT_BENCH_COMMITTERS is a number")],
+        Err(_) => vec![1, 8, 32],
+    };
+    let only = std::env::var("BASALT_BENCH_ONLY").unwrap_or_default();
+    for threads in levels.into_iter().filter(|_| only != "reads") {
         let basalt_dir = tempfile::tempdir_in(base).expect("tempdir");
         let sqlite_dir = tempfile::tempdir_in(base).expect("tempdir");
-        let basalt = basalt_commits(basalt_dir.path(), threads);
-        let sqlite = sqlite_commits(sqlite_dir.path(), threads);
+        let (basalt, per_flush) = basalt_commits(basalt_dir.path(), threads);
+        // BASALT_BENCH_SQLITE=0 skips SQLite (for profiling basalt alone).
+        let sqlite = if std::env::var("BASALT_BENCH_SQLITE").as_deref() == Ok("0") {
+            f64::NAN
+        } else {
+            sqlite_commits(sqlite_dir.path(), threads)
+        };
         if threads == 1 {
             one = basalt;
         }
         println!(
-            "  {threads:>10} {basalt:>12.0} {sqlite:>12.0} {:>9.2}x {:>11.2}x",
+            "  {threads:>10} {basalt:>12.0} {sqlite:>12.0} {:>9.2}x {:>11.2}x {per_flush:>10.1}",
             basalt / sqlite,
             basalt / fsync
         );
     }
-    println!("  32 committers / 1 committer (basalt): see rows above; 1-committer rate {one:.0}/s");
-
+    if one > 0.0 {
+        println!(
+            "  1-committer rate {one:.0}/s: the 32-committer row divided by it is the group-commit speed-up"
+        );
+    }
+    if only == "commits" {
+        return;
+    }
     println!(
         "point lookups and {RANGE}-row range scans per second, {ROWS} rows of {VALUE} bytes, one thread"
     );

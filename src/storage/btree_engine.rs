@@ -30,26 +30,38 @@
 //! checkpoint, then checkpoints if it replayed anything.
 //!
 //! Invariants:
-//! 1. The directory's entries and the in-memory `roots` map agree once a
-//!    mini-transaction committed; `roots` is loaded from the directory on
+//! 1. The directory's entries and the in-memory trees map agree once a
+//!    mini-transaction committed; the map is loaded from the directory on
 //!    open and changed only after the directory change committed.
-//! 2. Concurrency is coarse for this increment: one `RwLock` over the trees.
-//!    `get`, `scan_batch` and `tree_exists` take it shared and run in
-//!    parallel (the buffer pool is thread-safe); `insert`, `delete`,
-//!    `create_tree` and `drop_tree` take it exclusively. Checkpoints do not
-//!    take it except for a moment to copy the meta state.
+//! 2. Concurrency (the protocol of InnoDB's index lock, with latches on
+//!    pages; see docs/storage.md "Concurrency"): each tree has a *structure
+//!    lock*. Readers and in-place writers take it shared: the tree's shape
+//!    (interior nodes, which leaf holds which keys) cannot change under
+//!    them, so they descend latching one page at a time, and an in-place
+//!    writer then write-latches just its leaf. An operation that must split,
+//!    merge, allocate or free (a structure modification) takes it
+//!    exclusively, plus the meta mutex. So any number of readers and leaf
+//!    writers run at once, on one tree or many; structure modifications of
+//!    one tree wait for each other and for that tree's in-flight operations.
 //! 3. Every page change happens in a mini-transaction that either commits
 //!    (logged) or aborts (undone), and the meta state is restored with it.
 //! 4. The meta state written to the control file is logged and flushed
 //!    before the control file is written, so recovery never starts from a
 //!    state the WAL does not explain.
+//! 5. Lock order: a tree's structure lock, the meta mutex, page latches
+//!    (inside mini-transactions), the WAL's mutex. The trees map's lock is
+//!    held only for a lookup or an update, never while waiting for another.
+//!    In-place writers hold one page latch; only a holder of the exclusive
+//!    structure lock holds several latches of that tree, so latch waits
+//!    cannot form a cycle.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::btree::node;
 use super::btree::overflow;
@@ -77,17 +89,34 @@ struct Shared {
     buffer_pool: BufferPool,
     wal: Arc<Wal>,
     control: ControlFile,
-    trees: RwLock<Trees>,
+    /// The meta state; held by structure modifications until their
+    /// mini-transaction committed (invariant 4 needs that).
+    meta: Mutex<Meta>,
+    /// Cache of the directory: tree id to its handle (invariant 1).
+    trees: RwLock<HashMap<TreeId, Arc<TreeHandle>>>,
     /// Held for a whole checkpoint: one at a time. Holds when the last began.
     checkpoints: Mutex<CheckpointClock>,
     config: Config,
     recovery: RecoveryStats,
 }
 
-struct Trees {
-    meta: Meta,
-    /// Cache of the directory: tree id to fixed root page.
-    roots: HashMap<TreeId, PageNumber>,
+/// One tree: its fixed root and its structure lock (invariant 2).
+struct TreeHandle {
+    tree: BTree,
+    structure: RwLock<()>,
+    /// Set (under the exclusive structure lock) when the tree is dropped, for
+    /// operations that found the handle just before.
+    dropped: AtomicBool,
+}
+
+impl TreeHandle {
+    fn new(root: PageNumber) -> Arc<TreeHandle> {
+        Arc::new(TreeHandle {
+            tree: BTree::open(root),
+            structure: RwLock::new(()),
+            dropped: AtomicBool::new(false),
+        })
+    }
 }
 
 struct CheckpointClock {
@@ -121,20 +150,37 @@ fn directory_key(tree: TreeId) -> [u8; 8] {
     tree.to_be_bytes()
 }
 
-/// Runs `operation` in a mini-transaction over the trees and commits it, or
-/// undoes it on error (invariant 3).
+/// Runs `operation` in a mini-transaction that may change the meta state
+/// and commits it, or undoes it on error (invariant 3).
 fn run<T>(
     buffer_pool: &BufferPool,
-    trees: &mut Trees,
+    meta: &mut Meta,
     operation: impl FnOnce(&mut MiniTransaction<'_>, &mut Meta) -> Result<T>,
 ) -> Result<T> {
-    let mut mtr = MiniTransaction::begin(buffer_pool, &trees.meta);
-    let result = operation(&mut mtr, &mut trees.meta).and_then(|value| {
-        mtr.commit(&trees.meta)?;
+    let mut mtr = MiniTransaction::begin(buffer_pool, meta);
+    let result = operation(&mut mtr, meta).and_then(|value| {
+        mtr.commit(meta)?;
         Ok(value)
     });
     if result.is_err() {
-        mtr.abort(&mut trees.meta);
+        mtr.abort(meta);
+    }
+    result
+}
+
+/// Runs an in-place `operation` (one leaf, no meta) and commits it;
+/// `Ok(None)` from it means "not possible in place": nothing changed.
+fn run_in_place<T>(
+    buffer_pool: &BufferPool,
+    operation: impl FnOnce(&mut MiniTransaction<'_>) -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let mut mtr = MiniTransaction::begin_in_place(buffer_pool);
+    let result = operation(&mut mtr).and_then(|value| {
+        mtr.commit_pages()?;
+        Ok(value)
+    });
+    if result.is_err() {
+        mtr.abort_pages();
     }
     result
 }
@@ -211,12 +257,9 @@ impl BTreeEngine {
                 "recovery replayed the WAL"
             );
         }
-        let mut trees = Trees {
-            meta,
-            roots: HashMap::new(),
-        };
-        if trees.meta.directory_root == 0 {
-            run(&buffer_pool, &mut trees, |mtr, meta| {
+        let mut meta = meta;
+        if meta.directory_root == 0 {
+            run(&buffer_pool, &mut meta, |mtr, meta| {
                 meta.directory_root = BTree::create(mtr, meta)?.root();
                 Ok(())
             })?;
@@ -225,7 +268,8 @@ impl BTreeEngine {
             buffer_pool,
             wal,
             control,
-            trees: RwLock::new(trees),
+            meta: Mutex::new(meta),
+            trees: RwLock::new(HashMap::new()),
             checkpoints: Mutex::new(CheckpointClock {
                 started: Instant::now(),
                 redo_lsn: checkpoint.redo_lsn,
@@ -261,30 +305,32 @@ impl BTreeEngine {
 
     /// Pages in use by trees and the directory (not meta, not free).
     pub fn used_pages(&self) -> u64 {
-        self.shared.trees.read().meta.used_pages()
+        self.shared.meta.lock().used_pages()
     }
 
     /// Pages in the file (used, free and the meta page).
     pub fn file_pages(&self) -> u64 {
-        self.shared.trees.read().meta.page_count
+        self.shared.meta.lock().page_count
     }
 
     /// Pages on the free list.
     pub fn free_pages(&self) -> u64 {
-        self.shared.trees.read().meta.free_count
+        self.shared.meta.lock().free_count
     }
 
     /// Pages one tree occupies (nodes and overflow pages).
     pub fn tree_pages(&self, tree: TreeId) -> Result<u64> {
-        let trees = self.shared.trees.read();
-        trees.tree(tree)?.page_count(&self.shared.buffer_pool)
+        let handle = self.shared.handle(tree)?;
+        let _shape = self.shared.shared_structure(&handle, tree)?;
+        handle.tree.page_count(&self.shared.buffer_pool)
     }
 
     /// Walks a whole tree checking its structural invariants (reads every
     /// page: for tests and diagnostics).
     pub fn check_tree(&self, tree: TreeId) -> Result<TreeShape> {
-        let trees = self.shared.trees.read();
-        trees.tree(tree)?.check(&self.shared.buffer_pool)
+        let handle = self.shared.handle(tree)?;
+        let _shape = self.shared.shared_structure(&handle, tree)?;
+        handle.tree.check(&self.shared.buffer_pool)
     }
 
     /// Disk reads the buffer pool has done (misses), for tests and stats.
@@ -294,23 +340,49 @@ impl BTreeEngine {
 
     /// The root page of a tree (for tests that damage pages on purpose).
     pub fn root_page(&self, tree: TreeId) -> Result<PageNumber> {
-        Ok(self.shared.trees.read().tree(tree)?.root())
-    }
-}
-
-impl Trees {
-    fn tree(&self, tree: TreeId) -> Result<BTree> {
-        self.roots
-            .get(&tree)
-            .map(|root| BTree::open(*root))
-            .ok_or_else(|| missing(tree))
+        Ok(self.shared.handle(tree)?.tree.root())
     }
 }
 
 impl Shared {
+    fn handle(&self, tree: TreeId) -> Result<Arc<TreeHandle>> {
+        self.trees
+            .read()
+            .get(&tree)
+            .cloned()
+            .ok_or_else(|| missing(tree))
+    }
+
+    /// The tree's structure lock, shared, unless the tree was dropped.
+    fn shared_structure<'a>(
+        &self,
+        handle: &'a TreeHandle,
+        tree: TreeId,
+    ) -> Result<RwLockReadGuard<'a, ()>> {
+        let guard = handle.structure.read();
+        if handle.dropped.load(Ordering::Acquire) {
+            return Err(missing(tree));
+        }
+        Ok(guard)
+    }
+
+    /// The tree's structure lock, exclusive, unless the tree was dropped.
+    fn exclusive_structure<'a>(
+        &self,
+        handle: &'a TreeHandle,
+        tree: TreeId,
+    ) -> Result<RwLockWriteGuard<'a, ()>> {
+        let guard = handle.structure.write();
+        if handle.dropped.load(Ordering::Acquire) {
+            return Err(missing(tree));
+        }
+        Ok(guard)
+    }
+
     fn load_roots(&self) -> Result<()> {
+        let meta = self.meta.lock();
         let mut trees = self.trees.write();
-        let directory_root = trees.meta.directory_root;
+        let directory_root = meta.directory_root;
         let entries = BTree::open(directory_root).scan(
             &self.buffer_pool,
             &KeyRange::all(),
@@ -325,12 +397,12 @@ impl Shared {
                 )));
             };
             let root = u64::from_le_bytes(value);
-            if root == 0 || root >= trees.meta.page_count {
+            if root == 0 || root >= meta.page_count {
                 return Err(Error::Corrupt(format!(
                     "page {directory_root}: directory root pointer {root} outside the file"
                 )));
             }
-            trees.roots.insert(u64::from_be_bytes(key), root);
+            trees.insert(u64::from_be_bytes(key), TreeHandle::new(root));
         }
         Ok(())
     }
@@ -343,8 +415,8 @@ impl Shared {
         self.buffer_pool.flush()?;
         self.buffer_pool.file().sync()?;
         let (meta, meta_lsn) = {
-            let trees = self.trees.read();
-            (trees.meta.clone(), self.wal.end_lsn())
+            let meta = self.meta.lock();
+            (meta.clone(), self.wal.end_lsn())
         };
         self.wal.flush(meta_lsn)?;
         self.control.write(&Checkpoint { redo_lsn, meta })?;
@@ -438,11 +510,12 @@ impl Background {
 
 impl Engine for BTreeEngine {
     fn create_tree(&self, tree: TreeId) -> Result<()> {
-        let mut trees = self.shared.trees.write();
-        if trees.roots.contains_key(&tree) {
+        let shared = &*self.shared;
+        let mut meta = shared.meta.lock();
+        if shared.trees.read().contains_key(&tree) {
             return Err(Error::Internal(format!("tree {tree} already exists")));
         }
-        let root = run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+        let root = run(&shared.buffer_pool, &mut meta, |mtr, meta| {
             let created = BTree::create(mtr, meta)?;
             let directory = BTree::open(meta.directory_root);
             directory.insert(
@@ -453,47 +526,73 @@ impl Engine for BTreeEngine {
             )?;
             Ok(created.root())
         })?;
-        trees.roots.insert(tree, root);
+        shared.trees.write().insert(tree, TreeHandle::new(root));
         Ok(())
     }
 
     fn drop_tree(&self, tree: TreeId) -> Result<()> {
-        let mut trees = self.shared.trees.write();
-        let dropped = trees.tree(tree)?;
-        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
+        let shared = &*self.shared;
+        let handle = shared.handle(tree)?;
+        let _structure = shared.exclusive_structure(&handle, tree)?;
+        let mut meta = shared.meta.lock();
+        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
             let directory = BTree::open(meta.directory_root);
             directory.delete(mtr, meta, &directory_key(tree))?;
             Ok(())
         })?;
-        trees.roots.remove(&tree);
+        handle.dropped.store(true, Ordering::Release);
+        shared.trees.write().remove(&tree);
         // Unreachable now: free its pages (a crash part-way leaks the rest).
-        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
-            dropped.destroy(mtr, meta)
+        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
+            handle.tree.destroy(mtr, meta)
         })
     }
 
     fn tree_exists(&self, tree: TreeId) -> Result<bool> {
-        Ok(self.shared.trees.read().roots.contains_key(&tree))
+        Ok(self.shared.trees.read().contains_key(&tree))
     }
 
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let trees = self.shared.trees.read();
-        trees.tree(tree)?.get(&self.shared.buffer_pool, key)
+        let handle = self.shared.handle(tree)?;
+        let _shape = self.shared.shared_structure(&handle, tree)?;
+        handle.tree.get(&self.shared.buffer_pool, key)
     }
 
     fn insert(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut trees = self.shared.trees.write();
-        let target = trees.tree(tree)?;
-        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
-            target.insert(mtr, meta, key, value)
+        let shared = &*self.shared;
+        let handle = shared.handle(tree)?;
+        {
+            let _shape = shared.shared_structure(&handle, tree)?;
+            let done = run_in_place(&shared.buffer_pool, |mtr| {
+                Ok(handle.tree.insert_in_place(mtr, key, value)?.then_some(()))
+            })?;
+            if done.is_some() {
+                return Ok(());
+            }
+        }
+        let _structure = shared.exclusive_structure(&handle, tree)?;
+        let mut meta = shared.meta.lock();
+        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
+            handle.tree.insert(mtr, meta, key, value)
         })
     }
 
     fn delete(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        let mut trees = self.shared.trees.write();
-        let target = trees.tree(tree)?;
-        run(&self.shared.buffer_pool, &mut trees, |mtr, meta| {
-            target.delete(mtr, meta, key)
+        let shared = &*self.shared;
+        let handle = shared.handle(tree)?;
+        {
+            let _shape = shared.shared_structure(&handle, tree)?;
+            let done = run_in_place(&shared.buffer_pool, |mtr| {
+                handle.tree.delete_in_place(mtr, key)
+            })?;
+            if let Some(found) = done {
+                return Ok(found);
+            }
+        }
+        let _structure = shared.exclusive_structure(&handle, tree)?;
+        let mut meta = shared.meta.lock();
+        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
+            handle.tree.delete(mtr, meta, key)
         })
     }
 
@@ -504,9 +603,10 @@ impl Engine for BTreeEngine {
         direction: Direction,
         limit: usize,
     ) -> Result<Vec<Entry>> {
-        let trees = self.shared.trees.read();
-        trees
-            .tree(tree)?
+        let handle = self.shared.handle(tree)?;
+        let _shape = self.shared.shared_structure(&handle, tree)?;
+        handle
+            .tree
             .scan(&self.shared.buffer_pool, range, direction, limit)
     }
 

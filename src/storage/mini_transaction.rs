@@ -89,7 +89,9 @@ struct HeldPage<'pool> {
 pub struct MiniTransaction<'pool> {
     pool: &'pool BufferPool,
     held: Vec<HeldPage<'pool>>,
-    meta_before: Meta,
+    /// The meta state to restore on abort; `None` for a mini-transaction
+    /// that only edits pages in place and never allocates or frees.
+    meta_before: Option<Meta>,
 }
 
 impl<'pool> MiniTransaction<'pool> {
@@ -98,7 +100,18 @@ impl<'pool> MiniTransaction<'pool> {
         MiniTransaction {
             pool,
             held: Vec::new(),
-            meta_before: meta.clone(),
+            meta_before: Some(meta.clone()),
+        }
+    }
+
+    /// Starts a mini-transaction that changes pages in place only (no
+    /// allocation, no free): it needs no access to the meta state. Commit it
+    /// with [`MiniTransaction::commit_pages`].
+    pub fn begin_in_place(pool: &'pool BufferPool) -> MiniTransaction<'pool> {
+        MiniTransaction {
+            pool,
+            held: Vec::new(),
+            meta_before: None,
         }
     }
 
@@ -131,6 +144,17 @@ impl<'pool> MiniTransaction<'pool> {
             log: PageLog::Deltas(Vec::new()),
         });
         Ok(self.held.len() - 1)
+    }
+
+    /// Write-latches the page (held until commit or abort) and runs `read`
+    /// over it, without marking it changed.
+    pub fn latch<R>(
+        &mut self,
+        page_number: PageNumber,
+        read: impl FnOnce(&PageBytes) -> Result<R>,
+    ) -> Result<R> {
+        let index = self.hold(page_number)?;
+        read(&self.held[index].guard)
     }
 
     /// The page's bytes for arbitrary editing; it will be logged as an image.
@@ -181,15 +205,29 @@ impl<'pool> MiniTransaction<'pool> {
     /// pages (invariants 1–3). `meta` is the meta state now; it is logged if
     /// it changed.
     pub fn commit(&mut self, meta: &Meta) -> Result<()> {
-        let meta_changed = *meta != self.meta_before;
-        if self.held.is_empty() && !meta_changed {
-            return Ok(());
-        }
-        if let Some(wal) = self.pool.wal() {
+        debug_assert!(self.meta_before.is_some(), "invariant: begun with meta");
+        self.commit_with(Some(meta))
+    }
+
+    /// Commits a mini-transaction from [`MiniTransaction::begin_in_place`].
+    pub fn commit_pages(&mut self) -> Result<()> {
+        debug_assert!(self.meta_before.is_none(), "invariant: begun in place");
+        self.commit_with(None)
+    }
+
+    fn commit_with(&mut self, meta: Option<&Meta>) -> Result<()> {
+        let meta_changed = meta.is_some_and(|meta| Some(meta) != self.meta_before.as_ref());
+        let changed = |page: &HeldPage<'_>| match &page.log {
+            PageLog::Image => true,
+            PageLog::Deltas(deltas) => !deltas.is_empty(),
+        };
+        if (self.held.iter().any(changed) || meta_changed)
+            && let Some(wal) = self.pool.wal()
+        {
             let held = &self.held;
             let lsn = wal.append_with(REDO_RECORD_TYPE, |redo_lsn| {
                 let mut writer = RedoWriter::new();
-                for page in held {
+                for page in held.iter().filter(|page| changed(page)) {
                     let page_number = page.guard.page_number();
                     match &page.log {
                         PageLog::Deltas(deltas) if page::lsn(&page.guard) > redo_lsn => {
@@ -200,23 +238,34 @@ impl<'pool> MiniTransaction<'pool> {
                         _ => writer.image(page_number, &page.guard),
                     }
                 }
-                if meta_changed {
+                if let Some(meta) = meta.filter(|_| meta_changed) {
                     writer.meta(meta);
                 }
                 writer.finish()
             })?;
-            for page in &mut self.held {
+            for page in self.held.iter_mut().filter(|page| changed(page)) {
                 page::set_lsn(&mut page.guard, lsn);
             }
         }
         self.held.clear();
-        self.meta_before = meta.clone();
+        if let Some(meta) = meta {
+            self.meta_before = Some(meta.clone());
+        }
         Ok(())
     }
 
     /// Undoes every change since `begin` or the last commit (invariant 5),
     /// including the caller's meta state.
     pub fn abort(&mut self, meta: &mut Meta) {
+        self.abort_pages();
+        if let Some(before) = &self.meta_before {
+            *meta = before.clone();
+        }
+    }
+
+    /// Undoes every page change since `begin` or the last commit; for
+    /// mini-transactions that did not touch the meta state.
+    pub fn abort_pages(&mut self) {
         for held in self.held.drain(..) {
             let HeldPage {
                 mut guard, before, ..
@@ -226,7 +275,6 @@ impl<'pool> MiniTransaction<'pool> {
                 Before::Uncached => self.pool.forget(guard),
             }
         }
-        *meta = self.meta_before.clone();
     }
 }
 

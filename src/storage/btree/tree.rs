@@ -312,6 +312,88 @@ impl BTree {
         }
     }
 
+    /// The common case of [`BTree::insert`], for callers that keep the
+    /// tree's shape fixed (see the engine's structure lock): an inline value
+    /// whose leaf takes it without splitting or underflowing, and without an
+    /// old overflow chain to free. Latches only the leaf, and changes it by
+    /// one logged delta. `Ok(false)` means nothing was changed and the full
+    /// [`BTree::insert`] is needed.
+    pub fn insert_in_place(
+        &self,
+        mtr: &mut MiniTransaction<'_>,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<bool> {
+        check_key(key)?;
+        if value.len() > MAX_INLINE_VALUE {
+            return Ok(false);
+        }
+        let (_, leaf) = self.descend(mtr, Target::Key(key))?;
+        let new_cell = node::leaf_cell(key, LeafValue::Inline(value));
+        // Latch the leaf before looking: concurrent in-place writers may
+        // have changed it since the descent read it.
+        let fits = mtr.latch(leaf, |page| {
+            let node = Node::open(leaf, page)?;
+            if node.kind() != NodeKind::Leaf {
+                return Err(Error::Corrupt(format!(
+                    "page {leaf}: descent ended off a leaf"
+                )));
+            }
+            let mut cells = node.cells();
+            match node.search(key) {
+                Ok(index) => {
+                    if chain_of(node.value(index)).is_some() {
+                        return Ok(false);
+                    }
+                    cells[index] = Cow::Borrowed(&new_cell);
+                }
+                Err(index) => cells.insert(index, Cow::Borrowed(&new_cell)),
+            }
+            Ok(node::fits(&cells) && (leaf == self.root || node::used_space(&cells) >= MIN_FILL))
+        })?;
+        if !fits {
+            return Ok(false);
+        }
+        mtr.apply(leaf, Delta::LeafPut(new_cell))?;
+        Ok(true)
+    }
+
+    /// The common case of [`BTree::delete`], like
+    /// [`BTree::insert_in_place`]: `Ok(Some(found))` if done in place (or
+    /// nothing to delete), `Ok(None)` if the full delete is needed.
+    pub fn delete_in_place(
+        &self,
+        mtr: &mut MiniTransaction<'_>,
+        key: &[u8],
+    ) -> Result<Option<bool>> {
+        if key.len() > MAX_KEY_SIZE {
+            return Ok(Some(false));
+        }
+        let (_, leaf) = self.descend(mtr, Target::Key(key))?;
+        let verdict = mtr.latch(leaf, |page| {
+            let node = Node::open(leaf, page)?;
+            if node.kind() != NodeKind::Leaf {
+                return Err(Error::Corrupt(format!(
+                    "page {leaf}: descent ended off a leaf"
+                )));
+            }
+            let Ok(index) = node.search(key) else {
+                return Ok(Some(false));
+            };
+            if chain_of(node.value(index)).is_some() {
+                return Ok(None);
+            }
+            let mut cells = node.cells();
+            cells.remove(index);
+            let stays_full = leaf == self.root || node::used_space(&cells) >= MIN_FILL;
+            Ok(stays_full.then_some(true))
+        })?;
+        if verdict == Some(true) {
+            mtr.apply(leaf, Delta::LeafDelete(key.to_vec()))?;
+        }
+        Ok(verdict)
+    }
+
     /// Removes `key`; returns whether it was present.
     pub fn delete(
         &self,

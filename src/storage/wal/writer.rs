@@ -5,16 +5,22 @@
 //! Group commit, leader/follower:
 //!
 //! ```text
-//!   thread A: append ─ flush(a) ─ becomes leader: takes the buffer (up to end e1),
-//!                                 unlocks, write + fdatasync, locks,
-//!                                 flushed = e1, notify_all ─► returns
-//!   thread B: append ─ flush(b) ─ leader busy: waits ─┐ woken: b <= e1? return
-//!   thread C:   append (after A took the buffer)      └ else becomes the next
-//!               flush(c) ─ waits ─ woken ─ becomes leader, syncs B's and C's records
+//!   thread A: append ─ flush(a) ─ becomes leader of round r: takes the buffer
+//!                                 (up to end e1), unlocks, write + fdatasync,
+//!                                 locks, flushed = e1, wakes round r's waiters
+//!                                 and one of round r+1's ─► returns
+//!   thread B: append ─ flush(b), b <= e1: waits for round r ─► woken, returns
+//!   thread C:   append (after A took the buffer)
+//!               flush(c), c > e1: waits for round r+1 ─► woken as the one,
+//!               becomes leader of r+1, syncs C's records and all appended since
 //! ```
 //!
 //! Nobody waits on a timer: a lone flusher becomes leader at once, and the
 //! batching comes only from records appended while the previous sync runs.
+//! Waiters sleep on one of two condition variables by the parity of the
+//! round that will cover them, so a finished round wakes only the threads it
+//! made durable plus one future leader: with 32 committers on two cores,
+//! waking everyone each round cost a third of the commit rate.
 //!
 //! Invariants:
 //! 1. `flushed_lsn <= end_lsn`; every record below `flushed_lsn` is durable.
@@ -47,6 +53,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -92,6 +99,11 @@ struct WriterState {
     flushed_lsn: Lsn,
     /// A leader is writing and syncing (invariant 2).
     flushing: bool,
+    /// The number of the group flush in progress or last started, and the
+    /// LSN it makes durable: a waiter it covers waits for this round, a
+    /// later one for the next (see `Wal::flush`).
+    round: u64,
+    round_target: Lsn,
     /// Why the WAL is unusable (invariant 3).
     poisoned: Option<String>,
     /// The redo LSN of the checkpoint in progress or last completed: a page
@@ -106,7 +118,9 @@ pub struct Wal {
     directory: PathBuf,
     options: WalOptions,
     state: Mutex<WriterState>,
-    flush_done: Condvar,
+    /// Waiters of even and odd rounds: a finished round wakes all of its own
+    /// waiters and one of the next round's, which becomes its leader.
+    flush_done: [Condvar; 2],
     /// Open segment files by first LSN.
     segments: Mutex<BTreeMap<Lsn, Arc<dyn StorageFile>>>,
     /// The first LSN of a zero-filled segment waiting under its temporary
@@ -115,6 +129,9 @@ pub struct Wal {
     /// Held while a segment is being preallocated: one at a time, and never
     /// while holding another lock of the log.
     preallocating: Mutex<()>,
+    /// Group flushes done (each one write and one sync per segment), for
+    /// statistics: commits per flush is the group-commit batch size.
+    group_flushes: AtomicU64,
 }
 
 /// The temporary name of a preallocated segment: not a `.wal` file, so
@@ -215,13 +232,16 @@ impl Wal {
                 pending_bytes: 0,
                 flushed_lsn: end_lsn,
                 flushing: false,
+                round: 0,
+                round_target: 0,
                 poisoned: None,
                 redo_lsn: 0,
             }),
-            flush_done: Condvar::new(),
+            flush_done: [Condvar::new(), Condvar::new()],
             segments: Mutex::new(segments),
             prepared: Mutex::new(None),
             preallocating: Mutex::new(()),
+            group_flushes: AtomicU64::new(0),
         };
         Ok((wal, end_lsn))
     }
@@ -318,21 +338,36 @@ impl Wal {
                 )));
             }
             if state.flushing {
-                self.flush_done.wait(&mut state);
+                let round = if up_to <= state.round_target {
+                    state.round
+                } else {
+                    state.round + 1
+                };
+                self.flush_done[(round % 2) as usize].wait(&mut state);
                 continue;
             }
             // Become the leader for everything appended so far.
             state.flushing = true;
+            state.round += 1;
+            let round = state.round;
             let chunks = std::mem::take(&mut state.pending);
             state.pending_bytes = 0;
             let target = state.end_lsn;
+            state.round_target = target;
             let result = MutexGuard::unlocked(&mut state, || self.write_and_sync(&chunks));
             state.flushing = false;
             match result {
                 Ok(()) => state.flushed_lsn = target,
                 Err(error) => state.poisoned = Some(error.to_string()),
             }
-            self.flush_done.notify_all();
+            // Everyone this round covered may go; one waiter of the next
+            // round leads it. (After a failure everyone must see it.)
+            self.flush_done[(round % 2) as usize].notify_all();
+            if state.poisoned.is_some() {
+                self.flush_done[((round + 1) % 2) as usize].notify_all();
+            } else {
+                self.flush_done[((round + 1) % 2) as usize].notify_one();
+            }
         }
     }
 
@@ -340,6 +375,11 @@ impl Wal {
     pub fn flush_all(&self) -> Result<()> {
         let end = self.end_lsn();
         self.flush(end)
+    }
+
+    /// How many group flushes (leader write + sync rounds) ran so far.
+    pub fn group_flushes(&self) -> u64 {
+        self.group_flushes.load(Ordering::Relaxed)
     }
 
     /// Why the log is unusable, after a failed write or sync (invariant 3).
@@ -409,6 +449,7 @@ impl Wal {
 
     /// The leader's I/O (invariant 2): one write then one sync per segment.
     fn write_and_sync(&self, chunks: &[Chunk]) -> Result<()> {
+        self.group_flushes.fetch_add(1, Ordering::Relaxed);
         let size = self.options.segment_size;
         for chunk in chunks {
             let start = chunk.lsn - chunk.lsn % size;
