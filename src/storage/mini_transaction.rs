@@ -32,7 +32,10 @@
 //! 5. `abort` restores each changed page's bytes as they were before the
 //!    mini-transaction, and the caller restores the meta state, so a failed
 //!    operation leaves no trace (pages created without a cached copy are
-//!    dropped from the pool; their disk copy is the current one).
+//!    dropped from the pool; their disk copy is the current one). An
+//!    in-place mini-transaction keeps no copies: it changes each page by a
+//!    single `apply`, and `redo::apply_delta` checks before it writes, so a
+//!    failed apply leaves the page untouched.
 
 use super::buffer_pool::{BufferPool, PageMut};
 use super::meta::Meta;
@@ -77,6 +80,10 @@ enum Before {
     Bytes(Box<PageBytes>),
     /// Created without a cached copy: forget it on abort.
     Uncached,
+    /// Not kept: an in-place mini-transaction changes a page only by one
+    /// `apply`, which checks everything before it writes, so a failure
+    /// leaves the page as it was.
+    NotNeeded,
 }
 
 struct HeldPage<'pool> {
@@ -137,7 +144,11 @@ impl<'pool> MiniTransaction<'pool> {
             return Ok(index);
         }
         let guard = self.pool.fetch_write(page_number)?;
-        let before = Before::Bytes(Box::new(*guard));
+        let before = if self.meta_before.is_some() {
+            Before::Bytes(Box::new(*guard))
+        } else {
+            Before::NotNeeded
+        };
         self.held.push(HeldPage {
             guard,
             before,
@@ -159,6 +170,10 @@ impl<'pool> MiniTransaction<'pool> {
 
     /// The page's bytes for arbitrary editing; it will be logged as an image.
     pub fn write(&mut self, page_number: PageNumber) -> Result<&mut PageBytes> {
+        debug_assert!(
+            self.meta_before.is_some(),
+            "invariant: in place means apply only"
+        );
         let index = self.hold(page_number)?;
         let held = &mut self.held[index];
         held.log = PageLog::Image;
@@ -168,6 +183,10 @@ impl<'pool> MiniTransaction<'pool> {
     /// A freshly allocated page, zero-filled without reading the disk; it
     /// will be logged as an image.
     pub fn create(&mut self, page_number: PageNumber) -> Result<&mut PageBytes> {
+        debug_assert!(
+            self.meta_before.is_some(),
+            "invariant: in place means apply only"
+        );
         let index = match self.position(page_number) {
             Some(index) => {
                 self.held[index].guard.fill(0);
@@ -193,7 +212,12 @@ impl<'pool> MiniTransaction<'pool> {
     /// it as a delta unless the page is logged as an image anyway.
     pub fn apply(&mut self, page_number: PageNumber, delta: Delta) -> Result<()> {
         let index = self.hold(page_number)?;
+        let in_place = self.meta_before.is_none();
         let held = &mut self.held[index];
+        debug_assert!(
+            !in_place || matches!(&held.log, PageLog::Deltas(deltas) if deltas.is_empty()),
+            "invariant: an in-place mini-transaction applies one delta per page"
+        );
         redo::apply_delta(page_number, &mut held.guard, &delta)?;
         if let PageLog::Deltas(deltas) = &mut held.log {
             deltas.push(delta);
@@ -273,6 +297,7 @@ impl<'pool> MiniTransaction<'pool> {
             match before {
                 Before::Bytes(bytes) => *guard = *bytes,
                 Before::Uncached => self.pool.forget(guard),
+                Before::NotNeeded => {}
             }
         }
     }

@@ -122,6 +122,9 @@ pub struct Mvcc {
     state: Mutex<TxnState>,
     /// Commit log: status byte per transaction id.
     clog: RwLock<Vec<u8>>,
+    /// Serializes status writes from the in-memory change to the stored
+    /// chunk (see `set_status`).
+    clog_writes: Mutex<()>,
     stripes: Vec<Mutex<()>>,
     /// Sequences: name → (next value, first value not yet reserved on disk).
     sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
@@ -172,6 +175,7 @@ impl Mvcc {
                 next_tree,
             }),
             clog: RwLock::new(clog),
+            clog_writes: Mutex::new(()),
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             sequences: Mutex::new(std::collections::HashMap::new()),
         }))
@@ -260,6 +264,9 @@ impl Mvcc {
     }
 
     fn set_status(&self, txn: TxnId, status: u8) -> Result<()> {
+        // Status writes are stored in the order they are made, so that a
+        // chunk written later never carries an older copy of the log.
+        let _in_order = self.clog_writes.lock();
         let chunk = txn / CLOG_CHUNK;
         let bytes = {
             let mut clog = self.clog.write();
@@ -526,16 +533,14 @@ impl Transaction {
             mvcc.state.lock().active.remove(&self.id);
             return Ok(());
         }
-        let position = {
-            // The status change happens under the state lock, atomically
-            // with respect to snapshot taking (the id is still active).
-            let _state = mvcc.state.lock();
-            if let Err(error) = mvcc.set_status(self.id, STATUS_COMMITTED) {
-                self.finished = false;
-                return Err(error);
-            }
-            mvcc.engine.log_position()
-        };
+        // The id stays in the active set until the end, so snapshots taken
+        // meanwhile treat it as running whatever its status says: the
+        // status change needs no lock against snapshot taking.
+        if let Err(error) = mvcc.set_status(self.id, STATUS_COMMITTED) {
+            self.finished = false;
+            return Err(error);
+        }
+        let position = mvcc.engine.log_position();
         if self.synchronous_commit {
             // Group commit: concurrent committers share one fsync. On failure
             // the storage engine is unusable (fatal) and the transaction stays
