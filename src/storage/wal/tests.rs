@@ -249,9 +249,6 @@ fn torn_tail_is_cut_and_appends_follow_it() {
 fn preallocated_segments_are_renamed_into_place_and_leftovers_removed() {
     let fs = SimulatedFileSystem::new(3);
     let (wal, _) = open(&fs, 4096).unwrap();
-    let (mut starts, end) = append_records(&wal, 0, 3);
-    wal.flush(end).unwrap();
-    wal.preallocate_next_segment().unwrap();
     let listed = |fs: &SimulatedFileSystem| -> Vec<String> {
         fs.list(&wal_directory())
             .unwrap()
@@ -259,18 +256,27 @@ fn preallocated_segments_are_renamed_into_place_and_leftovers_removed() {
             .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
             .collect()
     };
+    let mut starts = Vec::new();
+    let mut end = 0;
+    let mut next = 0;
+    let mut append_until = |limit: Lsn, starts: &mut Vec<Lsn>, end: &mut Lsn| {
+        while *end < limit {
+            let (more, new_end) = append_records(&wal, next, 1);
+            starts.extend(more);
+            *end = new_end;
+            next += 1;
+        }
+        wal.flush(*end).unwrap();
+    };
+    // Under half a segment: too early to preallocate.
+    append_until(1000, &mut starts, &mut end);
+    wal.preallocate_next_segment().unwrap();
+    assert!(!listed(&fs).iter().any(|name| name.ends_with(".prealloc")));
+    append_until(2048 + 64, &mut starts, &mut end);
+    wal.preallocate_next_segment().unwrap();
     assert!(listed(&fs).contains(&"0000000000001000.prealloc".to_string()));
-    // Enough records to cross into the preallocated segment.
-    let mut end = end;
-    let mut next = 3;
-    while end < 4096 + 64 {
-        let (more, new_end) = append_records(&wal, next, 1);
-        starts.extend(more);
-        end = new_end;
-        next += 1;
-    }
-    assert!(end < 2 * 4096);
-    wal.flush(end).unwrap();
+    // Crossing into the preallocated segment renames it into place.
+    append_until(4096 + 64, &mut starts, &mut end);
     let names = listed(&fs);
     assert!(
         names.contains(&"0000000000001000.wal".to_string()),
@@ -280,8 +286,11 @@ fn preallocated_segments_are_renamed_into_place_and_leftovers_removed() {
         !names.iter().any(|name| name.ends_with(".prealloc")),
         "{names:?}"
     );
-    // A leftover preallocation (the log moved on) is removed by `open`.
+    // A preallocation the log never reached is removed by `open`.
+    append_until(4096 + 2048 + 64, &mut starts, &mut end);
+    assert!(end < 2 * 4096);
     wal.preallocate_next_segment().unwrap();
+    assert!(listed(&fs).contains(&"0000000000002000.prealloc".to_string()));
     drop(wal);
     let (wal, reopened_end) = open(&fs, 4096).unwrap();
     assert_eq!(reopened_end, end);

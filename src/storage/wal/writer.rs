@@ -461,11 +461,16 @@ impl Wal {
     }
 
     /// Zero-fills and syncs the segment after the current one under its
-    /// temporary name, unless it exists already (invariant 6). Slow (one
-    /// segment of writes): for the background writer, never a committer.
+    /// temporary name, once the current one is half full and unless it
+    /// exists already (invariant 6). Slow (one segment of writes): for the
+    /// background writer, never a committer; waiting for half a segment
+    /// keeps it away from the commits of a database that just started.
     pub fn preallocate_next_segment(&self) -> Result<()> {
         let size = self.options.segment_size;
         let end = self.end_lsn();
+        if end % size < size / 2 {
+            return Ok(());
+        }
         let next = end - end % size + size;
         let _one_at_a_time = self.preallocating.lock();
         // One lock at a time: `segment_for_writing` takes `segments` first.
