@@ -437,6 +437,11 @@ impl Wal {
         Ok(doomed.len())
     }
 
+    /// The oldest LSN still in the log (the start of its oldest segment).
+    pub fn oldest_lsn(&self) -> Lsn {
+        self.segments.lock().keys().next().copied().unwrap_or(0)
+    }
+
     /// The open segment file starting at `start`, if it exists.
     pub(super) fn existing_segment(&self, start: Lsn) -> Option<Arc<dyn StorageFile>> {
         self.segments.lock().get(&start).cloned()
