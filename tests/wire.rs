@@ -871,3 +871,45 @@ async fn shutdown_closes_idle_connections_and_returns() {
         "no longer accepting"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fsync_stops_the_server_at_once() {
+    use basalt::storage::BTreeEngine;
+    use basalt::storage::vfs::SimulatedFileSystem;
+    let fs = SimulatedFileSystem::new(5);
+    let engine = BTreeEngine::open_with(
+        &basalt::Config::new("/sim/data"),
+        std::sync::Arc::new(fs.clone()),
+    )
+    .expect("open");
+    let database =
+        basalt::sql::session::Database::with_engine(std::sync::Arc::new(engine)).expect("database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(basalt::server::serve(
+        database,
+        listener,
+        std::future::pending::<()>(),
+    ));
+    let client = connect(address).await;
+    client
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .await
+        .expect("durable commits work");
+    // The next fsync is this commit's WAL flush: it fails, and must not be
+    // retried or papered over.
+    fs.fail_next_sync();
+    let failed = client.batch_execute("INSERT INTO t VALUES (2)").await;
+    assert!(
+        failed.is_err(),
+        "a commit whose fsync failed cannot succeed"
+    );
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops by itself after a failed fsync")
+        .expect("serve task");
+    let error = stopped.expect_err("a storage failure is an error exit");
+    assert!(error.to_string().contains("storage failure"), "{error}");
+}
