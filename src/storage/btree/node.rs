@@ -26,8 +26,10 @@
 //! 2. Every cell lies inside `content_start..PAGE_SIZE` and the slot array
 //!    ends at or before `content_start`; [`validate`] checks this for every
 //!    page read from disk, so [`Node`] accessors may index without checks.
-//! 3. A node is only ever rewritten whole by [`write`], which packs the cells
-//!    at the end of the page: there is no fragmentation to track.
+//! 3. The cells are always packed at the end of the page, with no holes:
+//!    [`write`] rewrites a node whole, packed; [`insert_in_gap`] adds a cell
+//!    just below the others and [`overwrite_cell`] replaces one in place
+//!    with one as long. There is no fragmentation to track.
 //! 4. Keys are at most [`MAX_KEY_SIZE`] bytes and inline values at most
 //!    [`MAX_INLINE_VALUE`], so one cell never exceeds a quarter of a node and
 //!    any overfull node of two or more cells splits into two that fit.
@@ -353,6 +355,41 @@ pub fn write(
         );
     }
     write_u16(bytes, CONTENT_START_OFFSET, content_start as u16);
+}
+
+/// Inserts `cell` as slot `index` without rebuilding the node: the cell goes
+/// just below the cells (into the free gap) and the later slots move up by
+/// one. Keeps the cells packed (invariant 3 holds: no hole is made). Returns
+/// false, changing nothing, if the gap cannot take it.
+pub fn insert_in_gap(bytes: &mut PageBytes, index: usize, cell: &[u8]) -> bool {
+    let count = usize::from(read_u16(bytes, COUNT_OFFSET));
+    let content_start = usize::from(read_u16(bytes, CONTENT_START_OFFSET));
+    let slots_end = NODE_HEADER_SIZE + SLOT_SIZE * count;
+    if index > count || slots_end + SLOT_SIZE + cell.len() > content_start {
+        return false;
+    }
+    let cell_start = content_start - cell.len();
+    bytes[cell_start..content_start].copy_from_slice(cell);
+    let slot = NODE_HEADER_SIZE + SLOT_SIZE * index;
+    bytes.copy_within(slot..slots_end, slot + SLOT_SIZE);
+    write_u16(bytes, slot, cell_start as u16);
+    write_u16(bytes, COUNT_OFFSET, (count + 1) as u16);
+    write_u16(bytes, CONTENT_START_OFFSET, cell_start as u16);
+    true
+}
+
+/// Overwrites cell `index` with `cell` if both have the same length (a
+/// value replaced by one as long, like a commit-log chunk). Returns false,
+/// changing nothing, otherwise.
+pub fn overwrite_cell(bytes: &mut PageBytes, kind: NodeKind, index: usize, cell: &[u8]) -> bool {
+    let offset = usize::from(read_u16(bytes, NODE_HEADER_SIZE + SLOT_SIZE * index));
+    match cell_length(kind, &bytes[offset..]) {
+        Some(length) if length == cell.len() => {
+            bytes[offset..offset + length].copy_from_slice(cell);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The unused gap between a node's slot array and its cells, as a byte
