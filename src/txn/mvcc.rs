@@ -509,6 +509,11 @@ impl Transaction {
         self.dropped_trees.push(tree);
     }
 
+    /// Whether this transaction changed anything (versions or trees).
+    fn wrote(&self) -> bool {
+        !self.writes.is_empty() || !self.created_trees.is_empty() || !self.dropped_trees.is_empty()
+    }
+
     /// Whether `commit` waits until the commit is durable (the default), or
     /// returns at once and lets the background writer flush it within a
     /// bounded delay (PostgreSQL's `synchronous_commit = off`).
@@ -526,10 +531,7 @@ impl Transaction {
     pub fn commit(mut self) -> Result<()> {
         self.finished = true;
         let mvcc = Arc::clone(&self.mvcc);
-        let wrote = !self.writes.is_empty()
-            || !self.created_trees.is_empty()
-            || !self.dropped_trees.is_empty();
-        if !wrote {
+        if !self.wrote() {
             mvcc.state.lock().active.remove(&self.id);
             return Ok(());
         }
@@ -564,8 +566,11 @@ impl Transaction {
         let mvcc = Arc::clone(&self.mvcc);
         let mut first_error = None;
         // Marking aborted first makes the versions invisible and skippable
-        // even if deleting them fails part-way.
-        if let Err(error) = mvcc.set_status(self.id, STATUS_ABORTED) {
+        // even if deleting them fails part-way. A transaction that wrote
+        // nothing needs no status: unknown and not active reads as aborted.
+        if self.wrote()
+            && let Err(error) = mvcc.set_status(self.id, STATUS_ABORTED)
+        {
             first_error.get_or_insert(error);
         }
         for (tree, key) in std::mem::take(&mut self.writes) {
@@ -914,5 +919,36 @@ mod tests {
         // And its leftover version does not block new writers.
         txn.set(7, b"u", b"2").unwrap();
         txn.commit().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::*;
+    use crate::storage::BTreeEngine;
+
+    #[test]
+    fn read_only_transactions_log_nothing_and_writers_log_their_commit() {
+        let directory = tempfile::tempdir().unwrap();
+        let engine = Arc::new(BTreeEngine::open(&crate::Config::new(directory.path())).unwrap());
+        let mvcc = Mvcc::open(Arc::clone(&engine) as Arc<dyn Engine>).unwrap();
+        let mut setup = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        let tree = setup.create_tree().unwrap();
+        setup.set(tree, b"k", b"v").unwrap();
+        setup.commit().unwrap();
+        let before = engine.log_position();
+        let mut reader = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        assert_eq!(reader.get(tree, b"k").unwrap(), Some(b"v".to_vec()));
+        reader.commit().unwrap();
+        let mut reader = mvcc.begin(IsolationLevel::ReadCommitted).unwrap();
+        assert!(reader.get(tree, b"nothing").unwrap().is_none());
+        reader.rollback().unwrap();
+        assert_eq!(engine.log_position(), before, "read-only work logs nothing");
+        // A writer's commit is logged and durable when commit returns.
+        let mut writer = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        writer.set(tree, b"k", b"w").unwrap();
+        writer.commit().unwrap();
+        assert!(engine.log_position() > before);
+        assert!(engine.wal().flushed_lsn() >= engine.log_position());
     }
 }
