@@ -25,18 +25,6 @@ fn row_id(writer: i64, seq: i64, part: i64) -> i64 {
     (writer * 1_000_000_000 + seq) * 10 + part
 }
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// What one writer did in one cycle.
 #[derive(Default)]
 struct WriterLog {

@@ -16,10 +16,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
 use basalt::Config;
 use basalt::storage::vfs::SimulatedFileSystem;
 use basalt::storage::{BTreeEngine, Engine, TreeId};
 use basalt::txn::{IsolationLevel, Mvcc};
+use common::SplitMix;
 
 /// The model: key → value of the committed state.
 type Model = BTreeMap<u32, Vec<u8>>;
@@ -29,22 +32,6 @@ type Ops = Vec<(u32, Option<Vec<u8>>)>;
 
 const KEYS: u32 = 48;
 const DATA_DIR: &str = "/sim/data";
-
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
 
 fn config() -> Config {
     let mut config = Config::new(DATA_DIR)

@@ -341,3 +341,23 @@ pub fn terminate(server: &mut BinaryServer) -> std::process::ExitStatus {
     let _ = server.child.kill();
     panic!("basalt did not exit after SIGTERM");
 }
+
+// ---- deterministic randomness for tests ------------------------------------
+
+/// splitmix64: a tiny seeded generator, so a failing run replays exactly.
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound` (`bound > 0`).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
