@@ -102,6 +102,7 @@ struct Shared {
 
 /// One tree: its fixed root and its structure lock (invariant 2).
 struct TreeHandle {
+    id: TreeId,
     tree: BTree,
     structure: RwLock<()>,
     /// Set (under the exclusive structure lock) when the tree is dropped, for
@@ -110,12 +111,30 @@ struct TreeHandle {
 }
 
 impl TreeHandle {
-    fn new(root: PageNumber) -> Arc<TreeHandle> {
+    fn new(id: TreeId, root: PageNumber) -> Arc<TreeHandle> {
         Arc::new(TreeHandle {
+            id,
             tree: BTree::open(root),
             structure: RwLock::new(()),
             dropped: AtomicBool::new(false),
         })
+    }
+
+    /// The structure lock, shared, unless the tree was dropped.
+    fn shared(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        self.unless_dropped(self.structure.read())
+    }
+
+    /// The structure lock, exclusive, unless the tree was dropped.
+    fn exclusive(&self) -> Result<RwLockWriteGuard<'_, ()>> {
+        self.unless_dropped(self.structure.write())
+    }
+
+    fn unless_dropped<G>(&self, guard: G) -> Result<G> {
+        if self.dropped.load(Ordering::Acquire) {
+            return Err(missing(self.id));
+        }
+        Ok(guard)
     }
 }
 
@@ -321,7 +340,7 @@ impl BTreeEngine {
     /// Pages one tree occupies (nodes and overflow pages).
     pub fn tree_pages(&self, tree: TreeId) -> Result<u64> {
         let handle = self.shared.handle(tree)?;
-        let _shape = self.shared.shared_structure(&handle, tree)?;
+        let _shape = handle.shared()?;
         handle.tree.page_count(&self.shared.buffer_pool)
     }
 
@@ -329,7 +348,7 @@ impl BTreeEngine {
     /// page: for tests and diagnostics).
     pub fn check_tree(&self, tree: TreeId) -> Result<TreeShape> {
         let handle = self.shared.handle(tree)?;
-        let _shape = self.shared.shared_structure(&handle, tree)?;
+        let _shape = handle.shared()?;
         handle.tree.check(&self.shared.buffer_pool)
     }
 
@@ -351,32 +370,6 @@ impl Shared {
             .get(&tree)
             .cloned()
             .ok_or_else(|| missing(tree))
-    }
-
-    /// The tree's structure lock, shared, unless the tree was dropped.
-    fn shared_structure<'a>(
-        &self,
-        handle: &'a TreeHandle,
-        tree: TreeId,
-    ) -> Result<RwLockReadGuard<'a, ()>> {
-        let guard = handle.structure.read();
-        if handle.dropped.load(Ordering::Acquire) {
-            return Err(missing(tree));
-        }
-        Ok(guard)
-    }
-
-    /// The tree's structure lock, exclusive, unless the tree was dropped.
-    fn exclusive_structure<'a>(
-        &self,
-        handle: &'a TreeHandle,
-        tree: TreeId,
-    ) -> Result<RwLockWriteGuard<'a, ()>> {
-        let guard = handle.structure.write();
-        if handle.dropped.load(Ordering::Acquire) {
-            return Err(missing(tree));
-        }
-        Ok(guard)
     }
 
     fn load_roots(&self) -> Result<()> {
@@ -402,7 +395,8 @@ impl Shared {
                     "page {directory_root}: directory root pointer {root} outside the file"
                 )));
             }
-            trees.insert(u64::from_be_bytes(key), TreeHandle::new(root));
+            let tree = u64::from_be_bytes(key);
+            trees.insert(tree, TreeHandle::new(tree, root));
         }
         Ok(())
     }
@@ -434,11 +428,9 @@ impl Shared {
     /// One round of the background writer: make asynchronous commits
     /// durable, and checkpoint when it is time.
     fn background_round(&self) -> Result<()> {
-        let end = self.wal.end_lsn();
-        if self.wal.flushed_lsn() < end {
-            self.wal.flush(end)?;
-        }
+        self.wal.flush_all()?;
         self.wal.preallocate_next_segment()?;
+        let end = self.wal.end_lsn();
         let due = {
             let clock = self.checkpoints.lock();
             clock.started.elapsed() >= self.config.checkpoint_interval
@@ -526,14 +518,17 @@ impl Engine for BTreeEngine {
             )?;
             Ok(created.root())
         })?;
-        shared.trees.write().insert(tree, TreeHandle::new(root));
+        shared
+            .trees
+            .write()
+            .insert(tree, TreeHandle::new(tree, root));
         Ok(())
     }
 
     fn drop_tree(&self, tree: TreeId) -> Result<()> {
         let shared = &*self.shared;
         let handle = shared.handle(tree)?;
-        let _structure = shared.exclusive_structure(&handle, tree)?;
+        let _structure = handle.exclusive()?;
         let mut meta = shared.meta.lock();
         run(&shared.buffer_pool, &mut meta, |mtr, meta| {
             let directory = BTree::open(meta.directory_root);
@@ -554,7 +549,7 @@ impl Engine for BTreeEngine {
 
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let handle = self.shared.handle(tree)?;
-        let _shape = self.shared.shared_structure(&handle, tree)?;
+        let _shape = handle.shared()?;
         handle.tree.get(&self.shared.buffer_pool, key)
     }
 
@@ -562,7 +557,7 @@ impl Engine for BTreeEngine {
         let shared = &*self.shared;
         let handle = shared.handle(tree)?;
         {
-            let _shape = shared.shared_structure(&handle, tree)?;
+            let _shape = handle.shared()?;
             let done = run_in_place(&shared.buffer_pool, |mtr| {
                 Ok(handle.tree.insert_in_place(mtr, key, value)?.then_some(()))
             })?;
@@ -570,7 +565,7 @@ impl Engine for BTreeEngine {
                 return Ok(());
             }
         }
-        let _structure = shared.exclusive_structure(&handle, tree)?;
+        let _structure = handle.exclusive()?;
         let mut meta = shared.meta.lock();
         run(&shared.buffer_pool, &mut meta, |mtr, meta| {
             handle.tree.insert(mtr, meta, key, value)
@@ -581,7 +576,7 @@ impl Engine for BTreeEngine {
         let shared = &*self.shared;
         let handle = shared.handle(tree)?;
         {
-            let _shape = shared.shared_structure(&handle, tree)?;
+            let _shape = handle.shared()?;
             let done = run_in_place(&shared.buffer_pool, |mtr| {
                 handle.tree.delete_in_place(mtr, key)
             })?;
@@ -589,7 +584,7 @@ impl Engine for BTreeEngine {
                 return Ok(found);
             }
         }
-        let _structure = shared.exclusive_structure(&handle, tree)?;
+        let _structure = handle.exclusive()?;
         let mut meta = shared.meta.lock();
         run(&shared.buffer_pool, &mut meta, |mtr, meta| {
             handle.tree.delete(mtr, meta, key)
@@ -604,7 +599,7 @@ impl Engine for BTreeEngine {
         limit: usize,
     ) -> Result<Vec<Entry>> {
         let handle = self.shared.handle(tree)?;
-        let _shape = self.shared.shared_structure(&handle, tree)?;
+        let _shape = handle.shared()?;
         handle
             .tree
             .scan(&self.shared.buffer_pool, range, direction, limit)

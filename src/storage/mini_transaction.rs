@@ -122,11 +122,6 @@ impl<'pool> MiniTransaction<'pool> {
         }
     }
 
-    /// The buffer pool underneath.
-    pub fn pool(&self) -> &'pool BufferPool {
-        self.pool
-    }
-
     /// How many pages this mini-transaction holds latched.
     pub fn held_pages(&self) -> usize {
         self.held.len()
