@@ -27,7 +27,8 @@
 //! asynchronous commits durable.
 //!
 //! Opening runs recovery (see `recovery`) from the control file's
-//! checkpoint, then checkpoints if it replayed anything.
+//! checkpoint, then checkpoints if it replayed anything (deferred while
+//! recovered logical records wait for their layer, invariant 6).
 //!
 //! Invariants:
 //! 1. The directory's entries and the in-memory trees map agree once a
@@ -54,6 +55,13 @@
 //!    In-place writers hold one page latch; only a holder of the exclusive
 //!    structure lock holds several latches of that tree, so latch waits
 //!    cannot form a cycle.
+//! 6. Logical records (the commit log's status records) describe state the
+//!    layer above keeps in memory. Its [`CheckpointHook`] stores that state
+//!    in trees right after a checkpoint fixes its redo LSN, before the
+//!    checkpoint writes pages, so every logical record below a completed
+//!    checkpoint's redo LSN is covered by pages and the log after it. Until
+//!    a hook is set, recovered logical records defer every checkpoint (they
+//!    must stay in the log), and appending one is an error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,12 +76,13 @@ use super::btree::overflow;
 use super::btree::tree::{BTree, TreeShape};
 use super::buffer_pool::BufferPool;
 use super::control::{Checkpoint, ControlFile};
-use super::engine::{Direction, Engine, Entry, KeyRange, TreeId};
+use super::engine::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
 use super::file::DataFile;
 use super::meta::{self, Meta};
 use super::mini_transaction::MiniTransaction;
 use super::page::{PAGE_SIZE, PageBytes, PageNumber, PageType};
 use super::recovery::{self, RecoveryStats};
+use super::redo::LOGICAL_RECORD_TYPE;
 use super::vfs::{FileSystem, OsFileSystem};
 use super::wal::{Lsn, Wal, WalOptions};
 use crate::config::Config;
@@ -98,6 +107,16 @@ struct Shared {
     checkpoints: Mutex<CheckpointClock>,
     config: Config,
     recovery: RecoveryStats,
+    /// The layer above's logical state (invariant 6).
+    logical: Mutex<Logical>,
+    /// Whether `logical.hook` is set, for `append_logical` without the lock.
+    hooked: AtomicBool,
+}
+
+/// The checkpoint hook, and logical records recovered but not yet taken.
+struct Logical {
+    hook: Option<Arc<dyn CheckpointHook>>,
+    recovered: Vec<Vec<u8>>,
 }
 
 /// One tree: its fixed root and its structure lock (invariant 2).
@@ -265,7 +284,11 @@ impl BTreeEngine {
             Some(Arc::clone(&wal)),
         )?;
         wal.set_redo_lsn(checkpoint.redo_lsn);
-        let (meta, stats) = recovery::replay(&buffer_pool, &wal, &checkpoint)?;
+        let recovery::Replayed {
+            meta,
+            stats,
+            logical,
+        } = recovery::replay(&buffer_pool, &wal, &checkpoint)?;
         if stats.records > 0 {
             tracing::info!(
                 records = stats.records,
@@ -295,6 +318,11 @@ impl BTreeEngine {
             }),
             config: config.clone(),
             recovery: stats,
+            logical: Mutex::new(Logical {
+                hook: None,
+                recovered: logical,
+            }),
+            hooked: AtomicBool::new(false),
         });
         shared.load_roots()?;
         if created || shared.recovery.records > 0 {
@@ -401,11 +429,47 @@ impl Shared {
         Ok(())
     }
 
+    /// [`Engine::insert`].
+    fn insert(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
+        let shared = self;
+        let handle = shared.handle(tree)?;
+        {
+            let _shape = handle.shared()?;
+            let done = run_in_place(&shared.buffer_pool, |mtr| {
+                Ok(handle.tree.insert_in_place(mtr, key, value)?.then_some(()))
+            })?;
+            if done.is_some() {
+                return Ok(());
+            }
+        }
+        let _structure = handle.exclusive()?;
+        let mut meta = shared.meta.lock();
+        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
+            handle.tree.insert(mtr, meta, key, value)
+        })
+    }
+
     /// A fuzzy checkpoint (see the module docs and invariant 4).
     fn checkpoint(&self) -> Result<()> {
         let mut clock = self.checkpoints.lock();
         let started = Instant::now();
+        let hook = {
+            let logical = self.logical.lock();
+            if logical.hook.is_none() && !logical.recovered.is_empty() {
+                // Invariant 6: recovered logical records wait in the log for
+                // the layer that owns them.
+                tracing::debug!("checkpoint deferred until the logical records are taken");
+                return Ok(());
+            }
+            logical.hook.clone()
+        };
         let redo_lsn = self.wal.begin_checkpoint();
+        if let Some(hook) = hook
+            && !hook.persist(&mut |tree, key, value| self.insert(tree, key, value))?
+        {
+            tracing::debug!("checkpoint deferred: the logical state is still loading");
+            return Ok(());
+        }
         self.buffer_pool.flush()?;
         self.buffer_pool.file().sync()?;
         let (meta, meta_lsn) = {
@@ -554,22 +618,7 @@ impl Engine for BTreeEngine {
     }
 
     fn insert(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
-        let shared = &*self.shared;
-        let handle = shared.handle(tree)?;
-        {
-            let _shape = handle.shared()?;
-            let done = run_in_place(&shared.buffer_pool, |mtr| {
-                Ok(handle.tree.insert_in_place(mtr, key, value)?.then_some(()))
-            })?;
-            if done.is_some() {
-                return Ok(());
-            }
-        }
-        let _structure = handle.exclusive()?;
-        let mut meta = shared.meta.lock();
-        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
-            handle.tree.insert(mtr, meta, key, value)
-        })
+        self.shared.insert(tree, key, value)
     }
 
     fn delete(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
@@ -619,6 +668,35 @@ impl Engine for BTreeEngine {
 
     fn fatal_error(&self) -> Option<String> {
         self.shared.fatal_error()
+    }
+
+    fn append_logical(&self, payload: &[u8]) -> Result<u64> {
+        if !self.shared.hooked.load(Ordering::Acquire) {
+            return Err(Error::Internal(
+                "a logical WAL record needs a checkpoint hook to store its state".into(),
+            ));
+        }
+        self.shared.wal.append(LOGICAL_RECORD_TYPE, payload)
+    }
+
+    fn set_checkpoint_hook(&self, hook: Arc<dyn CheckpointHook>) -> Result<()> {
+        // Serialized with checkpoints, so none runs with a half-set hook.
+        let _clock = self.shared.checkpoints.lock();
+        let old = self.shared.logical.lock().hook.clone();
+        if let Some(old) = old
+            && !old.persist(&mut |tree, key, value| self.shared.insert(tree, key, value))?
+        {
+            return Err(Error::Internal(
+                "the replaced checkpoint hook was not ready to persist".into(),
+            ));
+        }
+        self.shared.logical.lock().hook = Some(hook);
+        self.shared.hooked.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn take_recovered_logical(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.shared.logical.lock().recovered)
     }
 }
 
@@ -698,6 +776,65 @@ mod tests {
             assert_eq!(keys, expected, "seed {seed}");
             assert_eq!(engine.get(7, &key(150)).unwrap(), Some(value_of(150, 100)));
         }
+    }
+
+    /// A checkpoint hook that stores one entry per persist: how many
+    /// persists ran.
+    struct CountingHook(std::sync::atomic::AtomicU64);
+
+    impl CheckpointHook for CountingHook {
+        fn persist(&self, sink: &mut crate::storage::StoreEntry<'_>) -> Result<bool> {
+            let count = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            sink(7, b"persists", &count.to_be_bytes())?;
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn logical_records_come_back_after_a_crash_and_hold_checkpoints_until_taken() {
+        use crate::storage::vfs::SimulatedFileSystem;
+        let fs = SimulatedFileSystem::new(3);
+        let config = Config::new("/sim/data");
+        let engine = BTreeEngine::open_with(&config, Arc::new(fs.clone())).unwrap();
+        engine.create_tree(7).unwrap();
+        let refused = engine.append_logical(b"no hook").unwrap_err();
+        assert!(refused.to_string().contains("checkpoint hook"), "{refused}");
+        let hook = Arc::new(CountingHook(Default::default()));
+        engine.set_checkpoint_hook(hook.clone()).unwrap();
+        engine.checkpoint().unwrap();
+        assert_eq!(
+            hook.0.load(Ordering::SeqCst),
+            1,
+            "a checkpoint calls the hook"
+        );
+        let mut last = 0;
+        for index in 0..5u8 {
+            last = engine.append_logical(&[index; 3]).unwrap();
+        }
+        engine.wait_durable(last).unwrap();
+        engine.append_logical(b"not durable").unwrap();
+        fs.power_off();
+        drop(engine);
+        fs.power_on();
+
+        let engine = BTreeEngine::open_with(&config, Arc::new(fs.clone())).unwrap();
+        let redo_before = engine.shared.checkpoints.lock().redo_lsn;
+        engine.checkpoint().unwrap();
+        assert_eq!(
+            engine.shared.checkpoints.lock().redo_lsn,
+            redo_before,
+            "no checkpoint may pass recovered logical records nobody took"
+        );
+        let recovered = engine.take_recovered_logical();
+        let expected: Vec<Vec<u8>> = (0..5u8).map(|index| vec![index; 3]).collect();
+        assert_eq!(recovered[..5], expected[..]);
+        assert!(recovered.len() <= 6, "{recovered:?}");
+        assert!(
+            engine.take_recovered_logical().is_empty(),
+            "handed back once"
+        );
+        engine.checkpoint().unwrap();
+        assert!(engine.shared.checkpoints.lock().redo_lsn > redo_before);
     }
 
     #[test]

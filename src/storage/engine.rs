@@ -22,6 +22,7 @@
 //!    missing tree fail with an internal error rather than creating it.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::error::Result;
 
@@ -111,6 +112,23 @@ impl KeyRange {
 /// One key–value entry.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// State that a layer above keeps in memory and logs as logical records
+/// ([`Engine::append_logical`]) instead of page changes — the commit log.
+/// The engine calls it at every checkpoint, after fixing the new redo point
+/// and before anything else, to store that state in trees: a logical record
+/// below the redo point is then covered by pages the checkpoint writes, and
+/// recovery need not replay it.
+pub trait CheckpointHook: Send + Sync {
+    /// Hands `sink` every `(tree, key, value)` changed since the last call;
+    /// `sink` stores it. It must include every change whose logical record
+    /// was appended before this call. `Ok(false)`: not ready (still loading
+    /// after recovery), and the checkpoint is skipped.
+    fn persist(&self, sink: &mut StoreEntry<'_>) -> Result<bool>;
+}
+
+/// Where a [`CheckpointHook`] hands its entries: stores `(tree, key, value)`.
+pub type StoreEntry<'a> = dyn FnMut(TreeId, &[u8], &[u8]) -> Result<()> + 'a;
+
 /// An ordered byte-key map of many trees. Thread-safe; every method may be
 /// called concurrently from many threads.
 pub trait Engine: Send + Sync {
@@ -147,6 +165,19 @@ pub trait Engine: Send + Sync {
     /// fsync), if it cannot: the server must then stop, and recovery start
     /// from what is on disk.
     fn fatal_error(&self) -> Option<String>;
+    /// Appends a logical record for the layer above (which must have set a
+    /// [`CheckpointHook`] that stores what the record describes) and
+    /// returns the log position after it: [`Engine::wait_durable`] of that
+    /// makes it durable.
+    fn append_logical(&self, payload: &[u8]) -> Result<u64>;
+    /// Sets the hook that stores the logical state at checkpoints. A hook
+    /// it replaces is persisted first.
+    fn set_checkpoint_hook(&self, hook: Arc<dyn CheckpointHook>) -> Result<()>;
+    /// The logical records recovery found after the last checkpoint, in log
+    /// order, once: the layer above applies them to its state (and its hook
+    /// then stores them). Until a hook is set, checkpoints are deferred so
+    /// that they stay in the log.
+    fn take_recovered_logical(&self) -> Vec<Vec<u8>>;
 }
 
 /// How many entries a [`Scan`] fetches per batch.

@@ -1,14 +1,18 @@
 //! `MemoryEngine`: the in-memory model of the [`Engine`] trait, one
 //! `BTreeMap` per tree behind a lock. It defines the expected behaviour that
 //! the B+tree engine is property-tested against, and backs unit tests of the
-//! layers above. Nothing is persisted; `flush` does nothing.
+//! layers above. Nothing is persisted: `flush` only has the checkpoint hook
+//! store its state in the trees, as a checkpoint would, so that a layer
+//! reopened over the same engine finds it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use parking_lot::RwLock;
+use std::sync::Arc;
 
-use super::engine::{Direction, Engine, Entry, KeyRange, TreeId};
+use parking_lot::{Mutex, RwLock};
+
+use super::engine::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
 use crate::error::{Error, Result};
 
 /// One tree of the model: an ordered map of keys to values.
@@ -18,6 +22,7 @@ type TreeMap = BTreeMap<Vec<u8>, Vec<u8>>;
 #[derive(Default)]
 pub struct MemoryEngine {
     trees: RwLock<HashMap<TreeId, TreeMap>>,
+    hook: Mutex<Option<Arc<dyn CheckpointHook>>>,
 }
 
 impl MemoryEngine {
@@ -111,6 +116,10 @@ impl Engine for MemoryEngine {
     }
 
     fn flush(&self) -> Result<()> {
+        let hook = self.hook.lock().clone();
+        if let Some(hook) = hook {
+            hook.persist(&mut |tree, key, value| self.insert(tree, key, value))?;
+        }
         Ok(())
     }
 
@@ -125,6 +134,24 @@ impl Engine for MemoryEngine {
 
     fn fatal_error(&self) -> Option<String> {
         None
+    }
+
+    /// The state the record describes lives in the hook until a flush.
+    fn append_logical(&self, _payload: &[u8]) -> Result<u64> {
+        Ok(0)
+    }
+
+    fn set_checkpoint_hook(&self, hook: Arc<dyn CheckpointHook>) -> Result<()> {
+        let mut slot = self.hook.lock();
+        if let Some(old) = slot.take() {
+            old.persist(&mut |tree, key, value| self.insert(tree, key, value))?;
+        }
+        *slot = Some(hook);
+        Ok(())
+    }
+
+    fn take_recovered_logical(&self) -> Vec<Vec<u8>> {
+        Vec::new()
     }
 }
 

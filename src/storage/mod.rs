@@ -33,5 +33,7 @@ pub mod vfs;
 pub mod wal;
 
 pub use btree_engine::BTreeEngine;
-pub use engine::{Direction, Engine, Entry, KeyRange, Scan, TreeId, scan};
+pub use engine::{
+    CheckpointHook, Direction, Engine, Entry, KeyRange, Scan, StoreEntry, TreeId, scan,
+};
 pub use memory::MemoryEngine;

@@ -7,13 +7,15 @@
 //!                   image  ─► install the page (never read from disk first)
 //!                   delta  ─► apply if page LSN < record end, set page LSN
 //!                   meta   ─► becomes the meta state
+//!                 each logical record ─► handed back, in order, to the layer
+//!                   above (the commit log's status records)
 //! ```
 //!
 //! Redo only, no undo: a transaction's versions are visible only once the
-//! commit log says it committed, and a commit-log entry is itself a logged
-//! page change, so whatever a crash cut short simply never committed (see
-//! `txn::mvcc`). PostgreSQL's recovery works the same way; ARIES's undo
-//! pass is not needed.
+//! commit log says it committed, and a commit-log entry is itself logged (a
+//! logical record, stored in pages by the next checkpoint), so whatever a
+//! crash cut short simply never committed (see `txn::mvcc`). PostgreSQL's
+//! recovery works the same way; ARIES's undo pass is not needed.
 //!
 //! Invariants:
 //! 1. Replay is idempotent: images overwrite, deltas are skipped on pages
@@ -33,7 +35,7 @@ use super::buffer_pool::BufferPool;
 use super::control::Checkpoint;
 use super::meta::Meta;
 use super::page;
-use super::redo::{self, REDO_RECORD_TYPE, RedoEntry};
+use super::redo::{self, LOGICAL_RECORD_TYPE, REDO_RECORD_TYPE, RedoEntry};
 use super::wal::{Lsn, Wal};
 use crate::error::{Error, Result};
 
@@ -47,16 +49,21 @@ pub struct RecoveryStats {
     pub seconds: f64,
 }
 
+/// The outcome of [`replay`].
+pub struct Replayed {
+    /// The meta state at the end of the log.
+    pub meta: Meta,
+    pub stats: RecoveryStats,
+    /// The payloads of the logical records replayed, in log order.
+    pub logical: Vec<Vec<u8>>,
+}
+
 /// How often a long recovery reports its progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Replays the WAL from the checkpoint's redo LSN into the pool's pages and
-/// returns the meta state at the end of the log.
-pub fn replay(
-    pool: &BufferPool,
-    wal: &Wal,
-    checkpoint: &Checkpoint,
-) -> Result<(Meta, RecoveryStats)> {
+/// returns the meta state at the end of the log and the logical records.
+pub fn replay(pool: &BufferPool, wal: &Wal, checkpoint: &Checkpoint) -> Result<Replayed> {
     let started = Instant::now();
     let end = wal.end_lsn();
     let from = checkpoint.redo_lsn;
@@ -67,6 +74,7 @@ pub fn replay(
         )));
     }
     let mut meta = checkpoint.meta.clone();
+    let mut logical = Vec::new();
     let mut stats = RecoveryStats {
         from_lsn: from,
         to_lsn: from,
@@ -80,6 +88,13 @@ pub fn replay(
     })?;
     for record in records {
         let record = record?;
+        if record.record_type == LOGICAL_RECORD_TYPE {
+            stats.records += 1;
+            stats.bytes += record.end_lsn() - record.lsn;
+            stats.to_lsn = record.end_lsn();
+            logical.push(record.payload);
+            continue;
+        }
         if record.record_type != REDO_RECORD_TYPE {
             return Err(Error::Corrupt(format!(
                 "WAL record at LSN {}: unknown record type {}",
@@ -119,5 +134,9 @@ pub fn replay(
         }
     }
     stats.seconds = started.elapsed().as_secs_f64();
-    Ok((meta, stats))
+    Ok(Replayed {
+        meta,
+        stats,
+        logical,
+    })
 }

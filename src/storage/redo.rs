@@ -41,6 +41,10 @@ use crate::error::{Error, Result};
 
 /// The WAL record type of a mini-transaction's changes.
 pub const REDO_RECORD_TYPE: u8 = 1;
+/// The WAL record type of a logical record of the layer above (see
+/// [`crate::storage::CheckpointHook`]): opaque bytes, which recovery hands
+/// back instead of applying.
+pub const LOGICAL_RECORD_TYPE: u8 = 2;
 
 const KIND_IMAGE: u8 = 1;
 const KIND_LEAF_PUT: u8 = 2;

@@ -5,6 +5,7 @@
 //! updater wins, SQLSTATE 40001). [`conflict`] holds the hooks where SSI will
 //! track reads and writes. `docs/transactions.md` describes the design.
 
+pub mod commit_log;
 pub mod conflict;
 pub mod mvcc;
 

