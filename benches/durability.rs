@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo bench --bench durability` (`BASALT_BENCH_SECONDS` per
 //! measurement, default 3; `BASALT_BENCH_ONLY=commits` or `reads` for one
-//! half, and `BASALT_BENCH_COMMITTERS=32` for one concurrency level, e.g.
+//! half, `BASALT_BENCH_PAIRS` for the paired 1-vs-32 speed-up runs, and
+//! `BASALT_BENCH_COMMITTERS=32` for one concurrency level, e.g.
 //! under a profiler). Results go to `docs/benchmarks.md` by hand, with
 //! the machine.
 
@@ -105,6 +106,32 @@ fn basalt_commits(dir: &Path, threads: usize) -> (f64, f64) {
     let flushes = engine.wal().group_flushes() - flushes_before;
     let per_flush = committed.load(Ordering::Relaxed) as f64 / flushes.max(1) as f64;
     (rate, per_flush)
+}
+
+/// The group-commit speed-up, 32 committers over one, measured in adjacent
+/// pairs so that the disk's drift (its fdatasync rate moves by a fifth
+/// within minutes on this VM) hits both sides of each ratio alike; the
+/// median of `BASALT_BENCH_PAIRS` pairs (default 5) is the figure.
+fn group_commit_speedup(base: &Path) {
+    let pairs: usize = std::env::var("BASALT_BENCH_PAIRS")
+        .map(|text| text.parse().expect("BASALT_BENCH_PAIRS is a number"))
+        .unwrap_or(5);
+    let mut ratios = Vec::with_capacity(pairs);
+    for pair in 1..=pairs {
+        let one_dir = tempfile::tempdir_in(base).expect("tempdir");
+        let many_dir = tempfile::tempdir_in(base).expect("tempdir");
+        let (one, _) = basalt_commits(one_dir.path(), 1);
+        let (many, per_flush) = basalt_commits(many_dir.path(), 32);
+        ratios.push(many / one);
+        println!(
+            "  pair {pair}: 1 committer {one:.0}/s, 32 committers {many:.0}/s ({per_flush:.1} per flush): {:.2}x",
+            many / one
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    if let Some(median) = ratios.get(ratios.len() / 2) {
+        println!("  group-commit speed-up, median of {pairs} pairs: {median:.2}x");
+    }
 }
 
 fn sqlite_commits(dir: &Path, threads: usize) -> f64 {
@@ -282,6 +309,9 @@ fn main() {
         println!(
             "  1-committer rate {one:.0}/s: the 32-committer row divided by it is the group-commit speed-up"
         );
+    }
+    if only != "reads" && std::env::var("BASALT_BENCH_COMMITTERS").is_err() {
+        group_commit_speedup(base);
     }
     if only == "commits" {
         return;
