@@ -913,3 +913,74 @@ async fn a_failed_fsync_stops_the_server_at_once() {
     let error = stopped.expect_err("a storage failure is an error exit");
     assert!(error.to_string().contains("storage failure"), "{error}");
 }
+
+#[tokio::test]
+async fn savepoints_recover_a_failed_block_over_both_protocols() {
+    let server = start_server().await;
+    let mut client = connect(server.address).await;
+    client
+        .batch_execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        .await
+        .expect("create");
+    // tokio-postgres' own savepoint API (SAVEPOINT, then ROLLBACK TO when
+    // the nested transaction is dropped without commit, RELEASE on commit).
+    let mut txn = client.transaction().await.expect("begin");
+    txn.execute("INSERT INTO notes VALUES (1, 'kept')", &[])
+        .await
+        .expect("insert");
+    {
+        let nested = txn.savepoint("attempt").await.expect("savepoint");
+        nested
+            .execute("INSERT INTO notes VALUES (2, 'dropped')", &[])
+            .await
+            .expect("insert in savepoint");
+        let duplicate = nested
+            .execute("INSERT INTO notes VALUES (1, 'duplicate')", &[])
+            .await;
+        assert_code(duplicate, SqlState::UNIQUE_VIOLATION);
+        nested
+            .rollback()
+            .await
+            .expect("ROLLBACK TO repairs the block");
+    }
+    {
+        let nested = txn.savepoint("second").await.expect("savepoint");
+        nested
+            .execute("INSERT INTO notes VALUES (3, 'released')", &[])
+            .await
+            .expect("insert");
+        nested.commit().await.expect("RELEASE");
+    }
+    // The extended protocol: ROLLBACK TO is the one statement a failed block
+    // accepts besides ROLLBACK and COMMIT.
+    txn.execute("SAVEPOINT manual", &[])
+        .await
+        .expect("savepoint");
+    assert_code(
+        txn.execute("SELECT * FROM missing", &[]).await,
+        SqlState::UNDEFINED_TABLE,
+    );
+    assert_code(
+        txn.execute("SELECT 1", &[]).await,
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+    );
+    txn.execute("ROLLBACK TO manual", &[])
+        .await
+        .expect("rollback to over the extended protocol");
+    assert_code(
+        txn.execute("RELEASE nowhere", &[]).await,
+        SqlState::S_E_INVALID_SPECIFICATION,
+    );
+    txn.execute("ROLLBACK TO manual", &[])
+        .await
+        .expect("repairs again");
+    txn.commit().await.expect("commit");
+    let bodies: Vec<String> = client
+        .query("SELECT body FROM notes ORDER BY id", &[])
+        .await
+        .expect("select")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(bodies, ["kept", "released"]);
+}

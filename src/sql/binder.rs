@@ -60,6 +60,15 @@ pub enum BoundStatement {
     },
     Commit,
     Rollback,
+    Savepoint {
+        name: String,
+    },
+    RollbackToSavepoint {
+        name: String,
+    },
+    ReleaseSavepoint {
+        name: String,
+    },
     Set {
         name: String,
         value: String,
@@ -174,6 +183,8 @@ impl<'a> Binder<'a> {
             Statement::StartTransaction { .. }
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
             | Statement::Set(_)
             | Statement::ShowVariable { .. } => Self::bind_control(statement),
             other => Err(Error::Unsupported(statement_kind(other))),
@@ -234,8 +245,17 @@ impl<'a> Binder<'a> {
                 savepoint: None,
             } => Ok(BoundStatement::Rollback),
             Statement::Rollback {
-                savepoint: Some(_), ..
-            } => Err(Error::Unsupported("ROLLBACK TO SAVEPOINT".into())),
+                chain: false,
+                savepoint: Some(name),
+            } => Ok(BoundStatement::RollbackToSavepoint {
+                name: ident_name(name),
+            }),
+            Statement::Savepoint { name } => Ok(BoundStatement::Savepoint {
+                name: ident_name(name),
+            }),
+            Statement::ReleaseSavepoint { name } => Ok(BoundStatement::ReleaseSavepoint {
+                name: ident_name(name),
+            }),
             Statement::Set(ast::Set::SingleAssignment {
                 variable, values, ..
             }) => {

@@ -420,6 +420,18 @@ impl Session {
         }
     }
 
+    /// The transaction of an explicit block, for savepoint commands, which
+    /// PostgreSQL refuses outside one (25P01), implicit transactions too.
+    fn block_transaction(&mut self, command: &str) -> Result<&mut Transaction> {
+        match self.transaction.as_mut() {
+            Some(txn) if !self.transaction_is_implicit => Ok(txn),
+            _ => Err(Error::sql(
+                SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                format!("{command} can only be used in transaction blocks"),
+            )),
+        }
+    }
+
     fn check_not_failed(&self) -> Result<()> {
         if self.failed.get() {
             return Err(Error::sql(
@@ -467,6 +479,8 @@ impl Session {
             Statement::StartTransaction { .. }
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
             | Statement::Set(_)
             | Statement::ShowVariable { .. } => Some(Binder::bind_control(statement)?),
             _ => None,
@@ -509,6 +523,26 @@ impl Session {
                 if let Some(txn) = self.transaction.take() {
                     txn.rollback()?;
                 }
+                Ok(command("ROLLBACK"))
+            }
+            BoundStatement::Savepoint { name } => {
+                self.check_not_failed()?;
+                self.block_transaction("SAVEPOINT")?.savepoint(&name);
+                Ok(command("SAVEPOINT"))
+            }
+            BoundStatement::ReleaseSavepoint { name } => {
+                self.check_not_failed()?;
+                self.block_transaction("RELEASE SAVEPOINT")?
+                    .release_savepoint(&name)?;
+                Ok(command("RELEASE"))
+            }
+            BoundStatement::RollbackToSavepoint { name } => {
+                // Allowed in a failed block, which it repairs: the way
+                // drivers recover from an error without losing the
+                // transaction.
+                self.block_transaction("ROLLBACK TO SAVEPOINT")?
+                    .rollback_to_savepoint(&name)?;
+                self.failed.set(false);
                 Ok(command("ROLLBACK"))
             }
             BoundStatement::Set { name, value } => {

@@ -8,5 +8,6 @@
 pub mod commit_log;
 pub mod conflict;
 pub mod mvcc;
+pub mod savepoint;
 
 pub use mvcc::{IsolationLevel, Mvcc, MvccScan, Snapshot, Transaction, TxnId};

@@ -49,6 +49,7 @@ use parking_lot::Mutex;
 
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
 use super::conflict::ConflictTracker;
+use super::savepoint::{SavepointMarks, Undo};
 use crate::error::{Error, Result};
 use crate::storage::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
 
@@ -192,6 +193,8 @@ impl Mvcc {
             writes: Vec::new(),
             created_trees: Vec::new(),
             dropped_trees: Vec::new(),
+            undo: Vec::new(),
+            savepoints: Vec::new(),
             conflicts: ConflictTracker::new(id),
             synchronous_commit: true,
             finished: false,
@@ -247,7 +250,7 @@ impl Mvcc {
         self.engine.append_logical(&CommitLog::record(txn, status))
     }
 
-    fn stripe(&self, tree: TreeId, key: &[u8]) -> &Mutex<()> {
+    pub(super) fn stripe(&self, tree: TreeId, key: &[u8]) -> &Mutex<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         tree.hash(&mut hasher);
         key.hash(&mut hasher);
@@ -276,7 +279,7 @@ impl Mvcc {
 }
 
 /// Escapes a user key into its prefix-free, order-preserving form.
-fn encode_key(key: &[u8]) -> Vec<u8> {
+pub(super) fn encode_key(key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + 10);
     for &byte in key {
         out.push(byte);
@@ -322,7 +325,7 @@ fn decode_key(escaped: &[u8]) -> Result<Vec<u8>> {
     Err(Error::Corrupt("MVCC key without terminator".into()))
 }
 
-fn versioned(encoded: &[u8], txn: TxnId) -> Vec<u8> {
+pub(super) fn versioned(encoded: &[u8], txn: TxnId) -> Vec<u8> {
     let mut key = encoded.to_vec();
     key.extend_from_slice(&txn.to_be_bytes());
     key
@@ -348,16 +351,21 @@ const LIVE: u8 = 1;
 
 /// A running transaction. Dropping it without commit rolls it back.
 pub struct Transaction {
-    mvcc: Arc<Mvcc>,
-    id: TxnId,
+    pub(super) mvcc: Arc<Mvcc>,
+    pub(super) id: TxnId,
     isolation: IsolationLevel,
     snapshot: Snapshot,
-    /// Every key written, for rollback.
-    writes: Vec<(TreeId, Vec<u8>)>,
+    /// Every key written, for rollback (each once, at its first write).
+    pub(super) writes: Vec<(TreeId, Vec<u8>)>,
     /// Trees created by this transaction: dropped again if it aborts.
-    created_trees: Vec<TreeId>,
+    pub(super) created_trees: Vec<TreeId>,
     /// Trees this transaction dropped: freed only once it commits.
-    dropped_trees: Vec<TreeId>,
+    pub(super) dropped_trees: Vec<TreeId>,
+    /// While a savepoint is open: the stored bytes each overwrite of an own
+    /// version replaced, for `rollback_to_savepoint`.
+    pub(super) undo: Vec<Undo>,
+    /// Open savepoints, oldest first (see `savepoint.rs`).
+    pub(super) savepoints: Vec<(String, SavepointMarks)>,
     conflicts: ConflictTracker,
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
@@ -431,13 +439,13 @@ impl Transaction {
             start: Bound::Included(versioned(&encoded, 0)),
             end: Bound::Included(versioned(&encoded, TxnId::MAX)),
         };
-        let mut own = false;
+        let mut own = None;
         let mut scan = crate::storage::scan(mvcc.engine.as_ref(), tree, range, Direction::Backward);
         for entry in &mut scan {
-            let (engine_key, _) = entry?;
+            let (engine_key, value) = entry?;
             let (_, writer) = split_version(&engine_key)?;
             if writer == self.id {
-                own = true;
+                own = Some(value);
                 break;
             }
             match mvcc.status(writer) {
@@ -455,8 +463,14 @@ impl Transaction {
         self.conflicts.record_write(tree, key);
         mvcc.engine
             .insert(tree, &versioned(&encoded, self.id), stored)?;
-        if !own {
-            self.writes.push((tree, key.to_vec()));
+        match own {
+            None => self.writes.push((tree, key.to_vec())),
+            Some(previous) if !self.savepoints.is_empty() => self.undo.push(Undo {
+                tree,
+                key: key.to_vec(),
+                previous,
+            }),
+            Some(_) => {}
         }
         Ok(())
     }
