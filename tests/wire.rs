@@ -984,3 +984,88 @@ async fn savepoints_recover_a_failed_block_over_both_protocols() {
         .collect();
     assert_eq!(bodies, ["kept", "released"]);
 }
+
+#[tokio::test]
+async fn conflicting_writers_wait_deadlock_with_40p01_and_honour_lock_timeout() {
+    let server = start_server().await;
+    let first = connect(server.address).await;
+    let second = connect(server.address).await;
+    first
+        .batch_execute(
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance BIGINT);
+             INSERT INTO accounts VALUES (1, 100), (2, 100)",
+        )
+        .await
+        .expect("setup");
+
+    // The second writer of a row waits until the first ends; a rollback
+    // lets it through.
+    first
+        .batch_execute("BEGIN; UPDATE accounts SET balance = 0 WHERE id = 1")
+        .await
+        .expect("first update");
+    let waiting = {
+        let second = &second;
+        async move {
+            second
+                .batch_execute("BEGIN; UPDATE accounts SET balance = 50 WHERE id = 1")
+                .await
+        }
+    };
+    let rollback_later = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first.batch_execute("ROLLBACK").await
+    };
+    let (waited, rolled_back) = tokio::join!(waiting, rollback_later);
+    rolled_back.expect("rollback");
+    waited.expect("the waiting update goes ahead after the rollback");
+
+    // Crossed updates: the one closing the cycle fails with 40P01, the other
+    // goes on once the victim's block is rolled back.
+    first
+        .batch_execute("BEGIN; UPDATE accounts SET balance = 1 WHERE id = 2")
+        .await
+        .expect("first takes row 2");
+    let first_blocked = async {
+        first
+            .batch_execute("UPDATE accounts SET balance = 1 WHERE id = 1")
+            .await
+    };
+    let second_closes_cycle = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let result = second
+            .batch_execute("UPDATE accounts SET balance = 2 WHERE id = 2")
+            .await;
+        assert_code(result, SqlState::T_R_DEADLOCK_DETECTED);
+        second.batch_execute("ROLLBACK").await
+    };
+    let (blocked, victim) = tokio::join!(first_blocked, second_closes_cycle);
+    victim.expect("victim rolls back");
+    blocked.expect("the survivor's update completes");
+    first.batch_execute("COMMIT").await.expect("commit");
+
+    // lock_timeout bounds the wait.
+    first
+        .batch_execute("BEGIN; UPDATE accounts SET balance = 7 WHERE id = 1")
+        .await
+        .expect("hold row 1");
+    second
+        .batch_execute("SET lock_timeout = '50ms'")
+        .await
+        .expect("set");
+    assert_code(
+        second
+            .batch_execute("UPDATE accounts SET balance = 8 WHERE id = 1")
+            .await,
+        SqlState::LOCK_NOT_AVAILABLE,
+    );
+    first.batch_execute("COMMIT").await.expect("commit");
+    let balances: Vec<i64> = first
+        .query("SELECT balance FROM accounts ORDER BY id", &[])
+        .await
+        .expect("select")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(balances, [7, 1]);
+}

@@ -12,6 +12,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -191,6 +192,62 @@ fn canonical_synchronous_commit(text: &str) -> Result<&'static str> {
             format!("invalid value for parameter \"synchronous_commit\": \"{other}\""),
         )),
     }
+}
+
+/// A time setting in PostgreSQL's syntax: a number of milliseconds, or a
+/// number with a unit (`us`, `ms`, `s`, `min`, `h`, `d`), 0 ..= 2^31 - 1 ms.
+fn parse_milliseconds(name: &str, text: &str) -> Result<u64> {
+    let invalid = || {
+        Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"{name}\": \"{text}\""),
+        )
+    };
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: f64 = number.parse().map_err(|_| invalid())?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return Err(invalid()),
+    };
+    let milliseconds = (number * scale).round_ties_even();
+    if !(0.0..=f64::from(i32::MAX)).contains(&milliseconds) {
+        return Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "{milliseconds} ms is outside the valid range for parameter \"{name}\" \
+                 (0 .. {})",
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(milliseconds as u64)
+}
+
+/// How PostgreSQL shows a time setting: in the largest unit that divides it.
+fn show_milliseconds(milliseconds: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "min"),
+        (1_000, "s"),
+    ];
+    if milliseconds == 0 {
+        return "0".into();
+    }
+    UNITS
+        .iter()
+        .find(|(size, _)| milliseconds.is_multiple_of(*size))
+        .map(|(size, unit)| format!("{}{unit}", milliseconds / size))
+        .unwrap_or_else(|| format!("{milliseconds}ms"))
 }
 
 fn parse_isolation(text: &str) -> Result<IsolationLevel> {
@@ -467,6 +524,13 @@ impl Session {
         txn.commit()
     }
 
+    /// `lock_timeout` (validated when set; 0 means no limit).
+    fn lock_timeout(&self) -> Option<Duration> {
+        let text = self.setting("lock_timeout")?;
+        let milliseconds = parse_milliseconds("lock_timeout", &text).ok()?;
+        (milliseconds > 0).then(|| Duration::from_millis(milliseconds))
+    }
+
     fn default_isolation(&self) -> IsolationLevel {
         self.setting("default_transaction_isolation")
             .and_then(|text| parse_isolation(&text).ok())
@@ -562,10 +626,18 @@ impl Session {
                 if name == "default_transaction_isolation" {
                     parse_isolation(&value)?;
                 }
-                let value = if name == "synchronous_commit" {
-                    canonical_synchronous_commit(&value)?.to_string()
-                } else {
-                    value
+                let value = match name.as_str() {
+                    "synchronous_commit" => canonical_synchronous_commit(&value)?.to_string(),
+                    "lock_timeout" => show_milliseconds(parse_milliseconds(&name, &value)?),
+                    "statement_timeout" => match parse_milliseconds(&name, &value)? {
+                        0 => "0".to_string(),
+                        _ => {
+                            return Err(Error::Unsupported(
+                                "statement_timeout other than 0".into(),
+                            ));
+                        }
+                    },
+                    _ => value,
                 };
                 if self.setting(&name).is_none() && !name.contains('.') {
                     return Err(Error::sql(
@@ -615,18 +687,22 @@ impl Session {
         work: impl FnOnce(&mut Transaction) -> Result<T>,
         commit: bool,
     ) -> Result<T> {
+        let lock_timeout = self.lock_timeout();
         if let Some(txn) = self.transaction.as_mut() {
             txn.begin_statement();
+            txn.set_lock_timeout(lock_timeout);
             return work(txn);
         }
         if self.implicit_scope {
             let mut txn = self.mvcc.begin(self.default_isolation())?;
+            txn.set_lock_timeout(lock_timeout);
             let result = work(&mut txn);
             self.transaction = Some(txn);
             self.transaction_is_implicit = true;
             return result;
         }
         let mut txn = self.mvcc.begin(self.default_isolation())?;
+        txn.set_lock_timeout(lock_timeout);
         match work(&mut txn) {
             Ok(value) => {
                 if commit {

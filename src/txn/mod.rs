@@ -9,5 +9,6 @@ pub mod commit_log;
 pub mod conflict;
 pub mod mvcc;
 pub mod savepoint;
+pub mod wait;
 
 pub use mvcc::{IsolationLevel, Mvcc, MvccScan, Snapshot, Transaction, TxnId};

@@ -44,12 +44,14 @@ use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
 use super::conflict::ConflictTracker;
 use super::savepoint::{SavepointMarks, Undo};
+use super::wait::WaitGraph;
 use crate::error::{Error, Result};
 use crate::storage::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
 
@@ -117,6 +119,8 @@ pub struct Mvcc {
     /// Status per transaction id; also the engine's checkpoint hook.
     commit_log: Arc<CommitLog>,
     stripes: Vec<Mutex<()>>,
+    /// Writers waiting for other transactions to end.
+    waits: WaitGraph,
     /// Sequences: name → (next value, first value not yet reserved on disk).
     sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
 }
@@ -159,6 +163,7 @@ impl Mvcc {
             }),
             commit_log,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            waits: WaitGraph::default(),
             sequences: Mutex::new(std::collections::HashMap::new()),
         }))
     }
@@ -195,6 +200,7 @@ impl Mvcc {
             dropped_trees: Vec::new(),
             undo: Vec::new(),
             savepoints: Vec::new(),
+            lock_timeout: None,
             conflicts: ConflictTracker::new(id),
             synchronous_commit: true,
             finished: false,
@@ -369,6 +375,8 @@ pub struct Transaction {
     conflicts: ConflictTracker,
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
+    /// How long a write waits for another transaction (`None`: no limit).
+    lock_timeout: Option<Duration>,
     finished: bool,
 }
 
@@ -433,7 +441,34 @@ impl Transaction {
 
     fn write(&mut self, tree: TreeId, key: &[u8], stored: &[u8]) -> Result<()> {
         let mvcc = Arc::clone(&self.mvcc);
-        let _guard = mvcc.stripe(tree, key).lock();
+        loop {
+            let guard = mvcc.stripe(tree, key).lock();
+            match self.write_unless_blocked(tree, key, stored)? {
+                None => return Ok(()),
+                Some(holder) => {
+                    // Another transaction's version is uncommitted: wait for
+                    // it to end (without the stripe), then look again.
+                    drop(guard);
+                    mvcc.waits.wait_for(
+                        self.id,
+                        holder,
+                        || mvcc.state.lock().active.contains(&holder),
+                        self.lock_timeout,
+                    )?;
+                }
+            }
+        }
+    }
+
+    /// The write–write check and the write, under the key's stripe; returns
+    /// the running transaction whose version blocks the write, if one does.
+    fn write_unless_blocked(
+        &mut self,
+        tree: TreeId,
+        key: &[u8],
+        stored: &[u8],
+    ) -> Result<Option<TxnId>> {
+        let mvcc = Arc::clone(&self.mvcc);
         let encoded = encode_key(key);
         let range = KeyRange {
             start: Bound::Included(versioned(&encoded, 0)),
@@ -455,6 +490,7 @@ impl Transaction {
                     // Active when the process last stopped: it never committed.
                     continue;
                 }
+                STATUS_UNKNOWN => return Ok(Some(writer)),
                 _ => {
                     return Err(Error::Serialization("concurrent update".into()));
                 }
@@ -472,7 +508,7 @@ impl Transaction {
             }),
             Some(_) => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Creates an empty tree that is dropped again if this transaction aborts.
@@ -498,6 +534,13 @@ impl Transaction {
     /// bounded delay (PostgreSQL's `synchronous_commit = off`).
     pub fn set_synchronous_commit(&mut self, synchronous: bool) {
         self.synchronous_commit = synchronous;
+    }
+
+    /// How long a write may wait for another transaction's uncommitted
+    /// version before failing with 55P03 (PostgreSQL's `lock_timeout`;
+    /// `None`, the default, waits as long as it takes).
+    pub fn set_lock_timeout(&mut self, timeout: Option<Duration>) {
+        self.lock_timeout = timeout;
     }
 
     /// Commits: from now on every new snapshot sees this transaction's writes.
@@ -531,6 +574,7 @@ impl Transaction {
             mvcc.engine.wait_durable(position)?;
         }
         mvcc.state.lock().active.remove(&self.id);
+        mvcc.waits.finished();
         for tree in std::mem::take(&mut self.dropped_trees) {
             mvcc.engine.drop_tree(tree)?;
         }
@@ -571,6 +615,7 @@ impl Transaction {
             }
         }
         mvcc.state.lock().active.remove(&self.id);
+        mvcc.waits.finished();
         first_error.map_or(Ok(()), Err)
     }
 }
@@ -789,8 +834,11 @@ mod tests {
         let mut first = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
         let mut second = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
         first.set(7, b"k", b"1").unwrap();
+        // An uncommitted version makes the second writer wait (here bounded,
+        // as both run on this thread; `txn::wait` tests the waiting itself).
+        second.set_lock_timeout(Some(std::time::Duration::from_millis(10)));
         let error = second.set(7, b"k", b"2").unwrap_err();
-        assert_eq!(error.sqlstate().code(), "40001");
+        assert_eq!(error.sqlstate().code(), "55P03");
         first.commit().unwrap();
         // Committed after second's snapshot: still a conflict.
         assert!(matches!(

@@ -233,8 +233,9 @@ mod tests {
         first.savepoint("s");
         first.set(TREE, b"k", b"first").unwrap();
         let mut second = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        second.set_lock_timeout(Some(std::time::Duration::from_millis(10)));
         let blocked = second.set(TREE, b"k", b"second").unwrap_err();
-        assert_eq!(blocked.sqlstate().code(), "40001");
+        assert_eq!(blocked.sqlstate().code(), "55P03", "it waits for first");
         drop(second);
         first.rollback_to_savepoint("s").unwrap();
         let mut third = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
