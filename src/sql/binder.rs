@@ -56,7 +56,15 @@ pub enum BoundStatement {
     },
     Begin {
         isolation: Option<IsolationLevel>,
+        read_only: Option<bool>,
         tag: &'static str,
+    },
+    /// `SET TRANSACTION ...` (`session`: `SET SESSION CHARACTERISTICS AS
+    /// TRANSACTION ...`, which sets the defaults).
+    SetTransaction {
+        isolation: Option<IsolationLevel>,
+        read_only: Option<bool>,
+        session: bool,
     },
     Commit,
     Rollback,
@@ -76,6 +84,41 @@ pub enum BoundStatement {
     Show {
         name: String,
     },
+}
+
+/// The isolation level and access mode a `BEGIN` or `SET TRANSACTION`
+/// names (the last of each wins, as in PostgreSQL).
+fn transaction_modes(
+    modes: &[ast::TransactionMode],
+) -> Result<(Option<IsolationLevel>, Option<bool>)> {
+    let mut isolation = None;
+    let mut read_only = None;
+    for mode in modes {
+        match mode {
+            ast::TransactionMode::IsolationLevel(level) => {
+                isolation = Some(match level {
+                    ast::TransactionIsolationLevel::ReadUncommitted
+                    | ast::TransactionIsolationLevel::ReadCommitted => {
+                        IsolationLevel::ReadCommitted
+                    }
+                    ast::TransactionIsolationLevel::RepeatableRead => {
+                        IsolationLevel::RepeatableRead
+                    }
+                    ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+                    other => {
+                        return Err(Error::Unsupported(format!("isolation level {other}")));
+                    }
+                })
+            }
+            ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {
+                read_only = Some(false)
+            }
+            ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => {
+                read_only = Some(true)
+            }
+        }
+    }
+    Ok((isolation, read_only))
 }
 
 /// Binds statements within one transaction.
@@ -204,37 +247,10 @@ impl<'a> Binder<'a> {
                 if !statements.is_empty() || exception.is_some() {
                     return Err(Error::Unsupported("BEGIN ... END blocks".into()));
                 }
-                let mut isolation = None;
-                for mode in modes {
-                    match mode {
-                        ast::TransactionMode::IsolationLevel(level) => {
-                            isolation = Some(match level {
-                                ast::TransactionIsolationLevel::ReadUncommitted
-                                | ast::TransactionIsolationLevel::ReadCommitted => {
-                                    IsolationLevel::ReadCommitted
-                                }
-                                ast::TransactionIsolationLevel::RepeatableRead => {
-                                    IsolationLevel::RepeatableRead
-                                }
-                                ast::TransactionIsolationLevel::Serializable => {
-                                    IsolationLevel::Serializable
-                                }
-                                other => {
-                                    return Err(Error::Unsupported(format!(
-                                        "isolation level {other}"
-                                    )));
-                                }
-                            })
-                        }
-                        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {
-                        }
-                        ast::TransactionMode::AccessMode(_) => {
-                            return Err(Error::Unsupported("READ ONLY transactions".into()));
-                        }
-                    }
-                }
+                let (isolation, read_only) = transaction_modes(modes)?;
                 Ok(BoundStatement::Begin {
                     isolation,
+                    read_only,
                     // The command tag echoes the spelling, as in PostgreSQL.
                     tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
                 })
@@ -267,6 +283,21 @@ impl<'a> Binder<'a> {
                     .join(", ");
                 Ok(BoundStatement::Set { name, value })
             }
+            Statement::Set(ast::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session,
+            }) => {
+                let (isolation, read_only) = transaction_modes(modes)?;
+                Ok(BoundStatement::SetTransaction {
+                    isolation,
+                    read_only,
+                    session: *session,
+                })
+            }
+            Statement::Set(ast::Set::SetTransaction {
+                snapshot: Some(_), ..
+            }) => Err(Error::Unsupported("SET TRANSACTION SNAPSHOT".into())),
             Statement::Set(ast::Set::SetTimeZone { value, .. }) => Ok(BoundStatement::Set {
                 name: "timezone".into(),
                 value: setting_value(value),

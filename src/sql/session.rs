@@ -142,7 +142,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
     ("datestyle", "ISO, MDY"),
+    ("default_transaction_deferrable", "off"),
     ("default_transaction_isolation", "read committed"),
+    ("default_transaction_read_only", "off"),
     ("extra_float_digits", "1"),
     ("integer_datetimes", "on"),
     ("intervalstyle", "postgres"),
@@ -433,6 +435,14 @@ impl Session {
         self.with_transaction(
             |txn| {
                 let bound = Binder::new(txn, &declared).bind_statement(statement)?;
+                if txn.is_read_only()
+                    && let Some(command) = writing_command(&bound)
+                {
+                    return Err(Error::sql(
+                        SqlState::READ_ONLY_SQL_TRANSACTION,
+                        format!("cannot execute {command} in a read-only transaction"),
+                    ));
+                }
                 run(&mvcc, bound, txn, params)
             },
             true,
@@ -503,6 +513,12 @@ impl Session {
         if let Some(value) = self.settings.get(name) {
             return Some(value.clone());
         }
+        if name == "transaction_read_only" {
+            return Some(match &self.transaction {
+                Some(txn) => on_off(txn.is_read_only()).to_string(),
+                None => self.setting("default_transaction_read_only")?,
+            });
+        }
         if name == "transaction_isolation" || name == "transaction isolation level" {
             return Some(match &self.transaction {
                 Some(txn) => txn.isolation().name().to_string(),
@@ -522,6 +538,32 @@ impl Session {
         let synchronous = self.setting("synchronous_commit").as_deref() != Some("off");
         txn.set_synchronous_commit(synchronous);
         txn.commit()
+    }
+
+    /// `SET TRANSACTION`: changes the open block's transaction. Outside a
+    /// block it has no effect (PostgreSQL also warns, 25P01; notices are
+    /// not sent yet).
+    fn set_transaction(
+        &mut self,
+        isolation: Option<IsolationLevel>,
+        read_only: Option<bool>,
+    ) -> Result<()> {
+        if self.transaction_is_implicit {
+            return Ok(());
+        }
+        if let Some(txn) = self.transaction.as_mut() {
+            if let Some(isolation) = isolation {
+                txn.set_isolation(isolation)?;
+            }
+            if let Some(read_only) = read_only {
+                txn.set_read_only(read_only)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn default_read_only(&self) -> bool {
+        self.setting("default_transaction_read_only").as_deref() == Some("on")
     }
 
     /// `lock_timeout` (validated when set; 0 means no limit).
@@ -553,15 +595,31 @@ impl Session {
 
     fn execute_control(&mut self, control: BoundStatement) -> Result<Outcome> {
         match control {
-            BoundStatement::Begin { isolation, tag } => {
+            BoundStatement::Begin {
+                isolation,
+                read_only,
+                tag,
+            } => {
                 self.check_not_failed()?;
                 if self.transaction_is_implicit {
                     // BEGIN inside a multi-statement string turns the implicit
-                    // transaction into a block, as in PostgreSQL.
+                    // transaction into a block, as in PostgreSQL, with the
+                    // modes it names.
                     self.transaction_is_implicit = false;
+                    if let Some(txn) = self.transaction.as_mut() {
+                        if let Some(isolation) = isolation {
+                            txn.set_isolation(isolation)?;
+                        }
+                        if let Some(read_only) = read_only {
+                            txn.set_read_only(read_only)?;
+                        }
+                    }
                 } else if self.transaction.is_none() {
                     let isolation = isolation.unwrap_or_else(|| self.default_isolation());
-                    self.transaction = Some(self.mvcc.begin(isolation)?);
+                    let read_only = read_only.unwrap_or_else(|| self.default_read_only());
+                    let mut txn = self.mvcc.begin(isolation)?;
+                    txn.set_read_only(read_only)?;
+                    self.transaction = Some(txn);
                 }
                 // PostgreSQL warns about a nested BEGIN and carries on.
                 Ok(command(tag))
@@ -588,6 +646,35 @@ impl Session {
                     txn.rollback()?;
                 }
                 Ok(command("ROLLBACK"))
+            }
+            BoundStatement::SetTransaction {
+                isolation,
+                read_only,
+                session: true,
+            } => {
+                self.check_not_failed()?;
+                if let Some(isolation) = isolation {
+                    self.settings.insert(
+                        "default_transaction_isolation".into(),
+                        isolation.name().to_string(),
+                    );
+                }
+                if let Some(read_only) = read_only {
+                    self.settings.insert(
+                        "default_transaction_read_only".into(),
+                        on_off(read_only).to_string(),
+                    );
+                }
+                Ok(command("SET"))
+            }
+            BoundStatement::SetTransaction {
+                isolation,
+                read_only,
+                session: false,
+            } => {
+                self.check_not_failed()?;
+                self.set_transaction(isolation, read_only)?;
+                Ok(command("SET"))
             }
             BoundStatement::Savepoint { name } => {
                 self.check_not_failed()?;
@@ -626,7 +713,22 @@ impl Session {
                 if name == "default_transaction_isolation" {
                     parse_isolation(&value)?;
                 }
+                // The current transaction's modes are not stored settings.
+                match name.as_str() {
+                    "transaction_isolation" | "transaction isolation level" => {
+                        self.set_transaction(Some(parse_isolation(&value)?), None)?;
+                        return Ok(command("SET"));
+                    }
+                    "transaction_read_only" => {
+                        self.set_transaction(None, Some(parse_boolean(&name, &value)?))?;
+                        return Ok(command("SET"));
+                    }
+                    _ => {}
+                }
                 let value = match name.as_str() {
+                    "default_transaction_read_only" | "default_transaction_deferrable" => {
+                        on_off(parse_boolean(&name, &value)?).to_string()
+                    }
                     "synchronous_commit" => canonical_synchronous_commit(&value)?.to_string(),
                     "lock_timeout" => show_milliseconds(parse_milliseconds(&name, &value)?),
                     "statement_timeout" => match parse_milliseconds(&name, &value)? {
@@ -693,9 +795,11 @@ impl Session {
             txn.set_lock_timeout(lock_timeout);
             return work(txn);
         }
+        let read_only = self.default_read_only();
         if self.implicit_scope {
             let mut txn = self.mvcc.begin(self.default_isolation())?;
             txn.set_lock_timeout(lock_timeout);
+            txn.set_read_only(read_only)?;
             let result = work(&mut txn);
             self.transaction = Some(txn);
             self.transaction_is_implicit = true;
@@ -703,6 +807,7 @@ impl Session {
         }
         let mut txn = self.mvcc.begin(self.default_isolation())?;
         txn.set_lock_timeout(lock_timeout);
+        txn.set_read_only(read_only)?;
         match work(&mut txn) {
             Ok(value) => {
                 if commit {
@@ -718,6 +823,34 @@ impl Session {
             }
         }
     }
+}
+
+/// The command name of a statement that writes, for the read-only error.
+fn writing_command(bound: &BoundStatement) -> Option<&'static str> {
+    match bound {
+        BoundStatement::Insert { .. } => Some("INSERT"),
+        BoundStatement::Update { .. } => Some("UPDATE"),
+        BoundStatement::Delete { .. } => Some("DELETE"),
+        BoundStatement::CreateTable { .. } => Some("CREATE TABLE"),
+        BoundStatement::DropTable { .. } => Some("DROP TABLE"),
+        _ => None,
+    }
+}
+
+/// A boolean setting in PostgreSQL's spellings.
+fn parse_boolean(name: &str, text: &str) -> Result<bool> {
+    match text.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
+        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
+        _ => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )),
+    }
+}
+
+fn on_off(value: bool) -> &'static str {
+    if value { "on" } else { "off" }
 }
 
 /// Executes a bound (non-control) statement in a transaction.

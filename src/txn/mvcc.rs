@@ -52,7 +52,7 @@ use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKN
 use super::conflict::ConflictTracker;
 use super::savepoint::{SavepointMarks, Undo};
 use super::wait::WaitGraph;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SqlState};
 use crate::storage::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
 
 /// A transaction id. Ids increase monotonically and are never reused.
@@ -201,6 +201,8 @@ impl Mvcc {
             undo: Vec::new(),
             savepoints: Vec::new(),
             lock_timeout: None,
+            read_only: false,
+            statements: 0,
             conflicts: ConflictTracker::new(id),
             synchronous_commit: true,
             finished: false,
@@ -377,6 +379,10 @@ pub struct Transaction {
     synchronous_commit: bool,
     /// How long a write waits for another transaction (`None`: no limit).
     lock_timeout: Option<Duration>,
+    /// `READ ONLY`: every write fails with 25006.
+    read_only: bool,
+    /// Statements begun so far (`begin_statement` calls).
+    statements: u64,
     finished: bool,
 }
 
@@ -395,6 +401,7 @@ impl Transaction {
 
     /// Called at the start of each statement: READ COMMITTED takes a new snapshot.
     pub fn begin_statement(&mut self) {
+        self.statements += 1;
         if self.isolation == IsolationLevel::ReadCommitted {
             self.snapshot = self.mvcc.snapshot_for(self.id);
         }
@@ -440,6 +447,13 @@ impl Transaction {
     }
 
     fn write(&mut self, tree: TreeId, key: &[u8], stored: &[u8]) -> Result<()> {
+        if self.read_only {
+            // The SQL layer refuses the statement first, naming it.
+            return Err(Error::sql(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                "cannot write in a read-only transaction",
+            ));
+        }
         let mvcc = Arc::clone(&self.mvcc);
         loop {
             let guard = mvcc.stripe(tree, key).lock();
@@ -534,6 +548,38 @@ impl Transaction {
     /// bounded delay (PostgreSQL's `synchronous_commit = off`).
     pub fn set_synchronous_commit(&mut self, synchronous: bool) {
         self.synchronous_commit = synchronous;
+    }
+
+    /// Changes the isolation level (SQL `SET TRANSACTION ISOLATION LEVEL`),
+    /// which is only possible before the first statement; the snapshot is
+    /// taken afresh.
+    pub fn set_isolation(&mut self, isolation: IsolationLevel) -> Result<()> {
+        if self.statements > 0 {
+            return Err(Error::sql(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        self.isolation = isolation;
+        self.snapshot = self.mvcc.snapshot_for(self.id);
+        Ok(())
+    }
+
+    /// Makes the transaction `READ ONLY` (any time) or `READ WRITE` (only
+    /// before the first statement of a read-only one), as in PostgreSQL.
+    pub fn set_read_only(&mut self, read_only: bool) -> Result<()> {
+        if self.read_only && !read_only && self.statements > 0 {
+            return Err(Error::sql(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "transaction read-write mode must be set before any query",
+            ));
+        }
+        self.read_only = read_only;
+        Ok(())
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// How long a write may wait for another transaction's uncommitted
@@ -826,6 +872,28 @@ mod tests {
             Some(b"1".to_vec()),
             "rollback undid the delete"
         );
+    }
+
+    #[test]
+    fn read_only_transactions_refuse_writes_and_modes_change_only_before_a_statement() {
+        let mvcc = setup();
+        let mut txn = mvcc.begin(IsolationLevel::ReadCommitted).unwrap();
+        txn.set_read_only(true).unwrap();
+        let error = txn.set(7, b"k", b"v").unwrap_err();
+        assert_eq!(error.sqlstate().code(), "25006");
+        txn.set_isolation(IsolationLevel::Serializable).unwrap();
+        assert_eq!(txn.isolation(), IsolationLevel::Serializable);
+        txn.begin_statement();
+        let error = txn
+            .set_isolation(IsolationLevel::ReadCommitted)
+            .unwrap_err();
+        assert_eq!(error.sqlstate().code(), "25001");
+        assert_eq!(
+            txn.set_read_only(false).unwrap_err().sqlstate().code(),
+            "25001"
+        );
+        txn.set_read_only(true).unwrap();
+        txn.commit().unwrap();
     }
 
     #[test]
