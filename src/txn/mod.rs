@@ -2,8 +2,11 @@
 //!
 //! [`Mvcc`] hands out [`Transaction`]s, each reading one [`Snapshot`] and
 //! seeing its own writes; concurrent writers of one key conflict (first
-//! updater wins, SQLSTATE 40001). [`conflict`] holds the hooks where SSI will
-//! track reads and writes. `docs/transactions.md` describes the design.
+//! updater wins: the second waits for the first, [`wait`], and fails with
+//! SQLSTATE 40001 if it committed). [`commit_log`] keeps each transaction's
+//! status, logged as small WAL records; [`savepoint`] gives nested partial
+//! rollback; [`conflict`] holds the hooks where SSI will track reads and
+//! writes. `docs/transactions.md` describes the design.
 
 pub mod commit_log;
 pub mod conflict;
