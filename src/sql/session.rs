@@ -551,15 +551,10 @@ impl Session {
         if self.transaction_is_implicit {
             return Ok(());
         }
-        if let Some(txn) = self.transaction.as_mut() {
-            if let Some(isolation) = isolation {
-                txn.set_isolation(isolation)?;
-            }
-            if let Some(read_only) = read_only {
-                txn.set_read_only(read_only)?;
-            }
+        match self.transaction.as_mut() {
+            Some(txn) => apply_modes(txn, isolation, read_only),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn default_read_only(&self) -> bool {
@@ -607,12 +602,7 @@ impl Session {
                     // modes it names.
                     self.transaction_is_implicit = false;
                     if let Some(txn) = self.transaction.as_mut() {
-                        if let Some(isolation) = isolation {
-                            txn.set_isolation(isolation)?;
-                        }
-                        if let Some(read_only) = read_only {
-                            txn.set_read_only(read_only)?;
-                        }
+                        apply_modes(txn, isolation, read_only)?;
                     }
                 } else if self.transaction.is_none() {
                     let isolation = isolation.unwrap_or_else(|| self.default_isolation());
@@ -835,6 +825,21 @@ fn writing_command(bound: &BoundStatement) -> Option<&'static str> {
         BoundStatement::DropTable { .. } => Some("DROP TABLE"),
         _ => None,
     }
+}
+
+/// Sets the modes a `BEGIN` or `SET TRANSACTION` named on `txn`.
+fn apply_modes(
+    txn: &mut Transaction,
+    isolation: Option<IsolationLevel>,
+    read_only: Option<bool>,
+) -> Result<()> {
+    if let Some(isolation) = isolation {
+        txn.set_isolation(isolation)?;
+    }
+    if let Some(read_only) = read_only {
+        txn.set_read_only(read_only)?;
+    }
+    Ok(())
 }
 
 /// A boolean setting in PostgreSQL's spellings.
