@@ -431,11 +431,10 @@ impl Shared {
 
     /// [`Engine::insert`].
     fn insert(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
-        let shared = self;
-        let handle = shared.handle(tree)?;
+        let handle = self.handle(tree)?;
         {
             let _shape = handle.shared()?;
-            let done = run_in_place(&shared.buffer_pool, |mtr| {
+            let done = run_in_place(&self.buffer_pool, |mtr| {
                 Ok(handle.tree.insert_in_place(mtr, key, value)?.then_some(()))
             })?;
             if done.is_some() {
@@ -443,8 +442,8 @@ impl Shared {
             }
         }
         let _structure = handle.exclusive()?;
-        let mut meta = shared.meta.lock();
-        run(&shared.buffer_pool, &mut meta, |mtr, meta| {
+        let mut meta = self.meta.lock();
+        run(&self.buffer_pool, &mut meta, |mtr, meta| {
             handle.tree.insert(mtr, meta, key, value)
         })
     }
