@@ -831,11 +831,13 @@ impl Iterator for MvccScan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::storage::MemoryEngine;
 
-    fn setup() -> Arc<Mvcc> {
+    /// An MVCC manager over a memory engine with tree 7 (shared by the
+    /// transaction layer's unit tests).
+    pub(in crate::txn) fn setup() -> Arc<Mvcc> {
         let engine = Arc::new(MemoryEngine::new());
         engine.create_tree(7).unwrap();
         Mvcc::open(engine).unwrap()

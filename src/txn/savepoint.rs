@@ -140,13 +140,10 @@ mod tests {
     use crate::txn::{IsolationLevel, Mvcc};
     use std::sync::Arc;
 
-    const TREE: u64 = 7;
+    use crate::txn::mvcc::tests::setup;
 
-    fn setup() -> Arc<Mvcc> {
-        let engine = Arc::new(MemoryEngine::new());
-        engine.create_tree(TREE).unwrap();
-        Mvcc::open(engine).unwrap()
-    }
+    /// The tree `setup` creates.
+    const TREE: u64 = 7;
 
     fn contents(mvcc: &Arc<Mvcc>) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();

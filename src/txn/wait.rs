@@ -176,19 +176,16 @@ mod tests {
         use std::sync::Arc;
         use std::time::Duration;
 
-        use crate::storage::{Engine, MemoryEngine};
         use crate::txn::{IsolationLevel, Mvcc};
 
+        use crate::txn::mvcc::tests::setup;
+
+        /// The tree `setup` creates.
         const TREE: u64 = 7;
 
-        fn setup() -> Arc<Mvcc> {
-            let engine = Arc::new(MemoryEngine::new());
-            engine.create_tree(TREE).unwrap();
-            Mvcc::open(engine).unwrap()
-        }
-
-        /// Runs `second_write` in a thread and returns its outcome once the
-        /// first transaction was ended by `end_first` after a pause.
+        /// Starts a second writer of the first transaction's key in a
+        /// thread, checks that it waits, ends the first with `end_first`
+        /// and returns the second writer's outcome.
         fn race(
             end_first: impl FnOnce(crate::txn::Transaction),
         ) -> (Arc<Mvcc>, crate::error::Result<()>) {
