@@ -6,10 +6,10 @@
 //! first-updater-wins already prevents — dirty write (G0), aborted read
 //! (G1a), intermediate read (G1b), circular information flow (G1c),
 //! observed transaction vanishes (OTV), predicate-many-preceders (PMP), lost
-//! update (P4) and read skew (G-single) — and write skew (G2-item), which
-//! REPEATABLE READ allows, as in PostgreSQL. SERIALIZABLE must prevent write
-//! skew, phantoms (G2) and the read-only anomaly: those tests arrive with
-//! SSI (issue 4), since SERIALIZABLE is still snapshot isolation.
+//! update (P4) and read skew (G-single) — and the anomalies only SSI
+//! prevents: write skew (G2-item), anti-dependency cycles through phantoms
+//! (G2) and the read-only anomaly (Fekete, O'Neil, O'Neil 2004), which
+//! REPEATABLE READ allows and SERIALIZABLE prevents, as in PostgreSQL.
 //!
 //! Two transactions run on one thread; where PostgreSQL would block, a short
 //! `lock_timeout` makes the wait observable as 55P03.
@@ -134,7 +134,12 @@ fn g1c_circular_information_flow_is_prevented_at_every_level() {
         assert_eq!(read(&mut t1, b"y").as_deref(), Some("20"), "{level:?}");
         assert_eq!(read(&mut t2, b"x").as_deref(), Some("10"), "{level:?}");
         t1.commit().expect("t1");
-        t2.commit().expect("t2");
+        // Each also read what the other overwrote: a write skew cycle, so
+        // SERIALIZABLE fails T2 at commit, as PostgreSQL does.
+        match level {
+            IsolationLevel::Serializable => assert_eq!(code(t2.commit()), "40001"),
+            _ => t2.commit().expect("t2"),
+        }
     }
 }
 
@@ -150,16 +155,17 @@ fn otv_observed_transaction_vanishes_is_prevented_at_every_level() {
         // T2 waits for T1's rows (55P03 here); it retries after T1 commits.
         assert_eq!(code(write(&mut t2, b"x", "12")), "55P03", "{level:?}");
         t1.commit().expect("t1");
-        // T3 sees T1 whole (READ COMMITTED) or not at all (snapshot).
+        // T3 takes its snapshot at its first read, after T1's commit, at
+        // every level (as PostgreSQL): it sees T1 whole, and keeps seeing
+        // it after T2, which observed T1's rows, gives up.
         let x = read(&mut t3, b"x");
-        let y = read(&mut t3, b"y");
-        match level {
-            IsolationLevel::ReadCommitted => {
-                assert_eq!((x.as_deref(), y.as_deref()), (Some("11"), Some("19")))
-            }
-            _ => assert_eq!((x.as_deref(), y.as_deref()), (Some("10"), Some("20"))),
-        }
         t2.rollback().expect("t2");
+        let y = read(&mut t3, b"y");
+        assert_eq!(
+            (x.as_deref(), y.as_deref()),
+            (Some("11"), Some("19")),
+            "{level:?}"
+        );
         t3.commit().expect("t3");
     }
 }
@@ -237,7 +243,6 @@ fn g_single_read_skew_happens_at_read_committed_as_in_postgres() {
 fn g2_item_write_skew_commits_at_repeatable_read_as_in_postgres() {
     // Both read x and y, each writes the other key: no row is written twice,
     // so snapshot isolation commits both (PostgreSQL's REPEATABLE READ too).
-    // At SERIALIZABLE one must fail: that test comes with SSI.
     let mvcc = setup();
     let mut t1 = begin(&mvcc, IsolationLevel::RepeatableRead);
     let mut t2 = begin(&mvcc, IsolationLevel::RepeatableRead);
@@ -251,4 +256,115 @@ fn g2_item_write_skew_commits_at_repeatable_read_as_in_postgres() {
     t2.commit().expect("t2 commits");
     assert_eq!(committed(&mvcc, b"x").as_deref(), Some("0"));
     assert_eq!(committed(&mvcc, b"y").as_deref(), Some("0"));
+}
+
+#[test]
+fn g2_item_write_skew_is_prevented_at_serializable() {
+    // PostgreSQL: T1 commits, T2's commit fails with 40001.
+    let mvcc = setup();
+    let mut t1 = begin(&mvcc, IsolationLevel::Serializable);
+    let mut t2 = begin(&mvcc, IsolationLevel::Serializable);
+    for txn in [&mut t1, &mut t2] {
+        assert_eq!(read(txn, b"x").as_deref(), Some("10"));
+        assert_eq!(read(txn, b"y").as_deref(), Some("20"));
+    }
+    write(&mut t1, b"x", "0").expect("t1");
+    write(&mut t2, b"y", "0").expect("t2");
+    t1.commit().expect("t1 commits");
+    let error = t2.commit().expect_err("t2 is the pivot");
+    assert_eq!(error.sqlstate().code(), "40001");
+    assert!(
+        error.to_string().contains("read/write dependencies"),
+        "{error}"
+    );
+    assert_eq!(committed(&mvcc, b"x").as_deref(), Some("0"));
+    assert_eq!(committed(&mvcc, b"y").as_deref(), Some("20"));
+}
+
+/// Counts the keys of `prefix` visible to `txn` (a predicate read).
+fn count(txn: &mut Transaction, prefix: &[u8]) -> usize {
+    txn.begin_statement();
+    let mut count = 0;
+    for entry in txn.scan(TREE, KeyRange::prefix(prefix), Direction::Forward) {
+        entry.expect("scan");
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn g2_anti_dependency_cycle_through_phantoms() {
+    // Each reads the (empty) set of tasks, then inserts one: neither row
+    // existed for the other to read, so only the predicate conflicts.
+    // PostgreSQL: both commit at REPEATABLE READ; at SERIALIZABLE T2's
+    // commit fails.
+    for level in [IsolationLevel::RepeatableRead, IsolationLevel::Serializable] {
+        let mvcc = setup();
+        let mut t1 = begin(&mvcc, level);
+        let mut t2 = begin(&mvcc, level);
+        assert_eq!(count(&mut t1, b"task/"), 0);
+        assert_eq!(count(&mut t2, b"task/"), 0);
+        write(&mut t1, b"task/1", "t1").expect("t1 inserts");
+        write(&mut t2, b"task/2", "t2").expect("t2 inserts");
+        t1.commit().expect("t1 commits");
+        let outcome = t2.commit();
+        match level {
+            IsolationLevel::Serializable => {
+                assert_eq!(code(outcome), "40001");
+                assert_eq!(committed(&mvcc, b"task/2"), None);
+            }
+            _ => outcome.expect("snapshot isolation commits both"),
+        }
+    }
+}
+
+#[test]
+fn read_only_anomaly_is_prevented_at_serializable() {
+    // Fekete, O'Neil, O'Neil 2004, as PostgreSQL's "deposit report": x is
+    // the current batch number, y/… the receipts of batch 10.
+    //   T1 (receipt): reads x = 10, inserts receipt y/1 into batch 10
+    //   T2 (close batch): x = 11, commits
+    //   T3 (report, read-only, after T2): reads x = 11, so batch 10 is
+    //       closed, and lists its receipts without T1's
+    // T3 →rw T1 →rw T2 with T2 committed before T3's snapshot: T1, the
+    // pivot, is doomed and fails at commit; T3's report stands. At
+    // REPEATABLE READ all three commit and the report missed a receipt.
+    for level in [IsolationLevel::RepeatableRead, IsolationLevel::Serializable] {
+        let mvcc = setup();
+        let mut t1 = begin(&mvcc, level);
+        assert_eq!(read(&mut t1, b"x").as_deref(), Some("10"));
+        write(&mut t1, b"y/1", "receipt").expect("t1 inserts a receipt");
+        let mut t2 = begin(&mvcc, level);
+        write(&mut t2, b"x", "11").expect("t2 closes the batch");
+        t2.commit().expect("t2");
+        let mut t3 = begin(&mvcc, level);
+        t3.set_read_only(true).expect("read only");
+        assert_eq!(read(&mut t3, b"x").as_deref(), Some("11"));
+        assert_eq!(count(&mut t3, b"y/"), 0, "the report misses T1's receipt");
+        t3.commit().expect("the read-only report commits");
+        match level {
+            IsolationLevel::Serializable => assert_eq!(code(t1.commit()), "40001"),
+            _ => t1.commit().expect("snapshot isolation commits"),
+        }
+    }
+}
+
+#[test]
+fn read_only_transaction_whose_writer_committed_after_its_snapshot_is_not_an_anomaly() {
+    // The same shape, but T2 commits after the report's snapshot: the
+    // report is serializable before T2, so nothing aborts (the read-only
+    // optimisation of Ports & Grittner).
+    let mvcc = setup();
+    let mut t1 = begin(&mvcc, IsolationLevel::Serializable);
+    assert_eq!(read(&mut t1, b"x").as_deref(), Some("10"));
+    write(&mut t1, b"y/1", "receipt").expect("t1");
+    let mut t2 = begin(&mvcc, IsolationLevel::Serializable);
+    write(&mut t2, b"x", "11").expect("t2");
+    let mut t3 = begin(&mvcc, IsolationLevel::Serializable);
+    t3.set_read_only(true).expect("read only");
+    assert_eq!(read(&mut t3, b"x").as_deref(), Some("10"));
+    t2.commit().expect("t2");
+    assert_eq!(count(&mut t3, b"y/"), 0);
+    t3.commit().expect("t3");
+    t1.commit().expect("t1: T2 committed after T3's snapshot");
 }

@@ -143,7 +143,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("client_min_messages", "notice"),
     ("datestyle", "ISO, MDY"),
     ("default_transaction_deferrable", "off"),
-    ("default_transaction_isolation", "read committed"),
+    ("default_transaction_isolation", "serializable"),
     ("default_transaction_read_only", "off"),
     ("extra_float_digits", "1"),
     ("integer_datetimes", "on"),
@@ -571,7 +571,7 @@ impl Session {
     fn default_isolation(&self) -> IsolationLevel {
         self.setting("default_transaction_isolation")
             .and_then(|text| parse_isolation(&text).ok())
-            .unwrap_or(IsolationLevel::ReadCommitted)
+            .unwrap_or(IsolationLevel::Serializable)
     }
 
     /// Binds statements that need no catalog: transaction control, SET, SHOW.

@@ -5,13 +5,14 @@
 //! updater wins: the second waits for the first, [`wait`], and fails with
 //! SQLSTATE 40001 if it committed). [`commit_log`] keeps each transaction's
 //! status, logged as small WAL records; [`savepoint`] gives nested partial
-//! rollback; [`conflict`] holds the hooks where SSI will track reads and
-//! writes. `docs/transactions.md` describes the design.
+//! rollback; [`ssi`] makes SERIALIZABLE transactions serializable,
+//! with [`predicate`] tracking what they read. `docs/transactions.md` describes the design.
 
 pub mod commit_log;
-pub mod conflict;
 pub mod mvcc;
+pub mod predicate;
 pub mod savepoint;
+pub mod ssi;
 pub mod wait;
 
 pub use mvcc::{IsolationLevel, Mvcc, MvccScan, Snapshot, Transaction, TxnId};

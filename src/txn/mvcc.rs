@@ -49,8 +49,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
-use super::conflict::ConflictTracker;
 use super::savepoint::{SavepointMarks, Undo};
+use super::ssi::{Ssi, SsiHandle};
 use super::wait::WaitGraph;
 use crate::error::{Error, Result, SqlState};
 use crate::storage::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
@@ -78,8 +78,7 @@ pub enum IsolationLevel {
     ReadCommitted,
     /// One snapshot for the whole transaction (snapshot isolation).
     RepeatableRead,
-    /// Snapshot isolation plus SSI (SSI itself arrives with its own issue;
-    /// until then this behaves as `RepeatableRead`).
+    /// Snapshot isolation plus SSI (`ssi.rs`): the default.
     Serializable,
 }
 
@@ -104,6 +103,14 @@ pub struct Snapshot {
     pub active: BTreeSet<TxnId>,
 }
 
+impl Snapshot {
+    /// Whether `txn` had ended when the snapshot was taken (so its writes,
+    /// if it committed, are visible).
+    pub fn saw_end(&self, txn: TxnId) -> bool {
+        txn < self.horizon && !self.active.contains(&txn)
+    }
+}
+
 struct TxnState {
     next_id: TxnId,
     /// Ids below this are covered by the stored high-water mark.
@@ -121,6 +128,8 @@ pub struct Mvcc {
     stripes: Vec<Mutex<()>>,
     /// Writers waiting for other transactions to end.
     waits: WaitGraph,
+    /// Serializable Snapshot Isolation: read tracking and the conflict graph.
+    pub(super) ssi: Ssi,
     /// Sequences: name → (next value, first value not yet reserved on disk).
     sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
 }
@@ -155,6 +164,7 @@ impl Mvcc {
         }
         Ok(Arc::new(Mvcc {
             engine,
+            ssi: Ssi::default(),
             state: Mutex::new(TxnState {
                 next_id: stored_next,
                 reserved_until: stored_next,
@@ -184,12 +194,16 @@ impl Mvcc {
             state.reserved_until = reserved;
         }
         state.next_id = id + 1;
-        let snapshot = Snapshot {
+        let snapshot = Arc::new(Snapshot {
             horizon: id + 1,
             active: state.active.clone(),
-        };
+        });
         state.active.insert(id);
         drop(state);
+        let ssi = match isolation {
+            IsolationLevel::Serializable => self.ssi.register(id, Arc::clone(&snapshot), false),
+            _ => None,
+        };
         Ok(Transaction {
             mvcc: Arc::clone(self),
             id,
@@ -203,7 +217,7 @@ impl Mvcc {
             lock_timeout: None,
             read_only: false,
             statements: 0,
-            conflicts: ConflictTracker::new(id),
+            ssi,
             synchronous_commit: true,
             finished: false,
         })
@@ -266,7 +280,7 @@ impl Mvcc {
     }
 
     /// Takes a fresh snapshot for `txn` (READ COMMITTED statements).
-    fn snapshot_for(&self, txn: TxnId) -> Snapshot {
+    pub(super) fn snapshot_for(&self, txn: TxnId) -> Snapshot {
         let state = self.state.lock();
         let mut active = state.active.clone();
         active.remove(&txn);
@@ -362,7 +376,7 @@ pub struct Transaction {
     pub(super) mvcc: Arc<Mvcc>,
     pub(super) id: TxnId,
     isolation: IsolationLevel,
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
     /// Every key written, for rollback (each once, at its first write).
     pub(super) writes: Vec<(TreeId, Vec<u8>)>,
     /// Trees created by this transaction: dropped again if it aborts.
@@ -374,7 +388,9 @@ pub struct Transaction {
     pub(super) undo: Vec<Undo>,
     /// Open savepoints, oldest first (see `savepoint.rs`).
     pub(super) savepoints: Vec<(String, SavepointMarks)>,
-    conflicts: ConflictTracker,
+    /// The link to SSI's read tracking and conflict graph, for a
+    /// SERIALIZABLE transaction that needs it.
+    ssi: Option<SsiHandle>,
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
     /// How long a write waits for another transaction (`None`: no limit).
@@ -399,11 +415,32 @@ impl Transaction {
         &self.snapshot
     }
 
-    /// Called at the start of each statement: READ COMMITTED takes a new snapshot.
+    /// Called at the start of each statement. READ COMMITTED takes a new
+    /// snapshot for each; the other levels take theirs at the first, as
+    /// PostgreSQL does (a `BEGIN` long before the first query still sees
+    /// what committed in between).
     pub fn begin_statement(&mut self) {
         self.statements += 1;
         if self.isolation == IsolationLevel::ReadCommitted {
-            self.snapshot = self.mvcc.snapshot_for(self.id);
+            self.snapshot = Arc::new(self.mvcc.snapshot_for(self.id));
+        } else if self.statements == 1 {
+            self.take_snapshot();
+        }
+    }
+
+    /// Replaces the snapshot (before anything was read) and registers the
+    /// transaction with SSI under it if it is SERIALIZABLE.
+    fn take_snapshot(&mut self) {
+        self.snapshot = Arc::new(self.mvcc.snapshot_for(self.id));
+        if let Some(handle) = self.ssi.take() {
+            self.mvcc.ssi.finished(&handle);
+        }
+        if self.isolation == IsolationLevel::Serializable {
+            let read_only = self.read_only && !self.wrote();
+            self.ssi = self
+                .mvcc
+                .ssi
+                .register(self.id, Arc::clone(&self.snapshot), read_only);
         }
     }
 
@@ -413,7 +450,9 @@ impl Transaction {
 
     /// Reads the visible value of `key`.
     pub fn get(&mut self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.conflicts.record_point_read(tree, key);
+        if let Some(handle) = &self.ssi {
+            self.mvcc.ssi.read_point(handle, tree, key)?;
+        }
         let encoded = encode_key(key);
         let range = KeyRange {
             start: Bound::Included(versioned(&encoded, 0)),
@@ -429,8 +468,13 @@ impl Transaction {
 
     /// Scans the visible entries of a range of user keys.
     pub fn scan(&mut self, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
-        self.conflicts.record_range_read(tree, &range);
-        MvccScan::raw(self, tree, engine_range(&range), direction)
+        let mut scan = MvccScan::raw(self, tree, engine_range(&range), direction);
+        if let Some(handle) = &self.ssi
+            && let Err(error) = self.mvcc.ssi.read_range(handle, tree, &range)
+        {
+            scan.fail(error);
+        }
+        scan
     }
 
     /// Writes `value` under `key`.
@@ -455,6 +499,9 @@ impl Transaction {
             ));
         }
         let mvcc = Arc::clone(&self.mvcc);
+        if let Some(handle) = &self.ssi {
+            mvcc.ssi.check(handle)?;
+        }
         loop {
             let guard = mvcc.stripe(tree, key).lock();
             match self.write_unless_blocked(tree, key, stored)? {
@@ -510,7 +557,6 @@ impl Transaction {
                 }
             }
         }
-        self.conflicts.record_write(tree, key);
         mvcc.engine
             .insert(tree, &versioned(&encoded, self.id), stored)?;
         match own {
@@ -521,6 +567,10 @@ impl Transaction {
                 previous,
             }),
             Some(_) => {}
+        }
+        if let Some(handle) = &self.ssi {
+            // After the version is in the tree (predicate invariant 1).
+            mvcc.ssi.wrote(handle, tree, key)?;
         }
         Ok(None)
     }
@@ -561,7 +611,7 @@ impl Transaction {
             ));
         }
         self.isolation = isolation;
-        self.snapshot = self.mvcc.snapshot_for(self.id);
+        self.take_snapshot();
         Ok(())
     }
 
@@ -575,6 +625,12 @@ impl Transaction {
             ));
         }
         self.read_only = read_only;
+        if let Some(handle) = &self.ssi {
+            // Only a transaction that has not written counts as read-only.
+            self.mvcc
+                .ssi
+                .set_read_only(handle, read_only && !self.wrote());
+        }
         Ok(())
     }
 
@@ -597,10 +653,15 @@ impl Transaction {
     /// durable. A transaction that wrote nothing just ends: there is nothing
     /// to make durable or visible.
     pub fn commit(mut self) -> Result<()> {
-        self.finished = true;
         let mvcc = Arc::clone(&self.mvcc);
+        if let Some(handle) = &self.ssi {
+            // On failure the transaction is dropped, which rolls it back.
+            mvcc.ssi.precommit(handle, self.wrote())?;
+        }
+        self.finished = true;
         if !self.wrote() {
             mvcc.state.lock().active.remove(&self.id);
+            self.end_ssi();
             return Ok(());
         }
         // The id stays in the active set until the end, so snapshots taken
@@ -621,6 +682,7 @@ impl Transaction {
         }
         mvcc.state.lock().active.remove(&self.id);
         mvcc.waits.finished();
+        self.end_ssi();
         for tree in std::mem::take(&mut self.dropped_trees) {
             mvcc.engine.drop_tree(tree)?;
         }
@@ -662,7 +724,15 @@ impl Transaction {
         }
         mvcc.state.lock().active.remove(&self.id);
         mvcc.waits.finished();
+        self.end_ssi();
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Tells SSI the transaction ended (after it left the active set).
+    fn end_ssi(&mut self) {
+        if let Some(handle) = self.ssi.take() {
+            self.mvcc.ssi.finished(&handle);
+        }
     }
 }
 
@@ -689,8 +759,14 @@ fn visible(mvcc: &Mvcc, snapshot: &Snapshot, reader: TxnId, writer: TxnId) -> bo
 /// An iterator over the visible `(user key, value)` pairs of a range.
 pub struct MvccScan {
     mvcc: Arc<Mvcc>,
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
     reader: TxnId,
+    /// SERIALIZABLE readers report each concurrent writer whose version
+    /// they skip (an rw-antidependency, `ssi.rs`), each writer once.
+    serializable: bool,
+    reported: Vec<TxnId>,
+    /// An error to return before anything else (a doomed reader).
+    failed: Option<Error>,
     tree: TreeId,
     range: KeyRange,
     direction: Direction,
@@ -708,8 +784,11 @@ impl MvccScan {
     fn raw(txn: &Transaction, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
         MvccScan {
             mvcc: Arc::clone(&txn.mvcc),
-            snapshot: txn.snapshot.clone(),
+            snapshot: Arc::clone(&txn.snapshot),
             reader: txn.id,
+            serializable: txn.ssi.is_some(),
+            reported: Vec::new(),
+            failed: None,
             tree,
             range,
             direction,
@@ -719,6 +798,27 @@ impl MvccScan {
             pending: None,
             decided: None,
         }
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.failed = Some(error);
+    }
+
+    /// Whether `writer`'s version is visible; an invisible one written by a
+    /// concurrent transaction that has not aborted is reported to SSI.
+    fn visible(&mut self, writer: TxnId) -> Result<bool> {
+        if visible(&self.mvcc, &self.snapshot, self.reader, writer) {
+            return Ok(true);
+        }
+        if self.serializable
+            && (writer >= self.snapshot.horizon || self.snapshot.active.contains(&writer))
+            && !self.reported.contains(&writer)
+            && self.mvcc.status(writer) != STATUS_ABORTED
+        {
+            self.reported.push(writer);
+            self.mvcc.ssi.read_skipped(self.reader, writer)?;
+        }
+        Ok(false)
     }
 
     fn next_entry(&mut self) -> Result<Option<Entry>> {
@@ -763,9 +863,7 @@ impl MvccScan {
                 return Ok(None);
             };
             let (user, writer) = split_version(&key)?;
-            if self.decided.as_deref() == Some(user)
-                || !visible(&self.mvcc, &self.snapshot, self.reader, writer)
-            {
+            if self.decided.as_deref() == Some(user) || !self.visible(writer)? {
                 continue;
             }
             self.decided = Some(user.to_vec());
@@ -795,9 +893,7 @@ impl MvccScan {
                     self.pending = Some((key, value));
                     break;
                 }
-                if visible(&self.mvcc, &self.snapshot, self.reader, writer)
-                    && best.as_ref().is_none_or(|(txn, _)| writer > *txn)
-                {
+                if self.visible(writer)? && best.as_ref().is_none_or(|(txn, _)| writer > *txn) {
                     best = Some((writer, value));
                 }
                 entry = self.next_entry()?;
@@ -817,6 +913,10 @@ impl Iterator for MvccScan {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(error) = self.failed.take() {
+            self.exhausted = true;
+            return Some(Err(error));
+        }
         match self.next_visible() {
             Ok(Some(entry)) => Some(Ok(entry)),
             Ok(None) => None,

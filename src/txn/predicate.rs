@@ -1,0 +1,378 @@
+//! Read tracking for SSI: which serializable transaction read which keys and
+//! key ranges. PostgreSQL calls these SIREAD locks; they never block anyone.
+//! A writer asks [`ReadLocks::readers`] who read the key it just wrote, and
+//! each answer is a candidate rw-antidependency `reader →rw writer`
+//! (`ssi.rs` decides whether it counts).
+//!
+//! ```text
+//!   point locks (64 shards by hash)         range locks (per tree)
+//!   tree 7 ─┬─ "k1" → [txn 12, txn 15]      tree 7 → [("a".."f", txn 12),
+//!           └─ "k9" → [txn 15]                        (everything, txn 19)]
+//! ```
+//!
+//! A point read (found or not) locks its key; a range scan locks its whole
+//! requested range, so a later insert into the range, even one it found
+//! empty, is seen (phantoms). A scan of every key locks the whole tree.
+//!
+//! Memory is bounded by coarsening, as PostgreSQL promotes tuple locks to
+//! page and relation locks: once a transaction holds [`POINTS_PER_TREE`]
+//! point locks or [`RANGES_PER_TREE`] range locks in one tree, or the table
+//! as a whole holds [`TABLE_CAPACITY`] entries, that transaction's locks in
+//! the tree are replaced by one lock on the whole tree. A coarser lock only
+//! adds conflicts, never hides one.
+//!
+//! Invariants:
+//! 1. A read registers its lock *before* it reads the tree, and a write
+//!    inserts its version *before* it asks for readers. So for any read and
+//!    write of one key, the writer finds the lock or the reader meets the
+//!    version (or both); no rw-antidependency goes unnoticed.
+//! 2. Coarsening adds the whole-tree lock before it removes the finer ones,
+//!    so a key is never momentarily uncovered.
+//! 3. Every entry in the table is also listed in its transaction's
+//!    [`HeldLocks`], which `release` uses to remove exactly those entries.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::mvcc::TxnId;
+use crate::storage::{KeyRange, TreeId};
+
+/// Point locks one transaction may hold in one tree before they coarsen.
+pub const POINTS_PER_TREE: usize = 512;
+/// Range locks one transaction may hold in one tree before they coarsen.
+pub const RANGES_PER_TREE: usize = 32;
+/// Entries in the whole table beyond which every new read coarsens at once.
+pub const TABLE_CAPACITY: usize = 1 << 20;
+const SHARDS: usize = 64;
+
+type PointShard = HashMap<TreeId, HashMap<Vec<u8>, Vec<TxnId>>>;
+
+/// The shared table of read locks.
+pub struct ReadLocks {
+    points: Vec<Mutex<PointShard>>,
+    ranges: RwLock<HashMap<TreeId, Vec<(KeyRange, TxnId)>>>,
+    entries: AtomicUsize,
+}
+
+/// The locks one transaction holds (invariant 3).
+#[derive(Debug, Default)]
+pub struct HeldLocks {
+    points: HashMap<TreeId, HashSet<Vec<u8>>>,
+    ranges: HashMap<TreeId, Vec<KeyRange>>,
+    whole: HashSet<TreeId>,
+}
+
+impl HeldLocks {
+    /// Whether a read of `key` in `tree` is already covered.
+    fn covers(&self, tree: TreeId, key: &[u8]) -> bool {
+        self.whole.contains(&tree)
+            || self
+                .ranges
+                .get(&tree)
+                .is_some_and(|ranges| ranges.iter().any(|range| range.contains(key)))
+            || self
+                .points
+                .get(&tree)
+                .is_some_and(|points| points.contains(key))
+    }
+
+    /// How many table entries these locks are.
+    pub fn len(&self) -> usize {
+        self.whole.len()
+            + self.ranges.values().map(Vec::len).sum::<usize>()
+            + self.points.values().map(HashSet::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn shard_of(tree: TreeId, key: &[u8]) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    tree.hash(&mut hasher);
+    key.hash(&mut hasher);
+    (hasher.finish() as usize) % SHARDS
+}
+
+/// Whether `range` is exactly one key.
+fn single_key(range: &KeyRange) -> Option<&[u8]> {
+    match (&range.start, &range.end) {
+        (Bound::Included(start), Bound::Included(end)) if start == end => Some(start),
+        _ => None,
+    }
+}
+
+/// Whether every key of `inner` lies in `outer`.
+fn within(inner: &KeyRange, outer: &KeyRange) -> bool {
+    let start_ok = match (&outer.start, &inner.start) {
+        (Bound::Unbounded, _) => true,
+        (_, Bound::Unbounded) => false,
+        (Bound::Included(o), Bound::Included(i) | Bound::Excluded(i)) => o <= i,
+        (Bound::Excluded(o), Bound::Excluded(i)) => o <= i,
+        (Bound::Excluded(o), Bound::Included(i)) => o < i,
+    };
+    let end_ok = match (&outer.end, &inner.end) {
+        (Bound::Unbounded, _) => true,
+        (_, Bound::Unbounded) => false,
+        (Bound::Included(o), Bound::Included(i) | Bound::Excluded(i)) => o >= i,
+        (Bound::Excluded(o), Bound::Excluded(i)) => o >= i,
+        (Bound::Excluded(o), Bound::Included(i)) => o > i,
+    };
+    start_ok && end_ok
+}
+
+impl Default for ReadLocks {
+    fn default() -> Self {
+        ReadLocks {
+            points: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            ranges: RwLock::new(HashMap::new()),
+            entries: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ReadLocks {
+    /// Records that `txn` read `key` of `tree` (whether or not it existed).
+    pub fn read_point(&self, txn: TxnId, held: &mut HeldLocks, tree: TreeId, key: &[u8]) {
+        if held.covers(tree, key) {
+            return;
+        }
+        let count = held.points.get(&tree).map_or(0, HashSet::len);
+        if count >= POINTS_PER_TREE || self.entries.load(Ordering::Relaxed) >= TABLE_CAPACITY {
+            self.lock_whole_tree(txn, held, tree);
+            return;
+        }
+        self.points[shard_of(tree, key)]
+            .lock()
+            .entry(tree)
+            .or_default()
+            .entry(key.to_vec())
+            .or_default()
+            .push(txn);
+        self.entries.fetch_add(1, Ordering::Relaxed);
+        held.points.entry(tree).or_default().insert(key.to_vec());
+    }
+
+    /// Records that `txn` read every key of `range` in `tree`, including
+    /// keys that do not exist (yet).
+    pub fn read_range(&self, txn: TxnId, held: &mut HeldLocks, tree: TreeId, range: &KeyRange) {
+        if let Some(key) = single_key(range) {
+            return self.read_point(txn, held, tree, key);
+        }
+        let covered = held
+            .ranges
+            .get(&tree)
+            .is_some_and(|ranges| ranges.iter().any(|outer| within(range, outer)));
+        if held.whole.contains(&tree) || range.is_empty() || covered {
+            return;
+        }
+        let everything = matches!(
+            (&range.start, &range.end),
+            (Bound::Unbounded, Bound::Unbounded)
+        );
+        let count = held.ranges.get(&tree).map_or(0, Vec::len);
+        if everything
+            || count >= RANGES_PER_TREE
+            || self.entries.load(Ordering::Relaxed) >= TABLE_CAPACITY
+        {
+            self.lock_whole_tree(txn, held, tree);
+            return;
+        }
+        self.ranges
+            .write()
+            .entry(tree)
+            .or_default()
+            .push((range.clone(), txn));
+        self.entries.fetch_add(1, Ordering::Relaxed);
+        held.ranges.entry(tree).or_default().push(range.clone());
+    }
+
+    /// Replaces `txn`'s locks in `tree` by one lock on the whole tree
+    /// (invariant 2: the coarse lock goes in first).
+    fn lock_whole_tree(&self, txn: TxnId, held: &mut HeldLocks, tree: TreeId) {
+        self.ranges
+            .write()
+            .entry(tree)
+            .or_default()
+            .push((KeyRange::all(), txn));
+        self.entries.fetch_add(1, Ordering::Relaxed);
+        held.whole.insert(tree);
+        let fine = HeldLocks {
+            points: held
+                .points
+                .remove(&tree)
+                .into_iter()
+                .map(|p| (tree, p))
+                .collect(),
+            ranges: held
+                .ranges
+                .remove(&tree)
+                .into_iter()
+                .map(|r| (tree, r))
+                .collect(),
+            whole: HashSet::new(),
+        };
+        self.release(txn, fine);
+    }
+
+    /// The transactions holding a lock that covers `key` of `tree`, each
+    /// once, in no particular order.
+    pub fn readers(&self, tree: TreeId, key: &[u8]) -> Vec<TxnId> {
+        let mut readers = self.points[shard_of(tree, key)]
+            .lock()
+            .get(&tree)
+            .and_then(|keys| keys.get(key))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(ranges) = self.ranges.read().get(&tree) {
+            readers.extend(
+                ranges
+                    .iter()
+                    .filter(|(range, _)| range.contains(key))
+                    .map(|(_, txn)| *txn),
+            );
+        }
+        readers.sort_unstable();
+        readers.dedup();
+        readers
+    }
+
+    /// Removes every lock listed in `held` (invariant 3).
+    pub fn release(&self, txn: TxnId, held: HeldLocks) {
+        let mut removed = 0;
+        for (tree, keys) in held.points {
+            for key in keys {
+                let mut shard = self.points[shard_of(tree, &key)].lock();
+                let Some(tree_keys) = shard.get_mut(&tree) else {
+                    continue;
+                };
+                if let Some(holders) = tree_keys.get_mut(key.as_slice()) {
+                    holders.retain(|holder| *holder != txn);
+                    removed += 1;
+                    if holders.is_empty() {
+                        tree_keys.remove(key.as_slice());
+                    }
+                }
+                if tree_keys.is_empty() {
+                    shard.remove(&tree);
+                }
+            }
+        }
+        let trees: HashSet<TreeId> = held
+            .ranges
+            .keys()
+            .chain(held.whole.iter())
+            .copied()
+            .collect();
+        if !trees.is_empty() {
+            let mut ranges = self.ranges.write();
+            for tree in trees {
+                let Some(locks) = ranges.get_mut(&tree) else {
+                    continue;
+                };
+                let before = locks.len();
+                let whole = held.whole.contains(&tree);
+                let fine = held.ranges.get(&tree);
+                locks.retain(|(range, holder)| {
+                    *holder != txn
+                        || !(whole && *range == KeyRange::all()
+                            || fine.is_some_and(|fine| fine.contains(range)))
+                });
+                removed += before - locks.len();
+                if locks.is_empty() {
+                    ranges.remove(&tree);
+                }
+            }
+        }
+        self.entries.fetch_sub(removed, Ordering::Relaxed);
+    }
+
+    /// Entries in the table (point and range locks).
+    pub fn len(&self) -> usize {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: &[u8], end: &[u8]) -> KeyRange {
+        KeyRange {
+            start: Bound::Included(start.to_vec()),
+            end: Bound::Excluded(end.to_vec()),
+        }
+    }
+
+    #[test]
+    fn points_and_ranges_find_their_readers_including_empty_ranges() {
+        let locks = ReadLocks::default();
+        let (mut a, mut b) = (HeldLocks::default(), HeldLocks::default());
+        locks.read_point(1, &mut a, 7, b"k");
+        locks.read_point(1, &mut a, 7, b"k");
+        locks.read_range(2, &mut b, 7, &range(b"a", b"m"));
+        locks.read_range(2, &mut b, 7, &range(b"b", b"c"));
+        assert_eq!(locks.readers(7, b"k"), vec![1, 2]);
+        // A key nobody has written yet is still covered by the range.
+        assert_eq!(locks.readers(7, b"f"), vec![2]);
+        assert_eq!(locks.readers(7, b"z"), Vec::<TxnId>::new());
+        assert_eq!(locks.readers(8, b"k"), Vec::<TxnId>::new());
+        // The second point read and the covered range added nothing.
+        assert_eq!(locks.len(), 2);
+        locks.release(2, b);
+        assert_eq!(locks.readers(7, b"f"), Vec::<TxnId>::new());
+        assert_eq!(locks.readers(7, b"k"), vec![1]);
+        locks.release(1, a);
+        assert!(locks.is_empty());
+    }
+
+    #[test]
+    fn many_point_reads_coarsen_to_the_whole_tree() {
+        let locks = ReadLocks::default();
+        let mut held = HeldLocks::default();
+        for index in 0..POINTS_PER_TREE as u32 + 10 {
+            locks.read_point(3, &mut held, 7, &index.to_be_bytes());
+        }
+        // One whole-tree lock plus the reads after it (covered, not added).
+        assert_eq!(locks.len(), 1);
+        assert_eq!(held.len(), 1);
+        assert_eq!(locks.readers(7, b"never read"), vec![3]);
+        assert_eq!(locks.readers(8, b"never read"), Vec::<TxnId>::new());
+        for index in 0..RANGES_PER_TREE as u32 + 1 {
+            let start = (index * 2).to_be_bytes();
+            let end = (index * 2 + 1).to_be_bytes();
+            locks.read_range(3, &mut held, 9, &range(&start, &end));
+        }
+        assert_eq!(locks.len(), 2);
+        locks.release(3, held);
+        assert!(locks.is_empty());
+    }
+
+    #[test]
+    fn a_full_scan_locks_the_tree_and_a_single_key_range_is_a_point() {
+        let locks = ReadLocks::default();
+        let mut held = HeldLocks::default();
+        let key = KeyRange {
+            start: Bound::Included(b"k".to_vec()),
+            end: Bound::Included(b"k".to_vec()),
+        };
+        locks.read_range(4, &mut held, 7, &key);
+        assert_eq!(locks.readers(7, b"k"), vec![4]);
+        assert_eq!(locks.readers(7, b"l"), Vec::<TxnId>::new());
+        locks.read_range(4, &mut held, 7, &KeyRange::all());
+        assert_eq!(locks.readers(7, b"l"), vec![4]);
+        // The point lock was folded into the whole-tree lock.
+        assert_eq!(locks.len(), 1);
+        locks.release(4, held);
+        assert!(locks.is_empty());
+    }
+}
