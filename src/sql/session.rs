@@ -776,29 +776,27 @@ impl Session {
     /// inside a block marks the block failed.
     fn with_transaction<T>(
         &mut self,
-        work: impl FnOnce(&mut Transaction) -> Result<T>,
+        mut work: impl FnMut(&mut Transaction) -> Result<T>,
         commit: bool,
     ) -> Result<T> {
         let lock_timeout = self.lock_timeout();
         if let Some(txn) = self.transaction.as_mut() {
             txn.begin_statement();
             txn.set_lock_timeout(lock_timeout);
-            return work(txn);
+            return run_refreshing(txn, &mut work);
         }
         let read_only = self.default_read_only();
+        let mut txn = self.mvcc.begin(self.default_isolation())?;
+        txn.set_lock_timeout(lock_timeout);
+        txn.set_read_only(read_only)?;
+        txn.begin_statement();
         if self.implicit_scope {
-            let mut txn = self.mvcc.begin(self.default_isolation())?;
-            txn.set_lock_timeout(lock_timeout);
-            txn.set_read_only(read_only)?;
-            let result = work(&mut txn);
+            let result = run_refreshing(&mut txn, &mut work);
             self.transaction = Some(txn);
             self.transaction_is_implicit = true;
             return result;
         }
-        let mut txn = self.mvcc.begin(self.default_isolation())?;
-        txn.set_lock_timeout(lock_timeout);
-        txn.set_read_only(read_only)?;
-        match work(&mut txn) {
+        match run_refreshing(&mut txn, &mut work) {
             Ok(value) => {
                 if commit {
                     self.commit(txn)?;
@@ -811,6 +809,23 @@ impl Session {
                 txn.rollback()?;
                 Err(error)
             }
+        }
+    }
+}
+
+/// Runs one statement; while it fails by losing a write–write conflict that
+/// read refresh can repair, runs it again on the newer snapshot
+/// (`txn/refresh.rs`).
+fn run_refreshing<T>(
+    txn: &mut Transaction,
+    work: &mut impl FnMut(&mut Transaction) -> Result<T>,
+) -> Result<T> {
+    loop {
+        match work(txn) {
+            Err(error) if txn.refresh_after_conflict()? => {
+                tracing::debug!(txn = txn.id(), %error, "statement runs again after read refresh");
+            }
+            outcome => return outcome,
         }
     }
 }

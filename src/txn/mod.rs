@@ -11,6 +11,7 @@
 pub mod commit_log;
 pub mod mvcc;
 pub mod predicate;
+pub mod refresh;
 pub mod savepoint;
 pub mod ssi;
 pub mod wait;

@@ -1,21 +1,28 @@
 //! Multi-version concurrency control over the storage [`Engine`].
 //!
-//! Every write creates a new *version* of a key, stamped with the writing
-//! transaction's id; nothing is overwritten in place. A transaction reads
-//! through a [`Snapshot`] taken when it began, so it sees one consistent
-//! state of the database plus its own writes, and readers never block writers.
+//! Every write creates a new *version* of a key, carrying the writing
+//! transaction's id; nothing of another transaction is overwritten in
+//! place. A transaction reads through a [`Snapshot`], so it sees one
+//! consistent state of the database plus its own writes, and readers never
+//! block writers.
 //!
 //! ```text
-//!  user key "k" in tree 7           engine key                     value
-//!  ───────────────────────          ───────────────────────────    ─────────────
-//!                                   escape(k) ‖ 00 00 ‖ txn 12 BE   1 ‖ row bytes
-//!                                   escape(k) ‖ 00 00 ‖ txn 15 BE   0 (tombstone)
-//!                                   escape(k) ‖ 00 00 ‖ txn 19 BE   1 ‖ row bytes
+//!  user key "k" in tree 7      engine key                       value
+//!  ──────────────────────      ─────────────────────────────    ──────────────────────────
+//!                              escape(k) ‖ 00 00 ‖ stamp 12 BE   1 ‖ writer 12 BE ‖ row bytes
+//!                              escape(k) ‖ 00 00 ‖ stamp 15 BE   0 ‖ writer 15 BE (tombstone)
+//!                              escape(k) ‖ 00 00 ‖ stamp 21 BE   1 ‖ writer 19 BE ‖ row bytes
 //! ```
 //!
 //! The user key is escaped (0x00 → 0x00 0xFF) and terminated by 0x00 0x00 so
 //! that the encoding is prefix-free and order-preserving: all versions of one
-//! key are adjacent, ordered by transaction id, and keys keep their order.
+//! key are adjacent, ordered by *stamp*, and keys keep their order. A stamp
+//! is drawn from the transaction id counter: a transaction writes with its
+//! own id while its snapshot is the one it began with, and with a fresh id
+//! (greater than every id its snapshot can see) once its snapshot moved on
+//! (each READ COMMITTED statement, a read refresh, the first statement of a
+//! block). So a new version always sorts after every version it replaces
+//! (invariant 4), even when a transaction with a larger id committed first.
 //!
 //! Visibility of a version written by transaction `w` to snapshot `s` of
 //! transaction `t`:
@@ -34,8 +41,9 @@
 //! (committed after our snapshot, or still running) and the write fails with
 //! SQLSTATE 40001. The check and the write happen under a per-key lock
 //! stripe, so two writers of one key cannot both pass the check. Invariant 4:
-//! consequently the non-aborted versions of a key are ordered by id *and* by
-//! commit order, each visible to the next writer's snapshot.
+//! consequently the non-aborted versions of a key are ordered by stamp *and*
+//! by commit order, each visible to the next writer's snapshot, whose
+//! stamp is above every id that snapshot sees.
 //!
 //! Transaction ids are allocated in blocks whose high-water mark is stored
 //! in the meta tree, so ids are never reused across restarts (invariant 5).
@@ -49,6 +57,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
+use super::refresh::RefreshState;
 use super::savepoint::{SavepointMarks, Undo};
 use super::ssi::{Ssi, SsiHandle};
 use super::wait::WaitGraph;
@@ -185,24 +194,29 @@ impl Mvcc {
 
     /// Begins a transaction.
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
-        let mut state = self.state.lock();
-        let id = state.next_id;
-        if id >= state.reserved_until {
-            let reserved = id + TXN_ID_BLOCK;
-            self.engine
-                .insert(META_TREE, NEXT_TXN_KEY, &reserved.to_be_bytes())?;
-            state.reserved_until = reserved;
-        }
-        state.next_id = id + 1;
-        let snapshot = Arc::new(Snapshot {
-            horizon: id + 1,
-            active: state.active.clone(),
-        });
-        state.active.insert(id);
-        drop(state);
-        let ssi = match isolation {
-            IsolationLevel::Serializable => self.ssi.register(id, Arc::clone(&snapshot), false),
-            _ => None,
+        let start = || -> Result<(TxnId, Arc<Snapshot>)> {
+            let mut state = self.state.lock();
+            let id = state.next_id;
+            if id >= state.reserved_until {
+                let reserved = id + TXN_ID_BLOCK;
+                self.engine
+                    .insert(META_TREE, NEXT_TXN_KEY, &reserved.to_be_bytes())?;
+                state.reserved_until = reserved;
+            }
+            state.next_id = id + 1;
+            let snapshot = Arc::new(Snapshot {
+                horizon: id + 1,
+                active: state.active.clone(),
+            });
+            state.active.insert(id);
+            Ok((id, snapshot))
+        };
+        let (id, snapshot, ssi) = match isolation {
+            IsolationLevel::Serializable => self.ssi.register(false, start)?,
+            _ => {
+                let (id, snapshot) = start()?;
+                (id, snapshot, None)
+            }
         };
         Ok(Transaction {
             mvcc: Arc::clone(self),
@@ -210,6 +224,7 @@ impl Mvcc {
             isolation,
             snapshot,
             writes: Vec::new(),
+            stamp: None,
             created_trees: Vec::new(),
             dropped_trees: Vec::new(),
             undo: Vec::new(),
@@ -217,10 +232,26 @@ impl Mvcc {
             lock_timeout: None,
             read_only: false,
             statements: 0,
+            refresh: RefreshState::default(),
             ssi,
             synchronous_commit: true,
             finished: false,
         })
+    }
+
+    /// A fresh stamp for versions (see the module doc): the next transaction
+    /// id, so it exceeds every id any current snapshot can see.
+    fn allocate_stamp(&self) -> Result<TxnId> {
+        let mut state = self.state.lock();
+        let stamp = state.next_id;
+        if stamp >= state.reserved_until {
+            let reserved = stamp + TXN_ID_BLOCK;
+            self.engine
+                .insert(META_TREE, NEXT_TXN_KEY, &reserved.to_be_bytes())?;
+            state.reserved_until = reserved;
+        }
+        state.next_id = stamp + 1;
+        Ok(stamp)
     }
 
     /// Allocates a new tree id (not transactional: an aborted DDL leaves a gap).
@@ -314,7 +345,7 @@ pub(super) fn encode_key(key: &[u8]) -> Vec<u8> {
 }
 
 /// Splits an engine key into the escaped user key part and the version.
-fn split_version(key: &[u8]) -> Result<(&[u8], TxnId)> {
+pub(super) fn split_version(key: &[u8]) -> Result<(&[u8], TxnId)> {
     if key.len() < 10 {
         return Err(Error::Corrupt(format!(
             "MVCC key of {} bytes is too short",
@@ -347,6 +378,36 @@ fn decode_key(escaped: &[u8]) -> Result<Vec<u8>> {
     Err(Error::Corrupt("MVCC key without terminator".into()))
 }
 
+/// The transaction that wrote a stored version.
+pub(super) fn version_writer(value: &[u8]) -> Result<TxnId> {
+    match value.get(1..9) {
+        Some(writer) => read_u64(writer, "MVCC version writer"),
+        None => Err(Error::Corrupt(format!(
+            "MVCC version of {} bytes is too short",
+            value.len()
+        ))),
+    }
+}
+
+/// The row of a stored version, or `None` for a deletion.
+fn version_row(value: &[u8]) -> Result<Option<&[u8]>> {
+    match value.first() {
+        Some(&LIVE) if value.len() >= 9 => Ok(Some(&value[9..])),
+        Some(&TOMBSTONE) if value.len() == 9 => Ok(None),
+        _ => Err(Error::Corrupt("malformed MVCC version value".into())),
+    }
+}
+
+/// A version's value: flag, writer, row.
+fn stored_version(flag: u8, writer: TxnId, row: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(9 + row.len());
+    stored.push(flag);
+    stored.extend_from_slice(&writer.to_be_bytes());
+    stored.extend_from_slice(row);
+    stored
+}
+
+/// The engine key of `encoded`'s version with `stamp`.
 pub(super) fn versioned(encoded: &[u8], txn: TxnId) -> Vec<u8> {
     let mut key = encoded.to_vec();
     key.extend_from_slice(&txn.to_be_bytes());
@@ -354,7 +415,7 @@ pub(super) fn versioned(encoded: &[u8], txn: TxnId) -> Vec<u8> {
 }
 
 /// Maps a range of user keys to the range of engine keys holding their versions.
-fn engine_range(range: &KeyRange) -> KeyRange {
+pub(super) fn engine_range(range: &KeyRange) -> KeyRange {
     let start = match &range.start {
         Bound::Included(key) => Bound::Included(versioned(&encode_key(key), 0)),
         Bound::Excluded(key) => Bound::Excluded(versioned(&encode_key(key), TxnId::MAX)),
@@ -376,9 +437,13 @@ pub struct Transaction {
     pub(super) mvcc: Arc<Mvcc>,
     pub(super) id: TxnId,
     isolation: IsolationLevel,
-    snapshot: Arc<Snapshot>,
-    /// Every key written, for rollback (each once, at its first write).
-    pub(super) writes: Vec<(TreeId, Vec<u8>)>,
+    pub(super) snapshot: Arc<Snapshot>,
+    /// Every key written with the stamp of its version, for rollback (each
+    /// once, at its first write).
+    pub(super) writes: Vec<(TreeId, Vec<u8>, TxnId)>,
+    /// The stamp of new versions under the current snapshot (`None`: not
+    /// chosen yet; see the module doc).
+    stamp: Option<TxnId>,
     /// Trees created by this transaction: dropped again if it aborts.
     pub(super) created_trees: Vec<TreeId>,
     /// Trees this transaction dropped: freed only once it commits.
@@ -390,7 +455,7 @@ pub struct Transaction {
     pub(super) savepoints: Vec<(String, SavepointMarks)>,
     /// The link to SSI's read tracking and conflict graph, for a
     /// SERIALIZABLE transaction that needs it.
-    ssi: Option<SsiHandle>,
+    pub(super) ssi: Option<SsiHandle>,
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
     /// How long a write waits for another transaction (`None`: no limit).
@@ -399,6 +464,8 @@ pub struct Transaction {
     read_only: bool,
     /// Statements begun so far (`begin_statement` calls).
     statements: u64,
+    /// Read refresh (`refresh.rs`): reads to validate, statement marks.
+    pub(super) refresh: RefreshState,
     finished: bool,
 }
 
@@ -422,25 +489,39 @@ impl Transaction {
     pub fn begin_statement(&mut self) {
         self.statements += 1;
         if self.isolation == IsolationLevel::ReadCommitted {
-            self.snapshot = Arc::new(self.mvcc.snapshot_for(self.id));
+            self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
         } else if self.statements == 1 {
             self.take_snapshot();
         }
+        self.start_statement_for_refresh();
     }
 
     /// Replaces the snapshot (before anything was read) and registers the
     /// transaction with SSI under it if it is SERIALIZABLE.
     fn take_snapshot(&mut self) {
-        self.snapshot = Arc::new(self.mvcc.snapshot_for(self.id));
+        self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
+        if let Some(handle) = &self.ssi
+            && !self.read_only
+            && self.isolation == IsolationLevel::Serializable
+        {
+            // Nothing was read yet: the node just moves to the new snapshot.
+            self.mvcc.ssi.refresh(handle, Arc::clone(&self.snapshot));
+            return;
+        }
         if let Some(handle) = self.ssi.take() {
             self.mvcc.ssi.finished(&handle);
         }
         if self.isolation == IsolationLevel::Serializable {
             let read_only = self.read_only && !self.wrote();
-            self.ssi = self
-                .mvcc
+            let mvcc = Arc::clone(&self.mvcc);
+            let id = self.id;
+            let registered = mvcc
                 .ssi
-                .register(self.id, Arc::clone(&self.snapshot), read_only);
+                .register(read_only, || Ok((id, Arc::new(mvcc.snapshot_for(id)))));
+            // Taking a snapshot cannot fail; only `begin`'s id reservation can.
+            let (_, snapshot, handle) = registered.expect("invariant: snapshots cannot fail");
+            self.set_snapshot(snapshot);
+            self.ssi = handle;
         }
     }
 
@@ -453,6 +534,7 @@ impl Transaction {
         if let Some(handle) = &self.ssi {
             self.mvcc.ssi.read_point(handle, tree, key)?;
         }
+        self.record_point_read(tree, key);
         let encoded = encode_key(key);
         let range = KeyRange {
             start: Bound::Included(versioned(&encoded, 0)),
@@ -469,6 +551,7 @@ impl Transaction {
     /// Scans the visible entries of a range of user keys.
     pub fn scan(&mut self, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
         let mut scan = MvccScan::raw(self, tree, engine_range(&range), direction);
+        self.record_read(tree, range.clone());
         if let Some(handle) = &self.ssi
             && let Err(error) = self.mvcc.ssi.read_range(handle, tree, &range)
         {
@@ -479,15 +562,37 @@ impl Transaction {
 
     /// Writes `value` under `key`.
     pub fn set(&mut self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut stored = Vec::with_capacity(value.len() + 1);
-        stored.push(LIVE);
-        stored.extend_from_slice(value);
-        self.write(tree, key, &stored)
+        self.write(tree, key, &stored_version(LIVE, self.id, value))
     }
 
     /// Deletes `key` (writes a tombstone version).
     pub fn delete(&mut self, tree: TreeId, key: &[u8]) -> Result<()> {
-        self.write(tree, key, &[TOMBSTONE])
+        self.write(tree, key, &stored_version(TOMBSTONE, self.id, &[]))
+    }
+
+    /// The stamp for new versions: the own id while the snapshot is the
+    /// first one, else a fresh id above everything the snapshot can see.
+    fn stamp(&mut self) -> Result<TxnId> {
+        if let Some(stamp) = self.stamp {
+            return Ok(stamp);
+        }
+        let stamp = if self.snapshot.horizon <= self.id + 1 {
+            self.id
+        } else {
+            self.mvcc.allocate_stamp()?
+        };
+        debug_assert!(
+            stamp == self.id || stamp >= self.snapshot.horizon,
+            "invariant 4"
+        );
+        self.stamp = Some(stamp);
+        Ok(stamp)
+    }
+
+    /// Replaces the snapshot; new versions will need a new stamp.
+    pub(super) fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        self.snapshot = snapshot;
+        self.stamp = None;
     }
 
     fn write(&mut self, tree: TreeId, key: &[u8], stored: &[u8]) -> Result<()> {
@@ -539,33 +644,52 @@ impl Transaction {
         let mut scan = crate::storage::scan(mvcc.engine.as_ref(), tree, range, Direction::Backward);
         for entry in &mut scan {
             let (engine_key, value) = entry?;
-            let (_, writer) = split_version(&engine_key)?;
+            let (_, stamp) = split_version(&engine_key)?;
+            let writer = version_writer(&value)?;
             if writer == self.id {
-                own = Some(value);
+                own = Some((stamp, value));
                 break;
             }
-            match mvcc.status(writer) {
-                STATUS_ABORTED => continue,
-                STATUS_COMMITTED if self.visible(writer) => break,
-                STATUS_UNKNOWN if !self.mvcc.state.lock().active.contains(&writer) => {
-                    // Active when the process last stopped: it never committed.
-                    continue;
+            let mut status = mvcc.status(writer);
+            if status == STATUS_UNKNOWN {
+                if mvcc.state.lock().active.contains(&writer) {
+                    return Ok(Some(writer));
                 }
-                STATUS_UNKNOWN => return Ok(Some(writer)),
+                // It ended: a final status is set before a transaction
+                // leaves the active set, so read it again now (the first
+                // read may predate it). Still unknown: it was running when
+                // the process last stopped and never committed.
+                status = mvcc.status(writer);
+            }
+            match status {
+                STATUS_ABORTED | STATUS_UNKNOWN => continue,
+                STATUS_COMMITTED if self.visible(writer) => break,
                 _ => {
+                    // Committed after our snapshot: the statement may run
+                    // again on a newer one (`refresh.rs`).
+                    self.refresh.lost_conflict = true;
                     return Err(Error::Serialization("concurrent update".into()));
                 }
             }
         }
+        // An own version is overwritten in place: nobody else can have
+        // written the key since (they wait for us).
+        let stamp = match &own {
+            Some((stamp, _)) => *stamp,
+            None => self.stamp()?,
+        };
         mvcc.engine
-            .insert(tree, &versioned(&encoded, self.id), stored)?;
+            .insert(tree, &versioned(&encoded, stamp), stored)?;
         match own {
-            None => self.writes.push((tree, key.to_vec())),
-            Some(previous) if !self.savepoints.is_empty() => self.undo.push(Undo {
-                tree,
-                key: key.to_vec(),
-                previous,
-            }),
+            None => self.writes.push((tree, key.to_vec(), stamp)),
+            Some((_, previous)) if !self.savepoints.is_empty() || self.refresh.marks.is_some() => {
+                self.undo.push(Undo {
+                    tree,
+                    key: key.to_vec(),
+                    stamp,
+                    previous,
+                });
+            }
             Some(_) => {}
         }
         if let Some(handle) = &self.ssi {
@@ -706,13 +830,13 @@ impl Transaction {
         {
             first_error.get_or_insert(error);
         }
-        for (tree, key) in std::mem::take(&mut self.writes) {
+        for (tree, key, stamp) in std::mem::take(&mut self.writes) {
             if self.created_trees.contains(&tree) {
                 continue;
             }
             if let Err(error) = mvcc
                 .engine
-                .delete(tree, &versioned(&encode_key(&key), self.id))
+                .delete(tree, &versioned(&encode_key(&key), stamp))
             {
                 first_error.get_or_insert(error);
             }
@@ -746,7 +870,7 @@ impl Drop for Transaction {
     }
 }
 
-fn visible(mvcc: &Mvcc, snapshot: &Snapshot, reader: TxnId, writer: TxnId) -> bool {
+pub(super) fn visible(mvcc: &Mvcc, snapshot: &Snapshot, reader: TxnId, writer: TxnId) -> bool {
     if writer == reader {
         return true;
     }
@@ -862,21 +986,19 @@ impl MvccScan {
             let Some((key, value)) = self.next_entry()? else {
                 return Ok(None);
             };
-            let (user, writer) = split_version(&key)?;
-            if self.decided.as_deref() == Some(user) || !self.visible(writer)? {
+            let (user, _) = split_version(&key)?;
+            if self.decided.as_deref() == Some(user) || !self.visible(version_writer(&value)?)? {
                 continue;
             }
             self.decided = Some(user.to_vec());
-            match value.first() {
-                Some(&LIVE) => return Ok(Some((decode_key(user)?, value[1..].to_vec()))),
-                Some(&TOMBSTONE) => continue,
-                _ => return Err(Error::Corrupt("malformed MVCC version value".into())),
+            if let Some(row) = version_row(&value)? {
+                return Ok(Some((decode_key(user)?, row.to_vec())));
             }
         }
     }
 
-    /// Forward scans meet a key's versions oldest first and keep the newest
-    /// visible one of the group.
+    /// Forward scans meet a key's versions oldest first (in stamp order) and
+    /// keep the last visible one of the group.
     fn next_visible_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         loop {
             let Some((first_key, first_value)) = self.next_entry()? else {
@@ -885,25 +1007,23 @@ impl MvccScan {
             let (user, _) = split_version(&first_key)?;
             let user = user.to_vec();
             // Walk the key's versions; remember the newest visible one.
-            let mut best: Option<(TxnId, Vec<u8>)> = None;
+            let mut best: Option<Vec<u8>> = None;
             let mut entry = Some((first_key, first_value));
             while let Some((key, value)) = entry {
-                let (this_user, writer) = split_version(&key)?;
+                let (this_user, _) = split_version(&key)?;
                 if this_user != user.as_slice() {
                     self.pending = Some((key, value));
                     break;
                 }
-                if self.visible(writer)? && best.as_ref().is_none_or(|(txn, _)| writer > *txn) {
-                    best = Some((writer, value));
+                if self.visible(version_writer(&value)?)? {
+                    best = Some(value);
                 }
                 entry = self.next_entry()?;
             }
-            if let Some((_, value)) = best {
-                match value.first() {
-                    Some(&LIVE) => return Ok(Some((decode_key(&user)?, value[1..].to_vec()))),
-                    Some(&TOMBSTONE) => continue,
-                    _ => return Err(Error::Corrupt("malformed MVCC version value".into())),
-                }
+            if let Some(value) = best
+                && let Some(row) = version_row(&value)?
+            {
+                return Ok(Some((decode_key(&user)?, row.to_vec())));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Savepoints: nested partial rollback inside one transaction, behind SQL
 //! `SAVEPOINT`, `ROLLBACK TO SAVEPOINT` and `RELEASE SAVEPOINT`.
 //!
-//! A transaction writes every key as one version stamped with its own id, so
+//! A transaction writes every key as one version of its own (`mvcc.rs`), so
 //! a second write of a key overwrites that version in place. A savepoint
 //! therefore records how far the transaction's lists reached, and while one
 //! is open each overwrite of an own version logs the bytes it replaced:
@@ -36,7 +36,7 @@
 
 use std::sync::Arc;
 
-use super::mvcc::{Transaction, encode_key, versioned};
+use super::mvcc::{Transaction, TxnId, encode_key, versioned};
 use crate::error::{Error, Result, SqlState};
 use crate::storage::TreeId;
 
@@ -44,6 +44,8 @@ use crate::storage::TreeId;
 pub struct Undo {
     pub tree: TreeId,
     pub key: Vec<u8>,
+    /// The stamp of the own version (`mvcc.rs`).
+    pub stamp: TxnId,
     pub previous: Vec<u8>,
 }
 
@@ -66,13 +68,19 @@ fn missing(name: &str) -> Error {
 impl Transaction {
     /// Opens a savepoint called `name` (SQL `SAVEPOINT name`).
     pub fn savepoint(&mut self, name: &str) {
-        let marks = SavepointMarks {
+        let marks = self.marks();
+        self.savepoints.push((name.to_string(), marks));
+        self.refresh.marks = None;
+    }
+
+    /// How long the transaction's lists are now.
+    pub(super) fn marks(&self) -> SavepointMarks {
+        SavepointMarks {
             writes: self.writes.len(),
             undo: self.undo.len(),
             created_trees: self.created_trees.len(),
             dropped_trees: self.dropped_trees.len(),
-        };
-        self.savepoints.push((name.to_string(), marks));
+        }
     }
 
     /// Undoes everything written since the newest savepoint called `name`,
@@ -81,6 +89,13 @@ impl Transaction {
         let index = self.find_savepoint(name)?;
         let marks = self.savepoints[index].1;
         self.savepoints.truncate(index + 1);
+        self.refresh.marks = None;
+        self.roll_back_to(marks)
+    }
+
+    /// Undoes everything written since `marks` were taken (invariant 1);
+    /// also how a statement is undone before it runs again (`refresh.rs`).
+    pub(super) fn roll_back_to(&mut self, marks: SavepointMarks) -> Result<()> {
         let mvcc = Arc::clone(&self.mvcc);
         let created_since = self.created_trees.split_off(marks.created_trees);
         while self.undo.len() > marks.undo {
@@ -89,18 +104,18 @@ impl Transaction {
                 continue;
             }
             let _guard = mvcc.stripe(undo.tree, &undo.key).lock();
-            let engine_key = versioned(&encode_key(&undo.key), self.id);
+            let engine_key = versioned(&encode_key(&undo.key), undo.stamp);
             mvcc.engine()
                 .insert(undo.tree, &engine_key, &undo.previous)?;
         }
         while self.writes.len() > marks.writes {
-            let (tree, key) = self.writes.pop().expect("invariant: longer than the mark");
+            let (tree, key, stamp) = self.writes.pop().expect("invariant: longer than the mark");
             if created_since.contains(&tree) {
                 continue;
             }
             let _guard = mvcc.stripe(tree, &key).lock();
             mvcc.engine()
-                .delete(tree, &versioned(&encode_key(&key), self.id))?;
+                .delete(tree, &versioned(&encode_key(&key), stamp))?;
         }
         for tree in created_since {
             mvcc.engine().drop_tree(tree)?;
@@ -114,6 +129,7 @@ impl Transaction {
     pub fn release_savepoint(&mut self, name: &str) -> Result<()> {
         let index = self.find_savepoint(name)?;
         self.savepoints.truncate(index);
+        self.refresh.marks = None;
         if self.savepoints.is_empty() {
             self.undo = Vec::new();
         }

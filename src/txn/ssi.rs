@@ -36,10 +36,13 @@
 //!   completed the structure. A victim that is not the caller is *doomed*
 //!   and fails with 40001 at its next operation or at commit.
 //!
-//! Commit order is the order of [`Ssi::precommit`] (the test that runs just
-//! before a commit is logged), numbered by `commit_seq`; a transaction
-//! becomes visible to others only later, once durable. Where the order
-//! matters, precommit order errs towards calling a structure dangerous.
+//! Commit order is the order in which transactions become visible, which
+//! with group commit is not the order of their [`Ssi::precommit`] tests:
+//! a transaction is *precommitted* when its test passes and *ends* when it
+//! leaves the active set, once durable; both moments are numbered by one
+//! clock. X certainly committed before Y only if X ended before Y
+//! precommitted; wherever the order is uncertain, the structure counts as
+//! dangerous.
 //!
 //! A committed transaction's node and read locks are kept while any running
 //! serializable transaction is concurrent with it, then dropped; an edge
@@ -52,9 +55,9 @@
 //!    `outs` mirror each other.
 //! 2. Every dangerous structure among present nodes has a doomed pivot, or
 //!    the transaction that completed it fails before it can commit.
-//! 3. A node is dropped only when it committed and every uncommitted node's
-//!    snapshot saw it end: no future edge can join it to a running
-//!    transaction.
+//! 3. A node is dropped only when it committed, left the active set, and
+//!    every uncommitted node's snapshot saw it end: no future edge can join
+//!    it to a running transaction.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -67,9 +70,10 @@ use super::predicate::{HeldLocks, ReadLocks};
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, TreeId};
 
-/// PostgreSQL's message for a serialization failure found by SSI.
-const MESSAGE: &str =
-    "could not serialize access due to read/write dependencies among transactions";
+/// PostgreSQL's message for a serialization failure found by SSI, after
+/// the "could not serialize access due to " that `Error::Serialization`
+/// puts in front.
+const MESSAGE: &str = "read/write dependencies among transactions";
 
 /// The SSI state shared by all transactions.
 #[derive(Default)]
@@ -83,18 +87,22 @@ pub struct Ssi {
 #[derive(Default)]
 struct Graph {
     nodes: HashMap<TxnId, Node>,
-    /// The last commit sequence number handed out.
-    commit_counter: u64,
+    /// Numbers precommits, ends and registrations, in order.
+    clock: u64,
     /// Committed nodes in commit order, for dropping (invariant 3).
     committed: VecDeque<TxnId>,
 }
 
 struct Node {
     snapshot: Arc<Snapshot>,
-    /// `commit_counter` when the node was registered (after its snapshot).
+    /// `clock` when the node was registered (after its snapshot).
     begin_seq: u64,
     read_only: bool,
+    /// `clock` at the passed precommit test.
     commit_seq: Option<u64>,
+    /// `clock` when it left the active set after committing: snapshots
+    /// taken from then on see it end (`finished` was called).
+    ended_at: Option<u64>,
     wrote: bool,
     doomed: Arc<AtomicBool>,
     /// Why the node was doomed, for its error message.
@@ -144,7 +152,8 @@ impl Graph {
             return true;
         }
         let node = self.node(t1);
-        if node.commit_seq.is_some_and(|s1| s1 < s3) {
+        if node.ended_at.is_some_and(|ended| ended < s3) {
+            // T1 certainly committed before T3.
             return false;
         }
         if node.effectively_read_only() {
@@ -169,7 +178,8 @@ impl Graph {
             .collect();
         outs.extend(node.out_summary.map(|seq| (None, seq)));
         for (t3, s3) in outs {
-            if node.commit_seq.is_some_and(|own| own < s3) {
+            if node.ended_at.is_some_and(|ended| ended < s3) {
+                // The pivot certainly committed before T3.
                 continue;
             }
             for t1 in &node.ins {
@@ -204,7 +214,10 @@ impl Graph {
             pivot_node.doom_reason = Some(reason);
             return Ok(());
         }
-        debug_assert!(current == pivot || current == t1, "invariant 2");
+        debug_assert!(
+            current == pivot || current == t1 || Some(current) == t3,
+            "invariant 2"
+        );
         Err(Error::Serialization(reason))
     }
 
@@ -257,10 +270,18 @@ impl Graph {
     fn drop_finished(&mut self) -> Vec<(TxnId, Arc<Mutex<HeldLocks>>)> {
         let mut released = Vec::new();
         while let Some(&oldest) = self.committed.front() {
-            let needed = self
+            // A committed transaction still waiting for durability is in
+            // the active set: snapshots taken meanwhile do not see it end,
+            // so it must stay until it ended.
+            let ended = self
                 .nodes
-                .values()
-                .any(|node| node.commit_seq.is_none() && !node.sees(oldest));
+                .get(&oldest)
+                .is_some_and(|node| node.ended_at.is_some());
+            let needed = !ended
+                || self
+                    .nodes
+                    .values()
+                    .any(|node| node.commit_seq.is_none() && !node.sees(oldest));
             if needed {
                 break;
             }
@@ -276,29 +297,34 @@ impl Graph {
 impl Ssi {
     /// Starts tracking a serializable transaction, or returns `None` for a
     /// read-only one whose snapshot is already safe.
+    ///
+    /// `start` takes the snapshot (and may allocate the id) while the graph
+    /// is locked: otherwise a transaction that the snapshot does not see
+    /// end could be dropped before the node exists (invariant 3).
     pub fn register(
         &self,
-        txn: TxnId,
-        snapshot: Arc<Snapshot>,
         read_only: bool,
-    ) -> Option<SsiHandle> {
+        start: impl FnOnce() -> Result<(TxnId, Arc<Snapshot>)>,
+    ) -> Result<(TxnId, Arc<Snapshot>, Option<SsiHandle>)> {
         let mut graph = self.graph.lock();
+        let (txn, snapshot) = start()?;
         if read_only && self.safe(&graph, &snapshot) {
-            return None;
+            return Ok((txn, snapshot, None));
         }
         let handle = SsiHandle {
             txn,
             doomed: Arc::new(AtomicBool::new(false)),
             held: Arc::new(Mutex::new(HeldLocks::default())),
         };
-        let begin_seq = graph.commit_counter;
+        let begin_seq = graph.clock;
         graph.nodes.insert(
             txn,
             Node {
-                snapshot,
+                snapshot: Arc::clone(&snapshot),
                 begin_seq,
                 read_only,
                 commit_seq: None,
+                ended_at: None,
                 wrote: false,
                 doomed: Arc::clone(&handle.doomed),
                 doom_reason: None,
@@ -308,7 +334,7 @@ impl Ssi {
                 out_summary: None,
             },
         );
-        Some(handle)
+        Ok((txn, snapshot, Some(handle)))
     }
 
     /// Whether a read-only transaction with `snapshot` saw every read-write
@@ -338,7 +364,7 @@ impl Ssi {
         loop {
             let mut graph = self.graph.lock();
             let snapshot = Arc::new(take_snapshot());
-            let begin_seq = graph.commit_counter;
+            let begin_seq = graph.clock;
             let mut pending: Vec<TxnId> = graph
                 .nodes
                 .iter()
@@ -356,6 +382,7 @@ impl Ssi {
                     begin_seq,
                     read_only: true,
                     commit_seq: None,
+                    ended_at: None,
                     wrote: false,
                     doomed: Arc::new(AtomicBool::new(false)),
                     doom_reason: None,
@@ -403,6 +430,35 @@ impl Ssi {
         for (txn, held) in released {
             let held = std::mem::take(&mut *held.lock());
             self.locks.release(txn, held);
+        }
+    }
+
+    /// Moves a node to a newer snapshot: at its first statement, or after a
+    /// read refresh (`refresh.rs`), which checked that nothing it still
+    /// counts as read changed in between. Its out-edges to transactions the
+    /// new snapshot saw end came from reads that are discarded (they are
+    /// no longer concurrent with it), so they go (invariant 1).
+    pub fn refresh(&self, handle: &SsiHandle, snapshot: Arc<Snapshot>) {
+        let mut graph = self.graph.lock();
+        let begin_seq = graph.clock;
+        let Some(node) = graph.nodes.get_mut(&handle.txn) else {
+            return;
+        };
+        let stale: Vec<TxnId> = node
+            .outs
+            .iter()
+            .filter(|out| snapshot.saw_end(**out))
+            .copied()
+            .collect();
+        node.snapshot = snapshot;
+        node.begin_seq = begin_seq;
+        for out in &stale {
+            node.outs.remove(out);
+        }
+        for out in stale {
+            if let Some(writer) = graph.nodes.get_mut(&out) {
+                writer.ins.remove(&handle.txn);
+            }
         }
     }
 
@@ -480,24 +536,31 @@ impl Ssi {
         if let Some((t1, t3)) = graph.dangerous_pivot(txn) {
             graph.resolve(txn, txn, t1, t3)?;
         }
-        // This commit comes first of T3: each running pivot reading what we
-        // wrote, read by a running read-write T1 (or by us), must go. A
-        // read-only T1 took its snapshot before this commit: no danger.
+        // This commit may come first as T3: each pivot reading what we
+        // wrote that has not certainly committed yet, read by a read-write
+        // T1 that has not either (or by us), makes a dangerous structure. A
+        // read-only T1 took its snapshot before this commit: no danger. A
+        // running pivot is doomed; one already precommitted cannot be, so
+        // this transaction fails instead.
         let node = graph.node(txn);
         let mut victims = Vec::new();
         for pivot in &node.ins {
             let pivot_node = graph.node(*pivot);
-            if pivot_node.commit_seq.is_some() || pivot_node.doomed.load(Ordering::Relaxed) {
+            if pivot_node.ended_at.is_some() || pivot_node.doomed.load(Ordering::Relaxed) {
                 continue;
             }
-            let dangerous = pivot_node.ins.iter().any(|t1| {
-                let t1_node = graph.node(*t1);
-                *t1 == txn
-                    || (t1_node.commit_seq.is_none()
-                        && !t1_node.read_only
+            let t1 = pivot_node.ins.iter().find(|t1| {
+                let t1_node = graph.node(**t1);
+                **t1 == txn
+                    || (t1_node.ended_at.is_none()
+                        && !t1_node.effectively_read_only()
                         && !t1_node.doomed.load(Ordering::Relaxed))
             });
-            if dangerous {
+            if let Some(t1) = t1 {
+                if pivot_node.commit_seq.is_some() {
+                    let (pivot, t1) = (*pivot, *t1);
+                    return graph.resolve(pivot, txn, t1, Some(txn));
+                }
                 victims.push(*pivot);
             }
         }
@@ -509,8 +572,8 @@ impl Ssi {
                  overwrote and committed first, and a concurrent transaction read what it wrote)"
             ));
         }
-        graph.commit_counter += 1;
-        let seq = graph.commit_counter;
+        graph.clock += 1;
+        let seq = graph.clock;
         let node = graph.nodes.get_mut(&txn).expect("registered");
         node.commit_seq = Some(seq);
         node.wrote = wrote;
@@ -523,14 +586,16 @@ impl Ssi {
     pub fn finished(&self, handle: &SsiHandle) {
         let mut graph = self.graph.lock();
         let mut released = Vec::new();
-        if graph
-            .nodes
-            .get(&handle.txn)
-            .is_some_and(|node| node.commit_seq.is_none())
-        {
-            // Aborted: its reads and writes never happened.
-            graph.remove(handle.txn);
-            released.push((handle.txn, Arc::clone(&handle.held)));
+        graph.clock += 1;
+        let now = graph.clock;
+        match graph.nodes.get_mut(&handle.txn) {
+            Some(node) if node.commit_seq.is_none() => {
+                // Aborted: its reads and writes never happened.
+                graph.remove(handle.txn);
+                released.push((handle.txn, Arc::clone(&handle.held)));
+            }
+            Some(node) => node.ended_at = Some(now),
+            None => {}
         }
         released.extend(graph.drop_finished());
         drop(graph);
