@@ -77,6 +77,10 @@ pub enum BoundStatement {
     ReleaseSavepoint {
         name: String,
     },
+    /// `VACUUM [FULL] [table]`: collect garbage versions now.
+    Vacuum {
+        table: Option<String>,
+    },
     Set {
         name: String,
         value: String,
@@ -228,6 +232,7 @@ impl<'a> Binder<'a> {
             | Statement::Rollback { .. }
             | Statement::Savepoint { .. }
             | Statement::ReleaseSavepoint { .. }
+            | Statement::Vacuum(_)
             | Statement::Set(_)
             | Statement::ShowVariable { .. } => Self::bind_control(statement),
             other => Err(Error::Unsupported(statement_kind(other))),
@@ -272,6 +277,22 @@ impl<'a> Binder<'a> {
             Statement::ReleaseSavepoint { name } => Ok(BoundStatement::ReleaseSavepoint {
                 name: ident_name(name),
             }),
+            Statement::Vacuum(vacuum) => {
+                if vacuum.sort_only
+                    || vacuum.delete_only
+                    || vacuum.reindex
+                    || vacuum.recluster
+                    || vacuum.boost
+                    || vacuum.threshold.is_some()
+                {
+                    return Err(Error::Unsupported(format!("{vacuum}")));
+                }
+                // FULL needs no rewrite here: collected versions free their
+                // space in the B+tree, which reuses it.
+                Ok(BoundStatement::Vacuum {
+                    table: vacuum.table_name.as_ref().map(object_name).transpose()?,
+                })
+            }
             Statement::Set(ast::Set::SingleAssignment {
                 variable, values, ..
             }) => {

@@ -105,6 +105,7 @@ impl Database {
         if !mvcc.engine().tree_exists(CATALOG_TREE)? {
             mvcc.engine().create_tree(CATALOG_TREE)?;
         }
+        mvcc.start_collector()?;
         Ok(Database { mvcc })
     }
 
@@ -582,6 +583,7 @@ impl Session {
             | Statement::Rollback { .. }
             | Statement::Savepoint { .. }
             | Statement::ReleaseSavepoint { .. }
+            | Statement::Vacuum(_)
             | Statement::Set(_)
             | Statement::ShowVariable { .. } => Some(Binder::bind_control(statement)?),
             _ => None,
@@ -676,6 +678,30 @@ impl Session {
                 self.block_transaction("RELEASE SAVEPOINT")?
                     .release_savepoint(&name)?;
                 Ok(command("RELEASE"))
+            }
+            BoundStatement::Vacuum { table } => {
+                self.check_not_failed()?;
+                if self.transaction.is_some() {
+                    return Err(Error::sql(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        "VACUUM cannot run inside a transaction block",
+                    ));
+                }
+                let trees = match table {
+                    Some(name) => {
+                        let mut txn = self.mvcc.begin(IsolationLevel::ReadCommitted)?;
+                        txn.begin_statement();
+                        let table = catalog::require_table(&mut txn, &name)?;
+                        txn.commit()?;
+                        vec![table.tree]
+                    }
+                    None => self.mvcc.versioned_trees()?,
+                };
+                for tree in trees {
+                    let stats = self.mvcc.vacuum_tree(tree)?;
+                    tracing::debug!(tree, keys = stats.keys, removed = stats.removed, "vacuum");
+                }
+                Ok(command("VACUUM"))
             }
             BoundStatement::RollbackToSavepoint { name } => {
                 // Allowed in a failed block, which it repairs: the way

@@ -9,6 +9,7 @@
 //! with [`predicate`] tracking what they read. `docs/transactions.md` describes the design.
 
 pub mod commit_log;
+pub mod gc;
 pub mod mvcc;
 pub mod predicate;
 pub mod refresh;

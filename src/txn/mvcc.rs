@@ -16,12 +16,14 @@
 //!
 //! The user key is escaped (0x00 → 0x00 0xFF) and terminated by 0x00 0x00 so
 //! that the encoding is prefix-free and order-preserving: all versions of one
-//! key are adjacent, ordered by *stamp*, and keys keep their order. A stamp
-//! is drawn from the transaction id counter: a transaction writes with its
-//! own id while its snapshot is the one it began with, and with a fresh id
-//! (greater than every id its snapshot can see) once its snapshot moved on
-//! (each READ COMMITTED statement, a read refresh, the first statement of a
-//! block). So a new version always sorts after every version it replaces
+//! key are adjacent, ordered by *stamp*, and keys keep their order. The
+//! stamp orders a key's versions by the time they were written: the first
+//! version of a key gets its writer's id, every later one the newest
+//! existing version's stamp plus one (writes of one key are serialised by
+//! its lock stripe). Ordering by writer id instead would be wrong: a
+//! transaction's snapshot can move past transactions with larger ids (each
+//! READ COMMITTED statement, the first statement of a block, a read
+//! refresh), and its version must still sort after the one it replaces
 //! (invariant 4), even when a transaction with a larger id committed first.
 //!
 //! Visibility of a version written by transaction `w` to snapshot `s` of
@@ -42,8 +44,7 @@
 //! SQLSTATE 40001. The check and the write happen under a per-key lock
 //! stripe, so two writers of one key cannot both pass the check. Invariant 4:
 //! consequently the non-aborted versions of a key are ordered by stamp *and*
-//! by commit order, each visible to the next writer's snapshot, whose
-//! stamp is above every id that snapshot sees.
+//! by commit order, each visible to the next writer's snapshot.
 //!
 //! Transaction ids are allocated in blocks whose high-water mark is stored
 //! in the meta tree, so ids are never reused across restarts (invariant 5).
@@ -118,6 +119,12 @@ impl Snapshot {
     pub fn saw_end(&self, txn: TxnId) -> bool {
         txn < self.horizon && !self.active.contains(&txn)
     }
+
+    /// The oldest id whose end this snapshot did not see: it sees every
+    /// transaction below this end.
+    pub fn xmin(&self) -> TxnId {
+        self.active.first().copied().unwrap_or(self.horizon)
+    }
 }
 
 struct TxnState {
@@ -125,6 +132,9 @@ struct TxnState {
     /// Ids below this are covered by the stored high-water mark.
     reserved_until: TxnId,
     active: BTreeSet<TxnId>,
+    /// Each running transaction's snapshot's oldest id it does not see end
+    /// (`Snapshot::xmin`), for the garbage-collection horizon (`gc.rs`).
+    xmins: std::collections::HashMap<TxnId, TxnId>,
     next_tree: TreeId,
 }
 
@@ -139,6 +149,10 @@ pub struct Mvcc {
     waits: WaitGraph,
     /// Serializable Snapshot Isolation: read tracking and the conflict graph.
     pub(super) ssi: Ssi,
+    /// Versions written by committed transactions, for the collector.
+    pub(super) writes_committed: std::sync::atomic::AtomicU64,
+    /// The last computed garbage-collection horizon (`gc.rs`).
+    gc_horizon_cache: std::sync::atomic::AtomicU64,
     /// Sequences: name → (next value, first value not yet reserved on disk).
     sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
 }
@@ -178,12 +192,15 @@ impl Mvcc {
                 next_id: stored_next,
                 reserved_until: stored_next,
                 active: BTreeSet::new(),
+                xmins: std::collections::HashMap::new(),
                 next_tree,
             }),
             commit_log,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             waits: WaitGraph::default(),
             sequences: Mutex::new(std::collections::HashMap::new()),
+            writes_committed: std::sync::atomic::AtomicU64::new(0),
+            gc_horizon_cache: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -209,6 +226,7 @@ impl Mvcc {
                 active: state.active.clone(),
             });
             state.active.insert(id);
+            state.xmins.insert(id, snapshot.xmin());
             Ok((id, snapshot))
         };
         let (id, snapshot, ssi) = match isolation {
@@ -224,7 +242,6 @@ impl Mvcc {
             isolation,
             snapshot,
             writes: Vec::new(),
-            stamp: None,
             created_trees: Vec::new(),
             dropped_trees: Vec::new(),
             undo: Vec::new(),
@@ -237,21 +254,6 @@ impl Mvcc {
             synchronous_commit: true,
             finished: false,
         })
-    }
-
-    /// A fresh stamp for versions (see the module doc): the next transaction
-    /// id, so it exceeds every id any current snapshot can see.
-    fn allocate_stamp(&self) -> Result<TxnId> {
-        let mut state = self.state.lock();
-        let stamp = state.next_id;
-        if stamp >= state.reserved_until {
-            let reserved = stamp + TXN_ID_BLOCK;
-            self.engine
-                .insert(META_TREE, NEXT_TXN_KEY, &reserved.to_be_bytes())?;
-            state.reserved_until = reserved;
-        }
-        state.next_id = stamp + 1;
-        Ok(stamp)
     }
 
     /// Allocates a new tree id (not transactional: an aborted DDL leaves a gap).
@@ -292,7 +294,7 @@ impl Mvcc {
         Ok(value)
     }
 
-    fn status(&self, txn: TxnId) -> u8 {
+    pub(super) fn status(&self, txn: TxnId) -> u8 {
         self.commit_log.status(txn)
     }
 
@@ -312,13 +314,55 @@ impl Mvcc {
 
     /// Takes a fresh snapshot for `txn` (READ COMMITTED statements).
     pub(super) fn snapshot_for(&self, txn: TxnId) -> Snapshot {
-        let state = self.state.lock();
+        let mut state = self.state.lock();
         let mut active = state.active.clone();
         active.remove(&txn);
-        Snapshot {
+        let snapshot = Snapshot {
             horizon: state.next_id,
             active,
+        };
+        if let Some(xmin) = state.xmins.get_mut(&txn) {
+            *xmin = snapshot.xmin();
         }
+        snapshot
+    }
+
+    /// Whether `txn` is running (or committing and not yet durable).
+    pub(super) fn is_active(&self, txn: TxnId) -> bool {
+        self.state.lock().active.contains(&txn)
+    }
+
+    /// The next tree id `allocate_tree_id` would hand out.
+    pub(super) fn next_tree_id(&self) -> TreeId {
+        self.state.lock().next_tree
+    }
+
+    /// Takes a transaction out of the active set: snapshots taken from now on
+    /// see it end.
+    fn end_transaction(&self, txn: TxnId) {
+        let mut state = self.state.lock();
+        state.active.remove(&txn);
+        state.xmins.remove(&txn);
+        // The horizon can only have moved now: refresh the writers' copy.
+        self.gc_horizon_cache
+            .fetch_max(horizon_of(&state), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The garbage-collection horizon: every snapshot, now and later, sees
+    /// every transaction below it end (`gc.rs`). Also refreshes the cached
+    /// horizon writers prune with.
+    pub(super) fn gc_horizon(&self) -> TxnId {
+        let horizon = horizon_of(&self.state.lock());
+        self.gc_horizon_cache
+            .fetch_max(horizon, std::sync::atomic::Ordering::Relaxed);
+        horizon
+    }
+
+    /// A recent garbage-collection horizon, without locking: it only grows
+    /// (gc invariant 2), so an old value is merely conservative.
+    pub(super) fn cached_gc_horizon(&self) -> TxnId {
+        self.gc_horizon_cache
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Persists the id counter so ids stay unique after a clean restart.
@@ -329,6 +373,13 @@ impl Mvcc {
         drop(state);
         self.engine.flush()
     }
+}
+
+/// The garbage-collection horizon of a state (see `Mvcc::gc_horizon`).
+fn horizon_of(state: &TxnState) -> TxnId {
+    let oldest_active = state.active.first().copied().unwrap_or(state.next_id);
+    let oldest_snapshot = state.xmins.values().copied().min().unwrap_or(state.next_id);
+    oldest_active.min(oldest_snapshot)
 }
 
 /// Escapes a user key into its prefix-free, order-preserving form.
@@ -356,7 +407,7 @@ pub(super) fn split_version(key: &[u8]) -> Result<(&[u8], TxnId)> {
     Ok((user, read_u64(version, "MVCC version")?))
 }
 
-fn decode_key(escaped: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn decode_key(escaped: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(escaped.len());
     let mut i = 0;
     while i < escaped.len() {
@@ -441,9 +492,6 @@ pub struct Transaction {
     /// Every key written with the stamp of its version, for rollback (each
     /// once, at its first write).
     pub(super) writes: Vec<(TreeId, Vec<u8>, TxnId)>,
-    /// The stamp of new versions under the current snapshot (`None`: not
-    /// chosen yet; see the module doc).
-    stamp: Option<TxnId>,
     /// Trees created by this transaction: dropped again if it aborts.
     pub(super) created_trees: Vec<TreeId>,
     /// Trees this transaction dropped: freed only once it commits.
@@ -570,29 +618,9 @@ impl Transaction {
         self.write(tree, key, &stored_version(TOMBSTONE, self.id, &[]))
     }
 
-    /// The stamp for new versions: the own id while the snapshot is the
-    /// first one, else a fresh id above everything the snapshot can see.
-    fn stamp(&mut self) -> Result<TxnId> {
-        if let Some(stamp) = self.stamp {
-            return Ok(stamp);
-        }
-        let stamp = if self.snapshot.horizon <= self.id + 1 {
-            self.id
-        } else {
-            self.mvcc.allocate_stamp()?
-        };
-        debug_assert!(
-            stamp == self.id || stamp >= self.snapshot.horizon,
-            "invariant 4"
-        );
-        self.stamp = Some(stamp);
-        Ok(stamp)
-    }
-
-    /// Replaces the snapshot; new versions will need a new stamp.
+    /// Replaces the snapshot.
     pub(super) fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
         self.snapshot = snapshot;
-        self.stamp = None;
     }
 
     fn write(&mut self, tree: TreeId, key: &[u8], stored: &[u8]) -> Result<()> {
@@ -641,10 +669,16 @@ impl Transaction {
             end: Bound::Included(versioned(&encoded, TxnId::MAX)),
         };
         let mut own = None;
+        // The largest stamp of the key (its first version scanned).
+        let mut newest_stamp = None;
+        // The newest version every snapshot sees, if the check stops there:
+        // everything older is garbage (`gc.rs`) and goes with this write.
+        let mut base_for_all = false;
         let mut scan = crate::storage::scan(mvcc.engine.as_ref(), tree, range, Direction::Backward);
         for entry in &mut scan {
             let (engine_key, value) = entry?;
             let (_, stamp) = split_version(&engine_key)?;
+            newest_stamp.get_or_insert(stamp);
             let writer = version_writer(&value)?;
             if writer == self.id {
                 own = Some((stamp, value));
@@ -663,7 +697,10 @@ impl Transaction {
             }
             match status {
                 STATUS_ABORTED | STATUS_UNKNOWN => continue,
-                STATUS_COMMITTED if self.visible(writer) => break,
+                STATUS_COMMITTED if self.visible(writer) => {
+                    base_for_all = writer < mvcc.cached_gc_horizon();
+                    break;
+                }
                 _ => {
                     // Committed after our snapshot: the statement may run
                     // again on a newer one (`refresh.rs`).
@@ -672,11 +709,25 @@ impl Transaction {
                 }
             }
         }
+        // Pruning as in `gc.rs` (invariant 1 there), under the stripe.
+        let mut garbage = Vec::new();
+        if base_for_all {
+            for entry in &mut scan {
+                garbage.push(entry?.0);
+            }
+        }
+        drop(scan);
+        for engine_key in garbage {
+            mvcc.engine.delete(tree, &engine_key)?;
+        }
         // An own version is overwritten in place: nobody else can have
         // written the key since (they wait for us).
-        let stamp = match &own {
-            Some((stamp, _)) => *stamp,
-            None => self.stamp()?,
+        let stamp = match (&own, newest_stamp) {
+            (Some((stamp, _)), _) => *stamp,
+            (None, Some(newest)) => newest
+                .checked_add(1)
+                .ok_or_else(|| Error::Corrupt("MVCC version stamp overflow".into()))?,
+            (None, None) => self.id,
         };
         mvcc.engine
             .insert(tree, &versioned(&encoded, stamp), stored)?;
@@ -784,7 +835,7 @@ impl Transaction {
         }
         self.finished = true;
         if !self.wrote() {
-            mvcc.state.lock().active.remove(&self.id);
+            mvcc.end_transaction(self.id);
             self.end_ssi();
             return Ok(());
         }
@@ -804,9 +855,13 @@ impl Transaction {
             // invisible, active until the process stops.
             mvcc.engine.wait_durable(position)?;
         }
-        mvcc.state.lock().active.remove(&self.id);
+        mvcc.end_transaction(self.id);
         mvcc.waits.finished();
         self.end_ssi();
+        mvcc.writes_committed.fetch_add(
+            self.writes.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         for tree in std::mem::take(&mut self.dropped_trees) {
             mvcc.engine.drop_tree(tree)?;
         }
@@ -846,7 +901,7 @@ impl Transaction {
                 first_error.get_or_insert(error);
             }
         }
-        mvcc.state.lock().active.remove(&self.id);
+        mvcc.end_transaction(self.id);
         mvcc.waits.finished();
         self.end_ssi();
         first_error.map_or(Ok(()), Err)

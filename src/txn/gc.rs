@@ -1,0 +1,423 @@
+//! Garbage collection: removing versions no snapshot can see any more.
+//!
+//! Every write adds a version, so a key updated a million times would keep
+//! a million versions. A version is garbage once a newer version of its key
+//! is visible to every snapshot that exists or can exist:
+//!
+//! ```text
+//!   versions of k, by stamp:   v1      v2      v3 (base)   v4        v5
+//!   writer:                    12      15      19          23        27
+//!   status:                    commit  abort   commit      commit    running
+//!                              ╰─── garbage ───╯           ╰── kept: some snapshot
+//!                                                              may not see 23 end
+//!   horizon = 21: every snapshot, now and later, sees every transaction
+//!   below 21 end.
+//! ```
+//!
+//! The *base* of a key is its newest version whose writer committed below
+//! the horizon (`Mvcc::gc_horizon`: the oldest running transaction, or the
+//! oldest transaction some running snapshot does not see end, whichever is
+//! smaller). Every snapshot sees the base or something newer, so versions
+//! older than the base are never read again; a base that is a deletion is
+//! itself garbage once nothing older remains. Versions of aborted
+//! transactions, and of transactions that were running when the process
+//! stopped, are garbage at once.
+//!
+//! Invariants:
+//! 1. Only versions older than a base, bases that are deletions, and
+//!    versions of transactions that never committed are removed. Readers
+//!    stop at the newest version visible to them, which is the base or
+//!    newer; a writer's first-updater-wins check stops there too. So a
+//!    removal never changes what any read or write check sees, and GC
+//!    needs no lock against readers.
+//! 2. The horizon only grows: a new snapshot's oldest unseen id is at least
+//!    the oldest running id, and new ids are above every old one.
+//! 3. Each key's versions are re-read and removed under the key's lock
+//!    stripe, so a writer deciding on the same key sees either all of them
+//!    or the collected state, never a half-removed group.
+//!
+//! Collection is incremental: [`Mvcc::collect_garbage`] handles a bounded
+//! number of keys per call and returns where to resume. A background thread
+//! sweeps every table after enough writes (`Mvcc::start_collector`), and SQL
+//! `VACUUM` sweeps at once. Writers also prune as they go, like
+//! PostgreSQL's page pruning: a write whose first-updater-wins check stops
+//! at a version below the horizon removes the older versions of that key
+//! under the same stripe, so a hot key keeps a handful of versions however
+//! often the sweeps come. Writers use a cached horizon, refreshed by every
+//! computation of it (the collector does so each poll); a stale one only
+//! prunes less.
+
+use std::ops::Bound;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::commit_log::{STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
+use super::mvcc::{FIRST_ALLOCATED_TREE, Mvcc, TxnId, decode_key, split_version, version_writer};
+use crate::error::Result;
+use crate::storage::{Direction, KeyRange, TreeId};
+
+/// Keys examined per call of `collect_garbage` by the background thread.
+pub const KEYS_PER_STEP: usize = 256;
+/// Writes since the last sweep that start the next background sweep.
+pub const WRITES_PER_SWEEP: u64 = 4096;
+/// How often the background thread looks at the write count.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// The catalog's tree (the SQL layer's system tree of table definitions).
+const CATALOG_TREE: TreeId = 2;
+
+/// What a collection removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GcStats {
+    /// Keys examined.
+    pub keys: u64,
+    /// Versions removed.
+    pub removed: u64,
+}
+
+/// Where an incremental collection of one tree stands.
+pub struct GcProgress {
+    pub stats: GcStats,
+    /// The encoded key to resume after, or `None` when the tree is done.
+    pub resume: Option<Vec<u8>>,
+}
+
+impl Mvcc {
+    /// Collects garbage in up to `keys` keys of `tree`, starting after the
+    /// encoded key `after` (from the start if `None`).
+    pub fn collect_garbage(
+        &self,
+        tree: TreeId,
+        after: Option<&[u8]>,
+        keys: usize,
+    ) -> Result<GcProgress> {
+        let horizon = self.gc_horizon();
+        let mut stats = GcStats::default();
+        let mut range = KeyRange {
+            start: after.map_or(Bound::Unbounded, |key| {
+                let mut past = key.to_vec();
+                past.extend_from_slice(&TxnId::MAX.to_be_bytes());
+                Bound::Excluded(past)
+            }),
+            end: Bound::Unbounded,
+        };
+        let mut last: Option<Vec<u8>> = None;
+        while (stats.keys as usize) < keys {
+            let batch = self
+                .engine()
+                .scan_batch(tree, &range, Direction::Forward, 64)?;
+            let Some((final_key, _)) = batch.last() else {
+                return Ok(GcProgress {
+                    stats,
+                    resume: None,
+                });
+            };
+            let mut final_key = final_key.clone();
+            for (engine_key, _) in &batch {
+                let (encoded, _) = split_version(engine_key)?;
+                if last.as_deref() == Some(encoded) {
+                    continue;
+                }
+                stats.removed += self.collect_key(tree, encoded, horizon)?;
+                stats.keys += 1;
+                last = Some(encoded.to_vec());
+                if stats.keys as usize >= keys {
+                    break;
+                }
+            }
+            if let Some(encoded) = &last {
+                // Resume past every version of the last key examined.
+                final_key = encoded.clone();
+                final_key.extend_from_slice(&TxnId::MAX.to_be_bytes());
+            }
+            range.start = Bound::Excluded(final_key);
+        }
+        Ok(GcProgress {
+            stats,
+            resume: last,
+        })
+    }
+
+    /// Removes the garbage versions of one key (invariants 1 and 3).
+    fn collect_key(&self, tree: TreeId, encoded: &[u8], horizon: TxnId) -> Result<u64> {
+        let user_key = decode_key(encoded)?;
+        let _guard = self.stripe(tree, &user_key).lock();
+        let mut range = KeyRange {
+            start: Bound::Included(super::mvcc::versioned(encoded, 0)),
+            end: Bound::Included(super::mvcc::versioned(encoded, TxnId::MAX)),
+        };
+        // Versions newest first, as `(engine key, writer, live)`.
+        let mut versions = Vec::new();
+        loop {
+            let batch = self
+                .engine()
+                .scan_batch(tree, &range, Direction::Backward, 64)?;
+            let full = batch.len() == 64;
+            for (engine_key, value) in &batch {
+                let live = value.first() == Some(&1);
+                versions.push((engine_key.clone(), version_writer(value)?, live));
+            }
+            match batch.last() {
+                Some((last, _)) if full => range.end = Bound::Excluded(last.clone()),
+                _ => break,
+            }
+        }
+        let mut garbage = Vec::new();
+        let mut base_found = false;
+        for (engine_key, writer, live) in &versions {
+            if base_found {
+                garbage.push(engine_key);
+                continue;
+            }
+            match self.final_status(*writer) {
+                Some(STATUS_COMMITTED) if *writer < horizon => {
+                    base_found = true;
+                    // A deletion as base, with everything older gone, reads
+                    // as no version at all, for every snapshot.
+                    if !live {
+                        garbage.push(engine_key);
+                    }
+                }
+                Some(STATUS_ABORTED) | Some(STATUS_UNKNOWN) => garbage.push(engine_key),
+                _ => {}
+            }
+        }
+        let mut removed = 0;
+        for engine_key in garbage {
+            if self.engine().delete(tree, engine_key)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// A transaction's status if it is final: committed, aborted, or
+    /// unknown for one that is not running (it was running when the process
+    /// stopped). `None` while it runs.
+    fn final_status(&self, txn: TxnId) -> Option<u8> {
+        let status = self.status(txn);
+        if status != STATUS_UNKNOWN {
+            return Some(status);
+        }
+        if self.is_active(txn) {
+            return None;
+        }
+        // Statuses are set before a transaction leaves the active set.
+        Some(self.status(txn))
+    }
+
+    /// Collects all garbage of `tree` (SQL `VACUUM`).
+    pub fn vacuum_tree(&self, tree: TreeId) -> Result<GcStats> {
+        let mut total = GcStats::default();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let progress = self.collect_garbage(tree, after.as_deref(), KEYS_PER_STEP)?;
+            total.keys += progress.stats.keys;
+            total.removed += progress.stats.removed;
+            match progress.resume {
+                Some(resume) => after = Some(resume),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// The trees that hold versions: the catalog and every allocated tree
+    /// that exists.
+    pub fn versioned_trees(&self) -> Result<Vec<TreeId>> {
+        let mut trees = Vec::new();
+        for tree in std::iter::once(CATALOG_TREE).chain(FIRST_ALLOCATED_TREE..self.next_tree_id()) {
+            if self.engine().tree_exists(tree)? {
+                trees.push(tree);
+            }
+        }
+        Ok(trees)
+    }
+
+    /// Starts the background collector: after every [`WRITES_PER_SWEEP`]
+    /// committed writes it sweeps each tree in steps of [`KEYS_PER_STEP`]
+    /// keys. It stops when the `Mvcc` is dropped.
+    pub fn start_collector(self: &Arc<Self>) -> std::io::Result<()> {
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("basalt-gc".into())
+            .spawn(move || collector(weak))
+            .map(drop)
+    }
+}
+
+fn collector(mvcc: Weak<Mvcc>) {
+    let mut swept_at = 0;
+    loop {
+        std::thread::sleep(POLL_INTERVAL);
+        let Some(mvcc) = mvcc.upgrade() else {
+            return;
+        };
+        // Writers prune with the cached horizon: keep it fresh.
+        mvcc.gc_horizon();
+        let writes = mvcc.writes_committed.load(Ordering::Relaxed);
+        if writes < swept_at + WRITES_PER_SWEEP {
+            continue;
+        }
+        swept_at = writes;
+        if let Err(error) = sweep(&mvcc) {
+            // A tree dropped during the sweep, or a storage error (which the
+            // storage layer reports on its own path): try again next time.
+            tracing::warn!(%error, "garbage collection sweep stopped");
+        }
+    }
+}
+
+fn sweep(mvcc: &Arc<Mvcc>) -> Result<()> {
+    let mut total = GcStats::default();
+    for tree in mvcc.versioned_trees()? {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let progress = mvcc.collect_garbage(tree, after.as_deref(), KEYS_PER_STEP)?;
+            total.keys += progress.stats.keys;
+            total.removed += progress.stats.removed;
+            match progress.resume {
+                Some(resume) => after = Some(resume),
+                None => break,
+            }
+            // Let foreground work in between steps.
+            std::thread::yield_now();
+        }
+    }
+    tracing::debug!(
+        keys = total.keys,
+        removed = total.removed,
+        "garbage collection sweep"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::storage::{Direction, KeyRange, TreeId};
+    use crate::txn::mvcc::tests::setup;
+    use crate::txn::{IsolationLevel, Mvcc};
+
+    const TREE: TreeId = 7;
+
+    fn versions(mvcc: &Arc<Mvcc>) -> usize {
+        crate::storage::scan(
+            mvcc.engine().as_ref(),
+            TREE,
+            KeyRange::all(),
+            Direction::Forward,
+        )
+        .count()
+    }
+
+    fn write(mvcc: &Arc<Mvcc>, key: &[u8], value: Option<&[u8]>) {
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        txn.begin_statement();
+        match value {
+            Some(value) => txn.set(TREE, key, value).expect("set"),
+            None => txn.delete(TREE, key).expect("delete"),
+        }
+        txn.commit().expect("commit");
+    }
+
+    fn read(mvcc: &Arc<Mvcc>, key: &[u8]) -> Option<Vec<u8>> {
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        txn.begin_statement();
+        let value = txn.get(TREE, key).expect("get");
+        txn.commit().expect("commit");
+        value
+    }
+
+    #[test]
+    fn old_versions_go_and_the_newest_stays() {
+        let mvcc = setup();
+        for round in 0..10u8 {
+            write(&mvcc, b"x", Some(&[round]));
+            write(&mvcc, b"y", Some(&[round]));
+        }
+        // Each write already pruned what no snapshot needed (the write
+        // check's pruning), so a few versions are left for the sweep.
+        let before = versions(&mvcc) as u64;
+        assert!((2..=20).contains(&before), "{before}");
+        let stats = mvcc.vacuum_tree(TREE).expect("vacuum");
+        assert_eq!((stats.keys, stats.removed), (2, before - 2));
+        assert_eq!(versions(&mvcc), 2);
+        assert_eq!(read(&mvcc, b"x"), Some(vec![9]));
+        assert_eq!(read(&mvcc, b"y"), Some(vec![9]));
+    }
+
+    #[test]
+    fn versions_a_running_snapshot_can_see_are_kept() {
+        let mvcc = setup();
+        write(&mvcc, b"x", Some(b"old"));
+        let mut reader = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        reader.begin_statement();
+        assert_eq!(reader.get(TREE, b"x").expect("get"), Some(b"old".to_vec()));
+        write(&mvcc, b"x", Some(b"new"));
+        write(&mvcc, b"x", Some(b"newer"));
+        mvcc.vacuum_tree(TREE).expect("vacuum");
+        // The reader's base is "old", so everything from it up stays. No
+        // snapshot can read "new" either, but a horizon-based collector
+        // (like PostgreSQL's) keeps all versions above the oldest base.
+        assert_eq!(reader.get(TREE, b"x").expect("get"), Some(b"old".to_vec()));
+        assert_eq!(
+            versions(&mvcc),
+            3,
+            "no version is below every snapshot's base"
+        );
+        reader.commit().expect("commit");
+        mvcc.vacuum_tree(TREE).expect("vacuum");
+        assert_eq!(versions(&mvcc), 1);
+        assert_eq!(read(&mvcc, b"x"), Some(b"newer".to_vec()));
+    }
+
+    #[test]
+    fn deletions_and_uncommitted_versions_are_collected() {
+        let mvcc = setup();
+        write(&mvcc, b"gone", Some(b"1"));
+        write(&mvcc, b"gone", None);
+        // A running writer's version stays; once it rolls back it is gone
+        // (rollback removes it itself; a crashed writer's would be
+        // collected, as its status stays unknown).
+        let mut running = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        running.begin_statement();
+        running.set(TREE, b"pending", b"1").expect("set");
+        mvcc.vacuum_tree(TREE).expect("vacuum");
+        assert_eq!(versions(&mvcc), 1, "the deleted key left no version");
+        assert_eq!(read(&mvcc, b"gone"), None);
+        running.rollback().expect("rollback");
+        assert_eq!(versions(&mvcc), 0);
+    }
+
+    #[test]
+    fn collection_is_incremental_and_resumes() {
+        let mvcc = setup();
+        // A running transaction holds the horizon back, so writes cannot
+        // prune; it ends before the collection.
+        let holder = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        for key in 0..100u8 {
+            write(&mvcc, &[key], Some(b"a"));
+            write(&mvcc, &[key], Some(b"b"));
+        }
+        holder.commit().expect("commit");
+        let mut after: Option<Vec<u8>> = None;
+        let mut steps = 0;
+        let mut removed = 0;
+        loop {
+            let progress = mvcc
+                .collect_garbage(TREE, after.as_deref(), 7)
+                .expect("collect");
+            assert!(progress.stats.keys <= 7);
+            removed += progress.stats.removed;
+            steps += 1;
+            match progress.resume {
+                Some(resume) => after = Some(resume),
+                None => break,
+            }
+        }
+        assert_eq!(removed, 100);
+        assert_eq!(steps, 100 / 7 + 1);
+        assert_eq!(versions(&mvcc), 100);
+    }
+}
