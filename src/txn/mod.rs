@@ -14,7 +14,9 @@ pub mod mvcc;
 pub mod predicate;
 pub mod refresh;
 pub mod savepoint;
+pub mod scan;
 pub mod ssi;
 pub mod wait;
 
-pub use mvcc::{IsolationLevel, Mvcc, MvccScan, Snapshot, Transaction, TxnId};
+pub use mvcc::{IsolationLevel, Mvcc, Snapshot, Transaction, TxnId};
+pub use scan::MvccScan;

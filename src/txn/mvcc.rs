@@ -60,10 +60,11 @@ use parking_lot::Mutex;
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
 use super::refresh::RefreshState;
 use super::savepoint::{SavepointMarks, Undo};
+use super::scan::MvccScan;
 use super::ssi::{Ssi, SsiHandle};
 use super::wait::WaitGraph;
 use crate::error::{Error, Result, SqlState};
-use crate::storage::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
+use crate::storage::{CheckpointHook, Direction, Engine, KeyRange, TreeId};
 
 /// A transaction id. Ids increase monotonically and are never reused.
 pub type TxnId = u64;
@@ -441,7 +442,7 @@ pub(super) fn version_writer(value: &[u8]) -> Result<TxnId> {
 }
 
 /// The row of a stored version, or `None` for a deletion.
-fn version_row(value: &[u8]) -> Result<Option<&[u8]>> {
+pub(super) fn version_row(value: &[u8]) -> Result<Option<&[u8]>> {
     match value.first() {
         Some(&LIVE) if value.len() >= 9 => Ok(Some(&value[9..])),
         Some(&TOMBSTONE) if value.len() == 9 => Ok(None),
@@ -933,176 +934,6 @@ pub(super) fn visible(mvcc: &Mvcc, snapshot: &Snapshot, reader: TxnId, writer: T
         return false;
     }
     mvcc.status(writer) == STATUS_COMMITTED
-}
-
-/// An iterator over the visible `(user key, value)` pairs of a range.
-pub struct MvccScan {
-    mvcc: Arc<Mvcc>,
-    snapshot: Arc<Snapshot>,
-    reader: TxnId,
-    /// SERIALIZABLE readers report each concurrent writer whose version
-    /// they skip (an rw-antidependency, `ssi.rs`), each writer once.
-    serializable: bool,
-    reported: Vec<TxnId>,
-    /// An error to return before anything else (a doomed reader).
-    failed: Option<Error>,
-    tree: TreeId,
-    range: KeyRange,
-    direction: Direction,
-    buffer: std::vec::IntoIter<Entry>,
-    exhausted: bool,
-    batch: usize,
-    /// A pending entry of the next key group, read ahead (forward scans).
-    pending: Option<Entry>,
-    /// The escaped user key whose visible version was already returned or
-    /// found deleted (backward scans skip its older versions).
-    decided: Option<Vec<u8>>,
-}
-
-impl MvccScan {
-    fn raw(txn: &Transaction, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
-        MvccScan {
-            mvcc: Arc::clone(&txn.mvcc),
-            snapshot: Arc::clone(&txn.snapshot),
-            reader: txn.id,
-            serializable: txn.ssi.is_some(),
-            reported: Vec::new(),
-            failed: None,
-            tree,
-            range,
-            direction,
-            buffer: Vec::new().into_iter(),
-            exhausted: false,
-            batch: 8,
-            pending: None,
-            decided: None,
-        }
-    }
-
-    fn fail(&mut self, error: Error) {
-        self.failed = Some(error);
-    }
-
-    /// Whether `writer`'s version is visible; an invisible one written by a
-    /// concurrent transaction that has not aborted is reported to SSI.
-    fn visible(&mut self, writer: TxnId) -> Result<bool> {
-        if visible(&self.mvcc, &self.snapshot, self.reader, writer) {
-            return Ok(true);
-        }
-        if self.serializable
-            && (writer >= self.snapshot.horizon || self.snapshot.active.contains(&writer))
-            && !self.reported.contains(&writer)
-            && self.mvcc.status(writer) != STATUS_ABORTED
-        {
-            self.reported.push(writer);
-            self.mvcc.ssi.read_skipped(self.reader, writer)?;
-        }
-        Ok(false)
-    }
-
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        if let Some(entry) = self.pending.take() {
-            return Ok(Some(entry));
-        }
-        loop {
-            if let Some(entry) = self.buffer.next() {
-                return Ok(Some(entry));
-            }
-            if self.exhausted {
-                return Ok(None);
-            }
-            let batch =
-                self.mvcc
-                    .engine
-                    .scan_batch(self.tree, &self.range, self.direction, self.batch)?;
-            if batch.len() < self.batch {
-                self.exhausted = true;
-            }
-            if let Some((last, _)) = batch.last() {
-                self.range.narrow_past(last, self.direction);
-            }
-            self.batch = (self.batch * 2).min(crate::storage::engine::SCAN_BATCH);
-            self.buffer = batch.into_iter();
-        }
-    }
-
-    fn next_visible(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        match self.direction {
-            Direction::Forward => self.next_visible_forward(),
-            Direction::Backward => self.next_visible_backward(),
-        }
-    }
-
-    /// Backward scans meet a key's versions newest first, so the first
-    /// visible version decides the key and the rest of its history is
-    /// skipped lazily: a point read of a hot key never walks old versions.
-    fn next_visible_backward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        loop {
-            let Some((key, value)) = self.next_entry()? else {
-                return Ok(None);
-            };
-            let (user, _) = split_version(&key)?;
-            if self.decided.as_deref() == Some(user) || !self.visible(version_writer(&value)?)? {
-                continue;
-            }
-            self.decided = Some(user.to_vec());
-            if let Some(row) = version_row(&value)? {
-                return Ok(Some((decode_key(user)?, row.to_vec())));
-            }
-        }
-    }
-
-    /// Forward scans meet a key's versions oldest first (in stamp order) and
-    /// keep the last visible one of the group.
-    fn next_visible_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        loop {
-            let Some((first_key, first_value)) = self.next_entry()? else {
-                return Ok(None);
-            };
-            let (user, _) = split_version(&first_key)?;
-            let user = user.to_vec();
-            // Walk the key's versions; remember the newest visible one.
-            let mut best: Option<Vec<u8>> = None;
-            let mut entry = Some((first_key, first_value));
-            while let Some((key, value)) = entry {
-                let (this_user, _) = split_version(&key)?;
-                if this_user != user.as_slice() {
-                    self.pending = Some((key, value));
-                    break;
-                }
-                if self.visible(version_writer(&value)?)? {
-                    best = Some(value);
-                }
-                entry = self.next_entry()?;
-            }
-            if let Some(value) = best
-                && let Some(row) = version_row(&value)?
-            {
-                return Ok(Some((decode_key(&user)?, row.to_vec())));
-            }
-        }
-    }
-}
-
-impl Iterator for MvccScan {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(error) = self.failed.take() {
-            self.exhausted = true;
-            return Some(Err(error));
-        }
-        match self.next_visible() {
-            Ok(Some(entry)) => Some(Ok(entry)),
-            Ok(None) => None,
-            Err(error) => {
-                self.exhausted = true;
-                self.buffer = Vec::new().into_iter();
-                self.pending = None;
-                Some(Err(error))
-            }
-        }
-    }
 }
 
 #[cfg(test)]
