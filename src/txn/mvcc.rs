@@ -702,6 +702,10 @@ impl Transaction {
                     base_for_all = writer < mvcc.cached_gc_horizon();
                     break;
                 }
+                // Committed but not yet durable, so still in the active set:
+                // no snapshot can see it yet, so a refresh could not help.
+                // Wait for it to end, as for a running writer.
+                STATUS_COMMITTED if mvcc.is_active(writer) => return Ok(Some(writer)),
                 _ => {
                     // Committed after our snapshot: the statement may run
                     // again on a newer one (`refresh.rs`).

@@ -87,6 +87,9 @@ pub struct Ssi {
 #[derive(Default)]
 struct Graph {
     nodes: HashMap<TxnId, Node>,
+    /// The nodes that have not precommitted: the only ones that can still
+    /// read or write, so the only ones `drop_finished` must ask.
+    running: HashSet<TxnId>,
     /// Numbers precommits, ends and registrations, in order.
     clock: u64,
     /// Committed nodes in commit order, for dropping (invariant 3).
@@ -249,6 +252,7 @@ impl Graph {
 
     fn remove(&mut self, txn: TxnId) -> Option<Node> {
         let node = self.nodes.remove(&txn)?;
+        self.running.remove(&txn);
         for reader in &node.ins {
             if let Some(reader) = self.nodes.get_mut(reader) {
                 reader.outs.remove(&txn);
@@ -279,9 +283,9 @@ impl Graph {
                 .is_some_and(|node| node.ended_at.is_some());
             let needed = !ended
                 || self
-                    .nodes
-                    .values()
-                    .any(|node| node.commit_seq.is_none() && !node.sees(oldest));
+                    .running
+                    .iter()
+                    .any(|running| !self.node(*running).sees(oldest));
             if needed {
                 break;
             }
@@ -317,6 +321,7 @@ impl Ssi {
             held: Arc::new(Mutex::new(HeldLocks::default())),
         };
         let begin_seq = graph.clock;
+        graph.running.insert(txn);
         graph.nodes.insert(
             txn,
             Node {
@@ -375,6 +380,7 @@ impl Ssi {
                 return Arc::unwrap_or_clone(snapshot);
             }
             let held = Arc::new(Mutex::new(HeldLocks::default()));
+            graph.running.insert(txn);
             graph.nodes.insert(
                 txn,
                 Node {
@@ -578,6 +584,7 @@ impl Ssi {
         node.commit_seq = Some(seq);
         node.wrote = wrote;
         graph.committed.push_back(txn);
+        graph.running.remove(&txn);
         Ok(())
     }
 
