@@ -230,13 +230,10 @@ impl Mvcc {
             state.xmins.insert(id, snapshot.xmin());
             Ok((id, snapshot))
         };
-        let (id, snapshot, ssi) = match isolation {
-            IsolationLevel::Serializable => self.ssi.register(false, start)?,
-            _ => {
-                let (id, snapshot) = start()?;
-                (id, snapshot, None)
-            }
-        };
+        // A SERIALIZABLE transaction joins SSI with the snapshot of its
+        // first statement or operation (`take_snapshot`): one graph round
+        // instead of two.
+        let (id, snapshot) = start()?;
         Ok(Transaction {
             mvcc: Arc::clone(self),
             id,
@@ -251,7 +248,8 @@ impl Mvcc {
             read_only: false,
             statements: 0,
             refresh: RefreshState::default(),
-            ssi,
+            ssi: None,
+            ssi_pending: isolation == IsolationLevel::Serializable,
             synchronous_commit: true,
             finished: false,
         })
@@ -505,6 +503,9 @@ pub struct Transaction {
     /// The link to SSI's read tracking and conflict graph, for a
     /// SERIALIZABLE transaction that needs it.
     pub(super) ssi: Option<SsiHandle>,
+    /// SERIALIZABLE, not yet registered with SSI: the first statement or
+    /// operation takes the snapshot and registers.
+    ssi_pending: bool,
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
     /// How long a write waits for another transaction (`None`: no limit).
@@ -548,19 +549,13 @@ impl Transaction {
     /// Replaces the snapshot (before anything was read) and registers the
     /// transaction with SSI under it if it is SERIALIZABLE.
     fn take_snapshot(&mut self) {
-        self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
-        if let Some(handle) = &self.ssi
-            && !self.read_only
-            && self.isolation == IsolationLevel::Serializable
-        {
-            // Nothing was read yet: the node just moves to the new snapshot.
-            self.mvcc.ssi.refresh(handle, Arc::clone(&self.snapshot));
-            return;
-        }
+        self.ssi_pending = false;
         if let Some(handle) = self.ssi.take() {
             self.mvcc.ssi.finished(&handle);
         }
-        if self.isolation == IsolationLevel::Serializable {
+        if self.isolation != IsolationLevel::Serializable {
+            self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
+        } else {
             let read_only = self.read_only && !self.wrote();
             let mvcc = Arc::clone(&self.mvcc);
             let id = self.id;
@@ -578,8 +573,18 @@ impl Transaction {
         visible(&self.mvcc, &self.snapshot, self.id, writer)
     }
 
+    /// Registers a SERIALIZABLE transaction with SSI at its first operation
+    /// when no statement did (callers of the API that skip
+    /// `begin_statement`): the snapshot is taken then.
+    fn ensure_ssi(&mut self) {
+        if self.ssi_pending {
+            self.take_snapshot();
+        }
+    }
+
     /// Reads the visible value of `key`.
     pub fn get(&mut self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.ensure_ssi();
         if let Some(handle) = &self.ssi {
             self.mvcc.ssi.read_point(handle, tree, key)?;
         }
@@ -599,6 +604,7 @@ impl Transaction {
 
     /// Scans the visible entries of a range of user keys.
     pub fn scan(&mut self, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
+        self.ensure_ssi();
         let mut scan = MvccScan::raw(self, tree, engine_range(&range), direction);
         self.record_read(tree, range.clone());
         if let Some(handle) = &self.ssi
@@ -632,6 +638,7 @@ impl Transaction {
                 "cannot write in a read-only transaction",
             ));
         }
+        self.ensure_ssi();
         let mvcc = Arc::clone(&self.mvcc);
         if let Some(handle) = &self.ssi {
             mvcc.ssi.check(handle)?;

@@ -55,6 +55,9 @@ type PointShard = HashMap<TreeId, HashMap<Vec<u8>, Vec<TxnId>>>;
 pub struct ReadLocks {
     points: Vec<Mutex<PointShard>>,
     ranges: RwLock<HashMap<TreeId, Vec<(KeyRange, TxnId)>>>,
+    /// Range and whole-tree locks held: a writer skips the range table
+    /// (and its shared lock's cache line) while there are none.
+    range_entries: AtomicUsize,
     entries: AtomicUsize,
 }
 
@@ -131,6 +134,7 @@ impl Default for ReadLocks {
         ReadLocks {
             points: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             ranges: RwLock::new(HashMap::new()),
+            range_entries: AtomicUsize::new(0),
             entries: AtomicUsize::new(0),
         }
     }
@@ -188,6 +192,7 @@ impl ReadLocks {
             .entry(tree)
             .or_default()
             .push((range.clone(), txn));
+        self.range_entries.fetch_add(1, Ordering::SeqCst);
         self.entries.fetch_add(1, Ordering::Relaxed);
         held.ranges.entry(tree).or_default().push(range.clone());
     }
@@ -200,6 +205,7 @@ impl ReadLocks {
             .entry(tree)
             .or_default()
             .push((KeyRange::all(), txn));
+        self.range_entries.fetch_add(1, Ordering::SeqCst);
         self.entries.fetch_add(1, Ordering::Relaxed);
         held.whole.insert(tree);
         let fine = HeldLocks {
@@ -229,7 +235,12 @@ impl ReadLocks {
             .and_then(|keys| keys.get(key))
             .cloned()
             .unwrap_or_default();
-        if let Some(ranges) = self.ranges.read().get(&tree) {
+        // Ordering: a reader adds its range (SeqCst) before it scans, and
+        // the writer inserted its version before this load, so a range
+        // lock that matters is counted here (invariant 1).
+        if self.range_entries.load(Ordering::SeqCst) > 0
+            && let Some(ranges) = self.ranges.read().get(&tree)
+        {
             readers.extend(
                 ranges
                     .iter()
@@ -284,6 +295,8 @@ impl ReadLocks {
                             || fine.is_some_and(|fine| fine.contains(range)))
                 });
                 removed += before - locks.len();
+                self.range_entries
+                    .fetch_sub(before - locks.len(), Ordering::SeqCst);
                 if locks.is_empty() {
                     ranges.remove(&tree);
                 }
