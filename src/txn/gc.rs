@@ -208,6 +208,12 @@ impl Mvcc {
 
     /// Collects all garbage of `tree` (SQL `VACUUM`).
     pub fn vacuum_tree(&self, tree: TreeId) -> Result<GcStats> {
+        self.collect_tree(tree, || {})
+    }
+
+    /// Collects all garbage of `tree` in steps of [`KEYS_PER_STEP`] keys,
+    /// calling `between_steps` after each but the last.
+    fn collect_tree(&self, tree: TreeId, mut between_steps: impl FnMut()) -> Result<GcStats> {
         let mut total = GcStats::default();
         let mut after: Option<Vec<u8>> = None;
         loop {
@@ -218,6 +224,7 @@ impl Mvcc {
                 Some(resume) => after = Some(resume),
                 None => return Ok(total),
             }
+            between_steps();
         }
     }
 
@@ -270,18 +277,10 @@ fn collector(mvcc: Weak<Mvcc>) {
 fn sweep(mvcc: &Arc<Mvcc>) -> Result<()> {
     let mut total = GcStats::default();
     for tree in mvcc.versioned_trees()? {
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let progress = mvcc.collect_garbage(tree, after.as_deref(), KEYS_PER_STEP)?;
-            total.keys += progress.stats.keys;
-            total.removed += progress.stats.removed;
-            match progress.resume {
-                Some(resume) => after = Some(resume),
-                None => break,
-            }
-            // Let foreground work in between steps.
-            std::thread::yield_now();
-        }
+        // Let foreground work run between steps.
+        let stats = mvcc.collect_tree(tree, std::thread::yield_now)?;
+        total.keys += stats.keys;
+        total.removed += stats.removed;
     }
     tracing::debug!(
         keys = total.keys,

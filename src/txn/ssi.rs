@@ -250,6 +250,29 @@ impl Graph {
         Ok(())
     }
 
+    /// Adds a running node for `handle`'s transaction.
+    fn insert(&mut self, txn: TxnId, snapshot: Arc<Snapshot>, read_only: bool, handle: &SsiHandle) {
+        self.running.insert(txn);
+        let begin_seq = self.clock;
+        self.nodes.insert(
+            txn,
+            Node {
+                snapshot,
+                begin_seq,
+                read_only,
+                commit_seq: None,
+                ended_at: None,
+                wrote: false,
+                doomed: Arc::clone(&handle.doomed),
+                doom_reason: None,
+                held: Arc::clone(&handle.held),
+                ins: HashSet::new(),
+                outs: HashSet::new(),
+                out_summary: None,
+            },
+        );
+    }
+
     fn remove(&mut self, txn: TxnId) -> Option<Node> {
         let node = self.nodes.remove(&txn)?;
         self.running.remove(&txn);
@@ -320,25 +343,7 @@ impl Ssi {
             doomed: Arc::new(AtomicBool::new(false)),
             held: Arc::new(Mutex::new(HeldLocks::default())),
         };
-        let begin_seq = graph.clock;
-        graph.running.insert(txn);
-        graph.nodes.insert(
-            txn,
-            Node {
-                snapshot: Arc::clone(&snapshot),
-                begin_seq,
-                read_only,
-                commit_seq: None,
-                ended_at: None,
-                wrote: false,
-                doomed: Arc::clone(&handle.doomed),
-                doom_reason: None,
-                held: Arc::clone(&handle.held),
-                ins: HashSet::new(),
-                outs: HashSet::new(),
-                out_summary: None,
-            },
-        );
+        graph.insert(txn, Arc::clone(&snapshot), read_only, &handle);
         Ok((txn, snapshot, Some(handle)))
     }
 
@@ -379,25 +384,12 @@ impl Ssi {
             if pending.is_empty() {
                 return Arc::unwrap_or_clone(snapshot);
             }
-            let held = Arc::new(Mutex::new(HeldLocks::default()));
-            graph.running.insert(txn);
-            graph.nodes.insert(
+            let waiter = SsiHandle {
                 txn,
-                Node {
-                    snapshot: Arc::clone(&snapshot),
-                    begin_seq,
-                    read_only: true,
-                    commit_seq: None,
-                    ended_at: None,
-                    wrote: false,
-                    doomed: Arc::new(AtomicBool::new(false)),
-                    doom_reason: None,
-                    held,
-                    ins: HashSet::new(),
-                    outs: HashSet::new(),
-                    out_summary: None,
-                },
-            );
+                doomed: Arc::new(AtomicBool::new(false)),
+                held: Arc::new(Mutex::new(HeldLocks::default())),
+            };
+            graph.insert(txn, Arc::clone(&snapshot), true, &waiter);
             let mut unsafe_found = false;
             loop {
                 pending.retain(|id| match graph.nodes.get(id) {
