@@ -53,6 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use basalt::storage::vfs::SplitMix64;
 use basalt::storage::{BTreeEngine, Engine, TreeId};
 use basalt::txn::refresh::MAX_REFRESHES;
 use basalt::txn::{IsolationLevel, Mvcc, Transaction};
@@ -112,16 +113,12 @@ impl Transfer {
     }
 }
 
-/// splitmix64: a small, fast generator; no dependency needed.
-struct Random(u64);
+/// The transfers' random choices (basalt's splitmix64).
+struct Random(SplitMix64);
 
 impl Random {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut mixed = self.0;
-        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        mixed ^ (mixed >> 31)
+        self.0.next_u64()
     }
 
     fn transfer(&mut self, workload: Workload, thread: usize) -> Transfer {
@@ -220,7 +217,7 @@ fn drive<Client>(
                     counters[counter].fetch_add(amount, Ordering::Relaxed);
                 };
                 let mut client = connect();
-                let mut random = Random(thread as u64 + 1);
+                let mut random = Random(SplitMix64(thread as u64 + 1));
                 while !stop.load(Ordering::Relaxed) {
                     let transfer = random.transfer(workload, thread);
                     while !stop.load(Ordering::Relaxed) {

@@ -52,6 +52,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use basalt::Config;
+use basalt::storage::vfs::SplitMix64;
 use basalt::storage::{BTreeEngine, Engine, MemoryEngine};
 use basalt::txn::{IsolationLevel, Mvcc, Transaction};
 
@@ -71,23 +72,6 @@ const WR: u8 = 2;
 const RW: u8 = 4;
 const KINDS: [(u8, &str); 3] = [(WW, "ww"), (WR, "wr"), (RW, "rw")];
 const CYCLE_KINDS: [&str; 4] = ["G0", "G1c", "G-single", "G2-item"];
-
-/// A small deterministic generator (splitmix64).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
 
 // ---------------------------------------------------------------- history
 
@@ -215,7 +199,7 @@ fn append_to(
 }
 
 fn worker(mvcc: &Arc<Mvcc>, level: IsolationLevel, seed: u64, thread: u64) -> Vec<Record> {
-    let mut random = SplitMix(seed ^ (thread + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let mut random = SplitMix64(seed ^ (thread + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
     let (mut counter, mut records) = (0, Vec::new());
     for _ in 0..TRANSACTIONS_PER_THREAD {
         let plan: Vec<Step> = (0..1 + random.below(4))

@@ -183,15 +183,75 @@ pub trait Engine: Send + Sync {
 /// How many entries a [`Scan`] fetches per batch.
 pub const SCAN_BATCH: usize = 256;
 
-/// An iterator over a key range of one tree, fetching in batches.
-pub struct Scan<'a> {
-    engine: &'a dyn Engine,
+/// A position in a key range of one tree that fetches entries in batches,
+/// starting small (point-ish scans) and doubling up to [`SCAN_BATCH`] to
+/// amortise descents on long ones. It holds no engine, so owners of an
+/// engine handle ([`Scan`], the MVCC scan) can share it.
+pub struct Cursor {
     tree: TreeId,
     range: KeyRange,
     direction: Direction,
     buffer: std::vec::IntoIter<Entry>,
     exhausted: bool,
     batch: usize,
+}
+
+impl Cursor {
+    pub fn new(tree: TreeId, range: KeyRange, direction: Direction, first_batch: usize) -> Self {
+        Cursor {
+            tree,
+            range,
+            direction,
+            buffer: Vec::new().into_iter(),
+            exhausted: false,
+            batch: first_batch,
+        }
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The next entry, fetching a batch from `engine` when needed. After an
+    /// error the cursor is stopped.
+    pub fn next(&mut self, engine: &dyn Engine) -> Result<Option<Entry>> {
+        loop {
+            if let Some(entry) = self.buffer.next() {
+                return Ok(Some(entry));
+            }
+            if self.exhausted {
+                return Ok(None);
+            }
+            let batch = match engine.scan_batch(self.tree, &self.range, self.direction, self.batch)
+            {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.stop();
+                    return Err(error);
+                }
+            };
+            if batch.len() < self.batch {
+                self.exhausted = true;
+            }
+            if let Some((last, _)) = batch.last() {
+                self.range.narrow_past(last, self.direction);
+            }
+            self.batch = (self.batch * 2).min(SCAN_BATCH);
+            self.buffer = batch.into_iter();
+        }
+    }
+
+    /// Ends the scan: `next` returns nothing more.
+    pub fn stop(&mut self) {
+        self.exhausted = true;
+        self.buffer = Vec::new().into_iter();
+    }
+}
+
+/// An iterator over a key range of one tree, fetching in batches.
+pub struct Scan<'a> {
+    engine: &'a dyn Engine,
+    cursor: Cursor,
 }
 
 impl<'a> Scan<'a> {
@@ -203,29 +263,8 @@ impl<'a> Scan<'a> {
     ) -> Self {
         Scan {
             engine,
-            tree,
-            range,
-            direction,
-            buffer: Vec::new().into_iter(),
-            exhausted: false,
-            batch: 16,
+            cursor: Cursor::new(tree, range, direction, 16),
         }
-    }
-
-    fn refill(&mut self) -> Result<()> {
-        let batch = self
-            .engine
-            .scan_batch(self.tree, &self.range, self.direction, self.batch)?;
-        if batch.len() < self.batch {
-            self.exhausted = true;
-        }
-        if let Some((last, _)) = batch.last() {
-            self.range.narrow_past(last, self.direction);
-        }
-        // Start small (point-ish scans), grow to amortise descents on long ones.
-        self.batch = (self.batch * 2).min(SCAN_BATCH);
-        self.buffer = batch.into_iter();
-        Ok(())
     }
 }
 
@@ -233,18 +272,7 @@ impl Iterator for Scan<'_> {
     type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(entry) = self.buffer.next() {
-                return Some(Ok(entry));
-            }
-            if self.exhausted {
-                return None;
-            }
-            if let Err(error) = self.refill() {
-                self.exhausted = true;
-                return Some(Err(error));
-            }
-        }
+        self.cursor.next(self.engine).transpose()
     }
 }
 

@@ -34,6 +34,6 @@ pub mod wal;
 
 pub use btree_engine::BTreeEngine;
 pub use engine::{
-    CheckpointHook, Direction, Engine, Entry, KeyRange, Scan, StoreEntry, TreeId, scan,
+    CheckpointHook, Cursor, Direction, Engine, Entry, KeyRange, Scan, StoreEntry, TreeId, scan,
 };
 pub use memory::MemoryEngine;

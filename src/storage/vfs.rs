@@ -195,11 +195,12 @@ impl StorageFile for OsFile {
 // ---------------------------------------------------------------------------
 // The simulation.
 
-/// splitmix64: tiny, deterministic, good enough to pick crash outcomes.
-struct SplitMix64(u64);
+/// splitmix64: tiny, deterministic, good enough to pick crash outcomes
+/// (and the random workloads of the tests and benches).
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut mixed = self.0;
         mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -208,8 +209,8 @@ impl SplitMix64 {
     }
 
     /// A number in `0..bound` (`bound > 0`).
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
     }
 }
 

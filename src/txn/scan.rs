@@ -14,8 +14,9 @@
 //!
 //! A SERIALIZABLE reader reports each invisible version of a concurrent,
 //! not aborted writer to SSI once per writer (an rw-antidependency,
-//! `ssi.rs`). Entries come from the engine in batches that double from 8
-//! up to `SCAN_BATCH`, so a point read costs one small batch.
+//! `ssi.rs`). Entries come from the engine through a storage `Cursor`, in
+//! batches that double from 8 up to `SCAN_BATCH`, so a point read costs
+//! one small batch.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use super::mvcc::{
     visible,
 };
 use crate::error::{Error, Result};
-use crate::storage::{Direction, Entry, KeyRange, TreeId};
+use crate::storage::{Cursor, Direction, Entry, KeyRange, TreeId};
 
 /// An iterator over the visible `(user key, value)` pairs of a range.
 pub struct MvccScan {
@@ -38,12 +39,7 @@ pub struct MvccScan {
     reported: Vec<TxnId>,
     /// An error to return before anything else (a doomed reader).
     failed: Option<Error>,
-    tree: TreeId,
-    range: KeyRange,
-    direction: Direction,
-    buffer: std::vec::IntoIter<Entry>,
-    exhausted: bool,
-    batch: usize,
+    cursor: Cursor,
     /// A pending entry of the next key group, read ahead (forward scans).
     pending: Option<Entry>,
     /// The escaped user key whose visible version was already returned or
@@ -65,12 +61,7 @@ impl MvccScan {
             serializable: txn.ssi.is_some(),
             reported: Vec::new(),
             failed: None,
-            tree,
-            range,
-            direction,
-            buffer: Vec::new().into_iter(),
-            exhausted: false,
-            batch: 8,
+            cursor: Cursor::new(tree, range, direction, 8),
             pending: None,
             decided: None,
         }
@@ -101,32 +92,11 @@ impl MvccScan {
         if let Some(entry) = self.pending.take() {
             return Ok(Some(entry));
         }
-        loop {
-            if let Some(entry) = self.buffer.next() {
-                return Ok(Some(entry));
-            }
-            if self.exhausted {
-                return Ok(None);
-            }
-            let batch = self.mvcc.engine().scan_batch(
-                self.tree,
-                &self.range,
-                self.direction,
-                self.batch,
-            )?;
-            if batch.len() < self.batch {
-                self.exhausted = true;
-            }
-            if let Some((last, _)) = batch.last() {
-                self.range.narrow_past(last, self.direction);
-            }
-            self.batch = (self.batch * 2).min(crate::storage::engine::SCAN_BATCH);
-            self.buffer = batch.into_iter();
-        }
+        self.cursor.next(self.mvcc.engine().as_ref())
     }
 
     fn next_visible(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        match self.direction {
+        match self.cursor.direction() {
             Direction::Forward => self.next_visible_forward(),
             Direction::Backward => self.next_visible_backward(),
         }
@@ -188,18 +158,14 @@ impl Iterator for MvccScan {
 
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(error) = self.failed.take() {
-            self.exhausted = true;
+            self.cursor.stop();
             return Some(Err(error));
         }
-        match self.next_visible() {
-            Ok(Some(entry)) => Some(Ok(entry)),
-            Ok(None) => None,
-            Err(error) => {
-                self.exhausted = true;
-                self.buffer = Vec::new().into_iter();
-                self.pending = None;
-                Some(Err(error))
-            }
+        let next = self.next_visible();
+        if next.is_err() {
+            self.cursor.stop();
+            self.pending = None;
         }
+        next.transpose()
     }
 }
