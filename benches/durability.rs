@@ -10,6 +10,11 @@
 //! `BASALT_BENCH_COMMITTERS=32` for one concurrency level, e.g.
 //! under a profiler). Results go to `docs/benchmarks.md` by hand, with
 //! the machine.
+//!
+//! The paired speed-up runs twice: on the real disk, and on a device with a
+//! fixed sync latency (`BASALT_BENCH_LATENCY_US`, default 100; files on
+//! tmpfs, each sync a sleep), which shows what the group commit does when
+//! a sync costs the same whatever it carries and whoever else is syncing.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +22,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use basalt::Config;
+use basalt::error::Result;
+use basalt::storage::vfs::{FileSystem, OsFileSystem, StorageFile};
 use basalt::storage::{BTreeEngine, Engine, KeyRange};
 use basalt::txn::{IsolationLevel, Mvcc};
 
@@ -81,9 +88,76 @@ fn fdatasync_rate(dir: &Path) -> f64 {
     })
 }
 
-/// Commits per second, and commits per group flush of the WAL.
-fn basalt_commits(dir: &Path, threads: usize) -> (f64, f64) {
-    let engine = Arc::new(BTreeEngine::open(&Config::new(dir)).expect("open"));
+/// A device whose syncs all take the same time: the OS file system on
+/// tmpfs (where the sync itself costs next to nothing) plus a sleep in
+/// every sync.
+struct FixedLatency {
+    latency: Duration,
+}
+
+struct FixedLatencyFile {
+    inner: Arc<dyn StorageFile>,
+    latency: Duration,
+}
+
+impl FileSystem for FixedLatency {
+    fn open(&self, path: &Path) -> Result<Arc<dyn StorageFile>> {
+        Ok(Arc::new(FixedLatencyFile {
+            inner: OsFileSystem.open(path)?,
+            latency: self.latency,
+        }))
+    }
+    fn remove(&self, path: &Path) -> Result<()> {
+        OsFileSystem.remove(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        OsFileSystem.rename(from, to)
+    }
+    fn list(&self, directory: &Path) -> Result<Vec<std::path::PathBuf>> {
+        OsFileSystem.list(directory)
+    }
+    fn create_dir_all(&self, directory: &Path) -> Result<()> {
+        OsFileSystem.create_dir_all(directory)
+    }
+    fn sync_directory(&self, directory: &Path) -> Result<()> {
+        OsFileSystem.sync_directory(directory)
+    }
+}
+
+impl StorageFile for FixedLatencyFile {
+    fn read_at(&self, buffer: &mut [u8], offset: u64) -> Result<usize> {
+        self.inner.read_at(buffer, offset)
+    }
+    fn write_at(&self, buffer: &[u8], offset: u64) -> Result<()> {
+        self.inner.write_at(buffer, offset)
+    }
+    fn sync(&self) -> Result<()> {
+        std::thread::sleep(self.latency);
+        self.inner.sync()
+    }
+    fn size(&self) -> Result<u64> {
+        self.inner.size()
+    }
+    fn set_size(&self, length: u64) -> Result<()> {
+        self.inner.set_size(length)
+    }
+}
+
+/// Commits per second, and commits per group flush of the WAL, on the real
+/// disk (`file_system` None) or the given one.
+fn basalt_commits(
+    dir: &Path,
+    threads: usize,
+    file_system: Option<&Arc<dyn FileSystem>>,
+) -> (f64, f64) {
+    let config = Config::new(dir);
+    let engine = Arc::new(
+        match file_system {
+            Some(file_system) => BTreeEngine::open_with(&config, Arc::clone(file_system)),
+            None => BTreeEngine::open(&config),
+        }
+        .expect("open"),
+    );
     let mvcc = Mvcc::open(Arc::clone(&engine) as Arc<dyn Engine>).expect("mvcc");
     let tree = {
         let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
@@ -112,7 +186,7 @@ fn basalt_commits(dir: &Path, threads: usize) -> (f64, f64) {
 /// pairs so that the disk's drift (its fdatasync rate moves by a fifth
 /// within minutes on this VM) hits both sides of each ratio alike; the
 /// median of `BASALT_BENCH_PAIRS` pairs (default 5) is the figure.
-fn group_commit_speedup(base: &Path) {
+fn group_commit_speedup(base: &Path, file_system: Option<&Arc<dyn FileSystem>>) {
     let pairs: usize = std::env::var("BASALT_BENCH_PAIRS")
         .map(|text| text.parse().expect("BASALT_BENCH_PAIRS is a number"))
         .unwrap_or(5);
@@ -120,8 +194,8 @@ fn group_commit_speedup(base: &Path) {
     for pair in 1..=pairs {
         let one_dir = tempfile::tempdir_in(base).expect("tempdir");
         let many_dir = tempfile::tempdir_in(base).expect("tempdir");
-        let (one, _) = basalt_commits(one_dir.path(), 1);
-        let (many, per_flush) = basalt_commits(many_dir.path(), 32);
+        let (one, _) = basalt_commits(one_dir.path(), 1, file_system);
+        let (many, per_flush) = basalt_commits(many_dir.path(), 32, file_system);
         ratios.push(many / one);
         println!(
             "  pair {pair}: 1 committer {one:.0}/s, 32 committers {many:.0}/s ({per_flush:.1} per flush): {:.2}x",
@@ -289,7 +363,7 @@ fn main() {
     for threads in levels.into_iter().filter(|_| only != "reads") {
         let basalt_dir = tempfile::tempdir_in(base).expect("tempdir");
         let sqlite_dir = tempfile::tempdir_in(base).expect("tempdir");
-        let (basalt, per_flush) = basalt_commits(basalt_dir.path(), threads);
+        let (basalt, per_flush) = basalt_commits(basalt_dir.path(), threads, None);
         // BASALT_BENCH_SQLITE=0 skips SQLite (for profiling basalt alone).
         let sqlite = if std::env::var("BASALT_BENCH_SQLITE").as_deref() == Ok("0") {
             f64::NAN
@@ -311,7 +385,21 @@ fn main() {
         );
     }
     if only != "reads" && std::env::var("BASALT_BENCH_COMMITTERS").is_err() {
-        group_commit_speedup(base);
+        println!("group commit on this disk:");
+        group_commit_speedup(base, None);
+        let tmpfs = Path::new("/dev/shm");
+        if tmpfs.is_dir() {
+            let latency = Duration::from_micros(
+                std::env::var("BASALT_BENCH_LATENCY_US")
+                    .map(|text| text.parse().expect("BASALT_BENCH_LATENCY_US is a number"))
+                    .unwrap_or(100),
+            );
+            println!(
+                "group commit on a device with a fixed sync latency ({latency:?} sleep, tmpfs):"
+            );
+            let file_system: Arc<dyn FileSystem> = Arc::new(FixedLatency { latency });
+            group_commit_speedup(tmpfs, Some(&file_system));
+        }
     }
     if only == "commits" {
         return;
