@@ -5,6 +5,14 @@
 //! every transaction acknowledged as committed must be fully present, and the
 //! one that was in flight either fully present or fully absent.
 //!
+//! Every fifth transaction is preceded by one that writes and rolls back,
+//! and every eighth is followed by a `VACUUM` of every tree (which also
+//! truncates the commit log below its horizon) and a checkpoint, so crash
+//! points fall inside garbage collection and commit-log truncation too;
+//! after recovery a second `VACUUM` must not change what reads see (the
+//! versions of the transaction cut short by the crash are collected, and
+//! its id then reads as committed).
+//!
 //! The engine is configured to stress the machinery: a small buffer pool
 //! (evictions write pages back under the write-ahead rule), small WAL
 //! segments and a small checkpoint distance (fuzzy checkpoints run in the
@@ -124,6 +132,13 @@ fn run(fs: &SimulatedFileSystem, transactions: &[Ops]) -> Option<Outcome> {
     };
     for (index, ops) in transactions.iter().enumerate() {
         let result = (|| -> basalt::Result<()> {
+            if index % 5 == 2 {
+                let mut aborted = database.mvcc.begin(IsolationLevel::RepeatableRead)?;
+                for (key, _) in ops {
+                    aborted.set(tree, &key_bytes(*key), b"rolled back")?;
+                }
+                aborted.rollback()?;
+            }
             let mut txn = database.mvcc.begin(IsolationLevel::RepeatableRead)?;
             for (key, value) in ops {
                 match value {
@@ -143,7 +158,9 @@ fn run(fs: &SimulatedFileSystem, transactions: &[Ops]) -> Option<Outcome> {
         }
         // Checkpoints at fixed points too, so that crash points fall inside
         // them deterministically (the background ones depend on timing).
-        if index % 8 == 7 && database.engine.checkpoint().is_err() {
+        if index % 8 == 7
+            && (database.mvcc.vacuum_all().is_err() || database.engine.checkpoint().is_err())
+        {
             break;
         }
     }
@@ -161,13 +178,27 @@ fn verify(fs: &SimulatedFileSystem, transactions: &[Ops], outcome: &Outcome, lab
         .engine
         .check_tree(outcome.tree)
         .unwrap_or_else(|error| panic!("{label}: tree damaged: {error}"));
-    let mut txn = database.mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
-    let mut found = Model::new();
-    for key in 0..KEYS {
-        if let Some(value) = txn.get(outcome.tree, &key_bytes(key)).unwrap() {
-            found.insert(key, value);
+    let read_all = || {
+        let mut txn = database.mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        let mut found = Model::new();
+        for key in 0..KEYS {
+            if let Some(value) = txn.get(outcome.tree, &key_bytes(key)).unwrap() {
+                found.insert(key, value);
+            }
         }
-    }
+        txn.commit().unwrap();
+        found
+    };
+    let found = read_all();
+    database
+        .mvcc
+        .vacuum_all()
+        .unwrap_or_else(|error| panic!("{label}: vacuum after recovery failed: {error}"));
+    assert_eq!(
+        read_all(),
+        found,
+        "{label}: a vacuum after recovery changed what reads see"
+    );
     let mut expected = Model::new();
     for ops in &transactions[..outcome.acknowledged] {
         apply(&mut expected, ops);
@@ -184,8 +215,23 @@ fn verify(fs: &SimulatedFileSystem, transactions: &[Ops], outcome: &Outcome, lab
     let differing: Vec<u32> = (0..KEYS)
         .filter(|key| found.get(key) != expected.get(key))
         .collect();
+    let details: Vec<String> = differing
+        .iter()
+        .map(|key| {
+            let show = |value: Option<&Vec<u8>>| {
+                value.map(|bytes| {
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(24)]).into_owned()
+                })
+            };
+            format!(
+                "{key}: found {:?}, expected {:?}",
+                show(found.get(key)),
+                show(expected.get(key))
+            )
+        })
+        .collect();
     panic!(
-        "{label}: after {} acknowledged transactions (in flight: {:?}) keys {differing:?} differ",
+        "{label}: after {} acknowledged transactions (in flight: {:?}) keys {differing:?} differ: {details:?}",
         outcome.acknowledged, outcome.in_flight
     );
 }

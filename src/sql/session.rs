@@ -687,20 +687,18 @@ impl Session {
                         "VACUUM cannot run inside a transaction block",
                     ));
                 }
-                let trees = match table {
+                let stats = match table {
                     Some(name) => {
                         let mut txn = self.mvcc.begin(IsolationLevel::ReadCommitted)?;
                         txn.begin_statement();
                         let table = catalog::require_table(&mut txn, &name)?;
                         txn.commit()?;
-                        vec![table.tree]
+                        self.mvcc.vacuum_tree(table.tree)?
                     }
-                    None => self.mvcc.versioned_trees()?,
+                    // Every tree: also truncates the commit log.
+                    None => self.mvcc.vacuum_all()?,
                 };
-                for tree in trees {
-                    let stats = self.mvcc.vacuum_tree(tree)?;
-                    tracing::debug!(tree, keys = stats.keys, removed = stats.removed, "vacuum");
-                }
+                tracing::debug!(keys = stats.keys, removed = stats.removed, "vacuum");
                 Ok(command("VACUUM"))
             }
             BoundStatement::RollbackToSavepoint { name } => {

@@ -12,6 +12,24 @@
 //!                        recovery replayed after the checkpoint, in log order
 //! ```
 //!
+//! Truncation: the log would grow by a byte per transaction forever. Once a
+//! garbage-collection sweep has visited every versioned tree with horizon
+//! `h` (every version whose writer is below `h` is then gone, or is its
+//! key's base: committed), no stored version has a writer below `h` that
+//! did not commit. So [`CommitLog::truncate_below`] makes `h` the *floor*:
+//! every id below it reads as committed, and the statuses below it are
+//! dropped from memory and from the meta tree. PostgreSQL gets the same
+//! from freezing tuples and truncating `pg_xact` below the oldest unfrozen
+//! xid; here the sweep that removes the garbage is the freezing, because a
+//! version that survives it below the horizon is committed by construction.
+//!
+//! ```text
+//!   ids:      0 ........ floor ........ base+len
+//!             └ committed ┘└ status bytes ┘  (unknown past the end)
+//!   stored:   "clog/floor" ─► floor;  "clog/" ‖ chunk ─► 1,024 bytes,
+//!             only chunks at or above floor / 1,024 are kept
+//! ```
+//!
 //! Why logical records: writing each status into its stored chunk made a
 //! commit a second B+tree write, serialized by one global mutex so that a
 //! chunk written later never carried an older copy. Now a commit appends ten
@@ -30,6 +48,12 @@
 //! 3. Until [`CommitLog::load`] finished, `persist` reports "not ready" and
 //!    the checkpoint is skipped: no checkpoint stores a partial log or moves
 //!    its redo LSN past recovered records not yet applied.
+//! 4. The floor only grows, and is stored (a meta-tree write, so in the WAL)
+//!    before any chunk below it is deleted; the sweep's removals were logged
+//!    before either. So after a crash either the old floor holds with its
+//!    chunks, or the new floor holds and the versions it vouches for are
+//!    gone. A chunk below the floor that a racing `persist` stores again is
+//!    ignored by `load` and deleted by the next truncation.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +72,8 @@ pub const STATUS_ABORTED: u8 = 2;
 
 /// Meta-tree keys of the stored chunks: this prefix, then the chunk number.
 const CHUNK_PREFIX: &[u8] = b"clog/";
+/// Meta-tree key of the floor (invariant 4), outside the chunk prefix.
+const FLOOR_KEY: &[u8] = b"clog_floor";
 /// Transactions per stored chunk (one byte each).
 const CHUNK_SIZE: u64 = 1024;
 /// The kind byte of a status record (the only kind so far).
@@ -56,7 +82,12 @@ const RECORD_STATUS: u8 = 1;
 const RECORD_LENGTH: usize = 10;
 
 struct Statuses {
-    /// Status byte per transaction id; ids past the end are unknown.
+    /// Every id below it committed (or never wrote a surviving version).
+    floor: TxnId,
+    /// The id of `bytes[0]`: the floor rounded down to a chunk.
+    base: TxnId,
+    /// Status byte per transaction id from `base`; ids past the end are
+    /// unknown.
     bytes: Vec<u8>,
     /// Chunks changed since the last persist.
     dirty: BTreeSet<u64>,
@@ -83,6 +114,8 @@ impl CommitLog {
     pub fn new() -> CommitLog {
         CommitLog {
             statuses: RwLock::new(Statuses {
+                floor: 0,
+                base: 0,
                 bytes: Vec::new(),
                 dirty: BTreeSet::new(),
             }),
@@ -98,6 +131,11 @@ impl CommitLog {
     pub fn load(&self, engine: &dyn Engine) -> Result<usize> {
         {
             let mut statuses = self.statuses.write();
+            if let Some(stored) = engine.get(META_TREE, FLOOR_KEY)? {
+                let floor = chunk_number(&stored)?;
+                statuses.floor = floor;
+                statuses.base = floor - floor % CHUNK_SIZE;
+            }
             for entry in crate::storage::scan(
                 engine,
                 META_TREE,
@@ -106,7 +144,10 @@ impl CommitLog {
             ) {
                 let (key, value) = entry?;
                 let chunk = chunk_number(&key[CHUNK_PREFIX.len()..])?;
-                let start = usize::try_from(chunk * CHUNK_SIZE).map_err(|_| {
+                if chunk * CHUNK_SIZE < statuses.base {
+                    continue; // invariant 4: left by a racing persist
+                }
+                let start = usize::try_from(chunk * CHUNK_SIZE - statuses.base).map_err(|_| {
                     Error::Corrupt(format!("commit log chunk {chunk} is too large"))
                 })?;
                 if value.len() as u64 > CHUNK_SIZE {
@@ -132,24 +173,77 @@ impl CommitLog {
 
     /// The status of `txn`.
     pub fn status(&self, txn: TxnId) -> u8 {
-        self.statuses
-            .read()
-            .bytes
-            .get(txn as usize)
-            .copied()
+        let statuses = self.statuses.read();
+        if txn < statuses.floor {
+            return STATUS_COMMITTED;
+        }
+        usize::try_from(txn - statuses.base)
+            .ok()
+            .and_then(|index| statuses.bytes.get(index).copied())
             .unwrap_or(STATUS_UNKNOWN)
     }
 
     /// Sets the status of `txn` in memory (invariant 1: before its record
-    /// is appended; see [`CommitLog::record`]).
+    /// is appended; see [`CommitLog::record`]). Below the floor there is
+    /// nothing to set: recovery may replay such records from before a
+    /// truncation.
     pub fn set(&self, txn: TxnId, status: u8) {
         let mut statuses = self.statuses.write();
-        let index = txn as usize;
+        if txn < statuses.floor {
+            return;
+        }
+        let index = usize::try_from(txn - statuses.base)
+            .expect("invariant: transaction ids stay within memory's reach of the floor");
         if statuses.bytes.len() <= index {
             statuses.bytes.resize(index + 1, STATUS_UNKNOWN);
         }
         statuses.bytes[index] = status;
         statuses.dirty.insert(txn / CHUNK_SIZE);
+    }
+
+    /// The floor: every id below it reads as committed.
+    pub fn floor(&self) -> TxnId {
+        self.statuses.read().floor
+    }
+
+    /// Raises the floor to `floor` (see the module docs for when that is
+    /// allowed), drops the statuses below it from memory, stores the floor,
+    /// then deletes the stored chunks wholly below it (invariant 4).
+    /// Returns how many stored chunks were deleted.
+    pub fn truncate_below(&self, engine: &dyn Engine, floor: TxnId) -> Result<usize> {
+        {
+            let mut statuses = self.statuses.write();
+            if floor <= statuses.floor {
+                return Ok(0);
+            }
+            statuses.floor = floor;
+            let base = floor - floor % CHUNK_SIZE;
+            let dropped = usize::try_from(base - statuses.base)
+                .expect("invariant: the floor stays within memory's reach")
+                .min(statuses.bytes.len());
+            statuses.bytes.drain(..dropped);
+            statuses.base = base;
+            statuses.dirty.retain(|&chunk| chunk * CHUNK_SIZE >= base);
+        }
+        engine.insert(META_TREE, FLOOR_KEY, &floor.to_be_bytes())?;
+        let mut end = CHUNK_PREFIX.to_vec();
+        end.extend_from_slice(&(floor / CHUNK_SIZE).to_be_bytes());
+        let range = KeyRange {
+            start: std::ops::Bound::Included(CHUNK_PREFIX.to_vec()),
+            end: std::ops::Bound::Excluded(end),
+        };
+        let mut deleted = 0;
+        loop {
+            let batch = engine.scan_batch(META_TREE, &range, Direction::Forward, 256)?;
+            if batch.is_empty() {
+                return Ok(deleted);
+            }
+            for (key, _) in &batch {
+                if engine.delete(META_TREE, key)? {
+                    deleted += 1;
+                }
+            }
+        }
     }
 
     /// The logical WAL record of `txn` getting `status`.
@@ -194,7 +288,9 @@ impl CheckpointHook for CommitLog {
             dirty
                 .into_iter()
                 .map(|chunk| {
-                    let start = (chunk * CHUNK_SIZE) as usize;
+                    // Dirty chunks are never below `base` (truncation drops them).
+                    let start =
+                        ((chunk * CHUNK_SIZE - statuses.base) as usize).min(statuses.bytes.len());
                     let end = (start + CHUNK_SIZE as usize).min(statuses.bytes.len());
                     (chunk, statuses.bytes[start..end].to_vec())
                 })
@@ -250,6 +346,73 @@ mod tests {
         assert_eq!(reloaded.status(2_000), STATUS_ABORTED);
         assert_eq!(reloaded.status(4), STATUS_UNKNOWN);
         assert_eq!(reloaded.status(1 << 40), STATUS_UNKNOWN);
+    }
+
+    fn stored_chunks(engine: &MemoryEngine) -> Vec<u64> {
+        crate::storage::scan(
+            engine,
+            META_TREE,
+            KeyRange::prefix(CHUNK_PREFIX),
+            Direction::Forward,
+        )
+        .map(|entry| chunk_number(&entry.unwrap().0[CHUNK_PREFIX.len()..]).unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn truncation_forgets_statuses_below_the_floor_in_memory_and_on_disk() {
+        let engine = engine_with_meta_tree();
+        let log = Arc::new(CommitLog::new());
+        engine.set_checkpoint_hook(log.clone()).unwrap();
+        log.load(engine.as_ref()).unwrap();
+        for txn in 0..5_000 {
+            log.set(
+                txn,
+                if txn % 3 == 0 {
+                    STATUS_ABORTED
+                } else {
+                    STATUS_COMMITTED
+                },
+            );
+        }
+        engine.flush().unwrap();
+        assert_eq!(stored_chunks(&engine), vec![0, 1, 2, 3, 4]);
+
+        assert_eq!(log.truncate_below(engine.as_ref(), 2_500).unwrap(), 2);
+        assert_eq!(stored_chunks(&engine), vec![2, 3, 4]);
+        assert_eq!(log.floor(), 2_500);
+        assert_eq!(log.statuses.read().base, 2_048);
+        // Below the floor everything reads committed; above, as it was.
+        assert_eq!(log.status(3), STATUS_COMMITTED);
+        assert_eq!(log.status(2_499), STATUS_COMMITTED);
+        assert_eq!(log.status(2_502), STATUS_ABORTED);
+        assert_eq!(log.status(2_503), STATUS_COMMITTED);
+        assert_eq!(log.status(9_999), STATUS_UNKNOWN);
+        // A replayed record below the floor changes nothing; a lower floor
+        // is no truncation.
+        log.set(5, STATUS_ABORTED);
+        assert_eq!(log.status(5), STATUS_COMMITTED);
+        assert_eq!(log.truncate_below(engine.as_ref(), 100).unwrap(), 0);
+        assert_eq!(log.floor(), 2_500);
+
+        // A chunk below the floor stored again by a racing persist is
+        // ignored by a reload and deleted by the next truncation.
+        engine
+            .insert(META_TREE, b"clog/\0\0\0\0\0\0\0\0", &[STATUS_ABORTED; 1024])
+            .unwrap();
+        log.set(6_000, STATUS_ABORTED);
+        engine.flush().unwrap();
+        let reloaded = CommitLog::new();
+        reloaded.load(engine.as_ref()).unwrap();
+        assert_eq!(reloaded.floor(), 2_500);
+        assert_eq!(reloaded.status(7), STATUS_COMMITTED);
+        assert_eq!(reloaded.status(2_502), STATUS_ABORTED);
+        assert_eq!(reloaded.status(6_000), STATUS_ABORTED);
+        assert_eq!(reloaded.truncate_below(engine.as_ref(), 4_100).unwrap(), 3);
+        assert_eq!(stored_chunks(&engine), vec![4, 5]);
+        assert_eq!(reloaded.status(4_098), STATUS_COMMITTED, "below the floor");
+        assert_eq!(reloaded.status(4_101), STATUS_ABORTED, "4,101 = 3 × 1,367");
+        assert_eq!(reloaded.status(4_102), STATUS_COMMITTED);
     }
 
     #[test]

@@ -34,7 +34,18 @@
 //!    the oldest running id, and new ids are above every old one.
 //! 3. Each key's versions are re-read and removed under the key's lock
 //!    stripe, so a writer deciding on the same key sees either all of them
-//!    or the collected state, never a half-removed group.
+//!    or the collected state, never a half-removed group. They are removed
+//!    oldest first, so every prefix of the removals (what a crash may keep)
+//!    reads the same: a deletion base goes only after what it hides.
+//! 4. A sweep of every versioned tree with horizon `h` leaves no version
+//!    whose writer is below `h` except bases, which are committed: every
+//!    other such version is older than its key's base, or its writer
+//!    aborted or died, and all of those are removed. No transaction below
+//!    `h` can write again. So afterwards the commit log may answer
+//!    "committed" for every id below `h` and forget their statuses
+//!    (`CommitLog::truncate_below`): the data file and the memory stay
+//!    bounded however many transactions run. This is what freezing does in
+//!    PostgreSQL, without rewriting the surviving versions.
 //!
 //! Collection is incremental: [`Mvcc::collect_garbage`] handles a bounded
 //! number of keys per call and returns where to resume. A background thread
@@ -182,8 +193,12 @@ impl Mvcc {
                 _ => {}
             }
         }
+        // Oldest first: the versions older than a deletion base must be gone
+        // before the base itself, or a crash between the two removals (each
+        // its own WAL record, and the log survives as a prefix) would leave
+        // an old version with nothing newer to hide it.
         let mut removed = 0;
-        for engine_key in garbage {
+        for engine_key in garbage.into_iter().rev() {
             if self.engine().delete(tree, engine_key)? {
                 removed += 1;
             }
@@ -206,7 +221,37 @@ impl Mvcc {
         Some(self.status(txn))
     }
 
-    /// Collects all garbage of `tree` (SQL `VACUUM`).
+    /// Collects the garbage of every versioned tree (SQL `VACUUM` without a
+    /// table), then truncates the commit log below the horizon the sweep
+    /// started with (invariant 4).
+    pub fn vacuum_all(&self) -> Result<GcStats> {
+        self.sweep_all(|| {})
+    }
+
+    /// A sweep of every versioned tree, calling `between_steps` between
+    /// collection steps; then the commit-log truncation it allows.
+    fn sweep_all(&self, mut between_steps: impl FnMut()) -> Result<GcStats> {
+        // Before listing the trees: a tree created later is written only
+        // by transactions at or above this horizon.
+        let horizon = self.gc_horizon();
+        let mut total = GcStats::default();
+        for tree in self.versioned_trees()? {
+            let stats = self.collect_tree(tree, &mut between_steps)?;
+            total.keys += stats.keys;
+            total.removed += stats.removed;
+        }
+        let chunks = self.truncate_commit_log(horizon)?;
+        tracing::debug!(
+            keys = total.keys,
+            removed = total.removed,
+            horizon,
+            commit_log_chunks_deleted = chunks,
+            "garbage collection sweep"
+        );
+        Ok(total)
+    }
+
+    /// Collects all garbage of `tree` (SQL `VACUUM table`).
     pub fn vacuum_tree(&self, tree: TreeId) -> Result<GcStats> {
         self.collect_tree(tree, || {})
     }
@@ -228,11 +273,21 @@ impl Mvcc {
         }
     }
 
-    /// The trees that hold versions: the catalog and every allocated tree
-    /// that exists.
+    /// Truncates the commit log below `horizon`, which a completed sweep of
+    /// every versioned tree started with (invariant 4).
+    fn truncate_commit_log(&self, horizon: TxnId) -> Result<usize> {
+        self.commit_log()
+            .truncate_below(self.engine().as_ref(), horizon)
+    }
+
+    /// The trees that hold versions: every tree that exists except the
+    /// meta tree.
     pub fn versioned_trees(&self) -> Result<Vec<TreeId>> {
         let mut trees = Vec::new();
-        for tree in std::iter::once(CATALOG_TREE).chain(FIRST_ALLOCATED_TREE..self.next_tree_id()) {
+        // Every tree but the meta tree: the reserved ids below the first
+        // allocated one too, so no versions escape a sweep that truncates
+        // the commit log (invariant 4).
+        for tree in CATALOG_TREE..self.next_tree_id().max(FIRST_ALLOCATED_TREE) {
             if self.engine().tree_exists(tree)? {
                 trees.push(tree);
             }
@@ -275,19 +330,8 @@ fn collector(mvcc: Weak<Mvcc>) {
 }
 
 fn sweep(mvcc: &Arc<Mvcc>) -> Result<()> {
-    let mut total = GcStats::default();
-    for tree in mvcc.versioned_trees()? {
-        // Let foreground work run between steps.
-        let stats = mvcc.collect_tree(tree, std::thread::yield_now)?;
-        total.keys += stats.keys;
-        total.removed += stats.removed;
-    }
-    tracing::debug!(
-        keys = total.keys,
-        removed = total.removed,
-        "garbage collection sweep"
-    );
-    Ok(())
+    // Let foreground work run between steps.
+    mvcc.sweep_all(std::thread::yield_now).map(drop)
 }
 
 #[cfg(test)]
@@ -418,5 +462,49 @@ mod tests {
         assert_eq!(removed, 100);
         assert_eq!(steps, 100 / 7 + 1);
         assert_eq!(versions(&mvcc), 100);
+    }
+
+    #[test]
+    fn a_full_sweep_truncates_the_commit_log_below_its_horizon() {
+        let mvcc = setup();
+        write(&mvcc, b"kept", Some(b"1"));
+        // A writer that "crashed": its id ended without a status change
+        // removing its version, which is left behind like after a crash.
+        let lost = {
+            let txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+            let id = txn.id();
+            txn.rollback().expect("rollback");
+            id
+        };
+        let mut value = vec![1u8];
+        value.extend_from_slice(&lost.to_be_bytes());
+        value.extend_from_slice(b"ghost row");
+        let key = crate::txn::mvcc::versioned(&crate::txn::mvcc::encode_key(b"ghost"), lost);
+        mvcc.engine().insert(TREE, &key, &value).expect("insert");
+        assert_eq!(read(&mvcc, b"ghost"), None, "an aborted writer's version");
+        let running = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        write(&mvcc, b"kept", Some(b"2"));
+        mvcc.vacuum_all().expect("vacuum");
+        // The horizon was the running transaction: everything below it is
+        // settled, the ghost version is gone, and its writer now reads as
+        // committed without anything left that it could make visible.
+        assert_eq!(mvcc.commit_log().floor(), running.id());
+        assert!(lost < running.id());
+        assert_eq!(mvcc.status(lost), super::STATUS_COMMITTED);
+        assert_eq!(read(&mvcc, b"ghost"), None);
+        assert_eq!(read(&mvcc, b"kept"), Some(b"2".to_vec()));
+        running.rollback().expect("rollback");
+        mvcc.vacuum_all().expect("vacuum");
+        assert!(mvcc.commit_log().floor() > running_id_after(&mvcc));
+        assert_eq!(read(&mvcc, b"kept"), Some(b"2".to_vec()));
+    }
+
+    /// The id the next transaction gets, minus one: the floor passes every
+    /// finished transaction once nothing runs.
+    fn running_id_after(mvcc: &Arc<Mvcc>) -> crate::txn::mvcc::TxnId {
+        let txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        let id = txn.id();
+        txn.rollback().expect("rollback");
+        id - 1
     }
 }

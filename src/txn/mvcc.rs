@@ -293,6 +293,16 @@ impl Mvcc {
         Ok(value)
     }
 
+    pub(super) fn commit_log(&self) -> &CommitLog {
+        &self.commit_log
+    }
+
+    /// Every transaction below this id reads as committed: the commit log
+    /// forgot their statuses after a sweep (`gc.rs`, invariant 4).
+    pub fn commit_log_floor(&self) -> TxnId {
+        self.commit_log.floor()
+    }
+
     pub(super) fn status(&self, txn: TxnId) -> u8 {
         self.commit_log.status(txn)
     }
