@@ -350,6 +350,48 @@ fn read_only_anomaly_is_prevented_at_serializable() {
 }
 
 #[test]
+fn read_only_deferrable_waits_for_a_safe_snapshot_and_then_cannot_fail() {
+    // The read-only anomaly's report again, as SERIALIZABLE READ ONLY
+    // DEFERRABLE: at its first read it waits while T1, a concurrent
+    // read-write transaction, runs; T1's commit makes the snapshot it had
+    // unsafe (T1 →rw T2, T2 committed before it), so it takes a fresh one,
+    // which is safe. Nobody aborts and the report includes T1's receipt.
+    let mvcc = setup();
+    let mut t1 = begin(&mvcc, IsolationLevel::Serializable);
+    assert_eq!(read(&mut t1, b"x").as_deref(), Some("10"));
+    write(&mut t1, b"y/1", "receipt").expect("t1 inserts a receipt");
+    let mut t2 = begin(&mvcc, IsolationLevel::Serializable);
+    write(&mut t2, b"x", "11").expect("t2 closes the batch");
+    t2.commit().expect("t2");
+    let mut t3 = begin(&mvcc, IsolationLevel::Serializable);
+    t3.set_read_only(true).expect("read only");
+    t3.set_deferrable(true).expect("deferrable");
+    let (started, waiting) = std::sync::mpsc::channel();
+    let report = std::thread::spawn(move || {
+        let batch = read(&mut t3, b"x");
+        started.send(()).expect("send");
+        let receipts = count(&mut t3, b"y/");
+        t3.commit().map(|()| (batch, receipts))
+    });
+    assert!(
+        waiting.recv_timeout(Duration::from_millis(200)).is_err(),
+        "a deferrable transaction must not start while a read-write one runs"
+    );
+    t1.commit()
+        .expect("t1 commits: the report never made it a pivot");
+    let (batch, receipts) = report
+        .join()
+        .expect("report thread")
+        .expect("a deferrable report cannot fail");
+    assert_eq!(batch.as_deref(), Some("11"));
+    assert_eq!(receipts, 1, "the report includes T1's receipt");
+    // Once past the wait, a second statement cannot change its mind.
+    let mut late = begin(&mvcc, IsolationLevel::Serializable);
+    read(&mut late, b"x");
+    assert_eq!(code(late.set_deferrable(true)), "25001");
+}
+
+#[test]
 fn read_only_transaction_whose_writer_committed_after_its_snapshot_is_not_an_anomaly() {
     // The same shape, but T2 commits after the report's snapshot: the
     // report is serializable before T2, so nothing aborts (the read-only

@@ -55,15 +55,13 @@ pub enum BoundStatement {
         if_exists: bool,
     },
     Begin {
-        isolation: Option<IsolationLevel>,
-        read_only: Option<bool>,
+        modes: TransactionModes,
         tag: &'static str,
     },
     /// `SET TRANSACTION ...` (`session`: `SET SESSION CHARACTERISTICS AS
     /// TRANSACTION ...`, which sets the defaults).
     SetTransaction {
-        isolation: Option<IsolationLevel>,
-        read_only: Option<bool>,
+        modes: TransactionModes,
         session: bool,
     },
     Commit,
@@ -90,11 +88,20 @@ pub enum BoundStatement {
     },
 }
 
+/// The modes a `BEGIN` or `SET TRANSACTION` names; `None` for each it does
+/// not name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransactionModes {
+    pub isolation: Option<IsolationLevel>,
+    pub read_only: Option<bool>,
+    /// `[NOT] DEFERRABLE`, which the SQL parser does not know: the session
+    /// fills it in from `sql/deferrable.rs`.
+    pub deferrable: Option<bool>,
+}
+
 /// The isolation level and access mode a `BEGIN` or `SET TRANSACTION`
 /// names (the last of each wins, as in PostgreSQL).
-fn transaction_modes(
-    modes: &[ast::TransactionMode],
-) -> Result<(Option<IsolationLevel>, Option<bool>)> {
+fn transaction_modes(modes: &[ast::TransactionMode]) -> Result<TransactionModes> {
     let mut isolation = None;
     let mut read_only = None;
     for mode in modes {
@@ -122,7 +129,11 @@ fn transaction_modes(
             }
         }
     }
-    Ok((isolation, read_only))
+    Ok(TransactionModes {
+        isolation,
+        read_only,
+        deferrable: None,
+    })
 }
 
 /// Binds statements within one transaction.
@@ -252,10 +263,8 @@ impl<'a> Binder<'a> {
                 if !statements.is_empty() || exception.is_some() {
                     return Err(Error::Unsupported("BEGIN ... END blocks".into()));
                 }
-                let (isolation, read_only) = transaction_modes(modes)?;
                 Ok(BoundStatement::Begin {
-                    isolation,
-                    read_only,
+                    modes: transaction_modes(modes)?,
                     // The command tag echoes the spelling, as in PostgreSQL.
                     tag: if *begin { "BEGIN" } else { "START TRANSACTION" },
                 })
@@ -308,14 +317,10 @@ impl<'a> Binder<'a> {
                 modes,
                 snapshot: None,
                 session,
-            }) => {
-                let (isolation, read_only) = transaction_modes(modes)?;
-                Ok(BoundStatement::SetTransaction {
-                    isolation,
-                    read_only,
-                    session: *session,
-                })
-            }
+            }) => Ok(BoundStatement::SetTransaction {
+                modes: transaction_modes(modes)?,
+                session: *session,
+            }),
             Statement::Set(ast::Set::SetTransaction {
                 snapshot: Some(_), ..
             }) => Err(Error::Unsupported("SET TRANSACTION SNAPSHOT".into())),

@@ -7,6 +7,7 @@ pub mod bind_expr;
 pub mod bind_function;
 pub mod binder;
 pub mod catalog;
+pub mod deferrable;
 pub mod encoding;
 pub mod executor;
 pub mod explain;

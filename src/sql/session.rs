@@ -18,8 +18,9 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::binder::{Binder, BoundStatement};
+use super::binder::{Binder, BoundStatement, TransactionModes};
 use super::catalog::{self, CATALOG_TREE};
+use super::deferrable;
 use super::executor;
 use super::types::{DataType, Row, Value};
 use crate::config::Config;
@@ -53,7 +54,16 @@ pub struct Prepared {
     /// The result columns; empty when the statement returns no rows.
     pub columns: Vec<Column>,
     /// The statement; `None` for an empty query string.
-    pub(crate) statement: Option<Statement>,
+    pub(crate) statement: Option<ParsedStatement>,
+}
+
+/// One parsed statement: the SQL parser's syntax tree, plus the
+/// `[NOT] DEFERRABLE` mode of a `BEGIN` or `SET TRANSACTION`, which that
+/// parser cannot express (`sql/deferrable.rs` cuts it out of the text).
+#[derive(Clone, Debug)]
+pub struct ParsedStatement {
+    pub(crate) ast: Statement,
+    pub(crate) deferrable: Option<bool>,
 }
 
 /// What executing a statement produced.
@@ -306,9 +316,30 @@ pub struct Session {
 impl Session {
     /// Parses a query string into statements (an empty string gives none).
     /// Syntax errors are SQLSTATE 42601.
-    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|error| {
-            Error::sql(SqlState::SYNTAX_ERROR, syntax_message(&error.to_string()))
+    pub fn parse(&self, sql: &str) -> Result<Vec<ParsedStatement>> {
+        let parsed = deferrable::strip(sql).and_then(|stripped| {
+            let (text, flags) = match stripped {
+                Some((text, flags)) => (std::borrow::Cow::Owned(text), flags),
+                None => (std::borrow::Cow::Borrowed(sql), Vec::new()),
+            };
+            let statements = Parser::parse_sql(&PostgreSqlDialect {}, &text).map_err(|error| {
+                Error::sql(SqlState::SYNTAX_ERROR, syntax_message(&error.to_string()))
+            })?;
+            // Deferrable invariant 3: one flag per transaction statement.
+            let mut flags = flags.into_iter();
+            Ok(statements
+                .into_iter()
+                .map(|ast| {
+                    let deferrable = match &ast {
+                        Statement::StartTransaction { .. }
+                        | Statement::Set(sqlparser::ast::Set::SetTransaction { .. }) => {
+                            flags.next().flatten()
+                        }
+                        _ => None,
+                    };
+                    ParsedStatement { ast, deferrable }
+                })
+                .collect())
         });
         self.fail_block_on_error(parsed)
     }
@@ -327,7 +358,7 @@ impl Session {
     /// declared for `$i+1`, or `None` to infer it.
     pub fn prepare_statement(
         &mut self,
-        statement: Statement,
+        statement: ParsedStatement,
         param_types: &[Option<DataType>],
     ) -> Result<Prepared> {
         let result = self.prepare_inner(statement, param_types);
@@ -336,7 +367,7 @@ impl Session {
 
     fn prepare_inner(
         &mut self,
-        statement: Statement,
+        statement: ParsedStatement,
         param_types: &[Option<DataType>],
     ) -> Result<Prepared> {
         if let Some(control) = self.bind_control(&statement)? {
@@ -361,7 +392,7 @@ impl Session {
         let (param_types, columns) = self.with_transaction(
             |txn| {
                 let mut binder = Binder::new(txn, param_types);
-                let bound = binder.bind_statement(&statement)?;
+                let bound = binder.bind_statement(&statement.ast)?;
                 let columns = match &bound {
                     BoundStatement::Query { columns, .. } => columns.clone(),
                     BoundStatement::Explain { .. } => {
@@ -435,7 +466,7 @@ impl Session {
         let mvcc = Arc::clone(&self.mvcc);
         self.with_transaction(
             |txn| {
-                let bound = Binder::new(txn, &declared).bind_statement(statement)?;
+                let bound = Binder::new(txn, &declared).bind_statement(&statement.ast)?;
                 if txn.is_read_only()
                     && let Some(command) = writing_command(&bound)
                 {
@@ -520,6 +551,12 @@ impl Session {
                 None => self.setting("default_transaction_read_only")?,
             });
         }
+        if name == "transaction_deferrable" {
+            return Some(match &self.transaction {
+                Some(txn) => on_off(txn.is_deferrable()).to_string(),
+                None => self.setting("default_transaction_deferrable")?,
+            });
+        }
         if name == "transaction_isolation" || name == "transaction isolation level" {
             return Some(match &self.transaction {
                 Some(txn) => txn.isolation().name().to_string(),
@@ -544,22 +581,22 @@ impl Session {
     /// `SET TRANSACTION`: changes the open block's transaction. Outside a
     /// block it has no effect (PostgreSQL also warns, 25P01; notices are
     /// not sent yet).
-    fn set_transaction(
-        &mut self,
-        isolation: Option<IsolationLevel>,
-        read_only: Option<bool>,
-    ) -> Result<()> {
+    fn set_transaction(&mut self, modes: TransactionModes) -> Result<()> {
         if self.transaction_is_implicit {
             return Ok(());
         }
         match self.transaction.as_mut() {
-            Some(txn) => apply_modes(txn, isolation, read_only),
+            Some(txn) => apply_modes(txn, modes),
             None => Ok(()),
         }
     }
 
     fn default_read_only(&self) -> bool {
         self.setting("default_transaction_read_only").as_deref() == Some("on")
+    }
+
+    fn default_deferrable(&self) -> bool {
+        self.setting("default_transaction_deferrable").as_deref() == Some("on")
     }
 
     /// `lock_timeout` (validated when set; 0 means no limit).
@@ -576,8 +613,8 @@ impl Session {
     }
 
     /// Binds statements that need no catalog: transaction control, SET, SHOW.
-    fn bind_control(&self, statement: &Statement) -> Result<Option<BoundStatement>> {
-        Ok(match statement {
+    fn bind_control(&self, statement: &ParsedStatement) -> Result<Option<BoundStatement>> {
+        let mut bound = match &statement.ast {
             Statement::StartTransaction { .. }
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
@@ -585,18 +622,20 @@ impl Session {
             | Statement::ReleaseSavepoint { .. }
             | Statement::Vacuum(_)
             | Statement::Set(_)
-            | Statement::ShowVariable { .. } => Some(Binder::bind_control(statement)?),
-            _ => None,
-        })
+            | Statement::ShowVariable { .. } => Binder::bind_control(&statement.ast)?,
+            _ => return Ok(None),
+        };
+        if let BoundStatement::Begin { modes, .. } | BoundStatement::SetTransaction { modes, .. } =
+            &mut bound
+        {
+            modes.deferrable = statement.deferrable;
+        }
+        Ok(Some(bound))
     }
 
     fn execute_control(&mut self, control: BoundStatement) -> Result<Outcome> {
         match control {
-            BoundStatement::Begin {
-                isolation,
-                read_only,
-                tag,
-            } => {
+            BoundStatement::Begin { modes, tag } => {
                 self.check_not_failed()?;
                 if self.transaction_is_implicit {
                     // BEGIN inside a multi-statement string turns the implicit
@@ -604,13 +643,17 @@ impl Session {
                     // modes it names.
                     self.transaction_is_implicit = false;
                     if let Some(txn) = self.transaction.as_mut() {
-                        apply_modes(txn, isolation, read_only)?;
+                        apply_modes(txn, modes)?;
                     }
                 } else if self.transaction.is_none() {
-                    let isolation = isolation.unwrap_or_else(|| self.default_isolation());
-                    let read_only = read_only.unwrap_or_else(|| self.default_read_only());
+                    let isolation = modes.isolation.unwrap_or_else(|| self.default_isolation());
                     let mut txn = self.mvcc.begin(isolation)?;
-                    txn.set_read_only(read_only)?;
+                    txn.set_read_only(modes.read_only.unwrap_or_else(|| self.default_read_only()))?;
+                    txn.set_deferrable(
+                        modes
+                            .deferrable
+                            .unwrap_or_else(|| self.default_deferrable()),
+                    )?;
                     self.transaction = Some(txn);
                 }
                 // PostgreSQL warns about a nested BEGIN and carries on.
@@ -640,18 +683,23 @@ impl Session {
                 Ok(command("ROLLBACK"))
             }
             BoundStatement::SetTransaction {
-                isolation,
-                read_only,
+                modes,
                 session: true,
             } => {
                 self.check_not_failed()?;
-                if let Some(isolation) = isolation {
+                if let Some(deferrable) = modes.deferrable {
+                    self.settings.insert(
+                        "default_transaction_deferrable".into(),
+                        on_off(deferrable).to_string(),
+                    );
+                }
+                if let Some(isolation) = modes.isolation {
                     self.settings.insert(
                         "default_transaction_isolation".into(),
                         isolation.name().to_string(),
                     );
                 }
-                if let Some(read_only) = read_only {
+                if let Some(read_only) = modes.read_only {
                     self.settings.insert(
                         "default_transaction_read_only".into(),
                         on_off(read_only).to_string(),
@@ -660,12 +708,11 @@ impl Session {
                 Ok(command("SET"))
             }
             BoundStatement::SetTransaction {
-                isolation,
-                read_only,
+                modes,
                 session: false,
             } => {
                 self.check_not_failed()?;
-                self.set_transaction(isolation, read_only)?;
+                self.set_transaction(modes)?;
                 Ok(command("SET"))
             }
             BoundStatement::Savepoint { name } => {
@@ -730,11 +777,24 @@ impl Session {
                 // The current transaction's modes are not stored settings.
                 match name.as_str() {
                     "transaction_isolation" | "transaction isolation level" => {
-                        self.set_transaction(Some(parse_isolation(&value)?), None)?;
+                        self.set_transaction(TransactionModes {
+                            isolation: Some(parse_isolation(&value)?),
+                            ..TransactionModes::default()
+                        })?;
                         return Ok(command("SET"));
                     }
                     "transaction_read_only" => {
-                        self.set_transaction(None, Some(parse_boolean(&name, &value)?))?;
+                        self.set_transaction(TransactionModes {
+                            read_only: Some(parse_boolean(&name, &value)?),
+                            ..TransactionModes::default()
+                        })?;
+                        return Ok(command("SET"));
+                    }
+                    "transaction_deferrable" => {
+                        self.set_transaction(TransactionModes {
+                            deferrable: Some(parse_boolean(&name, &value)?),
+                            ..TransactionModes::default()
+                        })?;
                         return Ok(command("SET"));
                     }
                     _ => {}
@@ -813,6 +873,7 @@ impl Session {
         let mut txn = self.mvcc.begin(self.default_isolation())?;
         txn.set_lock_timeout(lock_timeout);
         txn.set_read_only(read_only)?;
+        txn.set_deferrable(self.default_deferrable())?;
         txn.begin_statement();
         if self.implicit_scope {
             let result = run_refreshing(&mut txn, &mut work);
@@ -867,16 +928,15 @@ fn writing_command(bound: &BoundStatement) -> Option<&'static str> {
 }
 
 /// Sets the modes a `BEGIN` or `SET TRANSACTION` named on `txn`.
-fn apply_modes(
-    txn: &mut Transaction,
-    isolation: Option<IsolationLevel>,
-    read_only: Option<bool>,
-) -> Result<()> {
-    if let Some(isolation) = isolation {
+fn apply_modes(txn: &mut Transaction, modes: TransactionModes) -> Result<()> {
+    if let Some(isolation) = modes.isolation {
         txn.set_isolation(isolation)?;
     }
-    if let Some(read_only) = read_only {
+    if let Some(read_only) = modes.read_only {
         txn.set_read_only(read_only)?;
+    }
+    if let Some(deferrable) = modes.deferrable {
+        txn.set_deferrable(deferrable)?;
     }
     Ok(())
 }

@@ -250,6 +250,7 @@ impl Mvcc {
             refresh: RefreshState::default(),
             ssi: None,
             ssi_pending: isolation == IsolationLevel::Serializable,
+            deferrable: false,
             synchronous_commit: true,
             finished: false,
         })
@@ -516,6 +517,9 @@ pub struct Transaction {
     /// SERIALIZABLE, not yet registered with SSI: the first statement or
     /// operation takes the snapshot and registers.
     ssi_pending: bool,
+    /// `DEFERRABLE`: a SERIALIZABLE READ ONLY transaction waits for a safe
+    /// snapshot at its first statement, then runs without SSI tracking.
+    deferrable: bool,
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
     /// How long a write waits for another transaction (`None`: no limit).
@@ -565,6 +569,17 @@ impl Transaction {
         }
         if self.isolation != IsolationLevel::Serializable {
             self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
+        } else if self.deferrable && self.read_only && !self.wrote() {
+            // `SERIALIZABLE READ ONLY DEFERRABLE`: wait until a snapshot is
+            // safe (no concurrent read-write transaction can make it part
+            // of a dangerous structure); then no tracking is needed and no
+            // serialization failure can happen, as in PostgreSQL.
+            let mvcc = Arc::clone(&self.mvcc);
+            let id = self.id;
+            let snapshot = mvcc
+                .ssi
+                .wait_for_safe_snapshot(id, || mvcc.snapshot_for(id));
+            self.set_snapshot(Arc::new(snapshot));
         } else {
             let read_only = self.read_only && !self.wrote();
             let mvcc = Arc::clone(&self.mvcc);
@@ -829,6 +844,25 @@ impl Transaction {
                 .set_read_only(handle, read_only && !self.wrote());
         }
         Ok(())
+    }
+
+    /// Makes the transaction `DEFERRABLE` or not; only before its first
+    /// statement (SQLSTATE 25001 after, even to the same value), as in
+    /// PostgreSQL. It matters only
+    /// for a SERIALIZABLE READ ONLY transaction (see `take_snapshot`).
+    pub fn set_deferrable(&mut self, deferrable: bool) -> Result<()> {
+        if self.statements > 0 {
+            return Err(Error::sql(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION [NOT] DEFERRABLE must be called before any query",
+            ));
+        }
+        self.deferrable = deferrable;
+        Ok(())
+    }
+
+    pub fn is_deferrable(&self) -> bool {
+        self.deferrable
     }
 
     pub fn is_read_only(&self) -> bool {
