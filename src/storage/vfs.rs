@@ -13,10 +13,13 @@
 //!
 //!   crash(): for every file, durable bytes + each pending write replayed in
 //!            order, each one independently (seeded RNG) kept whole, dropped,
-//!            or kept only up to a 512-byte sector boundary (a torn write):
+//!            kept only up to a 512-byte sector boundary, or kept in a random
+//!            subset of its sectors (torn writes; a device need not persist a
+//!            write's sectors in order):
 //!
 //!     page write  | s0 | s1 | s2 | s3 | ... | s15 |    (8 KiB = 16 sectors)
 //!     torn at 3   | s0 | s1 | s2 |  old bytes ...  |
+//!     scattered   | s0 | old| s2 | old| ... | s15 |
 //! ```
 //!
 //! Invariants:
@@ -282,12 +285,23 @@ fn crash_state(state: &mut SimulatedState) {
                     }
                 }
                 PendingChange::Write { offset, bytes } => {
-                    let kept = match state.random.below(3) {
+                    let kept = match state.random.below(4) {
                         0 => bytes.len(),
                         1 => 0,
-                        _ => {
+                        2 => {
                             state.torn_writes += 1;
                             torn_length(&mut state.random, offset, bytes.len())
+                        }
+                        _ => {
+                            state.torn_writes += 1;
+                            for (start, end) in sectors(offset, bytes.len()) {
+                                if state.random.below(2) == 0 {
+                                    let from = (start - offset) as usize;
+                                    let to = (end - offset) as usize;
+                                    write_into(&mut image, start as usize, &bytes[from..to]);
+                                }
+                            }
+                            0
                         }
                     };
                     if kept > 0 {
@@ -427,6 +441,22 @@ impl SimulatedFileSystem {
             .get(path)
             .map(|file| file.durable.clone())
     }
+}
+
+/// The sector-aligned pieces of a write at `offset` of `length` bytes, as
+/// absolute `(start, end)` byte ranges.
+fn sectors(offset: u64, length: usize) -> impl Iterator<Item = (u64, u64)> {
+    let end = offset + length as u64;
+    let mut start = offset;
+    std::iter::from_fn(move || {
+        if start >= end {
+            return None;
+        }
+        let piece_end = ((start / SECTOR_SIZE + 1) * SECTOR_SIZE).min(end);
+        let piece = (start, piece_end);
+        start = piece_end;
+        Some(piece)
+    })
 }
 
 /// A torn write keeps a prefix ending on a sector boundary strictly inside
@@ -675,9 +705,10 @@ mod tests {
     }
 
     #[test]
-    fn torn_writes_end_on_sector_boundaries() {
+    fn torn_writes_keep_whole_sectors_in_any_order() {
         let page = 8192usize;
-        let mut outcomes = BTreeSet::new();
+        let sector = SECTOR_SIZE as usize;
+        let (mut prefixes, mut scattered, mut whole, mut none) = (0, 0, 0, 0);
         for seed in 0..200 {
             let (fs, file) = simulated(seed);
             file.write_at(&vec![0u8; 2 * page], 0).unwrap();
@@ -687,16 +718,27 @@ mod tests {
             let after = contents(&fs);
             assert_eq!(after.len(), 2 * page, "seed {seed}");
             assert!(after[..page].iter().all(|byte| *byte == 0));
-            let kept = after[page..]
-                .iter()
-                .take_while(|byte| **byte == 0xAA)
-                .count();
-            assert!(after[page + kept..].iter().all(|byte| *byte == 0));
-            assert_eq!(kept % SECTOR_SIZE as usize, 0, "seed {seed}: {kept}");
-            outcomes.insert(kept);
+            // Every sector is all new or all old bytes.
+            let kept: Vec<bool> = after[page..]
+                .chunks(sector)
+                .map(|bytes| {
+                    let new = bytes.iter().all(|byte| *byte == 0xAA);
+                    assert!(new || bytes.iter().all(|byte| *byte == 0), "seed {seed}");
+                    new
+                })
+                .collect();
+            let count = kept.iter().filter(|new| **new).count();
+            if count == kept.len() {
+                whole += 1;
+            } else if count == 0 {
+                none += 1;
+            } else if kept[..count].iter().all(|new| *new) {
+                prefixes += 1;
+            } else {
+                scattered += 1;
+            }
         }
-        assert!(outcomes.contains(&0) && outcomes.contains(&page));
-        assert!(outcomes.len() > 5, "torn lengths seen: {outcomes:?}");
+        assert!(whole > 0 && none > 0 && prefixes > 0 && scattered > 0);
     }
 
     #[test]

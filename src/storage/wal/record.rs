@@ -9,6 +9,18 @@
 //!
 //!   segment <first LSN as 16 hex digits>.wal, covering LSNs first..first+size:
 //!   | rec | rec | rec | segment-end record | (unused) |   or   | rec | rec |<17 B|
+//!
+//!   flush mark (type 254, 25 bytes), first record of every flushed chunk:
+//!   | length 8 | 254 | LSN | durable LSN u64 | CRC32C |
+//!
+//!   a crash during the last flush's write; the device kept some of its
+//!   sectors, not necessarily a prefix:
+//!   | M r r r | M r r | M r ░░░ r r ░░ zeros ...
+//!     D=0       D=a     D=b  ^ h = first invalid record
+//!   no mark after h says "durable below D" with D > h: a torn tail.
+//!   a flipped byte in an older flush:
+//!   | M r r r | M r ░ r | M r r r | M r ...
+//!     D=0       D=a ^ h   D=b > h: h was durable before, so corruption.
 //! ```
 //!
 //! Invariants:
@@ -22,12 +34,19 @@
 //!    empty payload) if at least 17 bytes remain, else leaves the under-17-byte
 //!    rest unused; the next record starts the next segment.
 //! 3. Type 0 is never written (zeroed space must not parse as a record);
-//!    types 1..=254 belong to the WAL's users.
-//! 4. Parsing stops at the first invalid record (truncated, impossible length,
-//!    checksum mismatch). If any valid record — valid checksum *and* its own
-//!    LSN in its header — follows anywhere later in the segment, the invalid
-//!    one is mid-log corruption (`Error::Corrupt` naming its LSN); otherwise
-//!    it is the torn tail of the log.
+//!    types 1..=253 belong to the WAL's users.
+//! 4. Parsing stops at the first invalid record `h` (truncated, impossible
+//!    length, checksum mismatch). If a valid flush mark — valid checksum
+//!    *and* its own LSN in the header — later in the segment records a
+//!    durable LSN above `h`, then `h` was durable before that flush began:
+//!    mid-log corruption (`Error::Corrupt` naming the LSN). Otherwise `h` is
+//!    the torn tail of the log, even if valid records follow it: a write cut
+//!    short by a crash may keep any of its sectors (a device need not
+//!    persist them in order), and nothing in it was acknowledged.
+//! 5. Every chunk a flush writes starts with a flush mark (type 254) whose
+//!    payload is the flushed LSN when the flush began. Marks are the log's
+//!    own bookkeeping: readers never see them. So corruption is told from a
+//!    torn tail everywhere but in the last flush, where the two look alike.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +62,10 @@ pub const RECORD_HEADER_SIZE: usize = 13;
 pub const RECORD_OVERHEAD: usize = RECORD_HEADER_SIZE + 4;
 /// The record type that ends a segment early (invariant 2).
 pub const SEGMENT_END_TYPE: u8 = 255;
+/// The record type that starts a flush round (invariant 5).
+pub const FLUSH_MARK_TYPE: u8 = 254;
+/// The encoded size of a flush mark: overhead plus an 8-byte LSN.
+pub const FLUSH_MARK_SIZE: usize = RECORD_OVERHEAD + 8;
 /// The directory of the segments inside the data directory.
 pub const WAL_DIRECTORY_NAME: &str = "wal";
 /// The extension of segment files.
@@ -53,7 +76,7 @@ pub const SEGMENT_EXTENSION: &str = "wal";
 pub struct WalRecord {
     /// Where the record starts.
     pub lsn: Lsn,
-    /// The user's type, 1..=254.
+    /// The user's type, 1..=253.
     pub record_type: u8,
     pub payload: Vec<u8>,
 }
@@ -76,6 +99,16 @@ pub fn encode(record_type: u8, lsn: Lsn, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
     let checksum = crc32c::crc32c(&out[start..]);
     out.extend_from_slice(&checksum.to_le_bytes());
+}
+
+/// Sets the durable LSN of the flush mark at the start of `chunk` and
+/// re-checksums it (the writer learns the value only when it issues the
+/// round).
+pub fn set_flush_mark(chunk: &mut [u8], durable: Lsn) {
+    debug_assert_eq!(chunk[4], FLUSH_MARK_TYPE);
+    chunk[RECORD_HEADER_SIZE..RECORD_HEADER_SIZE + 8].copy_from_slice(&durable.to_le_bytes());
+    let checksum = crc32c::crc32c(&chunk[..RECORD_HEADER_SIZE + 8]);
+    chunk[RECORD_HEADER_SIZE + 8..FLUSH_MARK_SIZE].copy_from_slice(&checksum.to_le_bytes());
 }
 
 /// The path of the segment starting at `start`.
@@ -183,7 +216,10 @@ fn check_record(bytes: &[u8], offset: usize, segment_size: usize, lsn: Lsn) -> R
             "WAL record at LSN {lsn} carries LSN {stored_lsn}"
         )));
     }
-    if record_type == 0 || (record_type == SEGMENT_END_TYPE && length != 0) {
+    if record_type == 0
+        || (record_type == SEGMENT_END_TYPE && length != 0)
+        || (record_type == FLUSH_MARK_TYPE && length != 8)
+    {
         return Err(Error::Corrupt(format!(
             "WAL record at LSN {lsn} has invalid type {record_type} (length {length})"
         )));
@@ -194,21 +230,31 @@ fn check_record(bytes: &[u8], offset: usize, segment_size: usize, lsn: Lsn) -> R
     })
 }
 
-/// The LSN of the first valid record strictly after `offset`, if any
-/// (invariant 4). The LSN-in-header filter keeps the scan cheap.
-fn valid_record_after(
+/// Why the invalid record at `offset` cannot be the torn tail (invariant
+/// 4), if a flush mark after it says so. The LSN-in-header filter keeps
+/// the scan cheap.
+fn corruption_after(
     bytes: &[u8],
     offset: usize,
     segment_start: Lsn,
     segment_size: usize,
-) -> Option<Lsn> {
-    (offset + 1..bytes.len().saturating_sub(RECORD_OVERHEAD - 1)).find_map(|candidate| {
+) -> Option<String> {
+    let hole = segment_start + offset as u64;
+    (offset + 1..bytes.len().saturating_sub(FLUSH_MARK_SIZE - 1)).find_map(|candidate| {
         let lsn = segment_start + candidate as u64;
-        if read_u64(bytes, candidate + 5) != lsn {
+        if bytes[candidate + 4] != FLUSH_MARK_TYPE || read_u64(bytes, candidate + 5) != lsn {
             return None;
         }
         match check_record(bytes, candidate, segment_size, lsn) {
-            Ok(Check::Valid { .. }) => Some(lsn),
+            Ok(Check::Valid {
+                record_type: FLUSH_MARK_TYPE,
+                ..
+            }) => {
+                let durable = read_u64(bytes, candidate + RECORD_HEADER_SIZE);
+                (durable > hole).then(|| {
+                    format!("a flush mark at LSN {lsn} records the log durable to LSN {durable}")
+                })
+            }
             _ => None,
         }
     })
@@ -216,7 +262,7 @@ fn valid_record_after(
 
 /// Parses the bytes of the segment starting at `segment_start`, calling
 /// `on_record(lsn, type, payload)` for each record in order (not for
-/// segment-end records).
+/// segment-end records or flush marks).
 pub fn parse_segment(
     bytes: &[u8],
     segment_start: Lsn,
@@ -249,6 +295,10 @@ pub fn parse_segment(
                 ..
             } => return Ok(SegmentEnd::Full),
             Check::Valid {
+                record_type: FLUSH_MARK_TYPE,
+                length,
+            } => offset += RECORD_OVERHEAD + length,
+            Check::Valid {
                 record_type,
                 length,
             } => {
@@ -257,9 +307,9 @@ pub fn parse_segment(
                 offset += RECORD_OVERHEAD + length;
             }
             Check::Invalid(reason) => {
-                if let Some(next) = valid_record_after(bytes, offset, segment_start, size) {
+                if let Some(proof) = corruption_after(bytes, offset, segment_start, size) {
                     return Err(Error::Corrupt(format!(
-                        "WAL record at LSN {lsn}: {reason}, but a valid record follows at LSN {next}"
+                        "WAL record at LSN {lsn}: {reason}, but {proof}"
                     )));
                 }
                 return Ok(SegmentEnd::Tail { lsn, reason });
@@ -335,17 +385,38 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_record_followed_by_a_valid_one_is_corruption() {
+    fn a_bad_record_is_corruption_only_if_a_later_flush_mark_says_it_was_durable() {
         let mut bytes = segment(&[(b"one", 1), (b"two", 2), (b"three", 3)], 0);
         bytes[20 + 13] ^= 0x40; // payload of the record at LSN 20
+        // A valid record after it proves nothing: a crash may keep any
+        // sectors of the last write.
         let (records, end) = records_of(&bytes, 0, 4096);
+        assert_eq!(records.len(), 1);
+        assert!(matches!(end.unwrap(), SegmentEnd::Tail { lsn: 20, .. }));
+        // A later flush that began with the log durable to LSN 40 does.
+        let mut marked = bytes.clone();
+        let mark_lsn = marked.len() as Lsn;
+        encode(FLUSH_MARK_TYPE, mark_lsn, &40u64.to_le_bytes(), &mut marked);
+        let (records, end) = records_of(&marked, 0, 4096);
         assert_eq!(records.len(), 1);
         let error = end.unwrap_err();
         assert!(matches!(error, Error::Corrupt(_)));
         assert!(
-            error.to_string().contains("LSN 20") && error.to_string().contains("LSN 40"),
+            error.to_string().contains("LSN 20") && error.to_string().contains("durable to LSN 40"),
             "{error}"
         );
+        // One that began durable only to LSN 20 does not.
+        let mut early = bytes.clone();
+        encode(FLUSH_MARK_TYPE, mark_lsn, &20u64.to_le_bytes(), &mut early);
+        assert!(matches!(
+            records_of(&early, 0, 4096).1.unwrap(),
+            SegmentEnd::Tail { lsn: 20, .. }
+        ));
+        // `set_flush_mark` fills in a placeholder mark the same way.
+        let mut placeholder = Vec::new();
+        encode(FLUSH_MARK_TYPE, mark_lsn, &[0; 8], &mut placeholder);
+        set_flush_mark(&mut placeholder, 40);
+        assert_eq!(&placeholder[..], &marked[mark_lsn as usize..]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::record::{RECORD_OVERHEAD, segment_path};
+use super::record::{FLUSH_MARK_SIZE, RECORD_OVERHEAD, segment_path};
 use super::*;
 use crate::error::{Error, Result};
 use crate::storage::vfs::{FileSystem, OsFileSystem, SimulatedFileSystem};
@@ -56,24 +56,17 @@ fn assert_is_the_log(records: &[WalRecord], starts: &[Lsn]) {
     }
 }
 
-/// Where the next record of `length` payload bytes will start.
-fn expected_start(wal: &Wal, length: usize) -> Lsn {
-    let (end, size) = (wal.end_lsn(), wal.segment_size());
-    if end % size + (RECORD_OVERHEAD + length) as u64 > size {
-        end - end % size + size
-    } else {
-        end
-    }
-}
-
 /// Appends `count` records, returning the start LSN of each and the end.
 fn append_records(wal: &Wal, first: usize, count: usize) -> (Vec<Lsn>, Lsn) {
     let mut starts = Vec::new();
     let mut end = 0;
     for index in first..first + count {
         let bytes = payload(index);
-        starts.push(expected_start(wal, bytes.len()));
-        end = wal.append(record_type(index), &bytes).unwrap();
+        let (start, after) = wal
+            .append_placed(record_type(index), |_| bytes.clone())
+            .unwrap();
+        starts.push(start);
+        end = after;
     }
     (starts, end)
 }
@@ -143,8 +136,7 @@ fn workload(wal: &Wal, seed: u64, records: usize) -> (Vec<Lsn>, usize) {
     let mut acknowledged = 0;
     for index in 0..records {
         let bytes = payload(index);
-        let start = expected_start(wal, bytes.len());
-        let Ok(end) = wal.append(record_type(index), &bytes) else {
+        let Ok((start, end)) = wal.append_placed(record_type(index), |_| bytes.clone()) else {
             break;
         };
         starts.push(start);
@@ -242,7 +234,8 @@ fn torn_tail_is_cut_and_appends_follow_it() {
     let records = read_everything(&wal, 0);
     assert_eq!(records.len(), 6);
     assert_is_the_log(&records[..5], &starts);
-    assert_eq!(records[5].lsn, end);
+    // After the new flush's mark.
+    assert_eq!(records[5].lsn, end + FLUSH_MARK_SIZE as u64);
 }
 
 #[test]
@@ -302,8 +295,14 @@ fn preallocated_segments_are_renamed_into_place_and_leftovers_removed() {
 fn mid_log_corruption_is_refused_with_the_lsn() {
     let fs = SimulatedFileSystem::new(3);
     let (wal, _) = open(&fs, 4096).unwrap();
-    let (starts, end) = append_records(&wal, 0, 10);
-    wal.flush(end).unwrap();
+    // One flush per record: the marks of later flushes prove record 3 was
+    // durable (in the last flush, damage would look like a torn write).
+    let mut starts = Vec::new();
+    for index in 0..10 {
+        let (start, end) = append_records(&wal, index, 1);
+        wal.flush(end).unwrap();
+        starts.extend(start);
+    }
     drop(wal);
     let segment = fs.open(&segment_path(&wal_directory(), 0)).unwrap();
     let mut byte = [0u8; 1];
@@ -491,9 +490,53 @@ fn reserved_types_and_oversized_records_are_refused() {
     let (wal, _) = open(&fs, 128).unwrap();
     assert!(wal.append(0, b"").is_err());
     assert!(wal.append(255, b"").is_err());
-    assert!(wal.append(1, &[0u8; 112]).is_err());
-    let end = wal.append(1, &[0u8; 111]).unwrap();
+    assert!(
+        wal.append(254, b"").is_err(),
+        "flush marks are the log's own"
+    );
+    // A record must fit in a segment after the flush mark its chunk starts
+    // with: 128 - 25 - 17 = 86 payload bytes at most.
+    assert!(wal.append(1, &[0u8; 87]).is_err());
+    let end = wal.append(1, &[0u8; 86]).unwrap();
     assert_eq!(end, 128);
     assert!(wal.flush(end + 1).is_err(), "beyond the end");
     assert!(Wal::open(Arc::new(fs.clone()), Path::new("/x"), options(10)).is_err());
+}
+
+#[test]
+fn a_hole_inside_the_last_flush_is_a_torn_tail_not_corruption() {
+    let fs = SimulatedFileSystem::new(5);
+    let (wal, _) = open(&fs, 8192).unwrap();
+    let (mut starts, end) = append_records(&wal, 0, 3);
+    wal.flush(end).unwrap();
+    let (last_flush, last_end) = append_records(&wal, 3, 40);
+    wal.flush(last_end).unwrap();
+    starts.extend(last_flush);
+    drop(wal);
+    // The power went off during the last flush's write, and the device
+    // kept its later sectors but not an earlier one.
+    let hole = (end / 512 + 1) * 512;
+    assert!(
+        hole + 1024 < last_end,
+        "the last flush spans several sectors"
+    );
+    let segment = fs.open(&segment_path(&wal_directory(), 0)).unwrap();
+    segment.write_at(&[0u8; 512], hole).unwrap();
+    segment.sync().unwrap();
+    let (wal, reopened_end) = open(&fs, 8192).expect("a torn write is not damage");
+    assert!(
+        end <= reopened_end && reopened_end <= hole,
+        "{reopened_end}"
+    );
+    let records = read_everything(&wal, 0);
+    assert!(records.len() >= 3);
+    assert_is_the_log(&records, &starts[..records.len()]);
+    // What followed the hole is gone, and the log goes on from its end.
+    let next = wal
+        .append(record_type(records.len()), &payload(records.len()))
+        .unwrap();
+    wal.flush(next).unwrap();
+    drop(wal);
+    let (wal, _) = open(&fs, 8192).unwrap();
+    assert_eq!(read_everything(&wal, 0).len(), records.len() + 1);
 }

@@ -39,9 +39,9 @@
 //! 2. At most one leader at a time (`flushing`), and it issues exactly one
 //!    write per segment per flush, each followed by that segment's sync before
 //!    anything is written to the next segment. So between two syncs a segment
-//!    has at most one unsynced write, and a crash can only tear the log's
-//!    *tail* (a prefix of that write survives), never leave a hole before a
-//!    surviving record — which is what lets the reader call a hole corruption.
+//!    has at most one unsynced write, and a crash can only damage the bytes
+//!    of that last write (any of its sectors may survive), never a record a
+//!    finished flush covered.
 //! 3. Any failed write or sync poisons the WAL: every later `append` and
 //!    `flush` fails. After a failed `fsync` the kernel may have dropped the
 //!    dirty pages (PostgreSQL's "fsyncgate"); retrying could report success for
@@ -59,6 +59,11 @@
 //!    preallocated file waits as `<start>.prealloc` and is renamed into place
 //!    when the log reaches it; `open` deletes leftovers. Zeros parse as the
 //!    end of the log, exactly like a file that ends there.
+//! 7. Each written chunk starts with a flush mark carrying the flushed LSN
+//!    when its flush began (record module, invariant 5), filled in by the
+//!    leader as it takes the chunk. With invariant 2 this is what lets the
+//!    reader call an invalid record corruption: a mark after it proves it
+//!    was durable before.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -68,7 +73,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use parking_lot::{Mutex, MutexGuard};
 
 use super::reader::WalReader;
-use super::record::{self, Lsn, RECORD_OVERHEAD, SEGMENT_END_TYPE, SegmentEnd, WAL_DIRECTORY_NAME};
+use super::record::{
+    self, FLUSH_MARK_SIZE, FLUSH_MARK_TYPE, Lsn, RECORD_OVERHEAD, SEGMENT_END_TYPE, SegmentEnd,
+    WAL_DIRECTORY_NAME,
+};
 use crate::error::{Error, Result};
 use crate::storage::vfs::{self, FileSystem, StorageFile};
 
@@ -94,10 +102,12 @@ impl Default for WalOptions {
     }
 }
 
-/// Appended bytes not yet written: contiguous, inside one segment.
+/// Appended bytes not yet written: contiguous, inside one segment; all but
+/// a lone segment-end record start with a flush mark.
 struct Chunk {
     lsn: Lsn,
     bytes: Vec<u8>,
+    marked: bool,
 }
 
 struct WriterState {
@@ -280,7 +290,16 @@ impl Wal {
     /// built knowing the new one. `build` runs under the log's mutex, so it
     /// must be quick (copying a few pages is fine).
     pub fn append_with(&self, record_type: u8, build: impl FnOnce(Lsn) -> Vec<u8>) -> Result<Lsn> {
-        if record_type == 0 || record_type == SEGMENT_END_TYPE {
+        self.append_placed(record_type, build).map(|(_, end)| end)
+    }
+
+    /// [`Wal::append_with`], also returning where the record starts.
+    pub(super) fn append_placed(
+        &self,
+        record_type: u8,
+        build: impl FnOnce(Lsn) -> Vec<u8>,
+    ) -> Result<(Lsn, Lsn)> {
+        if record_type == 0 || record_type == SEGMENT_END_TYPE || record_type == FLUSH_MARK_TYPE {
             return Err(Error::Internal(format!(
                 "WAL record type {record_type} is reserved"
             )));
@@ -292,24 +311,34 @@ impl Wal {
                 return Err(poisoned_error(reason));
             }
             let payload = build(state.redo_lsn);
-            let total = (RECORD_OVERHEAD + payload.len()) as u64;
-            if total > size {
+            let record_size = (RECORD_OVERHEAD + payload.len()) as u64;
+            // With the flush mark a chunk in a fresh segment starts with.
+            if record_size + FLUSH_MARK_SIZE as u64 > size {
                 return Err(Error::Internal(format!(
-                    "WAL record of {total} bytes does not fit in a segment of {size} bytes"
+                    "WAL record of {record_size} bytes does not fit in a segment of {size} bytes"
                 )));
             }
+            let mut mark = starts_chunk(&state, size, state.end_lsn);
             let offset = state.end_lsn % size;
-            if offset + total > size {
+            let needed = record_size + if mark { FLUSH_MARK_SIZE as u64 } else { 0 };
+            if offset + needed > size {
                 // Invariant 2 of the record module: end this segment.
                 if size - offset >= RECORD_OVERHEAD as u64 {
                     let lsn = state.end_lsn;
                     push_record(&mut state, size, SEGMENT_END_TYPE, lsn, b"");
                 }
                 state.end_lsn += size - offset;
+                mark = true;
+            }
+            if mark {
+                // Invariant 7: the durable LSN is filled in when flushed.
+                let lsn = state.end_lsn;
+                push_record(&mut state, size, FLUSH_MARK_TYPE, lsn, &[0; 8]);
+                state.end_lsn += FLUSH_MARK_SIZE as u64;
             }
             let lsn = state.end_lsn;
             push_record(&mut state, size, record_type, lsn, &payload);
-            state.end_lsn += total;
+            state.end_lsn += record_size;
             let rest = size - state.end_lsn % size;
             if rest < RECORD_OVERHEAD as u64 {
                 // Too short for any record: the segment is full. Moving the end
@@ -317,12 +346,12 @@ impl Wal {
                 state.end_lsn += rest;
             }
             (
-                state.end_lsn,
+                (lsn, state.end_lsn),
                 state.pending_bytes >= self.options.buffer_limit,
             )
         };
         if over_limit {
-            self.flush(end)?;
+            self.flush(end.1)?;
         }
         Ok(end)
     }
@@ -386,8 +415,11 @@ impl Wal {
         let mut rounds = 0;
         let mut released: Vec<std::thread::Thread> = Vec::new();
         loop {
-            let chunks = std::mem::take(&mut state.pending);
+            let mut chunks = std::mem::take(&mut state.pending);
             state.pending_bytes = 0;
+            for chunk in chunks.iter_mut().filter(|chunk| chunk.marked) {
+                record::set_flush_mark(&mut chunk.bytes, state.flushed_lsn);
+            }
             let target = state.end_lsn;
             drop(state);
             self.release(std::mem::take(&mut released));
@@ -612,16 +644,22 @@ impl Wal {
     }
 }
 
+/// Whether a record at `lsn` cannot extend the last pending chunk
+/// (nothing pending, or a new segment) and so starts a chunk of its own.
+fn starts_chunk(state: &WriterState, size: u64, lsn: Lsn) -> bool {
+    !state.pending.last().is_some_and(|chunk| {
+        chunk.lsn + chunk.bytes.len() as u64 == lsn && chunk.lsn / size == lsn / size
+    })
+}
+
 /// Encodes a record into the pending buffer, extending the last chunk when
 /// contiguous within the same segment (so a flush writes once per segment).
 fn push_record(state: &mut WriterState, size: u64, record_type: u8, lsn: Lsn, payload: &[u8]) {
-    let contiguous = state.pending.last().is_some_and(|chunk| {
-        chunk.lsn + chunk.bytes.len() as u64 == lsn && chunk.lsn / size == lsn / size
-    });
-    if !contiguous {
+    if starts_chunk(state, size, lsn) {
         state.pending.push(Chunk {
             lsn,
             bytes: Vec::new(),
+            marked: record_type == FLUSH_MARK_TYPE,
         });
     }
     let chunk = state
