@@ -1,12 +1,13 @@
 //! Garbage collection keeps the data file bounded: the same 1,000 rows are
-//! updated over and over (200,000 updates here; `BASALT_GC_UPDATES=1000000`
-//! for the million) by two threads at SERIALIZABLE, with the
+//! updated a million times (the number, about 5 s;
+//! `BASALT_GC_UPDATES` changes it) by two threads at SERIALIZABLE, with the
 //! background collector running. Without collection every update would add
 //! a version (about 120 bytes) for good; with it, a few versions per row
 //! remain, and each completed sweep truncates the commit log below its
 //! horizon, so its status byte per transaction does not pile up either:
-//! the file stops growing. The test prints the sizes it saw (1,000,000
-//! updates: 1,120 KiB after the first tenth and after the last).
+//! the file stops growing. The test prints the sizes it saw (1.1–1.4 MiB
+//! after every tenth, flat but for an occasional step when a stalled
+//! horizon let versions pile up).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,7 +30,7 @@ fn updating_the_same_rows_keeps_the_data_file_bounded() {
     let updates: u64 = std::env::var("BASALT_GC_UPDATES")
         .ok()
         .map(|text| text.parse().expect("BASALT_GC_UPDATES is a number"))
-        .unwrap_or(200_000);
+        .unwrap_or(1_000_000);
     let directory = tempfile::tempdir().expect("temporary directory");
     let engine = Arc::new(BTreeEngine::open(&Config::new(directory.path())).expect("open"));
     let mvcc = Mvcc::open(Arc::clone(&engine) as Arc<dyn Engine>).expect("mvcc");
@@ -89,13 +90,15 @@ fn updating_the_same_rows_keeps_the_data_file_bounded() {
     assert!(versions <= 3 * ROWS, "{versions} versions for {ROWS} rows");
     // The file: without collection every update would keep a version of
     // about 120 bytes, and without truncation the commit log a status byte.
-    // Allow the second half 128 KiB (page splits and merges as the number
-    // of versions per row moves between sweeps), whatever the
-    // number of updates.
+    // Over the second half of a million updates the commit log alone would add
+    // about 950 KiB. Allow 512 KiB whatever the number of updates: the
+    // tree keeps the pages of its busiest moment, and when a thread is
+    // descheduled in the middle of a transaction (a loaded CI machine) the
+    // horizon stalls and versions pile up for a while (once 344 KiB).
     let half = sizes[rounds as usize / 2 - 1];
     let last = *sizes.last().expect("sizes");
     assert!(
-        last <= half + 128 * 1024,
+        last <= half + 512 * 1024,
         "data file grew by {} bytes in the second half: {sizes:?}",
         last - half
     );
