@@ -775,29 +775,26 @@ impl Session {
                     parse_isolation(&value)?;
                 }
                 // The current transaction's modes are not stored settings.
-                match name.as_str() {
+                let modes = match name.as_str() {
                     "transaction_isolation" | "transaction isolation level" => {
-                        self.set_transaction(TransactionModes {
+                        Some(TransactionModes {
                             isolation: Some(parse_isolation(&value)?),
                             ..TransactionModes::default()
-                        })?;
-                        return Ok(command("SET"));
+                        })
                     }
-                    "transaction_read_only" => {
-                        self.set_transaction(TransactionModes {
-                            read_only: Some(parse_boolean(&name, &value)?),
-                            ..TransactionModes::default()
-                        })?;
-                        return Ok(command("SET"));
-                    }
-                    "transaction_deferrable" => {
-                        self.set_transaction(TransactionModes {
-                            deferrable: Some(parse_boolean(&name, &value)?),
-                            ..TransactionModes::default()
-                        })?;
-                        return Ok(command("SET"));
-                    }
-                    _ => {}
+                    "transaction_read_only" => Some(TransactionModes {
+                        read_only: Some(parse_boolean(&name, &value)?),
+                        ..TransactionModes::default()
+                    }),
+                    "transaction_deferrable" => Some(TransactionModes {
+                        deferrable: Some(parse_boolean(&name, &value)?),
+                        ..TransactionModes::default()
+                    }),
+                    _ => None,
+                };
+                if let Some(modes) = modes {
+                    self.set_transaction(modes)?;
+                    return Ok(command("SET"));
                 }
                 let value = match name.as_str() {
                     "default_transaction_read_only" | "default_transaction_deferrable" => {
