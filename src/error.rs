@@ -63,6 +63,16 @@ impl SqlState {
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: SqlState = SqlState("2201W");
     pub const INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE: SqlState = SqlState("2201X");
+    pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
+    pub const PROGRAM_LIMIT_EXCEEDED: SqlState = SqlState("54000");
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
+    pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
+    pub const DUPLICATE_ALIAS: SqlState = SqlState("42712");
+    pub const INVALID_RECURSION: SqlState = SqlState("42P19");
+    pub const WINDOWING_ERROR: SqlState = SqlState("42P20");
+    pub const INVALID_ARGUMENT_FOR_NTILE: SqlState = SqlState("22014");
+    pub const INVALID_ARGUMENT_FOR_NTH_VALUE: SqlState = SqlState("22016");
+    pub const INVALID_PRECEDING_OR_FOLLOWING_SIZE: SqlState = SqlState("22013");
     pub const IO_ERROR: SqlState = SqlState("58030");
     pub const DATA_CORRUPTED: SqlState = SqlState("XX001");
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");

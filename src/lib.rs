@@ -4,9 +4,11 @@
 //! Layers depend downward only:
 //!
 //! ```text
-//!   server  (pgwire front end, sessions; async lives only here)
+//!   server  (pgwire front end; async lives only here)
 //!     │
-//!   sql     (parser glue, binder, planner, executor, catalog)
+//!   database (wires the layers together, hands out sessions)
+//!     │
+//!   sql     (parser glue, binder, optimizer, execution, catalog, sessions)
 //!     │
 //!   txn     (MVCC snapshots, write-conflict detection, SSI hooks)
 //!     │
@@ -16,6 +18,7 @@
 //! `docs/architecture.md` is the map.
 
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod server;
 pub mod sql;
@@ -23,4 +26,5 @@ pub mod storage;
 pub mod txn;
 
 pub use config::Config;
+pub use database::Database;
 pub use error::{Error, Result, SqlState};

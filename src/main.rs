@@ -12,9 +12,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use basalt::Database;
 use basalt::config::{Config, DEFAULT_BUFFER_POOL_PAGES};
 use basalt::server::{ShutdownSignal, serve};
-use basalt::sql::session::Database;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 

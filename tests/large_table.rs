@@ -3,23 +3,23 @@
 //! still there after a clean shutdown and reopen.
 
 use basalt::Config;
-use basalt::sql::{Database, Outcome, Session, Value};
+use basalt::Database;
+use basalt::sql::{Outcome, Session, Value};
 
 fn query(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
     let prepared = session.prepare(sql, &[]).expect("prepare");
     match session.execute(&prepared, &[]).expect("execute") {
-        Outcome::Rows { rows, .. } => rows,
+        Outcome::Rows { mut cursor, .. } => session.fetch_all(&mut cursor).expect("fetch"),
         other => panic!("expected rows, got {other:?}"),
     }
 }
 
 fn run(session: &mut Session, sql: &str) -> String {
     let prepared = session.prepare(sql, &[]).expect("prepare");
-    session
-        .execute(&prepared, &[])
-        .expect("execute")
-        .tag()
-        .expect("tag")
+    match session.execute(&prepared, &[]).expect("execute") {
+        Outcome::Command { tag } => tag,
+        other => panic!("expected a command, got {other:?}"),
+    }
 }
 
 fn check(session: &mut Session) {

@@ -8,7 +8,8 @@
 
 use std::path::PathBuf;
 
-use basalt::sql::{Database, Outcome, Session};
+use basalt::Database;
+use basalt::sql::{Outcome, Session};
 use sqllogictest::{DBOutput, DefaultColumnType, Runner};
 
 #[derive(Debug)]
@@ -41,9 +42,15 @@ impl sqllogictest::DB for Connection {
                 .map_err(to_error)?;
             let outcome = self.session.execute(&prepared, &[]).map_err(to_error)?;
             last = match outcome {
-                Outcome::Rows { columns, rows } => DBOutput::Rows {
+                Outcome::Rows {
+                    columns,
+                    mut cursor,
+                } => DBOutput::Rows {
                     types: columns.iter().map(|_| DefaultColumnType::Any).collect(),
-                    rows: rows
+                    rows: self
+                        .session
+                        .fetch_all(&mut cursor)
+                        .map_err(to_error)?
                         .into_iter()
                         .map(|row| {
                             row.into_iter()

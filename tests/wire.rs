@@ -882,8 +882,7 @@ async fn a_failed_fsync_stops_the_server_at_once() {
         std::sync::Arc::new(fs.clone()),
     )
     .expect("open");
-    let database =
-        basalt::sql::session::Database::with_engine(std::sync::Arc::new(engine)).expect("database");
+    let database = basalt::Database::with_engine(std::sync::Arc::new(engine)).expect("database");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -42,8 +42,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::database::Database;
 use crate::error::{Error, Result, SqlState};
-use crate::sql::session::{Column, Database, Outcome, Prepared, Session, TransactionStatus};
+use crate::sql::{Column, Cursor, Outcome, Prepared, Row, Session, TransactionStatus};
 
 use super::extended::Portal;
 use super::frontend::{self, Frame, FrontendMessage};
@@ -52,6 +53,11 @@ use super::values::{self, FORMAT_TEXT};
 /// Output is written to the socket once this many bytes are pending, so a
 /// large result streams instead of piling up in memory.
 pub(super) const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// How many rows one trip to the engine fetches from a query's cursor: a
+/// bound on the rows in memory at once, large enough that the hand-off to
+/// the blocking pool is a small share of the work.
+pub(super) const FETCH_BATCH: usize = 1024;
 
 /// What the main loop does after handling a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,11 +291,20 @@ impl Connection {
                                     "there is no parameter $1",
                                 ));
                             }
-                            session.execute(&prepared, &[])
+                            let mut outcome = session.execute(&prepared, &[])?;
+                            // The first rows come back with the outcome: a
+                            // small result costs one trip to the engine.
+                            let first = match &mut outcome {
+                                Outcome::Rows { cursor, .. } => {
+                                    session.fetch(cursor, FETCH_BATCH)?
+                                }
+                                _ => Vec::new(),
+                            };
+                            Ok((outcome, first))
                         })
                         .await;
                     let sent = match outcome {
-                        Ok(outcome) => self.send_whole_outcome(outcome).await?,
+                        Ok((outcome, first)) => self.send_whole_outcome(outcome, first).await?,
                         Err(error) => Err(error),
                     };
                     if let Err(error) = sent {
@@ -319,26 +334,50 @@ impl Connection {
         }
     }
 
-    /// Sends a complete outcome in text format (simple query protocol).
-    /// The outer result is I/O; the inner one a value that could not be encoded.
-    async fn send_whole_outcome(&mut self, outcome: Outcome) -> std::io::Result<Result<()>> {
+    /// Sends a complete outcome in text format (simple query protocol),
+    /// fetching the rows of a query batch by batch after `first`. The outer
+    /// result is I/O; the inner one an error of the query (a value that
+    /// could not be encoded, or one the engine hit while fetching).
+    async fn send_whole_outcome(
+        &mut self,
+        outcome: Outcome,
+        first: Vec<Row>,
+    ) -> std::io::Result<Result<()>> {
         match outcome {
-            Outcome::Rows { columns, rows } => {
+            Outcome::Rows {
+                columns,
+                mut cursor,
+            } => {
                 let formats = vec![FORMAT_TEXT; columns.len()];
                 self.send(PgWireBackendMessage::RowDescription(row_description(
                     &columns, &formats,
                 )));
-                for row in &rows {
-                    match values::encode_row(row, &columns, &formats) {
-                        Ok(data_row) => self.send(PgWireBackendMessage::DataRow(data_row)),
-                        Err(error) => return Ok(Err(error)),
+                let mut batch = first;
+                let mut count = 0usize;
+                loop {
+                    for row in &batch {
+                        match values::encode_row(row, &columns, &formats) {
+                            Ok(data_row) => self.send(PgWireBackendMessage::DataRow(data_row)),
+                            Err(error) => return Ok(Err(error)),
+                        }
+                        if self.write_buffer.len() >= FLUSH_THRESHOLD {
+                            self.flush().await?;
+                        }
                     }
-                    if self.write_buffer.len() >= FLUSH_THRESHOLD {
-                        self.flush().await?;
+                    count += batch.len();
+                    if cursor.is_done() {
+                        break;
+                    }
+                    match self.fetch(cursor, FETCH_BATCH).await {
+                        Ok((returned, rows)) => {
+                            cursor = returned;
+                            batch = rows;
+                        }
+                        Err(error) => return Ok(Err(error)),
                     }
                 }
                 self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-                    format!("SELECT {}", rows.len()),
+                    format!("SELECT {count}"),
                 )));
             }
             Outcome::Command { tag } => self.send(PgWireBackendMessage::CommandComplete(
@@ -349,6 +388,20 @@ impl Connection {
             )),
         }
         Ok(Ok(()))
+    }
+
+    /// Fetches up to `max_rows` rows of a cursor on the blocking pool; the
+    /// cursor travels there and back with the session.
+    pub(super) async fn fetch(
+        &mut self,
+        mut cursor: Cursor,
+        max_rows: usize,
+    ) -> Result<(Cursor, Vec<Row>)> {
+        self.with_session(move |session| {
+            let rows = session.fetch(&mut cursor, max_rows)?;
+            Ok((cursor, rows))
+        })
+        .await
     }
 
     /// Runs engine work on the blocking pool with this connection's session.

@@ -12,17 +12,16 @@
 //! Statement and portal names are per connection; `""` is the unnamed one,
 //! which Parse and Bind silently replace, while re-using a named one is an
 //! error (`42P05` for statements, `42P03` for portals) as in PostgreSQL.
-//! A portal runs its statement on its first Execute and keeps the rows; a
-//! later Execute continues where the previous one stopped. Portals belong
-//! to a transaction, so all of them are dropped when a Sync finds the
-//! session outside a transaction block.
+//! A portal runs its statement on its first Execute and keeps the query's
+//! cursor; a later Execute continues where the previous one stopped,
+//! pulling more rows through the operators, never holding more than a
+//! batch. Portals belong to a transaction, so all of them are dropped when
+//! a Sync finds the session outside a transaction block.
 //!
 //! Every handler here returns a `Result`; an `Err` becomes an ErrorResponse
 //! and the connection skips messages until Sync (see connection.rs).
 //!
-//! Not modelled, because the session API runs each Execute in its own
-//! autocommit transaction: PostgreSQL's implicit transaction spanning all
-//! messages up to a Sync.
+//! Executes up to a Sync share an implicit transaction, as in PostgreSQL.
 
 use std::sync::Arc;
 
@@ -35,10 +34,9 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 
 use crate::error::{Error, Result, SqlState};
-use crate::sql::session::{Column, Outcome, Prepared, TransactionStatus};
-use crate::sql::types::{DataType, Row, Value};
+use crate::sql::{Column, Cursor, DataType, Outcome, Prepared, Row, TransactionStatus, Value};
 
-use super::connection::{Connection, FLUSH_THRESHOLD, describe_columns};
+use super::connection::{Connection, FETCH_BATCH, FLUSH_THRESHOLD, describe_columns};
 use super::frontend::Target;
 use super::values::{self, FORMAT_TEXT, FormatList};
 
@@ -54,11 +52,11 @@ pub struct Portal {
 enum PortalState {
     /// Not executed yet.
     Ready,
-    /// Executed; rows from `next` on have not been sent.
+    /// Executed; the cursor holds the rows not sent yet (`None` only
+    /// while it is away fetching).
     Rows {
         columns: Vec<Column>,
-        rows: Vec<Row>,
-        next: usize,
+        cursor: Option<Cursor>,
     },
     /// A command (not a query) that has run; it cannot run again.
     CommandDone,
@@ -180,6 +178,12 @@ impl Connection {
             .portals
             .get(&portal_name)
             .ok_or_else(|| missing_portal(&portal_name))?;
+        let limit = if max_rows > 0 {
+            max_rows as usize
+        } else {
+            usize::MAX
+        };
+        let mut prefetched = Vec::new();
         if matches!(portal.state, PortalState::Ready) {
             let statement = Arc::clone(&portal.statement);
             let parameters = portal.parameters.clone();
@@ -187,15 +191,25 @@ impl Connection {
                 .with_session(move |session| {
                     // Executes up to the next Sync share an implicit transaction.
                     session.begin_implicit();
-                    session.execute(&statement, &parameters)
+                    let mut outcome = session.execute(&statement, &parameters)?;
+                    // The first rows come back with the outcome: a small
+                    // result costs one trip to the engine.
+                    let first = match &mut outcome {
+                        Outcome::Rows { cursor, .. } => {
+                            session.fetch(cursor, limit.min(FETCH_BATCH))?
+                        }
+                        _ => Vec::new(),
+                    };
+                    Ok((outcome, first))
                 })
                 .await;
             let portal = self
                 .portals
                 .get_mut(&portal_name)
                 .ok_or_else(|| Error::Internal("a portal vanished during Execute".into()))?;
-            match outcome? {
-                Outcome::Rows { columns, rows } => {
+            let (outcome, first) = outcome?;
+            match outcome {
+                Outcome::Rows { columns, cursor } => {
                     // Encode by the described columns when they line up, so
                     // binary widths match what the client was told.
                     let columns = if columns.len() == portal.statement.columns.len() {
@@ -205,9 +219,9 @@ impl Connection {
                     };
                     portal.state = PortalState::Rows {
                         columns,
-                        rows,
-                        next: 0,
+                        cursor: Some(cursor),
                     };
+                    prefetched = first;
                 }
                 Outcome::Command { tag } => {
                     portal.state = PortalState::CommandDone;
@@ -225,20 +239,27 @@ impl Connection {
                 }
             }
         }
-        self.send_portal_rows(&portal_name, max_rows).await
+        self.send_portal_rows(&portal_name, limit, prefetched).await
     }
 
-    /// Sends the next batch of an executed portal's rows.
-    async fn send_portal_rows(&mut self, portal_name: &str, max_rows: i32) -> Result<()> {
+    /// Sends up to `limit` rows of an executed portal: `prefetched` first,
+    /// then batches fetched from its cursor.
+    async fn send_portal_rows(
+        &mut self,
+        portal_name: &str,
+        limit: usize,
+        prefetched: Vec<Row>,
+    ) -> Result<()> {
         let Some(portal) = self.portals.get_mut(portal_name) else {
             return Err(missing_portal(portal_name));
         };
-        let (columns, rows, next) = match &mut portal.state {
-            PortalState::Rows {
-                columns,
-                rows,
-                next,
-            } => (columns, rows, next),
+        let (columns, mut cursor) = match &mut portal.state {
+            PortalState::Rows { columns, cursor } => (
+                columns.clone(),
+                cursor
+                    .take()
+                    .ok_or_else(|| Error::Internal("a portal's cursor is away".into()))?,
+            ),
             PortalState::CommandDone => {
                 return Err(Error::sql(
                     SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -257,42 +278,42 @@ impl Connection {
                 ));
             }
         };
-        let remaining = rows.len() - *next;
-        let batch = if max_rows > 0 {
-            remaining.min(max_rows as usize)
-        } else {
-            remaining
-        };
-        let start = *next;
-        *next += batch;
+        let formats = portal.result_formats.clone();
+        let mut sent = 0usize;
+        let mut batch = prefetched;
+        // An error leaves the portal without its cursor: the client skips
+        // to Sync, and the portal dies with the transaction.
+        loop {
+            for row in &batch {
+                let data_row = values::encode_row(row, &columns, &formats)?;
+                self.send(PgWireBackendMessage::DataRow(data_row));
+                if self.write_buffer.len() >= FLUSH_THRESHOLD {
+                    self.flush().await.map_err(Error::Io)?;
+                }
+            }
+            sent += batch.len();
+            if sent >= limit || cursor.is_done() {
+                break;
+            }
+            let (returned, rows) = self.fetch(cursor, (limit - sent).min(FETCH_BATCH)).await?;
+            cursor = returned;
+            batch = rows;
+        }
         // Like PostgreSQL, a batch that filled max_rows suspends the portal
         // even if it happened to take the last row; the next Execute then
         // completes it with zero rows.
-        let suspended = max_rows > 0 && batch == max_rows as usize;
-        // Encode the batch before sending, since the portal borrow and
-        // `self.send` cannot overlap. Batches are bounded by max_rows or the
-        // result the engine already materialised.
-        let encoded = rows[start..start + batch]
-            .iter()
-            .map(|row| values::encode_row(row, columns, &portal.result_formats))
-            .collect::<Result<Vec<_>>>()?;
-        if !suspended {
-            // The rows are no longer needed; keep only the position.
-            rows.clear();
-            *next = 0;
-        }
-        for data_row in encoded {
-            self.send(PgWireBackendMessage::DataRow(data_row));
-            if self.write_buffer.len() >= FLUSH_THRESHOLD {
-                self.flush().await.map_err(Error::Io)?;
-            }
+        let suspended = limit != usize::MAX && sent == limit;
+        if let Some(portal) = self.portals.get_mut(portal_name)
+            && let PortalState::Rows { cursor: slot, .. } = &mut portal.state
+        {
+            *slot = Some(cursor);
         }
         if suspended {
             self.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
         } else {
             // PostgreSQL's tag counts the rows fetched by this Execute.
             self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-                format!("SELECT {batch}"),
+                format!("SELECT {sent}"),
             )));
         }
         Ok(())

@@ -30,8 +30,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::sql::session::Database;
 
 use super::connection::Connection;
 

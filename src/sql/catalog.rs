@@ -149,6 +149,14 @@ fn put_string(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
+/// Creates the catalog tree on first use of a database.
+pub fn initialize(mvcc: &crate::txn::Mvcc) -> Result<()> {
+    if !mvcc.engine().tree_exists(CATALOG_TREE)? {
+        mvcc.engine().create_tree(CATALOG_TREE)?;
+    }
+    Ok(())
+}
+
 /// Looks up a table by name in the transaction's snapshot.
 pub fn get_table(txn: &mut Transaction, name: &str) -> Result<Option<Table>> {
     match txn.get(CATALOG_TREE, name.as_bytes())? {

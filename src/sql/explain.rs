@@ -1,6 +1,6 @@
-//! `EXPLAIN`: renders a [`Plan`] as indented text in PostgreSQL's style,
-//! with expressions written back as SQL over the names of each operator's
-//! input columns (table columns at the leaves, output expressions above).
+//! `EXPLAIN`: renders a [`LogicalPlan`] as indented text in PostgreSQL's
+//! style, with expressions written back as SQL, each column by the name the
+//! statement's column catalog gives it.
 //!
 //! ```text
 //! Sort
@@ -15,142 +15,102 @@
 
 use std::ops::Bound;
 
-use super::expr::{Expr, Function};
-use super::plan::{Aggregate, AggregateFunction, Plan};
+use super::expr::{Expr, Subquery, SubqueryKind};
+use super::plan::{Access, Aggregate, AggregateFunction, ColumnCatalog, LogicalPlan};
 use super::types::Value;
 
-impl Plan {
-    /// The EXPLAIN text, one line per row.
-    pub fn explain(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        explain_into(self, 0, &mut lines);
-        lines
-    }
-
-    /// Names of the columns this operator produces, for rendering the
-    /// expressions of the operator above it.
-    fn output_names(&self) -> Vec<String> {
-        match self {
-            Plan::Values { rows } => {
-                let width = rows.first().map_or(0, |row| row.len());
-                (1..=width).map(|i| format!("column{i}")).collect()
-            }
-            Plan::Scan { table, .. } | Plan::KeyLookup { table, .. } => {
-                table.columns.iter().map(|c| c.name.clone()).collect()
-            }
-            Plan::Filter { input, .. }
-            | Plan::Distinct { input }
-            | Plan::Sort { input, .. }
-            | Plan::Limit { input, .. } => input.output_names(),
-            Plan::Project { input, exprs } => {
-                let names = input.output_names();
-                exprs.iter().map(|e| to_sql(e, &names)).collect()
-            }
-            Plan::Aggregate {
-                input,
-                group_by,
-                aggregates,
-            } => {
-                let names = input.output_names();
-                group_by
-                    .iter()
-                    .map(|e| to_sql(e, &names))
-                    .chain(aggregates.iter().map(|a| aggregate_sql(a, &names)))
-                    .collect()
-            }
-        }
-    }
+/// The EXPLAIN text of a plan, one line per row.
+pub fn explain(plan: &LogicalPlan, columns: &ColumnCatalog) -> Vec<String> {
+    let mut lines = Vec::new();
+    explain_into(plan, columns, 0, &mut lines);
+    lines
 }
 
-fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
+fn explain_into(
+    plan: &LogicalPlan,
+    columns: &ColumnCatalog,
+    depth: usize,
+    lines: &mut Vec<String>,
+) {
     let indent = if depth == 0 {
         String::new()
     } else {
         format!("{}->  ", "      ".repeat(depth - 1))
     };
     let detail_indent = format!("{}  ", "      ".repeat(depth));
+    let sql = |e: &Expr| expr_sql(e, columns);
     let mut details = Vec::new();
     let (title, child) = match plan {
-        Plan::Values { rows } => (format!("Values ({} rows)", rows.len()), None),
-        Plan::Scan {
+        LogicalPlan::Values { rows, .. } => (format!("Values ({} rows)", rows.len()), None),
+        LogicalPlan::Scan {
             table,
-            start,
-            end,
+            access,
             filter,
+            ..
         } => {
-            let names = plan.output_names();
-            let title = if matches!((start, end), (Bound::Unbounded, Bound::Unbounded)) {
-                format!("Seq Scan on {}", table.name)
-            } else {
-                let key = table
-                    .primary_key
-                    .first()
-                    .map_or("?", |c| table.columns[*c].name.as_str());
-                let range: Vec<String> = [(start, ">=", ">"), (end, "<=", "<")]
-                    .into_iter()
-                    .filter_map(|(bound, inclusive, exclusive)| match bound {
-                        Bound::Included(e) => Some(format!("{key} {inclusive} {}", to_sql(e, &[]))),
-                        Bound::Excluded(e) => Some(format!("{key} {exclusive} {}", to_sql(e, &[]))),
-                        Bound::Unbounded => None,
-                    })
-                    .collect();
-                details.push(format!("Key Range: {}", range.join(" AND ")));
-                format!(
-                    "Key Range Scan on {} using {}",
-                    table.name,
-                    table.primary_key_name()
-                )
+            let title = match access {
+                Access::Full => format!("Seq Scan on {}", table.name),
+                Access::Key(key) => {
+                    let key: Vec<String> = table
+                        .primary_key
+                        .iter()
+                        .zip(key)
+                        .map(|(column, e)| format!("{} = {}", table.columns[*column].name, sql(e)))
+                        .collect();
+                    details.push(format!("Key: {}", key.join(" AND ")));
+                    format!(
+                        "Key Lookup on {} using {}",
+                        table.name,
+                        table.primary_key_name()
+                    )
+                }
+                Access::Range { start, end } => {
+                    let key = table
+                        .primary_key
+                        .first()
+                        .map_or("?", |c| table.columns[*c].name.as_str());
+                    let range: Vec<String> = [(start, ">=", ">"), (end, "<=", "<")]
+                        .into_iter()
+                        .filter_map(|(bound, inclusive, exclusive)| match bound {
+                            Bound::Included(e) => Some(format!("{key} {inclusive} {}", sql(e))),
+                            Bound::Excluded(e) => Some(format!("{key} {exclusive} {}", sql(e))),
+                            Bound::Unbounded => None,
+                        })
+                        .collect();
+                    details.push(format!("Key Range: {}", range.join(" AND ")));
+                    format!(
+                        "Key Range Scan on {} using {}",
+                        table.name,
+                        table.primary_key_name()
+                    )
+                }
             };
             if let Some(filter) = filter {
-                details.push(format!("Filter: {}", to_sql(filter, &names)));
+                details.push(format!("Filter: {}", sql(filter)));
             }
             (title, None)
         }
-        Plan::KeyLookup { table, key, filter } => {
-            let names = plan.output_names();
-            let key: Vec<String> = table
-                .primary_key
-                .iter()
-                .zip(key)
-                .map(|(column, e)| format!("{} = {}", table.columns[*column].name, to_sql(e, &[])))
-                .collect();
-            details.push(format!("Key: {}", key.join(" AND ")));
-            if let Some(filter) = filter {
-                details.push(format!("Filter: {}", to_sql(filter, &names)));
-            }
-            (
-                format!(
-                    "Key Lookup on {} using {}",
-                    table.name,
-                    table.primary_key_name()
-                ),
-                None,
-            )
-        }
-        Plan::Filter { input, predicate } => {
-            details.push(format!(
-                "Filter: {}",
-                to_sql(predicate, &input.output_names())
-            ));
+        LogicalPlan::Filter { input, predicate } => {
+            details.push(format!("Filter: {}", sql(predicate)));
             ("Filter".to_string(), Some(input))
         }
-        Plan::Project { input, exprs } => {
-            let names = input.output_names();
-            details.push(format!("Output: {}", sql_list(exprs, &names)));
+        LogicalPlan::Project { input, exprs } => {
+            let list: Vec<String> = exprs.iter().map(|(_, e)| sql(e)).collect();
+            details.push(format!("Output: {}", list.join(", ")));
             ("Project".to_string(), Some(input))
         }
-        Plan::Aggregate {
+        LogicalPlan::Aggregate {
             input,
             group_by,
             aggregates,
         } => {
-            let names = input.output_names();
             if !group_by.is_empty() {
-                details.push(format!("Group Key: {}", sql_list(group_by, &names)));
+                let keys: Vec<String> = group_by.iter().map(|(_, e)| sql(e)).collect();
+                details.push(format!("Group Key: {}", keys.join(", ")));
             }
             let calls: Vec<String> = aggregates
                 .iter()
-                .map(|a| aggregate_sql(a, &names))
+                .map(|(_, a)| aggregate_sql(a, columns))
                 .collect();
             details.push(format!("Aggregates: {}", calls.join(", ")));
             let title = if group_by.is_empty() {
@@ -160,13 +120,12 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
             };
             (title.to_string(), Some(input))
         }
-        Plan::Distinct { input } => ("Distinct".to_string(), Some(input)),
-        Plan::Sort { input, keys } => {
-            let names = input.output_names();
+        LogicalPlan::Distinct { input } => ("Distinct".to_string(), Some(input)),
+        LogicalPlan::Sort { input, keys } => {
             let keys: Vec<String> = keys
                 .iter()
                 .map(|k| {
-                    let mut text = to_sql(&k.expr, &names);
+                    let mut text = sql(&k.expr);
                     if k.descending {
                         text.push_str(" DESC");
                     }
@@ -183,16 +142,16 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
             details.push(format!("Sort Key: {}", keys.join(", ")));
             ("Sort".to_string(), Some(input))
         }
-        Plan::Limit {
+        LogicalPlan::Limit {
             input,
             limit,
             offset,
         } => {
             if let Some(limit) = limit {
-                details.push(format!("Limit: {}", to_sql(limit, &[])));
+                details.push(format!("Limit: {}", sql(limit)));
             }
             if let Some(offset) = offset {
-                details.push(format!("Offset: {}", to_sql(offset, &[])));
+                details.push(format!("Offset: {}", sql(offset)));
             }
             ("Limit".to_string(), Some(input))
         }
@@ -200,25 +159,17 @@ fn explain_into(plan: &Plan, depth: usize, lines: &mut Vec<String>) {
     lines.push(format!("{indent}{title}"));
     lines.extend(details.into_iter().map(|d| format!("{detail_indent}{d}")));
     if let Some(child) = child {
-        explain_into(child, depth + 1, lines);
+        explain_into(child, columns, depth + 1, lines);
     }
 }
 
-/// Several expressions as a comma-separated SQL list.
-fn sql_list(exprs: &[Expr], names: &[String]) -> String {
-    exprs
-        .iter()
-        .map(|e| to_sql(e, names))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn aggregate_sql(aggregate: &Aggregate, names: &[String]) -> String {
+/// An aggregate call as SQL.
+pub fn aggregate_sql(aggregate: &Aggregate, columns: &ColumnCatalog) -> String {
     match (&aggregate.function, &aggregate.arg) {
         (AggregateFunction::CountStar, _) => "count(*)".to_string(),
         (function, Some(arg)) => {
             let distinct = if aggregate.distinct { "DISTINCT " } else { "" };
-            format!("{}({distinct}{})", function.name(), to_sql(arg, names))
+            format!("{}({distinct}{})", function.name(), expr_sql(arg, columns))
         }
         (function, None) => format!("{}()", function.name()),
     }
@@ -233,15 +184,14 @@ fn literal_sql(value: &Value) -> String {
     }
 }
 
-/// Writes a bound expression back as SQL; `Column(i)` becomes `names[i]`.
-pub fn to_sql(expr: &Expr, names: &[String]) -> String {
-    let sql = |e: &Expr| to_sql(e, names);
+/// Writes a bound expression back as SQL; each column by its catalog name.
+pub fn expr_sql(expr: &Expr, columns: &ColumnCatalog) -> String {
+    let sql = |e: &Expr| expr_sql(e, columns);
     match expr {
         Expr::Literal(value) => literal_sql(value),
-        Expr::Column(index) => names
-            .get(*index)
-            .cloned()
-            .unwrap_or_else(|| format!("#{index}")),
+        Expr::Column(id) => columns.name(*id).to_string(),
+        Expr::Slot(slot) => format!("${slot}"),
+        Expr::Outer(index) => format!("$outer{index}"),
         Expr::Parameter(index) => format!("${}", index + 1),
         Expr::Binary {
             op, left, right, ..
@@ -323,16 +273,30 @@ pub fn to_sql(expr: &Expr, names: &[String]) -> String {
         }
         Expr::Cast { expr, to, .. } => format!("({})::{}", sql(expr), to.name()),
         Expr::Function { function, args } => {
-            let name = match function {
-                Function::Abs => "abs",
-                Function::Coalesce => "coalesce",
-                Function::NullIf => "nullif",
-                Function::Lower => "lower",
-                Function::Upper => "upper",
-                Function::Length => "length",
-            };
             let args: Vec<String> = args.iter().map(sql).collect();
-            format!("{name}({})", args.join(", "))
+            format!("{}({})", function.name(), args.join(", "))
         }
+        Expr::Subquery(subquery) => subquery_sql(subquery, columns),
+    }
+}
+
+/// A subquery expression as EXPLAIN shows it: `(SubPlan n)`, with its
+/// operand and operator for ANY and ALL.
+fn subquery_sql(subquery: &Subquery, columns: &ColumnCatalog) -> String {
+    let plan = format!("SubPlan {}", subquery.id + 1);
+    match (&subquery.kind, &subquery.operand) {
+        (SubqueryKind::Scalar, _) => format!("({plan})"),
+        (SubqueryKind::Exists, _) => format!("(EXISTS {plan})"),
+        (SubqueryKind::Any { op }, Some(operand)) => format!(
+            "({} {} ANY ({plan}))",
+            expr_sql(operand, columns),
+            op.symbol()
+        ),
+        (SubqueryKind::All { op }, Some(operand)) => format!(
+            "({} {} ALL ({plan}))",
+            expr_sql(operand, columns),
+            op.symbol()
+        ),
+        (_, None) => format!("({plan})"),
     }
 }

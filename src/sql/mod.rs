@@ -1,20 +1,31 @@
-//! SQL: sqlparser (PostgreSQL dialect) → binder (names resolved against the
-//! catalog, every expression typed) → planner (a closed `Plan` enum) →
-//! executor, plus the catalog stored in the database itself.
+//! SQL: text in, rows out, in stages, a folder each.
+//!
+//! ```text
+//!   parser/     SQL text → sqlparser syntax trees (+ DEFERRABLE, nesting limit)
+//!   binder/     names and types resolved → BoundStatement with LogicalPlans
+//!   plan/       the closed LogicalPlan enum over statement-wide column ids
+//!   optimizer/  ordered rewrite rules (access paths, …)
+//!   execution/  physical operators, pulled row by row (Volcano)
+//!   expr/       bound expressions and their evaluation
+//!   explain.rs  EXPLAIN text
+//!   session/    sessions: transaction state, prepared statements, cursors
+//!   catalog.rs  table definitions, stored in the database itself
+//!   types.rs, encoding.rs  values, PostgreSQL text formats, key and row bytes
+//! ```
+//!
+//! `docs/architecture.md` follows a query through these stages.
 
-pub mod bind_ddl;
-pub mod bind_expr;
-pub mod bind_function;
 pub mod binder;
 pub mod catalog;
-pub mod deferrable;
 pub mod encoding;
-pub mod executor;
+pub mod execution;
 pub mod explain;
 pub mod expr;
+pub mod optimizer;
+pub mod parser;
 pub mod plan;
 pub mod session;
 pub mod types;
 
-pub use session::{Column, Database, Outcome, Prepared, Session, TransactionStatus};
+pub use session::{Column, Cursor, Instance, Outcome, Prepared, Session, TransactionStatus};
 pub use types::{DataType, Row, Value};

@@ -1,78 +1,23 @@
 //! Expression binding: sqlparser expressions → typed [`Expr`]s.
 //!
-//! Names resolve against a [`Scope`] (the columns of the FROM table).
-//! Typing follows PostgreSQL's rules closely enough for the supported types:
-//! string literals, NULL and untyped parameters are *unknown* until context
-//! gives them a type (`int_col = '5'` reads `'5'` as an integer, `a = $1`
-//! infers `$1` from `a`); numeric operands promote along
-//! smallint → integer → bigint → real → double precision.
+//! Names resolve through the scope chain (`scope.rs`) to column ids.
+//! Typing follows PostgreSQL's rules closely enough for the supported types
+//! (see the module docs of `binder`).
 //!
 //! In an aggregating query, expressions are bound in *grouped* mode: an
-//! aggregate call binds its argument against the table and becomes a reference
-//! to the aggregate's output slot; anything else must be a GROUP BY
-//! expression (or built from them), else SQLSTATE 42803.
+//! aggregate call binds its argument against the FROM clause and becomes a
+//! reference to the aggregate's output column; anything else must be a
+//! GROUP BY expression (or built from them), else SQLSTATE 42803.
 
 use sqlparser::ast::{self, BinaryOperator, CastKind, UnaryOperator, Value as AstValue};
 
-use super::bind_function::aggregate_function;
-use super::expr::{BinaryOp, Expr};
-use super::plan::Aggregate;
-use super::types::{DataType, Value};
+use super::Binder;
+use super::function::aggregate_function;
+use super::scope::{Scope, resolve};
 use crate::error::{Error, Result, SqlState};
-
-/// A column visible to expressions.
-#[derive(Clone, Debug)]
-pub struct ScopeColumn {
-    /// The table name or alias that qualifies it.
-    pub table: Option<String>,
-    pub name: String,
-    pub data_type: DataType,
-}
-
-/// The columns an expression can reference, in row order.
-#[derive(Clone, Debug, Default)]
-pub struct Scope {
-    pub columns: Vec<ScopeColumn>,
-}
-
-impl Scope {
-    fn resolve(&self, table: Option<&str>, name: &str) -> Result<(usize, DataType)> {
-        let mut found = None;
-        for (index, column) in self.columns.iter().enumerate() {
-            if column.name == name && (table.is_none() || column.table.as_deref() == table) {
-                if found.is_some() {
-                    return Err(Error::sql(
-                        SqlState::AMBIGUOUS_COLUMN,
-                        format!("column reference \"{name}\" is ambiguous"),
-                    ));
-                }
-                found = Some((index, column.data_type));
-            }
-        }
-        if let Some(found) = found {
-            return Ok(found);
-        }
-        if let Some(table) = table
-            && !self
-                .columns
-                .iter()
-                .any(|c| c.table.as_deref() == Some(table))
-        {
-            return Err(Error::sql(
-                SqlState::UNDEFINED_TABLE,
-                format!("missing FROM-clause entry for table \"{table}\""),
-            ));
-        }
-        let full = match table {
-            Some(table) => format!("{table}.{name}"),
-            None => name.to_string(),
-        };
-        Err(Error::sql(
-            SqlState::UNDEFINED_COLUMN,
-            format!("column \"{full}\" does not exist"),
-        ))
-    }
-}
+use crate::sql::expr::{BinaryOp, ColumnId, Expr};
+use crate::sql::plan::Aggregate;
+use crate::sql::types::{DataType, Value};
 
 /// A bound expression whose type may still be unknown.
 #[derive(Clone, Debug)]
@@ -82,26 +27,13 @@ pub struct Typed {
     pub data_type: Option<DataType>,
 }
 
-/// Normalises an identifier: unquoted names fold to lower case.
-pub fn ident_name(ident: &ast::Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_lowercase()
-    }
-}
-
-/// The state of grouped binding.
+/// The state of grouped binding: the GROUP BY expressions (as written, as
+/// bound, and the column each becomes) and the aggregate calls found so
+/// far with their output columns.
+#[derive(Default)]
 pub struct Grouping {
-    /// GROUP BY expressions as written and as bound.
-    pub keys: Vec<(ast::Expr, Expr)>,
-    pub aggregates: Vec<Aggregate>,
-}
-
-/// Binds expressions for one statement; owns the parameter types.
-pub struct ExprBinder {
-    /// `$n` types: declared by the client, or inferred here.
-    pub params: Vec<Option<DataType>>,
+    pub keys: Vec<(ast::Expr, Expr, ColumnId)>,
+    pub aggregates: Vec<(Aggregate, ColumnId)>,
 }
 
 fn syntax(message: impl Into<String>) -> Error {
@@ -173,21 +105,7 @@ fn numeric_result(left: DataType, right: DataType) -> Option<DataType> {
     Some(if l >= r { left } else { right })
 }
 
-impl ExprBinder {
-    pub fn new(declared: &[Option<DataType>]) -> ExprBinder {
-        ExprBinder {
-            params: declared.to_vec(),
-        }
-    }
-
-    /// Final parameter types: anything still unknown defaults to text.
-    pub fn param_types(&self) -> Vec<DataType> {
-        self.params
-            .iter()
-            .map(|t| t.unwrap_or(DataType::Text))
-            .collect()
-    }
-
+impl Binder<'_> {
     /// Gives an unknown-typed expression the type `target`; checks known ones
     /// are implicitly convertible (42804 otherwise).
     pub fn coerce(&mut self, typed: Typed, target: DataType) -> Result<Expr> {
@@ -294,11 +212,10 @@ impl ExprBinder {
         mut grouping: Option<&mut Grouping>,
     ) -> Result<Typed> {
         if let Some(grouping) = grouping.as_deref_mut() {
-            if let Some(index) = grouping.keys.iter().position(|(ast, _)| ast == expr) {
-                let data_type = self.bind(expr, scope, None)?.data_type;
+            if let Some((_, _, id)) = grouping.keys.iter().find(|(ast, _, _)| ast == expr) {
                 return Ok(Typed {
-                    expr: Expr::Column(index),
-                    data_type,
+                    expr: Expr::Column(*id),
+                    data_type: Some(self.columns.data_type(*id)),
                 });
             }
             if let ast::Expr::Function(function) = expr
@@ -311,13 +228,13 @@ impl ExprBinder {
                 ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
             ) {
                 let column = self.bind(expr, scope, None)?;
-                if let Some(index) = grouping
+                if let Some((_, _, id)) = grouping
                     .keys
                     .iter()
-                    .position(|(_, bound)| *bound == column.expr)
+                    .find(|(_, bound, _)| *bound == column.expr)
                 {
                     return Ok(Typed {
-                        expr: Expr::Column(index),
+                        expr: Expr::Column(*id),
                         data_type: column.data_type,
                     });
                 }
@@ -338,25 +255,18 @@ impl ExprBinder {
             ));
         }
         let mut sub =
-            |binder: &mut ExprBinder, e: &ast::Expr| binder.bind(e, scope, grouping.as_deref_mut());
+            |binder: &mut Binder<'_>, e: &ast::Expr| binder.bind(e, scope, grouping.as_deref_mut());
         Ok(match expr {
             ast::Expr::Identifier(ident) => {
-                let (index, data_type) = scope.resolve(None, &ident_name(ident))?;
-                Typed {
-                    expr: Expr::Column(index),
-                    data_type: Some(data_type),
-                }
+                self.column_reference(scope, None, &super::ident_name(ident))?
             }
             ast::Expr::CompoundIdentifier(parts) => {
-                let names: Vec<String> = parts.iter().map(ident_name).collect();
-                let (index, data_type) = match names.as_slice() {
-                    [table, column] => scope.resolve(Some(table), column)?,
-                    [_schema, table, column] => scope.resolve(Some(table), column)?,
+                let names: Vec<String> = parts.iter().map(super::ident_name).collect();
+                match names.as_slice() {
+                    [table, column] | [_, table, column] => {
+                        self.column_reference(scope, Some(table), column)?
+                    }
                     _ => return Err(Error::Unsupported(format!("column reference {expr}"))),
-                };
-                Typed {
-                    expr: Expr::Column(index),
-                    data_type: Some(data_type),
                 }
             }
             ast::Expr::Value(value) => self.bind_value(&value.value)?,
@@ -641,6 +551,15 @@ impl ExprBinder {
                 }
             }
             other => return Err(Error::Unsupported(format!("expression {other}"))),
+        })
+    }
+
+    /// A column reference, resolved through the scope chain.
+    fn column_reference(&self, scope: &Scope, table: Option<&str>, name: &str) -> Result<Typed> {
+        let column = resolve(scope, &self.outer, table, name)?;
+        Ok(Typed {
+            expr: Expr::Column(column.id),
+            data_type: Some(column.data_type),
         })
     }
 
@@ -938,8 +857,8 @@ impl ExprBinder {
 
 fn expr_value(expr: &Expr, to: DataType, explicit: bool) -> Result<Value> {
     match expr {
-        Expr::Literal(value) if explicit => super::expr::cast_explicit(value.clone(), to),
-        Expr::Literal(value) => super::expr::cast(value.clone(), to),
+        Expr::Literal(value) if explicit => crate::sql::expr::cast_explicit(value.clone(), to),
+        Expr::Literal(value) => crate::sql::expr::cast(value.clone(), to),
         _ => Err(Error::Internal("folding a non-literal".into())),
     }
 }

@@ -8,17 +8,19 @@
 
 use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 
-use super::bind_expr::{ExprBinder, Grouping, Scope, Typed, ident_name};
-use super::expr::{Expr, Function};
-use super::plan::{Aggregate, AggregateFunction};
-use super::types::DataType;
+use super::expr::{Grouping, Typed};
+use super::{Binder, Scope, ident_name};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::explain;
+use crate::sql::expr::{Expr, Function};
+use crate::sql::plan::{Aggregate, AggregateFunction};
+use crate::sql::types::DataType;
 
 fn syntax(message: impl Into<String>) -> Error {
     Error::sql(SqlState::SYNTAX_ERROR, message)
 }
 
-impl ExprBinder {
+impl Binder<'_> {
     pub(crate) fn bind_function(
         &mut self,
         function: &ast::Function,
@@ -196,15 +198,17 @@ impl ExprBinder {
             distinct,
             data_type,
         };
-        let index = match grouping.aggregates.iter().position(|a| *a == aggregate) {
-            Some(index) => index,
+        let id = match grouping.aggregates.iter().find(|(a, _)| *a == aggregate) {
+            Some((_, id)) => *id,
             None => {
-                grouping.aggregates.push(aggregate);
-                grouping.aggregates.len() - 1
+                let name = explain::aggregate_sql(&aggregate, &self.columns);
+                let id = self.columns.add(name, data_type);
+                grouping.aggregates.push((aggregate, id));
+                id
             }
         };
         Ok(Some(Typed {
-            expr: Expr::Column(grouping.keys.len() + index),
+            expr: Expr::Column(id),
             data_type: Some(data_type),
         }))
     }

@@ -1,4 +1,4 @@
-//! DDL binding: `CREATE TABLE` → a [`Table`] definition.
+//! DDL binding: `CREATE TABLE` → a [`Table`] definition, and `DROP`.
 //!
 //! Column types map through `bind_data_type`; `PRIMARY KEY` may be a column
 //! or a table constraint (composite keys allowed) and makes its columns
@@ -7,10 +7,10 @@
 
 use sqlparser::ast;
 
-use super::bind_expr::{bind_data_type, ident_name};
-use super::binder::{Binder, BoundStatement, object_name};
-use super::catalog::{Table, TableColumn};
+use super::expr::bind_data_type;
+use super::{Binder, BoundStatement, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::catalog::{Table, TableColumn};
 
 impl Binder<'_> {
     pub(crate) fn bind_create_table(
@@ -110,5 +110,22 @@ impl Binder<'_> {
             table,
             if_not_exists: create.if_not_exists,
         })
+    }
+
+    pub(crate) fn bind_drop(
+        &mut self,
+        object_type: &ast::ObjectType,
+        if_exists: bool,
+        names: &[ast::ObjectName],
+        cascade: bool,
+    ) -> Result<BoundStatement> {
+        if *object_type != ast::ObjectType::Table {
+            return Err(Error::Unsupported(format!("DROP {object_type}")));
+        }
+        if cascade {
+            return Err(Error::Unsupported("DROP ... CASCADE".into()));
+        }
+        let names = names.iter().map(object_name).collect::<Result<_>>()?;
+        Ok(BoundStatement::DropTable { names, if_exists })
     }
 }

@@ -1,243 +1,42 @@
-//! Bound expressions and their evaluation.
-//!
-//! The binder turns sqlparser expressions into [`Expr`]: column references
-//! become row offsets, every node has a known [`DataType`], and implicit
-//! casts are explicit nodes. Evaluation follows PostgreSQL semantics:
-//! three-valued logic (`NULL AND false` is false, `NULL OR true` is true),
-//! integer arithmetic that errors on overflow (22003) and on division by zero
-//! (22012), integer division truncating toward zero, and `%` taking the sign
-//! of the dividend.
+//! Evaluation of compiled expressions against one row and the query's
+//! [`Context`] (statement parameters, the parameter frames of correlated
+//! subqueries, and the transaction subqueries read through).
 
 use std::cmp::Ordering;
 
-use super::types::{DataType, Value, check_varchar};
+use super::cast::{cast, cast_explicit, overflow};
+use super::{BinaryOp, Expr, Function};
 use crate::error::{Error, Result, SqlState};
-
-/// Binary operators after binding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Subtract,
-    Multiply,
-    Divide,
-    Modulo,
-    Equal,
-    NotEqual,
-    Less,
-    LessOrEqual,
-    Greater,
-    GreaterOrEqual,
-    Concat,
-}
-
-impl BinaryOp {
-    pub fn symbol(&self) -> &'static str {
-        match self {
-            BinaryOp::Add => "+",
-            BinaryOp::Subtract => "-",
-            BinaryOp::Multiply => "*",
-            BinaryOp::Divide => "/",
-            BinaryOp::Modulo => "%",
-            BinaryOp::Equal => "=",
-            BinaryOp::NotEqual => "<>",
-            BinaryOp::Less => "<",
-            BinaryOp::LessOrEqual => "<=",
-            BinaryOp::Greater => ">",
-            BinaryOp::GreaterOrEqual => ">=",
-            BinaryOp::Concat => "||",
-        }
-    }
-
-    pub fn is_comparison(&self) -> bool {
-        matches!(
-            self,
-            BinaryOp::Equal
-                | BinaryOp::NotEqual
-                | BinaryOp::Less
-                | BinaryOp::LessOrEqual
-                | BinaryOp::Greater
-                | BinaryOp::GreaterOrEqual
-        )
-    }
-
-    /// The comparison with its operands swapped (`a < b` ⇔ `b > a`).
-    pub fn flip(&self) -> BinaryOp {
-        match self {
-            BinaryOp::Less => BinaryOp::Greater,
-            BinaryOp::LessOrEqual => BinaryOp::GreaterOrEqual,
-            BinaryOp::Greater => BinaryOp::Less,
-            BinaryOp::GreaterOrEqual => BinaryOp::LessOrEqual,
-            other => *other,
-        }
-    }
-}
-
-/// Scalar functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Function {
-    Abs,
-    Coalesce,
-    NullIf,
-    Lower,
-    Upper,
-    Length,
-}
-
-/// A bound, typed expression.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
-    Literal(Value),
-    /// The value at this offset of the input row.
-    Column(usize),
-    /// `$n` (zero-based here).
-    Parameter(usize),
-    Binary {
-        op: BinaryOp,
-        left: Box<Expr>,
-        right: Box<Expr>,
-        data_type: DataType,
-    },
-    Negate(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
-    IsNull {
-        expr: Box<Expr>,
-        negated: bool,
-    },
-    /// `IS [NOT] TRUE/FALSE`: `expected` is the boolean tested for.
-    IsBoolean {
-        expr: Box<Expr>,
-        expected: bool,
-        negated: bool,
-    },
-    IsDistinctFrom {
-        left: Box<Expr>,
-        right: Box<Expr>,
-        negated: bool,
-    },
-    InList {
-        expr: Box<Expr>,
-        list: Vec<Expr>,
-        negated: bool,
-    },
-    Like {
-        expr: Box<Expr>,
-        pattern: Box<Expr>,
-        negated: bool,
-        case_insensitive: bool,
-    },
-    Case {
-        operand: Option<Box<Expr>>,
-        branches: Vec<(Expr, Expr)>,
-        otherwise: Option<Box<Expr>>,
-    },
-    /// A conversion; `explicit` (CAST, `::`) truncates `varchar(n)` where
-    /// an implicit or assignment conversion raises 22001.
-    Cast {
-        expr: Box<Expr>,
-        to: DataType,
-        explicit: bool,
-    },
-    Function {
-        function: Function,
-        args: Vec<Expr>,
-    },
-}
+use crate::sql::execution::Context;
+use crate::sql::types::{DataType, Value};
 
 impl Expr {
-    /// Whether evaluating the expression reads no row and no parameter.
-    pub fn is_constant(&self) -> bool {
-        let mut constant = true;
-        self.walk(&mut |expr| {
-            if matches!(expr, Expr::Column(_) | Expr::Parameter(_)) {
-                constant = false;
-            }
-        });
-        constant
-    }
-
-    /// Whether the expression reads no row (parameters are allowed).
-    pub fn is_row_independent(&self) -> bool {
-        let mut independent = true;
-        self.walk(&mut |expr| {
-            if matches!(expr, Expr::Column(_)) {
-                independent = false;
-            }
-        });
-        independent
-    }
-
-    /// Visits every node, parents before children.
-    pub fn walk(&self, visit: &mut impl FnMut(&Expr)) {
-        visit(self);
-        match self {
-            Expr::Literal(_) | Expr::Column(_) | Expr::Parameter(_) => {}
-            Expr::Binary { left, right, .. }
-            | Expr::And(left, right)
-            | Expr::Or(left, right)
-            | Expr::IsDistinctFrom { left, right, .. } => {
-                left.walk(visit);
-                right.walk(visit);
-            }
-            Expr::Negate(expr)
-            | Expr::Not(expr)
-            | Expr::IsNull { expr, .. }
-            | Expr::IsBoolean { expr, .. }
-            | Expr::Cast { expr, .. } => expr.walk(visit),
-            Expr::InList { expr, list, .. } => {
-                expr.walk(visit);
-                list.iter().for_each(|e| e.walk(visit));
-            }
-            Expr::Like { expr, pattern, .. } => {
-                expr.walk(visit);
-                pattern.walk(visit);
-            }
-            Expr::Case {
-                operand,
-                branches,
-                otherwise,
-            } => {
-                if let Some(operand) = operand {
-                    operand.walk(visit);
-                }
-                for (when, then) in branches {
-                    when.walk(visit);
-                    then.walk(visit);
-                }
-                if let Some(otherwise) = otherwise {
-                    otherwise.walk(visit);
-                }
-            }
-            Expr::Function { args, .. } => args.iter().for_each(|e| e.walk(visit)),
-        }
-    }
-
-    /// Evaluates against a row and the statement's parameters.
-    pub fn evaluate(&self, row: &[Value], params: &[Value]) -> Result<Value> {
+    /// Evaluates against a row (the operator's input) in `context`.
+    pub fn evaluate(&self, row: &[Value], context: &mut Context<'_>) -> Result<Value> {
         Ok(match self {
             Expr::Literal(value) => value.clone(),
-            Expr::Column(index) => row
+            Expr::Slot(index) => row
                 .get(*index)
                 .cloned()
                 .ok_or_else(|| Error::Internal(format!("column offset {index} out of range")))?,
-            Expr::Parameter(index) => params.get(*index).cloned().ok_or_else(|| {
-                Error::sql(
-                    SqlState::PROTOCOL_VIOLATION,
-                    format!("there is no parameter ${}", index + 1),
-                )
-            })?,
+            Expr::Outer(index) => context.outer(*index)?,
+            Expr::Column(id) => {
+                return Err(Error::Internal(format!(
+                    "column {id} was not compiled to a row offset"
+                )));
+            }
+            Expr::Parameter(index) => context.parameter(*index)?,
             Expr::Binary {
                 op,
                 left,
                 right,
                 data_type,
             } => {
-                let left = left.evaluate(row, params)?;
-                let right = right.evaluate(row, params)?;
+                let left = left.evaluate(row, context)?;
+                let right = right.evaluate(row, context)?;
                 binary(*op, &left, &right, *data_type)?
             }
-            Expr::Negate(expr) => match expr.evaluate(row, params)? {
+            Expr::Negate(expr) => match expr.evaluate(row, context)? {
                 Value::Null => Value::Null,
                 Value::SmallInt(v) => {
                     Value::SmallInt(v.checked_neg().ok_or_else(|| overflow("smallint"))?)
@@ -253,11 +52,11 @@ impl Expr {
                 other => return Err(Error::Internal(format!("cannot negate {other:?}"))),
             },
             Expr::And(left, right) => {
-                let left = truth(&left.evaluate(row, params)?)?;
+                let left = truth(&left.evaluate(row, context)?)?;
                 if left == Some(false) {
                     return Ok(Value::Boolean(false));
                 }
-                let right = truth(&right.evaluate(row, params)?)?;
+                let right = truth(&right.evaluate(row, context)?)?;
                 match (left, right) {
                     (_, Some(false)) => Value::Boolean(false),
                     (Some(true), Some(true)) => Value::Boolean(true),
@@ -265,30 +64,30 @@ impl Expr {
                 }
             }
             Expr::Or(left, right) => {
-                let left = truth(&left.evaluate(row, params)?)?;
+                let left = truth(&left.evaluate(row, context)?)?;
                 if left == Some(true) {
                     return Ok(Value::Boolean(true));
                 }
-                let right = truth(&right.evaluate(row, params)?)?;
+                let right = truth(&right.evaluate(row, context)?)?;
                 match (left, right) {
                     (_, Some(true)) => Value::Boolean(true),
                     (Some(false), Some(false)) => Value::Boolean(false),
                     _ => Value::Null,
                 }
             }
-            Expr::Not(expr) => match truth(&expr.evaluate(row, params)?)? {
+            Expr::Not(expr) => match truth(&expr.evaluate(row, context)?)? {
                 Some(b) => Value::Boolean(!b),
                 None => Value::Null,
             },
             Expr::IsNull { expr, negated } => {
-                Value::Boolean(expr.evaluate(row, params)?.is_null() != *negated)
+                Value::Boolean(expr.evaluate(row, context)?.is_null() != *negated)
             }
             Expr::IsBoolean {
                 expr,
                 expected,
                 negated,
             } => {
-                let matches = truth(&expr.evaluate(row, params)?)? == Some(*expected);
+                let matches = truth(&expr.evaluate(row, context)?)? == Some(*expected);
                 Value::Boolean(matches != *negated)
             }
             Expr::IsDistinctFrom {
@@ -296,8 +95,8 @@ impl Expr {
                 right,
                 negated,
             } => {
-                let left = left.evaluate(row, params)?;
-                let right = right.evaluate(row, params)?;
+                let left = left.evaluate(row, context)?;
+                let right = right.evaluate(row, context)?;
                 let distinct = match (left.is_null(), right.is_null()) {
                     (true, true) => false,
                     (true, false) | (false, true) => true,
@@ -310,13 +109,13 @@ impl Expr {
                 list,
                 negated,
             } => {
-                let value = expr.evaluate(row, params)?;
+                let value = expr.evaluate(row, context)?;
                 if value.is_null() {
                     return Ok(Value::Null);
                 }
                 let mut saw_null = false;
                 for item in list {
-                    let item = item.evaluate(row, params)?;
+                    let item = item.evaluate(row, context)?;
                     if item.is_null() {
                         saw_null = true;
                     } else if sql_compare(&value, &item) == Ordering::Equal {
@@ -335,8 +134,8 @@ impl Expr {
                 negated,
                 case_insensitive,
             } => {
-                let value = expr.evaluate(row, params)?;
-                let pattern = pattern.evaluate(row, params)?;
+                let value = expr.evaluate(row, context)?;
+                let pattern = pattern.evaluate(row, context)?;
                 match (value, pattern) {
                     (Value::Text(value), Value::Text(pattern)) => {
                         let matched = if *case_insensitive {
@@ -355,11 +154,11 @@ impl Expr {
                 otherwise,
             } => {
                 let operand = match operand {
-                    Some(operand) => Some(operand.evaluate(row, params)?),
+                    Some(operand) => Some(operand.evaluate(row, context)?),
                     None => None,
                 };
                 for (when, then) in branches {
-                    let when = when.evaluate(row, params)?;
+                    let when = when.evaluate(row, context)?;
                     let hit = match &operand {
                         Some(operand) => {
                             !operand.is_null()
@@ -369,16 +168,16 @@ impl Expr {
                         None => truth(&when)? == Some(true),
                     };
                     if hit {
-                        return then.evaluate(row, params);
+                        return then.evaluate(row, context);
                     }
                 }
                 match otherwise {
-                    Some(otherwise) => otherwise.evaluate(row, params)?,
+                    Some(otherwise) => otherwise.evaluate(row, context)?,
                     None => Value::Null,
                 }
             }
             Expr::Cast { expr, to, explicit } => {
-                let value = expr.evaluate(row, params)?;
+                let value = expr.evaluate(row, context)?;
                 if *explicit {
                     cast_explicit(value, *to)?
                 } else {
@@ -389,7 +188,7 @@ impl Expr {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
                     // COALESCE evaluates lazily: stop at the first non-NULL.
-                    let value = arg.evaluate(row, params)?;
+                    let value = arg.evaluate(row, context)?;
                     if *function == Function::Coalesce && !value.is_null() {
                         return Ok(value);
                     }
@@ -397,15 +196,14 @@ impl Expr {
                 }
                 call(*function, values)?
             }
+            Expr::Subquery(subquery) => context.evaluate_subquery(subquery, row)?,
         })
     }
-}
 
-fn overflow(type_name: &str) -> Error {
-    Error::sql(
-        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-        format!("{type_name} out of range"),
-    )
+    /// Evaluates a predicate: whether it is true (NULL and false are not).
+    pub fn is_true(&self, row: &[Value], context: &mut Context<'_>) -> Result<bool> {
+        Ok(truth(&self.evaluate(row, context)?)? == Some(true))
+    }
 }
 
 fn division_by_zero() -> Error {
@@ -602,97 +400,6 @@ pub fn like(value: &str, pattern: &str) -> Result<bool> {
     }
 }
 
-/// An explicit cast: like [`cast`], except that a string too long for
-/// `varchar(n)` is truncated, as PostgreSQL's explicit casts do.
-pub fn cast_explicit(value: Value, to: DataType) -> Result<Value> {
-    match to {
-        DataType::Varchar(Some(limit)) => Ok(match cast(value, DataType::Text)? {
-            Value::Text(text) => Value::Text(text.chars().take(limit as usize).collect()),
-            other => other,
-        }),
-        _ => cast(value, to),
-    }
-}
-
-/// Casts a value to a type, with PostgreSQL's rules and errors.
-pub fn cast(value: Value, to: DataType) -> Result<Value> {
-    let from_name = value.data_type().map(|t| t.name()).unwrap_or_default();
-    let unsupported = || {
-        Error::sql(
-            SqlState::CANNOT_COERCE,
-            format!("cannot cast type {} to {}", from_name, to.name()),
-        )
-    };
-    Ok(match (value, to) {
-        (Value::Null, _) => Value::Null,
-        (Value::Text(text), _) => Value::parse(to, &text)?,
-        (Value::Boolean(b), DataType::Text | DataType::Varchar(_)) => {
-            let text = if b { "true" } else { "false" };
-            Value::Text(check_varchar(text, to_limit(to))?.to_string())
-        }
-        (value, DataType::Text) => Value::Text(value.to_text().unwrap_or_default()),
-        (value, DataType::Varchar(limit)) => {
-            let text = value.to_text().unwrap_or_default();
-            Value::Text(check_varchar(&text, limit)?.to_string())
-        }
-        (Value::Boolean(b), DataType::Boolean) => Value::Boolean(b),
-        (Value::Boolean(b), DataType::Integer) => Value::Integer(b as i32),
-        (Value::Integer(v), DataType::Boolean) => Value::Boolean(v != 0),
-        (Value::Boolean(_), _) | (_, DataType::Boolean) => return Err(unsupported()),
-        (value, DataType::SmallInt | DataType::Integer | DataType::BigInt) => {
-            let name = match to {
-                DataType::SmallInt => "smallint",
-                DataType::Integer => "integer",
-                _ => "bigint",
-            };
-            let integer = match value.as_i64() {
-                Some(v) => v,
-                None => {
-                    let f = value.as_f64().ok_or_else(unsupported)?;
-                    // PostgreSQL rounds half away from zero... to even for
-                    // float-to-int (rint); match that.
-                    let rounded = f.round_ties_even();
-                    if !rounded.is_finite()
-                        || rounded < i64::MIN as f64
-                        || rounded >= i64::MAX as f64
-                    {
-                        return Err(overflow(name));
-                    }
-                    rounded as i64
-                }
-            };
-            match to {
-                DataType::SmallInt => {
-                    Value::SmallInt(i16::try_from(integer).map_err(|_| overflow(name))?)
-                }
-                DataType::Integer => {
-                    Value::Integer(i32::try_from(integer).map_err(|_| overflow(name))?)
-                }
-                _ => Value::BigInt(integer),
-            }
-        }
-        (value, DataType::Real) => {
-            let f = value.as_f64().ok_or_else(unsupported)?;
-            let narrowed = f as f32;
-            if narrowed.is_infinite() && f.is_finite() {
-                return Err(Error::sql(
-                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-                    "value out of range: overflow",
-                ));
-            }
-            Value::Real(narrowed)
-        }
-        (value, DataType::Double) => Value::Double(value.as_f64().ok_or_else(unsupported)?),
-    })
-}
-
-fn to_limit(data_type: DataType) -> Option<u32> {
-    match data_type {
-        DataType::Varchar(limit) => limit,
-        _ => None,
-    }
-}
-
 fn call(function: Function, args: Vec<Value>) -> Result<Value> {
     Ok(match function {
         Function::Coalesce => Value::Null,
@@ -732,27 +439,44 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SqlState;
+    use crate::sql::execution::QueryState;
 
     fn lit(value: Value) -> Box<Expr> {
         Box::new(Expr::Literal(value))
     }
 
+    fn eval(expr: &Expr) -> Value {
+        let mut state = QueryState::default();
+        expr.evaluate(&[], &mut Context::new(None, &mut state))
+            .expect("evaluates")
+    }
+
     #[test]
     fn three_valued_logic() {
         let and = Expr::And(lit(Value::Null), lit(Value::Boolean(false)));
-        assert_eq!(and.evaluate(&[], &[]).unwrap(), Value::Boolean(false));
+        assert_eq!(eval(&and), Value::Boolean(false));
         let or = Expr::Or(lit(Value::Null), lit(Value::Boolean(true)));
-        assert_eq!(or.evaluate(&[], &[]).unwrap(), Value::Boolean(true));
+        assert_eq!(eval(&or), Value::Boolean(true));
         let or = Expr::Or(lit(Value::Null), lit(Value::Boolean(false)));
-        assert!(or.evaluate(&[], &[]).unwrap().is_null());
+        assert!(eval(&or).is_null());
         let not = Expr::Not(lit(Value::Null));
-        assert!(not.evaluate(&[], &[]).unwrap().is_null());
+        assert!(eval(&not).is_null());
         let in_list = Expr::InList {
             expr: lit(Value::Integer(3)),
             list: vec![Expr::Literal(Value::Integer(1)), Expr::Literal(Value::Null)],
             negated: false,
         };
-        assert!(in_list.evaluate(&[], &[]).unwrap().is_null());
+        assert!(eval(&in_list).is_null());
+    }
+
+    #[test]
+    fn an_uncompiled_column_is_an_error_not_a_value() {
+        let mut state = QueryState::default();
+        let error = Expr::Column(super::super::ColumnId(3))
+            .evaluate(&[Value::Integer(1)], &mut Context::new(None, &mut state))
+            .unwrap_err();
+        assert_eq!(error.sqlstate(), SqlState::INTERNAL_ERROR);
     }
 
     #[test]
@@ -809,25 +533,25 @@ mod tests {
     #[test]
     fn casts() {
         assert_eq!(
-            cast(Value::Double(2.5), DataType::Integer).unwrap(),
+            super::super::cast(Value::Double(2.5), DataType::Integer).unwrap(),
             Value::Integer(2)
         );
         assert_eq!(
-            cast(Value::Double(3.5), DataType::Integer).unwrap(),
+            super::super::cast(Value::Double(3.5), DataType::Integer).unwrap(),
             Value::Integer(4)
         );
         assert_eq!(
-            cast(Value::Text("12".into()), DataType::BigInt).unwrap(),
+            super::super::cast(Value::Text("12".into()), DataType::BigInt).unwrap(),
             Value::BigInt(12)
         );
         assert_eq!(
-            cast(Value::BigInt(1 << 40), DataType::Integer)
+            super::super::cast(Value::BigInt(1 << 40), DataType::Integer)
                 .unwrap_err()
                 .sqlstate(),
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE
         );
         assert_eq!(
-            cast(Value::Boolean(true), DataType::Text).unwrap(),
+            super::super::cast(Value::Boolean(true), DataType::Text).unwrap(),
             Value::Text("true".into())
         );
     }

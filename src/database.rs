@@ -1,0 +1,56 @@
+//! [`Database`]: the layers wired together. Opens the storage engine (the
+//! B+tree engine over the data directory, or the in-memory model for
+//! tests), the MVCC store over it with its background collector, and the
+//! SQL layer's shared [`Instance`]; hands out sessions to the server.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::sql::{Instance, Session};
+use crate::storage::{BTreeEngine, Engine, MemoryEngine};
+use crate::txn::Mvcc;
+
+/// An open database, shared by all sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    mvcc: Arc<Mvcc>,
+    sql: Arc<Instance>,
+}
+
+impl Database {
+    /// Opens (or creates) the database in `config.data_dir`.
+    pub fn open(config: &Config) -> Result<Database> {
+        let engine = BTreeEngine::open(config)?;
+        Database::with_engine(Arc::new(engine))
+    }
+
+    /// A database over the in-memory engine, for tests.
+    pub fn open_in_memory() -> Result<Database> {
+        Database::with_engine(Arc::new(MemoryEngine::new()))
+    }
+
+    /// A database over any engine.
+    pub fn with_engine(engine: Arc<dyn Engine>) -> Result<Database> {
+        let mvcc = Mvcc::open(engine)?;
+        let sql = Instance::open(Arc::clone(&mvcc))?;
+        mvcc.start_collector()?;
+        Ok(Database { mvcc, sql })
+    }
+
+    /// A new session.
+    pub fn session(&self) -> Session {
+        self.sql.session()
+    }
+
+    /// Flushes everything to disk; called on graceful shutdown.
+    pub fn shutdown(&self) -> Result<()> {
+        self.mvcc.flush()
+    }
+
+    /// Why the storage can no longer make anything durable (a failed write
+    /// or fsync), if so: the server must stop and leave the rest to recovery.
+    pub fn fatal_error(&self) -> Option<String> {
+        self.mvcc.engine().fatal_error()
+    }
+}

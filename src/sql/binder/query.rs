@@ -1,0 +1,569 @@
+//! Query binding: SELECT and VALUES → [`LogicalPlan`].
+//!
+//! A SELECT binds in SQL's logical evaluation order: FROM → WHERE →
+//! GROUP BY / aggregates → HAVING → select list → DISTINCT → ORDER BY →
+//! LIMIT/OFFSET. ORDER BY may name an output column (by alias or position)
+//! or any expression over the input; an extra sort expression rides along
+//! as a hidden column of the projection and is cut by a final projection:
+//!
+//! ```text
+//!   Project(visible) ◄─ Limit ◄─ Sort ◄─ Distinct ◄─ Project(visible + hidden)
+//!       ◄─ Filter(HAVING) ◄─ Aggregate ◄─ Filter(WHERE) ◄─ FROM
+//! ```
+
+use std::sync::Arc;
+
+use sqlparser::ast::{self, SelectItem, SetExpr, TableFactor};
+
+use super::expr::{Grouping, Typed, bind_data_type};
+use super::function::{aggregate_function, function_name};
+use super::scope::{Scope, ScopeColumn};
+use super::{Binder, ident_name, object_name};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::catalog::{self, Table};
+use crate::sql::explain;
+use crate::sql::expr::{ColumnId, Expr};
+use crate::sql::plan::{Access, Column, LogicalPlan, SortKey};
+use crate::sql::types::DataType;
+
+impl Binder<'_> {
+    /// Binds a query; returns its plan and result columns (whose ids are
+    /// `plan.output()`).
+    pub(crate) fn bind_query(&mut self, query: &ast::Query) -> Result<(LogicalPlan, Vec<Column>)> {
+        if query.with.is_some() {
+            return Err(Error::Unsupported("WITH".into()));
+        }
+        if query.fetch.is_some() || !query.locks.is_empty() {
+            return Err(Error::Unsupported("FETCH / FOR UPDATE".into()));
+        }
+        let select = match query.body.as_ref() {
+            SetExpr::Select(select) => select,
+            SetExpr::Values(values) => return self.bind_values_query(values, query),
+            SetExpr::SetOperation { op, .. } => return Err(Error::Unsupported(format!("{op}"))),
+            _ => return Err(Error::Unsupported(format!("query {}", query.body))),
+        };
+        // FROM and WHERE.
+        let (mut plan, scope) = match select.from.as_slice() {
+            [] => (self.one_empty_row(), Scope::default()),
+            [from] => self.bind_from_item(from)?,
+            _ => return Err(Error::Unsupported("multiple tables in FROM (joins)".into())),
+        };
+        if let Some(selection) = &select.selection {
+            let predicate = self.bind_condition(selection, &scope, None, "WHERE")?;
+            plan = LogicalPlan::Filter {
+                input: Box::new(plan),
+                predicate,
+            };
+        }
+        if select.having.is_some() && !matches!(select.group_by, ast::GroupByExpr::Expressions(..))
+        {
+            return Err(Error::Unsupported("HAVING".into()));
+        }
+        // Select list items, expanded.
+        let mut items: Vec<(ast::Expr, String)> = Vec::new();
+        for item in &select.projection {
+            match item {
+                SelectItem::UnnamedExpr(expr) => items.push((expr.clone(), column_name(expr))),
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    items.push((expr.clone(), ident_name(alias)))
+                }
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    if scope.columns.is_empty() {
+                        return Err(Error::sql(
+                            SqlState::SYNTAX_ERROR,
+                            "SELECT * with no tables specified is not valid",
+                        ));
+                    }
+                    for column in &scope.columns {
+                        let ident = ast::Ident::with_quote('"', column.name.clone());
+                        items.push((ast::Expr::Identifier(ident), column.name.clone()));
+                    }
+                }
+                other => return Err(Error::Unsupported(format!("select item {other}"))),
+            }
+        }
+        // GROUP BY and aggregates.
+        let group_exprs: Vec<ast::Expr> = match &select.group_by {
+            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
+                exprs.clone()
+            }
+            _ => return Err(Error::Unsupported("GROUP BY ALL / modifiers".into())),
+        };
+        let mut grouping = Grouping::default();
+        for expr in &group_exprs {
+            // GROUP BY may name an output column by position or alias.
+            let resolved = match expr {
+                _ if is_constant(expr) => {
+                    let position = ordinal(expr, items.len(), "GROUP BY")?;
+                    items[position].0.clone()
+                }
+                ast::Expr::Identifier(ident)
+                    if scope.columns.iter().all(|c| c.name != ident_name(ident)) =>
+                {
+                    match items.iter().find(|(_, name)| *name == ident_name(ident)) {
+                        Some((item, _)) => item.clone(),
+                        None => expr.clone(),
+                    }
+                }
+                _ => expr.clone(),
+            };
+            let bound = self.bind(&resolved, &scope, None)?;
+            let (bound, data_type) = self.default_text(bound)?;
+            let id = self.output_column(&bound, data_type);
+            grouping.keys.push((resolved, bound, id));
+        }
+        let has_aggregates = !group_exprs.is_empty()
+            || select.having.is_some()
+            || items.iter().any(|(expr, _)| contains_aggregate(expr))
+            || order_exprs(query)
+                .iter()
+                .any(|o| contains_aggregate(&o.expr));
+        let mut grouping = if has_aggregates { Some(grouping) } else { None };
+        // Select list.
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        for (expr, name) in &items {
+            let typed = self.bind(expr, &scope, grouping.as_mut())?;
+            let (expr, data_type) = self.default_text(typed)?;
+            exprs.push((expr, data_type));
+            columns.push(Column {
+                name: name.clone(),
+                data_type,
+            });
+        }
+        let having = match &select.having {
+            Some(having) => {
+                Some(self.bind_condition(having, &scope, grouping.as_mut(), "HAVING")?)
+            }
+            None => None,
+        };
+        // ORDER BY: output columns by position or alias, else expressions over the input.
+        let distinct = match &select.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(_) => return Err(Error::Unsupported("DISTINCT ON".into())),
+        };
+        let mut order: Vec<(usize, bool, bool)> = Vec::new();
+        let mut hidden = Vec::new();
+        for item in order_exprs(query) {
+            let descending = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+            if matches!(item.options.sort, Some(ast::OrderBySort::Using(_))) {
+                return Err(Error::Unsupported("ORDER BY USING".into()));
+            }
+            let nulls_first = item.options.nulls_first.unwrap_or(descending);
+            let position = match &item.expr {
+                _ if is_constant(&item.expr) => Some(ordinal(&item.expr, items.len(), "ORDER BY")?),
+                ast::Expr::Identifier(ident) => {
+                    let name = ident_name(ident);
+                    let matches: Vec<_> = items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (_, n))| *n == name)
+                        .map(|(i, _)| i)
+                        .collect();
+                    match matches.as_slice() {
+                        [only] => Some(*only),
+                        [first, ..] if matches.iter().all(|i| exprs[*i].0 == exprs[*first].0) => {
+                            Some(*first)
+                        }
+                        [] => None,
+                        _ => {
+                            return Err(Error::sql(
+                                SqlState::AMBIGUOUS_COLUMN,
+                                format!("ORDER BY \"{name}\" is ambiguous"),
+                            ));
+                        }
+                    }
+                }
+                _ => items.iter().position(|(expr, _)| *expr == item.expr),
+            };
+            let index = match position {
+                Some(position) => position,
+                None => {
+                    if distinct {
+                        return Err(Error::sql(
+                            SqlState::INVALID_COLUMN_REFERENCE,
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                        ));
+                    }
+                    let typed = self.bind(&item.expr, &scope, grouping.as_mut())?;
+                    hidden.push(self.default_text(typed)?);
+                    items.len() + hidden.len() - 1
+                }
+            };
+            order.push((index, descending, nulls_first));
+        }
+        // Assemble.
+        if let Some(grouping) = grouping {
+            plan = LogicalPlan::Aggregate {
+                input: Box::new(plan),
+                group_by: grouping
+                    .keys
+                    .into_iter()
+                    .map(|(_, bound, id)| (id, bound))
+                    .collect(),
+                aggregates: grouping
+                    .aggregates
+                    .into_iter()
+                    .map(|(aggregate, id)| (id, aggregate))
+                    .collect(),
+            };
+            if let Some(having) = having {
+                plan = LogicalPlan::Filter {
+                    input: Box::new(plan),
+                    predicate: having,
+                };
+            }
+        }
+        let visible = exprs.len();
+        let hidden_count = hidden.len();
+        exprs.extend(hidden);
+        let projected: Vec<(ColumnId, Expr)> = exprs
+            .into_iter()
+            .map(|(expr, data_type)| (self.output_column(&expr, data_type), expr))
+            .collect();
+        let output: Vec<ColumnId> = projected.iter().map(|(id, _)| *id).collect();
+        plan = LogicalPlan::Project {
+            input: Box::new(plan),
+            exprs: projected,
+        };
+        if distinct {
+            plan = LogicalPlan::Distinct {
+                input: Box::new(plan),
+            };
+        }
+        if !order.is_empty() {
+            plan = LogicalPlan::Sort {
+                input: Box::new(plan),
+                keys: order
+                    .into_iter()
+                    .map(|(index, descending, nulls_first)| SortKey {
+                        expr: Expr::Column(output[index]),
+                        descending,
+                        nulls_first,
+                    })
+                    .collect(),
+            };
+        }
+        plan = self.bind_limit(plan, query)?;
+        if hidden_count > 0 {
+            plan = LogicalPlan::Project {
+                input: Box::new(plan),
+                exprs: output[..visible]
+                    .iter()
+                    .map(|id| (*id, Expr::Column(*id)))
+                    .collect(),
+            };
+        }
+        Ok((plan, columns))
+    }
+
+    /// The single empty row a FROM-less SELECT reads.
+    fn one_empty_row(&self) -> LogicalPlan {
+        LogicalPlan::Values {
+            columns: Vec::new(),
+            rows: vec![Vec::new()],
+        }
+    }
+
+    /// The id a projection gives an expression: a column passes through
+    /// with its own id; anything else gets a new column named by its text.
+    fn output_column(&mut self, expr: &Expr, data_type: DataType) -> ColumnId {
+        match expr {
+            Expr::Column(id) => *id,
+            other => {
+                let name = explain::expr_sql(other, &self.columns);
+                self.columns.add(name, data_type)
+            }
+        }
+    }
+
+    /// One FROM item: its plan and the columns it brings into scope.
+    fn bind_from_item(&mut self, from: &ast::TableWithJoins) -> Result<(LogicalPlan, Scope)> {
+        let (table, alias) = self.bind_relation(from)?;
+        Ok(self.scan(table, alias.as_deref()))
+    }
+
+    /// A full scan of `table`, with a fresh id per column, and its scope.
+    pub(crate) fn scan(&mut self, table: Table, alias: Option<&str>) -> (LogicalPlan, Scope) {
+        let qualifier = alias.unwrap_or(&table.name).to_string();
+        let mut scope = Scope::default();
+        let mut ids = Vec::with_capacity(table.columns.len());
+        for column in &table.columns {
+            let id = self.columns.add(column.name.clone(), column.data_type);
+            ids.push(id);
+            scope.columns.push(ScopeColumn {
+                table: Some(qualifier.clone()),
+                name: column.name.clone(),
+                id,
+                data_type: column.data_type,
+            });
+        }
+        let plan = LogicalPlan::Scan {
+            table: Arc::new(table),
+            columns: ids,
+            access: Access::Full,
+            filter: None,
+        };
+        (plan, scope)
+    }
+
+    /// Resolves the single table of a FROM/UPDATE/DELETE target.
+    pub(crate) fn bind_relation(
+        &mut self,
+        from: &ast::TableWithJoins,
+    ) -> Result<(Table, Option<String>)> {
+        if !from.joins.is_empty() {
+            return Err(Error::Unsupported("JOIN".into()));
+        }
+        match &from.relation {
+            TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
+                let table = catalog::require_table(self.txn, &object_name(name)?)?;
+                if let Some(alias) = alias
+                    && !alias.columns.is_empty()
+                {
+                    return Err(Error::Unsupported("column aliases in FROM".into()));
+                }
+                Ok((table, alias.as_ref().map(|a| ident_name(&a.name))))
+            }
+            TableFactor::Derived { .. } => Err(Error::Unsupported("subqueries in FROM".into())),
+            other => Err(Error::Unsupported(format!("FROM item {other}"))),
+        }
+    }
+
+    fn bind_limit(&mut self, plan: LogicalPlan, query: &ast::Query) -> Result<LogicalPlan> {
+        let (limit, offset) = match &query.limit_clause {
+            None => (None, None),
+            Some(ast::LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            }) => {
+                if !limit_by.is_empty() {
+                    return Err(Error::Unsupported("LIMIT BY".into()));
+                }
+                (limit.clone(), offset.as_ref().map(|o| o.value.clone()))
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { .. }) => {
+                return Err(Error::sql(
+                    SqlState::SYNTAX_ERROR,
+                    "LIMIT #,# syntax is not supported",
+                ));
+            }
+        };
+        if limit.is_none() && offset.is_none() {
+            return Ok(plan);
+        }
+        let mut bind_count = |expr: Option<ast::Expr>| -> Result<Option<Expr>> {
+            let Some(expr) = expr else { return Ok(None) };
+            if matches!(&expr, ast::Expr::Value(v) if v.value == ast::Value::Null) {
+                return Ok(None);
+            }
+            let typed = self.bind(&expr, &Scope::default(), None)?;
+            // A float count (`LIMIT 1.5`) must be cast, not just relabelled:
+            // the executor reads the value as an integer.
+            // (Integers are read as they are, keeping EXPLAIN plain.)
+            Ok(Some(match typed.data_type {
+                Some(DataType::Real | DataType::Double) => {
+                    self.coerce_cast(typed, DataType::BigInt)?
+                }
+                _ => self.coerce(typed, DataType::BigInt)?,
+            }))
+        };
+        let limit = bind_count(limit)?;
+        let offset = bind_count(offset)?;
+        Ok(LogicalPlan::Limit {
+            input: Box::new(plan),
+            limit,
+            offset,
+        })
+    }
+
+    fn bind_values_query(
+        &mut self,
+        values: &ast::Values,
+        query: &ast::Query,
+    ) -> Result<(LogicalPlan, Vec<Column>)> {
+        let (rows, types) = self.bind_values(values, None)?;
+        let columns: Vec<Column> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Column {
+                name: format!("column{}", i + 1),
+                data_type: *t,
+            })
+            .collect();
+        if !order_exprs(query).is_empty() {
+            return Err(Error::Unsupported("ORDER BY on VALUES".into()));
+        }
+        let ids = columns
+            .iter()
+            .map(|c| self.columns.add(c.name.clone(), c.data_type))
+            .collect();
+        let plan = self.bind_limit(LogicalPlan::Values { columns: ids, rows }, query)?;
+        Ok((plan, columns))
+    }
+
+    /// Binds VALUES rows; with `targets`, each column is assignment-coerced
+    /// to the target type, otherwise rows get a common type per column.
+    pub(crate) fn bind_values(
+        &mut self,
+        values: &ast::Values,
+        targets: Option<&[(DataType, String)]>,
+    ) -> Result<(Vec<Vec<Expr>>, Vec<DataType>)> {
+        let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
+        let mut typed_rows: Vec<Vec<Typed>> = Vec::new();
+        for row in &values.rows {
+            if row.content.len() != width {
+                return Err(Error::sql(
+                    SqlState::SYNTAX_ERROR,
+                    "VALUES lists must all be the same length",
+                ));
+            }
+            let mut typed = Vec::with_capacity(width);
+            for expr in &row.content {
+                if is_default(expr) {
+                    return Err(Error::Unsupported("DEFAULT in VALUES".into()));
+                }
+                typed.push(self.bind(expr, &Scope::default(), None)?);
+            }
+            typed_rows.push(typed);
+        }
+        let types: Vec<DataType> = match targets {
+            Some(targets) => targets.iter().map(|(t, _)| *t).collect(),
+            None => (0..width)
+                .map(|i| {
+                    typed_rows
+                        .iter()
+                        .filter_map(|row| row[i].data_type)
+                        .try_fold(None::<DataType>, |acc, t| -> Result<Option<DataType>> {
+                            Ok(Some(match acc {
+                                None => t,
+                                Some(a) if a == t => a,
+                                Some(a) if a.is_numeric() && t.is_numeric() => {
+                                    if a.numeric_rank() >= t.numeric_rank() {
+                                        a
+                                    } else {
+                                        t
+                                    }
+                                }
+                                Some(a) if a.is_text() && t.is_text() => DataType::Text,
+                                Some(a) => {
+                                    return Err(Error::sql(
+                                        SqlState::DATATYPE_MISMATCH,
+                                        format!(
+                                            "VALUES types {} and {} cannot be matched",
+                                            a.name(),
+                                            t.name()
+                                        ),
+                                    ));
+                                }
+                            }))
+                        })
+                        .map(|t| t.unwrap_or(DataType::Text))
+                })
+                .collect::<Result<_>>()?,
+        };
+        let mut rows = Vec::with_capacity(typed_rows.len());
+        for row in typed_rows {
+            let mut bound = Vec::with_capacity(width);
+            for (i, typed) in row.into_iter().enumerate() {
+                let name = targets.map(|t| t[i].1.as_str()).unwrap_or("?column?");
+                bound.push(self.coerce_assign(typed, types[i], name)?);
+            }
+            rows.push(bound);
+        }
+        Ok((rows, types))
+    }
+}
+
+/// Whether an expression is the keyword DEFAULT.
+pub(crate) fn is_default(expr: &ast::Expr) -> bool {
+    matches!(expr, ast::Expr::Identifier(ident) if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default"))
+}
+
+/// The output column name PostgreSQL gives an unaliased select expression.
+fn column_name(expr: &ast::Expr) -> String {
+    match expr {
+        ast::Expr::Identifier(ident) => ident_name(ident),
+        ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
+        ast::Expr::Function(function) => function_name(function),
+        ast::Expr::Nested(inner) => column_name(inner),
+        ast::Expr::Cast {
+            expr, data_type, ..
+        } => match column_name(expr).as_str() {
+            "?column?" => match bind_data_type(data_type) {
+                Ok(DataType::Boolean) => "bool".into(),
+                Ok(DataType::SmallInt) => "int2".into(),
+                Ok(DataType::Integer) => "int4".into(),
+                Ok(DataType::BigInt) => "int8".into(),
+                Ok(DataType::Real) => "float4".into(),
+                Ok(DataType::Double) => "float8".into(),
+                Ok(DataType::Text) => "text".into(),
+                Ok(DataType::Varchar(_)) => "varchar".into(),
+                Err(_) => "?column?".into(),
+            },
+            name => name.to_string(),
+        },
+        ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::Value(value) if matches!(value.value, ast::Value::Boolean(_)) => "bool".into(),
+        _ => "?column?".into(),
+    }
+}
+
+fn order_exprs(query: &ast::Query) -> Vec<ast::OrderByExpr> {
+    match &query.order_by {
+        Some(ast::OrderBy {
+            kind: ast::OrderByKind::Expressions(exprs),
+            ..
+        }) => exprs.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a GROUP BY / ORDER BY item is a bare constant, which PostgreSQL
+/// takes as an output position (the grammar folds `-1` into a constant).
+fn is_constant(expr: &ast::Expr) -> bool {
+    match expr {
+        ast::Expr::Value(v) => !matches!(v.value, ast::Value::Placeholder(_)),
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => matches!(&**expr, ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..))),
+        _ => false,
+    }
+}
+
+/// Resolves a constant GROUP BY / ORDER BY item to an output position. Only
+/// an int4 constant is a position; `1.5`, `'a'` or `NULL` is a syntax error
+/// in PostgreSQL rather than a constant sort key.
+fn ordinal(expr: &ast::Expr, count: usize, clause: &str) -> Result<usize> {
+    let text = expr.to_string();
+    match text.parse::<i32>() {
+        Ok(n) if n >= 1 && n as usize <= count => Ok(n as usize - 1),
+        Ok(_) => Err(Error::sql(
+            SqlState::INVALID_COLUMN_REFERENCE,
+            format!("{clause} position {text} is not in select list"),
+        )),
+        Err(_) => Err(Error::sql(
+            SqlState::SYNTAX_ERROR,
+            format!("non-integer constant in {clause}"),
+        )),
+    }
+}
+
+/// Whether an aggregate function is called anywhere in the expression.
+fn contains_aggregate(expr: &ast::Expr) -> bool {
+    ast::visit_expressions(expr, |e| match e {
+        ast::Expr::Function(function) if aggregate_function(function).is_some() => {
+            std::ops::ControlFlow::Break(())
+        }
+        _ => std::ops::ControlFlow::Continue(()),
+    })
+    .is_break()
+}

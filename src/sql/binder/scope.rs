@@ -1,0 +1,102 @@
+//! Name resolution: the columns a query level can see, and the chain of
+//! enclosing levels a subquery can reach.
+//!
+//! ```text
+//!   SELECT … FROM a WHERE x IN (SELECT … FROM b WHERE b.y = a.y)
+//!   level 0: a.*                 level 1: b.*  ── b.y resolves here
+//!                                        └────── a.y resolves one level out
+//! ```
+//!
+//! A name resolves in the innermost level that has it (a subquery's own
+//! columns hide the outer query's); a reference that resolves in an outer
+//! level is a correlated reference, and becomes a free column id of the
+//! subquery's plan. Within one level, a name that two FROM items both have
+//! is ambiguous (42702) unless qualified.
+
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::ColumnId;
+use crate::sql::types::DataType;
+
+/// A column visible to expressions.
+#[derive(Clone, Debug)]
+pub struct ScopeColumn {
+    /// The FROM item's name or alias that qualifies it.
+    pub table: Option<String>,
+    pub name: String,
+    pub id: ColumnId,
+    pub data_type: DataType,
+}
+
+/// The columns of one query level's FROM clause, in row order.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub columns: Vec<ScopeColumn>,
+}
+
+impl Scope {
+    /// The column `table.name` (or `name` in any FROM item); `None` if this
+    /// level has none; 42702 if it has several.
+    pub fn find(&self, table: Option<&str>, name: &str) -> Result<Option<&ScopeColumn>> {
+        let mut found: Option<&ScopeColumn> = None;
+        for column in &self.columns {
+            if column.name == name && (table.is_none() || column.table.as_deref() == table) {
+                if found.is_some_and(|f| f.id != column.id) {
+                    return Err(Error::sql(
+                        SqlState::AMBIGUOUS_COLUMN,
+                        format!("column reference \"{name}\" is ambiguous"),
+                    ));
+                }
+                found = Some(column);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether some FROM item of this level is called `table`.
+    pub fn has_table(&self, table: &str) -> bool {
+        self.columns
+            .iter()
+            .any(|c| c.table.as_deref() == Some(table))
+    }
+
+    /// The columns of FROM item `table`, in order.
+    pub fn table_columns(&self, table: &str) -> Vec<&ScopeColumn> {
+        self.columns
+            .iter()
+            .filter(|c| c.table.as_deref() == Some(table))
+            .collect()
+    }
+}
+
+/// Resolves a column reference through `scope` and then the enclosing
+/// levels (innermost last in `outer`).
+pub fn resolve<'s>(
+    scope: &'s Scope,
+    outer: &'s [Scope],
+    table: Option<&str>,
+    name: &str,
+) -> Result<&'s ScopeColumn> {
+    for level in std::iter::once(scope).chain(outer.iter().rev()) {
+        if let Some(column) = level.find(table, name)? {
+            return Ok(column);
+        }
+    }
+    if let Some(table) = table
+        && !std::iter::once(scope)
+            .chain(outer.iter())
+            .any(|level| level.has_table(table))
+    {
+        return Err(Error::sql(
+            SqlState::UNDEFINED_TABLE,
+            format!("missing FROM-clause entry for table \"{table}\""),
+        ));
+    }
+    let full = match table {
+        Some(table) => format!("{table}.{name}"),
+        None => name.to_string(),
+    };
+    Err(Error::sql(
+        SqlState::UNDEFINED_COLUMN,
+        format!("column \"{full}\" does not exist"),
+    ))
+}

@@ -1,0 +1,110 @@
+//! What evaluation needs besides the row: the statement's parameters, the
+//! parameter frames of correlated subqueries, the transaction, and limits.
+//!
+//! A [`QueryState`] lives as long as one execution of a statement (a portal
+//! keeps it between fetches); a [`Context`] borrows it together with the
+//! transaction for one call into the operators. Parameter frames nest like
+//! calls: an operator that runs a correlated plan pushes the frame before
+//! pulling from it and pops it before returning, so the innermost frame is
+//! always the one the running plan was compiled against.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::subquery::ValueList;
+use crate::error::{Error, Result, SqlState};
+use crate::sql::types::Value;
+use crate::txn::Transaction;
+
+/// PostgreSQL's default `work_mem`: 4 MB.
+pub const DEFAULT_WORK_MEM: usize = 4 * 1024 * 1024;
+
+/// The state of one statement execution.
+#[derive(Debug)]
+pub struct QueryState {
+    /// `$1..$n`.
+    pub(crate) params: Vec<Value>,
+    /// Parameter frames of correlated plans, innermost last.
+    frames: Vec<Vec<Value>>,
+    /// Results of subqueries by subquery id and parameter values.
+    pub(crate) subquery_results: HashMap<(usize, Vec<Value>), Value>,
+    /// The value lists of uncorrelated ANY/ALL subqueries, by subquery id.
+    pub(crate) subquery_lists: HashMap<usize, Arc<ValueList>>,
+    /// Bytes a memory-hungry operator may hold before it spills.
+    pub(crate) work_mem: usize,
+}
+
+impl Default for QueryState {
+    fn default() -> QueryState {
+        QueryState::new(Vec::new(), DEFAULT_WORK_MEM)
+    }
+}
+
+impl QueryState {
+    pub fn new(params: Vec<Value>, work_mem: usize) -> QueryState {
+        QueryState {
+            params,
+            frames: Vec::new(),
+            subquery_results: HashMap::new(),
+            subquery_lists: HashMap::new(),
+            work_mem,
+        }
+    }
+}
+
+/// One call's view of an execution: its state and its transaction.
+pub struct Context<'a> {
+    transaction: Option<&'a mut Transaction>,
+    pub(crate) state: &'a mut QueryState,
+}
+
+impl<'a> Context<'a> {
+    /// A context; `transaction` is `None` only for evaluating expressions
+    /// that read no table (constant folding, tests).
+    pub fn new(transaction: Option<&'a mut Transaction>, state: &'a mut QueryState) -> Context<'a> {
+        Context { transaction, state }
+    }
+
+    /// The transaction reads go through.
+    pub fn transaction(&mut self) -> Result<&mut Transaction> {
+        self.transaction
+            .as_deref_mut()
+            .ok_or_else(|| Error::Internal("a table read outside a transaction".into()))
+    }
+
+    /// The value of `$index+1`.
+    pub fn parameter(&self, index: usize) -> Result<Value> {
+        self.state.params.get(index).cloned().ok_or_else(|| {
+            Error::sql(
+                SqlState::UNDEFINED_PARAMETER,
+                format!("there is no parameter ${}", index + 1),
+            )
+        })
+    }
+
+    /// Value `index` of the innermost parameter frame.
+    pub fn outer(&self, index: usize) -> Result<Value> {
+        self.state
+            .frames
+            .last()
+            .and_then(|frame| frame.get(index))
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("no outer value {index}")))
+    }
+
+    /// Runs `work` with `frame` as the innermost parameter frame.
+    pub fn with_frame<T>(
+        &mut self,
+        frame: Vec<Value>,
+        work: impl FnOnce(&mut Context<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.state.frames.push(frame);
+        let result = work(self);
+        self.state.frames.pop();
+        result
+    }
+
+    pub fn work_mem(&self) -> usize {
+        self.state.work_mem
+    }
+}

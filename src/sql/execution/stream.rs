@@ -1,0 +1,169 @@
+//! Row-at-a-time operators that hold no rows: literal rows, filters,
+//! projections and LIMIT/OFFSET. Each pulls at most what it needs, so a
+//! `LIMIT` stops the scan below it as soon as it has its rows.
+
+use super::Operator;
+use super::context::Context;
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::types::{Row, Value};
+
+/// Literal rows, evaluated one at a time.
+pub struct ValuesOperator {
+    rows: std::vec::IntoIter<Vec<Expr>>,
+}
+
+impl ValuesOperator {
+    pub fn new(rows: Vec<Vec<Expr>>) -> ValuesOperator {
+        ValuesOperator {
+            rows: rows.into_iter(),
+        }
+    }
+
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        let Some(row) = self.rows.next() else {
+            return Ok(None);
+        };
+        row.iter()
+            .map(|e| e.evaluate(&[], context))
+            .collect::<Result<Row>>()
+            .map(Some)
+    }
+}
+
+/// The input rows for which the predicate is true.
+pub struct FilterOperator {
+    input: Box<Operator>,
+    predicate: Expr,
+}
+
+impl FilterOperator {
+    pub fn new(input: Operator, predicate: Expr) -> FilterOperator {
+        FilterOperator {
+            input: Box::new(input),
+            predicate,
+        }
+    }
+
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        while let Some(row) = self.input.next(context)? {
+            if self.predicate.is_true(&row, context)? {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// New columns computed from each input row.
+pub struct ProjectOperator {
+    input: Box<Operator>,
+    exprs: Vec<Expr>,
+}
+
+impl ProjectOperator {
+    pub fn new(input: Operator, exprs: Vec<Expr>) -> ProjectOperator {
+        ProjectOperator {
+            input: Box::new(input),
+            exprs,
+        }
+    }
+
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        let Some(row) = self.input.next(context)? else {
+            return Ok(None);
+        };
+        self.exprs
+            .iter()
+            .map(|e| e.evaluate(&row, context))
+            .collect::<Result<Row>>()
+            .map(Some)
+    }
+}
+
+/// `LIMIT`/`OFFSET`: the counts are evaluated at the first pull.
+pub struct LimitOperator {
+    input: Box<Operator>,
+    limit: Option<Expr>,
+    offset: Option<Expr>,
+    /// Rows still to return (`None`: no limit); `None` before the first pull.
+    state: Option<LimitState>,
+}
+
+struct LimitState {
+    remaining: Option<usize>,
+    to_skip: usize,
+}
+
+impl LimitOperator {
+    pub fn new(input: Operator, limit: Option<Expr>, offset: Option<Expr>) -> LimitOperator {
+        LimitOperator {
+            input: Box::new(input),
+            limit,
+            offset,
+            state: None,
+        }
+    }
+
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        if self.state.is_none() {
+            let remaining = count(
+                &self.limit,
+                "LIMIT",
+                SqlState::INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+                context,
+            )?;
+            let to_skip = count(
+                &self.offset,
+                "OFFSET",
+                SqlState::INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
+                context,
+            )?
+            .unwrap_or(0);
+            self.state = Some(LimitState { remaining, to_skip });
+        }
+        let state = self
+            .state
+            .as_mut()
+            .expect("invariant: the state was set above");
+        if state.remaining == Some(0) {
+            return Ok(None);
+        }
+        while state.to_skip > 0 {
+            if self.input.next(context)?.is_none() {
+                state.remaining = Some(0);
+                return Ok(None);
+            }
+            state.to_skip -= 1;
+        }
+        let row = self.input.next(context)?;
+        match (&row, &mut state.remaining) {
+            (Some(_), Some(remaining)) => *remaining -= 1,
+            (None, remaining) => *remaining = Some(0),
+            _ => {}
+        }
+        Ok(row)
+    }
+}
+
+/// A LIMIT or OFFSET count: NULL means none; negative is an error.
+fn count(
+    expr: &Option<Expr>,
+    what: &str,
+    state: SqlState,
+    context: &mut Context<'_>,
+) -> Result<Option<usize>> {
+    let Some(expr) = expr else { return Ok(None) };
+    match expr.evaluate(&[], context)? {
+        Value::Null => Ok(None),
+        value => {
+            let n = value
+                .as_i64()
+                .ok_or_else(|| Error::Internal(format!("non-integer {what}")))?;
+            if n < 0 {
+                return Err(Error::sql(state, format!("{what} must not be negative")));
+            }
+            Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Logical plans: the closed set of relational operators a query is bound
+//! to, rewritten by the optimizer and compiled into physical operators.
+//!
+//! ```text
+//!   Limit ─► Sort ─► Distinct ─► Project ─► Filter ─► Aggregate ─► Filter ─► Scan | Values
+//! ```
+//!
+//! Rows flow upward. Every operator produces a list of columns, each a
+//! statement-wide [`ColumnId`] ([`LogicalPlan::output`]); expressions name
+//! the columns they read by id. Invariants:
+//! 1. An operator's expressions read only the ids its input produces, plus
+//!    the free ids of the plan (the enclosing query's columns, for
+//!    subqueries), which [`LogicalPlan::free_columns`] lists.
+//! 2. The ids an operator produces are distinct; an id produced by two
+//!    operators of one tree holds the same value in both (a `Project` that
+//!    passes a column through keeps its id).
+//! 3. `Scan::access` only narrows which keys are read: its `filter` still
+//!    holds every predicate, so the rows returned are the same whichever
+//!    access path the optimizer chose.
+
+mod columns;
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+pub use columns::{Column, ColumnCatalog, ColumnInfo};
+
+use super::catalog::Table;
+use super::expr::{ColumnId, Expr};
+use super::types::DataType;
+use crate::error::Result;
+
+/// An aggregate function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggregateFunction {
+    CountStar,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl AggregateFunction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AggregateFunction::CountStar | AggregateFunction::Count => "count",
+            AggregateFunction::Sum => "sum",
+            AggregateFunction::Min => "min",
+            AggregateFunction::Max => "max",
+            AggregateFunction::Avg => "avg",
+        }
+    }
+}
+
+/// One aggregate call: function, argument (none for `count(*)`), DISTINCT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregate {
+    pub function: AggregateFunction,
+    pub arg: Option<Expr>,
+    pub distinct: bool,
+    pub data_type: DataType,
+}
+
+/// One ORDER BY key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// How a table is read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Access {
+    /// Every row.
+    Full,
+    /// The row whose primary key equals these row-independent values (one
+    /// per key column, in key order).
+    Key(Vec<Expr>),
+    /// The rows whose single-column primary key lies within bounds.
+    Range {
+        start: Bound<Expr>,
+        end: Bound<Expr>,
+    },
+}
+
+/// A logical query plan.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LogicalPlan {
+    /// Literal rows (also the single empty row of a FROM-less SELECT).
+    Values {
+        columns: Vec<ColumnId>,
+        rows: Vec<Vec<Expr>>,
+    },
+    /// The rows of a table, one column id per table column.
+    Scan {
+        table: Arc<Table>,
+        columns: Vec<ColumnId>,
+        access: Access,
+        filter: Option<Expr>,
+    },
+    Filter {
+        input: Box<LogicalPlan>,
+        predicate: Expr,
+    },
+    /// Computes new columns (an item `(id, Column(id))` passes one through).
+    Project {
+        input: Box<LogicalPlan>,
+        exprs: Vec<(ColumnId, Expr)>,
+    },
+    /// Groups by `group_by` and computes `aggregates` per group; outputs the
+    /// group columns, then the aggregate columns.
+    Aggregate {
+        input: Box<LogicalPlan>,
+        group_by: Vec<(ColumnId, Expr)>,
+        aggregates: Vec<(ColumnId, Aggregate)>,
+    },
+    Distinct {
+        input: Box<LogicalPlan>,
+    },
+    Sort {
+        input: Box<LogicalPlan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<LogicalPlan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+}
+
+impl LogicalPlan {
+    /// The columns this operator produces, in row order.
+    pub fn output(&self) -> Vec<ColumnId> {
+        match self {
+            LogicalPlan::Values { columns, .. } | LogicalPlan::Scan { columns, .. } => {
+                columns.clone()
+            }
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Distinct { input }
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Limit { input, .. } => input.output(),
+            LogicalPlan::Project { exprs, .. } => exprs.iter().map(|(id, _)| *id).collect(),
+            LogicalPlan::Aggregate {
+                group_by,
+                aggregates,
+                ..
+            } => group_by
+                .iter()
+                .map(|(id, _)| *id)
+                .chain(aggregates.iter().map(|(id, _)| *id))
+                .collect(),
+        }
+    }
+
+    /// The operator's inputs.
+    pub fn inputs(&self) -> Vec<&LogicalPlan> {
+        match self {
+            LogicalPlan::Values { .. } | LogicalPlan::Scan { .. } => Vec::new(),
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Project { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::Distinct { input }
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Limit { input, .. } => vec![input],
+        }
+    }
+
+    /// Calls `visit` on every expression of this operator (not its inputs).
+    pub fn for_each_expr(&self, mut visit: impl FnMut(&Expr)) {
+        match self {
+            LogicalPlan::Values { rows, .. } => rows.iter().flatten().for_each(visit),
+            LogicalPlan::Scan { access, filter, .. } => {
+                match access {
+                    Access::Full => {}
+                    Access::Key(key) => key.iter().for_each(&mut visit),
+                    Access::Range { start, end } => {
+                        for bound in [start, end] {
+                            if let Bound::Included(e) | Bound::Excluded(e) = bound {
+                                visit(e);
+                            }
+                        }
+                    }
+                }
+                if let Some(filter) = filter {
+                    visit(filter);
+                }
+            }
+            LogicalPlan::Filter { predicate, .. } => visit(predicate),
+            LogicalPlan::Project { exprs, .. } => exprs.iter().for_each(|(_, e)| visit(e)),
+            LogicalPlan::Aggregate {
+                group_by,
+                aggregates,
+                ..
+            } => {
+                group_by.iter().for_each(|(_, e)| visit(e));
+                aggregates
+                    .iter()
+                    .filter_map(|(_, a)| a.arg.as_ref())
+                    .for_each(visit);
+            }
+            LogicalPlan::Distinct { .. } => {}
+            LogicalPlan::Sort { keys, .. } => keys.iter().for_each(|k| visit(&k.expr)),
+            LogicalPlan::Limit { limit, offset, .. } => {
+                limit.iter().chain(offset.iter()).for_each(visit)
+            }
+        }
+    }
+
+    /// The ids the plan reads that no operator inside it produces: the
+    /// enclosing query's columns a subquery plan depends on, in first-read
+    /// order.
+    pub fn free_columns(&self) -> Vec<ColumnId> {
+        let mut produced = Vec::new();
+        let mut read = Vec::new();
+        self.collect_columns(&mut produced, &mut read);
+        read.retain(|id| !produced.contains(id));
+        read
+    }
+
+    fn collect_columns(&self, produced: &mut Vec<ColumnId>, read: &mut Vec<ColumnId>) {
+        for input in self.inputs() {
+            input.collect_columns(produced, read);
+        }
+        produced.extend(self.output());
+        self.for_each_expr(|expr| {
+            expr.walk_columns(&mut |id| {
+                if !read.contains(&id) {
+                    read.push(id);
+                }
+            })
+        });
+    }
+}
+
+impl LogicalPlan {
+    /// Rebuilds the operator with each input replaced by `f(input)`.
+    pub fn map_inputs(
+        self,
+        mut f: impl FnMut(LogicalPlan) -> Result<LogicalPlan>,
+    ) -> Result<LogicalPlan> {
+        let mut input =
+            |input: Box<LogicalPlan>| -> Result<Box<LogicalPlan>> { Ok(Box::new(f(*input)?)) };
+        Ok(match self {
+            leaf @ (LogicalPlan::Values { .. } | LogicalPlan::Scan { .. }) => leaf,
+            LogicalPlan::Filter {
+                input: child,
+                predicate,
+            } => LogicalPlan::Filter {
+                input: input(child)?,
+                predicate,
+            },
+            LogicalPlan::Project {
+                input: child,
+                exprs,
+            } => LogicalPlan::Project {
+                input: input(child)?,
+                exprs,
+            },
+            LogicalPlan::Aggregate {
+                input: child,
+                group_by,
+                aggregates,
+            } => LogicalPlan::Aggregate {
+                input: input(child)?,
+                group_by,
+                aggregates,
+            },
+            LogicalPlan::Distinct { input: child } => LogicalPlan::Distinct {
+                input: input(child)?,
+            },
+            LogicalPlan::Sort { input: child, keys } => LogicalPlan::Sort {
+                input: input(child)?,
+                keys,
+            },
+            LogicalPlan::Limit {
+                input: child,
+                limit,
+                offset,
+            } => LogicalPlan::Limit {
+                input: input(child)?,
+                limit,
+                offset,
+            },
+        })
+    }
+
+    /// Rebuilds the operator with each of its expressions replaced by
+    /// `f(expr)` (not its inputs' expressions).
+    pub fn map_exprs(self, mut f: impl FnMut(Expr) -> Result<Expr>) -> Result<LogicalPlan> {
+        let mut option = |expr: Option<Expr>| expr.map(&mut f).transpose();
+        Ok(match self {
+            LogicalPlan::Values { columns, rows } => LogicalPlan::Values {
+                columns,
+                rows: rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(&mut f).collect::<Result<_>>())
+                    .collect::<Result<_>>()?,
+            },
+            LogicalPlan::Scan {
+                table,
+                columns,
+                access,
+                filter,
+            } => {
+                let access = match access {
+                    Access::Full => Access::Full,
+                    Access::Key(key) => {
+                        Access::Key(key.into_iter().map(&mut f).collect::<Result<_>>()?)
+                    }
+                    Access::Range { start, end } => {
+                        let mut bound = |bound: Bound<Expr>| -> Result<Bound<Expr>> {
+                            Ok(match bound {
+                                Bound::Included(e) => Bound::Included(f(e)?),
+                                Bound::Excluded(e) => Bound::Excluded(f(e)?),
+                                Bound::Unbounded => Bound::Unbounded,
+                            })
+                        };
+                        Access::Range {
+                            start: bound(start)?,
+                            end: bound(end)?,
+                        }
+                    }
+                };
+                LogicalPlan::Scan {
+                    table,
+                    columns,
+                    access,
+                    filter: filter.map(&mut f).transpose()?,
+                }
+            }
+            LogicalPlan::Filter { input, predicate } => LogicalPlan::Filter {
+                input,
+                predicate: f(predicate)?,
+            },
+            LogicalPlan::Project { input, exprs } => LogicalPlan::Project {
+                input,
+                exprs: exprs
+                    .into_iter()
+                    .map(|(id, e)| Ok((id, f(e)?)))
+                    .collect::<Result<_>>()?,
+            },
+            LogicalPlan::Aggregate {
+                input,
+                group_by,
+                aggregates,
+            } => LogicalPlan::Aggregate {
+                input,
+                group_by: group_by
+                    .into_iter()
+                    .map(|(id, e)| Ok((id, f(e)?)))
+                    .collect::<Result<_>>()?,
+                aggregates: aggregates
+                    .into_iter()
+                    .map(|(id, aggregate)| {
+                        Ok((
+                            id,
+                            Aggregate {
+                                arg: aggregate.arg.map(&mut f).transpose()?,
+                                ..aggregate
+                            },
+                        ))
+                    })
+                    .collect::<Result<_>>()?,
+            },
+            distinct @ LogicalPlan::Distinct { .. } => distinct,
+            LogicalPlan::Sort { input, keys } => LogicalPlan::Sort {
+                input,
+                keys: keys
+                    .into_iter()
+                    .map(|key| {
+                        Ok(SortKey {
+                            expr: f(key.expr)?,
+                            ..key
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            },
+            LogicalPlan::Limit {
+                input,
+                limit,
+                offset,
+            } => LogicalPlan::Limit {
+                input,
+                limit: option(limit)?,
+                offset: option(offset)?,
+            },
+        })
+    }
+
+    /// Applies `f` to every operator, inputs before the operator itself.
+    pub fn transform_up(
+        self,
+        f: &mut impl FnMut(LogicalPlan) -> Result<LogicalPlan>,
+    ) -> Result<LogicalPlan> {
+        let rebuilt = self.map_inputs(|input| input.transform_up(f))?;
+        f(rebuilt)
+    }
+}

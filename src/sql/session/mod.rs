@@ -1,0 +1,67 @@
+//! Sessions: the SQL layer's face toward the server.
+//!
+//! ```text
+//!   Session::parse ──► ParsedStatement
+//!        │──prepare──► Prepared { param_types, columns, cached plan }
+//!        └──execute(Prepared, params)──► Outcome ──fetch(cursor, n)──► rows
+//! ```
+//!
+//! `state.rs` holds [`Session`] and its transaction state machine,
+//! `statement.rs` prepared statements, plan caching and cursors,
+//! `settings.rs` SET and SHOW. An [`Instance`] is what every session of
+//! one database shares: the MVCC store and the catalog generation that
+//! invalidates cached plans.
+
+mod settings;
+mod state;
+mod statement;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use settings::SERVER_VERSION;
+pub use state::{Session, TransactionStatus};
+pub use statement::{Cursor, Outcome, Prepared};
+
+use crate::error::Result;
+use crate::sql::catalog;
+pub use crate::sql::plan::Column;
+use crate::txn::Mvcc;
+
+/// What the sessions of one database share.
+pub struct Instance {
+    mvcc: Arc<Mvcc>,
+    /// Raised after every commit that changed the catalog; a cached plan is
+    /// used only under the generation it was made for.
+    generation: AtomicU64,
+}
+
+impl Instance {
+    /// The SQL layer over an open MVCC store (creates the catalog on first
+    /// use).
+    pub fn open(mvcc: Arc<Mvcc>) -> Result<Arc<Instance>> {
+        catalog::initialize(&mvcc)?;
+        Ok(Arc::new(Instance {
+            mvcc,
+            generation: AtomicU64::new(0),
+        }))
+    }
+
+    /// A new session.
+    pub fn session(self: &Arc<Self>) -> Session {
+        Session::new(Arc::clone(self))
+    }
+
+    pub fn mvcc(&self) -> &Arc<Mvcc> {
+        &self.mvcc
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A transaction that changed the catalog committed.
+    pub(crate) fn catalog_changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}

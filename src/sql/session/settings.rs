@@ -1,0 +1,424 @@
+//! Run-time settings (`SET`, `SHOW`) with PostgreSQL's names, defaults,
+//! spellings and errors.
+//!
+//! A session stores only what `SET` changed; every other setting reads its
+//! PostgreSQL default from [`DEFAULTS`]. The `transaction_*` settings are
+//! not stored: they read and change the open transaction's modes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::TransactionModes;
+use crate::txn::{IsolationLevel, Transaction};
+
+/// The version basalt reports: PostgreSQL 15 compatible, so that libpq,
+/// psql and drivers select their PostgreSQL 15 behaviour.
+pub const SERVER_VERSION: &str = "15.18 (basalt)";
+
+/// Settings with their PostgreSQL defaults; `SET` may change these.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_deferrable", "off"),
+    ("default_transaction_isolation", "serializable"),
+    ("default_transaction_read_only", "off"),
+    ("extra_float_digits", "1"),
+    ("integer_datetimes", "on"),
+    ("intervalstyle", "postgres"),
+    ("is_superuser", "on"),
+    ("lock_timeout", "0"),
+    ("max_identifier_length", "63"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", SERVER_VERSION),
+    ("server_version_num", "150018"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("synchronous_commit", "on"),
+    ("timezone", "UTC"),
+    ("work_mem", "4MB"),
+];
+
+/// Settings that only the server sets.
+const READ_ONLY: &[&str] = &[
+    "integer_datetimes",
+    "is_superuser",
+    "max_identifier_length",
+    "server_encoding",
+    "server_version",
+    "server_version_num",
+];
+
+/// What a `SET` asks for.
+pub enum SetAction {
+    /// The value was stored.
+    Stored,
+    /// A `transaction_*` setting: change the open transaction's modes.
+    Transaction(TransactionModes),
+}
+
+/// One session's settings.
+#[derive(Debug, Default)]
+pub struct Settings {
+    changed: HashMap<String, String>,
+}
+
+impl Settings {
+    /// The value of a setting as `SHOW` prints it; `transaction` is the
+    /// open transaction, whose modes the `transaction_*` settings show.
+    pub fn get(&self, name: &str, transaction: Option<&Transaction>) -> Option<String> {
+        if let Some(value) = self.changed.get(name) {
+            return Some(value.clone());
+        }
+        match (name, transaction) {
+            ("transaction_read_only", Some(txn)) => Some(on_off(txn.is_read_only()).into()),
+            ("transaction_read_only", None) => self.get("default_transaction_read_only", None),
+            ("transaction_deferrable", Some(txn)) => Some(on_off(txn.is_deferrable()).into()),
+            ("transaction_deferrable", None) => self.get("default_transaction_deferrable", None),
+            ("transaction_isolation" | "transaction isolation level", Some(txn)) => {
+                Some(txn.isolation().name().into())
+            }
+            ("transaction_isolation" | "transaction isolation level", None) => {
+                self.get("default_transaction_isolation", None)
+            }
+            _ => DEFAULTS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string()),
+        }
+    }
+
+    /// `SHOW name`: the column name PostgreSQL gives it and the value.
+    pub fn show(&self, name: &str, transaction: Option<&Transaction>) -> Result<(String, String)> {
+        let name = canonical_setting(name.to_string());
+        let value = self
+            .get(&name, transaction)
+            .ok_or_else(|| unrecognized(&name))?;
+        // SHOW names its column by the setting's canonical spelling.
+        let column = match name.as_str() {
+            "transaction isolation level" => "transaction_isolation".to_string(),
+            "datestyle" => "DateStyle".to_string(),
+            "timezone" => "TimeZone".to_string(),
+            "intervalstyle" => "IntervalStyle".to_string(),
+            _ => name,
+        };
+        Ok((column, value))
+    }
+
+    /// `SET name = value`.
+    pub fn set(&mut self, name: &str, value: String) -> Result<SetAction> {
+        let name = match name {
+            "session characteristics as transaction isolation level" => {
+                "default_transaction_isolation".to_string()
+            }
+            _ => canonical_setting(name.to_string()),
+        };
+        if READ_ONLY.contains(&name.as_str()) {
+            return Err(Error::sql(
+                SqlState::CANT_CHANGE_RUNTIME_PARAM,
+                format!("parameter \"{name}\" cannot be changed"),
+            ));
+        }
+        if name == "default_transaction_isolation" {
+            parse_isolation(&value)?;
+        }
+        // The current transaction's modes are not stored settings.
+        let modes = match name.as_str() {
+            "transaction_isolation" | "transaction isolation level" => Some(TransactionModes {
+                isolation: Some(parse_isolation(&value)?),
+                ..TransactionModes::default()
+            }),
+            "transaction_read_only" => Some(TransactionModes {
+                read_only: Some(parse_boolean(&name, &value)?),
+                ..TransactionModes::default()
+            }),
+            "transaction_deferrable" => Some(TransactionModes {
+                deferrable: Some(parse_boolean(&name, &value)?),
+                ..TransactionModes::default()
+            }),
+            _ => None,
+        };
+        if let Some(modes) = modes {
+            return Ok(SetAction::Transaction(modes));
+        }
+        let value = match name.as_str() {
+            "default_transaction_read_only" | "default_transaction_deferrable" => {
+                on_off(parse_boolean(&name, &value)?).to_string()
+            }
+            "synchronous_commit" => canonical_synchronous_commit(&value)?.to_string(),
+            "lock_timeout" => show_milliseconds(parse_milliseconds(&name, &value)?),
+            "work_mem" => show_kilobytes(parse_kilobytes(&name, &value, 64)?),
+            "statement_timeout" => match parse_milliseconds(&name, &value)? {
+                0 => "0".to_string(),
+                _ => {
+                    return Err(Error::Unsupported("statement_timeout other than 0".into()));
+                }
+            },
+            _ => value,
+        };
+        if self.get(&name, None).is_none() && !name.contains('.') {
+            return Err(unrecognized(&name));
+        }
+        self.changed.insert(name, value);
+        Ok(SetAction::Stored)
+    }
+
+    /// `SET SESSION CHARACTERISTICS AS TRANSACTION …`: the defaults.
+    pub fn set_defaults(&mut self, modes: TransactionModes) {
+        if let Some(deferrable) = modes.deferrable {
+            self.changed.insert(
+                "default_transaction_deferrable".into(),
+                on_off(deferrable).into(),
+            );
+        }
+        if let Some(isolation) = modes.isolation {
+            self.changed.insert(
+                "default_transaction_isolation".into(),
+                isolation.name().into(),
+            );
+        }
+        if let Some(read_only) = modes.read_only {
+            self.changed.insert(
+                "default_transaction_read_only".into(),
+                on_off(read_only).into(),
+            );
+        }
+    }
+
+    pub fn default_isolation(&self) -> IsolationLevel {
+        self.get("default_transaction_isolation", None)
+            .and_then(|text| parse_isolation(&text).ok())
+            .unwrap_or(IsolationLevel::Serializable)
+    }
+
+    pub fn default_read_only(&self) -> bool {
+        self.get("default_transaction_read_only", None).as_deref() == Some("on")
+    }
+
+    pub fn default_deferrable(&self) -> bool {
+        self.get("default_transaction_deferrable", None).as_deref() == Some("on")
+    }
+
+    /// `lock_timeout` (validated when set; 0 means no limit).
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        let text = self.get("lock_timeout", None)?;
+        let milliseconds = parse_milliseconds("lock_timeout", &text).ok()?;
+        (milliseconds > 0).then(|| Duration::from_millis(milliseconds))
+    }
+
+    /// Whether commits wait for their WAL flush.
+    pub fn synchronous_commit(&self) -> bool {
+        self.get("synchronous_commit", None).as_deref() != Some("off")
+    }
+
+    /// `work_mem` in bytes.
+    pub fn work_mem(&self) -> usize {
+        self.get("work_mem", None)
+            .and_then(|text| parse_kilobytes("work_mem", &text, 64).ok())
+            .map_or(crate::sql::execution::DEFAULT_WORK_MEM, |kilobytes| {
+                usize::try_from(kilobytes.saturating_mul(1024)).unwrap_or(usize::MAX)
+            })
+    }
+}
+
+fn unrecognized(name: &str) -> Error {
+    Error::sql(
+        SqlState::UNDEFINED_OBJECT,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
+}
+
+/// Folds the SQL-standard spellings of settings to their names.
+fn canonical_setting(name: String) -> String {
+    match name.as_str() {
+        "time zone" => "timezone".to_string(),
+        _ => name,
+    }
+}
+
+/// PostgreSQL's spellings of `synchronous_commit`, folded to `on`/`off`:
+/// every level above `off` waits for the local WAL flush (there are no
+/// standbys to wait for).
+fn canonical_synchronous_commit(text: &str) -> Result<&'static str> {
+    match text.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok("on"),
+        "local" => Ok("local"),
+        "remote_write" => Ok("remote_write"),
+        "remote_apply" => Ok("remote_apply"),
+        "off" | "false" | "no" | "0" => Ok("off"),
+        other => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"synchronous_commit\": \"{other}\""),
+        )),
+    }
+}
+
+/// A number with an optional unit, split at the first character that is
+/// not part of the number.
+fn split_unit(text: &str) -> (&str, &str) {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    (number, unit.trim())
+}
+
+fn invalid_value(name: &str, text: &str) -> Error {
+    Error::sql(
+        SqlState::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{text}\""),
+    )
+}
+
+/// A time setting in PostgreSQL's syntax: a number of milliseconds, or a
+/// number with a unit (`us`, `ms`, `s`, `min`, `h`, `d`), 0 ..= 2^31 - 1 ms.
+fn parse_milliseconds(name: &str, text: &str) -> Result<u64> {
+    let (number, unit) = split_unit(text);
+    let number: f64 = number.parse().map_err(|_| invalid_value(name, text))?;
+    let scale = match unit {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return Err(invalid_value(name, text)),
+    };
+    let milliseconds = (number * scale).round_ties_even();
+    if !(0.0..=f64::from(i32::MAX)).contains(&milliseconds) {
+        return Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "{milliseconds} ms is outside the valid range for parameter \"{name}\" \
+                 (0 .. {})",
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(milliseconds as u64)
+}
+
+/// How PostgreSQL shows a time setting: in the largest unit that divides it.
+fn show_milliseconds(milliseconds: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "min"),
+        (1_000, "s"),
+    ];
+    if milliseconds == 0 {
+        return "0".into();
+    }
+    UNITS
+        .iter()
+        .find(|(size, _)| milliseconds.is_multiple_of(*size))
+        .map(|(size, unit)| format!("{}{unit}", milliseconds / size))
+        .unwrap_or_else(|| format!("{milliseconds}ms"))
+}
+
+/// A memory setting in PostgreSQL's syntax: kilobytes, or a number with a
+/// unit (`B`, `kB`, `MB`, `GB`, `TB`), at least `minimum` kB and at most
+/// 2^31 - 1 kB.
+fn parse_kilobytes(name: &str, text: &str, minimum: u64) -> Result<u64> {
+    let (number, unit) = split_unit(text);
+    let number: f64 = number.parse().map_err(|_| invalid_value(name, text))?;
+    let scale = match unit {
+        "" | "kB" => 1.0,
+        "B" => 1.0 / 1024.0,
+        "MB" => 1024.0,
+        "GB" => 1024.0 * 1024.0,
+        "TB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(invalid_value(name, text)),
+    };
+    let kilobytes = (number * scale).round_ties_even();
+    let maximum = f64::from(i32::MAX);
+    if !(minimum as f64..=maximum).contains(&kilobytes) {
+        return Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "{kilobytes} kB is outside the valid range for parameter \"{name}\" \
+                 ({minimum} .. {})",
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(kilobytes as u64)
+}
+
+/// How PostgreSQL shows a memory setting: in the largest unit that divides it.
+fn show_kilobytes(kilobytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [
+        (1024 * 1024 * 1024, "TB"),
+        (1024 * 1024, "GB"),
+        (1024, "MB"),
+    ];
+    UNITS
+        .iter()
+        .find(|(size, _)| kilobytes.is_multiple_of(*size))
+        .map(|(size, unit)| format!("{}{unit}", kilobytes / size))
+        .unwrap_or_else(|| format!("{kilobytes}kB"))
+}
+
+pub(super) fn parse_isolation(text: &str) -> Result<IsolationLevel> {
+    match text.trim().to_lowercase().as_str() {
+        "read committed" | "read uncommitted" => Ok(IsolationLevel::ReadCommitted),
+        "repeatable read" => Ok(IsolationLevel::RepeatableRead),
+        "serializable" => Ok(IsolationLevel::Serializable),
+        other => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"default_transaction_isolation\": \"{other}\""),
+        )),
+    }
+}
+
+/// A boolean setting in PostgreSQL's spellings.
+fn parse_boolean(name: &str, text: &str) -> Result<bool> {
+    match text.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
+        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
+        _ => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )),
+    }
+}
+
+fn on_off(value: bool) -> &'static str {
+    if value { "on" } else { "off" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_mem_takes_postgres_units_and_shows_the_largest() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.work_mem(), 4 * 1024 * 1024);
+        assert!(matches!(
+            settings.set("work_mem", "64kB".into()),
+            Ok(SetAction::Stored)
+        ));
+        assert_eq!(settings.work_mem(), 64 * 1024);
+        assert_eq!(settings.get("work_mem", None).as_deref(), Some("64kB"));
+        settings.set("work_mem", "2048".into()).expect("plain kB");
+        assert_eq!(settings.get("work_mem", None).as_deref(), Some("2MB"));
+        let error = match settings.set("work_mem", "10kB".into()) {
+            Err(error) => error,
+            Ok(_) => panic!("below the minimum"),
+        };
+        assert_eq!(error.sqlstate(), SqlState::INVALID_PARAMETER_VALUE);
+        assert!(settings.set("work_mem", "4 parsecs".into()).is_err());
+    }
+
+    #[test]
+    fn time_settings_show_in_the_largest_unit() {
+        assert_eq!(show_milliseconds(90_000), "90s");
+        assert_eq!(show_milliseconds(120_000), "2min");
+        assert_eq!(parse_milliseconds("lock_timeout", "1.5s").unwrap(), 1500);
+    }
+}
