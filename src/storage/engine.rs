@@ -212,6 +212,11 @@ impl Cursor {
         self.direction
     }
 
+    /// How many fetched entries `next` will return before it fetches again.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// The next entry, fetching a batch from `engine` when needed. After an
     /// error the cursor is stopped.
     pub fn next(&mut self, engine: &dyn Engine) -> Result<Option<Entry>> {

@@ -25,11 +25,12 @@
 //!
 //! Invariants:
 //! 1. Only versions older than a base, bases that are deletions, and
-//!    versions of transactions that never committed are removed. Readers
-//!    stop at the newest version visible to them, which is the base or
-//!    newer; a writer's first-updater-wins check stops there too. So a
-//!    removal never changes what any read or write check sees, and GC
-//!    needs no lock against readers.
+//!    versions of transactions that never committed are removed. A live
+//!    base stays, and every snapshot sees it, so a reader that met a removed
+//!    version still meets the base or something newer: removing versions
+//!    older than a live base, or versions no snapshot can see, never
+//!    changes what a read or a write check decides, in whatever order it
+//!    reads a key's versions, and GC needs no lock against readers.
 //! 2. The horizon only grows: a new snapshot's oldest unseen id is at least
 //!    the oldest running id, and new ids are above every old one.
 //! 3. Each key's versions are re-read and removed under the key's lock
@@ -46,6 +47,18 @@
 //!    (`CommitLog::truncate_below`): the data file and the memory stay
 //!    bounded however many transactions run. This is what freezing does in
 //!    PostgreSQL, without rewriting the surviving versions.
+//! 5. Removing a deletion base does change what a reader decides if that
+//!    reader already holds a version the deletion hid: a forward scan meets
+//!    a key's versions oldest first, so it may read the deleted row, then
+//!    (its batch ended there) find neither it nor the deletion any more and
+//!    return the row. Readers that meet versions newest first (point reads,
+//!    backward scans, write checks) are safe: they meet the deletion before
+//!    what it hides, and once it is gone, so is everything older. So every
+//!    removal of a deletion base with the versions it hides is bracketed by
+//!    `Removals`, and a forward scan decides a key afresh, newest first,
+//!    when such a removal may have overlapped its reading of the key's
+//!    versions (`scan.rs`). (The corpus found it: a SELECT after a DELETE
+//!    in the same session returned a deleted row now and then.)
 //!
 //! Collection is incremental: [`Mvcc::collect_garbage`] handles a bounded
 //! number of keys per call and returns where to resume. A background thread
@@ -59,7 +72,7 @@
 //! prunes less.
 
 use std::ops::Bound;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -76,6 +89,56 @@ pub const WRITES_PER_SWEEP: u64 = 4096;
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The catalog's tree (the SQL layer's system tree of table definitions).
 const CATALOG_TREE: TreeId = 2;
+
+/// Brackets the removals of deletion bases (invariant 5), so that a reader
+/// can tell whether one may have run while it read: two counters, of
+/// removals started and of removals finished, each only growing.
+#[derive(Default)]
+pub(super) struct Removals {
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+/// What [`Removals::mark`] saw: how many removals had finished and started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct RemovalMark {
+    finished: u64,
+    started: u64,
+}
+
+impl Removals {
+    /// The counters now: `finished` first, then `started`.
+    pub(super) fn mark(&self) -> RemovalMark {
+        let finished = self.finished.load(Ordering::SeqCst);
+        let started = self.started.load(Ordering::SeqCst);
+        RemovalMark { finished, started }
+    }
+
+    /// Whether no removal ran at any moment between the mark `earlier` and
+    /// the mark `later` (taken after it). A removal counts as started before
+    /// it deletes anything and as finished after, so `finished <= started`
+    /// at all times; `earlier` read `finished` then `started`, so equal
+    /// values there mean none was running at that moment, and an equal
+    /// `started` in `later` means none started since.
+    pub(super) fn quiet_between(earlier: RemovalMark, later: RemovalMark) -> bool {
+        earlier.finished == earlier.started && later.started == earlier.started
+    }
+
+    /// Counts a removal as started until the guard is dropped (also when
+    /// the removal fails part-way).
+    fn start(&self) -> RemovalGuard<'_> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        RemovalGuard(self)
+    }
+}
+
+struct RemovalGuard<'a>(&'a Removals);
+
+impl Drop for RemovalGuard<'_> {
+    fn drop(&mut self) {
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 /// What a collection removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,6 +238,7 @@ impl Mvcc {
         }
         let mut garbage = Vec::new();
         let mut base_found = false;
+        let mut deletion_base = false;
         for (engine_key, writer, live) in &versions {
             if base_found {
                 garbage.push(engine_key);
@@ -187,12 +251,16 @@ impl Mvcc {
                     // as no version at all, for every snapshot.
                     if !live {
                         garbage.push(engine_key);
+                        deletion_base = true;
                     }
                 }
                 Some(STATUS_ABORTED) | Some(STATUS_UNKNOWN) => garbage.push(engine_key),
                 _ => {}
             }
         }
+        // A forward scan may hold a version this deletion hid (invariant 5):
+        // it must be able to tell that the deletion went while it read.
+        let _bracket = deletion_base.then(|| self.removals.start());
         // Oldest first: the versions older than a deletion base must be gone
         // before the base itself, or a crash between the two removals (each
         // its own WAL record, and the log survives as a prefix) would leave
@@ -431,6 +499,47 @@ mod tests {
         assert_eq!(read(&mvcc, b"gone"), None);
         running.rollback().expect("rollback");
         assert_eq!(versions(&mvcc), 0);
+    }
+
+    /// The corpus bug (`index/delete`: a SELECT after a DELETE returned a
+    /// deleted row now and then): a forward scan meets a key's versions
+    /// oldest first, so it can hold the deleted row's version when the
+    /// collector removes it together with the deletion that hid it. Here the
+    /// scan's first batch (8 entries) ends exactly on the row of `h`, whose
+    /// deletion is the first entry of the next batch; the collection runs in
+    /// between, as the background collector could.
+    #[test]
+    fn a_forward_scan_does_not_resurrect_a_row_whose_deletion_is_collected_under_it() {
+        let mvcc = setup();
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        txn.begin_statement();
+        for key in [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"i"] {
+            txn.set(TREE, key, b"row").expect("insert");
+        }
+        txn.commit().expect("commit");
+        write(&mvcc, b"h", None);
+        assert_eq!(versions(&mvcc), 10, "h's row and its deletion");
+
+        let mut reader = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        reader.begin_statement();
+        let mut scan = reader.scan(TREE, KeyRange::all(), Direction::Forward);
+        let first: Vec<Vec<u8>> = scan
+            .by_ref()
+            .take(7)
+            .map(|entry| entry.expect("scan").0)
+            .collect();
+        assert_eq!(first.last().map(Vec::as_slice), Some(&b"g"[..]));
+        // The deletion committed before the reader's snapshot: it is h's
+        // base for every snapshot, and goes with the row it hides.
+        let stats = mvcc.vacuum_tree(TREE).expect("vacuum");
+        assert_eq!(stats.removed, 2);
+        let rest: Vec<Vec<u8>> = scan.map(|entry| entry.expect("scan").0).collect();
+        assert_eq!(
+            rest,
+            vec![b"i".to_vec()],
+            "h was deleted before the snapshot"
+        );
+        reader.commit().expect("commit");
     }
 
     #[test]

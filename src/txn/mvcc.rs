@@ -58,6 +58,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
+use super::gc::Removals;
 use super::refresh::RefreshState;
 use super::savepoint::{SavepointMarks, Undo};
 use super::scan::MvccScan;
@@ -154,6 +155,8 @@ pub struct Mvcc {
     pub(super) writes_committed: std::sync::atomic::AtomicU64,
     /// The last computed garbage-collection horizon (`gc.rs`).
     gc_horizon_cache: std::sync::atomic::AtomicU64,
+    /// Removals of deletion bases, for forward scans (gc invariant 5).
+    pub(super) removals: Removals,
     /// Sequences: name → (next value, first value not yet reserved on disk).
     sequences: Mutex<std::collections::HashMap<Vec<u8>, (u64, u64)>>,
 }
@@ -202,6 +205,7 @@ impl Mvcc {
             sequences: Mutex::new(std::collections::HashMap::new()),
             writes_committed: std::sync::atomic::AtomicU64::new(0),
             gc_horizon_cache: std::sync::atomic::AtomicU64::new(0),
+            removals: Removals::default(),
         }))
     }
 

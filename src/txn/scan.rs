@@ -12,18 +12,37 @@
 //!   forward:       a = a@7       b = b@2   c = c@5   (a@9, b@8 invisible)
 //! ```
 //!
+//! Garbage collection may remove versions while a scan runs (`gc.rs`). A
+//! backward scan cannot be misled: it meets the version that decides a key
+//! (the collector's base or newer) before anything removable below it. A
+//! forward scan can: it may read a row, then find the deletion that hid it
+//! gone together with the row, when the collector removed both in between
+//! (gc invariant 5). So a forward scan marks the collector's removals of
+//! deletions around each engine fetch, and decides a key whose versions it
+//! read while such a removal may have run afresh, from its versions read
+//! newest first:
+//!
+//! ```text
+//!   batch 1 ends:  … g@4 │ h@5 (row)      ← scan holds h's row
+//!   collector:            remove h@5, then h@6 (the deletion, base for all)
+//!   batch 2:              i@7            ← h@6 never met: h looked alive
+//!   so:            a removal overlapped h's group → read h newest first → gone
+//! ```
+//!
 //! A SERIALIZABLE reader reports each invisible version of a concurrent,
 //! not aborted writer to SSI once per writer (an rw-antidependency,
 //! `ssi.rs`). Entries come from the engine through a storage `Cursor`, in
 //! batches that double from 8 up to `SCAN_BATCH`, so a point read costs
 //! one small batch.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use super::commit_log::STATUS_ABORTED;
+use super::gc::{RemovalMark, Removals};
 use super::mvcc::{
     Mvcc, Snapshot, Transaction, TxnId, decode_key, split_version, version_row, version_writer,
-    visible,
+    versioned, visible,
 };
 use crate::error::{Error, Result};
 use crate::storage::{Cursor, Direction, Entry, KeyRange, TreeId};
@@ -39,9 +58,14 @@ pub struct MvccScan {
     reported: Vec<TxnId>,
     /// An error to return before anything else (a doomed reader).
     failed: Option<Error>,
+    tree: TreeId,
     cursor: Cursor,
-    /// A pending entry of the next key group, read ahead (forward scans).
-    pending: Option<Entry>,
+    /// A pending entry of the next key group, read ahead (forward scans),
+    /// with the removal mark taken before the fetch that read it.
+    pending: Option<(Entry, RemovalMark)>,
+    /// The removal marks taken before and after the last fetch from the
+    /// engine (gc invariant 5).
+    fetched: (RemovalMark, RemovalMark),
     /// The escaped user key whose visible version was already returned or
     /// found deleted (backward scans skip its older versions).
     decided: Option<Vec<u8>>,
@@ -61,8 +85,10 @@ impl MvccScan {
             serializable: txn.ssi.is_some(),
             reported: Vec::new(),
             failed: None,
+            tree,
             cursor: Cursor::new(tree, range, direction, 8),
             pending: None,
+            fetched: Default::default(),
             decided: None,
         }
     }
@@ -88,11 +114,21 @@ impl MvccScan {
         Ok(false)
     }
 
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        if let Some(entry) = self.pending.take() {
-            return Ok(Some(entry));
+    /// The next entry, with the removal mark taken before the fetch that
+    /// read it from the engine.
+    fn next_entry(&mut self) -> Result<Option<(Entry, RemovalMark)>> {
+        if let Some(pending) = self.pending.take() {
+            return Ok(Some(pending));
         }
-        self.cursor.next(self.mvcc.engine().as_ref())
+        if self.cursor.buffered() == 0 {
+            // This call fetches: mark the removals around the fetch.
+            let before = self.mvcc.removals.mark();
+            let entry = self.cursor.next(self.mvcc.engine().as_ref())?;
+            self.fetched = (before, self.mvcc.removals.mark());
+            return Ok(entry.map(|entry| (entry, before)));
+        }
+        let entry = self.cursor.next(self.mvcc.engine().as_ref())?;
+        Ok(entry.map(|entry| (entry, self.fetched.0)))
     }
 
     fn next_visible(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
@@ -107,7 +143,7 @@ impl MvccScan {
     /// skipped lazily: a point read of a hot key never walks old versions.
     fn next_visible_backward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         loop {
-            let Some((key, value)) = self.next_entry()? else {
+            let Some(((key, value), _)) = self.next_entry()? else {
                 return Ok(None);
             };
             let (user, _) = split_version(&key)?;
@@ -122,21 +158,22 @@ impl MvccScan {
     }
 
     /// Forward scans meet a key's versions oldest first (in stamp order) and
-    /// keep the last visible one of the group.
+    /// keep the last visible one of the group, unless a removal of a
+    /// deletion may have run while they read the group (gc invariant 5).
     fn next_visible_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         loop {
-            let Some((first_key, first_value)) = self.next_entry()? else {
+            let Some(((first_key, first_value), since)) = self.next_entry()? else {
                 return Ok(None);
             };
             let (user, _) = split_version(&first_key)?;
             let user = user.to_vec();
             // Walk the key's versions; remember the newest visible one.
             let mut best: Option<Vec<u8>> = None;
-            let mut entry = Some((first_key, first_value));
-            while let Some((key, value)) = entry {
+            let mut entry = Some(((first_key, first_value), since));
+            while let Some(((key, value), mark)) = entry {
                 let (this_user, _) = split_version(&key)?;
                 if this_user != user.as_slice() {
-                    self.pending = Some((key, value));
+                    self.pending = Some(((key, value), mark));
                     break;
                 }
                 if self.visible(version_writer(&value)?)? {
@@ -144,12 +181,44 @@ impl MvccScan {
                 }
                 entry = self.next_entry()?;
             }
+            // The group was read between the mark before its first entry's
+            // fetch and the mark after the last fetch, which read the entry
+            // that ended it (or found the range's end).
+            if !Removals::quiet_between(since, self.fetched.1) {
+                best = self.newest_visible(&user)?;
+            }
             if let Some(value) = best
                 && let Some(row) = version_row(&value)?
             {
                 return Ok(Some((decode_key(&user)?, row.to_vec())));
             }
         }
+    }
+
+    /// The stored value of the newest version of the escaped user key
+    /// `user` visible to the scan, reading its versions newest first: the
+    /// first visible one is the collector's base or newer, and everything a
+    /// removal takes from under the scan is older than it, or is it
+    /// together with everything older (gc invariants 1 and 5).
+    fn newest_visible(&mut self, user: &[u8]) -> Result<Option<Vec<u8>>> {
+        let range = KeyRange {
+            start: Bound::Included(versioned(user, 0)),
+            end: Bound::Included(versioned(user, TxnId::MAX)),
+        };
+        let mvcc = Arc::clone(&self.mvcc);
+        let versions = crate::storage::scan(
+            mvcc.engine().as_ref(),
+            self.tree,
+            range,
+            Direction::Backward,
+        );
+        for entry in versions {
+            let (_, value) = entry?;
+            if self.visible(version_writer(&value)?)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
     }
 }
 
