@@ -1,16 +1,22 @@
-//! The catalog: table definitions stored in the database itself.
+//! The catalog: table and view definitions stored in the database itself.
 //!
-//! Each table's schema is one MVCC key in the catalog tree (key: the table
-//! name; value: the encoded [`Table`]), so DDL is transactional and tables
-//! survive restarts. Each table's rows live in a tree of their own whose id
-//! the schema records. A table without a primary key is keyed by a hidden
-//! row id drawn from a sequence.
+//! Each relation is one MVCC key in the catalog tree (key: its name; value:
+//! the encoded [`Table`] or [`View`]), so DDL is transactional and survives
+//! restarts, and tables and views share one namespace, as in PostgreSQL.
+//! Each table's rows live in a tree of their own whose id the schema
+//! records. A table without a primary key is keyed by a hidden row id drawn
+//! from a sequence. A view stores its query as SQL text, bound again
+//! wherever the view is used, and the relations that text reads, so that
+//! dropping one of them can refuse (2BP01) or cascade.
 //!
-//! Encoding of a table (little-endian): `u8` format version (1), `u64` tree
-//! id, name (u32 length + UTF-8), `u16` column count, per column: name, `u8`
-//! type tag, `u32` varchar limit (0 = none), `u8` nullable, `u8` has
-//! default + default expression text; then `u16` primary-key column count
-//! and each `u16` column index.
+//! Encodings (little-endian; strings are a u32 length + UTF-8), told apart
+//! by their first byte:
+//! - table, `1`: `u64` tree id, name, `u16` column count, per column: name,
+//!   `u8` type tag, `u32` varchar limit (0 = none), `u8` nullable, `u8` has
+//!   default + default expression text; then `u16` primary-key column count
+//!   and each `u16` column index.
+//! - view, `2`: name, query text, `u16` column count and each column name,
+//!   `u16` dependency count and each relation name.
 
 use super::encoding::Reader;
 use super::types::DataType;
@@ -144,6 +150,83 @@ impl Table {
     }
 }
 
+/// A view definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    pub name: String,
+    /// The defining query, as SQL text.
+    pub query: String,
+    /// The output column names.
+    pub columns: Vec<String>,
+    /// The tables and views the query reads.
+    pub dependencies: Vec<String>,
+}
+
+impl View {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![2u8];
+        put_string(&mut out, &self.name);
+        put_string(&mut out, &self.query);
+        for list in [&self.columns, &self.dependencies] {
+            out.extend_from_slice(&(list.len() as u16).to_le_bytes());
+            for item in list {
+                put_string(&mut out, item);
+            }
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<View> {
+        let mut reader = Reader::new(bytes, "catalog entry");
+        if reader.u8()? != 2 {
+            return Err(Error::Corrupt("a view entry without its tag".into()));
+        }
+        let name = reader.string()?;
+        let query = reader.string()?;
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let count = reader.u16()?;
+            for _ in 0..count {
+                list.push(reader.string()?);
+            }
+        }
+        let [columns, dependencies] = lists;
+        Ok(View {
+            name,
+            query,
+            columns,
+            dependencies,
+        })
+    }
+}
+
+/// A table or a view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Relation {
+    Table(Table),
+    View(View),
+}
+
+impl Relation {
+    pub fn name(&self) -> &str {
+        match self {
+            Relation::Table(table) => &table.name,
+            Relation::View(view) => &view.name,
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Relation> {
+        match bytes.first() {
+            Some(1) => Ok(Relation::Table(Table::decode(bytes)?)),
+            Some(2) => Ok(Relation::View(View::decode(bytes)?)),
+            Some(other) => Err(Error::Corrupt(format!(
+                "unknown catalog format version {other}"
+            ))),
+            None => Err(Error::Corrupt("empty catalog entry".into())),
+        }
+    }
+}
+
 fn put_string(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
@@ -157,46 +240,71 @@ pub fn initialize(mvcc: &crate::txn::Mvcc) -> Result<()> {
     Ok(())
 }
 
-/// Looks up a table by name in the transaction's snapshot.
-pub fn get_table(txn: &mut Transaction, name: &str) -> Result<Option<Table>> {
+/// Looks up a table or view by name in the transaction's snapshot.
+pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>> {
     match txn.get(CATALOG_TREE, name.as_bytes())? {
-        Some(bytes) => Ok(Some(Table::decode(&bytes)?)),
+        Some(bytes) => Ok(Some(Relation::decode(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// Looks up a table or view, failing with 42P01 if there is none.
+pub fn require_relation(txn: &mut Transaction, name: &str) -> Result<Relation> {
+    get_relation(txn, name)?.ok_or_else(|| undefined_relation(name))
+}
+
+fn undefined_relation(name: &str) -> Error {
+    Error::sql(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+/// Looks up a table by name (`None` if there is no relation of that name;
+/// 42809 if it is a view).
+pub fn get_table(txn: &mut Transaction, name: &str) -> Result<Option<Table>> {
+    match get_relation(txn, name)? {
+        Some(Relation::Table(table)) => Ok(Some(table)),
+        Some(Relation::View(_)) => Err(Error::sql(
+            SqlState::WRONG_OBJECT_TYPE,
+            format!("\"{name}\" is not a table"),
+        )),
         None => Ok(None),
     }
 }
 
 /// Looks up a table, failing with 42P01 if it does not exist.
 pub fn require_table(txn: &mut Transaction, name: &str) -> Result<Table> {
-    get_table(txn, name)?.ok_or_else(|| {
-        Error::sql(
-            SqlState::UNDEFINED_TABLE,
-            format!("relation \"{name}\" does not exist"),
-        )
-    })
+    get_table(txn, name)?.ok_or_else(|| undefined_relation(name))
 }
 
-/// Stores a new table definition.
+/// Stores a table definition.
 pub fn put_table(txn: &mut Transaction, table: &Table) -> Result<()> {
     txn.set(CATALOG_TREE, table.name.as_bytes(), &table.encode())
 }
 
-/// Removes a table definition.
-pub fn delete_table(txn: &mut Transaction, name: &str) -> Result<()> {
+/// Stores a view definition.
+pub fn put_view(txn: &mut Transaction, view: &View) -> Result<()> {
+    txn.set(CATALOG_TREE, view.name.as_bytes(), &view.encode())
+}
+
+/// Removes a relation's definition.
+pub fn delete_relation(txn: &mut Transaction, name: &str) -> Result<()> {
     txn.delete(CATALOG_TREE, name.as_bytes())
 }
 
-/// Every table visible to the transaction, ordered by name.
-pub fn list_tables(txn: &mut Transaction) -> Result<Vec<Table>> {
-    let mut tables = Vec::new();
+/// Every relation visible to the transaction, ordered by name.
+pub fn list_relations(txn: &mut Transaction) -> Result<Vec<Relation>> {
+    let mut relations = Vec::new();
     for entry in txn.scan(
         CATALOG_TREE,
         crate::storage::KeyRange::all(),
         crate::storage::Direction::Forward,
     ) {
         let (_, value) = entry?;
-        tables.push(Table::decode(&value)?);
+        relations.push(Relation::decode(&value)?);
     }
-    Ok(tables)
+    Ok(relations)
 }
 
 #[cfg(test)]
@@ -226,6 +334,21 @@ mod tests {
         };
         let bytes = table.encode();
         assert_eq!(Table::decode(&bytes).unwrap(), table);
+        let view = View {
+            name: "rich".into(),
+            query: "SELECT owner FROM accounts WHERE id > 1".into(),
+            columns: vec!["owner".into()],
+            dependencies: vec!["accounts".into()],
+        };
+        assert_eq!(
+            Relation::decode(&view.encode()).unwrap(),
+            Relation::View(view.clone())
+        );
+        let bytes = view.encode();
+        assert!(matches!(
+            Relation::decode(&bytes[..bytes.len() - 1]),
+            Err(Error::Corrupt(_))
+        ));
         assert!(matches!(
             Table::decode(&bytes[..bytes.len() - 1]),
             Err(Error::Corrupt(_))

@@ -1,165 +1,374 @@
-//! `EXPLAIN`: renders a [`LogicalPlan`] as indented text in PostgreSQL's
-//! style, with expressions written back as SQL, each column by the name the
-//! statement's column catalog gives it.
+//! `EXPLAIN`: renders an optimized [`LogicalPlan`] as indented text in
+//! PostgreSQL's layout (as `EXPLAIN (COSTS OFF)` prints it), with
+//! expressions written back as SQL and columns named by the statement's
+//! column catalog, qualified by their FROM item when the plan reads more
+//! than one relation.
 //!
 //! ```text
 //! Sort
-//!   Sort Key: sum(amount) DESC
-//! ->  HashAggregate
-//!       Group Key: region
-//!     ->  Seq Scan on sales
-//!           Filter: (amount > 0)
+//!   Sort Key: c.name
+//!   ->  Hash Join
+//!         Hash Cond: (o.customer = c.id)
+//!         ->  Seq Scan on orders o
+//!               Filter: (o.total > 100)
+//!         ->  Seq Scan on customers c
 //! ```
+//!
+//! Projections are not shown (as in PostgreSQL), except one that computes
+//! a subquery, shown as `Result`; a filter is shown as a `Filter:` line of
+//! the node below it; each subquery's plan follows the node that uses it,
+//! under `SubPlan n`. Key lookups and key ranges name the primary key they
+//! read: a table's rows are its primary-key B+tree.
 //!
 //! The output is a test artifact: `sqllogictest/explain.slt` pins it.
 
 use std::ops::Bound;
 
-use super::expr::{Expr, Subquery, SubqueryKind};
-use super::plan::{Access, Aggregate, AggregateFunction, ColumnCatalog, LogicalPlan};
+use super::expr::{ColumnId, Expr, Subquery, SubqueryKind};
+use super::plan::{
+    Access, Aggregate, AggregateFunction, ColumnCatalog, JoinKind, JoinStrategy, LogicalPlan,
+    SetOperator, TableFunction,
+};
 use super::types::Value;
+
+/// How columns are named.
+struct Names<'a> {
+    columns: &'a ColumnCatalog,
+    qualify: bool,
+}
 
 /// The EXPLAIN text of a plan, one line per row.
 pub fn explain(plan: &LogicalPlan, columns: &ColumnCatalog) -> Vec<String> {
+    let names = Names {
+        columns,
+        qualify: relations(plan) > 1,
+    };
     let mut lines = Vec::new();
-    explain_into(plan, columns, 0, &mut lines);
+    names.node(plan, None, Vec::new(), &mut lines);
     lines
 }
 
-fn explain_into(
-    plan: &LogicalPlan,
-    columns: &ColumnCatalog,
-    depth: usize,
-    lines: &mut Vec<String>,
-) {
-    let indent = if depth == 0 {
-        String::new()
-    } else {
-        format!("{}->  ", "      ".repeat(depth - 1))
+/// How many relations (FROM items) the plan reads, subqueries included.
+fn relations(plan: &LogicalPlan) -> usize {
+    let own = match plan {
+        LogicalPlan::Scan { .. }
+        | LogicalPlan::CteScan { .. }
+        | LogicalPlan::WorkTable { .. }
+        | LogicalPlan::TableFunction { .. } => 1,
+        _ => 0,
     };
-    let detail_indent = format!("{}  ", "      ".repeat(depth));
-    let sql = |e: &Expr| expr_sql(e, columns);
-    let mut details = Vec::new();
-    let (title, child) = match plan {
-        LogicalPlan::Values { rows, .. } => (format!("Values ({} rows)", rows.len()), None),
-        LogicalPlan::Scan {
-            table,
-            access,
-            filter,
-            ..
-        } => {
-            let title = match access {
-                Access::Full => format!("Seq Scan on {}", table.name),
-                Access::Key(key) => {
-                    let key: Vec<String> = table
-                        .primary_key
-                        .iter()
-                        .zip(key)
-                        .map(|(column, e)| format!("{} = {}", table.columns[*column].name, sql(e)))
-                        .collect();
-                    details.push(format!("Key: {}", key.join(" AND ")));
-                    format!(
-                        "Key Lookup on {} using {}",
-                        table.name,
-                        table.primary_key_name()
-                    )
-                }
-                Access::Range { start, end } => {
-                    let key = table
-                        .primary_key
-                        .first()
-                        .map_or("?", |c| table.columns[*c].name.as_str());
-                    let range: Vec<String> = [(start, ">=", ">"), (end, "<=", "<")]
-                        .into_iter()
-                        .filter_map(|(bound, inclusive, exclusive)| match bound {
-                            Bound::Included(e) => Some(format!("{key} {inclusive} {}", sql(e))),
-                            Bound::Excluded(e) => Some(format!("{key} {exclusive} {}", sql(e))),
-                            Bound::Unbounded => None,
-                        })
-                        .collect();
-                    details.push(format!("Key Range: {}", range.join(" AND ")));
-                    format!(
-                        "Key Range Scan on {} using {}",
-                        table.name,
-                        table.primary_key_name()
-                    )
-                }
-            };
-            if let Some(filter) = filter {
-                details.push(format!("Filter: {}", sql(filter)));
+    let mut count = own;
+    plan.for_each_expr(|expr| {
+        expr.walk(&mut |node| {
+            if let Expr::Subquery(subquery) = node {
+                count += relations(&subquery.plan);
             }
-            (title, None)
+        })
+    });
+    count + plan.inputs().into_iter().map(relations).sum::<usize>()
+}
+
+/// The subqueries in an operator's own expressions, in order.
+fn subqueries(plan: &LogicalPlan) -> Vec<&Subquery> {
+    let mut found: Vec<&Subquery> = Vec::new();
+    plan.for_each_expr(|expr| collect_subqueries(expr, &mut found));
+    found
+}
+
+fn collect_subqueries<'e>(expr: &'e Expr, found: &mut Vec<&'e Subquery>) {
+    if let Expr::Subquery(subquery) = expr {
+        if let Some(operand) = &subquery.operand {
+            collect_subqueries(operand, found);
         }
-        LogicalPlan::Filter { input, predicate } => {
-            details.push(format!("Filter: {}", sql(predicate)));
-            ("Filter".to_string(), Some(input))
-        }
-        LogicalPlan::Project { input, exprs } => {
-            let list: Vec<String> = exprs.iter().map(|(_, e)| sql(e)).collect();
-            details.push(format!("Output: {}", list.join(", ")));
-            ("Project".to_string(), Some(input))
-        }
-        LogicalPlan::Aggregate {
-            input,
-            group_by,
-            aggregates,
-        } => {
-            if !group_by.is_empty() {
-                let keys: Vec<String> = group_by.iter().map(|(_, e)| sql(e)).collect();
-                details.push(format!("Group Key: {}", keys.join(", ")));
+        found.push(subquery);
+        return;
+    }
+    let mut children: Vec<&'e Expr> = Vec::new();
+    expr.for_each_child(|child| children.push(child));
+    for child in children {
+        collect_subqueries(child, found);
+    }
+}
+
+fn join_title(strategy: &JoinStrategy, kind: JoinKind) -> String {
+    let method = match strategy {
+        JoinStrategy::NestedLoop | JoinStrategy::Parameterized => "Nested Loop",
+        JoinStrategy::Hash { .. } => "Hash",
+        JoinStrategy::Merge { .. } => "Merge",
+    };
+    let kind = match kind {
+        JoinKind::Inner => "Join",
+        JoinKind::Left => "Left Join",
+        JoinKind::Right => "Right Join",
+        JoinKind::Full => "Full Join",
+        JoinKind::Semi => "Semi Join",
+        JoinKind::Anti => "Anti Join",
+    };
+    match (method, kind) {
+        ("Nested Loop", "Join") => "Nested Loop".to_string(),
+        (method, kind) => format!("{method} {kind}"),
+    }
+}
+
+impl Names<'_> {
+    /// Renders one node: `prefix` is `None` for the root, else the spaces
+    /// before its `->`; `filters` are predicates of `Filter` nodes above it.
+    fn node(
+        &self,
+        plan: &LogicalPlan,
+        prefix: Option<&str>,
+        filters: Vec<&Expr>,
+        lines: &mut Vec<String>,
+    ) {
+        // Invisible operators pass their place to their input.
+        match plan {
+            LogicalPlan::Project { input, .. } if subqueries(plan).is_empty() => {
+                return self.node(input, prefix, filters, lines);
             }
-            let calls: Vec<String> = aggregates
-                .iter()
-                .map(|(_, a)| aggregate_sql(a, columns))
-                .collect();
-            details.push(format!("Aggregates: {}", calls.join(", ")));
-            let title = if group_by.is_empty() {
-                "Aggregate"
-            } else {
-                "HashAggregate"
-            };
-            (title.to_string(), Some(input))
+            LogicalPlan::Filter { input, predicate } => {
+                let mut filters = filters;
+                filters.push(predicate);
+                return self.node(input, prefix, filters, lines);
+            }
+            LogicalPlan::WithCte { input, .. } => {
+                // Shown as its input, with the CTE listed under it, as
+                // PostgreSQL lists CTEs under the plan they belong to.
+                return self.with_cte(plan, input, prefix, filters, lines);
+            }
+            _ => {}
         }
-        LogicalPlan::Distinct { input } => ("Distinct".to_string(), Some(input)),
-        LogicalPlan::Sort { input, keys } => {
-            let keys: Vec<String> = keys
-                .iter()
-                .map(|k| {
-                    let mut text = sql(&k.expr);
-                    if k.descending {
-                        text.push_str(" DESC");
+        let (title_line, detail) = match prefix {
+            None => (String::new(), "  ".to_string()),
+            Some(prefix) => (format!("{prefix}->  "), format!("{prefix}      ")),
+        };
+        let mut details: Vec<String> = Vec::new();
+        let children: Vec<&LogicalPlan> = plan.inputs();
+        let title = match plan {
+            LogicalPlan::Values { rows, columns } => {
+                if columns.is_empty() && rows.len() == 1 {
+                    "Result".to_string()
+                } else if rows.is_empty() {
+                    // What a filter that can never be true leaves.
+                    details.push("One-Time Filter: false".to_string());
+                    "Result".to_string()
+                } else {
+                    "Values Scan on \"*VALUES*\"".to_string()
+                }
+            }
+            LogicalPlan::Scan {
+                table,
+                columns,
+                access,
+                filter,
+            } => {
+                let alias = columns
+                    .first()
+                    .and_then(|id| self.columns.get(*id).table.clone())
+                    .filter(|alias| *alias != table.name)
+                    .map(|alias| format!(" {alias}"))
+                    .unwrap_or_default();
+                let title = match access {
+                    Access::Full => format!("Seq Scan on {}{alias}", table.name),
+                    Access::Key(key) => {
+                        let key: Vec<String> = table
+                            .primary_key
+                            .iter()
+                            .zip(key)
+                            .map(|(column, e)| {
+                                format!("{} = {}", table.columns[*column].name, self.expr(e))
+                            })
+                            .collect();
+                        details.push(format!("Key: {}", key.join(" AND ")));
+                        format!(
+                            "Key Lookup using {} on {}{alias}",
+                            table.primary_key_name(),
+                            table.name
+                        )
                     }
-                    if k.nulls_first != k.descending {
-                        text.push_str(if k.nulls_first {
-                            " NULLS FIRST"
+                    Access::Range { start, end } => {
+                        let key = table
+                            .primary_key
+                            .first()
+                            .map_or("?", |c| table.columns[*c].name.as_str());
+                        let range: Vec<String> = [(start, ">=", ">"), (end, "<=", "<")]
+                            .into_iter()
+                            .filter_map(|(bound, inclusive, exclusive)| match bound {
+                                Bound::Included(e) => {
+                                    Some(format!("{key} {inclusive} {}", self.expr(e)))
+                                }
+                                Bound::Excluded(e) => {
+                                    Some(format!("{key} {exclusive} {}", self.expr(e)))
+                                }
+                                Bound::Unbounded => None,
+                            })
+                            .collect();
+                        details.push(format!("Key Range: {}", range.join(" AND ")));
+                        format!(
+                            "Key Range Scan using {} on {}{alias}",
+                            table.primary_key_name(),
+                            table.name
+                        )
+                    }
+                };
+                if let Some(filter) = filter {
+                    details.push(format!("Filter: {}", self.expr(filter)));
+                }
+                title
+            }
+            LogicalPlan::Project { .. } => "Result".to_string(),
+            LogicalPlan::Filter { .. } => unreachable!("filters are merged into their input"),
+            LogicalPlan::Aggregate { group_by, .. } => {
+                if group_by.is_empty() {
+                    "Aggregate".to_string()
+                } else {
+                    let keys: Vec<&Expr> = group_by.iter().map(|(_, e)| e).collect();
+                    details.push(format!("Group Key: {}", self.list(&keys)));
+                    "HashAggregate".to_string()
+                }
+            }
+            LogicalPlan::Distinct { input } => {
+                let keys: Vec<Expr> = input.output().into_iter().map(Expr::Column).collect();
+                let keys: Vec<&Expr> = keys.iter().collect();
+                details.push(format!("Group Key: {}", self.list(&keys)));
+                "HashAggregate".to_string()
+            }
+            LogicalPlan::Sort { keys, .. } => {
+                let keys: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let mut text = self.expr(&k.expr);
+                        if k.descending {
+                            text.push_str(" DESC");
+                        }
+                        if k.nulls_first != k.descending {
+                            text.push_str(if k.nulls_first {
+                                " NULLS FIRST"
+                            } else {
+                                " NULLS LAST"
+                            });
+                        }
+                        text
+                    })
+                    .collect();
+                details.push(format!("Sort Key: {}", keys.join(", ")));
+                "Sort".to_string()
+            }
+            LogicalPlan::Limit { .. } => "Limit".to_string(),
+            LogicalPlan::Join {
+                kind,
+                condition,
+                strategy,
+                ..
+            } => {
+                match strategy {
+                    JoinStrategy::Hash { keys } | JoinStrategy::Merge { keys } => {
+                        let label = if matches!(strategy, JoinStrategy::Hash { .. }) {
+                            "Hash Cond"
                         } else {
-                            " NULLS LAST"
-                        });
+                            "Merge Cond"
+                        };
+                        let conditions: Vec<String> = keys
+                            .iter()
+                            .map(|(l, r)| format!("({} = {})", self.expr(l), self.expr(r)))
+                            .collect();
+                        let text = if conditions.len() == 1 {
+                            conditions[0].clone()
+                        } else {
+                            format!("({})", conditions.join(" AND "))
+                        };
+                        details.push(format!("{label}: {text}"));
                     }
-                    text
-                })
-                .collect();
-            details.push(format!("Sort Key: {}", keys.join(", ")));
-            ("Sort".to_string(), Some(input))
-        }
-        LogicalPlan::Limit {
-            input,
-            limit,
-            offset,
-        } => {
-            if let Some(limit) = limit {
-                details.push(format!("Limit: {}", sql(limit)));
+                    JoinStrategy::NestedLoop | JoinStrategy::Parameterized => {}
+                }
+                if let Some(condition) = condition {
+                    details.push(format!("Join Filter: {}", self.expr(condition)));
+                }
+                join_title(strategy, *kind)
             }
-            if let Some(offset) = offset {
-                details.push(format!("Offset: {}", sql(offset)));
-            }
-            ("Limit".to_string(), Some(input))
+            LogicalPlan::SetOperation { op, all, .. } => match (op, all) {
+                (SetOperator::Union, true) => "Append".to_string(),
+                (SetOperator::Union, false) => {
+                    let keys: Vec<Expr> = plan.output().into_iter().map(Expr::Column).collect();
+                    let keys: Vec<&Expr> = keys.iter().collect();
+                    details.push(format!("Group Key: {}", self.list(&keys)));
+                    "HashAggregate".to_string()
+                }
+                (op, all) => format!(
+                    "HashSetOp {}{}",
+                    if *op == SetOperator::Intersect {
+                        "Intersect"
+                    } else {
+                        "Except"
+                    },
+                    if *all { " All" } else { "" }
+                ),
+            },
+            LogicalPlan::TableFunction {
+                function: TableFunction::GenerateSeries { .. },
+                ..
+            } => "Function Scan on generate_series".to_string(),
+            LogicalPlan::WithCte { .. } => unreachable!("shown through with_cte"),
+            LogicalPlan::CteScan { name, .. } => format!("CTE Scan on {name}"),
+            LogicalPlan::RecursiveCte { .. } => "Recursive Union".to_string(),
+            LogicalPlan::WorkTable { name, .. } => format!("WorkTable Scan on {name}"),
+        };
+        for filter in filters {
+            details.push(format!("Filter: {}", self.expr(filter)));
         }
-    };
-    lines.push(format!("{indent}{title}"));
-    lines.extend(details.into_iter().map(|d| format!("{detail_indent}{d}")));
-    if let Some(child) = child {
-        explain_into(child, columns, depth + 1, lines);
+        lines.push(format!("{title_line}{title}"));
+        lines.extend(details.into_iter().map(|d| format!("{detail}{d}")));
+        if matches!(
+            plan,
+            LogicalPlan::SetOperation {
+                op: SetOperator::Union,
+                all: false,
+                ..
+            }
+        ) {
+            // The Append under the distinct step.
+            lines.push(format!("{detail}->  Append"));
+            let inner = format!("{detail}      ");
+            for child in children {
+                self.node(child, Some(&inner), Vec::new(), lines);
+            }
+        } else {
+            for child in children {
+                self.node(child, Some(&detail), Vec::new(), lines);
+            }
+        }
+        for subquery in subqueries(plan) {
+            lines.push(format!("{detail}SubPlan {}", subquery.id + 1));
+            self.node(
+                &subquery.plan,
+                Some(&format!("{detail}  ")),
+                Vec::new(),
+                lines,
+            );
+        }
+    }
+
+    /// A `WithCte`: its input's node, then `CTE name` and the definition.
+    fn with_cte(
+        &self,
+        plan: &LogicalPlan,
+        input: &LogicalPlan,
+        prefix: Option<&str>,
+        filters: Vec<&Expr>,
+        lines: &mut Vec<String>,
+    ) {
+        let LogicalPlan::WithCte {
+            name, definition, ..
+        } = plan
+        else {
+            return;
+        };
+        self.node(input, prefix, filters, lines);
+        let detail = match prefix {
+            None => "  ".to_string(),
+            Some(prefix) => format!("{prefix}      "),
+        };
+        lines.push(format!("{detail}CTE {name}"));
+        self.node(definition, Some(&format!("{detail}  ")), Vec::new(), lines);
     }
 }
 
@@ -186,117 +395,141 @@ fn literal_sql(value: &Value) -> String {
 
 /// Writes a bound expression back as SQL; each column by its catalog name.
 pub fn expr_sql(expr: &Expr, columns: &ColumnCatalog) -> String {
-    let sql = |e: &Expr| expr_sql(e, columns);
-    match expr {
-        Expr::Literal(value) => literal_sql(value),
-        Expr::Column(id) => columns.name(*id).to_string(),
-        Expr::Slot(slot) => format!("${slot}"),
-        Expr::Outer(index) => format!("$outer{index}"),
-        Expr::Parameter(index) => format!("${}", index + 1),
-        Expr::Binary {
-            op, left, right, ..
-        } => format!("({} {} {})", sql(left), op.symbol(), sql(right)),
-        Expr::Negate(inner) => format!("(- {})", sql(inner)),
-        Expr::And(left, right) => format!("({} AND {})", sql(left), sql(right)),
-        Expr::Or(left, right) => format!("({} OR {})", sql(left), sql(right)),
-        Expr::Not(inner) => format!("(NOT {})", sql(inner)),
-        Expr::IsNull { expr, negated } => {
-            format!(
-                "({} IS {}NULL)",
-                sql(expr),
-                if *negated { "NOT " } else { "" }
-            )
-        }
-        Expr::IsBoolean {
-            expr,
-            expected,
-            negated,
-        } => format!(
-            "({} IS {}{})",
-            sql(expr),
-            if *negated { "NOT " } else { "" },
-            if *expected { "TRUE" } else { "FALSE" }
-        ),
-        Expr::IsDistinctFrom {
-            left,
-            right,
-            negated,
-        } => format!(
-            "({} IS {}DISTINCT FROM {})",
-            sql(left),
-            if *negated { "NOT " } else { "" },
-            sql(right)
-        ),
-        Expr::InList {
-            expr,
-            list,
-            negated,
-        } => {
-            let items: Vec<String> = list.iter().map(sql).collect();
-            format!(
-                "({} {}IN ({}))",
-                sql(expr),
-                if *negated { "NOT " } else { "" },
-                items.join(", ")
-            )
-        }
-        Expr::Like {
-            expr,
-            pattern,
-            negated,
-            case_insensitive,
-        } => format!(
-            "({} {}{} {})",
-            sql(expr),
-            if *negated { "NOT " } else { "" },
-            if *case_insensitive { "ILIKE" } else { "LIKE" },
-            sql(pattern)
-        ),
-        Expr::Case {
-            operand,
-            branches,
-            otherwise,
-        } => {
-            let mut text = String::from("CASE");
-            if let Some(operand) = operand {
-                text.push(' ');
-                text.push_str(&sql(operand));
-            }
-            for (when, then) in branches {
-                text.push_str(&format!(" WHEN {} THEN {}", sql(when), sql(then)));
-            }
-            if let Some(otherwise) = otherwise {
-                text.push_str(&format!(" ELSE {}", sql(otherwise)));
-            }
-            text.push_str(" END");
-            text
-        }
-        Expr::Cast { expr, to, .. } => format!("({})::{}", sql(expr), to.name()),
-        Expr::Function { function, args } => {
-            let args: Vec<String> = args.iter().map(sql).collect();
-            format!("{}({})", function.name(), args.join(", "))
-        }
-        Expr::Subquery(subquery) => subquery_sql(subquery, columns),
+    Names {
+        columns,
+        qualify: false,
     }
+    .expr(expr)
 }
 
-/// A subquery expression as EXPLAIN shows it: `(SubPlan n)`, with its
-/// operand and operator for ANY and ALL.
-fn subquery_sql(subquery: &Subquery, columns: &ColumnCatalog) -> String {
-    let plan = format!("SubPlan {}", subquery.id + 1);
-    match (&subquery.kind, &subquery.operand) {
-        (SubqueryKind::Scalar, _) => format!("({plan})"),
-        (SubqueryKind::Exists, _) => format!("(EXISTS {plan})"),
-        (SubqueryKind::Any { op }, Some(operand)) => format!(
-            "({} {} ANY ({plan}))",
-            expr_sql(operand, columns),
-            op.symbol()
-        ),
-        (SubqueryKind::All { op }, Some(operand)) => format!(
-            "({} {} ALL ({plan}))",
-            expr_sql(operand, columns),
-            op.symbol()
-        ),
-        (_, None) => format!("({plan})"),
+impl Names<'_> {
+    /// A column's name, qualified by its FROM item when the plan reads
+    /// several relations.
+    fn column(&self, id: ColumnId) -> String {
+        let info = self.columns.get(id);
+        match (&info.table, self.qualify) {
+            (Some(table), true) => format!("{table}.{}", info.name),
+            _ => info.name.clone(),
+        }
+    }
+
+    fn list(&self, exprs: &[&Expr]) -> String {
+        exprs
+            .iter()
+            .map(|e| self.expr(e))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn expr(&self, expr: &Expr) -> String {
+        let sql = |e: &Expr| self.expr(e);
+        match expr {
+            Expr::Literal(value) => literal_sql(value),
+            Expr::Column(id) => self.column(*id),
+            Expr::Slot(slot) => format!("${slot}"),
+            Expr::Outer(index) => format!("$outer{index}"),
+            Expr::Parameter(index) => format!("${}", index + 1),
+            Expr::Binary {
+                op, left, right, ..
+            } => format!("({} {} {})", sql(left), op.symbol(), sql(right)),
+            Expr::Negate(inner) => format!("(- {})", sql(inner)),
+            Expr::And(left, right) => format!("({} AND {})", sql(left), sql(right)),
+            Expr::Or(left, right) => format!("({} OR {})", sql(left), sql(right)),
+            Expr::Not(inner) => format!("(NOT {})", sql(inner)),
+            Expr::IsNull { expr, negated } => {
+                format!(
+                    "({} IS {}NULL)",
+                    sql(expr),
+                    if *negated { "NOT " } else { "" }
+                )
+            }
+            Expr::IsBoolean {
+                expr,
+                expected,
+                negated,
+            } => format!(
+                "({} IS {}{})",
+                sql(expr),
+                if *negated { "NOT " } else { "" },
+                if *expected { "TRUE" } else { "FALSE" }
+            ),
+            Expr::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => format!(
+                "({} IS {}DISTINCT FROM {})",
+                sql(left),
+                if *negated { "NOT " } else { "" },
+                sql(right)
+            ),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let items: Vec<String> = list.iter().map(sql).collect();
+                format!(
+                    "({} {}IN ({}))",
+                    sql(expr),
+                    if *negated { "NOT " } else { "" },
+                    items.join(", ")
+                )
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => format!(
+                "({} {}{} {})",
+                sql(expr),
+                if *negated { "NOT " } else { "" },
+                if *case_insensitive { "ILIKE" } else { "LIKE" },
+                sql(pattern)
+            ),
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                let mut text = String::from("CASE");
+                if let Some(operand) = operand {
+                    text.push(' ');
+                    text.push_str(&sql(operand));
+                }
+                for (when, then) in branches {
+                    text.push_str(&format!(" WHEN {} THEN {}", sql(when), sql(then)));
+                }
+                if let Some(otherwise) = otherwise {
+                    text.push_str(&format!(" ELSE {}", sql(otherwise)));
+                }
+                text.push_str(" END");
+                text
+            }
+            Expr::Cast { expr, to, .. } => format!("({})::{}", sql(expr), to.name()),
+            Expr::Function { function, args } => {
+                let args: Vec<String> = args.iter().map(sql).collect();
+                format!("{}({})", function.name(), args.join(", "))
+            }
+            Expr::Subquery(subquery) => self.subquery(subquery),
+        }
+    }
+
+    /// A subquery expression as EXPLAIN shows it: `(SubPlan n)`, with its
+    /// operand and operator for ANY and ALL.
+    fn subquery(&self, subquery: &Subquery) -> String {
+        let plan = format!("SubPlan {}", subquery.id + 1);
+        match (&subquery.kind, &subquery.operand) {
+            (SubqueryKind::Scalar, _) => format!("({plan})"),
+            (SubqueryKind::Exists, _) => format!("(EXISTS {plan})"),
+            (SubqueryKind::Any { op }, Some(operand)) => {
+                format!("({} {} ANY ({plan}))", self.expr(operand), op.symbol())
+            }
+            (SubqueryKind::All { op }, Some(operand)) => {
+                format!("({} {} ALL ({plan}))", self.expr(operand), op.symbol())
+            }
+            (_, None) => format!("({plan})"),
+        }
     }
 }

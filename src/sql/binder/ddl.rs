@@ -1,4 +1,7 @@
-//! DDL binding: `CREATE TABLE` → a [`Table`] definition, and `DROP`.
+//! DDL binding: `CREATE TABLE` → a [`Table`] definition, `CREATE [OR
+//! REPLACE] VIEW` → a [`View`] (its query bound once here, to check it and
+//! to learn its columns and the relations it reads), and `DROP TABLE` /
+//! `DROP VIEW`.
 //!
 //! Column types map through `bind_data_type`; `PRIMARY KEY` may be a column
 //! or a table constraint (composite keys allowed) and makes its columns
@@ -10,7 +13,7 @@ use sqlparser::ast;
 use super::expr::bind_data_type;
 use super::{Binder, BoundStatement, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{Table, TableColumn};
+use crate::sql::catalog::{Table, TableColumn, View};
 
 impl Binder<'_> {
     pub(crate) fn bind_create_table(
@@ -112,6 +115,57 @@ impl Binder<'_> {
         })
     }
 
+    pub(crate) fn bind_create_view(&mut self, create: &ast::CreateView) -> Result<BoundStatement> {
+        if create.materialized {
+            return Err(Error::Unsupported("materialized views".into()));
+        }
+        if create.temporary {
+            return Err(Error::Unsupported("temporary views".into()));
+        }
+        if create.or_alter || create.if_not_exists || create.to.is_some() {
+            return Err(Error::sql(
+                SqlState::SYNTAX_ERROR,
+                format!(
+                    "syntax error in {}",
+                    super::statement_kind(&ast::Statement::CreateView(create.clone()))
+                ),
+            ));
+        }
+        let name = object_name(&create.name)?;
+        self.dependencies.clear();
+        let (_, mut columns) = self.bind_query(&create.query)?;
+        if create.columns.len() > columns.len() {
+            return Err(Error::sql(
+                SqlState::SYNTAX_ERROR,
+                "CREATE VIEW specifies more column names than columns",
+            ));
+        }
+        for (column, definition) in columns.iter_mut().zip(&create.columns) {
+            column.name = ident_name(&definition.name);
+        }
+        for (index, column) in columns.iter().enumerate() {
+            if columns[..index].iter().any(|c| c.name == column.name) {
+                return Err(Error::sql(
+                    SqlState::DUPLICATE_COLUMN,
+                    format!("column \"{}\" specified more than once", column.name),
+                ));
+            }
+        }
+        let mut dependencies = std::mem::take(&mut self.dependencies);
+        dependencies.sort();
+        dependencies.dedup();
+        Ok(BoundStatement::CreateView {
+            view: View {
+                name,
+                query: create.query.to_string(),
+                columns: columns.iter().map(|c| c.name.clone()).collect(),
+                dependencies,
+            },
+            types: columns.iter().map(|c| c.data_type).collect(),
+            replace: create.or_replace,
+        })
+    }
+
     pub(crate) fn bind_drop(
         &mut self,
         object_type: &ast::ObjectType,
@@ -119,13 +173,19 @@ impl Binder<'_> {
         names: &[ast::ObjectName],
         cascade: bool,
     ) -> Result<BoundStatement> {
-        if *object_type != ast::ObjectType::Table {
-            return Err(Error::Unsupported(format!("DROP {object_type}")));
-        }
-        if cascade {
-            return Err(Error::Unsupported("DROP ... CASCADE".into()));
-        }
         let names = names.iter().map(object_name).collect::<Result<_>>()?;
-        Ok(BoundStatement::DropTable { names, if_exists })
+        match object_type {
+            ast::ObjectType::Table => Ok(BoundStatement::DropTable {
+                names,
+                if_exists,
+                cascade,
+            }),
+            ast::ObjectType::View => Ok(BoundStatement::DropView {
+                names,
+                if_exists,
+                cascade,
+            }),
+            other => Err(Error::Unsupported(format!("DROP {other}"))),
+        }
     }
 }

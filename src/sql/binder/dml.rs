@@ -80,7 +80,7 @@ impl Binder<'_> {
                 if explicit_columns && width < targets.len() {
                     return Err(too_few());
                 }
-                let (rows, _) = self.bind_values(values, Some(&target_types[..width]))?;
+                let rows = self.bind_values(values, Some(&target_types[..width]))?.rows;
                 let ids: Vec<ColumnId> = target_types[..width]
                     .iter()
                     .map(|(data_type, name)| self.columns.add(name.clone(), *data_type))

@@ -15,7 +15,7 @@ use super::Binder;
 use super::function::aggregate_function;
 use super::scope::{Scope, resolve};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{BinaryOp, ColumnId, Expr};
+use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
 use crate::sql::plan::Aggregate;
 use crate::sql::types::{DataType, Value};
 
@@ -238,11 +238,21 @@ impl Binder<'_> {
                         data_type: column.data_type,
                     });
                 }
+                // PostgreSQL names the column with its FROM item.
+                let name = match &column.expr {
+                    Expr::Column(id) => {
+                        let info = self.columns.get(*id);
+                        match &info.table {
+                            Some(table) => format!("{table}.{}", info.name),
+                            None => info.name.clone(),
+                        }
+                    }
+                    _ => expr.to_string(),
+                };
                 return Err(Error::sql(
                     SqlState::GROUPING_ERROR,
                     format!(
-                        "column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function",
-                        expr
+                        "column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"
                     ),
                 ));
             }
@@ -392,8 +402,68 @@ impl Binder<'_> {
                     data_type: Some(DataType::Boolean),
                 }
             }
-            ast::Expr::In { .. } | ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => {
-                return Err(Error::Unsupported("subqueries".into()));
+            ast::Expr::Subquery(query) => self.bind_subquery(
+                SubqueryKind::Scalar,
+                None,
+                query,
+                scope,
+                grouping.as_deref(),
+            )?,
+            ast::Expr::Exists { subquery, negated } => {
+                let exists = self.bind_subquery(
+                    SubqueryKind::Exists,
+                    None,
+                    subquery,
+                    scope,
+                    grouping.as_deref(),
+                )?;
+                negate_if(exists, *negated)
+            }
+            ast::Expr::In {
+                expr: inner,
+                target: ast::InTarget::Subquery(query),
+                negated,
+                ..
+            } => {
+                let operand = sub(self, inner)?;
+                let any = self.bind_subquery(
+                    SubqueryKind::Any {
+                        op: BinaryOp::Equal,
+                    },
+                    Some(operand),
+                    query,
+                    scope,
+                    grouping.as_deref(),
+                )?;
+                negate_if(any, *negated)
+            }
+            ast::Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | ast::Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let ast::Expr::Subquery(query) = right.as_ref() else {
+                    return Err(Error::Unsupported(format!("ANY/ALL over {right}")));
+                };
+                let op = comparison_op(compare_op).ok_or_else(|| {
+                    Error::Unsupported(format!("operator {compare_op} with ANY/ALL"))
+                })?;
+                let kind = if matches!(expr, ast::Expr::AllOp { .. }) {
+                    SubqueryKind::All { op }
+                } else {
+                    SubqueryKind::Any { op }
+                };
+                let operand = sub(self, left)?;
+                self.bind_subquery(kind, Some(operand), query, scope, grouping.as_deref())?
+            }
+            ast::Expr::In { .. } => {
+                return Err(Error::Unsupported(format!("{expr}")));
             }
             ast::Expr::Between {
                 expr: inner,
@@ -701,7 +771,12 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_comparison(&mut self, op: BinaryOp, left: Typed, right: Typed) -> Result<Expr> {
+    pub(crate) fn bind_comparison(
+        &mut self,
+        op: BinaryOp,
+        left: Typed,
+        right: Typed,
+    ) -> Result<Expr> {
         let (left, right, data_type) = self.unify(left, right, op.symbol())?;
         Ok(Expr::Binary {
             op,
@@ -895,4 +970,29 @@ fn number_literal(text: &str) -> Result<Value> {
     text.parse::<f64>()
         .map(Value::Double)
         .map_err(|_| syntax(format!("invalid number \"{text}\"")))
+}
+
+/// `NOT typed` when `negated`.
+fn negate_if(typed: Typed, negated: bool) -> Typed {
+    if negated {
+        Typed {
+            expr: Expr::Not(Box::new(typed.expr)),
+            data_type: Some(DataType::Boolean),
+        }
+    } else {
+        typed
+    }
+}
+
+/// The comparison a sqlparser operator names.
+fn comparison_op(op: &BinaryOperator) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOperator::Eq => BinaryOp::Equal,
+        BinaryOperator::NotEq => BinaryOp::NotEqual,
+        BinaryOperator::Lt => BinaryOp::Less,
+        BinaryOperator::LtEq => BinaryOp::LessOrEqual,
+        BinaryOperator::Gt => BinaryOp::Greater,
+        BinaryOperator::GtEq => BinaryOp::GreaterOrEqual,
+        _ => return None,
+    })
 }

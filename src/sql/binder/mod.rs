@@ -8,6 +8,10 @@
 //!   scope.rs     the columns each query level sees; the chain of levels
 //!   query.rs     SELECT / VALUES: FROM → WHERE → GROUP BY → HAVING →
 //!                select list → DISTINCT → ORDER BY → LIMIT
+//!   from.rs      FROM: tables, views, subqueries, functions, joins
+//!   cte.rs       WITH [RECURSIVE]: inlined or shared
+//!   set_operation.rs  UNION / INTERSECT / EXCEPT [ALL]
+//!   subquery.rs  subqueries in expressions: scalar, EXISTS, IN, ANY, ALL
 //!   expr.rs      expressions: names, operators, literals, types
 //!   function.rs  scalar functions and aggregate calls
 //!   ddl.rs       CREATE TABLE, DROP TABLE
@@ -21,12 +25,16 @@
 //! smallint → integer → bigint → real → double precision.
 
 mod control;
+mod cte;
 mod ddl;
 mod dml;
 mod expr;
+mod from;
 mod function;
 mod query;
 mod scope;
+mod set_operation;
+mod subquery;
 
 use std::sync::Arc;
 
@@ -36,7 +44,7 @@ pub use control::{Control, TransactionModes, bind_control};
 pub use expr::{Typed, bind_data_type};
 pub use scope::{Scope, ScopeColumn};
 
-use super::catalog::Table;
+use super::catalog::{Table, View};
 use super::expr::Expr;
 use super::plan::{Column, ColumnCatalog, LogicalPlan};
 use super::types::DataType;
@@ -80,6 +88,19 @@ pub enum BoundStatement {
     DropTable {
         names: Vec<String>,
         if_exists: bool,
+        cascade: bool,
+    },
+    /// `CREATE [OR REPLACE] VIEW`; `types` are its columns' types now, for
+    /// the checks of OR REPLACE.
+    CreateView {
+        view: View,
+        types: Vec<DataType>,
+        replace: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
     },
 }
 
@@ -92,8 +113,21 @@ impl BoundStatement {
             BoundStatement::Delete { .. } => Some("DELETE"),
             BoundStatement::CreateTable { .. } => Some("CREATE TABLE"),
             BoundStatement::DropTable { .. } => Some("DROP TABLE"),
+            BoundStatement::CreateView { .. } => Some("CREATE VIEW"),
+            BoundStatement::DropView { .. } => Some("DROP VIEW"),
             BoundStatement::Query(_) | BoundStatement::Explain(_) => None,
         }
+    }
+
+    /// Whether the statement changes the catalog.
+    pub fn is_ddl(&self) -> bool {
+        matches!(
+            self,
+            BoundStatement::CreateTable { .. }
+                | BoundStatement::DropTable { .. }
+                | BoundStatement::CreateView { .. }
+                | BoundStatement::DropView { .. }
+        )
     }
 }
 
@@ -106,6 +140,20 @@ pub struct Binder<'a> {
     pub(crate) columns: ColumnCatalog,
     /// The scopes of the enclosing query levels, innermost last.
     pub(crate) outer: Vec<Scope>,
+    /// The common table expressions in scope, innermost last.
+    pub(crate) ctes: Vec<cte::CteBinding>,
+    /// Projection outputs that are unknown-typed literals, which a set
+    /// operation may still give another type.
+    pub(crate) unknown_columns: std::collections::HashSet<super::expr::ColumnId>,
+    /// Relations read so far (bounded by `from::MAX_RELATIONS`).
+    pub(crate) relations: usize,
+    /// Subquery expressions bound so far (their ids).
+    pub(crate) subquery_count: usize,
+    /// Shared CTEs and recursive CTEs bound so far (their ids).
+    pub(crate) cte_count: usize,
+    /// The tables and views the statement read from the catalog (a view's
+    /// dependencies).
+    pub(crate) dependencies: Vec<String>,
 }
 
 impl<'a> Binder<'a> {
@@ -115,6 +163,12 @@ impl<'a> Binder<'a> {
             params: declared_params.to_vec(),
             columns: ColumnCatalog::default(),
             outer: Vec::new(),
+            ctes: Vec::new(),
+            unknown_columns: std::collections::HashSet::new(),
+            relations: 0,
+            subquery_count: 0,
+            cte_count: 0,
+            dependencies: Vec::new(),
         }
     }
 
@@ -149,6 +203,7 @@ impl<'a> Binder<'a> {
             Statement::Update(update) => self.bind_update(update),
             Statement::Delete(delete) => self.bind_delete(delete),
             Statement::CreateTable(create) => self.bind_create_table(create),
+            Statement::CreateView(create) => self.bind_create_view(create),
             Statement::Drop {
                 object_type,
                 if_exists,

@@ -26,28 +26,72 @@ use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{Access, Column, LogicalPlan, SortKey};
 use crate::sql::types::DataType;
 
+/// Bound VALUES rows: the rows, each column's type, and which columns
+/// held only unknown-typed literals.
+pub(crate) struct BoundValues {
+    pub rows: Vec<Vec<Expr>>,
+    pub types: Vec<DataType>,
+    pub unknown: Vec<bool>,
+}
+
 impl Binder<'_> {
     /// Binds a query; returns its plan and result columns (whose ids are
     /// `plan.output()`).
     pub(crate) fn bind_query(&mut self, query: &ast::Query) -> Result<(LogicalPlan, Vec<Column>)> {
-        if query.with.is_some() {
-            return Err(Error::Unsupported("WITH".into()));
-        }
         if query.fetch.is_some() || !query.locks.is_empty() {
             return Err(Error::Unsupported("FETCH / FOR UPDATE".into()));
         }
-        let select = match query.body.as_ref() {
-            SetExpr::Select(select) => select,
-            SetExpr::Values(values) => return self.bind_values_query(values, query),
-            SetExpr::SetOperation { op, .. } => return Err(Error::Unsupported(format!("{op}"))),
-            _ => return Err(Error::Unsupported(format!("query {}", query.body))),
+        let outer_ctes = self.ctes.len();
+        let result = match &query.with {
+            Some(with) => self
+                .define_ctes(with, query)
+                .and_then(|()| self.bind_query_body(query))
+                .and_then(|(plan, columns)| Ok((self.attach_ctes(plan, outer_ctes)?, columns))),
+            None => self.bind_query_body(query),
         };
+        self.ctes.truncate(outer_ctes);
+        result
+    }
+
+    fn bind_query_body(&mut self, query: &ast::Query) -> Result<(LogicalPlan, Vec<Column>)> {
+        match query.body.as_ref() {
+            SetExpr::Select(select) => self.bind_select(select, &order_exprs(query), Some(query)),
+            body => {
+                let (plan, columns) = self.bind_set_expr(body)?;
+                let plan = self.order_by_outputs(plan, &columns, &order_exprs(query))?;
+                let plan = self.bind_limit(plan, query)?;
+                Ok((plan, columns))
+            }
+        }
+    }
+
+    /// A query term: a SELECT, VALUES, a parenthesized query or a set
+    /// operation of them.
+    pub(crate) fn bind_set_expr(&mut self, body: &SetExpr) -> Result<(LogicalPlan, Vec<Column>)> {
+        match body {
+            SetExpr::Select(select) => self.bind_select(select, &[], None),
+            SetExpr::Query(query) => self.bind_query(query),
+            SetExpr::Values(values) => self.bind_values_plan(values),
+            SetExpr::SetOperation {
+                op,
+                set_quantifier,
+                left,
+                right,
+            } => self.bind_set_operation(op, set_quantifier, left, right),
+            other => Err(Error::Unsupported(format!("query {other}"))),
+        }
+    }
+
+    /// A SELECT with the ORDER BY and LIMIT that apply to it (`query` holds
+    /// the LIMIT; `None` inside a set operation).
+    fn bind_select(
+        &mut self,
+        select: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        limit: Option<&ast::Query>,
+    ) -> Result<(LogicalPlan, Vec<Column>)> {
         // FROM and WHERE.
-        let (mut plan, scope) = match select.from.as_slice() {
-            [] => (self.one_empty_row(), Scope::default()),
-            [from] => self.bind_from_item(from)?,
-            _ => return Err(Error::Unsupported("multiple tables in FROM (joins)".into())),
-        };
+        let (mut plan, scope) = self.bind_from(&select.from)?;
         if let Some(selection) = &select.selection {
             let predicate = self.bind_condition(selection, &scope, None, "WHERE")?;
             plan = LogicalPlan::Filter {
@@ -67,16 +111,36 @@ impl Binder<'_> {
                 SelectItem::ExprWithAlias { expr, alias } => {
                     items.push((expr.clone(), ident_name(alias)))
                 }
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                SelectItem::Wildcard(_) => {
                     if scope.columns.is_empty() {
                         return Err(Error::sql(
                             SqlState::SYNTAX_ERROR,
                             "SELECT * with no tables specified is not valid",
                         ));
                     }
-                    for column in &scope.columns {
-                        let ident = ast::Ident::with_quote('"', column.name.clone());
-                        items.push((ast::Expr::Identifier(ident), column.name.clone()));
+                    for column in scope.star() {
+                        items.push((column_reference(column), column.name.clone()));
+                    }
+                }
+                SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(name),
+                    _,
+                ) => {
+                    let table = name
+                        .0
+                        .last()
+                        .and_then(|part| part.as_ident())
+                        .map(ident_name)
+                        .unwrap_or_default();
+                    let columns = scope.table_columns(&table);
+                    if columns.is_empty() {
+                        return Err(Error::sql(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("missing FROM-clause entry for table \"{table}\""),
+                        ));
+                    }
+                    for column in columns {
+                        items.push((column_reference(column), column.name.clone()));
                     }
                 }
                 other => return Err(Error::Unsupported(format!("select item {other}"))),
@@ -115,17 +179,16 @@ impl Binder<'_> {
         let has_aggregates = !group_exprs.is_empty()
             || select.having.is_some()
             || items.iter().any(|(expr, _)| contains_aggregate(expr))
-            || order_exprs(query)
-                .iter()
-                .any(|o| contains_aggregate(&o.expr));
+            || order_by.iter().any(|o| contains_aggregate(&o.expr));
         let mut grouping = if has_aggregates { Some(grouping) } else { None };
         // Select list.
         let mut exprs = Vec::new();
         let mut columns = Vec::new();
         for (expr, name) in &items {
             let typed = self.bind(expr, &scope, grouping.as_mut())?;
+            let unknown = typed.data_type.is_none();
             let (expr, data_type) = self.default_text(typed)?;
-            exprs.push((expr, data_type));
+            exprs.push((expr, data_type, unknown));
             columns.push(Column {
                 name: name.clone(),
                 data_type,
@@ -145,7 +208,7 @@ impl Binder<'_> {
         };
         let mut order: Vec<(usize, bool, bool)> = Vec::new();
         let mut hidden = Vec::new();
-        for item in order_exprs(query) {
+        for item in order_by {
             let descending = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
             if matches!(item.options.sort, Some(ast::OrderBySort::Using(_))) {
                 return Err(Error::Unsupported("ORDER BY USING".into()));
@@ -187,7 +250,8 @@ impl Binder<'_> {
                         ));
                     }
                     let typed = self.bind(&item.expr, &scope, grouping.as_mut())?;
-                    hidden.push(self.default_text(typed)?);
+                    let (expr, data_type) = self.default_text(typed)?;
+                    hidden.push((expr, data_type, false));
                     items.len() + hidden.len() - 1
                 }
             };
@@ -220,7 +284,14 @@ impl Binder<'_> {
         exprs.extend(hidden);
         let projected: Vec<(ColumnId, Expr)> = exprs
             .into_iter()
-            .map(|(expr, data_type)| (self.output_column(&expr, data_type), expr))
+            .map(|(expr, data_type, unknown)| {
+                let id = self.output_column(&expr, data_type);
+                if unknown {
+                    // A set operation may still give it another type.
+                    self.unknown_columns.insert(id);
+                }
+                (id, expr)
+            })
             .collect();
         let output: Vec<ColumnId> = projected.iter().map(|(id, _)| *id).collect();
         plan = LogicalPlan::Project {
@@ -245,7 +316,9 @@ impl Binder<'_> {
                     .collect(),
             };
         }
-        plan = self.bind_limit(plan, query)?;
+        if let Some(query) = limit {
+            plan = self.bind_limit(plan, query)?;
+        }
         if hidden_count > 0 {
             plan = LogicalPlan::Project {
                 input: Box::new(plan),
@@ -256,14 +329,6 @@ impl Binder<'_> {
             };
         }
         Ok((plan, columns))
-    }
-
-    /// The single empty row a FROM-less SELECT reads.
-    fn one_empty_row(&self) -> LogicalPlan {
-        LogicalPlan::Values {
-            columns: Vec::new(),
-            rows: vec![Vec::new()],
-        }
     }
 
     /// The id a projection gives an expression: a column passes through
@@ -278,26 +343,24 @@ impl Binder<'_> {
         }
     }
 
-    /// One FROM item: its plan and the columns it brings into scope.
-    fn bind_from_item(&mut self, from: &ast::TableWithJoins) -> Result<(LogicalPlan, Scope)> {
-        let (table, alias) = self.bind_relation(from)?;
-        Ok(self.scan(table, alias.as_deref()))
-    }
-
     /// A full scan of `table`, with a fresh id per column, and its scope.
     pub(crate) fn scan(&mut self, table: Table, alias: Option<&str>) -> (LogicalPlan, Scope) {
         let qualifier = alias.unwrap_or(&table.name).to_string();
         let mut scope = Scope::default();
         let mut ids = Vec::with_capacity(table.columns.len());
         for column in &table.columns {
-            let id = self.columns.add(column.name.clone(), column.data_type);
+            let id = self.columns.add_table_column(
+                qualifier.clone(),
+                column.name.clone(),
+                column.data_type,
+            );
             ids.push(id);
-            scope.columns.push(ScopeColumn {
-                table: Some(qualifier.clone()),
-                name: column.name.clone(),
+            scope.columns.push(ScopeColumn::new(
+                Some(qualifier.clone()),
+                column.name.clone(),
                 id,
-                data_type: column.data_type,
-            });
+                column.data_type,
+            ));
         }
         let plan = LogicalPlan::Scan {
             table: Arc::new(table),
@@ -384,38 +447,39 @@ impl Binder<'_> {
         })
     }
 
-    fn bind_values_query(
-        &mut self,
-        values: &ast::Values,
-        query: &ast::Query,
-    ) -> Result<(LogicalPlan, Vec<Column>)> {
-        let (rows, types) = self.bind_values(values, None)?;
-        let columns: Vec<Column> = types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Column {
-                name: format!("column{}", i + 1),
-                data_type: *t,
-            })
-            .collect();
-        if !order_exprs(query).is_empty() {
-            return Err(Error::Unsupported("ORDER BY on VALUES".into()));
+    /// VALUES as a query term: columns `column1…`, each of the common type
+    /// of its rows.
+    fn bind_values_plan(&mut self, values: &ast::Values) -> Result<(LogicalPlan, Vec<Column>)> {
+        let BoundValues {
+            rows,
+            types,
+            unknown,
+        } = self.bind_values(values, None)?;
+        let mut columns = Vec::with_capacity(types.len());
+        let mut ids = Vec::with_capacity(types.len());
+        for (i, data_type) in types.iter().enumerate() {
+            let name = format!("column{}", i + 1);
+            let id = self.columns.add(name.clone(), *data_type);
+            if unknown[i] {
+                self.unknown_columns.insert(id);
+            }
+            ids.push(id);
+            columns.push(Column {
+                name,
+                data_type: *data_type,
+            });
         }
-        let ids = columns
-            .iter()
-            .map(|c| self.columns.add(c.name.clone(), c.data_type))
-            .collect();
-        let plan = self.bind_limit(LogicalPlan::Values { columns: ids, rows }, query)?;
-        Ok((plan, columns))
+        Ok((LogicalPlan::Values { columns: ids, rows }, columns))
     }
 
     /// Binds VALUES rows; with `targets`, each column is assignment-coerced
     /// to the target type, otherwise rows get a common type per column.
+    /// Also says which columns held only unknown-typed literals.
     pub(crate) fn bind_values(
         &mut self,
         values: &ast::Values,
         targets: Option<&[(DataType, String)]>,
-    ) -> Result<(Vec<Vec<Expr>>, Vec<DataType>)> {
+    ) -> Result<BoundValues> {
         let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
         let mut typed_rows: Vec<Vec<Typed>> = Vec::new();
         for row in &values.rows {
@@ -469,6 +533,9 @@ impl Binder<'_> {
                 })
                 .collect::<Result<_>>()?,
         };
+        let unknown: Vec<bool> = (0..width)
+            .map(|i| typed_rows.iter().all(|row| row[i].data_type.is_none()))
+            .collect();
         let mut rows = Vec::with_capacity(typed_rows.len());
         for row in typed_rows {
             let mut bound = Vec::with_capacity(width);
@@ -478,7 +545,23 @@ impl Binder<'_> {
             }
             rows.push(bound);
         }
-        Ok((rows, types))
+        Ok(BoundValues {
+            rows,
+            types,
+            unknown,
+        })
+    }
+}
+
+/// A syntax tree naming a scope column exactly: qualified by its FROM item
+/// (a `USING` merged column unqualified), quoted so case survives.
+fn column_reference(column: &ScopeColumn) -> ast::Expr {
+    let name = ast::Ident::with_quote('"', column.name.clone());
+    match &column.table {
+        Some(table) => {
+            ast::Expr::CompoundIdentifier(vec![ast::Ident::with_quote('"', table.clone()), name])
+        }
+        None => ast::Expr::Identifier(name),
     }
 }
 
@@ -528,7 +611,7 @@ fn order_exprs(query: &ast::Query) -> Vec<ast::OrderByExpr> {
 
 /// Whether a GROUP BY / ORDER BY item is a bare constant, which PostgreSQL
 /// takes as an output position (the grammar folds `-1` into a constant).
-fn is_constant(expr: &ast::Expr) -> bool {
+pub(crate) fn is_constant(expr: &ast::Expr) -> bool {
     match expr {
         ast::Expr::Value(v) => !matches!(v.value, ast::Value::Placeholder(_)),
         ast::Expr::UnaryOp {
@@ -542,7 +625,7 @@ fn is_constant(expr: &ast::Expr) -> bool {
 /// Resolves a constant GROUP BY / ORDER BY item to an output position. Only
 /// an int4 constant is a position; `1.5`, `'a'` or `NULL` is a syntax error
 /// in PostgreSQL rather than a constant sort key.
-fn ordinal(expr: &ast::Expr, count: usize, clause: &str) -> Result<usize> {
+pub(crate) fn ordinal(expr: &ast::Expr, count: usize, clause: &str) -> Result<usize> {
     let text = expr.to_string();
     match text.parse::<i32>() {
         Ok(n) if n >= 1 && n as usize <= count => Ok(n as usize - 1),
@@ -557,13 +640,33 @@ fn ordinal(expr: &ast::Expr, count: usize, clause: &str) -> Result<usize> {
     }
 }
 
-/// Whether an aggregate function is called anywhere in the expression.
-fn contains_aggregate(expr: &ast::Expr) -> bool {
-    ast::visit_expressions(expr, |e| match e {
-        ast::Expr::Function(function) if aggregate_function(function).is_some() => {
-            std::ops::ControlFlow::Break(())
+/// Whether an aggregate function of this query level is called in the
+/// expression (aggregates inside subqueries belong to the subquery).
+pub(crate) fn contains_aggregate(expr: &ast::Expr) -> bool {
+    struct Finder {
+        /// Subqueries entered.
+        depth: usize,
+    }
+    impl ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.depth += 1;
+            std::ops::ControlFlow::Continue(())
         }
-        _ => std::ops::ControlFlow::Continue(()),
-    })
-    .is_break()
+        fn post_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.depth -= 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, expr: &ast::Expr) -> std::ops::ControlFlow<()> {
+            match expr {
+                ast::Expr::Function(function)
+                    if self.depth == 0 && aggregate_function(function).is_some() =>
+                {
+                    std::ops::ControlFlow::Break(())
+                }
+                _ => std::ops::ControlFlow::Continue(()),
+            }
+        }
+    }
+    ast::Visit::visit(expr, &mut Finder { depth: 0 }).is_break()
 }

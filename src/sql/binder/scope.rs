@@ -20,17 +20,40 @@ use crate::sql::types::DataType;
 /// A column visible to expressions.
 #[derive(Clone, Debug)]
 pub struct ScopeColumn {
-    /// The FROM item's name or alias that qualifies it.
+    /// The FROM item's name or alias that qualifies it (`None` for the
+    /// merged column of `JOIN … USING`).
     pub table: Option<String>,
     pub name: String,
     pub id: ColumnId,
     pub data_type: DataType,
+    /// Found only when qualified, and left out of `*`: a join column that
+    /// `USING` or `NATURAL` merged.
+    pub hidden: bool,
+    /// Seen from a subquery of a grouped query: not a group key, so
+    /// referencing it is 42803.
+    pub ungrouped: bool,
+}
+
+impl ScopeColumn {
+    pub fn new(table: Option<String>, name: String, id: ColumnId, data_type: DataType) -> Self {
+        ScopeColumn {
+            table,
+            name,
+            id,
+            data_type,
+            hidden: false,
+            ungrouped: false,
+        }
+    }
 }
 
 /// The columns of one query level's FROM clause, in row order.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub columns: Vec<ScopeColumn>,
+    /// The FROM items before a non-LATERAL item: not visible to it, kept
+    /// only to say why a reference to them fails, as PostgreSQL does.
+    pub invisible: bool,
 }
 
 impl Scope {
@@ -39,7 +62,11 @@ impl Scope {
     pub fn find(&self, table: Option<&str>, name: &str) -> Result<Option<&ScopeColumn>> {
         let mut found: Option<&ScopeColumn> = None;
         for column in &self.columns {
-            if column.name == name && (table.is_none() || column.table.as_deref() == table) {
+            let visible = match table {
+                None => !column.hidden,
+                Some(table) => column.table.as_deref() == Some(table),
+            };
+            if column.name == name && visible {
                 if found.is_some_and(|f| f.id != column.id) {
                     return Err(Error::sql(
                         SqlState::AMBIGUOUS_COLUMN,
@@ -59,6 +86,16 @@ impl Scope {
             .any(|c| c.table.as_deref() == Some(table))
     }
 
+    /// The columns `*` stands for, in order.
+    pub fn star(&self) -> Vec<&ScopeColumn> {
+        self.columns.iter().filter(|c| !c.hidden).collect()
+    }
+
+    /// Appends another FROM item's columns (a join's right side).
+    pub fn extend(&mut self, other: Scope) {
+        self.columns.extend(other.columns);
+    }
+
     /// The columns of FROM item `table`, in order.
     pub fn table_columns(&self, table: &str) -> Vec<&ScopeColumn> {
         self.columns
@@ -76,9 +113,34 @@ pub fn resolve<'s>(
     table: Option<&str>,
     name: &str,
 ) -> Result<&'s ScopeColumn> {
-    for level in std::iter::once(scope).chain(outer.iter().rev()) {
+    let levels = std::iter::once(scope).chain(outer.iter().rev());
+    for level in levels.clone().filter(|level| !level.invisible) {
         if let Some(column) = level.find(table, name)? {
+            if column.ungrouped {
+                let qualified = match &column.table {
+                    Some(table) => format!("{table}.{name}"),
+                    None => name.to_string(),
+                };
+                return Err(Error::sql(
+                    SqlState::GROUPING_ERROR,
+                    format!("subquery uses ungrouped column \"{qualified}\" from outer query"),
+                ));
+            }
             return Ok(column);
+        }
+    }
+    for level in levels.filter(|level| level.invisible) {
+        if let Some(column) = level.find(table, name)? {
+            return Err(match table {
+                Some(table) => Error::sql(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("invalid reference to FROM-clause entry for table \"{table}\""),
+                ),
+                None => Error::sql(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{}\" does not exist", column.name),
+                ),
+            });
         }
     }
     if let Some(table) = table

@@ -12,6 +12,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::subquery::ValueList;
+use crate::sql::plan::LogicalPlan;
+use crate::sql::types::Row;
+
+/// A common table expression's state in one execution.
+#[derive(Debug)]
+pub enum CteState {
+    /// Known, not run yet.
+    Defined(Arc<LogicalPlan>),
+    /// Being run (a scan of it now would be a cycle).
+    Running,
+    Materialized(Arc<Vec<Row>>),
+}
 use crate::error::{Error, Result, SqlState};
 use crate::sql::types::Value;
 use crate::txn::Transaction;
@@ -30,6 +42,10 @@ pub struct QueryState {
     pub(crate) subquery_results: HashMap<(usize, Vec<Value>), Value>,
     /// The value lists of uncorrelated ANY/ALL subqueries, by subquery id.
     pub(crate) subquery_lists: HashMap<usize, Arc<ValueList>>,
+    /// Common table expressions by id.
+    pub(crate) ctes: HashMap<usize, CteState>,
+    /// The previous round's rows of each running recursive CTE.
+    pub(crate) work_tables: HashMap<usize, Arc<Vec<Row>>>,
     /// Bytes a memory-hungry operator may hold before it spills.
     pub(crate) work_mem: usize,
 }
@@ -47,6 +63,8 @@ impl QueryState {
             frames: Vec::new(),
             subquery_results: HashMap::new(),
             subquery_lists: HashMap::new(),
+            ctes: HashMap::new(),
+            work_tables: HashMap::new(),
             work_mem,
         }
     }

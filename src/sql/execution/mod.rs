@@ -15,31 +15,43 @@
 //! ```
 //!
 //! Operator families, one file each: `scan.rs` (table access), `stream.rs`
-//! (values, filter, project, limit), `aggregate.rs` (hash aggregation,
-//! distinct), `sort.rs`, and `dml.rs` (INSERT, UPDATE, DELETE).
+//! (values, filter, project, limit, generate_series), `aggregate.rs` (hash
+//! aggregation, distinct), `sort.rs`, `join.rs` (nested loop, hash, merge,
+//! parameterized), `set_operation.rs`, `cte.rs` (shared and recursive
+//! CTEs), `subquery.rs` (subqueries in expressions), and `dml.rs` (INSERT,
+//! UPDATE, DELETE).
 
 mod aggregate;
 mod compile;
 mod context;
+mod cte;
 pub mod dml;
+mod join;
 mod scan;
+mod set_operation;
 mod sort;
 mod stream;
 mod subquery;
 
 pub use compile::Layout;
-pub use context::{Context, DEFAULT_WORK_MEM, QueryState};
+pub use context::{Context, CteState, DEFAULT_WORK_MEM, QueryState};
 pub use scan::ScanOperator;
 pub use sort::compare_keys;
 
-use crate::error::Result;
-use crate::sql::expr::ColumnId;
-use crate::sql::plan::{Aggregate, LogicalPlan, SortKey};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::sql::expr::{ColumnId, Expr};
+use crate::sql::plan::{Access, Aggregate, JoinStrategy, LogicalPlan, SortKey, TableFunction};
 use crate::sql::types::Row;
 
 use aggregate::{AggregateOperator, DistinctOperator};
+use cte::{CteScan, RecursiveCte, WithCte};
+use join::{HashJoin, MergeJoin, NestedLoopJoin, ParameterizedJoin};
+use set_operation::SetOperation;
 use sort::SortOperator;
-use stream::{FilterOperator, LimitOperator, ProjectOperator, ValuesOperator};
+use stream::{FilterOperator, GenerateSeries, LimitOperator, ProjectOperator, ValuesOperator};
 
 /// A physical operator (closed set).
 pub enum Operator {
@@ -51,6 +63,15 @@ pub enum Operator {
     Distinct(DistinctOperator),
     Sort(SortOperator),
     Limit(LimitOperator),
+    NestedLoopJoin(NestedLoopJoin),
+    HashJoin(HashJoin),
+    MergeJoin(MergeJoin),
+    ParameterizedJoin(ParameterizedJoin),
+    SetOperation(SetOperation),
+    GenerateSeries(GenerateSeries),
+    WithCte(WithCte),
+    CteScan(CteScan),
+    RecursiveCte(RecursiveCte),
 }
 
 impl Operator {
@@ -65,6 +86,15 @@ impl Operator {
             Operator::Distinct(op) => op.next(context),
             Operator::Sort(op) => op.next(context),
             Operator::Limit(op) => op.next(context),
+            Operator::NestedLoopJoin(op) => op.next(context),
+            Operator::HashJoin(op) => op.next(context),
+            Operator::MergeJoin(op) => op.next(context),
+            Operator::ParameterizedJoin(op) => op.next(context),
+            Operator::SetOperation(op) => op.next(context),
+            Operator::GenerateSeries(op) => op.next(context),
+            Operator::WithCte(op) => op.next(context),
+            Operator::CteScan(op) => op.next(context),
+            Operator::RecursiveCte(op) => op.next(context),
         }
     }
 }
@@ -144,6 +174,133 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
                 layout.compile_option(offset)?,
             ))
         }
+        LogicalPlan::Join {
+            left,
+            right,
+            kind,
+            condition,
+            strategy,
+        } => build_join(left, right, *kind, condition, strategy, outer)?,
+        LogicalPlan::SetOperation {
+            op,
+            all,
+            left,
+            right,
+            ..
+        } => Operator::SetOperation(SetOperation::new(
+            *op,
+            *all,
+            build(left, outer)?,
+            build(right, outer)?,
+        )),
+        LogicalPlan::TableFunction {
+            function:
+                TableFunction::GenerateSeries {
+                    start,
+                    stop,
+                    step,
+                    data_type,
+                },
+            ..
+        } => {
+            let layout = Layout::new(&[], outer);
+            Operator::GenerateSeries(GenerateSeries::new(
+                layout.compile(start)?,
+                layout.compile(stop)?,
+                layout.compile_option(step)?,
+                *data_type,
+            ))
+        }
+        LogicalPlan::WithCte {
+            id,
+            definition,
+            input,
+            ..
+        } => Operator::WithCte(WithCte::new(
+            *id,
+            Arc::new(definition.as_ref().clone()),
+            build(input, outer)?,
+        )),
+        LogicalPlan::CteScan { id, .. } => Operator::CteScan(CteScan::new(*id, false)),
+        LogicalPlan::WorkTable { id, .. } => Operator::CteScan(CteScan::new(*id, true)),
+        LogicalPlan::RecursiveCte {
+            id,
+            anchor,
+            recursive,
+            all,
+            ..
+        } => Operator::RecursiveCte(RecursiveCte::new(
+            *id,
+            build(anchor, outer)?,
+            Arc::new(recursive.as_ref().clone()),
+            *all,
+        )),
+    })
+}
+
+/// Compiles a join for its strategy.
+fn build_join(
+    left: &LogicalPlan,
+    right: &LogicalPlan,
+    kind: crate::sql::plan::JoinKind,
+    condition: &Option<Expr>,
+    strategy: &JoinStrategy,
+    outer: &[ColumnId],
+) -> Result<Operator> {
+    let left_columns = left.output();
+    let right_columns = right.output();
+    let mut joined = left_columns.clone();
+    joined.extend(right_columns.iter().copied());
+    let condition = Layout::new(&joined, outer).compile_option(condition)?;
+    let widths = (left_columns.len(), right_columns.len());
+    let keys = |keys: &[(Expr, Expr)]| -> Result<Vec<(Expr, Expr)>> {
+        let left_layout = Layout::new(&left_columns, outer);
+        let right_layout = Layout::new(&right_columns, outer);
+        keys.iter()
+            .map(|(l, r)| Ok((left_layout.compile(l)?, right_layout.compile(r)?)))
+            .collect()
+    };
+    Ok(match strategy {
+        JoinStrategy::NestedLoop => Operator::NestedLoopJoin(NestedLoopJoin::new(
+            build(left, outer)?,
+            build(right, outer)?,
+            kind,
+            condition,
+            widths,
+        )),
+        JoinStrategy::Hash { keys: pairs } => Operator::HashJoin(HashJoin::new(
+            build(left, outer)?,
+            build(right, outer)?,
+            kind,
+            keys(pairs)?,
+            condition,
+            widths,
+        )),
+        JoinStrategy::Merge { keys: pairs } => Operator::MergeJoin(MergeJoin::new(
+            build(left, outer)?,
+            build(right, outer)?,
+            kind,
+            keys(pairs)?,
+            condition,
+            widths,
+        )),
+        JoinStrategy::Parameterized => {
+            join::check_kind(kind, true)?;
+            let frame_ids = right.free_columns();
+            let left_layout = Layout::new(&left_columns, outer);
+            let frame_values = frame_ids
+                .iter()
+                .map(|id| left_layout.compile(&Expr::Column(*id)))
+                .collect::<Result<_>>()?;
+            Operator::ParameterizedJoin(ParameterizedJoin::new(
+                build(left, outer)?,
+                Arc::new(right.clone()),
+                kind,
+                condition,
+                (frame_ids, frame_values),
+                right_columns.len(),
+            ))
+        }
     })
 }
 
@@ -156,23 +313,21 @@ pub fn build_scan(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<ScanOperator
         filter,
     } = plan
     else {
-        return Err(crate::Error::Internal(format!(
-            "not a table scan: {plan:?}"
-        )));
+        return Err(Error::Internal(format!("not a table scan: {plan:?}")));
     };
     let keys = Layout::new(&[], outer);
     let access = match access {
-        crate::sql::plan::Access::Full => crate::sql::plan::Access::Full,
-        crate::sql::plan::Access::Key(key) => crate::sql::plan::Access::Key(keys.compile_all(key)?),
-        crate::sql::plan::Access::Range { start, end } => {
-            let bound = |bound: &std::ops::Bound<crate::sql::expr::Expr>| -> Result<_> {
+        Access::Full => Access::Full,
+        Access::Key(key) => Access::Key(keys.compile_all(key)?),
+        Access::Range { start, end } => {
+            let bound = |bound: &Bound<Expr>| -> Result<Bound<Expr>> {
                 Ok(match bound {
-                    std::ops::Bound::Included(e) => std::ops::Bound::Included(keys.compile(e)?),
-                    std::ops::Bound::Excluded(e) => std::ops::Bound::Excluded(keys.compile(e)?),
-                    std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+                    Bound::Included(e) => Bound::Included(keys.compile(e)?),
+                    Bound::Excluded(e) => Bound::Excluded(keys.compile(e)?),
+                    Bound::Unbounded => Bound::Unbounded,
                 })
             };
-            crate::sql::plan::Access::Range {
+            Access::Range {
                 start: bound(start)?,
                 end: bound(end)?,
             }

@@ -1,12 +1,12 @@
 //! Row-at-a-time operators that hold no rows: literal rows, filters,
-//! projections and LIMIT/OFFSET. Each pulls at most what it needs, so a
+//! projections, LIMIT/OFFSET and `generate_series`. Each pulls at most what it needs, so a
 //! `LIMIT` stops the scan below it as soon as it has its rows.
 
 use super::Operator;
 use super::context::Context;
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
-use crate::sql::types::{Row, Value};
+use crate::sql::types::{DataType, Row, Value};
 
 /// Literal rows, evaluated one at a time.
 pub struct ValuesOperator {
@@ -165,5 +165,67 @@ fn count(
             }
             Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
         }
+    }
+}
+
+/// `generate_series(start, stop [, step])` over integers: the arguments
+/// are evaluated at the first pull (they may read a LATERAL frame); a NULL
+/// argument gives no rows and a zero step is 22023, as in PostgreSQL.
+pub struct GenerateSeries {
+    start: Expr,
+    stop: Expr,
+    step: Option<Expr>,
+    data_type: DataType,
+    /// The next value and the bounds, once evaluated; `None` when done.
+    state: Option<Option<(i128, i128, i128)>>,
+}
+
+impl GenerateSeries {
+    pub fn new(start: Expr, stop: Expr, step: Option<Expr>, data_type: DataType) -> Self {
+        GenerateSeries {
+            start,
+            stop,
+            step,
+            data_type,
+            state: None,
+        }
+    }
+
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        if self.state.is_none() {
+            let mut values = Vec::with_capacity(3);
+            for expr in [Some(&self.start), Some(&self.stop), self.step.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                values.push(expr.evaluate(&[], context)?);
+            }
+            let integers: Option<Vec<i128>> =
+                values.iter().map(|v| v.as_i64().map(i128::from)).collect();
+            self.state = Some(match integers.as_deref() {
+                Some([start, stop]) => Some((*start, *stop, 1)),
+                Some([_, _, 0]) => {
+                    return Err(Error::sql(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "step size cannot equal zero",
+                    ));
+                }
+                Some([start, stop, step]) => Some((*start, *stop, *step)),
+                _ => None,
+            });
+        }
+        let Some(Some((next, stop, step))) = &mut self.state else {
+            return Ok(None);
+        };
+        if (*step > 0 && *next > *stop) || (*step < 0 && *next < *stop) {
+            self.state = Some(None);
+            return Ok(None);
+        }
+        let value = *next;
+        *next += *step;
+        Ok(Some(vec![match self.data_type {
+            DataType::BigInt => Value::BigInt(value as i64),
+            _ => Value::Integer(value as i32),
+        }]))
     }
 }

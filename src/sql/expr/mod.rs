@@ -365,7 +365,9 @@ impl Expr {
         self.for_each_child(|child| child.walk(visit));
     }
 
-    fn for_each_child(&self, mut f: impl FnMut(&Expr)) {
+    /// Calls `f` on each direct child (subquery operands included, plans
+    /// not).
+    pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Expr)) {
         match self {
             Expr::Literal(_)
             | Expr::Column(_)

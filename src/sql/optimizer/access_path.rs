@@ -1,5 +1,6 @@
-//! Rule 1, access paths: a `Filter` directly over a full `Scan` moves into
-//! the scan, and the scan reads only the keys the predicate can match:
+//! Rule: access paths. A `Filter` directly over a full `Scan` moves into
+//! the scan (joining the scan's own filter, if any), and the scan reads
+//! only the keys the predicate can match:
 //! 1. `pk = v` on every primary-key column → one key lookup;
 //! 2. `pk <op> v` bounds on a single-column primary key → a key range.
 //!
@@ -29,8 +30,12 @@ pub fn access_path(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Res
                     table,
                     columns,
                     access: Access::Full,
-                    filter: None,
+                    filter,
                 } => {
+                    let predicate = match filter {
+                        Some(filter) => Expr::and(filter, predicate),
+                        None => predicate,
+                    };
                     let access = choose(&table, &columns, &predicate, context);
                     LogicalPlan::Scan {
                         table,

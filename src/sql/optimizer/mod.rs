@@ -8,9 +8,19 @@
 //!
 //! | order | rule | what it does |
 //! |---|---|---|
-//! | 1 | `access_path` | merges a filter into the table scan below it and picks a key lookup or key range when the predicate allows |
+//! | 1 | `simplify` | folds NULL through strict operators and constants through AND/OR/NOT; a filter that can never be true reads nothing |
+//! | 2 | `decorrelate` | turns WHERE `EXISTS`, `NOT EXISTS` and `IN` subqueries into semi and anti joins |
+//! | 3 | `pushdown` | moves each filter conjunct down as far as its columns allow: into join inputs and conditions, below projections, sorts, aggregates, set operations |
+//! | 4 | `join_order` | rebuilds each tree of inner joins left-deep in a greedy order that follows the conditions |
+//! | 5 | `join_strategy` | picks key lookup, merge or hash for joins with equality conditions |
+//! | 6 | `access_path` | merges a filter into the table scan below it and picks a key lookup or key range when the predicate allows |
 
 mod access_path;
+mod decorrelate;
+mod join_order;
+mod join_strategy;
+mod pushdown;
+mod simplify;
 
 use std::sync::Arc;
 
@@ -30,7 +40,14 @@ pub struct OptimizerContext<'a> {
 type Rule = fn(LogicalPlan, &mut OptimizerContext<'_>) -> Result<LogicalPlan>;
 
 /// The rules, in the order they run.
-const RULES: &[(&str, Rule)] = &[("access_path", access_path::access_path)];
+const RULES: &[(&str, Rule)] = &[
+    ("simplify", simplify::simplify),
+    ("decorrelate", decorrelate::decorrelate),
+    ("pushdown", pushdown::pushdown),
+    ("join_order", join_order::join_order),
+    ("join_strategy", join_strategy::join_strategy),
+    ("access_path", access_path::access_path),
+];
 
 /// Optimizes a plan and the plans of its subqueries.
 pub fn optimize(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
@@ -38,6 +55,14 @@ pub fn optimize(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result
     for (_, rule) in RULES {
         plan = rule(plan, context)?;
     }
+    plan.transform_up(&mut |node| node.map_exprs(|expr| optimize_subqueries(expr, context)))
+}
+
+/// Optimizes the filtered table scan an UPDATE or DELETE reads its target
+/// through: only its access path (it must stay one scan, which returns
+/// the storage keys of the rows to change), and its subqueries.
+pub fn optimize_scan(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
+    let plan = access_path::access_path(plan, context)?;
     plan.transform_up(&mut |node| node.map_exprs(|expr| optimize_subqueries(expr, context)))
 }
 

@@ -11,9 +11,9 @@
 //! 1. An operator's expressions read only the ids its input produces, plus
 //!    the free ids of the plan (the enclosing query's columns, for
 //!    subqueries), which [`LogicalPlan::free_columns`] lists.
-//! 2. The ids an operator produces are distinct; an id produced by two
-//!    operators of one tree holds the same value in both (a `Project` that
-//!    passes a column through keeps its id).
+//! 2. An id produced by two operators of one tree holds the same value in
+//!    both (a `Project` that passes a column through keeps its id); one
+//!    operator's output lists an id twice only for the same value twice.
 //! 3. `Scan::access` only narrows which keys are read: its `filter` still
 //!    holds every predicate, so the rows returned are the same whichever
 //!    access path the optimizer chose.
@@ -68,6 +68,79 @@ pub struct SortKey {
     pub expr: Expr,
     pub descending: bool,
     pub nulls_first: bool,
+}
+
+/// Which rows of its inputs a join returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Pairs that match (a cross join is an inner join without condition).
+    Inner,
+    /// Inner, plus each unmatched left row with NULLs for the right.
+    Left,
+    /// Inner, plus each unmatched right row with NULLs for the left.
+    Right,
+    /// Inner, plus both kinds of unmatched rows.
+    Full,
+    /// Each left row that has a match, once; outputs left columns only.
+    Semi,
+    /// Each left row that has no match; outputs left columns only.
+    Anti,
+}
+
+impl JoinKind {
+    /// Whether the join outputs the right input's columns.
+    pub fn outputs_right(&self) -> bool {
+        !matches!(self, JoinKind::Semi | JoinKind::Anti)
+    }
+}
+
+/// How a join finds matching pairs (chosen by the optimizer).
+#[derive(Clone, Debug, PartialEq)]
+pub enum JoinStrategy {
+    /// The right rows are held (or re-read) and tested against each left
+    /// row with the condition.
+    NestedLoop,
+    /// The right rows are hashed on their key expressions, and each left
+    /// row probes with its own; the condition then tests each candidate.
+    /// Pairs `(left key, right key)`; rows with a NULL key never match.
+    Hash { keys: Vec<(Expr, Expr)> },
+    /// Both inputs arrive ordered ascending on their keys (NULLs last) and
+    /// are merged; the condition then tests each candidate.
+    Merge { keys: Vec<(Expr, Expr)> },
+    /// The right plan runs once per left row with the left row's columns
+    /// as its parameter frame (LATERAL, and key lookups into the right
+    /// table); the right plan holds the join's predicates itself.
+    Parameterized,
+}
+
+/// A set operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOperator {
+    Union,
+    Intersect,
+    Except,
+}
+
+impl SetOperator {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SetOperator::Union => "UNION",
+            SetOperator::Intersect => "INTERSECT",
+            SetOperator::Except => "EXCEPT",
+        }
+    }
+}
+
+/// A function in FROM that returns rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TableFunction {
+    /// `generate_series(start, stop [, step])` over integers.
+    GenerateSeries {
+        start: Expr,
+        stop: Expr,
+        step: Option<Expr>,
+        data_type: DataType,
+    },
 }
 
 /// How a table is read.
@@ -128,16 +201,87 @@ pub enum LogicalPlan {
         limit: Option<Expr>,
         offset: Option<Expr>,
     },
+    /// Pairs of rows of two inputs (see [`JoinKind`]); the condition reads
+    /// both inputs' columns.
+    Join {
+        left: Box<LogicalPlan>,
+        right: Box<LogicalPlan>,
+        kind: JoinKind,
+        condition: Option<Expr>,
+        strategy: JoinStrategy,
+    },
+    /// UNION / INTERSECT / EXCEPT [ALL] of two inputs of equal width, by
+    /// position; outputs new columns.
+    SetOperation {
+        op: SetOperator,
+        all: bool,
+        left: Box<LogicalPlan>,
+        right: Box<LogicalPlan>,
+        columns: Vec<ColumnId>,
+    },
+    /// Rows of a table function.
+    TableFunction {
+        function: TableFunction,
+        columns: Vec<ColumnId>,
+    },
+    /// Makes common table expression `id` available to `input`: its rows
+    /// are computed once, at the first `CteScan` of it, and kept for the
+    /// rest of the execution.
+    WithCte {
+        id: usize,
+        name: String,
+        definition: Box<LogicalPlan>,
+        input: Box<LogicalPlan>,
+    },
+    /// The rows of a materialized common table expression, under fresh
+    /// column ids (one scan per reference).
+    CteScan {
+        id: usize,
+        name: String,
+        columns: Vec<ColumnId>,
+    },
+    /// `WITH RECURSIVE`: `anchor`'s rows, then `recursive`'s run again and
+    /// again over the rows the previous round added (its `WorkTable`
+    /// scans), until a round adds none. Without `all`, rows already
+    /// returned are dropped, which also ends cycles.
+    RecursiveCte {
+        id: usize,
+        name: String,
+        anchor: Box<LogicalPlan>,
+        recursive: Box<LogicalPlan>,
+        all: bool,
+        columns: Vec<ColumnId>,
+    },
+    /// The previous round's rows of recursive CTE `id`.
+    WorkTable {
+        id: usize,
+        name: String,
+        columns: Vec<ColumnId>,
+    },
 }
 
 impl LogicalPlan {
     /// The columns this operator produces, in row order.
     pub fn output(&self) -> Vec<ColumnId> {
         match self {
-            LogicalPlan::Values { columns, .. } | LogicalPlan::Scan { columns, .. } => {
-                columns.clone()
+            LogicalPlan::Values { columns, .. }
+            | LogicalPlan::Scan { columns, .. }
+            | LogicalPlan::SetOperation { columns, .. }
+            | LogicalPlan::TableFunction { columns, .. }
+            | LogicalPlan::CteScan { columns, .. }
+            | LogicalPlan::RecursiveCte { columns, .. }
+            | LogicalPlan::WorkTable { columns, .. } => columns.clone(),
+            LogicalPlan::Join {
+                left, right, kind, ..
+            } => {
+                let mut output = left.output();
+                if kind.outputs_right() {
+                    output.extend(right.output());
+                }
+                output
             }
-            LogicalPlan::Filter { input, .. }
+            LogicalPlan::WithCte { input, .. }
+            | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Distinct { input }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. } => input.output(),
@@ -157,7 +301,19 @@ impl LogicalPlan {
     /// The operator's inputs.
     pub fn inputs(&self) -> Vec<&LogicalPlan> {
         match self {
-            LogicalPlan::Values { .. } | LogicalPlan::Scan { .. } => Vec::new(),
+            LogicalPlan::Values { .. }
+            | LogicalPlan::Scan { .. }
+            | LogicalPlan::TableFunction { .. }
+            | LogicalPlan::CteScan { .. }
+            | LogicalPlan::WorkTable { .. } => Vec::new(),
+            LogicalPlan::Join { left, right, .. }
+            | LogicalPlan::SetOperation { left, right, .. } => vec![left, right],
+            LogicalPlan::WithCte {
+                definition, input, ..
+            } => vec![definition, input],
+            LogicalPlan::RecursiveCte {
+                anchor, recursive, ..
+            } => vec![anchor, recursive],
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Project { input, .. }
             | LogicalPlan::Aggregate { input, .. }
@@ -168,7 +324,7 @@ impl LogicalPlan {
     }
 
     /// Calls `visit` on every expression of this operator (not its inputs).
-    pub fn for_each_expr(&self, mut visit: impl FnMut(&Expr)) {
+    pub fn for_each_expr<'a>(&'a self, mut visit: impl FnMut(&'a Expr)) {
         match self {
             LogicalPlan::Values { rows, .. } => rows.iter().flatten().for_each(visit),
             LogicalPlan::Scan { access, filter, .. } => {
@@ -205,6 +361,35 @@ impl LogicalPlan {
             LogicalPlan::Limit { limit, offset, .. } => {
                 limit.iter().chain(offset.iter()).for_each(visit)
             }
+            LogicalPlan::Join {
+                condition,
+                strategy,
+                ..
+            } => {
+                if let JoinStrategy::Hash { keys } | JoinStrategy::Merge { keys } = strategy {
+                    for (left, right) in keys {
+                        visit(left);
+                        visit(right);
+                    }
+                }
+                condition.iter().for_each(visit);
+            }
+            LogicalPlan::TableFunction {
+                function:
+                    TableFunction::GenerateSeries {
+                        start, stop, step, ..
+                    },
+                ..
+            } => {
+                visit(start);
+                visit(stop);
+                step.iter().for_each(visit);
+            }
+            LogicalPlan::SetOperation { .. }
+            | LogicalPlan::WithCte { .. }
+            | LogicalPlan::CteScan { .. }
+            | LogicalPlan::RecursiveCte { .. }
+            | LogicalPlan::WorkTable { .. } => {}
         }
     }
 
@@ -243,7 +428,63 @@ impl LogicalPlan {
         let mut input =
             |input: Box<LogicalPlan>| -> Result<Box<LogicalPlan>> { Ok(Box::new(f(*input)?)) };
         Ok(match self {
-            leaf @ (LogicalPlan::Values { .. } | LogicalPlan::Scan { .. }) => leaf,
+            leaf @ (LogicalPlan::Values { .. }
+            | LogicalPlan::Scan { .. }
+            | LogicalPlan::TableFunction { .. }
+            | LogicalPlan::CteScan { .. }
+            | LogicalPlan::WorkTable { .. }) => leaf,
+            LogicalPlan::Join {
+                left,
+                right,
+                kind,
+                condition,
+                strategy,
+            } => LogicalPlan::Join {
+                left: input(left)?,
+                right: input(right)?,
+                kind,
+                condition,
+                strategy,
+            },
+            LogicalPlan::SetOperation {
+                op,
+                all,
+                left,
+                right,
+                columns,
+            } => LogicalPlan::SetOperation {
+                op,
+                all,
+                left: input(left)?,
+                right: input(right)?,
+                columns,
+            },
+            LogicalPlan::WithCte {
+                id,
+                name,
+                definition,
+                input: child,
+            } => LogicalPlan::WithCte {
+                id,
+                name,
+                definition: input(definition)?,
+                input: input(child)?,
+            },
+            LogicalPlan::RecursiveCte {
+                id,
+                name,
+                anchor,
+                recursive,
+                all,
+                columns,
+            } => LogicalPlan::RecursiveCte {
+                id,
+                name,
+                anchor: input(anchor)?,
+                recursive: input(recursive)?,
+                all,
+                columns,
+            },
             LogicalPlan::Filter {
                 input: child,
                 predicate,
@@ -364,7 +605,60 @@ impl LogicalPlan {
                     })
                     .collect::<Result<_>>()?,
             },
-            distinct @ LogicalPlan::Distinct { .. } => distinct,
+            LogicalPlan::Join {
+                left,
+                right,
+                kind,
+                condition,
+                strategy,
+            } => {
+                let strategy = match strategy {
+                    JoinStrategy::Hash { keys } => JoinStrategy::Hash {
+                        keys: keys
+                            .into_iter()
+                            .map(|(l, r)| Ok((f(l)?, f(r)?)))
+                            .collect::<Result<_>>()?,
+                    },
+                    JoinStrategy::Merge { keys } => JoinStrategy::Merge {
+                        keys: keys
+                            .into_iter()
+                            .map(|(l, r)| Ok((f(l)?, f(r)?)))
+                            .collect::<Result<_>>()?,
+                    },
+                    other => other,
+                };
+                LogicalPlan::Join {
+                    left,
+                    right,
+                    kind,
+                    condition: condition.map(&mut f).transpose()?,
+                    strategy,
+                }
+            }
+            LogicalPlan::TableFunction {
+                function:
+                    TableFunction::GenerateSeries {
+                        start,
+                        stop,
+                        step,
+                        data_type,
+                    },
+                columns,
+            } => LogicalPlan::TableFunction {
+                function: TableFunction::GenerateSeries {
+                    start: f(start)?,
+                    stop: f(stop)?,
+                    step: step.map(&mut f).transpose()?,
+                    data_type,
+                },
+                columns,
+            },
+            other @ (LogicalPlan::Distinct { .. }
+            | LogicalPlan::SetOperation { .. }
+            | LogicalPlan::WithCte { .. }
+            | LogicalPlan::CteScan { .. }
+            | LogicalPlan::RecursiveCte { .. }
+            | LogicalPlan::WorkTable { .. }) => other,
             LogicalPlan::Sort { input, keys } => LogicalPlan::Sort {
                 input,
                 keys: keys

@@ -12,6 +12,7 @@
 //! one database shares: the MVCC store and the catalog generation that
 //! invalidates cached plans.
 
+mod ddl;
 mod settings;
 mod state;
 mod statement;

@@ -29,7 +29,7 @@ use super::statement::{
     Cursor, Outcome, Prepared, PreparedStatement, command, optimize, result_columns, run,
 };
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{Binder, BoundStatement, Control, TransactionModes, bind_control};
+use crate::sql::binder::{Binder, Control, TransactionModes, bind_control};
 use crate::sql::catalog;
 use crate::sql::parser::{self, ParsedStatement};
 use crate::sql::plan::Column;
@@ -189,7 +189,7 @@ impl Session {
                 let mut binder = Binder::new(&mut open.txn, param_types);
                 let bound = binder.bind_statement(&prepared.parsed.ast)?;
                 let param_types = binder.param_types();
-                let bound = optimize(bound, &param_types)?;
+                let bound = optimize(bound, &param_types, binder.columns)?;
                 let columns = result_columns(&bound);
                 if let Some(generation) = cacheable(open) {
                     prepared.cache(generation, Arc::new(bound));
@@ -245,9 +245,10 @@ impl Session {
                 {
                     Some(bound) if !open.wrote_catalog => bound,
                     _ => {
-                        let bound = Binder::new(&mut open.txn, &declared)
-                            .bind_statement(&statement.parsed.ast)?;
-                        let bound = Arc::new(optimize(bound, &prepared.param_types)?);
+                        let mut binder = Binder::new(&mut open.txn, &declared);
+                        let bound = binder.bind_statement(&statement.parsed.ast)?;
+                        let bound =
+                            Arc::new(optimize(bound, &prepared.param_types, binder.columns)?);
                         if result_columns(&bound) != prepared.columns {
                             // The client was told the columns at Describe.
                             return Err(Error::Unsupported(
@@ -270,10 +271,7 @@ impl Session {
                         format!("cannot execute {command} in a read-only transaction"),
                     ));
                 }
-                if matches!(
-                    *bound,
-                    BoundStatement::CreateTable { .. } | BoundStatement::DropTable { .. }
-                ) {
+                if bound.is_ddl() {
                     open.wrote_catalog = true;
                 }
                 run(instance.mvcc(), &bound, &mut open.txn, params, work_mem)

@@ -15,14 +15,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::ddl::{self, DropKind};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{BoundQuery, BoundStatement, Control};
-use crate::sql::catalog;
+use crate::sql::binder::{Binder, BoundQuery, BoundStatement, Control};
 use crate::sql::execution::{self, Context, Operator, QueryState};
 use crate::sql::explain;
 use crate::sql::optimizer::{self, OptimizerContext};
 use crate::sql::parser::ParsedStatement;
-use crate::sql::plan::{Column, LogicalPlan};
+use crate::sql::plan::{Column, ColumnCatalog};
 use crate::sql::types::{DataType, Row, Value};
 use crate::txn::{Mvcc, Transaction, TxnId};
 
@@ -89,33 +89,36 @@ impl PreparedStatement {
     }
 }
 
-/// Optimizes a bound statement's plans.
+/// Optimizes a bound statement's plans; `columns` is the catalog of the
+/// statement's column ids (a query carries its own).
 pub(crate) fn optimize(
     statement: BoundStatement,
     param_types: &[DataType],
+    mut columns: ColumnCatalog,
 ) -> Result<BoundStatement> {
-    let optimize_plan = |plan: LogicalPlan, catalog: &mut crate::sql::plan::ColumnCatalog| {
-        optimizer::optimize(
-            plan,
-            &mut OptimizerContext {
-                columns: catalog,
-                param_types,
-            },
-        )
-    };
-    let mut scratch = crate::sql::plan::ColumnCatalog::default();
+    fn context<'a>(
+        columns: &'a mut ColumnCatalog,
+        param_types: &'a [DataType],
+    ) -> OptimizerContext<'a> {
+        OptimizerContext {
+            columns,
+            param_types,
+        }
+    }
     Ok(match statement {
         BoundStatement::Query(mut query) => {
-            query.plan = optimize_plan(query.plan, &mut query.catalog)?;
+            query.plan =
+                optimizer::optimize(query.plan, &mut context(&mut query.catalog, param_types))?;
             BoundStatement::Query(query)
         }
         BoundStatement::Explain(mut query) => {
-            query.plan = optimize_plan(query.plan, &mut query.catalog)?;
+            query.plan =
+                optimizer::optimize(query.plan, &mut context(&mut query.catalog, param_types))?;
             BoundStatement::Explain(query)
         }
         BoundStatement::Insert { table, source } => BoundStatement::Insert {
             table,
-            source: optimize_plan(source, &mut scratch)?,
+            source: optimizer::optimize(source, &mut context(&mut columns, param_types))?,
         },
         BoundStatement::Update {
             table,
@@ -123,14 +126,17 @@ pub(crate) fn optimize(
             assignments,
         } => BoundStatement::Update {
             table,
-            source: optimize_plan(source, &mut scratch)?,
+            source: optimizer::optimize_scan(source, &mut context(&mut columns, param_types))?,
             assignments,
         },
         BoundStatement::Delete { table, source } => BoundStatement::Delete {
             table,
-            source: optimize_plan(source, &mut scratch)?,
+            source: optimizer::optimize_scan(source, &mut context(&mut columns, param_types))?,
         },
-        ddl @ (BoundStatement::CreateTable { .. } | BoundStatement::DropTable { .. }) => ddl,
+        ddl @ (BoundStatement::CreateTable { .. }
+        | BoundStatement::DropTable { .. }
+        | BoundStatement::CreateView { .. }
+        | BoundStatement::DropView { .. }) => ddl,
     })
 }
 
@@ -179,7 +185,7 @@ pub(crate) enum CursorSource {
     /// An operator tree reading through transaction `transaction`.
     Operator {
         operator: Box<Operator>,
-        state: QueryState,
+        state: Box<QueryState>,
         transaction: TxnId,
     },
     /// Everything was fetched.
@@ -285,7 +291,7 @@ pub(crate) fn run(
                 cursor: Cursor {
                     source: CursorSource::Operator {
                         operator: Box::new(operator),
-                        state,
+                        state: Box::new(state),
                         transaction: txn.id(),
                     },
                 },
@@ -324,41 +330,24 @@ pub(crate) fn run(
         BoundStatement::CreateTable {
             table,
             if_not_exists,
-        } => {
-            if catalog::get_table(txn, &table.name)?.is_some() {
-                if *if_not_exists {
-                    return Ok(command("CREATE TABLE"));
-                }
-                return Err(Error::sql(
-                    SqlState::DUPLICATE_TABLE,
-                    format!("relation \"{}\" already exists", table.name),
-                ));
-            }
-            let mut table = table.clone();
-            table.tree = txn.create_tree()?;
-            catalog::put_table(txn, &table)?;
-            command("CREATE TABLE")
-        }
-        BoundStatement::DropTable { names, if_exists } => {
-            // Check every name first so a failing DROP drops nothing.
-            let mut tables = Vec::new();
-            for name in names {
-                match catalog::get_table(txn, name)? {
-                    Some(table) => tables.push(table),
-                    None if *if_exists => {}
-                    None => {
-                        return Err(Error::sql(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("table \"{name}\" does not exist"),
-                        ));
-                    }
-                }
-            }
-            for table in tables {
-                catalog::delete_table(txn, &table.name)?;
-                txn.drop_tree(table.tree);
-            }
-            command("DROP TABLE")
-        }
+        } => ddl::create_table(txn, table, *if_not_exists)?,
+        BoundStatement::DropTable {
+            names,
+            if_exists,
+            cascade,
+        } => ddl::drop_relations(txn, DropKind::Table, names, *if_exists, *cascade)?,
+        BoundStatement::DropView {
+            names,
+            if_exists,
+            cascade,
+        } => ddl::drop_relations(txn, DropKind::View, names, *if_exists, *cascade)?,
+        BoundStatement::CreateView {
+            view,
+            types,
+            replace,
+        } => ddl::create_view(txn, view, types, *replace, |txn, old| {
+            let (_, columns) = Binder::new(txn, &[]).bind_view(old)?;
+            Ok(columns.iter().map(|c| c.data_type).collect())
+        })?,
     })
 }

@@ -1,0 +1,228 @@
+//! Rule: join algorithm. Each nested-loop join whose condition has
+//! equalities between its two sides (`l = r`, `l` reading only the left
+//! input and `r` only the right) gets a faster strategy:
+//! 1. **key lookup** (parameterized nested loop): the right input is a
+//!    table whose whole primary key the equalities fix, the join is INNER,
+//!    LEFT, semi or anti, and the left input is restricted (filtered or
+//!    itself a join): the condition moves into the right input, which then
+//!    reads one key per left row (`access_path` turns it into a lookup);
+//! 2. **merge**: both inputs are scans of tables read in primary-key
+//!    order, joined on their single-column keys;
+//! 3. **hash**: otherwise; the equalities become the hash keys and the
+//!    other conjuncts stay as the condition.
+//!
+//! Without statistics a full-table join hashes rather than looking up
+//! every key one by one; a restricted left input, usually few rows, looks
+//! keys up.
+//!
+//! Why the rows are the same: each strategy finds exactly the pairs the
+//! condition accepts. A hash or merge match is an equality of the keys
+//! (a NULL key matches nothing, as `=` is never true for NULL), and the
+//! remaining conjuncts are still tested; a key lookup reads the right rows
+//! whose key equals the left values and tests the whole condition on them.
+//! For LEFT, semi and anti joins a left row is unmatched exactly when the
+//! right input, filtered by the condition, has no row for it.
+
+use super::OptimizerContext;
+use crate::error::Result;
+use crate::sql::expr::{BinaryOp, ColumnId, Expr};
+use crate::sql::plan::{Access, ColumnCatalog, JoinKind, JoinStrategy, LogicalPlan};
+use crate::sql::types::DataType;
+
+pub fn join_strategy(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
+    plan.transform_up(&mut |node| {
+        Ok(match node {
+            LogicalPlan::Join {
+                left,
+                right,
+                kind,
+                condition: Some(condition),
+                strategy: JoinStrategy::NestedLoop,
+            } => choose(*left, *right, kind, condition, context.columns),
+            other => other,
+        })
+    })
+}
+
+fn choose(
+    left: LogicalPlan,
+    right: LogicalPlan,
+    kind: JoinKind,
+    condition: Expr,
+    columns: &ColumnCatalog,
+) -> LogicalPlan {
+    let left_columns = left.output();
+    let right_columns = right.output();
+    let mut keys = Vec::new();
+    let mut residual = Vec::new();
+    for conjunct in condition.clone().into_conjuncts() {
+        match equi_pair(&conjunct, &left_columns, &right_columns, columns) {
+            Some(pair) => keys.push(pair),
+            None => residual.push(conjunct),
+        }
+    }
+    if keys.is_empty() {
+        return LogicalPlan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            condition: Some(condition),
+            strategy: JoinStrategy::NestedLoop,
+        };
+    }
+    if matches!(
+        kind,
+        JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti
+    ) && is_restricted(&left)
+        && fixes_primary_key(&right, &keys)
+    {
+        let right = match right {
+            LogicalPlan::Filter { input, predicate } => LogicalPlan::Filter {
+                input,
+                predicate: Expr::and(predicate, condition),
+            },
+            other => LogicalPlan::Filter {
+                input: Box::new(other),
+                predicate: condition,
+            },
+        };
+        return LogicalPlan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            condition: None,
+            strategy: JoinStrategy::Parameterized,
+        };
+    }
+    if let [(l, r)] = keys.as_slice()
+        && key_ordered_scan(&left, l)
+        && key_ordered_scan(&right, r)
+    {
+        return LogicalPlan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            condition: Expr::conjunction(residual),
+            strategy: JoinStrategy::Merge { keys },
+        };
+    }
+    LogicalPlan::Join {
+        left: Box::new(left),
+        right: Box::new(right),
+        kind,
+        condition: Expr::conjunction(residual),
+        strategy: JoinStrategy::Hash { keys },
+    }
+}
+
+/// Types whose values compare equal exactly when their keys do (hash and
+/// merge use `Value`'s equality and order).
+fn comparable(a: DataType, b: DataType) -> bool {
+    a == b || (a.is_numeric() && b.is_numeric()) || (a.is_text() && b.is_text())
+}
+
+/// `l = r` (either way round) with `l` over the left input only and `r`
+/// over the right only: `(l, r)`.
+fn equi_pair(
+    conjunct: &Expr,
+    left: &[ColumnId],
+    right: &[ColumnId],
+    columns: &ColumnCatalog,
+) -> Option<(Expr, Expr)> {
+    let Expr::Binary {
+        op: BinaryOp::Equal,
+        left: a,
+        right: b,
+        ..
+    } = conjunct
+    else {
+        return None;
+    };
+    let side = |e: &Expr, columns: &[ColumnId]| {
+        let read = e.columns();
+        !read.is_empty() && read.iter().all(|id| columns.contains(id)) && !contains_subquery(e)
+    };
+    let pair = if side(a, left) && side(b, right) {
+        ((**a).clone(), (**b).clone())
+    } else if side(b, left) && side(a, right) {
+        ((**b).clone(), (**a).clone())
+    } else {
+        return None;
+    };
+    match (plain_type(&pair.0, columns), plain_type(&pair.1, columns)) {
+        (Some(x), Some(y)) if comparable(x, y) => Some(pair),
+        // Computed keys: their types were unified by the binder.
+        (None, _) | (_, None) => Some(pair),
+        _ => None,
+    }
+}
+
+fn plain_type(expr: &Expr, columns: &ColumnCatalog) -> Option<DataType> {
+    match expr {
+        Expr::Column(id) => Some(columns.data_type(*id)),
+        _ => None,
+    }
+}
+
+fn contains_subquery(expr: &Expr) -> bool {
+    let mut found = false;
+    expr.walk(&mut |e| found |= matches!(e, Expr::Subquery(_)));
+    found
+}
+
+/// Whether the plan already drops rows: a filter or a join (so its rows
+/// are presumably few enough to look keys up one by one).
+fn is_restricted(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Filter { .. } | LogicalPlan::Join { .. } => true,
+        LogicalPlan::Scan { access, filter, .. } => {
+            filter.is_some() || !matches!(access, Access::Full)
+        }
+        LogicalPlan::Project { input, .. } | LogicalPlan::Sort { input, .. } => {
+            is_restricted(input)
+        }
+        LogicalPlan::Limit { .. } | LogicalPlan::Values { .. } => true,
+        _ => false,
+    }
+}
+
+/// The table scan at the bottom of a plan that is a scan, possibly
+/// filtered.
+fn base_scan(plan: &LogicalPlan) -> Option<&LogicalPlan> {
+    match plan {
+        LogicalPlan::Scan { .. } => Some(plan),
+        LogicalPlan::Filter { input, .. } => base_scan(input),
+        _ => None,
+    }
+}
+
+/// Whether the right input is a (filtered) table scan whose whole primary
+/// key the right sides of `keys` name.
+fn fixes_primary_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
+    let Some(LogicalPlan::Scan {
+        table,
+        columns,
+        access: Access::Full,
+        filter: None,
+    }) = base_scan(right)
+    else {
+        return false;
+    };
+    !table.primary_key.is_empty()
+        && table.primary_key.iter().all(|column| {
+            keys.iter()
+                .any(|(_, r)| *r == Expr::Column(columns[*column]))
+        })
+}
+
+/// Whether `plan` is a (filtered) table scan in primary-key order whose
+/// single key column is `key`.
+fn key_ordered_scan(plan: &LogicalPlan, key: &Expr) -> bool {
+    match base_scan(plan) {
+        Some(LogicalPlan::Scan { table, columns, .. }) => match table.primary_key.as_slice() {
+            [column] => *key == Expr::Column(columns[*column]),
+            _ => false,
+        },
+        _ => false,
+    }
+}
