@@ -16,12 +16,14 @@
 //!
 //! The *base* of a key is its newest version whose writer committed below
 //! the horizon (`Mvcc::gc_horizon`: the oldest running transaction, or the
-//! oldest transaction some running snapshot does not see end, whichever is
-//! smaller). Every snapshot sees the base or something newer, so versions
-//! older than the base are never read again; a base that is a deletion is
-//! itself garbage once nothing older remains. Versions of aborted
-//! transactions, and of transactions that were running when the process
-//! stopped, are garbage at once.
+//! oldest transaction some live snapshot does not see end, whichever is
+//! smaller; a snapshot is live while a transaction or an open scan holds
+//! it, invariant 6). Every snapshot sees the base or something newer, so
+//! versions older than the base are never read again; a base that is a
+//! deletion is itself garbage once nothing older remains. Versions of
+//! aborted transactions, and of transactions that were running when the
+//! process stopped, are garbage at once (once they left the active set,
+//! invariant 7).
 //!
 //! Invariants:
 //! 1. Only versions older than a base, bases that are deletions, and
@@ -32,7 +34,8 @@
 //!    changes what a read or a write check decides, in whatever order it
 //!    reads a key's versions, and GC needs no lock against readers.
 //! 2. The horizon only grows: a new snapshot's oldest unseen id is at least
-//!    the oldest running id, and new ids are above every old one.
+//!    the oldest running id, new ids are above every old one, and a
+//!    snapshot once dead stays dead.
 //! 3. Each key's versions are re-read and removed under the key's lock
 //!    stripe, so a writer deciding on the same key sees either all of them
 //!    or the collected state, never a half-removed group. They are removed
@@ -59,6 +62,29 @@
 //!    when such a removal may have overlapped its reading of the key's
 //!    versions (`scan.rs`). (The corpus found it: a SELECT after a DELETE
 //!    in the same session returned a deleted row now and then.)
+//! 6. The horizon never passes a snapshot that is still read with: it is
+//!    at most the `xmin` of every live `PinnedSnapshot` (mvcc invariant 6),
+//!    not only of each transaction's newest one. A scan keeps the snapshot
+//!    it was opened with after its transaction took a newer one (the next
+//!    READ COMMITTED statement, a read refresh) or ended, as a portal's
+//!    cursor does; counting the newest only let the horizon pass the
+//!    scan's snapshot and take versions it still had to read, so rows
+//!    updated or deleted meanwhile went missing from the rest of the scan.
+//!    Readers pay nothing per row for this: a scan clones an `Arc`, and
+//!    the horizon's computation skips snapshots whose last clone is gone.
+//! 7. While a transaction is in the active set, only it removes its
+//!    versions, whatever its status says. A rollback marks the transaction
+//!    aborted, then deletes its versions by stamp, then leaves the active
+//!    set; once a version is gone its stamp is free (the key's next writer
+//!    stamps newest + 1), so had the collector taken a version in between,
+//!    another writer's version could take its stamp, and the rollback
+//!    would delete that one, a committed write. So `final_status` answers
+//!    `None` while a transaction is in the active set. Nor is a running
+//!    transaction's version ever older than a base: a version written over
+//!    it was written after it aborted (until then writers wait for it), by
+//!    a writer that had not ended when the transaction took its snapshot,
+//!    so at or above that snapshot's `xmin`, which the transaction holds
+//!    (invariant 6): at or above the horizon, no base.
 //!
 //! Collection is incremental: [`Mvcc::collect_garbage`] handles a bounded
 //! number of keys per call and returns where to resume. A background thread
@@ -244,7 +270,7 @@ impl Mvcc {
                 garbage.push(engine_key);
                 continue;
             }
-            match self.final_status(*writer) {
+            match self.final_status(*writer, horizon) {
                 Some(STATUS_COMMITTED) if *writer < horizon => {
                     base_found = true;
                     // A deletion as base, with everything older gone, reads
@@ -274,18 +300,20 @@ impl Mvcc {
         Ok(removed)
     }
 
-    /// A transaction's status if it is final: committed, aborted, or
-    /// unknown for one that is not running (it was running when the process
-    /// stopped). `None` while it runs.
-    fn final_status(&self, txn: TxnId) -> Option<u8> {
-        let status = self.status(txn);
-        if status != STATUS_UNKNOWN {
-            return Some(status);
-        }
-        if self.is_active(txn) {
+    /// A transaction's status once it left the active set: committed,
+    /// aborted, or unknown (it was running when the process stopped, or
+    /// ended without writing). `None` while it is in the active set,
+    /// whatever its status says: a rollback marks itself aborted before it
+    /// deletes its versions, and those are its own to delete (invariant 7).
+    /// `horizon` is the collection's: nothing below it is active.
+    fn final_status(&self, txn: TxnId, horizon: TxnId) -> Option<u8> {
+        // Below the horizon no lock is needed: the horizon is at most the
+        // oldest active id, and an id never becomes active again.
+        if txn >= horizon && self.is_active(txn) {
             return None;
         }
-        // Statuses are set before a transaction leaves the active set.
+        // Statuses are set before a transaction leaves the active set, and
+        // `is_active` took the lock `end_transaction` releases.
         Some(self.status(txn))
     }
 
@@ -540,6 +568,121 @@ mod tests {
             "h was deleted before the snapshot"
         );
         reader.commit().expect("commit");
+    }
+
+    /// A rollback marks its transaction aborted, then deletes its versions
+    /// by stamp, then leaves the active set. The collector ran in between
+    /// and took the aborted version; the key's next writer then stamped its
+    /// version with the freed stamp (newest + 1), and the rollback deleted
+    /// that committed write. Here the rollback's first step is taken by
+    /// hand, and the collector and the writer run where another thread's
+    /// could (gc invariant 7).
+    #[test]
+    fn a_rollback_never_deletes_a_version_another_transaction_committed() {
+        let mvcc = setup();
+        write(&mvcc, b"k", Some(b"seed"));
+        let mut aborting = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        aborting.begin_statement();
+        aborting.set(TREE, b"k", b"rolled back").expect("set");
+        mvcc.set_status(aborting.id(), super::STATUS_ABORTED)
+            .expect("the rollback's first step");
+        mvcc.vacuum_tree(TREE).expect("vacuum");
+        // The aborted version is skipped, not waited for.
+        write(&mvcc, b"k", Some(b"committed"));
+        aborting.rollback().expect("rollback");
+        assert_eq!(read(&mvcc, b"k"), Some(b"committed".to_vec()));
+        mvcc.vacuum_tree(TREE).expect("vacuum");
+        assert_eq!(versions(&mvcc), 1);
+        assert_eq!(read(&mvcc, b"k"), Some(b"committed".to_vec()));
+    }
+
+    /// The rows of a forward scan of 40 keys holding "old", with the keys
+    /// from `from` on.
+    fn old_rows(from: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
+        (from..40).map(|key| (vec![key], b"old".to_vec())).collect()
+    }
+
+    /// Writes keys 0..40 as "old"; returns a writer that began before any
+    /// reader the test starts next, so that once it commits and the reader
+    /// moves on, its versions are below the horizon.
+    fn forty_rows_and_an_early_writer(mvcc: &Arc<Mvcc>) -> crate::txn::Transaction {
+        let mut seed = mvcc.begin(IsolationLevel::RepeatableRead).expect("begin");
+        seed.begin_statement();
+        for key in 0..40u8 {
+            seed.set(TREE, &[key], b"old").expect("insert");
+        }
+        seed.commit().expect("commit");
+        mvcc.begin(IsolationLevel::ReadCommitted).expect("begin")
+    }
+
+    /// Updates keys 30..35 and deletes keys 35..40, and commits.
+    fn update_and_delete_the_last_ten(mut writer: crate::txn::Transaction) {
+        writer.begin_statement();
+        for key in 30..35u8 {
+            writer.set(TREE, &[key], b"new").expect("update");
+        }
+        for key in 35..40u8 {
+            writer.delete(TREE, &[key]).expect("delete");
+        }
+        writer.commit().expect("commit");
+    }
+
+    /// A READ COMMITTED statement's scan stays open (a portal's cursor)
+    /// while the next statement of its transaction takes a newer snapshot.
+    /// The horizon followed the transaction's newest snapshot, so a sweep
+    /// removed the versions the open scan's snapshot still read: rows
+    /// updated after it came back missing, deleted ones too. The scan's
+    /// snapshot now holds the horizon back while the scan lives (gc
+    /// invariant 6).
+    #[test]
+    fn an_open_scan_keeps_what_its_snapshot_reads_after_the_next_statement() {
+        let mvcc = setup();
+        let writer = forty_rows_and_an_early_writer(&mvcc);
+        let mut reader = mvcc.begin(IsolationLevel::ReadCommitted).expect("begin");
+        reader.begin_statement();
+        let mut scan = reader.scan(TREE, KeyRange::all(), Direction::Forward);
+        let first: Vec<_> = scan
+            .by_ref()
+            .take(3)
+            .map(|entry| entry.expect("scan"))
+            .collect();
+        assert_eq!(first, old_rows(0)[..3]);
+        update_and_delete_the_last_ten(writer);
+        reader.begin_statement();
+        assert_eq!(reader.get(TREE, &[30]).expect("get"), Some(b"new".to_vec()));
+        mvcc.vacuum_all().expect("vacuum");
+        let rest: Vec<_> = scan.by_ref().map(|entry| entry.expect("scan")).collect();
+        assert_eq!(rest, old_rows(3), "what the first statement's snapshot saw");
+        // Once the scan is gone, so is its hold: 5 old rows, 5 deleted rows
+        // and their 5 deletions.
+        drop(scan);
+        assert_eq!(mvcc.vacuum_tree(TREE).expect("vacuum").removed, 15);
+        assert_eq!(reader.get(TREE, &[39]).expect("get"), None);
+        reader.commit().expect("commit");
+    }
+
+    /// A scan may outlive its transaction (a portal executed after COMMIT
+    /// in the same extended-protocol batch): its snapshot still holds the
+    /// horizon back (gc invariant 6).
+    #[test]
+    fn a_scan_that_outlives_its_transaction_keeps_what_its_snapshot_reads() {
+        let mvcc = setup();
+        let writer = forty_rows_and_an_early_writer(&mvcc);
+        let mut reader = mvcc.begin(IsolationLevel::ReadCommitted).expect("begin");
+        reader.begin_statement();
+        let mut scan = reader.scan(TREE, KeyRange::all(), Direction::Forward);
+        let first: Vec<_> = scan
+            .by_ref()
+            .take(3)
+            .map(|entry| entry.expect("scan"))
+            .collect();
+        assert_eq!(first, old_rows(0)[..3]);
+        reader.commit().expect("commit");
+        update_and_delete_the_last_ten(writer);
+        mvcc.vacuum_all().expect("vacuum");
+        let rest: Vec<_> = scan.map(|entry| entry.expect("scan")).collect();
+        assert_eq!(rest, old_rows(3), "what the snapshot saw");
+        assert_eq!(mvcc.vacuum_tree(TREE).expect("vacuum").removed, 15);
     }
 
     #[test]

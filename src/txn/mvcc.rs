@@ -48,11 +48,32 @@
 //!
 //! Transaction ids are allocated in blocks whose high-water mark is stored
 //! in the meta tree, so ids are never reused across restarts (invariant 5).
+//!
+//! Invariant 6: every snapshot a reader can hold is a [`PinnedSnapshot`],
+//! registered when it is taken and until its last clone is dropped, and
+//! the garbage-collection horizon (`gc.rs`) stays at or below the `xmin`
+//! of each registered one. A snapshot is not only its transaction's
+//! current one: a scan keeps the snapshot it was opened with
+//! ([`MvccScan`]) while its transaction moves on (the next READ COMMITTED
+//! statement, a read refresh, the first statement of a block) or even ends,
+//! as a portal's cursor does across statements. So what a live snapshot
+//! reads is never collected, whichever transaction holds it now.
+//!
+//! ```text
+//!   transaction 42, READ COMMITTED, while 41 runs:
+//!     statement 1: snapshot S1 (xmin 41) ── scan opened, rows 0..2 read ─┐
+//!     41 updates row 30 and commits                                      │
+//!     statement 2: snapshot S2 (xmin 50)                                 │
+//!     horizon = min(42 running, S1: 41, S2: 50) = 41:                    │
+//!       row 30's old version stays, and the scan reads it ◄──────────────┘
+//!     (counting each transaction's newest snapshot only, it was 42: 41's
+//!      version became row 30's base, the old one went, the scan lost it)
+//! ```
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -115,6 +136,33 @@ pub struct Snapshot {
     pub active: BTreeSet<TxnId>,
 }
 
+/// A snapshot as readers hold it: the one a transaction reads with, and
+/// each scan's. While any clone of the `Arc` lives, the garbage-collection
+/// horizon stays at or below its `xmin` (invariant 6). It derefs to the
+/// [`Snapshot`]; `shared` gives the snapshot without that hold, for SSI's
+/// graph, which keeps a committed transaction's snapshot to decide what was
+/// concurrent with it, reads nothing through it, and must not hold back
+/// collection for as long.
+#[derive(Debug)]
+pub struct PinnedSnapshot {
+    snapshot: Arc<Snapshot>,
+}
+
+impl std::ops::Deref for PinnedSnapshot {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+impl PinnedSnapshot {
+    /// The snapshot, without holding the horizon back.
+    pub fn shared(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot)
+    }
+}
+
 impl Snapshot {
     /// Whether `txn` had ended when the snapshot was taken (so its writes,
     /// if it committed, are visible).
@@ -134,10 +182,30 @@ struct TxnState {
     /// Ids below this are covered by the stored high-water mark.
     reserved_until: TxnId,
     active: BTreeSet<TxnId>,
-    /// Each running transaction's snapshot's oldest id it does not see end
-    /// (`Snapshot::xmin`), for the garbage-collection horizon (`gc.rs`).
-    xmins: std::collections::HashMap<TxnId, TxnId>,
+    /// Every snapshot handed out, with its `xmin`, until it is found dead
+    /// (invariant 6): the horizon counts the ones still alive. Each
+    /// registration drops the dead, so the list stays about as long as the
+    /// number of live snapshots.
+    pinned: Vec<(TxnId, Weak<PinnedSnapshot>)>,
     next_tree: TreeId,
+}
+
+impl TxnState {
+    /// Registers `snapshot` for the horizon (invariant 6), under the state
+    /// lock its contents were read under: a snapshot taken now has an
+    /// `xmin` at or above the horizon (gc invariant 2), so registering it
+    /// never lowers the horizon.
+    fn pin(&mut self, snapshot: Snapshot) -> Arc<PinnedSnapshot> {
+        let xmin = snapshot.xmin();
+        let pinned = Arc::new(PinnedSnapshot {
+            snapshot: Arc::new(snapshot),
+        });
+        // A dead entry stays dead: nothing upgrades these `Weak`s, and
+        // readers only clone snapshots they hold.
+        self.pinned.retain(|(_, weak)| weak.strong_count() > 0);
+        self.pinned.push((xmin, Arc::downgrade(&pinned)));
+        pinned
+    }
 }
 
 /// The MVCC manager, shared by all transactions.
@@ -196,7 +264,7 @@ impl Mvcc {
                 next_id: stored_next,
                 reserved_until: stored_next,
                 active: BTreeSet::new(),
-                xmins: std::collections::HashMap::new(),
+                pinned: Vec::new(),
                 next_tree,
             }),
             commit_log,
@@ -216,7 +284,7 @@ impl Mvcc {
 
     /// Begins a transaction.
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
-        let start = || -> Result<(TxnId, Arc<Snapshot>)> {
+        let start = || -> Result<(TxnId, Arc<PinnedSnapshot>)> {
             let mut state = self.state.lock();
             let id = state.next_id;
             if id >= state.reserved_until {
@@ -226,12 +294,12 @@ impl Mvcc {
                 state.reserved_until = reserved;
             }
             state.next_id = id + 1;
-            let snapshot = Arc::new(Snapshot {
+            let active = state.active.clone();
+            let snapshot = state.pin(Snapshot {
                 horizon: id + 1,
-                active: state.active.clone(),
+                active,
             });
             state.active.insert(id);
-            state.xmins.insert(id, snapshot.xmin());
             Ok((id, snapshot))
         };
         // A SERIALIZABLE transaction joins SSI with the snapshot of its
@@ -314,7 +382,7 @@ impl Mvcc {
 
     /// Records `txn`'s final status: in memory first, then as a logical WAL
     /// record (commit-log invariant 1). Returns the log position after it.
-    fn set_status(&self, txn: TxnId, status: u8) -> Result<u64> {
+    pub(super) fn set_status(&self, txn: TxnId, status: u8) -> Result<u64> {
         self.commit_log.set(txn, status);
         self.engine.append_logical(&CommitLog::record(txn, status))
     }
@@ -326,19 +394,16 @@ impl Mvcc {
         &self.stripes[(hasher.finish() as usize) % LOCK_STRIPES]
     }
 
-    /// Takes a fresh snapshot for `txn` (READ COMMITTED statements).
-    pub(super) fn snapshot_for(&self, txn: TxnId) -> Snapshot {
+    /// Takes a fresh snapshot for `txn` (READ COMMITTED statements, the
+    /// first statement of a block, a read refresh). The transaction's older
+    /// snapshots keep holding the horizon back for as long as a scan still
+    /// reads with them (invariant 6).
+    pub(super) fn snapshot_for(&self, txn: TxnId) -> Arc<PinnedSnapshot> {
         let mut state = self.state.lock();
         let mut active = state.active.clone();
         active.remove(&txn);
-        let snapshot = Snapshot {
-            horizon: state.next_id,
-            active,
-        };
-        if let Some(xmin) = state.xmins.get_mut(&txn) {
-            *xmin = snapshot.xmin();
-        }
-        snapshot
+        let horizon = state.next_id;
+        state.pin(Snapshot { horizon, active })
     }
 
     /// Whether `txn` is running (or committing and not yet durable).
@@ -356,8 +421,9 @@ impl Mvcc {
     fn end_transaction(&self, txn: TxnId) {
         let mut state = self.state.lock();
         state.active.remove(&txn);
-        state.xmins.remove(&txn);
-        // The horizon can only have moved now: refresh the writers' copy.
+        // The horizon may have moved: refresh the writers' copy. (It also
+        // moves when the last clone of an older snapshot is dropped; the
+        // collector's polls catch that, and a stale copy only prunes less.)
         self.gc_horizon_cache
             .fetch_max(horizon_of(&state), std::sync::atomic::Ordering::Relaxed);
     }
@@ -389,10 +455,18 @@ impl Mvcc {
     }
 }
 
-/// The garbage-collection horizon of a state (see `Mvcc::gc_horizon`).
+/// The garbage-collection horizon of a state (see `Mvcc::gc_horizon`): the
+/// oldest running transaction, or the oldest `xmin` of a live snapshot
+/// (invariant 6), whichever is smaller.
 fn horizon_of(state: &TxnState) -> TxnId {
     let oldest_active = state.active.first().copied().unwrap_or(state.next_id);
-    let oldest_snapshot = state.xmins.values().copied().min().unwrap_or(state.next_id);
+    let oldest_snapshot = state
+        .pinned
+        .iter()
+        .filter(|(_, weak)| weak.strong_count() > 0)
+        .map(|(xmin, _)| *xmin)
+        .min()
+        .unwrap_or(state.next_id);
     oldest_active.min(oldest_snapshot)
 }
 
@@ -502,7 +576,8 @@ pub struct Transaction {
     pub(super) mvcc: Arc<Mvcc>,
     pub(super) id: TxnId,
     isolation: IsolationLevel,
-    pub(super) snapshot: Arc<Snapshot>,
+    /// The snapshot reads use (invariant 6: scans clone it).
+    pub(super) snapshot: Arc<PinnedSnapshot>,
     /// Every key written with the stamp of its version, for rollback (each
     /// once, at its first write).
     pub(super) writes: Vec<(TreeId, Vec<u8>, TxnId)>,
@@ -557,7 +632,7 @@ impl Transaction {
     pub fn begin_statement(&mut self) {
         self.statements += 1;
         if self.isolation == IsolationLevel::ReadCommitted {
-            self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
+            self.set_snapshot(self.mvcc.snapshot_for(self.id));
         } else if self.statements == 1 {
             self.take_snapshot();
         }
@@ -572,7 +647,7 @@ impl Transaction {
             self.mvcc.ssi.finished(&handle);
         }
         if self.isolation != IsolationLevel::Serializable {
-            self.set_snapshot(Arc::new(self.mvcc.snapshot_for(self.id)));
+            self.set_snapshot(self.mvcc.snapshot_for(self.id));
         } else if self.deferrable && self.read_only && !self.wrote() {
             // `SERIALIZABLE READ ONLY DEFERRABLE`: wait until a snapshot is
             // safe (no concurrent read-write transaction can make it part
@@ -583,14 +658,14 @@ impl Transaction {
             let snapshot = mvcc
                 .ssi
                 .wait_for_safe_snapshot(id, || mvcc.snapshot_for(id));
-            self.set_snapshot(Arc::new(snapshot));
+            self.set_snapshot(snapshot);
         } else {
             let read_only = self.read_only && !self.wrote();
             let mvcc = Arc::clone(&self.mvcc);
             let id = self.id;
             let registered = mvcc
                 .ssi
-                .register(read_only, || Ok((id, Arc::new(mvcc.snapshot_for(id)))));
+                .register(read_only, || Ok((id, mvcc.snapshot_for(id))));
             // Taking a snapshot cannot fail; only `begin`'s id reservation can.
             let (_, snapshot, handle) = registered.expect("invariant: snapshots cannot fail");
             self.set_snapshot(snapshot);
@@ -655,7 +730,7 @@ impl Transaction {
     }
 
     /// Replaces the snapshot.
-    pub(super) fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+    pub(super) fn set_snapshot(&mut self, snapshot: Arc<PinnedSnapshot>) {
         self.snapshot = snapshot;
     }
 

@@ -45,7 +45,6 @@
 //!    same own versions as its first.
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use super::mvcc::{IsolationLevel, Snapshot, Transaction, engine_range, version_writer, visible};
 use super::savepoint::SavepointMarks;
@@ -139,7 +138,7 @@ impl Transaction {
         {
             return Ok(false);
         }
-        let snapshot = Arc::new(self.mvcc.snapshot_for(self.id));
+        let snapshot = self.mvcc.snapshot_for(self.id);
         if self.isolation() != IsolationLevel::ReadCommitted
             && (self.refresh.overflowed || !self.reads_unchanged(&snapshot)?)
         {
@@ -150,9 +149,12 @@ impl Transaction {
         state.reads.truncate(state.statement_start);
         state.refreshes += 1;
         state.total += 1;
+        // A scan an earlier statement left open (a portal) keeps reading
+        // the old snapshot, which stays pinned while it does (mvcc
+        // invariant 6); SSI moves to the new one, unpinned.
         self.set_snapshot(snapshot);
         if let Some(handle) = &self.ssi {
-            self.mvcc.ssi.refresh(handle, Arc::clone(&self.snapshot));
+            self.mvcc.ssi.refresh(handle, self.snapshot.shared());
         }
         Ok(true)
     }

@@ -29,6 +29,12 @@
 //!   so:            a removal overlapped h's group → read h newest first → gone
 //! ```
 //!
+//! A scan reads with the snapshot of the statement that opened it, which
+//! it holds as a `PinnedSnapshot` for as long as it lives: the snapshot's
+//! versions stay (mvcc invariant 6) while later statements of its
+//! transaction take newer snapshots, as when a client's portal keeps a
+//! cursor open across them. Holding it costs the scan nothing per row.
+//!
 //! A SERIALIZABLE reader reports each invisible version of a concurrent,
 //! not aborted writer to SSI once per writer (an rw-antidependency,
 //! `ssi.rs`). Entries come from the engine through a storage `Cursor`, in
@@ -41,8 +47,8 @@ use std::sync::Arc;
 use super::commit_log::STATUS_ABORTED;
 use super::gc::{RemovalMark, Removals};
 use super::mvcc::{
-    Mvcc, Snapshot, Transaction, TxnId, decode_key, split_version, version_row, version_writer,
-    versioned, visible,
+    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key, split_version, version_row,
+    version_writer, versioned, visible,
 };
 use crate::error::{Error, Result};
 use crate::storage::{Cursor, Direction, Entry, KeyRange, TreeId};
@@ -50,7 +56,9 @@ use crate::storage::{Cursor, Direction, Entry, KeyRange, TreeId};
 /// An iterator over the visible `(user key, value)` pairs of a range.
 pub struct MvccScan {
     mvcc: Arc<Mvcc>,
-    snapshot: Arc<Snapshot>,
+    /// The snapshot of the statement that opened the scan, held for as long
+    /// as the scan lives (mvcc invariant 6).
+    snapshot: Arc<PinnedSnapshot>,
     reader: TxnId,
     /// SERIALIZABLE readers report each concurrent writer whose version
     /// they skip (an rw-antidependency, `ssi.rs`), each writer once.

@@ -65,7 +65,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::mvcc::{Snapshot, TxnId};
+use super::mvcc::{PinnedSnapshot, Snapshot, TxnId};
 use super::predicate::{HeldLocks, ReadLocks};
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, TreeId};
@@ -97,6 +97,9 @@ struct Graph {
 }
 
 struct Node {
+    /// Not pinned (`PinnedSnapshot`): a committed node keeps it to decide
+    /// concurrency, reads nothing with it, and must not hold back garbage
+    /// collection for as long as it stays.
     snapshot: Arc<Snapshot>,
     /// `clock` when the node was registered (after its snapshot).
     begin_seq: u64,
@@ -331,8 +334,8 @@ impl Ssi {
     pub fn register(
         &self,
         read_only: bool,
-        start: impl FnOnce() -> Result<(TxnId, Arc<Snapshot>)>,
-    ) -> Result<(TxnId, Arc<Snapshot>, Option<SsiHandle>)> {
+        start: impl FnOnce() -> Result<(TxnId, Arc<PinnedSnapshot>)>,
+    ) -> Result<(TxnId, Arc<PinnedSnapshot>, Option<SsiHandle>)> {
         let mut graph = self.graph.lock();
         let (txn, snapshot) = start()?;
         if read_only && self.safe(&graph, &snapshot) {
@@ -343,7 +346,7 @@ impl Ssi {
             doomed: Arc::new(AtomicBool::new(false)),
             held: Arc::new(Mutex::new(HeldLocks::default())),
         };
-        graph.insert(txn, Arc::clone(&snapshot), read_only, &handle);
+        graph.insert(txn, snapshot.shared(), read_only, &handle);
         Ok((txn, snapshot, Some(handle)))
     }
 
@@ -369,11 +372,11 @@ impl Ssi {
     pub fn wait_for_safe_snapshot(
         &self,
         txn: TxnId,
-        take_snapshot: impl Fn() -> Snapshot,
-    ) -> Snapshot {
+        take_snapshot: impl Fn() -> Arc<PinnedSnapshot>,
+    ) -> Arc<PinnedSnapshot> {
         loop {
             let mut graph = self.graph.lock();
-            let snapshot = Arc::new(take_snapshot());
+            let snapshot = take_snapshot();
             let begin_seq = graph.clock;
             let mut pending: Vec<TxnId> = graph
                 .nodes
@@ -382,14 +385,14 @@ impl Ssi {
                 .map(|(id, _)| *id)
                 .collect();
             if pending.is_empty() {
-                return Arc::unwrap_or_clone(snapshot);
+                return snapshot;
             }
             let waiter = SsiHandle {
                 txn,
                 doomed: Arc::new(AtomicBool::new(false)),
                 held: Arc::new(Mutex::new(HeldLocks::default())),
             };
-            graph.insert(txn, Arc::clone(&snapshot), true, &waiter);
+            graph.insert(txn, snapshot.shared(), true, &waiter);
             let mut unsafe_found = false;
             loop {
                 pending.retain(|id| match graph.nodes.get(id) {
@@ -419,7 +422,7 @@ impl Ssi {
             drop(graph);
             self.release(released);
             if !unsafe_found {
-                return Arc::unwrap_or_clone(snapshot);
+                return snapshot;
             }
         }
     }
