@@ -1,10 +1,7 @@
-//! Grouping operators: hash aggregation and DISTINCT.
-//!
-//! `HashAggregate` reads its whole input into a table of groups, then
+//! Hash aggregation: reads its whole input into a table of groups, then
 //! returns one row per group (group values, then aggregate results) in the
 //! order the groups first appeared. Without GROUP BY there is exactly one
 //! group, even for no input (`count(*)` of an empty table is 0).
-//! `Distinct` streams: it returns a row the first time it sees it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -171,30 +168,5 @@ impl AggregateOperator {
                 Ok(key)
             })
             .collect()
-    }
-}
-
-/// Removes duplicate rows, streaming: each row is returned when first seen.
-pub struct DistinctOperator {
-    input: Box<Operator>,
-    seen: HashSet<Row>,
-}
-
-impl DistinctOperator {
-    pub fn new(input: Operator) -> DistinctOperator {
-        DistinctOperator {
-            input: Box::new(input),
-            seen: HashSet::new(),
-        }
-    }
-
-    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        while let Some(row) = self.input.next(context)? {
-            if !self.seen.contains(&row) {
-                self.seen.insert(row.clone());
-                return Ok(Some(row));
-            }
-        }
-        Ok(None)
     }
 }

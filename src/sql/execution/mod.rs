@@ -16,7 +16,7 @@
 //!
 //! Operator families, one file each: `scan.rs` (table access), `stream.rs`
 //! (values, filter, project, limit, generate_series), `aggregate.rs` (hash
-//! aggregation, distinct), `sort.rs`, `join.rs` (nested loop, hash, merge,
+//! aggregation), `distinct.rs`, `sort.rs`, `join.rs` (nested loop, hash, merge,
 //! parameterized), `set_operation.rs`, `cte.rs` (shared and recursive
 //! CTEs), `subquery.rs` (subqueries in expressions), and `dml.rs` (INSERT,
 //! UPDATE, DELETE).
@@ -25,6 +25,7 @@ mod aggregate;
 mod compile;
 mod context;
 mod cte;
+mod distinct;
 pub mod dml;
 mod join;
 mod scan;
@@ -46,8 +47,9 @@ use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{Access, Aggregate, JoinStrategy, LogicalPlan, SortKey, TableFunction};
 use crate::sql::types::Row;
 
-use aggregate::{AggregateOperator, DistinctOperator};
+use aggregate::AggregateOperator;
 use cte::{CteScan, RecursiveCte, WithCte};
+use distinct::DistinctOperator;
 use join::{HashJoin, MergeJoin, NestedLoopJoin, ParameterizedJoin};
 use set_operation::SetOperation;
 use sort::SortOperator;
