@@ -27,7 +27,7 @@ use std::ops::Bound;
 use super::expr::{ColumnId, Expr, Subquery, SubqueryKind};
 use super::plan::{
     Access, Aggregate, AggregateFunction, ColumnCatalog, JoinKind, JoinStrategy, LogicalPlan,
-    SetOperator, TableFunction,
+    SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
 };
 use super::types::Value;
 
@@ -233,27 +233,13 @@ impl Names<'_> {
                 "HashAggregate".to_string()
             }
             LogicalPlan::Sort { keys, .. } => {
-                let keys: Vec<String> = keys
-                    .iter()
-                    .map(|k| {
-                        let mut text = self.expr(&k.expr);
-                        if k.descending {
-                            text.push_str(" DESC");
-                        }
-                        if k.nulls_first != k.descending {
-                            text.push_str(if k.nulls_first {
-                                " NULLS FIRST"
-                            } else {
-                                " NULLS LAST"
-                            });
-                        }
-                        text
-                    })
-                    .collect();
+                let keys: Vec<String> = keys.iter().map(|k| self.sort_key(k)).collect();
                 details.push(format!("Sort Key: {}", keys.join(", ")));
                 "Sort".to_string()
             }
             LogicalPlan::Limit { .. } => "Limit".to_string(),
+            LogicalPlan::DistinctOn { .. } => "Unique".to_string(),
+            LogicalPlan::Window { .. } => "WindowAgg".to_string(),
             LogicalPlan::Join {
                 kind,
                 condition,
@@ -372,16 +358,38 @@ impl Names<'_> {
     }
 }
 
+/// A window function call as SQL (`rank() OVER (…)`).
+pub fn window_sql(call: &WindowCall, columns: &ColumnCatalog) -> String {
+    let names = Names {
+        columns,
+        qualify: false,
+    };
+    let function = match &call.function {
+        WindowFunction::Aggregate(aggregate) => names.aggregate(aggregate),
+        other => {
+            let args: Vec<&Expr> = call.args.iter().collect();
+            format!("{}({})", other.name(), names.list(&args))
+        }
+    };
+    let mut over = Vec::new();
+    if !call.partition_by.is_empty() {
+        let keys: Vec<&Expr> = call.partition_by.iter().collect();
+        over.push(format!("PARTITION BY {}", names.list(&keys)));
+    }
+    if !call.order_by.is_empty() {
+        let keys: Vec<String> = call.order_by.iter().map(|k| names.sort_key(k)).collect();
+        over.push(format!("ORDER BY {}", keys.join(", ")));
+    }
+    format!("{function} OVER ({})", over.join(" "))
+}
+
 /// An aggregate call as SQL.
 pub fn aggregate_sql(aggregate: &Aggregate, columns: &ColumnCatalog) -> String {
-    match (&aggregate.function, &aggregate.arg) {
-        (AggregateFunction::CountStar, _) => "count(*)".to_string(),
-        (function, Some(arg)) => {
-            let distinct = if aggregate.distinct { "DISTINCT " } else { "" };
-            format!("{}({distinct}{})", function.name(), expr_sql(arg, columns))
-        }
-        (function, None) => format!("{}()", function.name()),
+    Names {
+        columns,
+        qualify: false,
     }
+    .aggregate(aggregate)
 }
 
 fn literal_sql(value: &Value) -> String {
@@ -514,6 +522,46 @@ impl Names<'_> {
             }
             Expr::Subquery(subquery) => self.subquery(subquery),
         }
+    }
+
+    /// An aggregate call as SQL.
+    fn aggregate(&self, aggregate: &Aggregate) -> String {
+        let mut text = match aggregate.function {
+            AggregateFunction::CountStar => "count(*)".to_string(),
+            function => {
+                let args: Vec<&Expr> = aggregate.args.iter().collect();
+                let distinct = if aggregate.distinct { "DISTINCT " } else { "" };
+                let mut inner = format!("{distinct}{}", self.list(&args));
+                if !aggregate.order_by.is_empty() {
+                    let keys: Vec<String> = aggregate
+                        .order_by
+                        .iter()
+                        .map(|k| self.sort_key(k))
+                        .collect();
+                    inner.push_str(&format!(" ORDER BY {}", keys.join(", ")));
+                }
+                format!("{}({inner})", function.name())
+            }
+        };
+        if let Some(filter) = &aggregate.filter {
+            text.push_str(&format!(" FILTER (WHERE {})", self.expr(filter)));
+        }
+        text
+    }
+
+    fn sort_key(&self, key: &SortKey) -> String {
+        let mut text = self.expr(&key.expr);
+        if key.descending {
+            text.push_str(" DESC");
+        }
+        if key.nulls_first != key.descending {
+            text.push_str(if key.nulls_first {
+                " NULLS FIRST"
+            } else {
+                " NULLS LAST"
+            });
+        }
+        text
     }
 
     /// A subquery expression as EXPLAIN shows it: `(SubPlan n)`, with its

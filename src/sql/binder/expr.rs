@@ -12,11 +12,11 @@
 use sqlparser::ast::{self, BinaryOperator, CastKind, UnaryOperator, Value as AstValue};
 
 use super::Binder;
-use super::function::aggregate_function;
+use super::aggregate::is_grouping_aggregate;
 use super::scope::{Scope, resolve};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
-use crate::sql::plan::Aggregate;
+use crate::sql::plan::{Aggregate, GroupingSets};
 use crate::sql::types::{DataType, Value};
 
 /// A bound expression whose type may still be unknown.
@@ -28,12 +28,15 @@ pub struct Typed {
 }
 
 /// The state of grouped binding: the GROUP BY expressions (as written, as
-/// bound, and the column each becomes) and the aggregate calls found so
-/// far with their output columns.
+/// bound, and the column each becomes), the grouping sets, the aggregate
+/// calls found so far with their output columns, and the columns usable
+/// ungrouped because their table's primary key is grouped.
 #[derive(Default)]
 pub struct Grouping {
     pub keys: Vec<(ast::Expr, Expr, ColumnId)>,
+    pub sets: Option<GroupingSets>,
     pub aggregates: Vec<(Aggregate, ColumnId)>,
+    pub functional: Vec<ColumnId>,
 }
 
 fn syntax(message: impl Into<String>) -> Error {
@@ -238,6 +241,17 @@ impl Binder<'_> {
                         data_type: column.data_type,
                     });
                 }
+                // Functionally dependent on a grouped primary key: group by
+                // it too, which changes no group.
+                if let Expr::Column(id) = column.expr
+                    && grouping.functional.contains(&id)
+                {
+                    grouping.keys.push((expr.clone(), Expr::Column(id), id));
+                    return Ok(Typed {
+                        expr: Expr::Column(id),
+                        data_type: column.data_type,
+                    });
+                }
                 // PostgreSQL names the column with its FROM item.
                 let name = match &column.expr {
                     Expr::Column(id) => {
@@ -257,7 +271,7 @@ impl Binder<'_> {
                 ));
             }
         } else if let ast::Expr::Function(function) = expr
-            && aggregate_function(function).is_some()
+            && is_grouping_aggregate(function)
         {
             return Err(Error::sql(
                 SqlState::GROUPING_ERROR,
@@ -606,6 +620,9 @@ impl Binder<'_> {
                 let target = bind_data_type(data_type)?;
                 let operand = sub(self, inner)?;
                 self.cast_to(operand, target)?
+            }
+            ast::Expr::Function(function) if function.over.is_some() => {
+                self.bind_window_call(function, scope, grouping)?
             }
             ast::Expr::Function(function) => self.bind_function(function, scope, grouping)?,
             ast::Expr::TypedString(typed) => {

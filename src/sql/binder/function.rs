@@ -1,20 +1,16 @@
-//! Function-call binding: scalar functions and aggregate calls.
+//! Function-call binding: scalar functions.
 //!
 //! Scalar functions (`abs`, `coalesce`, `nullif`, `lower`, `upper`,
 //! `length`) type their arguments like PostgreSQL's overload resolution
-//! would for the supported types. Aggregates are only legal in grouped
-//! binding ([`Grouping`]): each distinct call gets one output slot of the
-//! `Aggregate` operator, and the call binds to a reference to that slot.
+//! would for the supported types. Aggregate calls are `aggregate.rs`'s.
 
 use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 
 use super::expr::{Grouping, Typed};
 use super::{Binder, Scope, ident_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::explain;
 use crate::sql::expr::{Expr, Function};
-use crate::sql::plan::{Aggregate, AggregateFunction};
-use crate::sql::types::DataType;
+use crate::sql::types::{DataType, Value};
 
 fn syntax(message: impl Into<String>) -> Error {
     Error::sql(SqlState::SYNTAX_ERROR, message)
@@ -29,6 +25,9 @@ impl Binder<'_> {
     ) -> Result<Typed> {
         let name = function_name(function);
         let args = plain_args(function)?;
+        if name == "grouping" {
+            return self.bind_grouping(&args, scope, grouping.as_deref());
+        }
         let mut bound = Vec::with_capacity(args.len());
         for arg in &args {
             bound.push(self.bind(arg, scope, grouping.as_deref_mut())?);
@@ -111,106 +110,75 @@ impl Binder<'_> {
             )),
         }
     }
+}
 
-    /// Binds an aggregate call in grouped mode; `None` if not an aggregate.
-    pub(crate) fn bind_aggregate(
+impl Binder<'_> {
+    /// `GROUPING(a, b, …)`: a bit per argument, the first the highest, set
+    /// when the row's grouping set does not group by that argument. Each
+    /// argument must be a GROUP BY expression.
+    fn bind_grouping(
         &mut self,
-        function: &ast::Function,
+        args: &[ast::Expr],
         scope: &Scope,
-        grouping: &mut Grouping,
-    ) -> Result<Option<Typed>> {
-        let Some(kind) = aggregate_function(function) else {
-            return Ok(None);
+        grouping: Option<&Grouping>,
+    ) -> Result<Typed> {
+        let misuse = || {
+            Error::sql(
+                SqlState::GROUPING_ERROR,
+                "arguments to GROUPING must be grouping expressions of the associated query level",
+            )
         };
-        if function.filter.is_some() || function.over.is_some() || !function.within_group.is_empty()
-        {
-            return Err(Error::Unsupported(format!(
-                "aggregate modifiers in {function}"
-            )));
+        let grouping = grouping.ok_or_else(misuse)?;
+        if args.is_empty() || args.len() > 31 {
+            return Err(Error::sql(
+                SqlState::SYNTAX_ERROR,
+                "GROUPING must have fewer than 32 arguments",
+            ));
         }
-        let distinct = matches!(
-            &function.args,
-            FunctionArguments::List(list) if matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct))
-        );
-        let is_star = matches!(
-            &function.args,
-            FunctionArguments::List(list) if list.args.len() == 1
-                && matches!(list.args[0], FunctionArg::Unnamed(FunctionArgExpr::Wildcard))
-        );
-        let (function_kind, arg, data_type) = if is_star {
-            // `count(DISTINCT *)` is not in PostgreSQL's grammar either.
-            if kind != AggregateFunction::Count || distinct {
-                return Err(syntax(format!("syntax error in {function}")));
-            }
-            (AggregateFunction::CountStar, None, DataType::BigInt)
-        } else {
-            let args = plain_args(function)?;
-            let [arg] = args.as_slice() else {
-                return Err(Error::sql(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!(
-                        "function {}() with {} arguments does not exist",
-                        kind.name(),
-                        args.len()
-                    ),
-                ));
-            };
-            // Aggregate arguments bind against the table, never nested aggregates.
-            let typed = self.bind(arg, scope, None)?;
-            let (expr, arg_type) = self.default_text(typed)?;
-            let data_type = match kind {
-                AggregateFunction::Count => DataType::BigInt,
-                AggregateFunction::Sum => match arg_type {
-                    DataType::SmallInt | DataType::Integer | DataType::BigInt => DataType::BigInt,
-                    DataType::Real => DataType::Real,
-                    DataType::Double => DataType::Double,
-                    other => {
-                        return Err(Error::sql(
-                            SqlState::UNDEFINED_FUNCTION,
-                            format!("function sum({}) does not exist", other.name()),
-                        ));
-                    }
-                },
-                AggregateFunction::Avg => {
-                    if !arg_type.is_numeric() {
-                        return Err(Error::sql(
-                            SqlState::UNDEFINED_FUNCTION,
-                            format!("function avg({}) does not exist", arg_type.name()),
-                        ));
-                    }
-                    DataType::Double
+        let mut keys = Vec::with_capacity(args.len());
+        for arg in args {
+            let position = match grouping.keys.iter().position(|(ast, _, _)| ast == arg) {
+                Some(position) => position,
+                None => {
+                    let bound = self.bind(arg, scope, None)?.expr;
+                    grouping
+                        .keys
+                        .iter()
+                        .position(|(_, key, _)| *key == bound)
+                        .ok_or_else(misuse)?
                 }
-                AggregateFunction::Min | AggregateFunction::Max
-                    if arg_type == DataType::Boolean =>
-                {
-                    return Err(Error::sql(
-                        SqlState::UNDEFINED_FUNCTION,
-                        format!("function {}(boolean) does not exist", kind.name()),
-                    ));
-                }
-                _ => arg_type,
             };
-            (kind, Some(expr), data_type)
+            keys.push(position);
+        }
+        let Some(sets) = &grouping.sets else {
+            return Ok(Typed {
+                expr: Expr::Literal(Value::Integer(0)),
+                data_type: Some(DataType::Integer),
+            });
         };
-        let aggregate = Aggregate {
-            function: function_kind,
-            arg,
-            distinct,
-            data_type,
+        let mask = |set: &Vec<usize>| -> i32 {
+            keys.iter()
+                .fold(0, |mask, key| (mask << 1) | i32::from(!set.contains(key)))
         };
-        let id = match grouping.aggregates.iter().find(|(a, _)| *a == aggregate) {
-            Some((_, id)) => *id,
-            None => {
-                let name = explain::aggregate_sql(&aggregate, &self.columns);
-                let id = self.columns.add(name, data_type);
-                grouping.aggregates.push((aggregate, id));
-                id
-            }
-        };
-        Ok(Some(Typed {
-            expr: Expr::Column(id),
-            data_type: Some(data_type),
-        }))
+        let branches = sets
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(index, set)| {
+                (
+                    Expr::Literal(Value::Integer(index as i32)),
+                    Expr::Literal(Value::Integer(mask(set))),
+                )
+            })
+            .collect();
+        Ok(Typed {
+            expr: Expr::Case {
+                operand: Some(Box::new(Expr::Column(sets.id))),
+                branches,
+                otherwise: None,
+            },
+            data_type: Some(DataType::Integer),
+        })
     }
 }
 
@@ -223,17 +191,6 @@ pub fn function_name(function: &ast::Function) -> String {
         .and_then(|part| part.as_ident())
         .map(ident_name)
         .unwrap_or_default()
-}
-
-pub(crate) fn aggregate_function(function: &ast::Function) -> Option<AggregateFunction> {
-    Some(match function_name(function).as_str() {
-        "count" => AggregateFunction::Count,
-        "sum" => AggregateFunction::Sum,
-        "min" => AggregateFunction::Min,
-        "max" => AggregateFunction::Max,
-        "avg" => AggregateFunction::Avg,
-        _ => return None,
-    })
 }
 
 fn plain_args(function: &ast::Function) -> Result<Vec<ast::Expr>> {

@@ -6,14 +6,17 @@
 //! ```text
 //!   control.rs   BEGIN/COMMIT/SET/SHOW/VACUUM (no catalog needed)
 //!   scope.rs     the columns each query level sees; the chain of levels
-//!   query.rs     SELECT / VALUES: FROM → WHERE → GROUP BY → HAVING →
-//!                select list → DISTINCT → ORDER BY → LIMIT
+//!   query.rs     a query: WITH, body, ORDER BY, LIMIT
+//!   select.rs    SELECT: FROM → WHERE → GROUP BY → HAVING → windows →
+//!                select list → DISTINCT [ON] → ORDER BY → LIMIT
+//!   window.rs    window function calls, WINDOW clauses, frames
 //!   from.rs      FROM: tables, views, subqueries, functions, joins
 //!   cte.rs       WITH [RECURSIVE]: inlined or shared
 //!   set_operation.rs  UNION / INTERSECT / EXCEPT [ALL]
 //!   subquery.rs  subqueries in expressions: scalar, EXISTS, IN, ANY, ALL
 //!   expr.rs      expressions: names, operators, literals, types
-//!   function.rs  scalar functions and aggregate calls
+//!   function.rs  scalar functions
+//!   aggregate.rs aggregate calls (DISTINCT, ORDER BY, FILTER)
 //!   ddl.rs       CREATE TABLE, DROP TABLE
 //!   dml.rs       INSERT, UPDATE, DELETE
 //! ```
@@ -24,6 +27,7 @@
 //! infers `$1` from `a`); numeric operands promote along
 //! smallint → integer → bigint → real → double precision.
 
+mod aggregate;
 mod control;
 mod cte;
 mod ddl;
@@ -33,8 +37,10 @@ mod from;
 mod function;
 mod query;
 mod scope;
+mod select;
 mod set_operation;
 mod subquery;
+mod window;
 
 use std::sync::Arc;
 
@@ -154,6 +160,15 @@ pub struct Binder<'a> {
     /// The tables and views the statement read from the catalog (a view's
     /// dependencies).
     pub(crate) dependencies: Vec<String>,
+    /// The window calls of the SELECT whose select list or ORDER BY is
+    /// binding (`None` where window functions are not allowed).
+    pub(crate) windows: Option<window::WindowContext>,
+    /// The clause binding now, for "window functions are not allowed in …"
+    /// (empty inside a window call's own arguments).
+    pub(crate) clause: &'static str,
+    /// Each scanned table's primary-key column ids and all its column ids
+    /// (grouping by the key makes the other columns usable).
+    pub(crate) keyed_tables: Vec<(Vec<super::expr::ColumnId>, Vec<super::expr::ColumnId>)>,
 }
 
 impl<'a> Binder<'a> {
@@ -169,6 +184,9 @@ impl<'a> Binder<'a> {
             subquery_count: 0,
             cte_count: 0,
             dependencies: Vec::new(),
+            windows: None,
+            clause: "this context",
+            keyed_tables: Vec::new(),
         }
     }
 

@@ -1,29 +1,20 @@
-//! Query binding: SELECT and VALUES → [`LogicalPlan`].
-//!
-//! A SELECT binds in SQL's logical evaluation order: FROM → WHERE →
-//! GROUP BY / aggregates → HAVING → select list → DISTINCT → ORDER BY →
-//! LIMIT/OFFSET. ORDER BY may name an output column (by alias or position)
-//! or any expression over the input; an extra sort expression rides along
-//! as a hidden column of the projection and is cut by a final projection:
-//!
-//! ```text
-//!   Project(visible) ◄─ Limit ◄─ Sort ◄─ Distinct ◄─ Project(visible + hidden)
-//!       ◄─ Filter(HAVING) ◄─ Aggregate ◄─ Filter(WHERE) ◄─ FROM
-//! ```
+//! Query binding: a query's WITH, its body (SELECT in `select.rs`, VALUES,
+//! set operations), ORDER BY over a non-SELECT body, and LIMIT/OFFSET.
 
 use std::sync::Arc;
 
-use sqlparser::ast::{self, SelectItem, SetExpr, TableFactor};
+use sqlparser::ast::{self, SetExpr, TableFactor};
 
-use super::expr::{Grouping, Typed, bind_data_type};
-use super::function::{aggregate_function, function_name};
+use super::aggregate::is_grouping_aggregate;
+use super::expr::{Typed, bind_data_type};
+use super::function::function_name;
 use super::scope::{Scope, ScopeColumn};
 use super::{Binder, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{self, Table};
 use crate::sql::explain;
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{Access, Column, LogicalPlan, SortKey};
+use crate::sql::plan::{Access, Column, LogicalPlan};
 use crate::sql::types::DataType;
 
 /// Bound VALUES rows: the rows, each column's type, and which columns
@@ -82,258 +73,9 @@ impl Binder<'_> {
         }
     }
 
-    /// A SELECT with the ORDER BY and LIMIT that apply to it (`query` holds
-    /// the LIMIT; `None` inside a set operation).
-    fn bind_select(
-        &mut self,
-        select: &ast::Select,
-        order_by: &[ast::OrderByExpr],
-        limit: Option<&ast::Query>,
-    ) -> Result<(LogicalPlan, Vec<Column>)> {
-        // FROM and WHERE.
-        let (mut plan, scope) = self.bind_from(&select.from)?;
-        if let Some(selection) = &select.selection {
-            let predicate = self.bind_condition(selection, &scope, None, "WHERE")?;
-            plan = LogicalPlan::Filter {
-                input: Box::new(plan),
-                predicate,
-            };
-        }
-        if select.having.is_some() && !matches!(select.group_by, ast::GroupByExpr::Expressions(..))
-        {
-            return Err(Error::Unsupported("HAVING".into()));
-        }
-        // Select list items, expanded.
-        let mut items: Vec<(ast::Expr, String)> = Vec::new();
-        for item in &select.projection {
-            match item {
-                SelectItem::UnnamedExpr(expr) => items.push((expr.clone(), column_name(expr))),
-                SelectItem::ExprWithAlias { expr, alias } => {
-                    items.push((expr.clone(), ident_name(alias)))
-                }
-                SelectItem::Wildcard(_) => {
-                    if scope.columns.is_empty() {
-                        return Err(Error::sql(
-                            SqlState::SYNTAX_ERROR,
-                            "SELECT * with no tables specified is not valid",
-                        ));
-                    }
-                    for column in scope.star() {
-                        items.push((column_reference(column), column.name.clone()));
-                    }
-                }
-                SelectItem::QualifiedWildcard(
-                    ast::SelectItemQualifiedWildcardKind::ObjectName(name),
-                    _,
-                ) => {
-                    let table = name
-                        .0
-                        .last()
-                        .and_then(|part| part.as_ident())
-                        .map(ident_name)
-                        .unwrap_or_default();
-                    let columns = scope.table_columns(&table);
-                    if columns.is_empty() {
-                        return Err(Error::sql(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("missing FROM-clause entry for table \"{table}\""),
-                        ));
-                    }
-                    for column in columns {
-                        items.push((column_reference(column), column.name.clone()));
-                    }
-                }
-                other => return Err(Error::Unsupported(format!("select item {other}"))),
-            }
-        }
-        // GROUP BY and aggregates.
-        let group_exprs: Vec<ast::Expr> = match &select.group_by {
-            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
-                exprs.clone()
-            }
-            _ => return Err(Error::Unsupported("GROUP BY ALL / modifiers".into())),
-        };
-        let mut grouping = Grouping::default();
-        for expr in &group_exprs {
-            // GROUP BY may name an output column by position or alias.
-            let resolved = match expr {
-                _ if is_constant(expr) => {
-                    let position = ordinal(expr, items.len(), "GROUP BY")?;
-                    items[position].0.clone()
-                }
-                ast::Expr::Identifier(ident)
-                    if scope.columns.iter().all(|c| c.name != ident_name(ident)) =>
-                {
-                    match items.iter().find(|(_, name)| *name == ident_name(ident)) {
-                        Some((item, _)) => item.clone(),
-                        None => expr.clone(),
-                    }
-                }
-                _ => expr.clone(),
-            };
-            let bound = self.bind(&resolved, &scope, None)?;
-            let (bound, data_type) = self.default_text(bound)?;
-            let id = self.output_column(&bound, data_type);
-            grouping.keys.push((resolved, bound, id));
-        }
-        let has_aggregates = !group_exprs.is_empty()
-            || select.having.is_some()
-            || items.iter().any(|(expr, _)| contains_aggregate(expr))
-            || order_by.iter().any(|o| contains_aggregate(&o.expr));
-        let mut grouping = if has_aggregates { Some(grouping) } else { None };
-        // Select list.
-        let mut exprs = Vec::new();
-        let mut columns = Vec::new();
-        for (expr, name) in &items {
-            let typed = self.bind(expr, &scope, grouping.as_mut())?;
-            let unknown = typed.data_type.is_none();
-            let (expr, data_type) = self.default_text(typed)?;
-            exprs.push((expr, data_type, unknown));
-            columns.push(Column {
-                name: name.clone(),
-                data_type,
-            });
-        }
-        let having = match &select.having {
-            Some(having) => {
-                Some(self.bind_condition(having, &scope, grouping.as_mut(), "HAVING")?)
-            }
-            None => None,
-        };
-        // ORDER BY: output columns by position or alias, else expressions over the input.
-        let distinct = match &select.distinct {
-            None | Some(ast::Distinct::All) => false,
-            Some(ast::Distinct::Distinct) => true,
-            Some(_) => return Err(Error::Unsupported("DISTINCT ON".into())),
-        };
-        let mut order: Vec<(usize, bool, bool)> = Vec::new();
-        let mut hidden = Vec::new();
-        for item in order_by {
-            let descending = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
-            if matches!(item.options.sort, Some(ast::OrderBySort::Using(_))) {
-                return Err(Error::Unsupported("ORDER BY USING".into()));
-            }
-            let nulls_first = item.options.nulls_first.unwrap_or(descending);
-            let position = match &item.expr {
-                _ if is_constant(&item.expr) => Some(ordinal(&item.expr, items.len(), "ORDER BY")?),
-                ast::Expr::Identifier(ident) => {
-                    let name = ident_name(ident);
-                    let matches: Vec<_> = items
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, (_, n))| *n == name)
-                        .map(|(i, _)| i)
-                        .collect();
-                    match matches.as_slice() {
-                        [only] => Some(*only),
-                        [first, ..] if matches.iter().all(|i| exprs[*i].0 == exprs[*first].0) => {
-                            Some(*first)
-                        }
-                        [] => None,
-                        _ => {
-                            return Err(Error::sql(
-                                SqlState::AMBIGUOUS_COLUMN,
-                                format!("ORDER BY \"{name}\" is ambiguous"),
-                            ));
-                        }
-                    }
-                }
-                _ => items.iter().position(|(expr, _)| *expr == item.expr),
-            };
-            let index = match position {
-                Some(position) => position,
-                None => {
-                    if distinct {
-                        return Err(Error::sql(
-                            SqlState::INVALID_COLUMN_REFERENCE,
-                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
-                        ));
-                    }
-                    let typed = self.bind(&item.expr, &scope, grouping.as_mut())?;
-                    let (expr, data_type) = self.default_text(typed)?;
-                    hidden.push((expr, data_type, false));
-                    items.len() + hidden.len() - 1
-                }
-            };
-            order.push((index, descending, nulls_first));
-        }
-        // Assemble.
-        if let Some(grouping) = grouping {
-            plan = LogicalPlan::Aggregate {
-                input: Box::new(plan),
-                group_by: grouping
-                    .keys
-                    .into_iter()
-                    .map(|(_, bound, id)| (id, bound))
-                    .collect(),
-                aggregates: grouping
-                    .aggregates
-                    .into_iter()
-                    .map(|(aggregate, id)| (id, aggregate))
-                    .collect(),
-            };
-            if let Some(having) = having {
-                plan = LogicalPlan::Filter {
-                    input: Box::new(plan),
-                    predicate: having,
-                };
-            }
-        }
-        let visible = exprs.len();
-        let hidden_count = hidden.len();
-        exprs.extend(hidden);
-        let projected: Vec<(ColumnId, Expr)> = exprs
-            .into_iter()
-            .map(|(expr, data_type, unknown)| {
-                let id = self.output_column(&expr, data_type);
-                if unknown {
-                    // A set operation may still give it another type.
-                    self.unknown_columns.insert(id);
-                }
-                (id, expr)
-            })
-            .collect();
-        let output: Vec<ColumnId> = projected.iter().map(|(id, _)| *id).collect();
-        plan = LogicalPlan::Project {
-            input: Box::new(plan),
-            exprs: projected,
-        };
-        if distinct {
-            plan = LogicalPlan::Distinct {
-                input: Box::new(plan),
-            };
-        }
-        if !order.is_empty() {
-            plan = LogicalPlan::Sort {
-                input: Box::new(plan),
-                keys: order
-                    .into_iter()
-                    .map(|(index, descending, nulls_first)| SortKey {
-                        expr: Expr::Column(output[index]),
-                        descending,
-                        nulls_first,
-                    })
-                    .collect(),
-            };
-        }
-        if let Some(query) = limit {
-            plan = self.bind_limit(plan, query)?;
-        }
-        if hidden_count > 0 {
-            plan = LogicalPlan::Project {
-                input: Box::new(plan),
-                exprs: output[..visible]
-                    .iter()
-                    .map(|id| (*id, Expr::Column(*id)))
-                    .collect(),
-            };
-        }
-        Ok((plan, columns))
-    }
-
     /// The id a projection gives an expression: a column passes through
     /// with its own id; anything else gets a new column named by its text.
-    fn output_column(&mut self, expr: &Expr, data_type: DataType) -> ColumnId {
+    pub(crate) fn output_column(&mut self, expr: &Expr, data_type: DataType) -> ColumnId {
         match expr {
             Expr::Column(id) => *id,
             other => {
@@ -347,7 +89,7 @@ impl Binder<'_> {
     pub(crate) fn scan(&mut self, table: Table, alias: Option<&str>) -> (LogicalPlan, Scope) {
         let qualifier = alias.unwrap_or(&table.name).to_string();
         let mut scope = Scope::default();
-        let mut ids = Vec::with_capacity(table.columns.len());
+        let mut ids: Vec<ColumnId> = Vec::with_capacity(table.columns.len());
         for column in &table.columns {
             let id = self.columns.add_table_column(
                 qualifier.clone(),
@@ -362,6 +104,8 @@ impl Binder<'_> {
                 column.data_type,
             ));
         }
+        let key = table.primary_key.iter().map(|i| ids[*i]).collect();
+        self.keyed_tables.push((key, ids.clone()));
         let plan = LogicalPlan::Scan {
             table: Arc::new(table),
             columns: ids,
@@ -399,7 +143,11 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_limit(&mut self, plan: LogicalPlan, query: &ast::Query) -> Result<LogicalPlan> {
+    pub(crate) fn bind_limit(
+        &mut self,
+        plan: LogicalPlan,
+        query: &ast::Query,
+    ) -> Result<LogicalPlan> {
         let (limit, offset) = match &query.limit_clause {
             None => (None, None),
             Some(ast::LimitClause::LimitOffset {
@@ -553,25 +301,13 @@ impl Binder<'_> {
     }
 }
 
-/// A syntax tree naming a scope column exactly: qualified by its FROM item
-/// (a `USING` merged column unqualified), quoted so case survives.
-fn column_reference(column: &ScopeColumn) -> ast::Expr {
-    let name = ast::Ident::with_quote('"', column.name.clone());
-    match &column.table {
-        Some(table) => {
-            ast::Expr::CompoundIdentifier(vec![ast::Ident::with_quote('"', table.clone()), name])
-        }
-        None => ast::Expr::Identifier(name),
-    }
-}
-
 /// Whether an expression is the keyword DEFAULT.
 pub(crate) fn is_default(expr: &ast::Expr) -> bool {
     matches!(expr, ast::Expr::Identifier(ident) if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default"))
 }
 
 /// The output column name PostgreSQL gives an unaliased select expression.
-fn column_name(expr: &ast::Expr) -> String {
+pub(crate) fn column_name(expr: &ast::Expr) -> String {
     match expr {
         ast::Expr::Identifier(ident) => ident_name(ident),
         ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
@@ -660,7 +396,7 @@ pub(crate) fn contains_aggregate(expr: &ast::Expr) -> bool {
         fn pre_visit_expr(&mut self, expr: &ast::Expr) -> std::ops::ControlFlow<()> {
             match expr {
                 ast::Expr::Function(function)
-                    if self.depth == 0 && aggregate_function(function).is_some() =>
+                    if self.depth == 0 && is_grouping_aggregate(function) =>
                 {
                     std::ops::ControlFlow::Break(())
                 }

@@ -18,7 +18,7 @@
 //! (values, filter, project, limit, generate_series), `aggregate.rs` (hash
 //! aggregation), `distinct.rs`, `sort.rs`, `join.rs` (nested loop, hash, merge,
 //! parameterized), `set_operation.rs`, `cte.rs` (shared and recursive
-//! CTEs), `subquery.rs` (subqueries in expressions), and `dml.rs` (INSERT,
+//! CTEs), `window.rs` (window functions), `subquery.rs` (subqueries in expressions), and `dml.rs` (INSERT,
 //! UPDATE, DELETE).
 
 mod aggregate;
@@ -33,6 +33,7 @@ mod set_operation;
 mod sort;
 mod stream;
 mod subquery;
+mod window;
 
 pub use compile::Layout;
 pub use context::{Context, CteState, DEFAULT_WORK_MEM, QueryState};
@@ -44,7 +45,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{Access, Aggregate, JoinStrategy, LogicalPlan, SortKey, TableFunction};
+use crate::sql::plan::{Access, JoinStrategy, LogicalPlan, SortKey, TableFunction};
 use crate::sql::types::Row;
 
 use aggregate::AggregateOperator;
@@ -53,7 +54,11 @@ use distinct::DistinctOperator;
 use join::{HashJoin, MergeJoin, NestedLoopJoin, ParameterizedJoin};
 use set_operation::SetOperation;
 use sort::SortOperator;
-use stream::{FilterOperator, GenerateSeries, LimitOperator, ProjectOperator, ValuesOperator};
+use stream::{
+    DistinctOnOperator, FilterOperator, GenerateSeries, LimitOperator, ProjectOperator,
+    ValuesOperator,
+};
+use window::WindowOperator;
 
 /// A physical operator (closed set).
 pub enum Operator {
@@ -74,6 +79,8 @@ pub enum Operator {
     WithCte(WithCte),
     CteScan(CteScan),
     RecursiveCte(RecursiveCte),
+    DistinctOn(DistinctOnOperator),
+    Window(WindowOperator),
 }
 
 impl Operator {
@@ -97,6 +104,8 @@ impl Operator {
             Operator::WithCte(op) => op.next(context),
             Operator::CteScan(op) => op.next(context),
             Operator::RecursiveCte(op) => op.next(context),
+            Operator::DistinctOn(op) => op.next(context),
+            Operator::Window(op) => op.next(context),
         }
     }
 }
@@ -128,24 +137,35 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
             input,
             group_by,
             aggregates,
+            grouping_sets,
         } => {
             let columns = input.output();
             let layout = Layout::new(&columns, outer);
             let group_by = layout.compile_all(group_by.iter().map(|(_, e)| e))?;
             let aggregates = aggregates
                 .iter()
-                .map(|(_, aggregate)| {
-                    Ok(Aggregate {
-                        arg: layout.compile_option(&aggregate.arg)?,
-                        ..aggregate.clone()
-                    })
-                })
+                .map(|(_, aggregate)| aggregate.clone().map_exprs(|e| layout.compile(&e)))
                 .collect::<Result<_>>()?;
             Operator::Aggregate(AggregateOperator::new(
                 build(input, outer)?,
                 group_by,
                 aggregates,
+                grouping_sets.as_ref().map(|sets| sets.sets.clone()),
             ))
+        }
+        LogicalPlan::DistinctOn { input, on } => {
+            let columns = input.output();
+            let on = Layout::new(&columns, outer).compile_all(on)?;
+            Operator::DistinctOn(DistinctOnOperator::new(build(input, outer)?, on))
+        }
+        LogicalPlan::Window { input, functions } => {
+            let columns = input.output();
+            let layout = Layout::new(&columns, outer);
+            let calls = functions
+                .iter()
+                .map(|(_, call)| call.clone().map_exprs(|e| layout.compile(&e)))
+                .collect::<Result<_>>()?;
+            Operator::Window(WindowOperator::new(build(input, outer)?, calls))
         }
         LogicalPlan::Distinct { input } => {
             Operator::Distinct(DistinctOperator::new(build(input, outer)?))

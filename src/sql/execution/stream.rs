@@ -229,3 +229,35 @@ impl GenerateSeries {
         }]))
     }
 }
+
+/// `DISTINCT ON`: over input sorted with the ON values leading, the first
+/// row of each run of equal ON values (NULLs equal, as DISTINCT compares).
+pub struct DistinctOnOperator {
+    input: Box<Operator>,
+    on: Vec<Expr>,
+    previous: Option<Vec<Value>>,
+}
+
+impl DistinctOnOperator {
+    pub fn new(input: Operator, on: Vec<Expr>) -> DistinctOnOperator {
+        DistinctOnOperator {
+            input: Box::new(input),
+            on,
+            previous: None,
+        }
+    }
+
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        while let Some(row) = self.input.next(context)? {
+            let mut key = Vec::with_capacity(self.on.len());
+            for expr in &self.on {
+                key.push(expr.evaluate(&row, context)?);
+            }
+            if self.previous.as_ref() != Some(&key) {
+                self.previous = Some(key);
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+}

@@ -70,10 +70,14 @@ fn push(plan: LogicalPlan, mut predicates: Vec<Expr>) -> LogicalPlan {
             input,
             group_by,
             aggregates,
+            grouping_sets,
         } => {
+            // With grouping sets a group column is NULL in the sets without
+            // it: a conjunct over it cannot move below.
             let (below, above): (Vec<Expr>, Vec<Expr>) =
                 predicates.into_iter().partition(|predicate| {
                     !group_by.is_empty()
+                        && grouping_sets.is_none()
                         && predicate.columns().iter().all(|id| {
                             group_by
                                 .iter()
@@ -89,6 +93,7 @@ fn push(plan: LogicalPlan, mut predicates: Vec<Expr>) -> LogicalPlan {
                     input: Box::new(push(*input, below)),
                     group_by,
                     aggregates,
+                    grouping_sets,
                 },
                 above,
             )

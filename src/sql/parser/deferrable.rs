@@ -151,19 +151,20 @@ fn cut_deferrable(
 
 /// Byte offsets of line starts, to turn token locations (line and column,
 /// in characters, from 1) into byte offsets of the text.
-struct LineOffsets<'a> {
+/// Byte offsets of token locations (line, column) in a text.
+pub(super) struct LineOffsets<'a> {
     text: &'a str,
     starts: Vec<usize>,
 }
 
 impl<'a> LineOffsets<'a> {
-    fn new(text: &'a str) -> LineOffsets<'a> {
+    pub(super) fn new(text: &'a str) -> LineOffsets<'a> {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(at, _)| at + 1));
         LineOffsets { text, starts }
     }
 
-    fn byte(&self, location: Location) -> Result<usize> {
+    pub(super) fn byte(&self, location: Location) -> Result<usize> {
         let invalid = || Error::Internal(format!("token location {location:?} outside the text"));
         let line = usize::try_from(location.line).map_err(|_| invalid())?;
         let line_start = *self.starts.get(line.wrapping_sub(1)).ok_or_else(invalid)?;

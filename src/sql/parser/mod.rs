@@ -1,19 +1,23 @@
 //! Parsing glue: SQL text → sqlparser syntax trees (PostgreSQL dialect),
 //! with PostgreSQL's error wording, SQLSTATEs, and a nesting limit.
 //!
-//! Two things sqlparser does not do are done here: `[NOT] DEFERRABLE` is cut
-//! out of transaction statements first (`deferrable.rs`) and handed on
-//! beside the tree, and nesting deeper than [`MAX_NESTING`] (parentheses,
+//! What sqlparser does not do is done here: `[NOT] DEFERRABLE` is cut out
+//! of transaction statements first (`deferrable.rs`) and handed on beside
+//! the tree, a window frame's `EXCLUDE` clause moves into a marker the
+//! binder understands (`exclude.rs`), and nesting deeper than [`MAX_NESTING`] (parentheses,
 //! subqueries, operator chains) is refused with 54001 "stack depth limit
 //! exceeded", as PostgreSQL refuses it, instead of recursing on. Every later
 //! stage recurses over the tree, so this one bound keeps all of them within
 //! the stack.
 
 mod deferrable;
+mod exclude;
 
 use sqlparser::ast::{self, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
+
+pub use exclude::{Exclusion, exclusion_marker};
 
 use crate::error::{Error, Result, SqlState};
 
@@ -36,6 +40,10 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>> {
     let (text, flags) = match deferrable::strip(sql)? {
         Some((text, flags)) => (std::borrow::Cow::Owned(text), flags),
         None => (std::borrow::Cow::Borrowed(sql), Vec::new()),
+    };
+    let text = match exclude::strip(&text)? {
+        Some(text) => std::borrow::Cow::Owned(text),
+        None => text,
     };
     let statements = Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(MAX_NESTING)

@@ -19,11 +19,13 @@
 //!    access path the optimizer chose.
 
 mod columns;
+mod window;
 
 use std::ops::Bound;
 use std::sync::Arc;
 
 pub use columns::{Column, ColumnCatalog, ColumnInfo};
+pub use window::{FrameBound, FrameExclusion, FrameMode, WindowCall, WindowFrame, WindowFunction};
 
 use super::catalog::Table;
 use super::expr::{ColumnId, Expr};
@@ -39,6 +41,19 @@ pub enum AggregateFunction {
     Min,
     Max,
     Avg,
+    BoolAnd,
+    BoolOr,
+    /// `every`: `bool_and` by its SQL-standard name.
+    Every,
+    /// `stddev`: `stddev_samp` by its older name.
+    Stddev,
+    StddevSamp,
+    StddevPop,
+    /// `variance`: `var_samp` by its older name.
+    Variance,
+    VarSamp,
+    VarPop,
+    StringAgg,
 }
 
 impl AggregateFunction {
@@ -49,17 +64,59 @@ impl AggregateFunction {
             AggregateFunction::Min => "min",
             AggregateFunction::Max => "max",
             AggregateFunction::Avg => "avg",
+            AggregateFunction::BoolAnd => "bool_and",
+            AggregateFunction::BoolOr => "bool_or",
+            AggregateFunction::Every => "every",
+            AggregateFunction::Stddev => "stddev",
+            AggregateFunction::StddevSamp => "stddev_samp",
+            AggregateFunction::StddevPop => "stddev_pop",
+            AggregateFunction::Variance => "variance",
+            AggregateFunction::VarSamp => "var_samp",
+            AggregateFunction::VarPop => "var_pop",
+            AggregateFunction::StringAgg => "string_agg",
         }
     }
 }
 
-/// One aggregate call: function, argument (none for `count(*)`), DISTINCT.
+/// One aggregate call: function, arguments (none for `count(*)`),
+/// DISTINCT, `FILTER (WHERE …)`, and `ORDER BY` inside the call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Aggregate {
     pub function: AggregateFunction,
-    pub arg: Option<Expr>,
+    pub args: Vec<Expr>,
     pub distinct: bool,
+    pub filter: Option<Expr>,
+    pub order_by: Vec<SortKey>,
     pub data_type: DataType,
+}
+
+impl Aggregate {
+    /// Every expression of the call.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.args
+            .iter()
+            .chain(self.filter.iter())
+            .chain(self.order_by.iter().map(|key| &key.expr))
+    }
+
+    /// The call with each expression replaced by `f(expr)`.
+    pub fn map_exprs(self, mut f: impl FnMut(Expr) -> Result<Expr>) -> Result<Aggregate> {
+        Ok(Aggregate {
+            args: self.args.into_iter().map(&mut f).collect::<Result<_>>()?,
+            filter: self.filter.map(&mut f).transpose()?,
+            order_by: self
+                .order_by
+                .into_iter()
+                .map(|key| {
+                    Ok(SortKey {
+                        expr: f(key.expr)?,
+                        ..key
+                    })
+                })
+                .collect::<Result<_>>()?,
+            ..self
+        })
+    }
 }
 
 /// One ORDER BY key.
@@ -143,6 +200,15 @@ pub enum TableFunction {
     },
 }
 
+/// `GROUPING SETS`, `ROLLUP` and `CUBE`: each set lists the group columns
+/// (indices into `group_by`) it groups by; `id` is the output column that
+/// holds the set's index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupingSets {
+    pub sets: Vec<Vec<usize>>,
+    pub id: ColumnId,
+}
+
 /// How a table is read.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Access {
@@ -183,14 +249,28 @@ pub enum LogicalPlan {
         exprs: Vec<(ColumnId, Expr)>,
     },
     /// Groups by `group_by` and computes `aggregates` per group; outputs the
-    /// group columns, then the aggregate columns.
+    /// group columns, then the aggregate columns, then, with grouping sets,
+    /// the index of the set each row belongs to.
     Aggregate {
         input: Box<LogicalPlan>,
         group_by: Vec<(ColumnId, Expr)>,
         aggregates: Vec<(ColumnId, Aggregate)>,
+        grouping_sets: Option<GroupingSets>,
     },
     Distinct {
         input: Box<LogicalPlan>,
+    },
+    /// `DISTINCT ON (on)`: the first row of each run of rows with equal
+    /// `on` values (its input arrives sorted with `on` leading).
+    DistinctOn {
+        input: Box<LogicalPlan>,
+        on: Vec<Expr>,
+    },
+    /// Window functions: outputs the input columns, then one column per
+    /// call.
+    Window {
+        input: Box<LogicalPlan>,
+        functions: Vec<(ColumnId, WindowCall)>,
     },
     Sort {
         input: Box<LogicalPlan>,
@@ -280,7 +360,13 @@ impl LogicalPlan {
                 }
                 output
             }
+            LogicalPlan::Window { input, functions } => {
+                let mut output = input.output();
+                output.extend(functions.iter().map(|(id, _)| *id));
+                output
+            }
             LogicalPlan::WithCte { input, .. }
+            | LogicalPlan::DistinctOn { input, .. }
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Distinct { input }
             | LogicalPlan::Sort { input, .. }
@@ -289,11 +375,13 @@ impl LogicalPlan {
             LogicalPlan::Aggregate {
                 group_by,
                 aggregates,
+                grouping_sets,
                 ..
             } => group_by
                 .iter()
                 .map(|(id, _)| *id)
                 .chain(aggregates.iter().map(|(id, _)| *id))
+                .chain(grouping_sets.iter().map(|sets| sets.id))
                 .collect(),
         }
     }
@@ -317,6 +405,8 @@ impl LogicalPlan {
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Project { input, .. }
             | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::DistinctOn { input, .. }
+            | LogicalPlan::Window { input, .. }
             | LogicalPlan::Distinct { input }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. } => vec![input],
@@ -353,10 +443,15 @@ impl LogicalPlan {
                 group_by.iter().for_each(|(_, e)| visit(e));
                 aggregates
                     .iter()
-                    .filter_map(|(_, a)| a.arg.as_ref())
+                    .flat_map(|(_, a)| a.exprs())
                     .for_each(visit);
             }
             LogicalPlan::Distinct { .. } => {}
+            LogicalPlan::DistinctOn { on, .. } => on.iter().for_each(visit),
+            LogicalPlan::Window { functions, .. } => functions
+                .iter()
+                .flat_map(|(_, call)| call.exprs())
+                .for_each(visit),
             LogicalPlan::Sort { keys, .. } => keys.iter().for_each(|k| visit(&k.expr)),
             LogicalPlan::Limit { limit, offset, .. } => {
                 limit.iter().chain(offset.iter()).for_each(visit)
@@ -503,13 +598,26 @@ impl LogicalPlan {
                 input: child,
                 group_by,
                 aggregates,
+                grouping_sets,
             } => LogicalPlan::Aggregate {
                 input: input(child)?,
                 group_by,
                 aggregates,
+                grouping_sets,
             },
             LogicalPlan::Distinct { input: child } => LogicalPlan::Distinct {
                 input: input(child)?,
+            },
+            LogicalPlan::DistinctOn { input: child, on } => LogicalPlan::DistinctOn {
+                input: input(child)?,
+                on,
+            },
+            LogicalPlan::Window {
+                input: child,
+                functions,
+            } => LogicalPlan::Window {
+                input: input(child)?,
+                functions,
             },
             LogicalPlan::Sort { input: child, keys } => LogicalPlan::Sort {
                 input: input(child)?,
@@ -586,23 +694,17 @@ impl LogicalPlan {
                 input,
                 group_by,
                 aggregates,
+                grouping_sets,
             } => LogicalPlan::Aggregate {
                 input,
+                grouping_sets,
                 group_by: group_by
                     .into_iter()
                     .map(|(id, e)| Ok((id, f(e)?)))
                     .collect::<Result<_>>()?,
                 aggregates: aggregates
                     .into_iter()
-                    .map(|(id, aggregate)| {
-                        Ok((
-                            id,
-                            Aggregate {
-                                arg: aggregate.arg.map(&mut f).transpose()?,
-                                ..aggregate
-                            },
-                        ))
-                    })
+                    .map(|(id, aggregate)| Ok((id, aggregate.map_exprs(&mut f)?)))
                     .collect::<Result<_>>()?,
             },
             LogicalPlan::Join {
@@ -652,6 +754,17 @@ impl LogicalPlan {
                     data_type,
                 },
                 columns,
+            },
+            LogicalPlan::DistinctOn { input, on } => LogicalPlan::DistinctOn {
+                input,
+                on: on.into_iter().map(&mut f).collect::<Result<_>>()?,
+            },
+            LogicalPlan::Window { input, functions } => LogicalPlan::Window {
+                input,
+                functions: functions
+                    .into_iter()
+                    .map(|(id, call)| Ok((id, call.map_exprs(&mut f)?)))
+                    .collect::<Result<_>>()?,
             },
             other @ (LogicalPlan::Distinct { .. }
             | LogicalPlan::SetOperation { .. }
