@@ -48,6 +48,9 @@ struct ServeArgs {
     buffer_pool_pages: usize,
 }
 
+/// The stack of every runtime thread, including those running statements.
+const SESSION_STACK_SIZE: usize = 16 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -74,8 +77,17 @@ fn main() -> ExitCode {
 /// Opens the database, binds, announces the address and serves until a
 /// shutdown signal; returns after the database has been flushed.
 fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Statements run on the blocking pool, whose threads get this stack
+    // too. The SQL layer refuses deeper recursion than
+    // `sql::stack::MAX_STACK_DEPTH` with 54001; the rest is headroom for
+    // the unchecked recursion of dropping and cloning deep trees. Untouched
+    // stack pages are never committed, so the size costs address space only.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(SESSION_STACK_SIZE)
+        .on_thread_start(|| {
+            basalt::sql::stack::set_thread_limit(SESSION_STACK_SIZE - 4 * 1024 * 1024)
+        })
         .build()?;
     let result = runtime.block_on(async move {
         // Before anything is announced, so an early SIGTERM is handled.

@@ -1068,3 +1068,118 @@ async fn conflicting_writers_wait_deadlock_with_40p01_and_honour_lock_timeout() 
         .collect();
     assert_eq!(balances, [7, 1]);
 }
+
+/// Input nested or chained deeper than the stack allows is refused with
+/// 54001, as PostgreSQL refuses it, and never overflows the stack of the
+/// server process (which would end every connection). Runs the binary, so
+/// the server's own thread stacks and limits are the ones tested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_and_huge_statements_are_refused_or_run_never_crash() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut server = tokio::task::spawn_blocking({
+        let path = data_dir.path().to_path_buf();
+        move || spawn_binary(&path)
+    })
+    .await
+    .expect("spawn");
+    let client = connect(server.address).await;
+    let chain = |terms: usize, operator: &str| vec!["1"; terms].join(operator);
+    let unions = |terms: usize| vec!["SELECT 1"; terms].join(" UNION ALL ");
+    let too_deep = [
+        format!("SELECT {}", chain(100_000, "+")),
+        format!("SELECT 1 WHERE {}", chain(100_000, " = 1 OR 1")),
+        format!("SELECT {}", chain(20_000, "||")),
+        format!("SELECT 1{}", "::int".repeat(20_000)),
+        format!("SELECT {}1{}", "(".repeat(5_000), ")".repeat(5_000)),
+        format!("SELECT {}1{}", "(SELECT ".repeat(1_000), ")".repeat(1_000)),
+        format!("SELECT {}1", "- ".repeat(5_000)),
+        format!("SELECT count(*) FROM ({}) u", unions(20_000)),
+        format!("EXPLAIN SELECT count(*) FROM ({}) u", unions(20_000)),
+        format!("CREATE VIEW deep AS SELECT {} AS x", chain(100_000, "+")),
+    ];
+    for sql in &too_deep {
+        let error = client.simple_query(sql).await.expect_err("too deep to run");
+        assert_eq!(
+            code(&error),
+            Some(&SqlState::STATEMENT_TOO_COMPLEX),
+            "{error} for {}…",
+            &sql[..40]
+        );
+    }
+    // sqlparser reports prefix NOTs beyond its recursion limit as a syntax
+    // error, as PostgreSQL's parser does past its own stack ("memory
+    // exhausted", 42601).
+    let error = client
+        .simple_query(&format!("SELECT {}true", "NOT ".repeat(5_000)))
+        .await
+        .expect_err("too deep to parse");
+    assert!(
+        matches!(
+            code(&error),
+            Some(&SqlState::STATEMENT_TOO_COMPLEX | &SqlState::SYNTAX_ERROR)
+        ),
+        "{error}"
+    );
+    // Deep but within PostgreSQL's reach, and wide input, runs.
+    let rows = client
+        .query(&format!("SELECT {}", chain(2_000, "+")), &[])
+        .await
+        .expect("a chain of 2,000 additions");
+    assert_eq!(rows[0].get::<_, i32>(0), 2_000);
+    let rows = client
+        .query(&format!("SELECT count(*) FROM ({}) u", unions(500)), &[])
+        .await
+        .expect("500 UNION ALL branches");
+    assert_eq!(rows[0].get::<_, i64>(0), 500);
+    let list: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+    let rows = client
+        .query(
+            &format!("SELECT 1 WHERE 199999 IN ({})", list.join(",")),
+            &[],
+        )
+        .await
+        .expect("an IN list of 200,000 values");
+    assert_eq!(rows.len(), 1);
+    let values: Vec<String> = (0..100_000).map(|i| format!("({i})")).collect();
+    let rows = client
+        .query(
+            &format!("SELECT sum(v) FROM (VALUES {}) t (v)", values.join(",")),
+            &[],
+        )
+        .await
+        .expect("VALUES of 100,000 rows");
+    assert_eq!(rows[0].get::<_, i64>(0), 4_999_950_000);
+    let tables: Vec<String> = (0..2_000).map(|i| format!("(SELECT 1) t{i}")).collect();
+    let error = client
+        .simple_query(&format!("SELECT 1 FROM {}", tables.join(", ")))
+        .await
+        .expect_err("2,000 relations");
+    assert_eq!(code(&error), Some(&SqlState::STATEMENT_TOO_COMPLEX));
+    // A view over a view over … 300 deep is expanded at bind.
+    client
+        .batch_execute("CREATE VIEW level0 AS SELECT 1 AS x")
+        .await
+        .expect("base view");
+    for level in 1..=300 {
+        client
+            .batch_execute(&format!(
+                "CREATE VIEW level{level} AS SELECT x + 1 AS x FROM level{}",
+                level - 1
+            ))
+            .await
+            .expect("stacked view");
+    }
+    let rows = client
+        .query("SELECT x FROM level300", &[])
+        .await
+        .expect("view 300 deep");
+    assert_eq!(rows[0].get::<_, i32>(0), 301);
+    // After all of it, the same connection and server still answer.
+    let rows = client.query("SELECT 42", &[]).await.expect("still up");
+    assert_eq!(rows[0].get::<_, i32>(0), 42);
+    drop(client);
+    let status = tokio::task::spawn_blocking(move || terminate(&mut server))
+        .await
+        .expect("stop");
+    assert_eq!(status.code(), Some(0), "the server never crashed");
+}

@@ -9,6 +9,7 @@
 //!   expr/       bound expressions and their evaluation
 //!   explain.rs  EXPLAIN text
 //!   session/    sessions: transaction state, prepared statements, cursors
+//!   stack.rs    the stack-depth guard (54001 instead of an overflow)
 //!   catalog.rs  table definitions, stored in the database itself
 //!   types.rs, encoding.rs  values, PostgreSQL text formats, key and row bytes
 //! ```
@@ -25,6 +26,7 @@ pub mod optimizer;
 pub mod parser;
 pub mod plan;
 pub mod session;
+pub mod stack;
 pub mod types;
 
 pub use session::{Column, Cursor, Instance, Outcome, Prepared, Session, TransactionStatus};

@@ -214,6 +214,7 @@ impl Binder<'_> {
         scope: &Scope,
         mut grouping: Option<&mut Grouping>,
     ) -> Result<Typed> {
+        crate::sql::stack::check()?;
         if let Some(grouping) = grouping.as_deref_mut() {
             if let Some((_, _, id)) = grouping.keys.iter().find(|(ast, _, _)| ast == expr) {
                 return Ok(Typed {

@@ -267,6 +267,7 @@ impl Binder<'_> {
         factor: &TableFactor,
         visible: Option<&Scope>,
     ) -> Result<(LogicalPlan, Scope)> {
+        crate::sql::stack::check()?;
         self.relations += 1;
         if self.relations > MAX_RELATIONS {
             return Err(Error::sql(

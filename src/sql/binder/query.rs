@@ -29,6 +29,7 @@ impl Binder<'_> {
     /// Binds a query; returns its plan and result columns (whose ids are
     /// `plan.output()`).
     pub(crate) fn bind_query(&mut self, query: &ast::Query) -> Result<(LogicalPlan, Vec<Column>)> {
+        crate::sql::stack::check()?;
         if query.fetch.is_some() || !query.locks.is_empty() {
             return Err(Error::Unsupported("FETCH / FOR UPDATE".into()));
         }
@@ -59,6 +60,7 @@ impl Binder<'_> {
     /// A query term: a SELECT, VALUES, a parenthesized query or a set
     /// operation of them.
     pub(crate) fn bind_set_expr(&mut self, body: &SetExpr) -> Result<(LogicalPlan, Vec<Column>)> {
+        crate::sql::stack::check()?;
         match body {
             SetExpr::Select(select) => self.bind_select(select, &[], None),
             SetExpr::Query(query) => self.bind_query(query),

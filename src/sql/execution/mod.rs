@@ -113,6 +113,7 @@ impl Operator {
 /// Compiles a plan into operators. `outer` lists the columns of the
 /// parameter frame the plan runs under (empty for a top-level query).
 pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
+    crate::sql::stack::check()?;
     Ok(match plan {
         LogicalPlan::Values { rows, .. } => {
             let layout = Layout::new(&[], outer);

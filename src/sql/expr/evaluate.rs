@@ -13,6 +13,7 @@ use crate::sql::types::{DataType, Value};
 impl Expr {
     /// Evaluates against a row (the operator's input) in `context`.
     pub fn evaluate(&self, row: &[Value], context: &mut Context<'_>) -> Result<Value> {
+        crate::sql::stack::check()?;
         Ok(match self {
             Expr::Literal(value) => value.clone(),
             Expr::Slot(index) => row

@@ -426,6 +426,7 @@ impl Expr {
         self,
         transform: &mut impl FnMut(Expr) -> crate::Result<Expr>,
     ) -> crate::Result<Expr> {
+        crate::sql::stack::check()?;
         fn boxed(
             expr: Expr,
             transform: &mut impl FnMut(Expr) -> crate::Result<Expr>,

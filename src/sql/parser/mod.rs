@@ -4,13 +4,17 @@
 //! What sqlparser does not do is done here: `[NOT] DEFERRABLE` is cut out
 //! of transaction statements first (`deferrable.rs`) and handed on beside
 //! the tree, a window frame's `EXCLUDE` clause moves into a marker the
-//! binder understands (`exclude.rs`), and nesting deeper than [`MAX_NESTING`] (parentheses,
-//! subqueries, operator chains) is refused with 54001 "stack depth limit
-//! exceeded", as PostgreSQL refuses it, instead of recursing on. Every later
-//! stage recurses over the tree, so this one bound keeps all of them within
-//! the stack.
+//! binder understands (`exclude.rs`), nesting deeper than [`MAX_NESTING`]
+//! (parentheses, subqueries, prefix operators) is refused with 54001 "stack
+//! depth limit exceeded", as PostgreSQL refuses it, instead of recursing
+//! on, and so are chains of infix operators longer than
+//! `depth::MAX_DEPTH`, which the parser builds in a loop (`depth.rs`). Every
+//! later stage recurses over the tree: these bounds keep the tree's depth,
+//! and so dropping it, within the stack, and `sql::stack` stops the stages
+//! that recurse further than the stack allows.
 
 mod deferrable;
+mod depth;
 mod exclude;
 
 use sqlparser::ast::{self, Statement};
@@ -20,6 +24,7 @@ use sqlparser::parser::{Parser, ParserError};
 pub use exclude::{Exclusion, exclusion_marker};
 
 use crate::error::{Error, Result, SqlState};
+use crate::sql::stack::stack_depth_exceeded;
 
 /// How deeply a statement may nest (sqlparser counts each nested
 /// expression, subquery and parenthesis).
@@ -37,6 +42,7 @@ pub struct ParsedStatement {
 /// Parses a query string into statements (an empty string gives none).
 /// Syntax errors are SQLSTATE 42601.
 pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>> {
+    depth::check(sql)?;
     let (text, flags) = match deferrable::strip(sql)? {
         Some((text, flags)) => (std::borrow::Cow::Owned(text), flags),
         None => (std::borrow::Cow::Borrowed(sql), Vec::new()),
@@ -67,6 +73,7 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>> {
 
 /// Parses a standalone SQL expression (stored DEFAULTs).
 pub fn parse_expr(text: &str) -> Result<ast::Expr> {
+    depth::check(text)?;
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(MAX_NESTING)
         .try_with_sql(text)
@@ -76,6 +83,7 @@ pub fn parse_expr(text: &str) -> Result<ast::Expr> {
 
 /// Parses a standalone query (stored view definitions).
 pub fn parse_query(text: &str) -> Result<ast::Query> {
+    depth::check(text)?;
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(MAX_NESTING)
         .try_with_sql(text)
@@ -89,14 +97,6 @@ fn parser_error(error: ParserError) -> Error {
         ParserError::RecursionLimitExceeded => stack_depth_exceeded(),
         other => Error::sql(SqlState::SYNTAX_ERROR, syntax_message(&other.to_string())),
     }
-}
-
-/// PostgreSQL's error for nesting beyond what the server can evaluate.
-pub fn stack_depth_exceeded() -> Error {
-    Error::sql(
-        SqlState::STATEMENT_TOO_COMPLEX,
-        "stack depth limit exceeded",
-    )
 }
 
 /// PostgreSQL's wording for a parser error: `syntax error at or near "x"`

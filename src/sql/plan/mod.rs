@@ -801,6 +801,7 @@ impl LogicalPlan {
         self,
         f: &mut impl FnMut(LogicalPlan) -> Result<LogicalPlan>,
     ) -> Result<LogicalPlan> {
+        crate::sql::stack::check()?;
         let rebuilt = self.map_inputs(|input| input.transform_up(f))?;
         f(rebuilt)
     }

@@ -33,6 +33,7 @@ use crate::sql::binder::{Binder, Control, TransactionModes, bind_control};
 use crate::sql::catalog;
 use crate::sql::parser::{self, ParsedStatement};
 use crate::sql::plan::Column;
+use crate::sql::stack::StackBase;
 use crate::sql::types::{DataType, Row, Value};
 use crate::txn::{IsolationLevel, Transaction};
 
@@ -99,6 +100,7 @@ impl Session {
     /// Parses a query string into statements (an empty string gives none).
     /// Syntax errors are SQLSTATE 42601.
     pub fn parse(&mut self, sql: &str) -> Result<Vec<ParsedStatement>> {
+        let _stack = StackBase::enter();
         let parsed = parser::parse(sql);
         self.fail_on_error(parsed)
     }
@@ -127,6 +129,7 @@ impl Session {
 
     /// Prepares a query string holding at most one statement.
     pub fn prepare(&mut self, sql: &str, param_types: &[Option<DataType>]) -> Result<Prepared> {
+        let _stack = StackBase::enter();
         let mut statements = self.parse(sql)?;
         match statements.len() {
             0 => Ok(Prepared {
@@ -156,6 +159,7 @@ impl Session {
         statement: ParsedStatement,
         param_types: &[Option<DataType>],
     ) -> Result<Prepared> {
+        let _stack = StackBase::enter();
         let result = self.prepare_inner(statement, param_types);
         self.fail_on_error(result)
     }
@@ -211,6 +215,7 @@ impl Session {
     /// own autocommit transaction. A query's rows are then fetched from the
     /// outcome's cursor with [`Session::fetch`].
     pub fn execute(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Outcome> {
+        let _stack = StackBase::enter();
         let result = self.execute_inner(prepared, params);
         self.fail_on_error(result)
     }
@@ -291,6 +296,7 @@ impl Session {
 
     /// Fetches up to `max_rows` more rows of a query's cursor.
     pub fn fetch(&mut self, cursor: &mut Cursor, max_rows: usize) -> Result<Vec<Row>> {
+        let _stack = StackBase::enter();
         let transaction = match &mut self.state {
             TransactionState::Implicit(open) | TransactionState::Block(open) => Some(&mut open.txn),
             TransactionState::Failed(_) if cursor.needs_transaction() => {
