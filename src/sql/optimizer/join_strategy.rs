@@ -170,11 +170,22 @@ fn contains_subquery(expr: &Expr) -> bool {
     found
 }
 
-/// Whether the plan already drops rows: a filter or a join (so its rows
-/// are presumably few enough to look keys up one by one).
+/// Whether the plan already drops rows: a filter, or a join with a
+/// restricted input whose unmatched rows it drops (so its rows are
+/// presumably few enough to look keys up one by one). A join of whole
+/// tables along a foreign key has as many rows as its larger input, so it
+/// is not restricted: a million key lookups lose to one hash table.
 fn is_restricted(plan: &LogicalPlan) -> bool {
     match plan {
-        LogicalPlan::Filter { .. } | LogicalPlan::Join { .. } => true,
+        LogicalPlan::Filter { .. } => true,
+        LogicalPlan::Join {
+            kind, left, right, ..
+        } => match kind {
+            JoinKind::Inner | JoinKind::Semi => is_restricted(left) || is_restricted(right),
+            JoinKind::Left | JoinKind::Anti => is_restricted(left),
+            JoinKind::Right => is_restricted(right),
+            JoinKind::Full => is_restricted(left) && is_restricted(right),
+        },
         LogicalPlan::Scan { access, filter, .. } => {
             filter.is_some() || !matches!(access, Access::Full)
         }
