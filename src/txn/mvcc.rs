@@ -537,6 +537,17 @@ pub(super) fn version_row(value: &[u8]) -> Result<Option<&[u8]>> {
     }
 }
 
+/// [`version_row`] of an owned value, reusing its buffer for the row.
+pub(super) fn into_version_row(mut value: Vec<u8>) -> Result<Option<Vec<u8>>> {
+    match version_row(&value)? {
+        Some(_) => {
+            value.drain(..9);
+            Ok(Some(value))
+        }
+        None => Ok(None),
+    }
+}
+
 /// A version's value: flag, writer, row.
 fn stored_version(flag: u8, writer: TxnId, row: &[u8]) -> Vec<u8> {
     let mut stored = Vec::with_capacity(9 + row.len());

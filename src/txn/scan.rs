@@ -47,8 +47,8 @@ use std::sync::Arc;
 use super::commit_log::STATUS_ABORTED;
 use super::gc::{RemovalMark, Removals};
 use super::mvcc::{
-    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key, split_version, version_row,
-    version_writer, versioned, visible,
+    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key, into_version_row, split_version,
+    version_row, version_writer, versioned, visible,
 };
 use crate::error::{Error, Result};
 use crate::storage::{Cursor, Direction, Entry, KeyRange, TreeId};
@@ -173,32 +173,36 @@ impl MvccScan {
             let Some(((first_key, first_value), since)) = self.next_entry()? else {
                 return Ok(None);
             };
-            let (user, _) = split_version(&first_key)?;
-            let user = user.to_vec();
+            // The group's user key is a prefix of its first stored key,
+            // which is kept whole rather than copied for every row.
+            let user_len = split_version(&first_key)?.0.len();
+            let user = &first_key[..user_len];
             // Walk the key's versions; remember the newest visible one.
-            let mut best: Option<Vec<u8>> = None;
-            let mut entry = Some(((first_key, first_value), since));
-            while let Some(((key, value), mark)) = entry {
+            let mut best = if self.visible(version_writer(&first_value)?)? {
+                Some(first_value)
+            } else {
+                None
+            };
+            while let Some(((key, value), mark)) = self.next_entry()? {
                 let (this_user, _) = split_version(&key)?;
-                if this_user != user.as_slice() {
+                if this_user != user {
                     self.pending = Some(((key, value), mark));
                     break;
                 }
                 if self.visible(version_writer(&value)?)? {
                     best = Some(value);
                 }
-                entry = self.next_entry()?;
             }
             // The group was read between the mark before its first entry's
             // fetch and the mark after the last fetch, which read the entry
             // that ended it (or found the range's end).
             if !Removals::quiet_between(since, self.fetched.1) {
-                best = self.newest_visible(&user)?;
+                best = self.newest_visible(user)?;
             }
             if let Some(value) = best
-                && let Some(row) = version_row(&value)?
+                && let Some(row) = into_version_row(value)?
             {
-                return Ok(Some((decode_key(&user)?, row.to_vec())));
+                return Ok(Some((decode_key(user)?, row)));
             }
         }
     }
