@@ -776,12 +776,7 @@ async fn malformed_bytes_never_crash_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_through_the_binary_keeps_every_row() {
     let data_dir = tempfile::tempdir().expect("tempdir");
-    let mut server = tokio::task::spawn_blocking({
-        let path = data_dir.path().to_path_buf();
-        move || spawn_binary(&path)
-    })
-    .await
-    .expect("spawn");
+    let server = start_binary(data_dir.path()).await;
     let client = connect(server.address).await;
     client
         .batch_execute(
@@ -807,20 +802,10 @@ async fn restart_through_the_binary_keeps_every_row() {
         .expect("delete");
     drop(client);
 
-    let status = tokio::task::spawn_blocking(move || {
-        let status = terminate(&mut server);
-        (server, status)
-    })
-    .await
-    .expect("terminate");
-    assert_eq!(status.1.code(), Some(0), "graceful shutdown exits 0");
+    let status = stop_binary(server).await;
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
 
-    let mut server = tokio::task::spawn_blocking({
-        let path = data_dir.path().to_path_buf();
-        move || spawn_binary(&path)
-    })
-    .await
-    .expect("restart");
+    let server = start_binary(data_dir.path()).await;
     let client = connect(server.address).await;
     let rows = client
         .query("SELECT id, name, score FROM durable ORDER BY id", &[])
@@ -839,9 +824,7 @@ async fn restart_through_the_binary_keeps_every_row() {
         assert_eq!(row.get::<_, Option<f32>>(2), Some(id as f32 / 4.0));
     }
     drop(client);
-    let status = tokio::task::spawn_blocking(move || terminate(&mut server))
-        .await
-        .expect("stop");
+    let status = stop_binary(server).await;
     assert_eq!(status.code(), Some(0));
 }
 
@@ -1076,12 +1059,7 @@ async fn conflicting_writers_wait_deadlock_with_40p01_and_honour_lock_timeout() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_and_huge_statements_are_refused_or_run_never_crash() {
     let data_dir = tempfile::tempdir().expect("tempdir");
-    let mut server = tokio::task::spawn_blocking({
-        let path = data_dir.path().to_path_buf();
-        move || spawn_binary(&path)
-    })
-    .await
-    .expect("spawn");
+    let server = start_binary(data_dir.path()).await;
     let client = connect(server.address).await;
     let chain = |terms: usize, operator: &str| vec!["1"; terms].join(operator);
     let unions = |terms: usize| vec!["SELECT 1"; terms].join(" UNION ALL ");
@@ -1178,8 +1156,6 @@ async fn deep_and_huge_statements_are_refused_or_run_never_crash() {
     let rows = client.query("SELECT 42", &[]).await.expect("still up");
     assert_eq!(rows[0].get::<_, i32>(0), 42);
     drop(client);
-    let status = tokio::task::spawn_blocking(move || terminate(&mut server))
-        .await
-        .expect("stop");
+    let status = stop_binary(server).await;
     assert_eq!(status.code(), Some(0), "the server never crashed");
 }

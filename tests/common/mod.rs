@@ -324,6 +324,21 @@ pub fn spawn_binary(data_dir: &std::path::Path) -> BinaryServer {
     BinaryServer { child, address }
 }
 
+/// [`spawn_binary`] from async code (it blocks until the server listens).
+pub async fn start_binary(data_dir: &std::path::Path) -> BinaryServer {
+    let path = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || spawn_binary(&path))
+        .await
+        .expect("spawn")
+}
+
+/// [`terminate`] from async code; returns the server's exit status.
+pub async fn stop_binary(mut server: BinaryServer) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || terminate(&mut server))
+        .await
+        .expect("stop")
+}
+
 pub fn terminate(server: &mut BinaryServer) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .arg("-TERM")
