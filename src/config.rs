@@ -11,7 +11,8 @@ pub const DEFAULT_BUFFER_POOL_PAGES: usize = 16 * 1024;
 /// Settings for opening a database.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The directory holding the data file, the control file and the WAL.
+    /// The directory holding the data file, the control file, the WAL and
+    /// `tmp/`, the queries' spill files ([`Config::spill_dir`]).
     pub data_dir: PathBuf,
     /// Capacity of the buffer pool, in pages.
     pub buffer_pool_pages: usize,
@@ -39,6 +40,12 @@ impl Config {
             wal_segment_size: 16 * 1024 * 1024,
             wal_writer_delay: Duration::from_millis(200),
         }
+    }
+
+    /// Where queries spill rows beyond `work_mem`: `<data_dir>/tmp`,
+    /// emptied whenever the database opens.
+    pub fn spill_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
     }
 
     pub fn with_buffer_pool_pages(mut self, pages: usize) -> Config {

@@ -2,11 +2,18 @@
 //! B+tree engine over the data directory, or the in-memory model for
 //! tests), the MVCC store over it with its background collector, and the
 //! SQL layer's shared [`Instance`]; hands out sessions to the server.
+//!
+//! It also owns where queries spill rows beyond `work_mem`: `<data_dir>/tmp`
+//! for an on-disk database, emptied at open (its files belonged to queries
+//! of a process that is gone), or a fresh directory under the system's
+//! temporary directory for any other engine, removed when the last handle
+//! to the database (and the last query using it) is dropped.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::sql::execution::spill::SpillSpace;
 use crate::sql::{Instance, Session};
 use crate::storage::{BTreeEngine, Engine, MemoryEngine};
 use crate::txn::Mvcc;
@@ -22,7 +29,8 @@ impl Database {
     /// Opens (or creates) the database in `config.data_dir`.
     pub fn open(config: &Config) -> Result<Database> {
         let engine = BTreeEngine::open(config)?;
-        Database::with_engine(Arc::new(engine))
+        let spill = SpillSpace::open(config.spill_dir())?;
+        Database::assemble(Arc::new(engine), spill)
     }
 
     /// A database over the in-memory engine, for tests.
@@ -30,10 +38,14 @@ impl Database {
         Database::with_engine(Arc::new(MemoryEngine::new()))
     }
 
-    /// A database over any engine.
+    /// A database over any engine; queries spill to a temporary directory.
     pub fn with_engine(engine: Arc<dyn Engine>) -> Result<Database> {
+        Database::assemble(engine, SpillSpace::temporary())
+    }
+
+    fn assemble(engine: Arc<dyn Engine>, spill: Arc<SpillSpace>) -> Result<Database> {
         let mvcc = Mvcc::open(engine)?;
-        let sql = Instance::open(Arc::clone(&mvcc))?;
+        let sql = Instance::open(Arc::clone(&mvcc), spill)?;
         mvcc.start_collector()?;
         Ok(Database { mvcc, sql })
     }

@@ -1,7 +1,6 @@
-//! Hash aggregation: reads its whole input into a table of groups, then
-//! returns one row per group (group values, then aggregate results, then
-//! the grouping set's index when there are grouping sets) in the order the
-//! groups first appeared.
+//! Hash aggregation: one row per group (group values, then aggregate
+//! results, then the grouping set's index when there are grouping sets),
+//! the groups in the order they first appeared while they fit in memory.
 //!
 //! With grouping sets (`ROLLUP`, `CUBE`, `GROUPING SETS`) each input row
 //! counts once in each set, grouped by that set's columns, the other group
@@ -13,244 +12,68 @@
 //! ```
 //!
 //! A set without columns (and an aggregation without GROUP BY) has exactly
-//! one group even for no input: `count(*)` of an empty table is 0.
+//! one group even for no input: `count(*)` of an empty table is 0. Each
+//! aggregate call of each group keeps an `Accumulator` (`accumulator.rs`).
 //!
-//! Each aggregate call keeps an [`Accumulator`]: rows its FILTER rejects
-//! are skipped, DISTINCT drops repeated argument values, and a call with
-//! ORDER BY buffers its inputs and feeds them in that order at the end.
-//! NULL inputs are skipped by every aggregate but `count(*)`, as in SQL.
-//! The variance family uses PostgreSQL's float8 accumulation (Youngs and
-//! Cramer) so that results agree to the last digit.
+//! **Bounded memory.** The groups are a hash table on (set, group values)
+//! whose estimated size stays within `work_mem` (PostgreSQL's hash
+//! aggregation spilling, `spill.rs`):
+//!
+//! ```text
+//!   (set, group) of an input ──► in the table? ──yes──► update its accumulators
+//!                                   │ no
+//!                                   ├── room ──► new group
+//!                                   └── full ──► partition by h_level(set, group):
+//!                                                 [set, group…, each call's input]
+//!   end of input: return the table's groups, then each partition file
+//!   aggregated the same way at level + 1 (its overflow at level + 2, …)
+//! ```
+//!
+//! DISTINCT and ORDER BY calls hold their inputs until the group ends
+//! (pending inputs). When the table is over its share of memory with
+//! pending inputs in it, pending inputs move to one `Sorter` per such call,
+//! keyed by (group number, the call's pending order): those of the group
+//! that just grew, or of every group once they are half of the table (a
+//! pass over all groups is worth it only when it frees much). At the end
+//! each group's inputs come out of the sorters in group order and in the
+//! order the call feeds them.
+//!
+//! Invariants:
+//!
+//! 1. Every input of a group takes the same path: once the table is full
+//!    a group not in it never enters it, so all its inputs go to the same
+//!    partition (the hash is of the group), and partitions of one level
+//!    hold disjoint groups. So each group is aggregated, and returned,
+//!    exactly once.
+//! 2. Every table holds at least one group, so a partition is smaller
+//!    than the input it came from, and the recursion ends.
+//! 3. Partition records carry each call's evaluated input (a FILTER flag,
+//!    the ORDER BY keys, the arguments), never the input row: nothing is
+//!    evaluated twice.
+//! 4. The table holds at most `work_mem` (half of it when a call has
+//!    pending inputs; the sorters share the other half), estimated as
+//!    group values, accumulators and pending inputs. What one group's
+//!    own state grows to (`string_agg`'s text) is not bounded, as in
+//!    PostgreSQL.
+//! 5. Pending inputs fed from the sorters are fed as if they had stayed
+//!    (`accumulator.rs`, invariant 2), so the spilled result is the
+//!    in-memory one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::Operator;
+use super::accumulator::{Accumulator, aggregate_input, defers, pending_order};
 use super::context::Context;
-use super::sort::compare_keys;
-use crate::error::{Error, Result, SqlState};
+use super::sort::{Direction, Sorted, Sorter};
+use super::spill::{ENTRY_OVERHEAD, Partitioner, RowFile, fan_out, row_size};
+use crate::error::{Error, Result};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{Aggregate, AggregateFunction};
-use crate::sql::types::{DataType, Row, Value};
+use crate::sql::plan::Aggregate;
+use crate::sql::types::{Row, Value};
 
-/// The running value of one aggregate within one group.
-#[derive(Clone, Debug)]
-enum State {
-    Count(i64),
-    /// `sum` and `avg`: integers exactly, floats as f64.
-    Sum {
-        integer: i128,
-        float: f64,
-        count: i64,
-    },
-    /// `min` and `max`.
-    Best(Option<Value>),
-    /// `bool_and`, `bool_or`, `every`.
-    Boolean(Option<bool>),
-    /// The variance family: count, sum and sum of squared deviations.
-    Moments {
-        n: f64,
-        sum: f64,
-        squares: f64,
-    },
-    /// `string_agg`.
-    Text(Option<String>),
-}
-
-/// One aggregate's accumulator within one group (or window frame).
-#[derive(Clone, Debug)]
-pub(super) struct Accumulator {
-    state: State,
-    /// Argument values seen (DISTINCT).
-    seen: Option<HashSet<Vec<Value>>>,
-    /// Inputs held for ORDER BY: sort key values and argument values.
-    buffered: Option<Vec<(Vec<Value>, Vec<Value>)>>,
-}
-
-impl Accumulator {
-    pub(super) fn new(aggregate: &Aggregate) -> Accumulator {
-        let state = match aggregate.function {
-            AggregateFunction::CountStar | AggregateFunction::Count => State::Count(0),
-            AggregateFunction::Sum | AggregateFunction::Avg => State::Sum {
-                integer: 0,
-                float: 0.0,
-                count: 0,
-            },
-            AggregateFunction::Min | AggregateFunction::Max => State::Best(None),
-            AggregateFunction::BoolAnd | AggregateFunction::BoolOr | AggregateFunction::Every => {
-                State::Boolean(None)
-            }
-            AggregateFunction::Stddev
-            | AggregateFunction::StddevSamp
-            | AggregateFunction::StddevPop
-            | AggregateFunction::Variance
-            | AggregateFunction::VarSamp
-            | AggregateFunction::VarPop => State::Moments {
-                n: 0.0,
-                sum: 0.0,
-                squares: 0.0,
-            },
-            AggregateFunction::StringAgg => State::Text(None),
-        };
-        Accumulator {
-            state,
-            seen: aggregate.distinct.then(HashSet::new),
-            buffered: (!aggregate.order_by.is_empty()).then(Vec::new),
-        }
-    }
-
-    /// Adds one input row's values (FILTER already passed).
-    pub(super) fn add(
-        &mut self,
-        aggregate: &Aggregate,
-        keys: Vec<Value>,
-        args: Vec<Value>,
-    ) -> Result<()> {
-        match &mut self.buffered {
-            Some(buffer) => {
-                buffer.push((keys, args));
-                Ok(())
-            }
-            None => self.feed(aggregate, args),
-        }
-    }
-
-    fn feed(&mut self, aggregate: &Aggregate, args: Vec<Value>) -> Result<()> {
-        if aggregate.function == AggregateFunction::CountStar {
-            if let State::Count(count) = &mut self.state {
-                *count += 1;
-            }
-            return Ok(());
-        }
-        if args.first().is_none_or(Value::is_null) {
-            return Ok(());
-        }
-        if let Some(seen) = &mut self.seen {
-            if seen.contains(&args) {
-                return Ok(());
-            }
-            seen.insert(args.clone());
-        }
-        let mut args = args.into_iter();
-        let value = args.next().expect("invariant: checked above");
-        match &mut self.state {
-            State::Count(count) => *count += 1,
-            State::Sum {
-                integer,
-                float,
-                count,
-            } => {
-                *count += 1;
-                match value.as_i64() {
-                    Some(v) => *integer += i128::from(v),
-                    None => *float += value.as_f64().unwrap_or(0.0),
-                }
-            }
-            State::Best(best) => {
-                let replace = match best {
-                    None => true,
-                    Some(current) => {
-                        let ordering = value.total_cmp(current);
-                        if aggregate.function == AggregateFunction::Min {
-                            ordering.is_lt()
-                        } else {
-                            ordering.is_gt()
-                        }
-                    }
-                };
-                if replace {
-                    *best = Some(value);
-                }
-            }
-            State::Boolean(result) => {
-                let Value::Boolean(b) = value else {
-                    return Err(Error::Internal(format!("a boolean aggregate of {value:?}")));
-                };
-                *result = Some(match (aggregate.function, *result) {
-                    (AggregateFunction::BoolOr, Some(current)) => current || b,
-                    (_, Some(current)) => current && b,
-                    (_, None) => b,
-                });
-            }
-            State::Moments { n, sum, squares } => {
-                let x = value.as_f64().unwrap_or(0.0);
-                // PostgreSQL's float8_accum (Youngs–Cramer).
-                let previous = *n;
-                *n += 1.0;
-                *sum += x;
-                if previous > 0.0 {
-                    let deviation = x * *n - *sum;
-                    *squares += deviation * deviation / (*n * previous);
-                }
-            }
-            State::Text(text) => {
-                let Value::Text(piece) = value else {
-                    return Err(Error::Internal("string_agg of a non-text value".into()));
-                };
-                match text {
-                    None => *text = Some(piece),
-                    Some(text) => {
-                        if let Some(Value::Text(delimiter)) = args.next() {
-                            text.push_str(&delimiter);
-                        }
-                        text.push_str(&piece);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub(super) fn finish(mut self, aggregate: &Aggregate) -> Result<Value> {
-        if let Some(mut buffer) = self.buffered.take() {
-            buffer.sort_by(|(a, _), (b, _)| compare_keys(a, b, &aggregate.order_by));
-            for (_, args) in buffer {
-                self.feed(aggregate, args)?;
-            }
-        }
-        Ok(match self.state {
-            State::Count(count) => Value::BigInt(count),
-            State::Sum { count: 0, .. } => Value::Null,
-            State::Sum {
-                integer,
-                float,
-                count,
-            } => match aggregate.function {
-                AggregateFunction::Avg => Value::Double((integer as f64 + float) / count as f64),
-                _ => match aggregate.data_type {
-                    DataType::BigInt => Value::BigInt(i64::try_from(integer).map_err(|_| {
-                        Error::sql(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
-                    })?),
-                    DataType::Real => Value::Real(float as f32),
-                    _ => Value::Double(float),
-                },
-            },
-            State::Best(best) => best.unwrap_or(Value::Null),
-            State::Boolean(result) => result.map_or(Value::Null, Value::Boolean),
-            State::Moments { n, squares, .. } => {
-                let population = matches!(
-                    aggregate.function,
-                    AggregateFunction::StddevPop | AggregateFunction::VarPop
-                );
-                let divisor = if population { n } else { n - 1.0 };
-                if divisor <= 0.0 {
-                    Value::Null
-                } else {
-                    let variance = squares / divisor;
-                    Value::Double(match aggregate.function {
-                        AggregateFunction::Stddev
-                        | AggregateFunction::StddevSamp
-                        | AggregateFunction::StddevPop => variance.sqrt(),
-                        _ => variance,
-                    })
-                }
-            }
-            State::Text(text) => text.map_or(Value::Null, Value::Text),
-        })
-    }
-}
-
-/// One group's values and accumulators.
-type Group = (Row, Vec<Accumulator>);
+/// One call's input from one row: sort keys and arguments, or `None`
+/// when its FILTER rejects the row.
+type Input = Option<(Vec<Value>, Vec<Value>)>;
 
 /// Hash aggregation (compiled: group keys and aggregate expressions read
 /// the input row).
@@ -258,11 +81,22 @@ pub struct AggregateOperator {
     input: Box<Operator>,
     group_by: Vec<Expr>,
     aggregates: Vec<Aggregate>,
-    /// The grouping sets, each the indices of its group columns; `None`
-    /// for a plain GROUP BY (one set of every column).
-    sets: Option<Vec<Vec<usize>>>,
-    /// The result rows, once the input has been read.
-    output: Option<std::vec::IntoIter<Row>>,
+    /// The grouping sets, each the indices of its group columns (a plain
+    /// GROUP BY is one set of every column).
+    sets: Vec<Vec<usize>>,
+    /// Whether the output has the grouping set's index.
+    with_set: bool,
+    /// Partition files still to aggregate, with their level.
+    partitions: Vec<(RowFile, u32)>,
+    phase: Phase,
+}
+
+enum Phase {
+    /// The input is not read yet.
+    Start,
+    /// Returning one table's groups.
+    Output(Output),
+    Done,
 }
 
 impl AggregateOperator {
@@ -272,40 +106,51 @@ impl AggregateOperator {
         aggregates: Vec<Aggregate>,
         sets: Option<Vec<Vec<usize>>>,
     ) -> Self {
+        let with_set = sets.is_some();
+        let sets = sets.unwrap_or_else(|| vec![(0..group_by.len()).collect()]);
         AggregateOperator {
             input: Box::new(input),
             group_by,
             aggregates,
             sets,
-            output: None,
+            with_set,
+            partitions: Vec::new(),
+            phase: Phase::Start,
         }
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        if self.output.is_none() {
-            let rows = self.aggregate(context)?;
-            self.output = Some(rows.into_iter());
+        loop {
+            match &mut self.phase {
+                Phase::Start => {
+                    let table = self.read_input(context)?;
+                    self.phase = Phase::Output(self.finish(table)?);
+                }
+                Phase::Output(output) => {
+                    if let Some(row) = output.next(&self.aggregates, self.with_set)? {
+                        return Ok(Some(row));
+                    }
+                    self.phase = match self.partitions.pop() {
+                        Some((file, level)) => {
+                            let table = self.read_partition(&file, level, context)?;
+                            Phase::Output(self.finish(table)?)
+                        }
+                        None => Phase::Done,
+                    };
+                }
+                Phase::Done => return Ok(None),
+            }
         }
-        Ok(self
-            .output
-            .as_mut()
-            .expect("invariant: the output was computed above")
-            .next())
     }
 
-    fn aggregate(&mut self, context: &mut Context<'_>) -> Result<Vec<Row>> {
-        let aggregates = &self.aggregates;
-        let all: Vec<usize> = (0..self.group_by.len()).collect();
-        let sets: Vec<Vec<usize>> = self.sets.clone().unwrap_or_else(|| vec![all]);
-        // Groups by (set, key); a set's key has NULL for columns outside it.
-        let mut groups: Vec<(usize, Group)> = Vec::new();
-        let mut index: HashMap<(usize, Row), usize> = HashMap::new();
-        let fresh = || aggregates.iter().map(Accumulator::new).collect::<Vec<_>>();
-        for (set, columns) in sets.iter().enumerate() {
+    /// Aggregates the input into a level-0 table.
+    fn read_input(&mut self, context: &mut Context<'_>) -> Result<Table> {
+        let mut table = Table::new(&self.aggregates, 0, context);
+        for (set, columns) in self.sets.iter().enumerate() {
             if columns.is_empty() {
-                let key = vec![Value::Null; self.group_by.len()];
-                index.insert((set, key.clone()), groups.len());
-                groups.push((set, (key, fresh())));
+                let mut group = vec![Value::Integer(set as i32)];
+                group.resize(1 + self.group_by.len(), Value::Null);
+                table.create(group, &self.aggregates);
             }
         }
         while let Some(row) = self.input.next(context)? {
@@ -314,87 +159,398 @@ impl AggregateOperator {
                 .iter()
                 .map(|e| e.evaluate(&row, context))
                 .collect::<Result<Row>>()?;
-            let mut inputs = Vec::with_capacity(aggregates.len());
-            for aggregate in aggregates {
+            let mut inputs = Vec::with_capacity(self.aggregates.len());
+            for aggregate in &self.aggregates {
                 inputs.push(aggregate_input(aggregate, &row, context)?);
             }
-            for (set, columns) in sets.iter().enumerate() {
-                let key: Row = values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        if columns.contains(&i) {
-                            v.clone()
-                        } else {
-                            Value::Null
-                        }
-                    })
-                    .collect();
-                let slot = match index.get(&(set, key.clone())) {
-                    Some(slot) => *slot,
-                    None => {
-                        index.insert((set, key.clone()), groups.len());
-                        groups.push((set, (key, fresh())));
-                        groups.len() - 1
+            for (set, columns) in self.sets.iter().enumerate() {
+                let mut group = Vec::with_capacity(1 + values.len());
+                group.push(Value::Integer(set as i32));
+                group.extend(values.iter().enumerate().map(|(i, v)| {
+                    if columns.contains(&i) {
+                        v.clone()
+                    } else {
+                        Value::Null
                     }
-                };
-                let accumulators = &mut groups[slot].1.1;
-                for ((accumulator, aggregate), input) in
-                    accumulators.iter_mut().zip(aggregates).zip(&inputs)
-                {
-                    if let Some((keys, args)) = input {
-                        accumulator.add(aggregate, keys.clone(), args.clone())?;
-                    }
-                }
+                }));
+                table.offer(group, &inputs, &self.aggregates, context)?;
             }
         }
-        let with_set = self.sets.is_some();
-        groups
-            .into_iter()
-            .map(|(set, (mut key, accumulators))| {
-                for (accumulator, aggregate) in accumulators.into_iter().zip(aggregates) {
-                    key.push(accumulator.finish(aggregate)?);
-                }
-                if with_set {
-                    key.push(Value::Integer(set as i32));
-                }
-                Ok(key)
-            })
-            .collect()
+        Ok(table)
+    }
+
+    /// Aggregates a partition file into a table of `level`.
+    fn read_partition(
+        &mut self,
+        file: &RowFile,
+        level: u32,
+        context: &mut Context<'_>,
+    ) -> Result<Table> {
+        let mut table = Table::new(&self.aggregates, level, context);
+        let mut reader = file.reader()?;
+        while let Some(mut record) = reader.next_row()? {
+            let width = 1 + self.group_by.len();
+            if record.len() < width {
+                return Err(Error::Corrupt(format!(
+                    "an aggregate's spilled record of {} values",
+                    record.len()
+                )));
+            }
+            let inputs = decode_inputs(record.split_off(width), &self.aggregates)?;
+            table.offer(record, &inputs, &self.aggregates, context)?;
+        }
+        Ok(table)
+    }
+
+    /// Queues the table's partitions; its groups are the next output.
+    fn finish(&mut self, table: Table) -> Result<Output> {
+        let (output, partitions) = table.finish(&self.aggregates)?;
+        self.partitions.extend(partitions);
+        Ok(output)
     }
 }
 
-/// An aggregate's input from one row: its sort key and argument values, or
-/// `None` if its FILTER rejects the row.
-pub(super) fn aggregate_input(
-    aggregate: &Aggregate,
-    row: &[Value],
-    context: &mut Context<'_>,
-) -> Result<Option<(Vec<Value>, Vec<Value>)>> {
-    if let Some(filter) = &aggregate.filter
-        && !filter.is_true(row, context)?
-    {
-        return Ok(None);
+/// One call's pending inputs moved out of memory.
+struct PendingSorter {
+    /// The call's index.
+    call: usize,
+    sorter: Sorter,
+}
+
+/// The groups of one pass over the input or a partition.
+struct Table {
+    /// Group number by (set, group values).
+    index: HashMap<Row, usize>,
+    /// Each group's (set, group values) and accumulators, by number.
+    groups: Vec<(Row, Vec<Accumulator>)>,
+    /// Estimated bytes held, and how many of them are pending inputs.
+    bytes: usize,
+    pending_bytes: usize,
+    budget: usize,
+    level: u32,
+    fan_out: usize,
+    /// Inputs of groups that did not fit (invariant 1).
+    overflow: Option<Partitioner>,
+    /// Pending inputs moved out of memory, once there were too many.
+    sorters: Vec<PendingSorter>,
+    /// Memory for each sorter.
+    sorter_budget: usize,
+}
+
+impl Table {
+    fn new(aggregates: &[Aggregate], level: u32, context: &mut Context<'_>) -> Table {
+        let work_mem = context.work_mem();
+        let deferring = aggregates.iter().filter(|a| defers(a)).count();
+        // Invariant 4.
+        let (budget, sorter_budget) = match deferring {
+            0 => (work_mem, 0),
+            n => (work_mem / 2, work_mem / 2 / n),
+        };
+        Table {
+            index: HashMap::new(),
+            groups: Vec::new(),
+            bytes: 0,
+            pending_bytes: 0,
+            budget,
+            level,
+            fan_out: fan_out(work_mem),
+            overflow: None,
+            sorters: Vec::new(),
+            sorter_budget,
+        }
     }
-    let mut keys = Vec::with_capacity(aggregate.order_by.len());
-    for key in &aggregate.order_by {
-        keys.push(key.expr.evaluate(row, context)?);
+
+    /// Makes a new group.
+    fn create(&mut self, group: Row, aggregates: &[Aggregate]) -> usize {
+        let number = self.groups.len();
+        self.bytes += 2 * row_size(&group)
+            + ENTRY_OVERHEAD
+            + aggregates.len() * std::mem::size_of::<Accumulator>();
+        self.index.insert(group.clone(), number);
+        self.groups
+            .push((group, aggregates.iter().map(Accumulator::new).collect()));
+        number
     }
-    let mut args = Vec::with_capacity(aggregate.args.len());
-    for arg in &aggregate.args {
-        args.push(arg.evaluate(row, context)?);
+
+    /// Adds one group's inputs from one row: to its group if it is in the
+    /// table or fits, else to the group's partition.
+    fn offer(
+        &mut self,
+        group: Row,
+        inputs: &[Input],
+        aggregates: &[Aggregate],
+        context: &mut Context<'_>,
+    ) -> Result<()> {
+        let number = match self.index.get(&group) {
+            Some(&number) => number,
+            // Invariant 2: the first group always stays.
+            None if self.overflow.is_none()
+                && (self.bytes <= self.budget || self.groups.is_empty()) =>
+            {
+                self.create(group, aggregates)
+            }
+            None => {
+                let overflow = self.overflow.get_or_insert_with(|| {
+                    Partitioner::new(context.spill_space(), self.fan_out, self.level)
+                });
+                let record = encode_inputs(group.clone(), inputs, aggregates);
+                return overflow.push(&group, &record, 0);
+            }
+        };
+        let accumulators = &mut self.groups[number].1;
+        for ((accumulator, aggregate), input) in accumulators.iter_mut().zip(aggregates).zip(inputs)
+        {
+            if let Some((keys, args)) = input {
+                let grew = accumulator.add(aggregate, keys.clone(), args.clone())?;
+                self.bytes += grew;
+                if defers(aggregate) {
+                    self.pending_bytes += grew;
+                }
+            }
+        }
+        if self.bytes > self.budget && self.pending_bytes > 0 {
+            // Moving every group's inputs costs a pass over the groups:
+            // worth it only when that frees much (amortized, each input
+            // is moved once); else this group's, which just grew.
+            let all = self.pending_bytes >= self.budget / 2;
+            self.move_pending(aggregates, (!all).then_some(number), context)?;
+        }
+        Ok(())
     }
-    Ok(Some((keys, args)))
+
+    /// Moves the pending inputs of group `only`, or of every group, to the
+    /// sorters.
+    fn move_pending(
+        &mut self,
+        aggregates: &[Aggregate],
+        only: Option<usize>,
+        context: &mut Context<'_>,
+    ) -> Result<()> {
+        if self.sorters.is_empty() {
+            for (call, aggregate) in aggregates.iter().enumerate() {
+                if defers(aggregate) {
+                    let mut order = vec![Direction::ASCENDING];
+                    order.extend(pending_order(aggregate));
+                    let sorter = Sorter::new(order, self.sorter_budget, context.spill_space());
+                    self.sorters.push(PendingSorter { call, sorter });
+                }
+            }
+        }
+        match only {
+            Some(number) => self.move_group(number, aggregates),
+            None => {
+                (0..self.groups.len()).try_for_each(|number| self.move_group(number, aggregates))
+            }
+        }
+    }
+
+    /// Moves one group's pending inputs to the sorters, keyed by its number.
+    fn move_group(&mut self, number: usize, aggregates: &[Aggregate]) -> Result<()> {
+        let accumulators = &mut self.groups[number].1;
+        for pending in &mut self.sorters {
+            let aggregate = &aggregates[pending.call];
+            let accumulator = &mut accumulators[pending.call];
+            let moved = accumulator.pending_bytes();
+            for (key, args) in accumulator.take_pending(aggregate)? {
+                let mut keys = Vec::with_capacity(1 + key.len());
+                keys.push(Value::BigInt(number as i64));
+                keys.extend(key);
+                pending.sorter.push(keys, args)?;
+            }
+            self.pending_bytes -= moved;
+            self.bytes -= moved;
+        }
+        Ok(())
+    }
+
+    /// The groups as output, and the partitions of the next level.
+    fn finish(mut self, aggregates: &[Aggregate]) -> Result<(Output, Vec<(RowFile, u32)>)> {
+        let partitions = match self.overflow.take() {
+            Some(overflow) => overflow
+                .finish()?
+                .into_iter()
+                .flatten()
+                .map(|file| (file, self.level + 1))
+                .collect(),
+            None => Vec::new(),
+        };
+        drop(std::mem::take(&mut self.index));
+        // The inputs still pending join those moved before (invariant 5).
+        if !self.sorters.is_empty() {
+            for number in 0..self.groups.len() {
+                self.move_group(number, aggregates)?;
+            }
+        }
+        let sorted = std::mem::take(&mut self.sorters)
+            .into_iter()
+            .map(|pending| {
+                Ok(SortedPending {
+                    call: pending.call,
+                    sorted: pending.sorter.finish()?,
+                    next: None,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((
+            Output {
+                groups: std::mem::take(&mut self.groups).into_iter().enumerate(),
+                sorted,
+            },
+            partitions,
+        ))
+    }
+}
+
+/// One call's pending inputs in (group, feeding) order.
+struct SortedPending {
+    call: usize,
+    sorted: Sorted,
+    /// The next input, read ahead: (group number, arguments).
+    next: Option<(usize, Vec<Value>)>,
+}
+
+/// A table's groups coming out.
+struct Output {
+    groups: std::iter::Enumerate<std::vec::IntoIter<(Row, Vec<Accumulator>)>>,
+    sorted: Vec<SortedPending>,
+}
+
+impl Output {
+    fn next(&mut self, aggregates: &[Aggregate], with_set: bool) -> Result<Option<Row>> {
+        let Some((number, (group, mut accumulators))) = self.groups.next() else {
+            return Ok(None);
+        };
+        for pending in &mut self.sorted {
+            let aggregate = &aggregates[pending.call];
+            let accumulator = &mut accumulators[pending.call];
+            let mut previous = None;
+            loop {
+                if pending.next.is_none() {
+                    pending.next = match pending.sorted.next()? {
+                        Some((keys, args)) => Some((group_number(&keys)?, args)),
+                        None => None,
+                    };
+                }
+                match pending.next.take() {
+                    Some((owner, args)) if owner == number => {
+                        accumulator.feed_sorted(aggregate, args, &mut previous)?;
+                    }
+                    Some((owner, args)) if owner > number => {
+                        pending.next = Some((owner, args));
+                        break;
+                    }
+                    Some((owner, _)) => {
+                        return Err(Error::Internal(format!(
+                            "pending input of group {owner} after group {number}"
+                        )));
+                    }
+                    None => break,
+                }
+            }
+        }
+        let (set, values) = group
+            .split_first()
+            .ok_or_else(|| Error::Internal("a group without its set".into()))?;
+        let mut row = values.to_vec();
+        for (accumulator, aggregate) in accumulators.into_iter().zip(aggregates) {
+            row.push(accumulator.finish(aggregate)?);
+        }
+        if with_set {
+            row.push(set.clone());
+        }
+        Ok(Some(row))
+    }
+}
+
+/// The group number a pending sorter's key starts with.
+fn group_number(keys: &[Value]) -> Result<usize> {
+    keys.first()
+        .and_then(Value::as_i64)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| Error::Corrupt("a pending aggregate input without its group".into()))
+}
+
+/// A partition record: the group, then per call a FILTER flag, its sort
+/// keys and its arguments (NULLs when filtered out) (invariant 3).
+fn encode_inputs(mut record: Row, inputs: &[Input], aggregates: &[Aggregate]) -> Row {
+    for (input, aggregate) in inputs.iter().zip(aggregates) {
+        match input {
+            Some((keys, args)) => {
+                record.push(Value::Boolean(true));
+                record.extend(keys.iter().cloned());
+                record.extend(args.iter().cloned());
+            }
+            None => {
+                record.push(Value::Boolean(false));
+                let width = aggregate.order_by.len() + aggregate.args.len();
+                record.extend(std::iter::repeat_n(Value::Null, width));
+            }
+        }
+    }
+    record
+}
+
+/// The calls' inputs from a partition record's values after the group.
+fn decode_inputs(values: Row, aggregates: &[Aggregate]) -> Result<Vec<Input>> {
+    let mut values = values.into_iter();
+    let mut inputs = Vec::with_capacity(aggregates.len());
+    for aggregate in aggregates {
+        let passed = values.next();
+        let keys: Vec<Value> = values.by_ref().take(aggregate.order_by.len()).collect();
+        let args: Vec<Value> = values.by_ref().take(aggregate.args.len()).collect();
+        if keys.len() != aggregate.order_by.len() || args.len() != aggregate.args.len() {
+            return Err(Error::Corrupt(
+                "an aggregate's spilled record is short".into(),
+            ));
+        }
+        inputs.push(match passed {
+            Some(Value::Boolean(true)) => Some((keys, args)),
+            Some(Value::Boolean(false)) => None,
+            other => {
+                return Err(Error::Corrupt(format!(
+                    "an aggregate's spilled record has {other:?} for a FILTER flag"
+                )));
+            }
+        });
+    }
+    if values.next().is_some() {
+        return Err(Error::Corrupt(
+            "an aggregate's spilled record is long".into(),
+        ));
+    }
+    Ok(inputs)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
 
-    fn aggregate(function: AggregateFunction, data_type: DataType) -> Aggregate {
+    use super::*;
+    use crate::sql::execution::QueryState;
+    use crate::sql::execution::spill::SpillSpace;
+    use crate::sql::execution::spill::test_support::{files_in, values};
+    use crate::sql::expr::BinaryOp;
+    use crate::sql::plan::{AggregateFunction, SortKey};
+    use crate::sql::types::DataType;
+
+    /// `(i bigint, g integer, t text)`: 4,000 groups of about 10 rows.
+    fn input(n: i64) -> Vec<Row> {
+        (0..n)
+            .map(|i| {
+                vec![
+                    Value::BigInt(i),
+                    Value::Integer(((i * 7919) % 4000) as i32),
+                    Value::Text(format!("t{}", i % 7)),
+                ]
+            })
+            .collect()
+    }
+
+    fn call(function: AggregateFunction, args: Vec<Expr>, data_type: DataType) -> Aggregate {
         Aggregate {
             function,
-            args: vec![Expr::Slot(0)],
+            args,
             distinct: false,
             filter: None,
             order_by: Vec::new(),
@@ -402,38 +558,155 @@ mod tests {
         }
     }
 
-    fn run(aggregate: &Aggregate, values: &[Value]) -> Value {
-        let mut accumulator = Accumulator::new(aggregate);
-        for value in values {
-            accumulator
-                .add(aggregate, Vec::new(), vec![value.clone()])
-                .expect("adds");
+    /// count(*), sum(i), min(t), count(DISTINCT t), string_agg(t, ','
+    /// ORDER BY i DESC) FILTER (WHERE i % 3 = 0).
+    fn calls() -> Vec<Aggregate> {
+        let mut distinct = call(
+            AggregateFunction::Count,
+            vec![Expr::Slot(2)],
+            DataType::BigInt,
+        );
+        distinct.distinct = true;
+        let mut ordered = call(
+            AggregateFunction::StringAgg,
+            vec![Expr::Slot(2), Expr::Literal(Value::Text(",".into()))],
+            DataType::Text,
+        );
+        ordered.order_by = vec![SortKey {
+            expr: Expr::Slot(0),
+            descending: true,
+            nulls_first: true,
+        }];
+        let modulo = Expr::Binary {
+            op: BinaryOp::Modulo,
+            left: Box::new(Expr::Slot(0)),
+            right: Box::new(Expr::Literal(Value::BigInt(3))),
+            data_type: DataType::BigInt,
+        };
+        ordered.filter = Some(Expr::Binary {
+            op: BinaryOp::Equal,
+            left: Box::new(modulo),
+            right: Box::new(Expr::Literal(Value::BigInt(0))),
+            data_type: DataType::Boolean,
+        });
+        vec![
+            call(AggregateFunction::CountStar, Vec::new(), DataType::BigInt),
+            call(
+                AggregateFunction::Sum,
+                vec![Expr::Slot(0)],
+                DataType::BigInt,
+            ),
+            call(AggregateFunction::Min, vec![Expr::Slot(2)], DataType::Text),
+            distinct,
+            ordered,
+        ]
+    }
+
+    /// The rows, sorted, and whether files existed while they came out.
+    fn aggregate(
+        rows: Vec<Row>,
+        aggregates: Vec<Aggregate>,
+        sets: Option<Vec<Vec<usize>>>,
+        work_mem: usize,
+    ) -> (Vec<Row>, bool) {
+        let space = SpillSpace::temporary();
+        let mut state = QueryState::new(Vec::new(), work_mem).with_spill_space(Arc::clone(&space));
+        let mut context = Context::new(None, &mut state);
+        let group_by = vec![Expr::Slot(1)];
+        let mut operator = AggregateOperator::new(values(rows), group_by, aggregates, sets);
+        let mut out = Vec::new();
+        let mut spilled = false;
+        while let Some(row) = operator.next(&mut context).expect("next") {
+            spilled = spilled || files_in(&space) > 0;
+            out.push(row);
         }
-        accumulator.finish(aggregate).expect("finishes")
+        drop(operator);
+        assert_eq!(files_in(&space), 0, "the aggregate's files go with it");
+        out.sort_by(|a, b| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        (out, spilled)
     }
 
     #[test]
-    fn variance_agrees_with_postgresql_digits() {
-        let values: Vec<Value> = [1.0, 2.0, 4.0, 8.0]
-            .iter()
-            .map(|v| Value::Double(*v))
-            .collect();
-        let variance = aggregate(AggregateFunction::VarSamp, DataType::Double);
-        assert_eq!(run(&variance, &values), Value::Double(9.583333333333334));
-        let population = aggregate(AggregateFunction::StddevPop, DataType::Double);
-        assert_eq!(run(&population, &values), Value::Double(2.680951323690902));
-        // One value has no sample variance; none has no variance at all.
-        assert!(run(&variance, &values[..1]).is_null());
-        assert!(run(&population, &[]).is_null());
+    fn a_spilling_aggregation_returns_every_group_once_with_its_values() {
+        let rows = input(40_000);
+        let (in_memory, spilled) = aggregate(rows.clone(), calls(), None, 1 << 30);
+        assert!(!spilled);
+        let (external, spilled) = aggregate(rows.clone(), calls(), None, 64 * 1024);
+        assert!(spilled);
+        assert!(external == in_memory, "spilled groups differ");
+        // Checked against a direct computation.
+        // Per group: count, sum, and (i, t) of its rows.
+        type Expected = (i64, i64, Vec<(i64, String)>);
+        let mut expected: BTreeMap<i64, Expected> = BTreeMap::new();
+        for row in &rows {
+            let (i, g) = (row[0].as_i64().unwrap(), row[1].as_i64().unwrap());
+            let entry = expected.entry(g).or_default();
+            entry.0 += 1;
+            entry.1 += i;
+            entry.2.push((i, format!("t{}", i % 7)));
+        }
+        assert_eq!(external.len(), expected.len());
+        for (row, (g, (count, sum, items))) in external.iter().zip(&expected) {
+            let mut texts: Vec<&String> = items.iter().map(|(_, t)| t).collect();
+            texts.sort();
+            texts.dedup();
+            let mut ordered: Vec<&(i64, String)> =
+                items.iter().filter(|(i, _)| i % 3 == 0).collect();
+            ordered.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+            let joined: Vec<&str> = ordered.iter().map(|(_, t)| t.as_str()).collect();
+            let agg = if joined.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(joined.join(","))
+            };
+            assert_eq!(
+                row,
+                &vec![
+                    Value::Integer(*g as i32),
+                    Value::BigInt(*count),
+                    Value::BigInt(*sum),
+                    Value::Text(texts[0].clone()),
+                    Value::BigInt(texts.len() as i64),
+                    agg,
+                ]
+            );
+        }
     }
 
     #[test]
-    fn boolean_aggregates_skip_nulls() {
-        let and = aggregate(AggregateFunction::BoolAnd, DataType::Boolean);
-        let or = aggregate(AggregateFunction::BoolOr, DataType::Boolean);
-        let values = [Value::Boolean(true), Value::Null, Value::Boolean(false)];
-        assert_eq!(run(&and, &values), Value::Boolean(false));
-        assert_eq!(run(&or, &values), Value::Boolean(true));
-        assert!(run(&and, &[Value::Null]).is_null());
+    fn grouping_sets_and_one_big_distinct_group_spill_too() {
+        let rows = input(30_000);
+        // GROUP BY GROUPING SETS ((g), ()): the empty set's one group has
+        // every row's pending inputs.
+        let sets = Some(vec![vec![0], vec![]]);
+        let (in_memory, _) = aggregate(rows.clone(), calls(), sets.clone(), 1 << 30);
+        let (external, spilled) = aggregate(rows.clone(), calls(), sets, 64 * 1024);
+        assert!(spilled);
+        assert_eq!(in_memory.len(), 4001);
+        assert!(external == in_memory, "spilled grouping sets differ");
+        let total = external.last().expect("the empty set's group");
+        assert_eq!(total[0], Value::Null);
+        assert_eq!(total[1], Value::BigInt(30_000));
+        assert_eq!(total[4], Value::BigInt(7));
+        assert_eq!(total[6], Value::Integer(1));
+        // Pending inputs of one group only: count(DISTINCT i) of 30,000.
+        let mut distinct = call(
+            AggregateFunction::Count,
+            vec![Expr::Slot(0)],
+            DataType::BigInt,
+        );
+        distinct.distinct = true;
+        let (one, spilled) = aggregate(rows, vec![distinct], Some(vec![vec![]]), 64 * 1024);
+        assert!(spilled, "the pending inputs went to a sorter");
+        assert_eq!(
+            one,
+            vec![vec![Value::Null, Value::BigInt(30_000), Value::Integer(0)]]
+        );
     }
 }

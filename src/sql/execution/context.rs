@@ -7,13 +7,18 @@
 //! calls: an operator that runs a correlated plan pushes the frame before
 //! pulling from it and pops it before returning, so the innermost frame is
 //! always the one the running plan was compiled against.
+//!
+//! The state also carries what memory-hungry operators need to spill
+//! (`spill.rs`): `work_mem` and the database's [`SpillSpace`]. Spill files
+//! belong to the operators, which the cursor drops with the state, so a
+//! query's files go when it ends, however it ends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::spill::{BufferedRows, SpillSpace};
 use super::subquery::ValueList;
 use crate::sql::plan::LogicalPlan;
-use crate::sql::types::Row;
 
 /// A common table expression's state in one execution.
 #[derive(Debug)]
@@ -22,7 +27,8 @@ pub enum CteState {
     Defined(Arc<LogicalPlan>),
     /// Being run (a scan of it now would be a cycle).
     Running,
-    Materialized(Arc<Vec<Row>>),
+    /// Its rows, in memory or spilled (`spill.rs`).
+    Materialized(Arc<BufferedRows>),
 }
 use crate::error::{Error, Result, SqlState};
 use crate::sql::types::Value;
@@ -45,9 +51,12 @@ pub struct QueryState {
     /// Common table expressions by id.
     pub(crate) ctes: HashMap<usize, CteState>,
     /// The previous round's rows of each running recursive CTE.
-    pub(crate) work_tables: HashMap<usize, Arc<Vec<Row>>>,
+    pub(crate) work_tables: HashMap<usize, Arc<BufferedRows>>,
     /// Bytes a memory-hungry operator may hold before it spills.
     pub(crate) work_mem: usize,
+    /// Where spill files go: the database's space, or one made on first
+    /// use (a temporary directory, removed with the state).
+    spill: Option<Arc<SpillSpace>>,
 }
 
 impl Default for QueryState {
@@ -66,7 +75,14 @@ impl QueryState {
             ctes: HashMap::new(),
             work_tables: HashMap::new(),
             work_mem,
+            spill: None,
         }
+    }
+
+    /// The state with spill files going to `space` (the database's).
+    pub fn with_spill_space(mut self, space: Arc<SpillSpace>) -> QueryState {
+        self.spill = Some(space);
+        self
     }
 }
 
@@ -122,7 +138,14 @@ impl<'a> Context<'a> {
         result
     }
 
+    /// Bytes an operator may hold before it spills (`SET work_mem`).
     pub fn work_mem(&self) -> usize {
         self.state.work_mem
+    }
+
+    /// Where an operator's spill files go. Cheap: a temporary space makes
+    /// its directory only with its first file.
+    pub fn spill_space(&mut self) -> Arc<SpillSpace> {
+        Arc::clone(self.state.spill.get_or_insert_with(SpillSpace::temporary))
     }
 }

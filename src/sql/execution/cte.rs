@@ -14,11 +14,18 @@
 //!
 //! Rows stream out as they are found, so `LIMIT` over a recursion that
 //! never ends on its own still stops it.
+//!
+//! A materialized CTE and each round's work table are `RowBuffer`s: in
+//! memory within `work_mem`, beyond it in a spill file (`spill.rs`) that
+//! each scan reads on its own, removed with the query. The rows a
+//! recursive `UNION` (without ALL) has seen stay in memory, as in
+//! PostgreSQL: a row can only be returned once it is known to be new.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::context::{Context, CteState};
+use super::spill::{BufferedRows, RowBuffer, RowReader};
 use super::{Operator, build};
 use crate::error::{Error, Result};
 use crate::sql::plan::LogicalPlan;
@@ -59,8 +66,10 @@ impl WithCte {
 pub struct CteScan {
     id: usize,
     work_table: bool,
-    rows: Option<Arc<Vec<Row>>>,
+    rows: Option<Arc<BufferedRows>>,
+    /// The next row in memory, or the reader of the file.
     next: usize,
+    reader: Option<RowReader>,
 }
 
 impl CteScan {
@@ -70,12 +79,13 @@ impl CteScan {
             work_table,
             rows: None,
             next: 0,
+            reader: None,
         }
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
         if self.rows.is_none() {
-            self.rows = Some(if self.work_table {
+            let rows = if self.work_table {
                 context
                     .state
                     .work_tables
@@ -86,17 +96,26 @@ impl CteScan {
                     })?
             } else {
                 materialize(self.id, context)?
-            });
+            };
+            if let BufferedRows::File(file) = rows.as_ref() {
+                self.reader = Some(file.reader()?);
+            }
+            self.rows = Some(rows);
         }
-        let rows = self.rows.as_ref().expect("invariant: read above");
-        let row = rows.get(self.next).cloned();
+        if let Some(reader) = &mut self.reader {
+            return reader.next_row();
+        }
+        let row = match self.rows.as_deref() {
+            Some(BufferedRows::Memory(rows)) => rows.get(self.next).cloned(),
+            _ => None,
+        };
         self.next += 1;
         Ok(row)
     }
 }
 
 /// The rows of CTE `id`, running its definition the first time.
-fn materialize(id: usize, context: &mut Context<'_>) -> Result<Arc<Vec<Row>>> {
+fn materialize(id: usize, context: &mut Context<'_>) -> Result<Arc<BufferedRows>> {
     let definition = match context.state.ctes.get(&id) {
         Some(CteState::Materialized(rows)) => return Ok(Arc::clone(rows)),
         Some(CteState::Defined(plan)) => Arc::clone(plan),
@@ -107,11 +126,11 @@ fn materialize(id: usize, context: &mut Context<'_>) -> Result<Arc<Vec<Row>>> {
     };
     context.state.ctes.insert(id, CteState::Running);
     let mut operator = build(&definition, &[])?;
-    let mut rows = Vec::new();
+    let mut rows = RowBuffer::new(context.spill_space(), context.work_mem());
     while let Some(row) = operator.next(context)? {
-        rows.push(row);
+        rows.push(row)?;
     }
-    let rows = Arc::new(rows);
+    let rows = Arc::new(rows.into_rows()?);
     context
         .state
         .ctes
@@ -127,8 +146,8 @@ pub struct RecursiveCte {
     all: bool,
     /// Every row returned so far (without ALL).
     seen: HashSet<Row>,
-    /// The rows this round added.
-    round: Vec<Row>,
+    /// The rows this round added (made with the first).
+    round: Option<RowBuffer>,
     /// The recursive term's operators for the current round.
     running: Option<Box<Operator>>,
 }
@@ -141,7 +160,7 @@ impl RecursiveCte {
             recursive,
             all,
             seen: HashSet::new(),
-            round: Vec::new(),
+            round: None,
             running: None,
         }
     }
@@ -152,12 +171,13 @@ impl RecursiveCte {
                 (Some(anchor), _) => anchor,
                 (None, Some(running)) => running,
                 (None, None) => {
-                    if self.round.is_empty() {
+                    let Some(round) = self.round.take() else {
                         context.state.work_tables.remove(&self.id);
                         return Ok(None);
-                    }
-                    let rows = std::mem::take(&mut self.round);
-                    context.state.work_tables.insert(self.id, Arc::new(rows));
+                    };
+                    // The previous work table goes (with its file) here.
+                    let rows = Arc::new(round.into_rows()?);
+                    context.state.work_tables.insert(self.id, rows);
                     self.running = Some(Box::new(build(&self.recursive, &[])?));
                     continue;
                 }
@@ -170,7 +190,13 @@ impl RecursiveCte {
                         }
                         self.seen.insert(row.clone());
                     }
-                    self.round.push(row.clone());
+                    let round = match &mut self.round {
+                        Some(round) => round,
+                        None => self
+                            .round
+                            .insert(RowBuffer::new(context.spill_space(), context.work_mem())),
+                    };
+                    round.push(row.clone())?;
                     return Ok(Some(row));
                 }
                 None => {

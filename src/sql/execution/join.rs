@@ -1,5 +1,5 @@
-//! Joins: nested loop, hash, merge and parameterized (one run of the
-//! right plan per left row).
+//! Joins: nested loop, hash (`hash_join.rs`), merge and parameterized
+//! (one run of the right plan per left row).
 //!
 //! Every join streams its left input and returns rows as it finds them;
 //! the row it returns, and the row its condition reads, is the left row
@@ -13,17 +13,39 @@
 //! ```
 //!
 //! Unmatched right rows are only known once the left input is exhausted,
-//! so RIGHT and FULL joins return them last. Nested loop and hash joins
-//! hold the right input's rows (spilling is the sort/hash operators'
-//! business: see `spill.rs`); a merge join holds one group of equal right
-//! keys; a parameterized join holds one left row and the right plan's
-//! operators for it.
+//! so RIGHT and FULL joins return them last. A merge join holds one group
+//! of equal right keys; a parameterized join holds one left row and the
+//! right plan's operators for it. Nested loop and hash joins hold the
+//! right input, within `work_mem` (`spill.rs`).
+//!
+//! **Nested loop.** The right rows go to a `RowBuffer`. If it spills, the
+//! join becomes a block nested loop ([`BlockLoop`], which the hash join
+//! also uses for a partition it cannot split):
+//!
+//! ```text
+//!   left ──► block of left rows (≤ work_mem) ──► one pass over the right file:
+//!              each right row against each block row; a matched flag per
+//!              block row, a matched bit per right row (RIGHT, FULL)
+//!            then the block's unmatched (or, for SEMI, matched) left rows;
+//!            next block …; at the end, the right rows no block matched
+//! ```
+//!
+//! Invariants of the block nested loop:
+//!
+//! 1. Memory is one block of left rows (at most `work_mem`), one right
+//!    row and one bit per right row (RIGHT and FULL only).
+//! 2. A left row's matches are all found within its block's pass, so its
+//!    flag is exact when the block finishes; a right row's bit is exact
+//!    once the left input ends.
+//!
+//! Spilled joins return rows in a different order than in memory; SQL
+//! leaves it undefined without ORDER BY.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::context::Context;
+use super::spill::{BufferedRows, RowBuffer, RowFile, RowReader, row_size};
 use super::{Operator, build};
 use crate::error::{Error, Result};
 use crate::sql::expr::{ColumnId, Expr};
@@ -31,7 +53,7 @@ use crate::sql::plan::{JoinKind, LogicalPlan};
 use crate::sql::types::{Row, Value};
 
 /// The left row followed by the right row.
-fn concat(left: &[Value], right: &[Value]) -> Row {
+pub(super) fn concat(left: &[Value], right: &[Value]) -> Row {
     let mut row = Vec::with_capacity(left.len() + right.len());
     row.extend_from_slice(left);
     row.extend_from_slice(right);
@@ -39,34 +61,60 @@ fn concat(left: &[Value], right: &[Value]) -> Row {
 }
 
 /// The left row followed by NULLs for `width` right columns.
-fn pad_right(left: Row, width: usize) -> Row {
+pub(super) fn pad_right(left: Row, width: usize) -> Row {
     let mut row = left;
     row.resize(row.len() + width, Value::Null);
     row
 }
 
 /// NULLs for `width` left columns followed by the right row.
-fn pad_left(width: usize, right: &[Value]) -> Row {
+pub(super) fn pad_left(width: usize, right: &[Value]) -> Row {
     let mut row = vec![Value::Null; width];
     row.extend_from_slice(right);
     row
 }
 
-fn passes(condition: &Option<Expr>, row: &[Value], context: &mut Context<'_>) -> Result<bool> {
+pub(super) fn passes(
+    condition: &Option<Expr>,
+    row: &[Value],
+    context: &mut Context<'_>,
+) -> Result<bool> {
     match condition {
         Some(condition) => condition.is_true(row, context),
         None => Ok(true),
     }
 }
 
+/// A row's key values, `None` if any is NULL (it then matches nothing).
+pub(super) fn join_key(
+    keys: &[Expr],
+    row: &[Value],
+    context: &mut Context<'_>,
+) -> Result<Option<Vec<Value>>> {
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        let value = key.evaluate(row, context)?;
+        if value.is_null() {
+            return Ok(None);
+        }
+        values.push(value);
+    }
+    Ok(Some(values))
+}
+
 /// What a join does once a left row's matches are all known.
-enum LeftDone {
+pub(super) enum LeftDone {
     /// Return this row (an unmatched outer row, or a semi/anti result).
     Emit(Row),
     Nothing,
 }
 
-fn finish_left(kind: JoinKind, left: Row, matched: bool, right_width: usize) -> LeftDone {
+pub(super) fn finish_left(
+    kind: JoinKind,
+    left: Row,
+    matched: bool,
+    right_width: usize,
+) -> LeftDone {
     match kind {
         JoinKind::Left | JoinKind::Full if !matched => LeftDone::Emit(pad_right(left, right_width)),
         JoinKind::Anti if !matched => LeftDone::Emit(left),
@@ -74,32 +122,63 @@ fn finish_left(kind: JoinKind, left: Row, matched: bool, right_width: usize) -> 
     }
 }
 
+/// What the nested loop and hash joins need to know about themselves.
+pub(super) struct JoinSpec {
+    pub(super) kind: JoinKind,
+    pub(super) condition: Option<Expr>,
+    pub(super) left_width: usize,
+    pub(super) right_width: usize,
+    /// Hash join keys (empty for a nested loop).
+    pub(super) left_keys: Vec<Expr>,
+    pub(super) right_keys: Vec<Expr>,
+}
+
+impl JoinSpec {
+    /// RIGHT and FULL joins return unmatched right rows.
+    pub(super) fn keeps_right(&self) -> bool {
+        matches!(self.kind, JoinKind::Right | JoinKind::Full)
+    }
+
+    /// LEFT, FULL and ANTI joins return unmatched left rows.
+    pub(super) fn keeps_left(&self) -> bool {
+        matches!(self.kind, JoinKind::Left | JoinKind::Full | JoinKind::Anti)
+    }
+
+    pub(super) fn left_key(
+        &self,
+        row: &[Value],
+        context: &mut Context<'_>,
+    ) -> Result<Option<Vec<Value>>> {
+        join_key(&self.left_keys, row, context)
+    }
+
+    pub(super) fn right_key(
+        &self,
+        row: &[Value],
+        context: &mut Context<'_>,
+    ) -> Result<Option<Vec<Value>>> {
+        join_key(&self.right_keys, row, context)
+    }
+}
+
 /// The state of the current left row.
-struct Current {
-    row: Row,
-    matched: bool,
+pub(super) struct Current {
+    pub(super) row: Row,
+    pub(super) matched: bool,
     /// The next candidate to test (an index into the candidates).
-    next: usize,
+    pub(super) next: usize,
 }
 
 /// The right rows of a nested loop or hash join, with which were matched.
-struct RightRows {
-    rows: Vec<Row>,
-    matched: Vec<bool>,
+#[derive(Default)]
+pub(super) struct RightRows {
+    pub(super) rows: Vec<Row>,
+    pub(super) matched: Vec<bool>,
 }
 
 impl RightRows {
-    fn drain(input: &mut Operator, context: &mut Context<'_>) -> Result<RightRows> {
-        let mut rows = Vec::new();
-        while let Some(row) = input.next(context)? {
-            rows.push(row);
-        }
-        let matched = vec![false; rows.len()];
-        Ok(RightRows { rows, matched })
-    }
-
     /// The next unmatched right row from `*cursor` on, padded on the left.
-    fn next_unmatched(&self, cursor: &mut usize, left_width: usize) -> Option<Row> {
+    pub(super) fn next_unmatched(&self, cursor: &mut usize, left_width: usize) -> Option<Row> {
         while *cursor < self.rows.len() {
             let index = *cursor;
             *cursor += 1;
@@ -114,7 +193,7 @@ impl RightRows {
 /// Tests the candidates of the current left row; returns the next output
 /// row, or `None` when the left row is done (its outer/anti row, if any,
 /// then comes from `finish_left`).
-fn probe(
+pub(super) fn probe(
     kind: JoinKind,
     current: &mut Current,
     candidates: &[usize],
@@ -146,15 +225,236 @@ fn probe(
     Ok(None)
 }
 
-/// Phases shared by the nested loop and hash joins.
+/// Where a join's left rows come from: its input, or a spilled partition.
+pub(super) enum LeftInput<'a> {
+    Operator(&'a mut Operator),
+    File(&'a mut RowReader),
+    Empty,
+}
+
+impl LeftInput<'_> {
+    pub(super) fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        match self {
+            LeftInput::Operator(operator) => operator.next(context),
+            LeftInput::File(reader) => reader.next_row(),
+            LeftInput::Empty => Ok(None),
+        }
+    }
+}
+
+/// A left row of a block nested loop.
+struct BlockRow {
+    row: Row,
+    key: Option<Vec<Value>>,
+    matched: bool,
+}
+
+/// Where a block nested loop is.
+enum LoopState {
+    /// Reading the next block of left rows.
+    Fill,
+    /// Testing the right row `position - 1` against block row `next`.
+    Scan {
+        reader: RowReader,
+        right: Option<(Row, Option<Vec<Value>>)>,
+        position: u64,
+        next: usize,
+    },
+    /// Returning the block's unmatched (or, for SEMI, matched) left rows
+    /// from this index on.
+    Finish(usize),
+    /// The left input is done: returning unmatched right rows.
+    Unmatched {
+        reader: RowReader,
+        position: u64,
+    },
+    Done,
+}
+
+/// A block nested loop over spilled right rows (see the module docs):
+/// for the nested loop join past `work_mem`, and for hash join pairs that
+/// cannot be split (then `keyed`: a pair must also have equal keys).
+pub(super) struct BlockLoop {
+    right: RowFile,
+    keyed: bool,
+    /// Estimated bytes of left rows per block.
+    budget: usize,
+    /// One bit per right row (RIGHT and FULL only).
+    right_matched: Option<Vec<u64>>,
+    block: Vec<BlockRow>,
+    /// Block rows a SEMI or ANTI join still has to test.
+    open: usize,
+    left_done: bool,
+    state: LoopState,
+}
+
+impl BlockLoop {
+    pub(super) fn new(right: RowFile, spec: &JoinSpec, keyed: bool, budget: usize) -> BlockLoop {
+        let right_matched = spec
+            .keeps_right()
+            .then(|| vec![0u64; right.rows().div_ceil(64) as usize]);
+        BlockLoop {
+            right,
+            keyed,
+            budget,
+            right_matched,
+            block: Vec::new(),
+            open: 0,
+            left_done: false,
+            state: LoopState::Fill,
+        }
+    }
+
+    pub(super) fn next(
+        &mut self,
+        spec: &JoinSpec,
+        left: &mut LeftInput<'_>,
+        context: &mut Context<'_>,
+    ) -> Result<Option<Row>> {
+        let decides_once = matches!(spec.kind, JoinKind::Semi | JoinKind::Anti);
+        loop {
+            match &mut self.state {
+                LoopState::Fill => {
+                    if self.left_done {
+                        self.state = match spec.keeps_right() {
+                            true => LoopState::Unmatched {
+                                reader: self.right.reader()?,
+                                position: 0,
+                            },
+                            false => LoopState::Done,
+                        };
+                        continue;
+                    }
+                    self.block.clear();
+                    let mut bytes = 0;
+                    while bytes < self.budget {
+                        let Some(row) = left.next(context)? else {
+                            self.left_done = true;
+                            break;
+                        };
+                        let key = match self.keyed {
+                            true => spec.left_key(&row, context)?,
+                            false => None,
+                        };
+                        bytes += row_size(&row) + key.as_deref().map_or(0, row_size);
+                        self.block.push(BlockRow {
+                            row,
+                            key,
+                            matched: false,
+                        });
+                    }
+                    if !self.block.is_empty() {
+                        self.open = self.block.len();
+                        self.state = LoopState::Scan {
+                            reader: self.right.reader()?,
+                            right: None,
+                            position: 0,
+                            next: 0,
+                        };
+                    }
+                }
+                LoopState::Scan {
+                    reader,
+                    right,
+                    position,
+                    next,
+                } => {
+                    if right.is_none() || *next == self.block.len() {
+                        // SEMI and ANTI: a block whose rows all matched
+                        // needs no more right rows.
+                        let row = match decides_once && self.open == 0 {
+                            true => None,
+                            false => reader.next_row()?,
+                        };
+                        let Some(row) = row else {
+                            self.state = LoopState::Finish(0);
+                            continue;
+                        };
+                        let key = match self.keyed {
+                            true => spec.right_key(&row, context)?,
+                            false => None,
+                        };
+                        *right = Some((row, key));
+                        *position += 1;
+                        *next = 0;
+                    }
+                    let (right_row, right_key) = right
+                        .as_ref()
+                        .expect("invariant: a right row was read above");
+                    let candidate = &mut self.block[*next];
+                    *next += 1;
+                    if decides_once && candidate.matched {
+                        continue;
+                    }
+                    if self.keyed {
+                        match (&candidate.key, right_key) {
+                            (Some(a), Some(b)) if a == b => {}
+                            _ => continue,
+                        }
+                    }
+                    let joined = concat(&candidate.row, right_row);
+                    if !passes(&spec.condition, &joined, context)? {
+                        continue;
+                    }
+                    if !candidate.matched {
+                        candidate.matched = true;
+                        self.open -= 1;
+                    }
+                    if let Some(bits) = &mut self.right_matched {
+                        let index = *position - 1;
+                        bits[(index / 64) as usize] |= 1 << (index % 64);
+                    }
+                    if !decides_once {
+                        return Ok(Some(joined));
+                    }
+                }
+                LoopState::Finish(index) => {
+                    while let Some(done) = self.block.get_mut(*index) {
+                        *index += 1;
+                        let row = std::mem::take(&mut done.row);
+                        if spec.kind == JoinKind::Semi && done.matched {
+                            return Ok(Some(row));
+                        }
+                        if let LeftDone::Emit(row) =
+                            finish_left(spec.kind, row, done.matched, spec.right_width)
+                        {
+                            return Ok(Some(row));
+                        }
+                    }
+                    self.state = LoopState::Fill;
+                }
+                LoopState::Unmatched { reader, position } => {
+                    let Some(row) = reader.next_row()? else {
+                        self.state = LoopState::Done;
+                        continue;
+                    };
+                    let index = *position;
+                    *position += 1;
+                    let matched = self
+                        .right_matched
+                        .as_ref()
+                        .is_some_and(|bits| bits[(index / 64) as usize] & (1 << (index % 64)) != 0);
+                    if !matched {
+                        return Ok(Some(pad_left(spec.left_width, &row)));
+                    }
+                }
+                LoopState::Done => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Phases of the nested loop join.
 enum Phase {
     /// Not started: the right input is still unread.
     Start,
-    /// Streaming left rows.
+    /// Streaming left rows against the right rows in memory.
     Probing,
     /// The left input is exhausted; returning unmatched right rows from
     /// this index on (RIGHT and FULL joins).
     Unmatched(usize),
+    /// The right rows spilled: a block nested loop.
+    Blocks(Box<BlockLoop>),
     Done,
 }
 
@@ -162,12 +462,9 @@ enum Phase {
 pub struct NestedLoopJoin {
     left: Box<Operator>,
     right: Box<Operator>,
-    kind: JoinKind,
-    condition: Option<Expr>,
-    left_width: usize,
-    right_width: usize,
+    spec: JoinSpec,
     phase: Phase,
-    rows: Option<RightRows>,
+    rows: RightRows,
     all: Vec<usize>,
     current: Option<Current>,
 }
@@ -183,42 +480,60 @@ impl NestedLoopJoin {
         NestedLoopJoin {
             left: Box::new(left),
             right: Box::new(right),
-            kind,
-            condition,
-            left_width: widths.0,
-            right_width: widths.1,
+            spec: JoinSpec {
+                kind,
+                condition,
+                left_width: widths.0,
+                right_width: widths.1,
+                left_keys: Vec::new(),
+                right_keys: Vec::new(),
+            },
             phase: Phase::Start,
-            rows: None,
+            rows: RightRows::default(),
             all: Vec::new(),
             current: None,
         }
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+        let spec = &self.spec;
         loop {
             match &mut self.phase {
                 Phase::Start => {
-                    let rows = RightRows::drain(&mut self.right, context)?;
-                    self.all = (0..rows.rows.len()).collect();
-                    self.rows = Some(rows);
-                    self.phase = Phase::Probing;
+                    let mut buffer = RowBuffer::new(context.spill_space(), context.work_mem());
+                    while let Some(row) = self.right.next(context)? {
+                        buffer.push(row)?;
+                    }
+                    self.phase = match buffer.into_rows()? {
+                        BufferedRows::Memory(rows) => {
+                            self.all = (0..rows.len()).collect();
+                            self.rows.matched = vec![false; rows.len()];
+                            self.rows.rows = rows;
+                            Phase::Probing
+                        }
+                        BufferedRows::File(file) => Phase::Blocks(Box::new(BlockLoop::new(
+                            file,
+                            spec,
+                            false,
+                            context.work_mem(),
+                        ))),
+                    };
                 }
                 Phase::Probing => {
-                    let rows = self.rows.as_mut().expect("invariant: read at start");
                     if let Some(current) = &mut self.current {
                         if let Some(row) = probe(
-                            self.kind,
+                            spec.kind,
                             current,
                             &self.all,
-                            rows,
-                            &self.condition,
+                            &mut self.rows,
+                            &spec.condition,
                             context,
                         )? {
                             return Ok(Some(row));
                         }
                         let done = self.current.take().expect("invariant: checked above");
                         if let LeftDone::Emit(row) =
-                            finish_left(self.kind, done.row, done.matched, self.right_width)
+                            finish_left(spec.kind, done.row, done.matched, spec.right_width)
                         {
                             return Ok(Some(row));
                         }
@@ -232,144 +547,25 @@ impl NestedLoopJoin {
                             })
                         }
                         None => {
-                            self.phase = match self.kind {
-                                JoinKind::Right | JoinKind::Full => Phase::Unmatched(0),
-                                _ => Phase::Done,
+                            self.phase = match spec.keeps_right() {
+                                true => Phase::Unmatched(0),
+                                false => Phase::Done,
                             }
                         }
                     }
                 }
-                Phase::Unmatched(cursor) => {
-                    let rows = self.rows.as_ref().expect("invariant: read at start");
-                    match rows.next_unmatched(cursor, self.left_width) {
-                        Some(row) => return Ok(Some(row)),
-                        None => self.phase = Phase::Done,
+                Phase::Unmatched(cursor) => match self.rows.next_unmatched(cursor, spec.left_width)
+                {
+                    Some(row) => return Ok(Some(row)),
+                    None => self.phase = Phase::Done,
+                },
+                Phase::Blocks(blocks) => {
+                    let row =
+                        blocks.next(spec, &mut LeftInput::Operator(&mut self.left), context)?;
+                    if row.is_none() {
+                        self.phase = Phase::Done;
                     }
-                }
-                Phase::Done => return Ok(None),
-            }
-        }
-    }
-}
-
-/// Hash join: the right rows in a hash table on their key values; each
-/// left row probes with its own. Rows with a NULL key never match (SQL
-/// equality), but still count as unmatched for outer joins.
-pub struct HashJoin {
-    left: Box<Operator>,
-    right: Box<Operator>,
-    kind: JoinKind,
-    left_keys: Vec<Expr>,
-    right_keys: Vec<Expr>,
-    condition: Option<Expr>,
-    left_width: usize,
-    right_width: usize,
-    phase: Phase,
-    rows: Option<RightRows>,
-    table: HashMap<Vec<Value>, Vec<usize>>,
-    current: Option<(Current, Vec<usize>)>,
-}
-
-impl HashJoin {
-    pub fn new(
-        left: Operator,
-        right: Operator,
-        kind: JoinKind,
-        keys: Vec<(Expr, Expr)>,
-        condition: Option<Expr>,
-        widths: (usize, usize),
-    ) -> HashJoin {
-        let (left_keys, right_keys) = keys.into_iter().unzip();
-        HashJoin {
-            left: Box::new(left),
-            right: Box::new(right),
-            kind,
-            left_keys,
-            right_keys,
-            condition,
-            left_width: widths.0,
-            right_width: widths.1,
-            phase: Phase::Start,
-            rows: None,
-            table: HashMap::new(),
-            current: None,
-        }
-    }
-
-    fn key(keys: &[Expr], row: &[Value], context: &mut Context<'_>) -> Result<Option<Vec<Value>>> {
-        let mut values = Vec::with_capacity(keys.len());
-        for key in keys {
-            let value = key.evaluate(row, context)?;
-            if value.is_null() {
-                return Ok(None);
-            }
-            values.push(value);
-        }
-        Ok(Some(values))
-    }
-
-    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        loop {
-            match &mut self.phase {
-                Phase::Start => {
-                    let rows = RightRows::drain(&mut self.right, context)?;
-                    for (index, row) in rows.rows.iter().enumerate() {
-                        if let Some(key) = Self::key(&self.right_keys, row, context)? {
-                            self.table.entry(key).or_default().push(index);
-                        }
-                    }
-                    self.rows = Some(rows);
-                    self.phase = Phase::Probing;
-                }
-                Phase::Probing => {
-                    let rows = self.rows.as_mut().expect("invariant: read at start");
-                    if let Some((current, candidates)) = &mut self.current {
-                        if let Some(row) = probe(
-                            self.kind,
-                            current,
-                            candidates,
-                            rows,
-                            &self.condition,
-                            context,
-                        )? {
-                            return Ok(Some(row));
-                        }
-                        let (done, _) = self.current.take().expect("invariant: checked above");
-                        if let LeftDone::Emit(row) =
-                            finish_left(self.kind, done.row, done.matched, self.right_width)
-                        {
-                            return Ok(Some(row));
-                        }
-                    }
-                    match self.left.next(context)? {
-                        Some(row) => {
-                            let candidates = match Self::key(&self.left_keys, &row, context)? {
-                                Some(key) => self.table.get(&key).cloned().unwrap_or_default(),
-                                None => Vec::new(),
-                            };
-                            self.current = Some((
-                                Current {
-                                    row,
-                                    matched: false,
-                                    next: 0,
-                                },
-                                candidates,
-                            ));
-                        }
-                        None => {
-                            self.phase = match self.kind {
-                                JoinKind::Right | JoinKind::Full => Phase::Unmatched(0),
-                                _ => Phase::Done,
-                            }
-                        }
-                    }
-                }
-                Phase::Unmatched(cursor) => {
-                    let rows = self.rows.as_ref().expect("invariant: read at start");
-                    match rows.next_unmatched(cursor, self.left_width) {
-                        Some(row) => return Ok(Some(row)),
-                        None => self.phase = Phase::Done,
-                    }
+                    return Ok(row);
                 }
                 Phase::Done => return Ok(None),
             }
@@ -440,7 +636,7 @@ impl MergeJoin {
     fn read_right(&mut self, context: &mut Context<'_>) -> Result<()> {
         self.lookahead = match self.right.next(context)? {
             Some(row) => {
-                let key = HashJoin::key(&self.right_keys, &row, context)?;
+                let key = join_key(&self.right_keys, &row, context)?;
                 Some((row, key))
             }
             None => {
@@ -550,7 +746,7 @@ impl MergeJoin {
                 Some(row) => {
                     // After `seek` the group holds exactly the right rows
                     // with this key (none for a NULL key).
-                    match HashJoin::key(&self.left_keys, &row, context)? {
+                    match join_key(&self.left_keys, &row, context)? {
                         Some(key) => self.seek(&key, context)?,
                         None => self.close_group(),
                     }

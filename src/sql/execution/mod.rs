@@ -16,24 +16,50 @@
 //!
 //! Operator families, one file each: `scan.rs` (table access), `stream.rs`
 //! (values, filter, project, limit, generate_series), `aggregate.rs` (hash
-//! aggregation), `distinct.rs`, `sort.rs`, `join.rs` (nested loop, hash, merge,
-//! parameterized), `set_operation.rs`, `cte.rs` (shared and recursive
-//! CTEs), `window.rs` (window functions), `subquery.rs` (subqueries in expressions), and `dml.rs` (INSERT,
-//! UPDATE, DELETE).
+//! aggregation, with `accumulator.rs` for the aggregate functions),
+//! `distinct.rs`, `sort.rs`, `join.rs` (nested loop, merge, parameterized,
+//! and the block nested loop), `hash_join.rs`, `set_operation.rs`, `cte.rs`
+//! (shared and recursive CTEs), `window.rs` (window functions, with
+//! `window_frame.rs` for frames), `subquery.rs` (subqueries in
+//! expressions), and `dml.rs` (INSERT, UPDATE, DELETE).
+//!
+//! **Bounded memory.** Operators that must hold rows (sort, hash
+//! aggregation, hash join, the nested loop join's right side, DISTINCT,
+//! set operations, window partitions, materialized CTEs and work tables)
+//! keep an estimate of the bytes they hold under the session's `work_mem`
+//! ([`Context::work_mem`], `SET work_mem`, 4 MB by default) and beyond it
+//! move rows to temporary files: sort as an external merge sort, the hash
+//! join as a Grace hash join, aggregation, DISTINCT and set operations by
+//! hash partitions processed one at a time, windows by sorting and one
+//! partition at a time (`spill.rs` has the shared pieces and which
+//! operator uses which). Files live in the database's spill directory
+//! ([`Context::spill_space`]) and belong to the operator that wrote them,
+//! so they are removed when the query's operators are dropped: at its end,
+//! on error, or when its portal closes.
+//!
+//! ```text
+//!   rows ──► operator ──(estimate ≤ work_mem)──► memory
+//!                 └────(beyond)──► spill.rs: RowWriter ─► <data_dir>/tmp/spill-*
+//!                                  RowReader ◄── (merge / partition pairs)
+//! ```
 
+mod accumulator;
 mod aggregate;
 mod compile;
 mod context;
 mod cte;
 mod distinct;
 pub mod dml;
+mod hash_join;
 mod join;
 mod scan;
 mod set_operation;
 mod sort;
+pub mod spill;
 mod stream;
 mod subquery;
 mod window;
+mod window_frame;
 
 pub use compile::Layout;
 pub use context::{Context, CteState, DEFAULT_WORK_MEM, QueryState};
@@ -51,7 +77,8 @@ use crate::sql::types::Row;
 use aggregate::AggregateOperator;
 use cte::{CteScan, RecursiveCte, WithCte};
 use distinct::DistinctOperator;
-use join::{HashJoin, MergeJoin, NestedLoopJoin, ParameterizedJoin};
+use hash_join::HashJoin;
+use join::{MergeJoin, NestedLoopJoin, ParameterizedJoin};
 use set_operation::SetOperation;
 use sort::SortOperator;
 use stream::{

@@ -1,5 +1,4 @@
-//! Window functions: reads its input, then computes every call for every
-//! row, and returns each input row followed by its calls' values.
+//! Window functions: returns each input row followed by its calls' values.
 //!
 //! For each distinct window (PARTITION BY and ORDER BY), the rows are
 //! ordered by partition, then by the window's ORDER BY; a partition is a
@@ -13,604 +12,764 @@
 //!                        ROWS 1 PRECEDING … 1 FOLLOWING: b c c
 //! ```
 //!
-//! Rows come out in the order of the last window computed (PostgreSQL's
-//! order too, as its WindowAgg reads sorted input). Aggregates over frames
-//! that start at the partition's start and grow (the default frame) keep
-//! one running accumulator; other frames aggregate each row's frame anew.
-
-use std::cmp::Ordering;
+//! The calls sharing a window form a *stage*; stages run as a pipeline in
+//! order of the windows' first use, as PostgreSQL stacks a Sort and a
+//! WindowAgg per window:
+//!
+//! ```text
+//!   input ──► stage 1: Sorter by (partition, order) ──► partition by partition:
+//!               rows into a RowBuffer, then row by row: row ++ its values ──►
+//!             stage 2: Sorter by its window … ──► output
+//! ```
+//!
+//! Rows come out in the order of the last window (ties in the order of the
+//! stage before). Frame positions come from `window_frame.rs`; an
+//! aggregate whose frames start at the partition's start and include every
+//! row keeps one running accumulator, others aggregate each row's frame
+//! anew.
+//!
+//! Invariants:
+//!
+//! 1. Memory is bounded: a stage's `Sorter` holds at most `work_mem`
+//!    (`sort.rs`), and so does its current partition; a bigger partition
+//!    goes to a file (`spill.rs`'s `RowBuffer`) read through cursors,
+//!    which keep at most `work_mem / 2` between them. Nothing else grows
+//!    with the partition: values are computed row by row from a few
+//!    positions (the current row, its peer group, frame bounds), never
+//!    kept per row. (Like PostgreSQL's Sort and WindowAgg nodes, the sort
+//!    and the partition each have `work_mem`.)
+//! 2. Cursors read forward: the current row, the end of its peer group and
+//!    every frame bound move forward only (`window_frame.rs`, invariant
+//!    1), and so do offset functions' targets when the offset is constant.
+//!    Only an aggregate over frames that lose rows goes back, aggregating
+//!    each frame anew: its cursor keeps up to its share of `work_mem / 2`
+//!    of the rows it read last, so a sliding frame that fits is read from
+//!    the file once. (Any other jump back moves the cursor's reader to
+//!    the nearest mark, at most 128 rows before.)
+//! 3. Arguments and FILTERs are evaluated on the row when a function reads
+//!    it, as in PostgreSQL: a row outside every frame is never evaluated.
+//! 4. A stage's output row is its input row with the values of its calls
+//!    in their slots: the input gets one NULL slot per call, at the end,
+//!    before the first stage.
 
 use super::Operator;
-use super::aggregate::{Accumulator, aggregate_input};
+use super::accumulator::{Accumulator, aggregate_input};
 use super::context::Context;
-use super::sort::compare_keys;
+use super::sort::{Direction, Keyed, Sorted, Sorter};
+use super::spill::{RowBuffer, RowCursor};
+use super::window_frame::{FrameTracker, PartitionRows, Peers, nth_position, ntile, only_grows};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{BinaryOp, Expr, binary};
-use crate::sql::plan::{
-    FrameBound, FrameExclusion, FrameMode, SortKey, WindowCall, WindowFrame, WindowFunction,
-};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{SortKey, WindowCall, WindowFunction};
 use crate::sql::types::{Row, Value};
 
 pub struct WindowOperator {
     input: Box<Operator>,
     calls: Vec<WindowCall>,
-    output: Option<std::vec::IntoIter<Row>>,
+    /// One stage per distinct window, in order of first use.
+    stages: Vec<Stage>,
 }
 
 impl WindowOperator {
     pub fn new(input: Operator, calls: Vec<WindowCall>) -> WindowOperator {
+        let mut stages: Vec<Stage> = Vec::new();
+        for (index, call) in calls.iter().enumerate() {
+            match stages.iter_mut().find(|stage| {
+                stage.partition_by == call.partition_by && stage.order_by == call.order_by
+            }) {
+                Some(stage) => stage.members.push(index),
+                None => stages.push(Stage {
+                    members: vec![index],
+                    partition_by: call.partition_by.clone(),
+                    order_by: call.order_by.clone(),
+                    state: StageState::Start,
+                }),
+            }
+        }
         WindowOperator {
             input: Box::new(input),
             calls,
-            output: None,
+            stages,
         }
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        if self.output.is_none() {
-            let rows = self.compute(context)?;
-            self.output = Some(rows.into_iter());
-        }
-        Ok(self
-            .output
-            .as_mut()
-            .expect("invariant: the output was computed above")
-            .next())
-    }
-
-    fn compute(&mut self, context: &mut Context<'_>) -> Result<Vec<Row>> {
-        let mut rows = Vec::new();
-        while let Some(row) = self.input.next(context)? {
-            rows.push(row);
-        }
-        let mut results: Vec<Vec<Value>> = vec![vec![Value::Null; rows.len()]; self.calls.len()];
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        // Windows in order of first use; calls sharing one are computed
-        // together.
-        let mut done = vec![false; self.calls.len()];
-        for first in 0..self.calls.len() {
-            if done[first] {
-                continue;
-            }
-            let window = (
-                self.calls[first].partition_by.clone(),
-                self.calls[first].order_by.clone(),
-            );
-            let members: Vec<usize> = (first..self.calls.len())
-                .filter(|&i| {
-                    !done[i]
-                        && self.calls[i].partition_by == window.0
-                        && self.calls[i].order_by == window.1
-                })
-                .collect();
-            for &i in &members {
-                done[i] = true;
-            }
-            order = sort_for(&rows, &window.0, &window.1, context)?;
-            for partition in partitions(&order, &rows, &window.0, context)? {
-                let peers = peer_groups(&partition, &rows, &window.1, context)?;
-                for &call in &members {
-                    let values =
-                        compute_call(&self.calls[call], &partition, &peers, &rows, context)?;
-                    for (position, value) in values.into_iter().enumerate() {
-                        results[call][partition[position]] = value;
-                    }
-                }
-            }
-        }
-        let mut output = Vec::with_capacity(rows.len());
-        let mut taken: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
-        for index in order {
-            let mut row = taken[index]
-                .take()
-                .ok_or_else(|| Error::Internal("a window row came out twice".into()))?;
-            for values in &mut results {
-                row.push(std::mem::replace(&mut values[index], Value::Null));
-            }
-            output.push(row);
-        }
-        Ok(output)
+        pull(&mut self.stages, &mut self.input, &self.calls, context)
     }
 }
 
-/// Row indices ordered by partition values, then by the ORDER BY keys.
-fn sort_for(
-    rows: &[Row],
-    partition_by: &[Expr],
-    order_by: &[SortKey],
+/// The next row out of the last of `stages`.
+fn pull(
+    stages: &mut [Stage],
+    input: &mut Operator,
+    calls: &[WindowCall],
     context: &mut Context<'_>,
-) -> Result<Vec<usize>> {
-    let mut keyed = Vec::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
-        let mut partition = Vec::with_capacity(partition_by.len());
-        for expr in partition_by {
-            partition.push(expr.evaluate(row, context)?);
-        }
-        let mut order = Vec::with_capacity(order_by.len());
-        for key in order_by {
-            order.push(key.expr.evaluate(row, context)?);
-        }
-        keyed.push((partition, order, index));
-    }
-    keyed.sort_by(|(pa, oa, _), (pb, ob, _)| {
-        compare_values(pa, pb).then_with(|| compare_keys(oa, ob, order_by))
-    });
-    Ok(keyed.into_iter().map(|(_, _, index)| index).collect())
-}
-
-/// Compares tuples by `Value`'s total order (NULLs equal, last).
-fn compare_values(a: &[Value], b: &[Value]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let ordering = x.total_cmp(y);
-        if ordering != Ordering::Equal {
-            return ordering;
-        }
-    }
-    Ordering::Equal
-}
-
-/// The runs of `order` with equal partition values.
-fn partitions(
-    order: &[usize],
-    rows: &[Row],
-    partition_by: &[Expr],
-    context: &mut Context<'_>,
-) -> Result<Vec<Vec<usize>>> {
-    let mut runs: Vec<Vec<usize>> = Vec::new();
-    let mut previous: Option<Vec<Value>> = None;
-    for &index in order {
-        let mut key = Vec::with_capacity(partition_by.len());
-        for expr in partition_by {
-            key.push(expr.evaluate(&rows[index], context)?);
-        }
-        match (&previous, runs.last_mut()) {
-            (Some(last), Some(run)) if compare_values(last, &key) == Ordering::Equal => {
-                run.push(index)
-            }
-            _ => runs.push(vec![index]),
-        }
-        previous = Some(key);
-    }
-    Ok(runs)
-}
-
-/// Peer groups of one partition: for each position, the group's first
-/// position, one past its last, and its ordinal (0-based).
-struct Peers {
-    start: Vec<usize>,
-    end: Vec<usize>,
-    group: Vec<usize>,
-    /// Each group's first position, by ordinal.
-    starts: Vec<usize>,
-    /// The ORDER BY values of each position.
-    keys: Vec<Vec<Value>>,
-}
-
-fn peer_groups(
-    partition: &[usize],
-    rows: &[Row],
-    order_by: &[SortKey],
-    context: &mut Context<'_>,
-) -> Result<Peers> {
-    let mut keys = Vec::with_capacity(partition.len());
-    for &index in partition {
-        let mut key = Vec::with_capacity(order_by.len());
-        for sort in order_by {
-            key.push(sort.expr.evaluate(&rows[index], context)?);
-        }
-        keys.push(key);
-    }
-    let n = partition.len();
-    let mut start = vec![0; n];
-    let mut group = vec![0; n];
-    let mut starts = Vec::new();
-    for position in 0..n {
-        if position == 0 || compare_values(&keys[position - 1], &keys[position]) != Ordering::Equal
-        {
-            starts.push(position);
-        }
-        start[position] = *starts.last().expect("invariant: a group started");
-        group[position] = starts.len() - 1;
-    }
-    let mut end = vec![n; n];
-    for position in 0..n {
-        end[position] = starts.get(group[position] + 1).copied().unwrap_or(n);
-    }
-    Ok(Peers {
-        start,
-        end,
-        group,
-        starts,
-        keys,
+) -> Result<Option<Row>> {
+    let Some((stage, before)) = stages.split_last_mut() else {
+        // Invariant 4: a slot per call.
+        return Ok(input.next(context)?.map(|mut row| {
+            row.resize(row.len() + calls.len(), Value::Null);
+            row
+        }));
+    };
+    stage.next(calls, context, &mut |context| {
+        pull(before, input, calls, context)
     })
 }
 
-/// A frame offset: evaluated once, never NULL or negative.
-fn offset(expr: &Expr, which: &str, context: &mut Context<'_>) -> Result<Value> {
-    let value = expr.evaluate(&[], context)?;
-    if value.is_null() {
-        return Err(Error::sql(
-            SqlState::NULL_VALUE_NOT_ALLOWED,
-            format!("frame {which} offset must not be null"),
-        ));
-    }
-    let negative = match (value.as_i64(), value.as_f64()) {
-        (Some(v), _) => v < 0,
-        (None, Some(v)) => v < 0.0,
-        _ => false,
-    };
-    if negative {
-        return Err(Error::sql(
-            SqlState::INVALID_PRECEDING_OR_FOLLOWING_SIZE,
-            format!("frame {which} offset must not be negative"),
-        ));
-    }
-    Ok(value)
+/// The calls of one window.
+struct Stage {
+    /// Indices of the calls.
+    members: Vec<usize>,
+    partition_by: Vec<Expr>,
+    order_by: Vec<SortKey>,
+    state: StageState,
 }
 
-/// The frame's first and one-past-last positions for each position, before
-/// exclusion.
-fn frame_bounds(
-    frame: &WindowFrame,
-    peers: &Peers,
-    order_by: &[SortKey],
-    context: &mut Context<'_>,
-) -> Result<Vec<(usize, usize)>> {
-    let n = peers.start.len();
-    let start_offset = match &frame.start {
-        FrameBound::Preceding(e) | FrameBound::Following(e) => {
-            Some(offset(e, "starting", context)?)
-        }
-        _ => None,
-    };
-    let end_offset = match &frame.end {
-        FrameBound::Preceding(e) | FrameBound::Following(e) => Some(offset(e, "ending", context)?),
-        _ => None,
-    };
-    let mut bounds = Vec::with_capacity(n);
-    for position in 0..n {
-        let start = bound_position(
-            frame.mode,
-            &frame.start,
-            start_offset.as_ref(),
-            position,
-            peers,
-            order_by,
-            true,
-        )?;
-        let end = bound_position(
-            frame.mode,
-            &frame.end,
-            end_offset.as_ref(),
-            position,
-            peers,
-            order_by,
-            false,
-        )?;
-        bounds.push((start, end.max(start)));
-    }
-    Ok(bounds)
+enum StageState {
+    /// The input is not read yet.
+    Start,
+    Running {
+        sorted: Sorted,
+        /// The first row of the next partition, read ahead.
+        next: Option<Keyed>,
+        partition: Option<Box<Partition>>,
+    },
+    Done,
 }
 
-/// One end of a row's frame as a position: for a start, the first row in
-/// the frame; for an end, one past the last.
-fn bound_position(
-    mode: FrameMode,
-    bound: &FrameBound,
-    offset: Option<&Value>,
-    position: usize,
-    peers: &Peers,
-    order_by: &[SortKey],
-    is_start: bool,
-) -> Result<usize> {
-    let n = peers.start.len();
-    let count = |value: &Value| -> usize {
-        usize::try_from(value.as_i64().unwrap_or(0)).unwrap_or(usize::MAX)
-    };
-    Ok(match (bound, mode) {
-        (FrameBound::UnboundedPreceding, _) => 0,
-        (FrameBound::UnboundedFollowing, _) => n,
-        (FrameBound::CurrentRow, FrameMode::Rows) => {
-            if is_start {
-                position
-            } else {
-                position + 1
-            }
-        }
-        (FrameBound::CurrentRow, _) => {
-            if is_start {
-                peers.start[position]
-            } else {
-                peers.end[position]
-            }
-        }
-        (FrameBound::Preceding(_), FrameMode::Rows) => {
-            let back = count(offset.expect("invariant: an offset bound has its offset"));
-            match position.checked_sub(back) {
-                Some(row) if is_start => row,
-                Some(row) => row + 1,
-                // Before the partition: the frame starts at 0, or is empty.
-                None => 0,
-            }
-        }
-        (FrameBound::Following(_), FrameMode::Rows) => {
-            let ahead = count(offset.expect("invariant: an offset bound has its offset"));
-            let row = position.saturating_add(ahead);
-            if is_start {
-                row.min(n)
-            } else {
-                row.saturating_add(1).min(n)
-            }
-        }
-        (FrameBound::Preceding(_), FrameMode::Groups) => {
-            let back = count(offset.expect("invariant: an offset bound has its offset"));
-            match peers.group[position].checked_sub(back) {
-                Some(group) => {
-                    if is_start {
-                        peers.starts[group]
-                    } else {
-                        peers.starts.get(group + 1).copied().unwrap_or(n)
+type Upstream<'u> = dyn FnMut(&mut Context<'_>) -> Result<Option<Row>> + 'u;
+
+impl Stage {
+    fn next(
+        &mut self,
+        calls: &[WindowCall],
+        context: &mut Context<'_>,
+        upstream: &mut Upstream<'_>,
+    ) -> Result<Option<Row>> {
+        let width = self.partition_by.len();
+        loop {
+            match &mut self.state {
+                StageState::Start => {
+                    let mut order = vec![Direction::ASCENDING; width];
+                    order.extend(self.order_by.iter().map(Direction::of));
+                    let mut sorter = Sorter::new(order, context.work_mem(), context.spill_space());
+                    while let Some(row) = upstream(context)? {
+                        let mut keys = Vec::with_capacity(width + self.order_by.len());
+                        for expr in &self.partition_by {
+                            keys.push(expr.evaluate(&row, context)?);
+                        }
+                        for key in &self.order_by {
+                            keys.push(key.expr.evaluate(&row, context)?);
+                        }
+                        sorter.push(keys, row)?;
                     }
+                    self.state = StageState::Running {
+                        sorted: sorter.finish()?,
+                        next: None,
+                        partition: None,
+                    };
                 }
-                None => 0,
+                StageState::Running {
+                    sorted,
+                    next,
+                    partition,
+                } => {
+                    if let Some(rows) = partition {
+                        if let Some(row) = rows.next(calls, &self.members, context)? {
+                            return Ok(Some(row));
+                        }
+                        *partition = None;
+                    }
+                    let first = match next.take() {
+                        Some(first) => first,
+                        None => match sorted.next()? {
+                            Some(first) => first,
+                            None => {
+                                self.state = StageState::Done;
+                                continue;
+                            }
+                        },
+                    };
+                    // A record is the row's ORDER BY values, then the row.
+                    let record = |(mut keys, row): Keyed| {
+                        let mut record = keys.split_off(width);
+                        record.extend(row);
+                        record
+                    };
+                    let values = first.0[..width].to_vec();
+                    let mut rows = RowBuffer::new(context.spill_space(), context.work_mem());
+                    rows.push(record(first))?;
+                    loop {
+                        match sorted.next()? {
+                            Some(keyed) if keyed.0[..width] == values[..] => {
+                                rows.push(record(keyed))?;
+                            }
+                            other => {
+                                *next = other;
+                                break;
+                            }
+                        }
+                    }
+                    rows.seal()?;
+                    let run = Partition::new(rows, calls, &self.members, &self.order_by, context)?;
+                    *partition = Some(Box::new(run));
+                }
+                StageState::Done => return Ok(None),
             }
         }
-        (FrameBound::Following(_), FrameMode::Groups) => {
-            let ahead = count(offset.expect("invariant: an offset bound has its offset"));
-            let group = peers.group[position].saturating_add(ahead);
-            if is_start {
-                peers.starts.get(group).copied().unwrap_or(n)
-            } else {
-                peers.starts.get(group + 1).copied().unwrap_or(n)
-            }
-        }
-        (FrameBound::Preceding(_) | FrameBound::Following(_), FrameMode::Range) => {
-            let offset = offset.expect("invariant: an offset bound has its offset");
-            range_position(bound, offset, position, peers, order_by, is_start)?
-        }
-    })
+    }
 }
 
-/// RANGE with an offset: the rows whose single ORDER BY value is within
-/// `offset` of the current row's, in the order's direction. A NULL current
-/// value's frame is its peers (the other NULLs).
-fn range_position(
-    bound: &FrameBound,
-    offset: &Value,
-    position: usize,
-    peers: &Peers,
-    order_by: &[SortKey],
-    is_start: bool,
-) -> Result<usize> {
-    let current = &peers.keys[position][0];
-    if current.is_null() {
-        return Ok(if is_start {
-            peers.start[position]
-        } else {
-            peers.end[position]
-        });
+/// One partition of a stage, returned row by row.
+struct Partition {
+    rows: RowBuffer,
+    order_width: usize,
+    /// The next row to return.
+    position: u64,
+    current: RowCursor,
+    /// Reads ahead to the end of the current row's peer group.
+    ahead: RowCursor,
+    peers: Peers,
+    /// The current row's ORDER BY values.
+    keys: Vec<Value>,
+    /// Per call of the stage.
+    calls: Vec<CallState>,
+}
+
+impl Partition {
+    fn new(
+        rows: RowBuffer,
+        calls: &[WindowCall],
+        members: &[usize],
+        order_by: &[SortKey],
+        context: &mut Context<'_>,
+    ) -> Result<Partition> {
+        // Invariant 2: half of work_mem for the cursors that go back.
+        let going_back = members
+            .iter()
+            .filter(|&&call| aggregates_anew(&calls[call]))
+            .count();
+        let budget = context.work_mem() / 2 / going_back.max(1);
+        let states = members
+            .iter()
+            .map(|&call| CallState::new(&calls[call], order_by, budget, context))
+            .collect::<Result<_>>()?;
+        Ok(Partition {
+            rows,
+            order_width: order_by.len(),
+            position: 0,
+            current: RowCursor::default(),
+            ahead: RowCursor::default(),
+            peers: Peers::default(),
+            keys: Vec::new(),
+            calls: states,
+        })
     }
-    let descending = order_by.first().is_some_and(|key| key.descending);
-    let data_type = current
-        .data_type()
-        .ok_or_else(|| Error::Internal("a RANGE value without a type".into()))?;
-    // The boundary value: forward in the order is + for ascending.
-    let forward = matches!(bound, FrameBound::Following(_)) != descending;
-    let op = if forward {
-        BinaryOp::Add
-    } else {
-        BinaryOp::Subtract
-    };
-    let limit = match binary(op, current, offset, data_type) {
-        Ok(limit) => limit,
-        // Beyond the type's range: the frame reaches the partition's end.
-        Err(_) => {
-            return Ok(if forward { peers.start.len() } else { 0 });
+
+    /// The next row with its calls' values.
+    fn next(
+        &mut self,
+        calls: &[WindowCall],
+        members: &[usize],
+        context: &mut Context<'_>,
+    ) -> Result<Option<Row>> {
+        let position = self.position;
+        let n = self.rows.len();
+        if position >= n {
+            return Ok(None);
         }
-    };
-    // Rows "before" the limit in the window's order.
-    let before = |value: &Value| -> bool {
-        if value.is_null() {
-            // NULLs sort at their end of the order, beyond every number.
-            let nulls_first = order_by.first().is_some_and(|key| key.nulls_first);
-            return nulls_first;
-        }
-        let ordering = value.total_cmp(&limit);
-        let ordering = if descending {
-            ordering.reverse()
-        } else {
-            ordering
+        self.position += 1;
+        let rows = PartitionRows {
+            rows: &self.rows,
+            order_width: self.order_width,
         };
-        if is_start {
-            ordering == Ordering::Less
-        } else {
-            ordering != Ordering::Greater
+        let record = self.rows.get(&mut self.current, position)?;
+        let (keys, row) = record.split_at(self.order_width);
+        if position == 0 || keys != self.keys {
+            self.peers.start = position;
+            self.peers.group = if position == 0 {
+                0
+            } else {
+                self.peers.group + 1
+            };
+            self.keys = keys.to_vec();
         }
-    };
-    Ok(peers.keys.partition_point(|key| before(&key[0])))
-}
-
-/// Whether position `q` is left out of the frame of position `p`.
-fn excluded(exclusion: FrameExclusion, p: usize, q: usize, peers: &Peers) -> bool {
-    match exclusion {
-        FrameExclusion::NoOthers => false,
-        FrameExclusion::CurrentRow => p == q,
-        FrameExclusion::Group => peers.group[p] == peers.group[q],
-        FrameExclusion::Ties => p != q && peers.group[p] == peers.group[q],
+        if self.peers.end <= position {
+            let mut end = position + 1;
+            while end < n && rows.keys(&mut self.ahead, end)? == keys {
+                end += 1;
+            }
+            self.peers.end = end;
+        }
+        let mut output = row.to_vec();
+        let first_slot = output
+            .len()
+            .checked_sub(calls.len())
+            .ok_or_else(|| Error::Internal("a window row without slots for its calls".into()))?;
+        let at = At {
+            rows: &rows,
+            position,
+            keys,
+            row,
+            peers: self.peers,
+        };
+        for (state, &call) in self.calls.iter_mut().zip(members) {
+            output[first_slot + call] = state.value(&calls[call], &at, context)?;
+        }
+        Ok(Some(output))
     }
 }
 
-/// One call's values for one partition, by position.
-fn compute_call(
-    call: &WindowCall,
-    partition: &[usize],
-    peers: &Peers,
-    rows: &[Row],
-    context: &mut Context<'_>,
-) -> Result<Vec<Value>> {
-    let n = partition.len();
-    let mut values = Vec::with_capacity(n);
-    let arg = |i: usize, position: usize, context: &mut Context<'_>| -> Result<Value> {
-        call.args[i].evaluate(&rows[partition[position]], context)
-    };
-    match &call.function {
-        WindowFunction::RowNumber => {
-            values.extend((1..=n).map(|r| Value::BigInt(r as i64)));
-        }
-        WindowFunction::Rank => {
-            values.extend((0..n).map(|p| Value::BigInt(peers.start[p] as i64 + 1)));
-        }
-        WindowFunction::DenseRank => {
-            values.extend((0..n).map(|p| Value::BigInt(peers.group[p] as i64 + 1)));
-        }
-        WindowFunction::PercentRank => values.extend((0..n).map(|p| {
-            Value::Double(if n > 1 {
-                peers.start[p] as f64 / (n - 1) as f64
+/// The current row, as the calls see it.
+struct At<'a> {
+    rows: &'a PartitionRows<'a>,
+    position: u64,
+    /// Its ORDER BY values.
+    keys: &'a [Value],
+    row: &'a [Value],
+    peers: Peers,
+}
+
+/// Whether a call aggregates each row's frame anew, reading back over
+/// rows it read before: an aggregate whose frames may lose rows. (Every
+/// other cursor only moves forward: `window_frame.rs`, invariant 1.)
+fn aggregates_anew(call: &WindowCall) -> bool {
+    matches!(call.function, WindowFunction::Aggregate(_)) && !only_grows(&call.frame)
+}
+
+/// One call's state within a partition.
+struct CallState {
+    /// Reads the rows the call looks at besides the current one.
+    cursor: RowCursor,
+    /// The frame (value functions and aggregates).
+    frame: Option<FrameTracker>,
+    /// An aggregate over frames that only grow.
+    running: Option<Running>,
+}
+
+/// A running aggregate: its accumulator, the rows fed to it, and its
+/// value after them.
+struct Running {
+    accumulator: Accumulator,
+    fed: u64,
+    value: Option<Value>,
+}
+
+impl CallState {
+    fn new(
+        call: &WindowCall,
+        order_by: &[SortKey],
+        budget: usize,
+        context: &mut Context<'_>,
+    ) -> Result<CallState> {
+        let frame = match call.function {
+            WindowFunction::FirstValue
+            | WindowFunction::LastValue
+            | WindowFunction::NthValue
+            | WindowFunction::Aggregate(_) => {
+                Some(FrameTracker::new(&call.frame, order_by, context)?)
+            }
+            _ => None,
+        };
+        let running = match (&call.function, &frame) {
+            (WindowFunction::Aggregate(aggregate), Some(_)) if only_grows(&call.frame) => {
+                Some(Running {
+                    accumulator: Accumulator::new(aggregate),
+                    fed: 0,
+                    value: None,
+                })
+            }
+            _ => None,
+        };
+        let budget = if aggregates_anew(call) { budget } else { 0 };
+        Ok(CallState {
+            cursor: RowCursor::new(budget),
+            frame,
+            running,
+        })
+    }
+
+    /// The call's value for the current row.
+    fn value(
+        &mut self,
+        call: &WindowCall,
+        at: &At<'_>,
+        context: &mut Context<'_>,
+    ) -> Result<Value> {
+        let n = at.rows.len();
+        let position = at.position;
+        let peers = at.peers;
+        let arg = |i: usize, context: &mut Context<'_>| -> Result<Value> {
+            call.args
+                .get(i)
+                .ok_or_else(|| {
+                    Error::Internal(format!("{} without argument {i}", call.function.name()))
+                })?
+                .evaluate(at.row, context)
+        };
+        Ok(match &call.function {
+            WindowFunction::RowNumber => Value::BigInt(position as i64 + 1),
+            WindowFunction::Rank => Value::BigInt(peers.start as i64 + 1),
+            WindowFunction::DenseRank => Value::BigInt(peers.group as i64 + 1),
+            WindowFunction::PercentRank => Value::Double(if n > 1 {
+                peers.start as f64 / (n - 1) as f64
             } else {
                 0.0
-            })
-        })),
-        WindowFunction::CumeDist => {
-            values.extend((0..n).map(|p| Value::Double(peers.end[p] as f64 / n as f64)));
-        }
-        WindowFunction::Ntile => {
-            for p in 0..n {
-                let buckets = arg(0, p, context)?;
-                let Some(buckets) = buckets.as_i64() else {
-                    values.push(Value::Null);
-                    continue;
-                };
-                if buckets <= 0 {
+            }),
+            WindowFunction::CumeDist => Value::Double(peers.end as f64 / n as f64),
+            WindowFunction::Ntile => match arg(0, context)?.as_i64() {
+                None => Value::Null,
+                Some(buckets) if buckets <= 0 => {
                     return Err(Error::sql(
                         SqlState::INVALID_ARGUMENT_FOR_NTILE,
                         "argument of ntile must be greater than zero",
                     ));
                 }
-                values.push(Value::Integer(ntile(p, n, buckets as usize) as i32));
-            }
-        }
-        WindowFunction::Lag | WindowFunction::Lead => {
-            for p in 0..n {
+                Some(buckets) => Value::Integer(ntile(position, n, buckets as u64) as i32),
+            },
+            WindowFunction::Lag | WindowFunction::Lead => {
                 let offset = if call.args.len() > 1 {
-                    match arg(1, p, context)?.as_i64() {
+                    match arg(1, context)?.as_i64() {
                         Some(offset) => offset,
-                        None => {
-                            values.push(Value::Null);
-                            continue;
-                        }
+                        None => return Ok(Value::Null),
                     }
                 } else {
                     1
                 };
                 let offset = if call.function == WindowFunction::Lag {
-                    -offset
+                    offset.saturating_neg()
                 } else {
                     offset
                 };
-                let target = p as i64 + offset;
-                values.push(if (0..n as i64).contains(&target) {
-                    arg(0, target as usize, context)?
+                let target = (position as i64).saturating_add(offset);
+                if (0..n as i64).contains(&target) {
+                    let row = at.rows.row(&mut self.cursor, target as u64)?;
+                    call.args[0].evaluate(row, context)?
                 } else if call.args.len() > 2 {
-                    arg(2, p, context)?
+                    arg(2, context)?
                 } else {
                     Value::Null
-                });
+                }
             }
-        }
-        WindowFunction::FirstValue | WindowFunction::LastValue | WindowFunction::NthValue => {
-            let bounds = frame_bounds(&call.frame, peers, &call.order_by, context)?;
-            for (p, (start, end)) in bounds.into_iter().enumerate() {
-                let frame: Vec<usize> = (start..end)
-                    .filter(|&q| !excluded(call.frame.exclusion, p, q, peers))
-                    .collect();
+            WindowFunction::FirstValue | WindowFunction::LastValue | WindowFunction::NthValue => {
+                let frame = self.frame(at)?;
                 let chosen = match call.function {
-                    WindowFunction::FirstValue => frame.first().copied(),
-                    WindowFunction::LastValue => frame.last().copied(),
-                    _ => {
-                        let nth = arg(1, p, context)?;
-                        match nth.as_i64() {
-                            None => None,
-                            Some(nth) if nth <= 0 => {
-                                return Err(Error::sql(
-                                    SqlState::INVALID_ARGUMENT_FOR_NTH_VALUE,
-                                    "argument of nth_value must be greater than zero",
-                                ));
-                            }
-                            Some(nth) => frame.get(nth as usize - 1).copied(),
+                    WindowFunction::FirstValue => nth_position(&frame, 0),
+                    WindowFunction::LastValue => frame.last().map(|range| range.end - 1),
+                    _ => match arg(1, context)?.as_i64() {
+                        None => None,
+                        Some(nth) if nth <= 0 => {
+                            return Err(Error::sql(
+                                SqlState::INVALID_ARGUMENT_FOR_NTH_VALUE,
+                                "argument of nth_value must be greater than zero",
+                            ));
                         }
-                    }
+                        Some(nth) => nth_position(&frame, nth as u64 - 1),
+                    },
                 };
-                values.push(match chosen {
-                    Some(q) => arg(0, q, context)?,
+                match chosen {
+                    Some(q) => call.args[0].evaluate(at.rows.row(&mut self.cursor, q)?, context)?,
                     None => Value::Null,
-                });
-            }
-        }
-        WindowFunction::Aggregate(aggregate) => {
-            let mut inputs = Vec::with_capacity(n);
-            for &index in partition {
-                inputs.push(aggregate_input(aggregate, &rows[index], context)?);
-            }
-            let bounds = frame_bounds(&call.frame, peers, &call.order_by, context)?;
-            let running = call.frame.start == FrameBound::UnboundedPreceding
-                && call.frame.exclusion == FrameExclusion::NoOthers
-                && bounds.windows(2).all(|w| w[0].1 <= w[1].1);
-            if running {
-                let mut accumulator = Accumulator::new(aggregate);
-                let mut fed = 0;
-                for (_, end) in bounds {
-                    while fed < end {
-                        if let Some((keys, args)) = inputs[fed].clone() {
-                            accumulator.add(aggregate, keys, args)?;
-                        }
-                        fed += 1;
-                    }
-                    values.push(accumulator.clone().finish(aggregate)?);
                 }
-            } else {
-                for (p, (start, end)) in bounds.into_iter().enumerate() {
+            }
+            WindowFunction::Aggregate(aggregate) => {
+                let frame = self.frame(at)?;
+                if let Some(running) = &mut self.running {
+                    // Frames that only grow: [0, end), fed once.
+                    let end = frame.last().map_or(0, |range| range.end);
+                    if end < running.fed {
+                        return Err(Error::Internal("a growing window frame shrank".into()));
+                    }
+                    while running.fed < end {
+                        let row = at.rows.row(&mut self.cursor, running.fed)?;
+                        if let Some((keys, args)) = aggregate_input(aggregate, row, context)? {
+                            running.accumulator.add(aggregate, keys, args)?;
+                        }
+                        running.fed += 1;
+                        running.value = None;
+                    }
+                    if running.value.is_none() {
+                        running.value = Some(running.accumulator.clone().finish(aggregate)?);
+                    }
+                    running.value.clone().unwrap_or(Value::Null)
+                } else {
                     let mut accumulator = Accumulator::new(aggregate);
-                    for (q, input) in inputs.iter().enumerate().take(end).skip(start) {
-                        if excluded(call.frame.exclusion, p, q, peers) {
-                            continue;
-                        }
-                        if let Some((keys, args)) = input.clone() {
-                            accumulator.add(aggregate, keys, args)?;
+                    for range in frame {
+                        for q in range {
+                            let row = at.rows.row(&mut self.cursor, q)?;
+                            if let Some((keys, args)) = aggregate_input(aggregate, row, context)? {
+                                accumulator.add(aggregate, keys, args)?;
+                            }
                         }
                     }
-                    values.push(accumulator.finish(aggregate)?);
+                    accumulator.finish(aggregate)?
                 }
             }
-        }
+        })
     }
-    Ok(values)
-}
 
-/// PostgreSQL's ntile: `n` rows in `buckets` buckets, the first `n %
-/// buckets` of them one row larger; 1-based.
-fn ntile(position: usize, n: usize, buckets: usize) -> usize {
-    let size = n / buckets;
-    let larger = n % buckets;
-    if size == 0 {
-        return position + 1;
-    }
-    let boundary = larger * (size + 1);
-    if position < boundary {
-        position / (size + 1) + 1
-    } else {
-        larger + (position - boundary) / size + 1
+    /// The current row's frame.
+    fn frame(&mut self, at: &At<'_>) -> Result<Vec<std::ops::Range<u64>>> {
+        self.frame
+            .as_mut()
+            .ok_or_else(|| Error::Internal("a framed window call without its frame".into()))?
+            .frame(at.rows, at.position, at.keys, at.peers)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
     use super::*;
+    use crate::sql::execution::QueryState;
+    use crate::sql::execution::spill::SpillSpace;
+    use crate::sql::execution::spill::test_support::{files_in, values};
+    use crate::sql::plan::{
+        Aggregate, AggregateFunction, FrameBound, FrameExclusion, FrameMode, WindowFrame,
+    };
+    use crate::sql::types::DataType;
+
+    /// `(i, v, text)`: two partitions (`i % 2`) of 1,500 rows ordered by
+    /// `v` with about three rows per value.
+    fn input() -> Vec<Row> {
+        (0..3000i64)
+            .map(|i| {
+                vec![
+                    Value::BigInt(i),
+                    Value::BigInt((i * 37) % 1000),
+                    Value::Text(format!("{i:0>40}")),
+                ]
+            })
+            .collect()
+    }
+
+    fn literal(n: i64) -> Expr {
+        Expr::Literal(Value::BigInt(n))
+    }
+
+    fn frame(mode: FrameMode, back: i64, ahead: i64, exclusion: FrameExclusion) -> WindowFrame {
+        WindowFrame {
+            mode,
+            start: FrameBound::Preceding(literal(back)),
+            end: FrameBound::Following(literal(ahead)),
+            exclusion,
+        }
+    }
+
+    /// A call over `PARTITION BY i % 2 ORDER BY v`.
+    fn over(function: WindowFunction, args: Vec<Expr>, frame: WindowFrame) -> WindowCall {
+        let modulo = Expr::Binary {
+            op: crate::sql::expr::BinaryOp::Modulo,
+            left: Box::new(Expr::Slot(0)),
+            right: Box::new(literal(2)),
+            data_type: DataType::BigInt,
+        };
+        WindowCall {
+            function,
+            args,
+            partition_by: vec![modulo],
+            order_by: vec![SortKey {
+                expr: Expr::Slot(1),
+                descending: false,
+                nulls_first: false,
+            }],
+            frame,
+            data_type: DataType::BigInt,
+        }
+    }
+
+    fn aggregate(function: AggregateFunction, args: Vec<Expr>) -> WindowFunction {
+        WindowFunction::Aggregate(Aggregate {
+            function,
+            args,
+            distinct: false,
+            filter: None,
+            order_by: Vec::new(),
+            data_type: DataType::BigInt,
+        })
+    }
+
+    fn calls() -> Vec<WindowCall> {
+        let plain = WindowFrame::default_frame();
+        let mut whole = over(
+            aggregate(AggregateFunction::CountStar, Vec::new()),
+            Vec::new(),
+            plain.clone(),
+        );
+        // A second window: no partitions, no order (a second stage).
+        whole.partition_by.clear();
+        whole.order_by.clear();
+        vec![
+            over(WindowFunction::RowNumber, Vec::new(), plain.clone()),
+            over(WindowFunction::Rank, Vec::new(), plain.clone()),
+            over(WindowFunction::DenseRank, Vec::new(), plain.clone()),
+            over(
+                aggregate(AggregateFunction::Sum, vec![Expr::Slot(0)]),
+                Vec::new(),
+                plain.clone(),
+            ),
+            over(
+                aggregate(AggregateFunction::Sum, vec![Expr::Slot(0)]),
+                Vec::new(),
+                frame(FrameMode::Rows, 3, 2, FrameExclusion::NoOthers),
+            ),
+            over(
+                aggregate(AggregateFunction::Sum, vec![Expr::Slot(0)]),
+                Vec::new(),
+                frame(FrameMode::Range, 5, 5, FrameExclusion::Ties),
+            ),
+            over(
+                aggregate(AggregateFunction::CountStar, Vec::new()),
+                Vec::new(),
+                frame(FrameMode::Groups, 2, 1, FrameExclusion::Group),
+            ),
+            over(
+                WindowFunction::FirstValue,
+                vec![Expr::Slot(0)],
+                frame(FrameMode::Rows, 2, 2, FrameExclusion::CurrentRow),
+            ),
+            over(
+                WindowFunction::LastValue,
+                vec![Expr::Slot(0)],
+                frame(FrameMode::Groups, 1, 1, FrameExclusion::NoOthers),
+            ),
+            over(
+                WindowFunction::NthValue,
+                vec![Expr::Slot(0), literal(3)],
+                frame(FrameMode::Range, 20, 0, FrameExclusion::NoOthers),
+            ),
+            over(
+                WindowFunction::Lag,
+                vec![Expr::Slot(0), literal(2)],
+                plain.clone(),
+            ),
+            over(
+                WindowFunction::Lead,
+                vec![Expr::Slot(0), literal(100)],
+                plain,
+            ),
+            whole,
+        ]
+    }
+
+    /// The calls' values by `i`, and whether files existed meanwhile.
+    fn run(work_mem: usize) -> (HashMap<i64, Vec<Value>>, bool) {
+        let space = SpillSpace::temporary();
+        let mut state = QueryState::new(Vec::new(), work_mem).with_spill_space(Arc::clone(&space));
+        let mut context = Context::new(None, &mut state);
+        let mut operator = WindowOperator::new(values(input()), calls());
+        let mut out = HashMap::new();
+        let mut spilled = false;
+        while let Some(row) = operator.next(&mut context).expect("next") {
+            spilled = spilled || files_in(&space) > 0;
+            out.insert(row[0].as_i64().expect("i"), row[3..].to_vec());
+        }
+        drop(operator);
+        assert_eq!(files_in(&space), 0, "the window's files go with it");
+        (out, spilled)
+    }
+
+    /// The same values from the definitions, row against row.
+    fn expected() -> HashMap<i64, Vec<Value>> {
+        let mut out: HashMap<i64, Vec<Value>> = HashMap::new();
+        for parity in 0..2 {
+            // Ordered by v, ties in input order (the sort is stable).
+            let mut rows: Vec<(i64, i64)> = (0..3000i64)
+                .filter(|i| i % 2 == parity)
+                .map(|i| (i, (i * 37) % 1000))
+                .collect();
+            rows.sort_by_key(|&(_, v)| v);
+            let group: Vec<i64> = {
+                let mut values: Vec<i64> = rows.iter().map(|&(_, v)| v).collect();
+                values.dedup();
+                rows.iter()
+                    .map(|(_, v)| values.binary_search(v).expect("present") as i64)
+                    .collect()
+            };
+            let n = rows.len() as i64;
+            for p in 0..rows.len() {
+                let (i, v) = rows[p];
+                let pi = p as i64;
+                let members = |keep: &dyn Fn(usize) -> bool| -> Vec<i64> {
+                    (0..rows.len())
+                        .filter(|&q| keep(q))
+                        .map(|q| rows[q].0)
+                        .collect()
+                };
+                let sum = |ids: Vec<i64>| {
+                    if ids.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::BigInt(ids.iter().sum())
+                    }
+                };
+                let id = |ids: Vec<i64>, nth: usize| {
+                    ids.get(nth).map_or(Value::Null, |&i| Value::BigInt(i))
+                };
+                let peers = members(&|q| rows[q].1 == v);
+                let first_peer = (0..rows.len()).find(|&q| rows[q].1 == v).expect("self") as i64;
+                let lag = |offset: i64| {
+                    let target = pi + offset;
+                    if (0..n).contains(&target) {
+                        Value::BigInt(rows[target as usize].0)
+                    } else {
+                        Value::Null
+                    }
+                };
+                let ties = |q: usize| q == p || group[q] != group[p];
+                let last = |ids: Vec<i64>| ids.last().map_or(Value::Null, |&i| Value::BigInt(i));
+                let values = vec![
+                    Value::BigInt(pi + 1),
+                    Value::BigInt(first_peer + 1),
+                    Value::BigInt(group[p] + 1),
+                    sum(members(&|q| rows[q].1 <= v)),
+                    sum(members(&|q| (pi - 3..=pi + 2).contains(&(q as i64)))),
+                    sum(members(&|q| {
+                        (v - 5..=v + 5).contains(&rows[q].1) && ties(q)
+                    })),
+                    Value::BigInt(
+                        members(&|q| {
+                            (group[p] - 2..=group[p] + 1).contains(&group[q])
+                                && group[q] != group[p]
+                        })
+                        .len() as i64,
+                    ),
+                    id(
+                        members(&|q| (pi - 2..=pi + 2).contains(&(q as i64)) && q != p),
+                        0,
+                    ),
+                    last(members(&|q| {
+                        (group[p] - 1..=group[p] + 1).contains(&group[q])
+                    })),
+                    id(members(&|q| (v - 20..=v).contains(&rows[q].1)), 2),
+                    lag(-2),
+                    lag(100),
+                    Value::BigInt(3000),
+                ];
+                assert!(!peers.is_empty());
+                out.insert(i, values);
+            }
+        }
+        out
+    }
 
     #[test]
-    fn ntile_spreads_the_remainder_over_the_first_buckets() {
-        let buckets: Vec<usize> = (0..10).map(|p| ntile(p, 10, 3)).collect();
-        assert_eq!(buckets, [1, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
-        let buckets: Vec<usize> = (0..2).map(|p| ntile(p, 2, 5)).collect();
-        assert_eq!(buckets, [1, 2]);
+    fn spilled_window_partitions_equal_the_definitions() {
+        let expected = expected();
+        let (in_memory, spilled) = run(1 << 30);
+        assert!(!spilled);
+        let (external, spilled) = run(64 * 1024);
+        assert!(
+            spilled,
+            "1,500 rows of 40-byte text per partition exceed 64 kB"
+        );
+        assert_eq!(in_memory.len(), 3000);
+        for i in 0..3000 {
+            assert_eq!(in_memory[&i], expected[&i], "row {i} in memory");
+            assert_eq!(external[&i], expected[&i], "row {i} spilled");
+        }
     }
 }

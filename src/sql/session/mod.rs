@@ -26,6 +26,7 @@ pub use statement::{Cursor, Outcome, Prepared};
 
 use crate::error::Result;
 use crate::sql::catalog;
+use crate::sql::execution::spill::SpillSpace;
 pub use crate::sql::plan::Column;
 use crate::txn::Mvcc;
 
@@ -35,16 +36,19 @@ pub struct Instance {
     /// Raised after every commit that changed the catalog; a cached plan is
     /// used only under the generation it was made for.
     generation: AtomicU64,
+    /// The spill directory every query of this database uses.
+    spill: Arc<SpillSpace>,
 }
 
 impl Instance {
     /// The SQL layer over an open MVCC store (creates the catalog on first
-    /// use).
-    pub fn open(mvcc: Arc<Mvcc>) -> Result<Arc<Instance>> {
+    /// use), spilling to `spill`.
+    pub fn open(mvcc: Arc<Mvcc>, spill: Arc<SpillSpace>) -> Result<Arc<Instance>> {
         catalog::initialize(&mvcc)?;
         Ok(Arc::new(Instance {
             mvcc,
             generation: AtomicU64::new(0),
+            spill,
         }))
     }
 
@@ -55,6 +59,11 @@ impl Instance {
 
     pub fn mvcc(&self) -> &Arc<Mvcc> {
         &self.mvcc
+    }
+
+    /// Where this database's queries spill.
+    pub fn spill_space(&self) -> &Arc<SpillSpace> {
+        &self.spill
     }
 
     pub(crate) fn generation(&self) -> u64 {

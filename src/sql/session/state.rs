@@ -279,7 +279,15 @@ impl Session {
                 if bound.is_ddl() {
                     open.wrote_catalog = true;
                 }
-                run(instance.mvcc(), &bound, &mut open.txn, params, work_mem)
+                let spill = instance.spill_space();
+                run(
+                    instance.mvcc(),
+                    &bound,
+                    &mut open.txn,
+                    params,
+                    work_mem,
+                    spill,
+                )
             },
             true,
             |outcome, txn| {

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use super::ddl::{self, DropKind};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Binder, BoundQuery, BoundStatement, Control};
+use crate::sql::execution::spill::SpillSpace;
 use crate::sql::execution::{self, Context, Operator, QueryState};
 use crate::sql::explain;
 use crate::sql::optimizer::{self, OptimizerContext};
@@ -274,15 +275,17 @@ impl Cursor {
     }
 }
 
-/// Runs a bound (non-control) statement in `txn`.
+/// Runs a bound (non-control) statement in `txn`; operators spill to
+/// `spill` beyond `work_mem`.
 pub(crate) fn run(
     mvcc: &Mvcc,
     statement: &BoundStatement,
     txn: &mut Transaction,
     params: &[Value],
     work_mem: usize,
+    spill: &Arc<SpillSpace>,
 ) -> Result<Outcome> {
-    let mut state = QueryState::new(params.to_vec(), work_mem);
+    let mut state = QueryState::new(params.to_vec(), work_mem).with_spill_space(Arc::clone(spill));
     Ok(match statement {
         BoundStatement::Query(BoundQuery { plan, columns, .. }) => {
             let operator = execution::build(plan, &[])?;
