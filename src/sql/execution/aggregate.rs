@@ -529,7 +529,7 @@ mod tests {
     use super::*;
     use crate::sql::execution::QueryState;
     use crate::sql::execution::spill::SpillSpace;
-    use crate::sql::execution::spill::test_support::{files_in, values};
+    use crate::sql::execution::spill::test_support::{drain, sort_rows, values};
     use crate::sql::expr::BinaryOp;
     use crate::sql::plan::{AggregateFunction, SortKey};
     use crate::sql::types::DataType;
@@ -613,22 +613,9 @@ mod tests {
         let mut state = QueryState::new(Vec::new(), work_mem).with_spill_space(Arc::clone(&space));
         let mut context = Context::new(None, &mut state);
         let group_by = vec![Expr::Slot(1)];
-        let mut operator = AggregateOperator::new(values(rows), group_by, aggregates, sets);
-        let mut out = Vec::new();
-        let mut spilled = false;
-        while let Some(row) = operator.next(&mut context).expect("next") {
-            spilled = spilled || files_in(&space) > 0;
-            out.push(row);
-        }
-        drop(operator);
-        assert_eq!(files_in(&space), 0, "the aggregate's files go with it");
-        out.sort_by(|a, b| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| x.total_cmp(y))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        let operator = AggregateOperator::new(values(rows), group_by, aggregates, sets);
+        let (mut out, spilled) = drain(&space, &mut context, operator, AggregateOperator::next);
+        sort_rows(&mut out);
         (out, spilled)
     }
 

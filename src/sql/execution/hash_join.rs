@@ -520,13 +520,12 @@ fn start_pair(
 
 #[cfg(test)]
 mod tests {
-    use std::cmp::Ordering;
 
     use super::*;
     use crate::sql::execution::QueryState;
     use crate::sql::execution::join::NestedLoopJoin;
     use crate::sql::execution::spill::SpillSpace;
-    use crate::sql::execution::spill::test_support::{files_in, values};
+    use crate::sql::execution::spill::test_support::{drain, sort_rows, values};
     use crate::sql::expr::BinaryOp;
     use crate::sql::types::DataType;
 
@@ -618,7 +617,7 @@ mod tests {
         let mut state = QueryState::new(Vec::new(), work_mem).with_spill_space(Arc::clone(&space));
         let mut context = Context::new(None, &mut state);
         let (left, right) = (values(left.to_vec()), values(right.to_vec()));
-        let mut operator = match strategy {
+        let operator = match strategy {
             Strategy::Hash => Operator::HashJoin(HashJoin::new(
                 left,
                 right,
@@ -643,21 +642,8 @@ mod tests {
                 ))
             }
         };
-        let mut rows = Vec::new();
-        let mut spilled = false;
-        while let Some(row) = operator.next(&mut context).expect("join") {
-            spilled = spilled || files_in(&space) > 0;
-            rows.push(row);
-        }
-        drop(operator);
-        assert_eq!(files_in(&space), 0, "the join's files go with it");
-        rows.sort_by(|a, b| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| x.total_cmp(y))
-                .find(|o| o.is_ne())
-                .unwrap_or(Ordering::Equal)
-        });
+        let (mut rows, spilled) = drain(&space, &mut context, operator, Operator::next);
+        sort_rows(&mut rows);
         (rows, spilled)
     }
 

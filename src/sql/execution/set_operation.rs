@@ -371,22 +371,14 @@ fn repartition(
 mod tests {
     use super::*;
     use crate::sql::execution::QueryState;
-    use crate::sql::execution::spill::test_support::{files_in, values};
+    use crate::sql::execution::spill::test_support::{drain, values};
 
     fn run(op: SetOperator, all: bool, left: &[Row], right: &[Row], work_mem: usize) -> Vec<Row> {
         let space = SpillSpace::temporary();
         let mut state = QueryState::new(Vec::new(), work_mem).with_spill_space(Arc::clone(&space));
         let mut context = Context::new(None, &mut state);
-        let mut operator =
-            SetOperation::new(op, all, values(left.to_vec()), values(right.to_vec()));
-        let mut out = Vec::new();
-        let mut spilled = false;
-        while let Some(row) = operator.next(&mut context).expect("next") {
-            spilled = spilled || files_in(&space) > 0;
-            out.push(row);
-        }
-        drop(operator);
-        assert_eq!(files_in(&space), 0);
+        let operator = SetOperation::new(op, all, values(left.to_vec()), values(right.to_vec()));
+        let (mut out, spilled) = drain(&space, &mut context, operator, SetOperation::next);
         let spills = work_mem < 1 << 20 && !(op == SetOperator::Union && all);
         assert_eq!(spilled, spills, "{op:?} {all}: spilled {spilled}");
         out.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));

@@ -763,8 +763,9 @@ impl Partitioner {
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::SpillSpace;
-    use crate::sql::execution::Operator;
+    use crate::error::Result;
     use crate::sql::execution::stream::ValuesOperator;
+    use crate::sql::execution::{Context, Operator};
     use crate::sql::expr::Expr;
     use crate::sql::types::Row;
 
@@ -775,6 +776,37 @@ pub(crate) mod test_support {
                 .map(|row| row.into_iter().map(Expr::Literal).collect())
                 .collect(),
         ))
+    }
+
+    /// Pulls every row of `operator`, watching the space: returns the rows
+    /// and whether files existed while it ran, then drops the operator and
+    /// checks that its files went with it.
+    pub(crate) fn drain<T>(
+        space: &SpillSpace,
+        context: &mut Context<'_>,
+        mut operator: T,
+        next: impl Fn(&mut T, &mut Context<'_>) -> Result<Option<Row>>,
+    ) -> (Vec<Row>, bool) {
+        let mut rows = Vec::new();
+        let mut spilled = false;
+        while let Some(row) = next(&mut operator, context).expect("next row") {
+            spilled = spilled || files_in(space) > 0;
+            rows.push(row);
+        }
+        drop(operator);
+        assert_eq!(files_in(space), 0, "an operator's files go with it");
+        (rows, spilled)
+    }
+
+    /// Sorts rows by all their values, for comparing multisets.
+    pub(crate) fn sort_rows(rows: &mut [Row]) {
+        rows.sort_by(|a, b| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
 
     /// The number of files in the space's directory now.

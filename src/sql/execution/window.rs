@@ -526,7 +526,7 @@ mod tests {
     use super::*;
     use crate::sql::execution::QueryState;
     use crate::sql::execution::spill::SpillSpace;
-    use crate::sql::execution::spill::test_support::{files_in, values};
+    use crate::sql::execution::spill::test_support::{drain, values};
     use crate::sql::plan::{
         Aggregate, AggregateFunction, FrameBound, FrameExclusion, FrameMode, WindowFrame,
     };
@@ -660,15 +660,12 @@ mod tests {
         let space = SpillSpace::temporary();
         let mut state = QueryState::new(Vec::new(), work_mem).with_spill_space(Arc::clone(&space));
         let mut context = Context::new(None, &mut state);
-        let mut operator = WindowOperator::new(values(input()), calls());
-        let mut out = HashMap::new();
-        let mut spilled = false;
-        while let Some(row) = operator.next(&mut context).expect("next") {
-            spilled = spilled || files_in(&space) > 0;
-            out.insert(row[0].as_i64().expect("i"), row[3..].to_vec());
-        }
-        drop(operator);
-        assert_eq!(files_in(&space), 0, "the window's files go with it");
+        let operator = WindowOperator::new(values(input()), calls());
+        let (rows, spilled) = drain(&space, &mut context, operator, WindowOperator::next);
+        let out = rows
+            .into_iter()
+            .map(|row| (row[0].as_i64().expect("i"), row[3..].to_vec()))
+            .collect();
         (out, spilled)
     }
 
