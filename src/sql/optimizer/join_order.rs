@@ -223,50 +223,13 @@ fn rebuild(relations: Vec<LogicalPlan>, mut conjuncts: Vec<Expr>) -> LogicalPlan
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::sql::catalog::{Table, TableColumn};
+    use crate::sql::optimizer::test_support::{self, equal};
     use crate::sql::plan::ColumnCatalog;
-    use crate::sql::types::{DataType, Value};
+    use crate::sql::types::Value;
 
     fn scan(columns: &mut ColumnCatalog, name: &str) -> (LogicalPlan, Vec<ColumnId>) {
-        let ids = vec![
-            columns.add_table_column(name, "id", DataType::Integer),
-            columns.add_table_column(name, "other", DataType::Integer),
-        ];
-        let table = Table {
-            name: name.into(),
-            tree: 3,
-            columns: ["id", "other"]
-                .iter()
-                .map(|n| TableColumn {
-                    name: (*n).into(),
-                    data_type: DataType::Integer,
-                    nullable: false,
-                    default: None,
-                })
-                .collect(),
-            primary_key: vec![0],
-        };
-        (
-            LogicalPlan::Scan {
-                table: Arc::new(table),
-                columns: ids.clone(),
-                access: Access::Full,
-                filter: None,
-            },
-            ids,
-        )
-    }
-
-    fn equal(left: Expr, right: Expr) -> Expr {
-        Expr::Binary {
-            op: BinaryOp::Equal,
-            left: Box::new(left),
-            right: Box::new(right),
-            data_type: DataType::Integer,
-        }
+        test_support::scan(columns, name, ["id", "other"], false)
     }
 
     fn cross(left: LogicalPlan, right: LogicalPlan, condition: Option<Expr>) -> LogicalPlan {

@@ -80,3 +80,59 @@ fn optimize_subqueries(expr: Expr, context: &mut OptimizerContext<'_>) -> Result
         other => Ok(other),
     })
 }
+
+/// Fixtures the rules' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use crate::sql::catalog::{Table, TableColumn};
+    use crate::sql::expr::{BinaryOp, ColumnId, Expr};
+    use crate::sql::plan::{Access, ColumnCatalog, LogicalPlan};
+    use crate::sql::types::DataType;
+
+    /// A full scan of table `name` with two integer columns, the first its
+    /// primary key; returns the plan and the columns' ids.
+    pub(crate) fn scan(
+        columns: &mut ColumnCatalog,
+        name: &str,
+        column_names: [&str; 2],
+        nullable: bool,
+    ) -> (LogicalPlan, Vec<ColumnId>) {
+        let ids: Vec<ColumnId> = column_names
+            .iter()
+            .map(|column| columns.add_table_column(name, *column, DataType::Integer))
+            .collect();
+        let table = Table {
+            name: name.into(),
+            tree: 3,
+            columns: column_names
+                .iter()
+                .map(|column| TableColumn {
+                    name: (*column).into(),
+                    data_type: DataType::Integer,
+                    nullable,
+                    default: None,
+                })
+                .collect(),
+            primary_key: vec![0],
+        };
+        let plan = LogicalPlan::Scan {
+            table: Arc::new(table),
+            columns: ids.clone(),
+            access: Access::Full,
+            filter: None,
+        };
+        (plan, ids)
+    }
+
+    /// `left = right` over integers.
+    pub(crate) fn equal(left: Expr, right: Expr) -> Expr {
+        Expr::Binary {
+            op: BinaryOp::Equal,
+            left: Box::new(left),
+            right: Box::new(right),
+            data_type: DataType::Integer,
+        }
+    }
+}

@@ -263,49 +263,14 @@ fn substitute(predicate: &Expr, exprs: &[(ColumnId, Expr)]) -> Option<Expr> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::sql::catalog::{Table, TableColumn};
     use crate::sql::expr::BinaryOp;
-    use crate::sql::plan::{Access, ColumnCatalog};
+    use crate::sql::optimizer::test_support::{self, equal};
+    use crate::sql::plan::ColumnCatalog;
     use crate::sql::types::{DataType, Value};
 
     fn scan(columns: &mut ColumnCatalog, name: &str) -> (LogicalPlan, Vec<ColumnId>) {
-        let ids = vec![
-            columns.add_table_column(name, "a", DataType::Integer),
-            columns.add_table_column(name, "b", DataType::Integer),
-        ];
-        let table = Table {
-            name: name.into(),
-            tree: 7,
-            columns: ["a", "b"]
-                .iter()
-                .map(|n| TableColumn {
-                    name: (*n).into(),
-                    data_type: DataType::Integer,
-                    nullable: true,
-                    default: None,
-                })
-                .collect(),
-            primary_key: vec![0],
-        };
-        let plan = LogicalPlan::Scan {
-            table: Arc::new(table),
-            columns: ids.clone(),
-            access: Access::Full,
-            filter: None,
-        };
-        (plan, ids)
-    }
-
-    fn equal(left: Expr, right: Expr) -> Expr {
-        Expr::Binary {
-            op: BinaryOp::Equal,
-            left: Box::new(left),
-            right: Box::new(right),
-            data_type: DataType::Integer,
-        }
+        test_support::scan(columns, name, ["a", "b"], true)
     }
 
     fn one() -> Expr {
