@@ -1,4 +1,4 @@
-//! Bank-transfer benchmark (issue 4): what SSI (SERIALIZABLE) costs over
+//! Bank-transfer benchmark: what SSI (SERIALIZABLE) costs over
 //! snapshot isolation (REPEATABLE READ), READ COMMITTED alongside, and the
 //! same workloads on PostgreSQL.
 //!

@@ -1,4 +1,4 @@
-//! Durability benchmark (issue 3): durable commits per second of small
+//! Durability benchmark: durable commits per second of small
 //! transactions with 1, 8 and 32 concurrent committers, next to the disk's
 //! own fdatasync rate and SQLite (WAL mode, `synchronous = FULL`) measured in
 //! the same run; then point lookups and range scans with the buffer pool at
