@@ -326,6 +326,40 @@ pub fn split_point(cells: &[Cow<'_, [u8]>]) -> usize {
     best
 }
 
+/// How full a split leaves the left node of the rightmost node of a level,
+/// in percent of [`NODE_CAPACITY`]: leaves and interior nodes, as
+/// PostgreSQL's B-tree fill factors (90 and 70).
+pub const RIGHTMOST_LEAF_FILL: usize = 90;
+pub const RIGHTMOST_INTERIOR_FILL: usize = 70;
+
+/// Where to split the overfull rightmost node of a level. Keys inserted in
+/// ascending order (a serial key, a load in key order) all land in that
+/// node; a byte-midpoint split would leave every node behind half empty,
+/// doubling the pages a scan reads. Instead the left node keeps `fill`
+/// percent of a node and the rest moves right, so an append-only tree packs
+/// its nodes `fill` full and still leaves room for an update or two. Falls
+/// back to [`split_point`] when no such split fits.
+pub fn split_point_rightmost(cells: &[Cow<'_, [u8]>], fill: usize) -> usize {
+    assert!(
+        cells.len() >= 2,
+        "invariant: only lists of two or more cells split"
+    );
+    let target = NODE_CAPACITY * fill / 100;
+    let total = used_space(cells);
+    let mut left = 0;
+    let mut best = None;
+    for (index, cell) in cells.iter().enumerate().take(cells.len() - 1) {
+        left += cell.len() + SLOT_SIZE;
+        if left > target {
+            break;
+        }
+        if total - left <= NODE_CAPACITY {
+            best = Some(index + 1);
+        }
+    }
+    best.unwrap_or_else(|| split_point(cells))
+}
+
 /// Rewrites `bytes` as a node holding `cells` (which must fit), keeping the LSN.
 pub fn write(
     bytes: &mut PageBytes,
@@ -549,6 +583,41 @@ mod tests {
         let cells = cells_of(&owned);
         assert!(!fits(&cells));
         let split = split_point(&cells);
+        assert!(fits(&cells[..split]) && fits(&cells[split..]));
+    }
+
+    #[test]
+    fn rightmost_split_packs_the_left_node() {
+        let owned: Vec<Vec<u8>> = (0u32..400)
+            .map(|i| leaf_cell(&i.to_be_bytes(), LeafValue::Inline(&[5; 20])))
+            .collect();
+        let cells = cells_of(&owned);
+        let count = (0..cells.len())
+            .find(|&n| !fits(&cells[..=n]))
+            .expect("400 cells overfill a node")
+            + 1;
+        let overfull = &cells[..count];
+        let split = split_point_rightmost(overfull, RIGHTMOST_LEAF_FILL);
+        let left = used_space(&overfull[..split]);
+        assert!(left <= NODE_CAPACITY * RIGHTMOST_LEAF_FILL / 100);
+        assert!(left + 31 > NODE_CAPACITY * RIGHTMOST_LEAF_FILL / 100);
+        assert!(fits(&overfull[split..]));
+        // The balanced split leaves both halves about half full.
+        let balanced = split_point(overfull);
+        assert!(used_space(&overfull[..balanced]) < NODE_CAPACITY * 55 / 100);
+    }
+
+    #[test]
+    fn rightmost_split_falls_back_when_the_right_would_overflow() {
+        let big = vec![
+            leaf_cell(
+                &[7; MAX_KEY_SIZE],
+                LeafValue::Inline(&[1; MAX_INLINE_VALUE])
+            );
+            3
+        ];
+        let cells = cells_of(&big);
+        let split = split_point_rightmost(&cells, 10);
         assert!(fits(&cells[..split]) && fits(&cells[split..]));
     }
 

@@ -11,6 +11,9 @@
 //!   insert into a full leaf:  cells + new ─► split at the byte midpoint;
 //!     left half stays in place, right half to a new page, its first key goes
 //!     up as a separator; a full parent splits the same way, recursively.
+//!     The rightmost node of a level splits unevenly instead, keeping its
+//!     left part 90% full (70% for interior nodes), so keys inserted in
+//!     ascending order pack the tree instead of leaving nodes half empty.
 //!     A full root moves both halves to new pages and becomes their parent,
 //!     so the root page number never changes.
 //!   delete leaving a node under MIN_FILL: combine with a sibling under the
@@ -34,9 +37,11 @@
 //!    leftmost's left and the rightmost's right are 0.
 //! 3. The root page number is fixed from `create` to `destroy`, so the
 //!    directory of roots changes only when trees are created or dropped.
-//! 4. A non-root node holds at least [`MIN_FILL`] bytes after a delete
-//!    settled it, unless its parent has a single child or merging was
-//!    impossible; splits never leave a node over capacity.
+//! 4. A non-root node holds at least [`MIN_FILL`] bytes after a change that
+//!    shrank it settled it, unless its parent has a single child or merging
+//!    was impossible; splits never leave a node over capacity. A change that
+//!    grows a node never rebalances it: the right node of a rightmost split
+//!    starts under `MIN_FILL` and fills as keys are appended to it.
 //! 5. Callers serialise writers (the engine holds its write lock), and readers
 //!    only run concurrently with other readers.
 //! 6. An overflow chain is freed only after the cell pointing at it changed
@@ -70,6 +75,8 @@ type Cells<'a> = Vec<Cow<'a, [u8]>>;
 struct PathStep {
     page_number: PageNumber,
     index: usize,
+    /// Whether `index` is the node's last child.
+    last: bool,
 }
 
 /// Where a descent goes.
@@ -183,10 +190,30 @@ fn relink_left(
     mtr.apply(page_number, Delta::SetLeft(left))
 }
 
-/// Splits a cell list at its byte midpoint into (left, separator, right); an
-/// interior right half's first key moves up and becomes minus infinity.
-fn split_cells<'a>(kind: NodeKind, mut cells: Cells<'a>) -> (Cells<'a>, Vec<u8>, Cells<'a>) {
-    let split = node::split_point(&cells);
+/// Where a split puts its cut: at the byte midpoint, or packing the left
+/// node because the node is the rightmost of its level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SplitAt {
+    Midpoint,
+    Rightmost,
+}
+
+/// Splits a cell list into (left, separator, right); an interior right
+/// half's first key moves up and becomes minus infinity.
+fn split_cells<'a>(
+    kind: NodeKind,
+    mut cells: Cells<'a>,
+    at: SplitAt,
+) -> (Cells<'a>, Vec<u8>, Cells<'a>) {
+    let split = match (at, kind) {
+        (SplitAt::Midpoint, _) => node::split_point(&cells),
+        (SplitAt::Rightmost, NodeKind::Leaf) => {
+            node::split_point_rightmost(&cells, node::RIGHTMOST_LEAF_FILL)
+        }
+        (SplitAt::Rightmost, NodeKind::Interior) => {
+            node::split_point_rightmost(&cells, node::RIGHTMOST_INTERIOR_FILL)
+        }
+    };
     let mut right = cells.split_off(split);
     let separator = cell_key(kind, &right[0]).to_vec();
     if kind == NodeKind::Interior {
@@ -231,12 +258,16 @@ impl BTree {
                     Target::First => 0,
                     Target::Last => node.len() - 1,
                 };
-                Ok(Some((index, node.child(index))))
+                Ok(Some((index, index + 1 == node.len(), node.child(index))))
             })?;
-            let Some((index, child)) = step else {
+            let Some((index, last, child)) = step else {
                 return Ok((path, page_number));
             };
-            path.push(PathStep { page_number, index });
+            path.push(PathStep {
+                page_number,
+                index,
+                last,
+            });
             page_number = child;
             if path.len() > MAX_DEPTH || page_number == 0 {
                 return Err(Error::Corrupt(format!(
@@ -284,6 +315,7 @@ impl BTree {
         let scratch = mtr.copy_page(leaf)?;
         let node = Node::open(leaf, &scratch)?;
         let mut cells = node.cells();
+        let before = node::used_space(&cells);
         let replaced_chain = match node.search(key) {
             Ok(index) => {
                 cells[index] = Cow::Owned(new_cell.clone());
@@ -295,6 +327,7 @@ impl BTree {
             }
         };
         let siblings = (node.left(), node.right());
+        let shrank = node::used_space(&cells) < before;
         self.settle(
             mtr,
             meta,
@@ -303,6 +336,7 @@ impl BTree {
             NodeKind::Leaf,
             siblings,
             cells,
+            shrank,
             Some(Delta::LeafPut(new_cell)),
         )?;
         // Invariant 6: the old chain goes only now that nothing points at it.
@@ -340,6 +374,7 @@ impl BTree {
                 )));
             }
             let mut cells = node.cells();
+            let before = node::used_space(&cells);
             match node.search(key) {
                 Ok(index) => {
                     if chain_of(node.value(index)).is_some() {
@@ -349,7 +384,10 @@ impl BTree {
                 }
                 Err(index) => cells.insert(index, Cow::Borrowed(&new_cell)),
             }
-            Ok(node::fits(&cells) && (leaf == self.root || node::used_space(&cells) >= MIN_FILL))
+            let after = node::used_space(&cells);
+            // Only a change that shrinks a node may leave it needing a
+            // rebalance (invariant 4).
+            Ok(node::fits(&cells) && (leaf == self.root || after >= MIN_FILL || after >= before))
         })?;
         if !fits {
             return Ok(false);
@@ -422,6 +460,7 @@ impl BTree {
             NodeKind::Leaf,
             siblings,
             cells,
+            true,
             Some(Delta::LeafDelete(key.to_vec())),
         )?;
         free_value(mtr, meta, removed_value)?;
@@ -429,8 +468,9 @@ impl BTree {
     }
 
     /// Writes a node's new cell list and restores the tree's shape: splits it
-    /// if overfull, rebalances it if underfull, shrinks the root if it has a
-    /// single child. `path` leads from the root to the node's parent.
+    /// if overfull, rebalances it if the change `shrank` it under
+    /// [`MIN_FILL`], shrinks the root if it has a single child. `path` leads
+    /// from the root to the node's parent.
     #[allow(clippy::too_many_arguments)]
     /// `delta`, if given, describes the whole change to the node as a small
     /// logged edit, used when the node is simply rewritten.
@@ -443,6 +483,7 @@ impl BTree {
         kind: NodeKind,
         siblings: (PageNumber, PageNumber),
         cells: Cells<'_>,
+        shrank: bool,
         delta: Option<Delta>,
     ) -> Result<()> {
         let Some((parent_step, ancestors)) = path.split_last() else {
@@ -454,7 +495,14 @@ impl BTree {
             return self.collapse_root(mtr, meta);
         };
         if !node::fits(&cells) {
-            let (left_cells, separator, right_cells) = split_cells(kind, cells);
+            // The node is the rightmost of its level when every step above
+            // it took the last child.
+            let at = if path.iter().all(|step| step.last) {
+                SplitAt::Rightmost
+            } else {
+                SplitAt::Midpoint
+            };
+            let (left_cells, separator, right_cells) = split_cells(kind, cells, at);
             let new_page = meta.allocate(mtr)?;
             if kind == NodeKind::Leaf {
                 let (left, right) = siblings;
@@ -480,10 +528,11 @@ impl BTree {
                 NodeKind::Interior,
                 (0, 0),
                 parent_cells,
+                false,
                 None,
             );
         }
-        if node::used_space(&cells) >= MIN_FILL {
+        if !shrank || node::used_space(&cells) >= MIN_FILL {
             return write_or_apply(mtr, page_number, kind, siblings, &cells, delta);
         }
         self.rebalance(mtr, meta, path, page_number, kind, siblings, cells, delta)
@@ -571,7 +620,7 @@ impl BTree {
             meta.free(mtr, right_page)?;
             parent_cells.remove(right_index);
         } else {
-            let (new_left, separator, new_right) = split_cells(kind, combined);
+            let (new_left, separator, new_right) = split_cells(kind, combined, SplitAt::Midpoint);
             write_node(mtr, left_page, kind, left_links, &new_left)?;
             write_node(mtr, right_page, kind, right_links, &new_right)?;
             parent_cells[right_index] = Cow::Owned(interior_cell(&separator, right_page));
@@ -584,6 +633,7 @@ impl BTree {
             NodeKind::Interior,
             (0, 0),
             parent_cells,
+            true,
             None,
         )
     }
@@ -597,7 +647,7 @@ impl BTree {
         kind: NodeKind,
         cells: Cells<'_>,
     ) -> Result<()> {
-        let (left_cells, separator, right_cells) = split_cells(kind, cells);
+        let (left_cells, separator, right_cells) = split_cells(kind, cells, SplitAt::Rightmost);
         let left_page = meta.allocate(mtr)?;
         let right_page = meta.allocate(mtr)?;
         let (left_links, right_links) = match kind {
