@@ -168,10 +168,21 @@ impl<'a> Reader<'a> {
 
 /// Decodes a row.
 pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut row = Vec::new();
+    decode_row_into(bytes, None, &mut row)?;
+    Ok(row)
+}
+
+/// Decodes a row into `row` (cleared first), only the columns `wanted`
+/// marks (all if `None`); the others become NULL without being copied out,
+/// though every value's tag and length are still checked.
+pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, row: &mut Vec<Value>) -> Result<()> {
     let mut reader = Reader::new(bytes, "row");
     let count = reader.u16()? as usize;
-    let mut row = Vec::with_capacity(count);
-    for _ in 0..count {
+    row.clear();
+    row.reserve(count);
+    for index in 0..count {
+        let keep = wanted.is_none_or(|wanted| wanted.get(index).copied().unwrap_or(false));
         let value = match reader.u8()? {
             0 => Value::Null,
             1 => Value::Boolean(false),
@@ -181,20 +192,51 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
             5 => Value::BigInt(i64::from_le_bytes(reader.array()?)),
             6 => Value::Real(f32::from_le_bytes(reader.array()?)),
             7 => Value::Double(f64::from_le_bytes(reader.array()?)),
-            8 => Value::Text(reader.string()?),
+            8 if keep => Value::Text(reader.string()?),
+            8 => {
+                let length = reader.u32()? as usize;
+                reader.take(length)?;
+                Value::Null
+            }
             tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
         };
-        row.push(value);
+        row.push(if keep { value } else { Value::Null });
     }
     if !reader.is_empty() {
         return Err(Error::Corrupt("trailing bytes after row".into()));
     }
-    Ok(row)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_decode_keeps_the_wanted_columns_and_checks_the_rest() {
+        let row = vec![
+            Value::Integer(1),
+            Value::Text("skipped".into()),
+            Value::Text("kept".into()),
+            Value::Double(2.5),
+        ];
+        let bytes = encode_row(&row);
+        let mut out = vec![Value::BigInt(9)];
+        decode_row_into(&bytes, Some(&[false, false, true]), &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Value::Null,
+                Value::Null,
+                Value::Text("kept".into()),
+                Value::Null
+            ]
+        );
+        decode_row_into(&bytes, None, &mut out).unwrap();
+        assert_eq!(out, row);
+        // A skipped text still has its length checked.
+        assert!(decode_row_into(&bytes[..bytes.len() - 12], Some(&[true]), &mut out).is_err());
+    }
 
     #[test]
     fn key_order_matches_value_order() {

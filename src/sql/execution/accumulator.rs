@@ -33,7 +33,7 @@
 //!    grew by (pending inputs, `string_agg`'s text), for the caller's
 //!    memory accounting.
 
-use std::collections::HashSet;
+use super::hash::RowSet;
 
 use super::context::Context;
 use super::sort::{Direction, compare};
@@ -70,7 +70,7 @@ enum State {
 #[derive(Clone, Debug)]
 enum Pending {
     /// DISTINCT: each distinct argument list once.
-    Distinct(HashSet<Vec<Value>>),
+    Distinct(RowSet<Vec<Value>>),
     /// ORDER BY without DISTINCT: sort key values and arguments, in input
     /// order.
     Ordered(Vec<(Vec<Value>, Vec<Value>)>),
@@ -152,7 +152,7 @@ impl Accumulator {
             AggregateFunction::StringAgg => State::Text(None),
         };
         let pending = match (aggregate.distinct, defers(aggregate)) {
-            (true, _) => Some(Pending::Distinct(HashSet::new())),
+            (true, _) => Some(Pending::Distinct(RowSet::default())),
             (false, true) => Some(Pending::Ordered(Vec::new())),
             (false, false) => None,
         };
@@ -168,8 +168,8 @@ impl Accumulator {
     pub(super) fn add(
         &mut self,
         aggregate: &Aggregate,
-        keys: Vec<Value>,
-        args: Vec<Value>,
+        keys: &[Value],
+        args: &[Value],
     ) -> Result<usize> {
         // A NULL input is skipped whenever it comes: drop it now.
         if aggregate.function != AggregateFunction::CountStar
@@ -179,12 +179,16 @@ impl Accumulator {
         }
         let grew = match &mut self.pending {
             Some(Pending::Distinct(seen)) => {
-                let size = row_size(&args) + ENTRY_OVERHEAD;
-                if seen.insert(args) { size } else { 0 }
+                if seen.contains(args) {
+                    0
+                } else {
+                    seen.insert(args.to_vec());
+                    row_size(args) + ENTRY_OVERHEAD
+                }
             }
             Some(Pending::Ordered(inputs)) => {
-                let size = row_size(&keys) + row_size(&args);
-                inputs.push((keys, args));
+                let size = row_size(keys) + row_size(args);
+                inputs.push((keys.to_vec(), args.to_vec()));
                 size
             }
             None => {
@@ -241,17 +245,18 @@ impl Accumulator {
             }
             *previous = Some(args.clone());
         }
-        self.feed(aggregate, args)
+        self.feed(aggregate, &args)
     }
 
-    fn feed(&mut self, aggregate: &Aggregate, args: Vec<Value>) -> Result<()> {
+    /// Adds one input's arguments to the state, copying only what it keeps.
+    fn feed(&mut self, aggregate: &Aggregate, args: &[Value]) -> Result<()> {
         if aggregate.function == AggregateFunction::CountStar {
             if let State::Count(count) = &mut self.state {
                 *count += 1;
             }
             return Ok(());
         }
-        let mut args = args.into_iter();
+        let mut args = args.iter();
         let Some(value) = args.next().filter(|value| !value.is_null()) else {
             return Ok(());
         };
@@ -281,11 +286,11 @@ impl Accumulator {
                     }
                 };
                 if replace {
-                    *best = Some(value);
+                    *best = Some(value.clone());
                 }
             }
             State::Boolean(result) => {
-                let Value::Boolean(b) = value else {
+                let &Value::Boolean(b) = value else {
                     return Err(Error::Internal(format!("a boolean aggregate of {value:?}")));
                 };
                 *result = Some(match (aggregate.function, *result) {
@@ -310,12 +315,12 @@ impl Accumulator {
                     return Err(Error::Internal("string_agg of a non-text value".into()));
                 };
                 match text {
-                    None => *text = Some(piece),
+                    None => *text = Some(piece.clone()),
                     Some(text) => {
                         if let Some(Value::Text(delimiter)) = args.next() {
-                            text.push_str(&delimiter);
+                            text.push_str(delimiter);
                         }
-                        text.push_str(&piece);
+                        text.push_str(piece);
                     }
                 }
             }
@@ -420,7 +425,7 @@ mod tests {
         let mut accumulator = Accumulator::new(aggregate);
         for value in values {
             accumulator
-                .add(aggregate, Vec::new(), vec![value.clone()])
+                .add(aggregate, &[], std::slice::from_ref(value))
                 .expect("adds");
         }
         accumulator.finish(aggregate).expect("finishes")
@@ -482,7 +487,7 @@ mod tests {
             let aggregate = distinct_string_agg(descending);
             let add = |accumulator: &mut Accumulator, x: &str| {
                 accumulator
-                    .add(&aggregate, vec![text(x)], vec![text(x), text(",")])
+                    .add(&aggregate, &[text(x)], &[text(x), text(",")])
                     .expect("add")
             };
             // All pending until the end.

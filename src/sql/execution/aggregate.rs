@@ -59,7 +59,7 @@
 //!    (`accumulator.rs`, invariant 2), so the spilled result is the
 //!    in-memory one.
 
-use std::collections::HashMap;
+use super::hash::RowMap;
 
 use super::Operator;
 use super::accumulator::{Accumulator, aggregate_input, defers, pending_order};
@@ -153,18 +153,22 @@ impl AggregateOperator {
                 table.create(group, &self.aggregates);
             }
         }
+        // Buffers reused for every row: a row allocates only when it
+        // starts a group.
+        let mut values: Row = Vec::with_capacity(self.group_by.len());
+        let mut group: Row = Vec::with_capacity(1 + self.group_by.len());
+        let mut inputs: Vec<Input> = Vec::with_capacity(self.aggregates.len());
         while let Some(row) = self.input.next(context)? {
-            let values = self
-                .group_by
-                .iter()
-                .map(|e| e.evaluate(&row, context))
-                .collect::<Result<Row>>()?;
-            let mut inputs = Vec::with_capacity(self.aggregates.len());
+            values.clear();
+            for expr in &self.group_by {
+                values.push(expr.evaluate(&row, context)?);
+            }
+            inputs.clear();
             for aggregate in &self.aggregates {
                 inputs.push(aggregate_input(aggregate, &row, context)?);
             }
             for (set, columns) in self.sets.iter().enumerate() {
-                let mut group = Vec::with_capacity(1 + values.len());
+                group.clear();
                 group.push(Value::Integer(set as i32));
                 group.extend(values.iter().enumerate().map(|(i, v)| {
                     if columns.contains(&i) {
@@ -173,7 +177,7 @@ impl AggregateOperator {
                         Value::Null
                     }
                 }));
-                table.offer(group, &inputs, &self.aggregates, context)?;
+                table.offer(&group, &inputs, &self.aggregates, context)?;
             }
         }
         Ok(table)
@@ -197,7 +201,7 @@ impl AggregateOperator {
                 )));
             }
             let inputs = decode_inputs(record.split_off(width), &self.aggregates)?;
-            table.offer(record, &inputs, &self.aggregates, context)?;
+            table.offer(&record, &inputs, &self.aggregates, context)?;
         }
         Ok(table)
     }
@@ -220,7 +224,7 @@ struct PendingSorter {
 /// The groups of one pass over the input or a partition.
 struct Table {
     /// Group number by (set, group values).
-    index: HashMap<Row, usize>,
+    index: RowMap<Row, usize>,
     /// Each group's (set, group values) and accumulators, by number.
     groups: Vec<(Row, Vec<Accumulator>)>,
     /// Estimated bytes held, and how many of them are pending inputs.
@@ -247,7 +251,7 @@ impl Table {
             n => (work_mem / 2, work_mem / 2 / n),
         };
         Table {
-            index: HashMap::new(),
+            index: RowMap::default(),
             groups: Vec::new(),
             bytes: 0,
             pending_bytes: 0,
@@ -276,32 +280,32 @@ impl Table {
     /// table or fits, else to the group's partition.
     fn offer(
         &mut self,
-        group: Row,
+        group: &[Value],
         inputs: &[Input],
         aggregates: &[Aggregate],
         context: &mut Context<'_>,
     ) -> Result<()> {
-        let number = match self.index.get(&group) {
+        let number = match self.index.get(group) {
             Some(&number) => number,
             // Invariant 2: the first group always stays.
             None if self.overflow.is_none()
                 && (self.bytes <= self.budget || self.groups.is_empty()) =>
             {
-                self.create(group, aggregates)
+                self.create(group.to_vec(), aggregates)
             }
             None => {
                 let overflow = self.overflow.get_or_insert_with(|| {
                     Partitioner::new(context.spill_space(), self.fan_out, self.level)
                 });
-                let record = encode_inputs(group.clone(), inputs, aggregates);
-                return overflow.push(&group, &record, 0);
+                let record = encode_inputs(group.to_vec(), inputs, aggregates);
+                return overflow.push(group, &record, 0);
             }
         };
         let accumulators = &mut self.groups[number].1;
         for ((accumulator, aggregate), input) in accumulators.iter_mut().zip(aggregates).zip(inputs)
         {
             if let Some((keys, args)) = input {
-                let grew = accumulator.add(aggregate, keys.clone(), args.clone())?;
+                let grew = accumulator.add(aggregate, keys, args)?;
                 self.bytes += grew;
                 if defers(aggregate) {
                     self.pending_bytes += grew;

@@ -14,6 +14,8 @@
 //! query's files go when it ends, however it ends.
 
 use std::collections::HashMap;
+
+use super::hash::RowMap;
 use std::sync::Arc;
 
 use super::spill::{BufferedRows, SpillSpace};
@@ -45,7 +47,7 @@ pub struct QueryState {
     /// Parameter frames of correlated plans, innermost last.
     frames: Vec<Vec<Value>>,
     /// Results of subqueries by subquery id and parameter values.
-    pub(crate) subquery_results: HashMap<(usize, Vec<Value>), Value>,
+    pub(crate) subquery_results: RowMap<(usize, Vec<Value>), Value>,
     /// The value lists of uncorrelated ANY/ALL subqueries, by subquery id.
     pub(crate) subquery_lists: HashMap<usize, Arc<ValueList>>,
     /// Common table expressions by id.
@@ -70,7 +72,7 @@ impl QueryState {
         QueryState {
             params,
             frames: Vec::new(),
-            subquery_results: HashMap::new(),
+            subquery_results: RowMap::default(),
             subquery_lists: HashMap::new(),
             ctes: HashMap::new(),
             work_tables: HashMap::new(),

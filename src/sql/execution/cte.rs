@@ -21,7 +21,7 @@
 //! recursive `UNION` (without ALL) has seen stay in memory, as in
 //! PostgreSQL: a row can only be returned once it is known to be new.
 
-use std::collections::HashSet;
+use super::hash::RowSet;
 use std::sync::Arc;
 
 use super::context::{Context, CteState};
@@ -145,7 +145,7 @@ pub struct RecursiveCte {
     recursive: Arc<LogicalPlan>,
     all: bool,
     /// Every row returned so far (without ALL).
-    seen: HashSet<Row>,
+    seen: RowSet<Row>,
     /// The rows this round added (made with the first).
     round: Option<RowBuffer>,
     /// The recursive term's operators for the current round.
@@ -159,7 +159,7 @@ impl RecursiveCte {
             anchor: Some(Box::new(anchor)),
             recursive,
             all,
-            seen: HashSet::new(),
+            seen: RowSet::default(),
             round: None,
             running: None,
         }

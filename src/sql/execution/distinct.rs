@@ -27,7 +27,7 @@
 //! 3. Rows come out in input order within memory; spilled rows come after
 //!    and partition by partition (SQL leaves the order undefined).
 
-use std::collections::HashSet;
+use super::hash::RowSet;
 
 use super::Operator;
 use super::context::Context;
@@ -71,7 +71,7 @@ impl DistinctOperator {
 pub(super) struct Deduplicator {
     /// Memory for the set; `None`: `work_mem`.
     budget: Option<usize>,
-    seen: HashSet<Row>,
+    seen: RowSet<Row>,
     bytes: usize,
     /// The partition level of the rows being offered.
     level: u32,
@@ -87,7 +87,7 @@ impl Deduplicator {
     pub(super) fn new(budget: Option<usize>) -> Deduplicator {
         Deduplicator {
             budget,
-            seen: HashSet::new(),
+            seen: RowSet::default(),
             bytes: 0,
             level: 0,
             overflow: None,

@@ -115,7 +115,7 @@ pub fn insert(
 
 /// Reads the rows a `Scan` plan selects, with their keys.
 fn keyed_rows(source: &LogicalPlan, context: &mut Context<'_>) -> Result<Vec<(Vec<u8>, Row)>> {
-    let mut scan = build_scan(source, &[])?;
+    let mut scan = build_scan(source, &[], None)?;
     let mut rows = Vec::new();
     while let Some(entry) = scan.next_keyed(context)? {
         rows.push(entry);

@@ -37,8 +37,29 @@
 //!
 //! Spilled joins return rows in a different order than in memory (pair by
 //! pair); SQL leaves it undefined without ORDER BY.
+//!
+//! **Narrowing the probe scan.** The table is built before the first left
+//! row is read. When the left input is a full table scan whose primary key
+//! leads with an integer key column of the join, a left row outside the
+//! span of the right rows' values of that key matches nothing; for INNER,
+//! semi and RIGHT joins (which return nothing for an unmatched left row)
+//! the scan is narrowed to that key range before it opens (to nothing if
+//! no right row has a key), as a database narrows a join's probe side by
+//! the build side's min/max. Joining the orders of a few days to their
+//! line items then reads those orders' lines, not the table:
+//!
+//! ```text
+//!   Hash Join (l.order_id = o.id)
+//!     Seq Scan on lineitems l   ── reads order_id ∈ [min o.id, max o.id]
+//!     <orders of 200 days>      ── built first: min and max o.id
+//! ```
+//!
+//! For SSI the narrowed scan registers the range it reads; rows outside
+//! it could only join with right rows that the right input did not
+//! return, and a concurrent write that would add such a right row
+//! conflicts with the right input's own reads.
 
-use std::collections::HashMap;
+use super::hash::RowMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
@@ -75,7 +96,7 @@ fn entry_size(row: &[Value], key: &[Value]) -> usize {
 #[derive(Default)]
 struct HashTable {
     rows: RightRows,
-    table: HashMap<Vec<Value>, Vec<usize>>,
+    table: RowMap<Vec<Value>, Vec<usize>>,
     /// Rows with a NULL key (kept for RIGHT and FULL only).
     null_keys: Vec<usize>,
     bytes: usize,
@@ -230,7 +251,45 @@ pub struct HashJoin {
     left: Box<Operator>,
     right: Box<Operator>,
     spec: JoinSpec,
+    /// The key (by index) on which the left scan is narrowed to the span
+    /// of the right keys, if it can be (module docs).
+    narrow: Option<usize>,
     state: HashState,
+}
+
+/// The smallest and largest value of one key over the right rows (whose
+/// keys are never NULL here).
+#[derive(Default)]
+enum KeySpan {
+    /// No right row yet.
+    #[default]
+    Empty,
+    Span(i64, i64),
+    /// A key that is not an integer (a float equal to an integer would
+    /// still match): no narrowing.
+    Unknown,
+}
+
+impl KeySpan {
+    fn add(&mut self, narrow: Option<usize>, key: &[Value]) {
+        let Some(value) = narrow.and_then(|index| key.get(index)) else {
+            return;
+        };
+        let value = match value {
+            Value::SmallInt(_) | Value::Integer(_) | Value::BigInt(_) => {
+                value.as_i64().expect("invariant: an integer value")
+            }
+            _ => {
+                *self = KeySpan::Unknown;
+                return;
+            }
+        };
+        *self = match *self {
+            KeySpan::Empty => KeySpan::Span(value, value),
+            KeySpan::Span(low, high) => KeySpan::Span(low.min(value), high.max(value)),
+            KeySpan::Unknown => KeySpan::Unknown,
+        };
+    }
 }
 
 impl HashJoin {
@@ -242,10 +301,20 @@ impl HashJoin {
         condition: Option<Expr>,
         widths: (usize, usize),
     ) -> HashJoin {
-        let (left_keys, right_keys) = keys.into_iter().unzip();
+        let (left_keys, right_keys): (Vec<Expr>, Vec<Expr>) = keys.into_iter().unzip();
+        let narrow = match (&left, kind) {
+            (Operator::Scan(scan), JoinKind::Inner | JoinKind::Semi | JoinKind::Right) => {
+                left_keys.iter().position(|key| match key {
+                    Expr::Slot(slot) => scan.leading_key_slot(*slot),
+                    _ => false,
+                })
+            }
+            _ => None,
+        };
         HashJoin {
             left: Box::new(left),
             right: Box::new(right),
+            narrow,
             spec: JoinSpec {
                 kind,
                 condition,
@@ -262,7 +331,22 @@ impl HashJoin {
         let spec = &self.spec;
         loop {
             match &mut self.state {
-                HashState::Build => self.state = build_table(&mut self.right, spec, context)?,
+                HashState::Build => {
+                    let mut span = KeySpan::default();
+                    self.state =
+                        build_table(&mut self.right, spec, self.narrow, &mut span, context)?;
+                    if self.narrow.is_some()
+                        && let Operator::Scan(scan) = self.left.as_mut()
+                    {
+                        match span {
+                            KeySpan::Empty => scan.narrow_leading_key(None)?,
+                            KeySpan::Span(low, high) => {
+                                scan.narrow_leading_key(Some((low, high)))?
+                            }
+                            KeySpan::Unknown => {}
+                        }
+                    }
+                }
                 HashState::Memory(probe) => {
                     let row =
                         probe.next(spec, &mut LeftInput::Operator(&mut self.left), context)?;
@@ -307,6 +391,8 @@ impl HashJoin {
 fn build_table(
     right: &mut Operator,
     spec: &JoinSpec,
+    narrow: Option<usize>,
+    span: &mut KeySpan,
     context: &mut Context<'_>,
 ) -> Result<HashState> {
     let work_mem = context.work_mem();
@@ -314,9 +400,12 @@ fn build_table(
     let mut table = HashTable::default();
     while let Some(row) = right.next(context)? {
         let key = spec.right_key(&row, context)?;
+        if let Some(key) = &key {
+            span.add(narrow, key);
+        }
         table.insert(row, key, keep_null);
         if table.bytes > work_mem {
-            return spill_table(table, right, spec, context);
+            return spill_table(table, right, spec, narrow, span, context);
         }
     }
     Ok(HashState::Memory(Probe::new(table)))
@@ -328,6 +417,8 @@ fn spill_table(
     table: HashTable,
     input: &mut Operator,
     spec: &JoinSpec,
+    narrow: Option<usize>,
+    span: &mut KeySpan,
     context: &mut Context<'_>,
 ) -> Result<HashState> {
     let space = context.spill_space();
@@ -356,7 +447,10 @@ fn spill_table(
     drop(rows);
     while let Some(row) = input.next(context)? {
         match spec.right_key(&row, context)? {
-            Some(key) => right.push(&key, &row, entry_size(&row, &key))?,
+            Some(key) => {
+                span.add(narrow, &key);
+                right.push(&key, &row, entry_size(&row, &key))?
+            }
             None if spec.keeps_right() => {
                 let writer = match &mut null_right {
                     Some(writer) => writer,

@@ -21,7 +21,8 @@
 //! and the block nested loop), `hash_join.rs`, `set_operation.rs`, `cte.rs`
 //! (shared and recursive CTEs), `window.rs` (window functions, with
 //! `window_frame.rs` for frames), `subquery.rs` (subqueries in
-//! expressions), and `dml.rs` (INSERT, UPDATE, DELETE).
+//! expressions), and `dml.rs` (INSERT, UPDATE, DELETE). `hash.rs` is the
+//! hash function of every hash table here.
 //!
 //! **Bounded memory.** Operators that must hold rows (sort, hash
 //! aggregation, hash join, the nested loop join's right side, DISTINCT,
@@ -50,6 +51,7 @@ mod context;
 mod cte;
 mod distinct;
 pub mod dml;
+mod hash;
 mod hash_join;
 mod join;
 mod scan;
@@ -63,7 +65,7 @@ mod window_frame;
 
 pub use compile::Layout;
 pub use context::{Context, CteState, DEFAULT_WORK_MEM, QueryState};
-pub use scan::ScanOperator;
+pub use scan::{Projection, ScanOperator};
 pub use sort::compare_keys;
 
 use std::ops::Bound;
@@ -150,11 +152,15 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
                 .collect::<Result<_>>()?;
             Operator::Values(ValuesOperator::new(rows))
         }
-        LogicalPlan::Scan { .. } => Operator::Scan(Box::new(build_scan(plan, outer)?)),
+        LogicalPlan::Scan { .. } => Operator::Scan(Box::new(build_scan(plan, outer, None)?)),
         LogicalPlan::Filter { input, predicate } => {
             let columns = input.output();
             let predicate = Layout::new(&columns, outer).compile(predicate)?;
             Operator::Filter(FilterOperator::new(build(input, outer)?, predicate))
+        }
+        LogicalPlan::Project { input, exprs } if projected_scan(input, exprs).is_some() => {
+            let positions = projected_scan(input, exprs).expect("invariant: checked by the guard");
+            Operator::Scan(Box::new(build_scan(input, outer, Some(positions))?))
         }
         LogicalPlan::Project { input, exprs } => {
             let columns = input.output();
@@ -355,7 +361,29 @@ fn build_join(
 }
 
 /// Compiles a `Scan` plan (DML reads its target through one, for the keys).
-pub fn build_scan(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<ScanOperator> {
+/// The table positions of a projection that only passes some of a table
+/// scan's columns through (the `prune` rule's), which the scan itself then
+/// returns; `None` for any other projection.
+fn projected_scan(input: &LogicalPlan, exprs: &[(ColumnId, Expr)]) -> Option<Vec<usize>> {
+    let LogicalPlan::Scan { columns, .. } = input else {
+        return None;
+    };
+    exprs
+        .iter()
+        .map(|(id, expr)| match expr {
+            Expr::Column(column) if column == id => columns.iter().position(|c| c == id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Builds a table scan, returning the table columns at `positions` if
+/// given, else all of them.
+pub fn build_scan(
+    plan: &LogicalPlan,
+    outer: &[ColumnId],
+    positions: Option<Vec<usize>>,
+) -> Result<ScanOperator> {
     let LogicalPlan::Scan {
         table,
         columns,
@@ -384,7 +412,9 @@ pub fn build_scan(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<ScanOperator
         }
     };
     let filter = Layout::new(columns, outer).compile_option(filter)?;
-    Ok(ScanOperator::new(table.clone(), access, filter))
+    let projection =
+        positions.map(|positions| Projection::new(positions, columns.len(), filter.as_ref()));
+    Ok(ScanOperator::new(table.clone(), access, filter, projection))
 }
 
 /// Runs an operator to the end.

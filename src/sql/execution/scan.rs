@@ -6,6 +6,11 @@
 //! scan streams through an [`MvccScan`]; the scan registers its read range
 //! with SSI when it opens, so a transaction's reads are exactly the ranges
 //! its scans opened.
+//!
+//! A scan with a projection (the `prune` rule's, fused into the scan when
+//! operators are built) decodes only the columns it returns or its filter
+//! reads, into a buffer reused for every row, and returns a row of just the
+//! projected columns.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -13,7 +18,7 @@ use std::sync::Arc;
 use super::context::Context;
 use crate::error::{Error, Result};
 use crate::sql::catalog::Table;
-use crate::sql::encoding::{decode_row, encode_key};
+use crate::sql::encoding::{decode_row_into, encode_key};
 use crate::sql::expr::{Expr, cast};
 use crate::sql::plan::Access;
 use crate::sql::types::{DataType, Row, Value};
@@ -25,7 +30,44 @@ pub struct ScanOperator {
     table: Arc<Table>,
     access: Access,
     filter: Option<Expr>,
+    projection: Option<Projection>,
+    /// A full scan narrowed before it opened to the keys whose leading
+    /// column lies in a span (see [`ScanOperator::narrow_leading_key`]).
+    narrowed: Option<KeyRange>,
+    /// The row being decoded, reused from row to row.
+    decoded: Row,
     state: ScanState,
+}
+
+/// The table columns a scan returns, by position, and which columns it
+/// decodes (those and the ones its filter reads).
+pub struct Projection {
+    positions: Vec<usize>,
+    decode: Vec<bool>,
+}
+
+impl Projection {
+    /// Returns the columns at `positions`; `filter`, if any, reads the
+    /// table row (compiled against all of the table's columns).
+    pub fn new(positions: Vec<usize>, width: usize, filter: Option<&Expr>) -> Projection {
+        let mut decode = vec![false; width];
+        for &position in &positions {
+            decode[position] = true;
+        }
+        if let Some(filter) = filter {
+            filter.walk(&mut |expr| match expr {
+                Expr::Slot(slot) => {
+                    if let Some(flag) = decode.get_mut(*slot) {
+                        *flag = true;
+                    }
+                }
+                // A subquery's parameters may read any column.
+                Expr::Subquery(_) => decode.fill(true),
+                _ => {}
+            });
+        }
+        Projection { positions, decode }
+    }
 }
 
 enum ScanState {
@@ -33,19 +75,67 @@ enum ScanState {
     Ready,
     /// Streaming a key range.
     Scanning(Box<MvccScan>),
-    /// A key lookup's row, if it found one.
-    Single(Option<(Vec<u8>, Row)>),
+    /// A key lookup's stored row, if it found one.
+    Single(Option<(Vec<u8>, Vec<u8>)>),
     Done,
 }
 
 impl ScanOperator {
-    pub fn new(table: Arc<Table>, access: Access, filter: Option<Expr>) -> ScanOperator {
+    pub fn new(
+        table: Arc<Table>,
+        access: Access,
+        filter: Option<Expr>,
+        projection: Option<Projection>,
+    ) -> ScanOperator {
         ScanOperator {
             table,
             access,
             filter,
+            projection,
+            narrowed: None,
+            decoded: Vec::new(),
             state: ScanState::Ready,
         }
+    }
+
+    /// Whether this is a full scan, not opened yet, of a table whose primary
+    /// key leads with an integer column, and returns that column at `slot`.
+    pub fn leading_key_slot(&self, slot: usize) -> bool {
+        let position = match &self.projection {
+            Some(projection) => projection.positions.get(slot).copied(),
+            None => Some(slot),
+        };
+        matches!(self.access, Access::Full)
+            && matches!(self.state, ScanState::Ready)
+            && position.is_some()
+            && position == self.table.primary_key.first().copied()
+            && matches!(
+                self.table.columns[self.table.primary_key[0]].data_type,
+                DataType::SmallInt | DataType::Integer | DataType::BigInt
+            )
+    }
+
+    /// Narrows a full scan that has not opened yet to the rows whose
+    /// leading key column lies in `span` (inclusive), or to no rows. The
+    /// caller knows no other row can matter to it (a hash join's probe
+    /// side: rows outside its table's key span match nothing). The scan
+    /// then reads, and registers with SSI, only that key range.
+    pub fn narrow_leading_key(&mut self, span: Option<(i64, i64)>) -> Result<()> {
+        debug_assert!(matches!(self.state, ScanState::Ready));
+        let Some((low, high)) = span else {
+            self.state = ScanState::Done;
+            return Ok(());
+        };
+        let start = encode_key(&[Value::BigInt(low)])?;
+        let end = match high.checked_add(1) {
+            Some(next) => Bound::Excluded(encode_key(&[Value::BigInt(next)])?),
+            None => Bound::Unbounded,
+        };
+        self.narrowed = Some(KeyRange {
+            start: Bound::Included(start),
+            end,
+        });
+        Ok(())
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
@@ -58,7 +148,7 @@ impl ScanOperator {
             self.state = self.open(context)?;
         }
         loop {
-            let (key, row) = match &mut self.state {
+            let (key, bytes) = match &mut self.state {
                 ScanState::Ready | ScanState::Done => return Ok(None),
                 ScanState::Single(found) => match found.take() {
                     Some(entry) => entry,
@@ -68,21 +158,32 @@ impl ScanOperator {
                     }
                 },
                 ScanState::Scanning(scan) => match scan.next() {
-                    Some(entry) => {
-                        let (key, bytes) = entry?;
-                        (key, decode_row(&bytes)?)
-                    }
+                    Some(entry) => entry?,
                     None => {
                         self.state = ScanState::Done;
                         return Ok(None);
                     }
                 },
             };
+            let wanted = self.projection.as_ref().map(|p| p.decode.as_slice());
+            decode_row_into(&bytes, wanted, &mut self.decoded)?;
             let passes = match &self.filter {
-                Some(filter) => filter.is_true(&row, context)?,
+                Some(filter) => filter.is_true(&self.decoded, context)?,
                 None => true,
             };
             if passes {
+                let row = match &self.projection {
+                    Some(projection) => projection
+                        .positions
+                        .iter()
+                        .map(|&position| {
+                            self.decoded
+                                .get_mut(position)
+                                .map_or(Value::Null, |value| std::mem::replace(value, Value::Null))
+                        })
+                        .collect(),
+                    None => std::mem::take(&mut self.decoded),
+                };
                 return Ok(Some((key, row)));
             }
         }
@@ -92,9 +193,8 @@ impl ScanOperator {
         let tree = self.table.tree;
         match &self.access {
             Access::Full => {
-                let scan = context
-                    .transaction()?
-                    .scan(tree, KeyRange::all(), Direction::Forward);
+                let range = self.narrowed.take().unwrap_or_else(KeyRange::all);
+                let scan = context.transaction()?.scan(tree, range, Direction::Forward);
                 Ok(ScanState::Scanning(Box::new(scan)))
             }
             Access::Key(key) => {
@@ -106,10 +206,10 @@ impl ScanOperator {
                     }
                 }
                 let key = encode_key(&values)?;
-                let found = match context.transaction()?.get(tree, &key)? {
-                    Some(bytes) => Some((key, decode_row(&bytes)?)),
-                    None => None,
-                };
+                let found = context
+                    .transaction()?
+                    .get(tree, &key)?
+                    .map(|bytes| (key, bytes));
                 Ok(ScanState::Single(found))
             }
             Access::Range { start, end } => {

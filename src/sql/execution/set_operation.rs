@@ -35,7 +35,7 @@
 //! (3) past [`MAX_LEVEL`] a pair is processed in memory whatever its size
 //! (only rows whose hashes collide at every level could get there).
 
-use std::collections::HashMap;
+use super::hash::RowMap;
 use std::sync::Arc;
 
 use super::Operator;
@@ -100,7 +100,7 @@ struct Pair {
 /// The right input's rows with their counts.
 #[derive(Default)]
 struct Counts {
-    table: HashMap<Row, usize>,
+    table: RowMap<Row, usize>,
     bytes: usize,
 }
 

@@ -81,7 +81,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -134,9 +134,9 @@ pub fn row_size(row: &[Value]) -> usize {
 /// The hash that picks a row's partition at `level` of a recursive
 /// partitioning (invariant 4).
 pub fn partition_hash(level: u32, key: &[Value]) -> u64 {
-    // DefaultHasher::new() has fixed keys: the same key hashes the same in
-    // both inputs of one query, which is all partitioning needs.
-    let mut hasher = DefaultHasher::new();
+    // The hasher's seeds are fixed for the process: the same key hashes the
+    // same in both inputs of one query, which is all partitioning needs.
+    let mut hasher = super::hash::RowHashState.build_hasher();
     level.hash(&mut hasher);
     key.hash(&mut hasher);
     hasher.finish()

@@ -18,7 +18,7 @@
 //! - `x op ALL (…)`: false if the comparison is false for some row; else
 //!   NULL if one was NULL; else true.
 
-use std::collections::HashSet;
+use super::hash::RowSet;
 use std::sync::Arc;
 
 use super::context::Context;
@@ -35,7 +35,7 @@ pub const CACHE_LIMIT: usize = 100_000;
 pub struct ValueList {
     values: Vec<Value>,
     /// The non-NULL values, for `= ANY`.
-    set: HashSet<Value>,
+    set: RowSet<Value>,
     has_null: bool,
 }
 
@@ -133,7 +133,7 @@ impl Context<'_> {
         self.with_plan(subquery, frame, |operator, context| {
             let mut list = ValueList {
                 values: Vec::new(),
-                set: HashSet::new(),
+                set: RowSet::default(),
                 has_null: false,
             };
             while let Some(row) = operator.next(context)? {
@@ -199,7 +199,7 @@ mod tests {
     fn list(values: &[Option<i32>]) -> ValueList {
         let mut list = ValueList {
             values: Vec::new(),
-            set: HashSet::new(),
+            set: RowSet::default(),
             has_null: false,
         };
         for value in values {

@@ -484,7 +484,7 @@ impl CallState {
                     while running.fed < end {
                         let row = at.rows.row(&mut self.cursor, running.fed)?;
                         if let Some((keys, args)) = aggregate_input(aggregate, row, context)? {
-                            running.accumulator.add(aggregate, keys, args)?;
+                            running.accumulator.add(aggregate, &keys, &args)?;
                         }
                         running.fed += 1;
                         running.value = None;
@@ -499,7 +499,7 @@ impl CallState {
                         for q in range {
                             let row = at.rows.row(&mut self.cursor, q)?;
                             if let Some((keys, args)) = aggregate_input(aggregate, row, context)? {
-                                accumulator.add(aggregate, keys, args)?;
+                                accumulator.add(aggregate, &keys, &args)?;
                             }
                         }
                     }

@@ -229,7 +229,7 @@ mod tests {
     use crate::sql::types::Value;
 
     fn scan(columns: &mut ColumnCatalog, name: &str) -> (LogicalPlan, Vec<ColumnId>) {
-        test_support::scan(columns, name, ["id", "other"], false)
+        test_support::scan(columns, name, &["id", "other"], false)
     }
 
     fn cross(left: LogicalPlan, right: LogicalPlan, condition: Option<Expr>) -> LogicalPlan {

@@ -7,9 +7,14 @@
 //!    itself a join): the condition moves into the right input, which then
 //!    reads one key per left row (`access_path` turns it into a lookup);
 //! 2. **merge**: both inputs are scans of tables read in primary-key
-//!    order, joined on their single-column keys;
+//!    order, joined on the leading column of each primary key (a table
+//!    with a composite key, such as order lines keyed by order and line
+//!    number, arrives ordered on its first column, equal values adjacent);
 //! 3. **hash**: otherwise; the equalities become the hash keys and the
-//!    other conjuncts stay as the condition.
+//!    other conjuncts stay as the condition. The table is built from the
+//!    right input, so an inner join of a restricted left input and an
+//!    unrestricted right one swaps them (under a projection that restores
+//!    the column order).
 //!
 //! Without statistics a full-table join hashes rather than looking up
 //! every key one by one; a restricted left input, usually few rows, looks
@@ -104,6 +109,29 @@ fn choose(
             kind,
             condition: Expr::conjunction(residual),
             strategy: JoinStrategy::Merge { keys },
+        };
+    }
+    if kind == JoinKind::Inner && is_restricted(&left) && !is_restricted(&right) {
+        // The hash join builds its table from the right input: build it
+        // from the restricted side, presumably the smaller, and stream the
+        // whole table past it. Columns are found by id, so only the
+        // output order needs restoring.
+        let mut output = left.output();
+        output.extend(right.output());
+        return LogicalPlan::Project {
+            input: Box::new(LogicalPlan::Join {
+                left: Box::new(right),
+                right: Box::new(left),
+                kind,
+                condition: Expr::conjunction(residual),
+                strategy: JoinStrategy::Hash {
+                    keys: keys.into_iter().map(|(l, r)| (r, l)).collect(),
+                },
+            }),
+            exprs: output
+                .into_iter()
+                .map(|id| (id, Expr::Column(id)))
+                .collect(),
         };
     }
     LogicalPlan::Join {
@@ -227,12 +255,12 @@ fn fixes_primary_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
 }
 
 /// Whether `plan` is a (filtered) table scan in primary-key order whose
-/// single key column is `key`.
+/// leading key column is `key`: its rows arrive ordered on `key`.
 fn key_ordered_scan(plan: &LogicalPlan, key: &Expr) -> bool {
     match base_scan(plan) {
-        Some(LogicalPlan::Scan { table, columns, .. }) => match table.primary_key.as_slice() {
-            [column] => *key == Expr::Column(columns[*column]),
-            _ => false,
+        Some(LogicalPlan::Scan { table, columns, .. }) => match table.primary_key.first() {
+            Some(column) => *key == Expr::Column(columns[*column]),
+            None => false,
         },
         _ => false,
     }

@@ -14,11 +14,13 @@
 //! | 4 | `join_order` | rebuilds each tree of inner joins left-deep in a greedy order that follows the conditions |
 //! | 5 | `join_strategy` | picks key lookup, merge or hash for joins with equality conditions |
 //! | 6 | `access_path` | merges a filter into the table scan below it and picks a key lookup or key range when the predicate allows |
+//! | 7 | `prune` | gives each table scan a projection to the columns the operators above read, so the rest are never decoded or carried |
 
 mod access_path;
 mod decorrelate;
 mod join_order;
 mod join_strategy;
+mod prune;
 mod pushdown;
 mod simplify;
 
@@ -47,6 +49,7 @@ const RULES: &[(&str, Rule)] = &[
     ("join_order", join_order::join_order),
     ("join_strategy", join_strategy::join_strategy),
     ("access_path", access_path::access_path),
+    ("prune", prune::prune),
 ];
 
 /// Optimizes a plan and the plans of its subqueries.
@@ -91,12 +94,12 @@ pub(crate) mod test_support {
     use crate::sql::plan::{Access, ColumnCatalog, LogicalPlan};
     use crate::sql::types::DataType;
 
-    /// A full scan of table `name` with two integer columns, the first its
+    /// A full scan of table `name` with integer columns, the first its
     /// primary key; returns the plan and the columns' ids.
     pub(crate) fn scan(
         columns: &mut ColumnCatalog,
         name: &str,
-        column_names: [&str; 2],
+        column_names: &[&str],
         nullable: bool,
     ) -> (LogicalPlan, Vec<ColumnId>) {
         let ids: Vec<ColumnId> = column_names

@@ -270,7 +270,7 @@ mod tests {
     use crate::sql::types::{DataType, Value};
 
     fn scan(columns: &mut ColumnCatalog, name: &str) -> (LogicalPlan, Vec<ColumnId>) {
-        test_support::scan(columns, name, ["a", "b"], true)
+        test_support::scan(columns, name, &["a", "b"], true)
     }
 
     fn one() -> Expr {
