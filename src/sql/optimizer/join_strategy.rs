@@ -9,7 +9,8 @@
 //! 2. **merge**: both inputs are scans of tables read in primary-key
 //!    order, joined on the leading column of each primary key (a table
 //!    with a composite key, such as order lines keyed by order and line
-//!    number, arrives ordered on its first column, equal values adjacent);
+//!    number, arrives ordered on its first column, equal values adjacent),
+//!    both restricted or neither;
 //! 3. **hash**: otherwise; the equalities become the hash keys and the
 //!    other conjuncts stay as the condition. The table is built from the
 //!    right input, so an inner join of a restricted left input and an
@@ -99,9 +100,14 @@ fn choose(
             strategy: JoinStrategy::Parameterized,
         };
     }
+    // A restricted input against a whole table hashes instead: the table
+    // is built from the restricted side and the scan of the whole one is
+    // narrowed to its key span (`hash_join.rs`), where a merge would read
+    // (and lock for SSI) the whole table up to the last match.
     if let [(l, r)] = keys.as_slice()
         && key_ordered_scan(&left, l)
         && key_ordered_scan(&right, r)
+        && is_restricted(&left) == is_restricted(&right)
     {
         return LogicalPlan::Join {
             left: Box::new(left),
