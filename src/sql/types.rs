@@ -281,6 +281,9 @@ impl Value {
             (_, Value::Null) => Ordering::Less,
             (Value::Boolean(a), Value::Boolean(b)) => a.cmp(b),
             (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            // The common cases of join and group keys, first.
+            (Value::Integer(a), Value::Integer(b)) => a.cmp(b),
+            (Value::BigInt(a), Value::BigInt(b)) => a.cmp(b),
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => match (a.as_f64(), b.as_f64()) {

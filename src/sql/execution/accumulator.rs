@@ -381,27 +381,30 @@ impl Accumulator {
     }
 }
 
-/// An aggregate's input from one row: its sort key and argument values, or
-/// `None` if its FILTER rejects the row.
+/// An aggregate's input from one row: its sort key and argument values,
+/// evaluated into `keys` and `args` (buffers the caller reuses); `false`
+/// if its FILTER rejects the row.
 pub(super) fn aggregate_input(
     aggregate: &Aggregate,
     row: &[Value],
     context: &mut Context<'_>,
-) -> Result<Option<(Vec<Value>, Vec<Value>)>> {
+    keys: &mut Vec<Value>,
+    args: &mut Vec<Value>,
+) -> Result<bool> {
+    keys.clear();
+    args.clear();
     if let Some(filter) = &aggregate.filter
         && !filter.is_true(row, context)?
     {
-        return Ok(None);
+        return Ok(false);
     }
-    let mut keys = Vec::with_capacity(aggregate.order_by.len());
     for key in &aggregate.order_by {
         keys.push(key.expr.evaluate(row, context)?);
     }
-    let mut args = Vec::with_capacity(aggregate.args.len());
     for arg in &aggregate.args {
         args.push(arg.evaluate(row, context)?);
     }
-    Ok(Some((keys, args)))
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -73,7 +73,14 @@ use crate::sql::types::{Row, Value};
 
 /// One call's input from one row: sort keys and arguments, or `None`
 /// when its FILTER rejects the row.
-type Input = Option<(Vec<Value>, Vec<Value>)>;
+/// One call's input from one row: its sort key and argument values, unless
+/// its FILTER rejected the row. Reused from row to row.
+#[derive(Default)]
+struct Input {
+    passed: bool,
+    keys: Vec<Value>,
+    args: Vec<Value>,
+}
 
 /// Hash aggregation (compiled: group keys and aggregate expressions read
 /// the input row).
@@ -157,15 +164,28 @@ impl AggregateOperator {
         // starts a group.
         let mut values: Row = Vec::with_capacity(self.group_by.len());
         let mut group: Row = Vec::with_capacity(1 + self.group_by.len());
-        let mut inputs: Vec<Input> = Vec::with_capacity(self.aggregates.len());
+        let mut inputs: Vec<Input> = (0..self.aggregates.len())
+            .map(|_| Input::default())
+            .collect();
+        let single_set = self.sets.len() == 1 && self.sets[0].len() == self.group_by.len();
         while let Some(row) = self.input.next(context)? {
+            for (input, aggregate) in inputs.iter_mut().zip(&self.aggregates) {
+                input.passed =
+                    aggregate_input(aggregate, &row, context, &mut input.keys, &mut input.args)?;
+            }
+            if single_set {
+                // Plain GROUP BY: the group is set 0 and every group value.
+                group.clear();
+                group.push(Value::Integer(0));
+                for expr in &self.group_by {
+                    group.push(expr.evaluate(&row, context)?);
+                }
+                table.offer(&group, &inputs, &self.aggregates, context)?;
+                continue;
+            }
             values.clear();
             for expr in &self.group_by {
                 values.push(expr.evaluate(&row, context)?);
-            }
-            inputs.clear();
-            for aggregate in &self.aggregates {
-                inputs.push(aggregate_input(aggregate, &row, context)?);
             }
             for (set, columns) in self.sets.iter().enumerate() {
                 group.clear();
@@ -304,8 +324,8 @@ impl Table {
         let accumulators = &mut self.groups[number].1;
         for ((accumulator, aggregate), input) in accumulators.iter_mut().zip(aggregates).zip(inputs)
         {
-            if let Some((keys, args)) = input {
-                let grew = accumulator.add(aggregate, keys, args)?;
+            if input.passed {
+                let grew = accumulator.add(aggregate, &input.keys, &input.args)?;
                 self.bytes += grew;
                 if defers(aggregate) {
                     self.pending_bytes += grew;
@@ -478,17 +498,14 @@ fn group_number(keys: &[Value]) -> Result<usize> {
 /// keys and its arguments (NULLs when filtered out) (invariant 3).
 fn encode_inputs(mut record: Row, inputs: &[Input], aggregates: &[Aggregate]) -> Row {
     for (input, aggregate) in inputs.iter().zip(aggregates) {
-        match input {
-            Some((keys, args)) => {
-                record.push(Value::Boolean(true));
-                record.extend(keys.iter().cloned());
-                record.extend(args.iter().cloned());
-            }
-            None => {
-                record.push(Value::Boolean(false));
-                let width = aggregate.order_by.len() + aggregate.args.len();
-                record.extend(std::iter::repeat_n(Value::Null, width));
-            }
+        if input.passed {
+            record.push(Value::Boolean(true));
+            record.extend(input.keys.iter().cloned());
+            record.extend(input.args.iter().cloned());
+        } else {
+            record.push(Value::Boolean(false));
+            let width = aggregate.order_by.len() + aggregate.args.len();
+            record.extend(std::iter::repeat_n(Value::Null, width));
         }
     }
     record
@@ -508,8 +525,7 @@ fn decode_inputs(values: Row, aggregates: &[Aggregate]) -> Result<Vec<Input>> {
             ));
         }
         inputs.push(match passed {
-            Some(Value::Boolean(true)) => Some((keys, args)),
-            Some(Value::Boolean(false)) => None,
+            Some(Value::Boolean(passed)) => Input { passed, keys, args },
             other => {
                 return Err(Error::Corrupt(format!(
                     "an aggregate's spilled record has {other:?} for a FILTER flag"

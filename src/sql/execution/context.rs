@@ -140,6 +140,24 @@ impl<'a> Context<'a> {
         result
     }
 
+    /// [`Context::with_frame`] for a frame the caller keeps: lent for the
+    /// call and handed back, so running a plan again and again with the
+    /// same frame copies nothing.
+    pub fn with_lent_frame<T>(
+        &mut self,
+        frame: &mut Vec<Value>,
+        work: impl FnOnce(&mut Context<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.state.frames.push(std::mem::take(frame));
+        let result = work(self);
+        *frame = self
+            .state
+            .frames
+            .pop()
+            .expect("invariant: the frame pushed above is on top");
+        result
+    }
+
     /// Bytes an operator may hold before it spills (`SET work_mem`).
     pub fn work_mem(&self) -> usize {
         self.state.work_mem

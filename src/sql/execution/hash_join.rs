@@ -66,8 +66,8 @@ use std::sync::Arc;
 use super::Operator;
 use super::context::Context;
 use super::join::{
-    BlockLoop, Current, JoinSpec, LeftDone, LeftInput, RightRows, finish_left, pad_left, pad_right,
-    probe,
+    BlockLoop, Current, JoinSpec, LeftDone, LeftInput, RightRows, finish_left, join_key_into,
+    pad_left, pad_right, probe,
 };
 use super::spill::{
     ENTRY_OVERHEAD, MIN_FAN_OUT, Partitioner, RowFile, RowReader, RowWriter, fan_out, row_size,
@@ -96,7 +96,10 @@ fn entry_size(row: &[Value], key: &[Value]) -> usize {
 #[derive(Default)]
 struct HashTable {
     rows: RightRows,
-    table: RowMap<Vec<Value>, Vec<usize>>,
+    /// The entry of each key: the right rows with that key, in `entries`
+    /// (so a left row looks its key up once, however many candidates).
+    table: RowMap<Vec<Value>, usize>,
+    entries: Vec<Vec<usize>>,
     /// Rows with a NULL key (kept for RIGHT and FULL only).
     null_keys: Vec<usize>,
     bytes: usize,
@@ -109,12 +112,13 @@ impl HashTable {
             Some(key) => {
                 self.bytes += row_size(&row) + std::mem::size_of::<usize>() + 1;
                 match self.table.entry(key) {
-                    Entry::Occupied(mut entry) => entry.get_mut().push(index),
+                    Entry::Occupied(entry) => self.entries[*entry.get()].push(index),
                     Entry::Vacant(entry) => {
                         self.bytes += row_size(entry.key())
                             + ENTRY_OVERHEAD
                             + std::mem::size_of::<Vec<usize>>();
-                        entry.insert(vec![index]);
+                        entry.insert(self.entries.len());
+                        self.entries.push(vec![index]);
                     }
                 }
             }
@@ -134,7 +138,11 @@ impl HashTable {
 /// rows (RIGHT and FULL): the whole join in memory, or one pair.
 struct Probe {
     table: HashTable,
-    current: Option<(Current, Option<Vec<Value>>)>,
+    /// The current left row, with the entry of its key (`None`: no right
+    /// row has it).
+    current: Option<(Current, Option<usize>)>,
+    /// The left row's key, evaluated into a buffer reused for every row.
+    key: Vec<Value>,
     /// Returning unmatched right rows from this index on.
     unmatched: Option<usize>,
 }
@@ -144,6 +152,7 @@ impl Probe {
         Probe {
             table,
             current: None,
+            key: Vec::new(),
             unmatched: None,
         }
     }
@@ -160,11 +169,9 @@ impl Probe {
             if let Some(cursor) = &mut self.unmatched {
                 return Ok(self.table.rows.next_unmatched(cursor, spec.left_width));
             }
-            if let Some((current, key)) = &mut self.current {
-                let candidates = key
-                    .as_ref()
-                    .and_then(|key| self.table.table.get(key))
-                    .map_or(&[][..], Vec::as_slice);
+            if let Some((current, entry)) = &mut self.current {
+                let candidates =
+                    entry.map_or(&[][..], |entry| self.table.entries[entry].as_slice());
                 if let Some(row) = probe(
                     spec.kind,
                     current,
@@ -184,13 +191,18 @@ impl Probe {
             }
             match left.next(context)? {
                 Some(row) => {
-                    let key = spec.left_key(&row, context)?;
+                    // A NULL key matches nothing (invariant 2).
+                    let entry = if join_key_into(&spec.left_keys, &row, context, &mut self.key)? {
+                        self.table.table.get(self.key.as_slice()).copied()
+                    } else {
+                        None
+                    };
                     let current = Current {
                         row,
                         matched: false,
                         next: 0,
                     };
-                    self.current = Some((current, key));
+                    self.current = Some((current, entry));
                 }
                 None if spec.keeps_right() => self.unmatched = Some(0),
                 None => return Ok(None),
@@ -213,7 +225,7 @@ struct JoinPair {
 /// The pair being joined, with its left rows.
 enum ActivePair {
     Hash {
-        probe: Probe,
+        probe: Box<Probe>,
         left: Option<RowReader>,
     },
     Loop {
@@ -238,7 +250,7 @@ enum HashState {
     /// The right input is still unread.
     Build,
     /// The right input fit in memory.
-    Memory(Probe),
+    Memory(Box<Probe>),
     Spilled(Box<Spilled>),
     Done,
 }
@@ -408,7 +420,7 @@ fn build_table(
             return spill_table(table, right, spec, narrow, span, context);
         }
     }
-    Ok(HashState::Memory(Probe::new(table)))
+    Ok(HashState::Memory(Box::new(Probe::new(table))))
 }
 
 /// Moves the table's rows, and the rest of the right input, into
@@ -428,11 +440,12 @@ fn spill_table(
     let HashTable {
         rows: RightRows { mut rows, .. },
         table,
+        mut entries,
         null_keys,
         ..
     } = table;
-    for (key, indices) in table {
-        for index in indices {
+    for (key, entry) in table {
+        for index in std::mem::take(&mut entries[entry]) {
             let row = std::mem::take(&mut rows[index]);
             right.push(&key, &row, entry_size(&row, &key))?;
         }
@@ -559,7 +572,7 @@ fn start_pair(
     let work_mem = context.work_mem();
     let left = pair.left.as_ref().map(RowFile::reader).transpose()?;
     let Some(right) = pair.right else {
-        let probe = Probe::new(HashTable::default());
+        let probe = Box::new(Probe::new(HashTable::default()));
         return Ok(Some(ActivePair::Hash { probe, left }));
     };
     if right.bytes() <= work_mem {
@@ -570,7 +583,7 @@ fn start_pair(
             table.insert(row, key, spec.keeps_right());
         }
         return Ok(Some(ActivePair::Hash {
-            probe: Probe::new(table),
+            probe: Box::new(Probe::new(table)),
             left,
         }));
     }

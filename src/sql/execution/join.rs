@@ -92,14 +92,26 @@ pub(super) fn join_key(
     context: &mut Context<'_>,
 ) -> Result<Option<Vec<Value>>> {
     let mut values = Vec::with_capacity(keys.len());
+    Ok(join_key_into(keys, row, context, &mut values)?.then_some(values))
+}
+
+/// [`join_key`] into a buffer the caller reuses: `false` if a key value is
+/// NULL.
+pub(super) fn join_key_into(
+    keys: &[Expr],
+    row: &[Value],
+    context: &mut Context<'_>,
+    values: &mut Vec<Value>,
+) -> Result<bool> {
+    values.clear();
     for key in keys {
         let value = key.evaluate(row, context)?;
         if value.is_null() {
-            return Ok(None);
+            return Ok(false);
         }
         values.push(value);
     }
-    Ok(Some(values))
+    Ok(true)
 }
 
 /// What a join does once a left row's matches are all known.
@@ -785,6 +797,9 @@ pub struct ParameterizedJoin {
     frame_values: Vec<Expr>,
     right_width: usize,
     current: Option<ParameterizedCurrent>,
+    /// The right plan's operators from the previous left row, if they can
+    /// run again.
+    spare: Option<Box<Operator>>,
 }
 
 struct ParameterizedCurrent {
@@ -812,15 +827,16 @@ impl ParameterizedJoin {
             frame_values: frame.1,
             right_width,
             current: None,
+            spare: None,
         }
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
         loop {
             if let Some(current) = &mut self.current {
-                let frame = current.frame.clone();
                 let right = &mut current.right;
-                let found = context.with_frame(frame, |context| right.next(context))?;
+                let found =
+                    context.with_lent_frame(&mut current.frame, |context| right.next(context))?;
                 if let Some(right_row) = found {
                     let joined = concat(&current.row, &right_row);
                     if !passes(&self.condition, &joined, context)? {
@@ -830,6 +846,9 @@ impl ParameterizedJoin {
                     match self.kind {
                         JoinKind::Semi => {
                             let done = self.current.take().expect("invariant: checked above");
+                            if matches!(done.right.as_ref(), Operator::Scan(_)) {
+                                self.spare = Some(done.right);
+                            }
                             return Ok(Some(done.row));
                         }
                         JoinKind::Anti => {
@@ -840,6 +859,11 @@ impl ParameterizedJoin {
                     }
                 }
                 let done = self.current.take().expect("invariant: checked above");
+                // A table scan (a key lookup) runs again for the next left
+                // row as it is, instead of being built again.
+                if matches!(done.right.as_ref(), Operator::Scan(_)) {
+                    self.spare = Some(done.right);
+                }
                 if let LeftDone::Emit(row) =
                     finish_left(self.kind, done.row, done.matched, self.right_width)
                 {
@@ -853,7 +877,15 @@ impl ParameterizedJoin {
             for value in &self.frame_values {
                 frame.push(value.evaluate(&row, context)?);
             }
-            let right = Box::new(build(&self.right, &self.frame_ids)?);
+            let right = match self.spare.take() {
+                Some(mut right) => {
+                    if let Operator::Scan(scan) = right.as_mut() {
+                        scan.rewind();
+                    }
+                    right
+                }
+                None => Box::new(build(&self.right, &self.frame_ids)?),
+            };
             self.current = Some(ParameterizedCurrent {
                 row,
                 frame,

@@ -98,6 +98,15 @@ impl ScanOperator {
         }
     }
 
+    /// Makes the scan start over at its next row: the access path is
+    /// evaluated again (with the parameter frame of that call), so a key
+    /// lookup under a parameterized join serves the next left row without
+    /// being built again.
+    pub fn rewind(&mut self) {
+        self.narrowed = None;
+        self.state = ScanState::Ready;
+    }
+
     /// Whether this is a full scan, not opened yet, of a table whose primary
     /// key leads with an integer column, and returns that column at `slot`.
     pub fn leading_key_slot(&self, slot: usize) -> bool {

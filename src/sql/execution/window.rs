@@ -475,6 +475,7 @@ impl CallState {
             }
             WindowFunction::Aggregate(aggregate) => {
                 let frame = self.frame(at)?;
+                let (mut keys, mut args) = (Vec::new(), Vec::new());
                 if let Some(running) = &mut self.running {
                     // Frames that only grow: [0, end), fed once.
                     let end = frame.last().map_or(0, |range| range.end);
@@ -483,7 +484,7 @@ impl CallState {
                     }
                     while running.fed < end {
                         let row = at.rows.row(&mut self.cursor, running.fed)?;
-                        if let Some((keys, args)) = aggregate_input(aggregate, row, context)? {
+                        if aggregate_input(aggregate, row, context, &mut keys, &mut args)? {
                             running.accumulator.add(aggregate, &keys, &args)?;
                         }
                         running.fed += 1;
@@ -498,7 +499,7 @@ impl CallState {
                     for range in frame {
                         for q in range {
                             let row = at.rows.row(&mut self.cursor, q)?;
-                            if let Some((keys, args)) = aggregate_input(aggregate, row, context)? {
+                            if aggregate_input(aggregate, row, context, &mut keys, &mut args)? {
                                 accumulator.add(aggregate, &keys, &args)?;
                             }
                         }
