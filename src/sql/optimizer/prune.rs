@@ -45,6 +45,8 @@ fn read(expr: &Expr, set: &mut Vec<ColumnId>) {
 
 /// Prunes `plan`, of whose output only `required` is read above.
 fn prune_node(plan: LogicalPlan, required: &[ColumnId]) -> Result<LogicalPlan> {
+    // As deep as the plan: a deep plan is an error (54001), not an overflow.
+    crate::sql::stack::check()?;
     match plan {
         LogicalPlan::Scan { ref columns, .. } => {
             let kept: Vec<ColumnId> = columns
