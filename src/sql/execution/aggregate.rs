@@ -71,8 +71,6 @@ use crate::sql::expr::Expr;
 use crate::sql::plan::Aggregate;
 use crate::sql::types::{Row, Value};
 
-/// One call's input from one row: sort keys and arguments, or `None`
-/// when its FILTER rejects the row.
 /// One call's input from one row: its sort key and argument values, unless
 /// its FILTER rejected the row. Reused from row to row.
 #[derive(Default)]

@@ -14,10 +14,9 @@
 //! query's files go when it ends, however it ends.
 
 use std::collections::HashMap;
-
-use super::hash::RowMap;
 use std::sync::Arc;
 
+use super::hash::RowMap;
 use super::spill::{BufferedRows, SpillSpace};
 use super::subquery::ValueList;
 use crate::sql::plan::LogicalPlan;
@@ -131,13 +130,10 @@ impl<'a> Context<'a> {
     /// Runs `work` with `frame` as the innermost parameter frame.
     pub fn with_frame<T>(
         &mut self,
-        frame: Vec<Value>,
+        mut frame: Vec<Value>,
         work: impl FnOnce(&mut Context<'_>) -> Result<T>,
     ) -> Result<T> {
-        self.state.frames.push(frame);
-        let result = work(self);
-        self.state.frames.pop();
-        result
+        self.with_lent_frame(&mut frame, work)
     }
 
     /// [`Context::with_frame`] for a frame the caller keeps: lent for the

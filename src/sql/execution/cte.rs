@@ -21,10 +21,10 @@
 //! recursive `UNION` (without ALL) has seen stay in memory, as in
 //! PostgreSQL: a row can only be returned once it is known to be new.
 
-use super::hash::RowSet;
 use std::sync::Arc;
 
 use super::context::{Context, CteState};
+use super::hash::RowSet;
 use super::spill::{BufferedRows, RowBuffer, RowReader};
 use super::{Operator, build};
 use crate::error::{Error, Result};

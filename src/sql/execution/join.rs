@@ -46,7 +46,7 @@ use std::sync::Arc;
 
 use super::context::Context;
 use super::spill::{BufferedRows, RowBuffer, RowFile, RowReader, row_size};
-use super::{Operator, build};
+use super::{Operator, ScanOperator, build};
 use crate::error::{Error, Result};
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{JoinKind, LogicalPlan};
@@ -797,9 +797,9 @@ pub struct ParameterizedJoin {
     frame_values: Vec<Expr>,
     right_width: usize,
     current: Option<ParameterizedCurrent>,
-    /// The right plan's operators from the previous left row, if they can
-    /// run again.
-    spare: Option<Box<Operator>>,
+    /// The right plan's operators from the previous left row, when they
+    /// are a table scan (a key lookup), which can run again.
+    spare: Option<Box<ScanOperator>>,
 }
 
 struct ParameterizedCurrent {
@@ -831,6 +831,15 @@ impl ParameterizedJoin {
         }
     }
 
+    /// Keeps a finished left row's right operators if they are a table
+    /// scan (a key lookup): it runs again for the next left row, rewound,
+    /// instead of being built again.
+    fn keep_for_rewind(&mut self, right: Box<Operator>) {
+        if let Operator::Scan(scan) = *right {
+            self.spare = Some(scan);
+        }
+    }
+
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
         loop {
             if let Some(current) = &mut self.current {
@@ -846,9 +855,7 @@ impl ParameterizedJoin {
                     match self.kind {
                         JoinKind::Semi => {
                             let done = self.current.take().expect("invariant: checked above");
-                            if matches!(done.right.as_ref(), Operator::Scan(_)) {
-                                self.spare = Some(done.right);
-                            }
+                            self.keep_for_rewind(done.right);
                             return Ok(Some(done.row));
                         }
                         JoinKind::Anti => {
@@ -859,11 +866,7 @@ impl ParameterizedJoin {
                     }
                 }
                 let done = self.current.take().expect("invariant: checked above");
-                // A table scan (a key lookup) runs again for the next left
-                // row as it is, instead of being built again.
-                if matches!(done.right.as_ref(), Operator::Scan(_)) {
-                    self.spare = Some(done.right);
-                }
+                self.keep_for_rewind(done.right);
                 if let LeftDone::Emit(row) =
                     finish_left(self.kind, done.row, done.matched, self.right_width)
                 {
@@ -878,11 +881,9 @@ impl ParameterizedJoin {
                 frame.push(value.evaluate(&row, context)?);
             }
             let right = match self.spare.take() {
-                Some(mut right) => {
-                    if let Operator::Scan(scan) = right.as_mut() {
-                        scan.rewind();
-                    }
-                    right
+                Some(mut scan) => {
+                    scan.rewind();
+                    Box::new(Operator::Scan(scan))
                 }
                 None => Box::new(build(&self.right, &self.frame_ids)?),
             };

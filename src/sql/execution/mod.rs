@@ -158,15 +158,15 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
             let predicate = Layout::new(&columns, outer).compile(predicate)?;
             Operator::Filter(FilterOperator::new(build(input, outer)?, predicate))
         }
-        LogicalPlan::Project { input, exprs } if projected_scan(input, exprs).is_some() => {
-            let positions = projected_scan(input, exprs).expect("invariant: checked by the guard");
-            Operator::Scan(Box::new(build_scan(input, outer, Some(positions))?))
-        }
-        LogicalPlan::Project { input, exprs } => {
-            let columns = input.output();
-            let exprs = Layout::new(&columns, outer).compile_all(exprs.iter().map(|(_, e)| e))?;
-            Operator::Project(ProjectOperator::new(build(input, outer)?, exprs))
-        }
+        LogicalPlan::Project { input, exprs } => match projected_scan(input, exprs) {
+            Some(positions) => Operator::Scan(Box::new(build_scan(input, outer, Some(positions))?)),
+            None => {
+                let columns = input.output();
+                let exprs =
+                    Layout::new(&columns, outer).compile_all(exprs.iter().map(|(_, e)| e))?;
+                Operator::Project(ProjectOperator::new(build(input, outer)?, exprs))
+            }
+        },
         LogicalPlan::Aggregate {
             input,
             group_by,
