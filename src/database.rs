@@ -55,6 +55,18 @@ impl Database {
         self.sql.session()
     }
 
+    /// Checks that every secondary index agrees with its table, in a
+    /// snapshot taken now (`sql::integrity`).
+    pub fn check_indexes(&self) -> Result<crate::sql::integrity::IndexCheck> {
+        let mut txn = self
+            .mvcc
+            .begin(crate::txn::IsolationLevel::RepeatableRead)?;
+        txn.begin_statement();
+        let result = crate::sql::integrity::check_indexes(&mut txn);
+        txn.commit()?;
+        result
+    }
+
     /// Flushes everything to disk; called on graceful shutdown.
     pub fn shutdown(&self) -> Result<()> {
         self.mvcc.flush()

@@ -10,9 +10,8 @@
 //!   totals and basalt's failures grouped by error, then fails if any record
 //!   that PostgreSQL passed (by line, from `tests/corpus_expected.txt`)
 //!   fails in basalt, or if a file's pass count is below PostgreSQL's on the
-//!   same records. Records whose SQL is a `CREATE [UNIQUE] INDEX` are left
-//!   out (basalt has no secondary indexes yet): neither run nor counted, only
-//!   their number is printed. A panic in basalt fails its record only.
+//!   same records. Every record runs, `CREATE [UNIQUE] INDEX` included. A
+//!   panic in basalt fails its record only.
 //! - **PostgreSQL**: when `BASALT_CORPUS_POSTGRES` holds a connection string
 //!   (`host=/tmp port=5499 user=postgres`), every file runs in a fresh
 //!   database `corpus_<n>` of that server through the simple query protocol,
@@ -114,17 +113,6 @@ struct Record {
 impl Record {
     fn first_sql_line(&self) -> &str {
         self.sql.lines().next().unwrap_or("").trim()
-    }
-
-    /// `CREATE INDEX` / `CREATE UNIQUE INDEX`: left out of basalt's run.
-    fn creates_index(&self) -> bool {
-        let mut words = self.sql.split_whitespace().map(str::to_ascii_uppercase);
-        words.next().as_deref() == Some("CREATE")
-            && match words.next().as_deref() {
-                Some("INDEX") => true,
-                Some("UNIQUE") => words.next().as_deref() == Some("INDEX"),
-                _ => false,
-            }
     }
 }
 
@@ -625,19 +613,14 @@ struct Failure {
 struct FileResult {
     run: usize,
     passed: usize,
-    excluded: usize,
     failures: Vec<Failure>,
     /// How long the file took.
     elapsed: std::time::Duration,
 }
 
-fn run_file(records: &[Record], backend: &mut dyn Backend, exclude_indexes: bool) -> FileResult {
+fn run_file(records: &[Record], backend: &mut dyn Backend) -> FileResult {
     let mut result = FileResult::default();
     for record in records {
-        if exclude_indexes && record.creates_index() {
-            result.excluded += 1;
-            continue;
-        }
         result.run += 1;
         match check(&record.kind, run_guarded(backend, &record.sql)) {
             Ok(()) => result.passed += 1,
@@ -724,7 +707,6 @@ fn run_all(
     files: &[(String, Vec<Record>)],
     threads: usize,
     backend: &(dyn Fn(usize) -> Box<dyn Backend> + Sync),
-    exclude_indexes: bool,
 ) -> Vec<FileResult> {
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(files[i].1.len()));
@@ -737,7 +719,7 @@ fn run_all(
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let started = Instant::now();
                     let mut engine = backend(i);
-                    let mut result = run_file(&files[i].1, engine.as_mut(), exclude_indexes);
+                    let mut result = run_file(&files[i].1, engine.as_mut());
                     result.elapsed = started.elapsed();
                     drop(engine);
                     results.lock().expect("results lock")[i] = Some(result);
@@ -829,14 +811,11 @@ fn sqlite_corpus() {
     quiet_panics_in_backends();
     let started = Instant::now();
     let results = if postgres.is_empty() {
-        run_all(&files, threads, &|_| Box::new(Basalt::new()), true)
+        run_all(&files, threads, &|_| Box::new(Basalt::new()))
     } else {
-        run_all(
-            &files,
-            threads,
-            &|i| Box::new(Postgres::new(&postgres, format!("corpus_{i}"))),
-            false,
-        )
+        run_all(&files, threads, &|i| {
+            Box::new(Postgres::new(&postgres, format!("corpus_{i}")))
+        })
     };
     let elapsed = started.elapsed();
     if let Ok(path) = std::env::var("BASALT_CORPUS_FAILURES") {
@@ -933,10 +912,10 @@ fn compare_with_postgres(
         }
     }
     let mut categories: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut total_run, mut total_basalt, mut total_postgres, mut total_excluded) = (0, 0, 0, 0);
+    let (mut total_run, mut total_basalt, mut total_postgres) = (0, 0, 0);
     println!(
-        "{:<48} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "file", "records", "excluded", "basalt", "postgres", "seconds"
+        "{:<48} {:>8} {:>8} {:>8} {:>8}",
+        "file", "records", "basalt", "postgres", "seconds"
     );
     for ((path, records), result) in files.iter().zip(results) {
         let Some(postgres) = expected.get(path) else {
@@ -945,23 +924,22 @@ fn compare_with_postgres(
             ));
             continue;
         };
-        if postgres.run != result.run + result.excluded {
+        if postgres.run != result.run {
             problems.push(format!(
-                "{path}: PostgreSQL ran {} records, basalt {} (+{} excluded): \
+                "{path}: PostgreSQL ran {} records, basalt {}: \
                  tests/corpus_expected.txt is out of date",
-                postgres.run, result.run, result.excluded
+                postgres.run, result.run
             ));
             continue;
         }
         // PostgreSQL's pass count over the records basalt ran.
         let postgres_passed = records
             .iter()
-            .filter(|r| !r.creates_index() && !postgres.failed.contains(&r.line))
+            .filter(|r| !postgres.failed.contains(&r.line))
             .count();
         println!(
-            "{path:<48} {:>8} {:>8} {:>8} {:>8} {:>8.1}",
+            "{path:<48} {:>8} {:>8} {:>8} {:>8.1}",
             result.run,
-            result.excluded,
             result.passed,
             postgres_passed,
             result.elapsed.as_secs_f64()
@@ -969,7 +947,6 @@ fn compare_with_postgres(
         total_run += result.run;
         total_basalt += result.passed;
         total_postgres += postgres_passed;
-        total_excluded += result.excluded;
         let regressions: Vec<&Failure> = result
             .failures
             .iter()
@@ -1019,17 +996,16 @@ fn compare_with_postgres(
         }
     }
     println!(
-        "{:<48} {total_run:>8} {total_excluded:>8} {total_basalt:>8} {total_postgres:>8}",
+        "{:<48} {total_run:>8} {total_basalt:>8} {total_postgres:>8}",
         "total"
     );
     let all_postgres = expected
         .values()
         .fold((0, 0), |(r, p), e| (r + e.run, p + e.passed));
     println!(
-        "PostgreSQL over every record (index creation included): {} of {} passed",
+        "PostgreSQL over every record: {} of {} passed",
         all_postgres.1, all_postgres.0
     );
-    println!("excluded CREATE [UNIQUE] INDEX records: {total_excluded}");
     println!(
         "basalt: {} files on {} threads in {elapsed:.1?}",
         files.len(),

@@ -1,8 +1,11 @@
 //! The catalog: table and view definitions stored in the database itself.
 //!
 //! Each relation is one MVCC key in the catalog tree (key: its name; value:
-//! the encoded [`Table`] or [`View`]), so DDL is transactional and survives
-//! restarts, and tables and views share one namespace, as in PostgreSQL.
+//! the encoded [`Table`], [`View`] or index name entry), so DDL is
+//! transactional and survives restarts, and tables, views and indexes
+//! share one namespace, as in PostgreSQL. A table's definition holds its
+//! secondary indexes ([`Index`]), so whoever reads a table to write it has
+//! every index it must maintain; an index's own entry names its table.
 //! Each table's rows live in a tree of their own whose id the schema
 //! records. A table without a primary key is keyed by a hidden row id drawn
 //! from a sequence. A view stores its query as SQL text, bound again
@@ -14,9 +17,13 @@
 //! - table, `1`: `u64` tree id, name, `u16` column count, per column: name,
 //!   `u8` type tag, `u32` varchar limit (0 = none), `u8` nullable, `u8` has
 //!   default + default expression text; then `u16` primary-key column count
-//!   and each `u16` column index.
+//!   and each `u16` column index; then (absent before indexes existed) `u16`
+//!   index count, per index: name, `u64` tree id, `u8` flags (1: unique, 2:
+//!   backs a UNIQUE constraint, 4: NULLS NOT DISTINCT), `u16` column count, per column: `u16`
+//!   column index and `u8` flags (1: descending, 2: nulls first).
 //! - view, `2`: name, query text, `u16` column count and each column name,
 //!   `u16` dependency count and each relation name.
+//! - index name, `3`: the index's name and its table's name.
 
 use super::encoding::Reader;
 use super::types::DataType;
@@ -37,6 +44,29 @@ pub struct TableColumn {
     pub default: Option<String>,
 }
 
+/// A column of an index: which table column, in which order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexColumn {
+    /// The table column's index.
+    pub column: usize,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// A secondary index (`sql/index.rs` encodes its entries).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Index {
+    pub name: String,
+    pub tree: TreeId,
+    pub unique: bool,
+    /// `NULLS NOT DISTINCT`: a unique index compares keys with NULLs too.
+    pub nulls_not_distinct: bool,
+    /// It backs a UNIQUE constraint (named like it), which DROP INDEX
+    /// refuses to drop.
+    pub constraint: bool,
+    pub columns: Vec<IndexColumn>,
+}
+
 /// A table definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
@@ -45,6 +75,10 @@ pub struct Table {
     pub columns: Vec<TableColumn>,
     /// Indices of the primary-key columns; empty means a hidden row id.
     pub primary_key: Vec<usize>,
+    pub indexes: Vec<Index>,
+    /// The catalog epoch of the snapshot the definition was read under
+    /// (`txn/relation_lock.rs`); not stored.
+    pub catalog_epoch: u64,
 }
 
 impl Table {
@@ -88,6 +122,21 @@ impl Table {
         out.extend_from_slice(&(self.primary_key.len() as u16).to_le_bytes());
         for index in &self.primary_key {
             out.extend_from_slice(&(*index as u16).to_le_bytes());
+        }
+        out.extend_from_slice(&(self.indexes.len() as u16).to_le_bytes());
+        for index in &self.indexes {
+            put_string(&mut out, &index.name);
+            out.extend_from_slice(&index.tree.to_le_bytes());
+            out.push(
+                index.unique as u8
+                    | (index.constraint as u8) << 1
+                    | (index.nulls_not_distinct as u8) << 2,
+            );
+            out.extend_from_slice(&(index.columns.len() as u16).to_le_bytes());
+            for column in &index.columns {
+                out.extend_from_slice(&(column.column as u16).to_le_bytes());
+                out.push(column.descending as u8 | (column.nulls_first as u8) << 1);
+            }
         }
         out
     }
@@ -141,11 +190,47 @@ impl Table {
             }
             primary_key.push(index);
         }
+        let mut indexes = Vec::new();
+        if !reader.is_empty() {
+            let count = reader.u16()?;
+            for _ in 0..count {
+                let name = reader.string()?;
+                let tree = reader.u64()?;
+                let flags = reader.u8()?;
+                let column_count = reader.u16()?;
+                let mut index_columns = Vec::with_capacity(column_count as usize);
+                for _ in 0..column_count {
+                    let column = reader.u16()? as usize;
+                    if column >= columns.len() {
+                        return Err(Error::Corrupt("index column out of range".into()));
+                    }
+                    let order = reader.u8()?;
+                    index_columns.push(IndexColumn {
+                        column,
+                        descending: order & 1 != 0,
+                        nulls_first: order & 2 != 0,
+                    });
+                }
+                indexes.push(Index {
+                    name,
+                    tree,
+                    unique: flags & 1 != 0,
+                    constraint: flags & 2 != 0,
+                    nulls_not_distinct: flags & 4 != 0,
+                    columns: index_columns,
+                });
+            }
+        }
+        if !reader.is_empty() {
+            return Err(Error::Corrupt("trailing bytes in a table entry".into()));
+        }
         Ok(Table {
             name,
             tree,
             columns,
             primary_key,
+            indexes,
+            catalog_epoch: 0,
         })
     }
 }
@@ -200,11 +285,40 @@ impl View {
     }
 }
 
-/// A table or a view.
+/// An index's name entry: the index itself is described in its table's
+/// definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexName {
+    pub name: String,
+    pub table: String,
+}
+
+impl IndexName {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![3u8];
+        put_string(&mut out, &self.name);
+        put_string(&mut out, &self.table);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<IndexName> {
+        let mut reader = Reader::new(bytes, "catalog entry");
+        if reader.u8()? != 3 {
+            return Err(Error::Corrupt("an index entry without its tag".into()));
+        }
+        Ok(IndexName {
+            name: reader.string()?,
+            table: reader.string()?,
+        })
+    }
+}
+
+/// A table, a view or an index.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Relation {
     Table(Table),
     View(View),
+    Index(IndexName),
 }
 
 impl Relation {
@@ -212,6 +326,7 @@ impl Relation {
         match self {
             Relation::Table(table) => &table.name,
             Relation::View(view) => &view.name,
+            Relation::Index(index) => &index.name,
         }
     }
 
@@ -219,6 +334,7 @@ impl Relation {
         match bytes.first() {
             Some(1) => Ok(Relation::Table(Table::decode(bytes)?)),
             Some(2) => Ok(Relation::View(View::decode(bytes)?)),
+            Some(3) => Ok(Relation::Index(IndexName::decode(bytes)?)),
             Some(other) => Err(Error::Corrupt(format!(
                 "unknown catalog format version {other}"
             ))),
@@ -240,12 +356,31 @@ pub fn initialize(mvcc: &crate::txn::Mvcc) -> Result<()> {
     Ok(())
 }
 
-/// Looks up a table or view by name in the transaction's snapshot.
+/// Looks up a relation by name in the transaction's snapshot.
 pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>> {
+    let epoch = txn.catalog_epoch();
     match txn.get(CATALOG_TREE, name.as_bytes())? {
-        Some(bytes) => Ok(Some(Relation::decode(&bytes)?)),
+        Some(bytes) => Ok(Some(with_epoch(Relation::decode(&bytes)?, epoch))),
         None => Ok(None),
     }
+}
+
+/// Looks up a relation by name as it is now, not as the snapshot shows it
+/// (`Transaction::get_current`): for DDL and for writers under a relation
+/// lock, which must see the definition every other writer will use.
+pub fn get_current_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>> {
+    let epoch = txn.catalog_epoch();
+    match txn.get_current(CATALOG_TREE, name.as_bytes())? {
+        Some(bytes) => Ok(Some(with_epoch(Relation::decode(&bytes)?, epoch))),
+        None => Ok(None),
+    }
+}
+
+fn with_epoch(mut relation: Relation, epoch: u64) -> Relation {
+    if let Relation::Table(table) = &mut relation {
+        table.catalog_epoch = epoch;
+    }
+    relation
 }
 
 /// Looks up a table or view, failing with 42P01 if there is none.
@@ -265,12 +400,17 @@ fn undefined_relation(name: &str) -> Error {
 pub fn get_table(txn: &mut Transaction, name: &str) -> Result<Option<Table>> {
     match get_relation(txn, name)? {
         Some(Relation::Table(table)) => Ok(Some(table)),
-        Some(Relation::View(_)) => Err(Error::sql(
-            SqlState::WRONG_OBJECT_TYPE,
-            format!("\"{name}\" is not a table"),
-        )),
+        Some(Relation::View(_) | Relation::Index(_)) => Err(not_a_table(name)),
         None => Ok(None),
     }
+}
+
+/// 42809 for a view or an index named where a table must be.
+pub fn not_a_table(name: &str) -> Error {
+    Error::sql(
+        SqlState::WRONG_OBJECT_TYPE,
+        format!("\"{name}\" is not a table"),
+    )
 }
 
 /// Looks up a table, failing with 42P01 if it does not exist.
@@ -286,6 +426,11 @@ pub fn put_table(txn: &mut Transaction, table: &Table) -> Result<()> {
 /// Stores a view definition.
 pub fn put_view(txn: &mut Transaction, view: &View) -> Result<()> {
     txn.set(CATALOG_TREE, view.name.as_bytes(), &view.encode())
+}
+
+/// Stores an index's name entry.
+pub fn put_index_name(txn: &mut Transaction, index: &IndexName) -> Result<()> {
+    txn.set(CATALOG_TREE, index.name.as_bytes(), &index.encode())
 }
 
 /// Removes a relation's definition.
@@ -331,9 +476,42 @@ mod tests {
                 },
             ],
             primary_key: vec![0],
+            indexes: vec![Index {
+                name: "accounts_owner_key".into(),
+                tree: 43,
+                unique: true,
+                constraint: true,
+                nulls_not_distinct: false,
+                columns: vec![IndexColumn {
+                    column: 1,
+                    descending: true,
+                    nulls_first: false,
+                }],
+            }],
+            catalog_epoch: 0,
         };
         let bytes = table.encode();
         assert_eq!(Table::decode(&bytes).unwrap(), table);
+        // A table stored before indexes existed has no index section.
+        let mut old = table.clone();
+        old.indexes.clear();
+        let old_bytes = old.encode();
+        assert_eq!(
+            Table::decode(&old_bytes[..old_bytes.len() - 2]).unwrap(),
+            old
+        );
+        assert!(matches!(
+            Table::decode(&bytes[..bytes.len() - 1]),
+            Err(Error::Corrupt(_))
+        ));
+        let index = IndexName {
+            name: "accounts_owner_key".into(),
+            table: "accounts".into(),
+        };
+        assert_eq!(
+            Relation::decode(&index.encode()).unwrap(),
+            Relation::Index(index)
+        );
         let view = View {
             name: "rich".into(),
             query: "SELECT owner FROM accounts WHERE id > 1".into(),

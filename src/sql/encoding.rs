@@ -14,11 +14,25 @@
 //! Every integer width encodes as 8 bytes so that a key built from a bigint
 //! literal equals the key of the same integer column value (invariant 2).
 //!
+//! Secondary index keys (`encode_index_key`) prefix each column's key with a
+//! marker that places NULL, which a primary key never holds: `01` then the
+//! value, or a NULL byte, `00` (NULLS FIRST) or `02` (NULLS LAST). A
+//! descending column's bytes, marker included, are inverted; each column's
+//! encoding is prefix-free, so the inversion exactly reverses its order:
+//!
+//! ```text
+//!   ASC NULLS LAST (default)   01 ‖ value   NULL = 02
+//!   ASC NULLS FIRST            01 ‖ value   NULL = 00
+//!   DESC NULLS FIRST (default) !(01 ‖ value)   NULL = !02 = FD  (< FE)
+//!   DESC NULLS LAST            !(01 ‖ value)   NULL = !00 = FF
+//! ```
+//!
 //! Rows: `u16` column count, then per value a tag byte and its payload
 //! (`0` NULL, `1` false, `2` true, `3` i16, `4` i32, `5` i64, `6` f32, `7`
 //! f64, `8` text as `u32` length + UTF-8 bytes). Decoding checks every
 //! length, so corrupt bytes give `Error::Corrupt`, never a panic.
 
+use super::catalog::IndexColumn;
 use super::types::Value;
 use crate::error::{Error, Result};
 
@@ -70,6 +84,36 @@ pub fn encode_key(values: &[Value]) -> Result<Vec<u8>> {
         encode_key_value(value, &mut out)?;
     }
     Ok(out)
+}
+
+/// Appends the index key of `row` for an index on `columns`; returns
+/// whether any indexed value is NULL (a unique index does not compare such
+/// keys, as PostgreSQL's default NULLS DISTINCT).
+pub fn encode_index_key(columns: &[IndexColumn], row: &[Value], out: &mut Vec<u8>) -> Result<bool> {
+    let mut has_null = false;
+    for column in columns {
+        let start = out.len();
+        let value = row
+            .get(column.column)
+            .ok_or_else(|| Error::Internal("index column outside the row".into()))?;
+        if value.is_null() {
+            has_null = true;
+            out.push(if column.nulls_first != column.descending {
+                0x00
+            } else {
+                0x02
+            });
+        } else {
+            out.push(0x01);
+            encode_key_value(value, out)?;
+        }
+        if column.descending {
+            for byte in &mut out[start..] {
+                *byte = !*byte;
+            }
+        }
+    }
+    Ok(has_null)
 }
 
 /// Encodes a row.
@@ -236,6 +280,67 @@ mod tests {
         assert_eq!(out, row);
         // A skipped text still has its length checked.
         assert!(decode_row_into(&bytes[..bytes.len() - 12], Some(&[true]), &mut out).is_err());
+    }
+
+    #[test]
+    fn index_keys_order_by_direction_and_nulls() {
+        let values = [
+            Value::Integer(-3),
+            Value::Integer(0),
+            Value::Integer(9),
+            Value::Null,
+        ];
+        let sorted = |descending, nulls_first| {
+            let column = [IndexColumn {
+                column: 0,
+                descending,
+                nulls_first,
+            }];
+            let mut keyed: Vec<(Vec<u8>, &Value)> = values
+                .iter()
+                .map(|v| {
+                    let mut key = Vec::new();
+                    let has_null = encode_index_key(&column, std::slice::from_ref(v), &mut key);
+                    assert_eq!(has_null.unwrap(), v.is_null());
+                    (key, v)
+                })
+                .collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed
+                .into_iter()
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        let (n, a, b, c) = (
+            Value::Null,
+            Value::Integer(-3),
+            Value::Integer(0),
+            Value::Integer(9),
+        );
+        assert_eq!(
+            sorted(false, false),
+            [a.clone(), b.clone(), c.clone(), n.clone()]
+        );
+        assert_eq!(
+            sorted(false, true),
+            [n.clone(), a.clone(), b.clone(), c.clone()]
+        );
+        assert_eq!(
+            sorted(true, true),
+            [n.clone(), c.clone(), b.clone(), a.clone()]
+        );
+        assert_eq!(sorted(true, false), [c, b, a, n]);
+        // Text stays prefix-free under inversion: "ab" after "abc" descending.
+        let column = [IndexColumn {
+            column: 0,
+            descending: true,
+            nulls_first: true,
+        }];
+        let mut ab = Vec::new();
+        let mut abc = Vec::new();
+        encode_index_key(&column, &[Value::Text("ab".into())], &mut ab).unwrap();
+        encode_index_key(&column, &[Value::Text("abc".into())], &mut abc).unwrap();
+        assert!(abc < ab);
     }
 
     #[test]

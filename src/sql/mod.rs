@@ -10,7 +10,8 @@
 //!   explain.rs  EXPLAIN text
 //!   session/    sessions: transaction state, prepared statements, cursors
 //!   stack.rs    the stack-depth guard (54001 instead of an overflow)
-//!   catalog.rs  table definitions, stored in the database itself
+//!   catalog.rs  table, view and index definitions, stored in the database itself
+//!   integrity.rs  the check that every index agrees with its table
 //!   types.rs, encoding.rs  values, PostgreSQL text formats, key and row bytes
 //! ```
 //!
@@ -22,6 +23,7 @@ pub mod encoding;
 pub mod execution;
 pub mod explain;
 pub mod expr;
+pub mod integrity;
 pub mod optimizer;
 pub mod parser;
 pub mod plan;

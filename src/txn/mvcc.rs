@@ -81,6 +81,7 @@ use parking_lot::Mutex;
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
 use super::gc::Removals;
 use super::refresh::RefreshState;
+use super::relation_lock::{RelationLockMode, RelationLocks};
 use super::savepoint::{SavepointMarks, Undo};
 use super::scan::MvccScan;
 use super::ssi::{Ssi, SsiHandle};
@@ -134,6 +135,9 @@ pub struct Snapshot {
     pub horizon: TxnId,
     /// Transactions running when the snapshot was taken.
     pub active: BTreeSet<TxnId>,
+    /// The catalog epoch read just before the snapshot was taken
+    /// (`relation_lock.rs`).
+    pub catalog_epoch: u64,
 }
 
 /// A snapshot as readers hold it: the one a transaction reads with, and
@@ -208,6 +212,18 @@ impl TxnState {
     }
 }
 
+/// How a write checks the key's newer versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WriteCheck {
+    /// First updater wins: a version committed after the snapshot fails
+    /// the write (40001); a running writer's version is waited for.
+    Snapshot,
+    /// A secondary index entry (`index.rs`): its row's write already won
+    /// the conflict, so a committed version of any age is simply replaced;
+    /// a running writer's version is still waited for.
+    Entry,
+}
+
 /// The MVCC manager, shared by all transactions.
 pub struct Mvcc {
     engine: Arc<dyn Engine>,
@@ -215,8 +231,14 @@ pub struct Mvcc {
     /// Status per transaction id; also the engine's checkpoint hook.
     commit_log: Arc<CommitLog>,
     stripes: Vec<Mutex<()>>,
+    /// Stripes serialising the uniqueness check and insert of one unique
+    /// index key (`index.rs`); never held together with another of them,
+    /// and taken before a key stripe, never after.
+    pub(super) unique_stripes: Vec<Mutex<()>>,
+    /// Relation locks between DDL and writers, and the catalog epoch.
+    pub(super) relation_locks: RelationLocks,
     /// Writers waiting for other transactions to end.
-    waits: WaitGraph,
+    pub(super) waits: WaitGraph,
     /// Serializable Snapshot Isolation: read tracking and the conflict graph.
     pub(super) ssi: Ssi,
     /// Versions written by committed transactions, for the collector.
@@ -269,6 +291,8 @@ impl Mvcc {
             }),
             commit_log,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            unique_stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            relation_locks: RelationLocks::default(),
             waits: WaitGraph::default(),
             sequences: Mutex::new(std::collections::HashMap::new()),
             writes_committed: std::sync::atomic::AtomicU64::new(0),
@@ -285,6 +309,7 @@ impl Mvcc {
     /// Begins a transaction.
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
         let start = || -> Result<(TxnId, Arc<PinnedSnapshot>)> {
+            let catalog_epoch = self.relation_locks.epoch();
             let mut state = self.state.lock();
             let id = state.next_id;
             if id >= state.reserved_until {
@@ -298,6 +323,7 @@ impl Mvcc {
             let snapshot = state.pin(Snapshot {
                 horizon: id + 1,
                 active,
+                catalog_epoch,
             });
             state.active.insert(id);
             Ok((id, snapshot))
@@ -312,6 +338,7 @@ impl Mvcc {
             isolation,
             snapshot,
             writes: Vec::new(),
+            relation_locks: Vec::new(),
             created_trees: Vec::new(),
             dropped_trees: Vec::new(),
             undo: Vec::new(),
@@ -399,11 +426,17 @@ impl Mvcc {
     /// snapshots keep holding the horizon back for as long as a scan still
     /// reads with them (invariant 6).
     pub(super) fn snapshot_for(&self, txn: TxnId) -> Arc<PinnedSnapshot> {
+        // Before the snapshot (`relation_lock.rs`).
+        let catalog_epoch = self.relation_locks.epoch();
         let mut state = self.state.lock();
         let mut active = state.active.clone();
         active.remove(&txn);
         let horizon = state.next_id;
-        state.pin(Snapshot { horizon, active })
+        state.pin(Snapshot {
+            horizon,
+            active,
+            catalog_epoch,
+        })
     }
 
     /// Whether `txn` is running (or committing and not yet durable).
@@ -549,7 +582,7 @@ pub(super) fn into_version_row(mut value: Vec<u8>) -> Result<Option<Vec<u8>>> {
 }
 
 /// A version's value: flag, writer, row.
-fn stored_version(flag: u8, writer: TxnId, row: &[u8]) -> Vec<u8> {
+pub(super) fn stored_version(flag: u8, writer: TxnId, row: &[u8]) -> Vec<u8> {
     let mut stored = Vec::with_capacity(9 + row.len());
     stored.push(flag);
     stored.extend_from_slice(&writer.to_be_bytes());
@@ -579,8 +612,8 @@ pub(super) fn engine_range(range: &KeyRange) -> KeyRange {
     KeyRange { start, end }
 }
 
-const TOMBSTONE: u8 = 0;
-const LIVE: u8 = 1;
+pub(super) const TOMBSTONE: u8 = 0;
+pub(super) const LIVE: u8 = 1;
 
 /// A running transaction. Dropping it without commit rolls it back.
 pub struct Transaction {
@@ -592,6 +625,8 @@ pub struct Transaction {
     /// Every key written with the stamp of its version, for rollback (each
     /// once, at its first write).
     pub(super) writes: Vec<(TreeId, Vec<u8>, TxnId)>,
+    /// Relation locks held until the end (`relation_lock.rs`).
+    pub(super) relation_locks: Vec<(u64, RelationLockMode)>,
     /// Trees created by this transaction: dropped again if it aborts.
     pub(super) created_trees: Vec<TreeId>,
     /// Trees this transaction dropped: freed only once it commits.
@@ -613,7 +648,7 @@ pub struct Transaction {
     /// Whether `commit` waits for durability (see `set_synchronous_commit`).
     synchronous_commit: bool,
     /// How long a write waits for another transaction (`None`: no limit).
-    lock_timeout: Option<Duration>,
+    pub(super) lock_timeout: Option<Duration>,
     /// `READ ONLY`: every write fails with 25006.
     read_only: bool,
     /// Statements begun so far (`begin_statement` calls).
@@ -732,12 +767,22 @@ impl Transaction {
 
     /// Writes `value` under `key`.
     pub fn set(&mut self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
-        self.write(tree, key, &stored_version(LIVE, self.id, value))
+        self.write(
+            tree,
+            key,
+            &stored_version(LIVE, self.id, value),
+            WriteCheck::Snapshot,
+        )
     }
 
     /// Deletes `key` (writes a tombstone version).
     pub fn delete(&mut self, tree: TreeId, key: &[u8]) -> Result<()> {
-        self.write(tree, key, &stored_version(TOMBSTONE, self.id, &[]))
+        self.write(
+            tree,
+            key,
+            &stored_version(TOMBSTONE, self.id, &[]),
+            WriteCheck::Snapshot,
+        )
     }
 
     /// Replaces the snapshot.
@@ -745,7 +790,13 @@ impl Transaction {
         self.snapshot = snapshot;
     }
 
-    fn write(&mut self, tree: TreeId, key: &[u8], stored: &[u8]) -> Result<()> {
+    pub(super) fn write(
+        &mut self,
+        tree: TreeId,
+        key: &[u8],
+        stored: &[u8],
+        check: WriteCheck,
+    ) -> Result<()> {
         if self.read_only {
             // The SQL layer refuses the statement first, naming it.
             return Err(Error::sql(
@@ -760,7 +811,7 @@ impl Transaction {
         }
         loop {
             let guard = mvcc.stripe(tree, key).lock();
-            match self.write_unless_blocked(tree, key, stored)? {
+            match self.write_unless_blocked(tree, key, stored, check)? {
                 None => return Ok(()),
                 Some(holder) => {
                     // Another transaction's version is uncommitted: wait for
@@ -784,6 +835,7 @@ impl Transaction {
         tree: TreeId,
         key: &[u8],
         stored: &[u8],
+        check: WriteCheck,
     ) -> Result<Option<TxnId>> {
         let mvcc = Arc::clone(&self.mvcc);
         let encoded = encode_key(key);
@@ -820,6 +872,10 @@ impl Transaction {
             }
             match status {
                 STATUS_ABORTED | STATUS_UNKNOWN => continue,
+                STATUS_COMMITTED if check == WriteCheck::Entry && !mvcc.is_active(writer) => {
+                    base_for_all = writer < mvcc.cached_gc_horizon();
+                    break;
+                }
                 STATUS_COMMITTED if self.visible(writer) => {
                     base_for_all = writer < mvcc.cached_gc_horizon();
                     break;
@@ -982,6 +1038,9 @@ impl Transaction {
         self.finished = true;
         if !self.wrote() {
             mvcc.end_transaction(self.id);
+            if self.release_relation_locks() {
+                mvcc.waits.finished();
+            }
             self.end_ssi();
             return Ok(());
         }
@@ -1002,6 +1061,7 @@ impl Transaction {
             mvcc.engine.wait_durable(position)?;
         }
         mvcc.end_transaction(self.id);
+        self.release_relation_locks();
         mvcc.waits.finished();
         self.end_ssi();
         mvcc.writes_committed.fetch_add(
@@ -1048,9 +1108,23 @@ impl Transaction {
             }
         }
         mvcc.end_transaction(self.id);
+        self.release_relation_locks();
         mvcc.waits.finished();
         self.end_ssi();
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Releases the relation locks (after the transaction left the active
+    /// set: relation-lock invariant 1) and wakes their waiters.
+    /// Returns whether it held any (whose waiters `WaitGraph::finished`
+    /// must then wake).
+    fn release_relation_locks(&mut self) -> bool {
+        if self.relation_locks.is_empty() {
+            return false;
+        }
+        let locks = std::mem::take(&mut self.relation_locks);
+        self.mvcc.relation_locks.release(self.id, &locks);
+        true
     }
 
     /// Tells SSI the transaction ended (after it left the active set).

@@ -101,6 +101,23 @@ impl MvccScan {
         }
     }
 
+    /// A scan with its own `snapshot` and no SSI tracking: catalog reads
+    /// of the current definitions and index builds (`index.rs`), which
+    /// read what committed before them, not what the transaction's
+    /// snapshot shows.
+    pub(super) fn with_snapshot(
+        txn: &Transaction,
+        snapshot: Arc<PinnedSnapshot>,
+        tree: TreeId,
+        range: KeyRange,
+        direction: Direction,
+    ) -> MvccScan {
+        let mut scan = MvccScan::raw(txn, tree, range, direction);
+        scan.snapshot = snapshot;
+        scan.serializable = false;
+        scan
+    }
+
     pub(super) fn fail(&mut self, error: Error) {
         self.failed = Some(error);
     }

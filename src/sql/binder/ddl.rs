@@ -1,7 +1,7 @@
 //! DDL binding: `CREATE TABLE` → a [`Table`] definition, `CREATE [OR
 //! REPLACE] VIEW` → a [`View`] (its query bound once here, to check it and
 //! to learn its columns and the relations it reads), and `DROP TABLE` /
-//! `DROP VIEW`.
+//! `DROP VIEW` / `DROP INDEX` (`index.rs` binds CREATE INDEX and UNIQUE).
 //!
 //! Column types map through `bind_data_type`; `PRIMARY KEY` may be a column
 //! or a table constraint (composite keys allowed) and makes its columns
@@ -11,6 +11,7 @@
 use sqlparser::ast;
 
 use super::expr::bind_data_type;
+use super::index::{IndexKeyColumn, unique_constraint};
 use super::{Binder, BoundStatement, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{Table, TableColumn, View};
@@ -29,6 +30,7 @@ impl Binder<'_> {
         let name = object_name(&create.name)?;
         let mut columns = Vec::new();
         let mut primary_key: Option<Vec<usize>> = None;
+        let mut unique = Vec::new();
         let multiple = || {
             Error::sql(
                 SqlState::INVALID_TABLE_DEFINITION,
@@ -60,6 +62,15 @@ impl Binder<'_> {
                             return Err(multiple());
                         }
                         primary_key = Some(vec![index]);
+                    }
+                    ast::ColumnOption::Unique(constraint) => {
+                        let mut definition = unique_constraint(&name, constraint)?;
+                        definition.columns = vec![IndexKeyColumn {
+                            name: column.name.clone(),
+                            descending: false,
+                            nulls_first: false,
+                        }];
+                        unique.push(definition);
                     }
                     other => return Err(Error::Unsupported(format!("column constraint {other}"))),
                 }
@@ -96,6 +107,9 @@ impl Binder<'_> {
                     }
                     primary_key = Some(indices);
                 }
+                ast::TableConstraint::Unique(constraint) => {
+                    unique.push(unique_constraint(&name, constraint)?);
+                }
                 other => return Err(Error::Unsupported(format!("table constraint {other}"))),
             }
         }
@@ -108,9 +122,12 @@ impl Binder<'_> {
             tree: 0,
             columns,
             primary_key,
+            indexes: Vec::new(),
+            catalog_epoch: 0,
         };
         Ok(BoundStatement::CreateTable {
             table,
+            unique,
             if_not_exists: create.if_not_exists,
         })
     }
@@ -181,6 +198,11 @@ impl Binder<'_> {
                 cascade,
             }),
             ast::ObjectType::View => Ok(BoundStatement::DropView {
+                names,
+                if_exists,
+                cascade,
+            }),
+            ast::ObjectType::Index => Ok(BoundStatement::DropIndex {
                 names,
                 if_exists,
                 cascade,

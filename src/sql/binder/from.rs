@@ -386,6 +386,10 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            Relation::Index(index) => Err(Error::sql(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("\"{}\" is an index", index.name),
+            )),
             Relation::View(view) => {
                 let (plan, columns) = self.bind_view(&view)?;
                 let qualifier = alias.map_or(view.name.clone(), |a| ident_name(&a.name));

@@ -35,6 +35,7 @@ mod dml;
 mod expr;
 mod from;
 mod function;
+mod index;
 mod query;
 mod scope;
 mod select;
@@ -48,6 +49,7 @@ use sqlparser::ast::{self, Statement};
 
 pub use control::{Control, TransactionModes, bind_control};
 pub use expr::{Typed, bind_data_type};
+pub use index::{IndexDefinition, IndexKeyColumn};
 pub use scope::{Scope, ScopeColumn};
 
 use super::catalog::{Table, View};
@@ -87,9 +89,20 @@ pub enum BoundStatement {
         table: Arc<Table>,
         source: LogicalPlan,
     },
+    /// `unique`: its UNIQUE constraints, each backed by an index.
     CreateTable {
         table: Table,
+        unique: Vec<IndexDefinition>,
         if_not_exists: bool,
+    },
+    CreateIndex {
+        index: IndexDefinition,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
     },
     DropTable {
         names: Vec<String>,
@@ -121,6 +134,8 @@ impl BoundStatement {
             BoundStatement::DropTable { .. } => Some("DROP TABLE"),
             BoundStatement::CreateView { .. } => Some("CREATE VIEW"),
             BoundStatement::DropView { .. } => Some("DROP VIEW"),
+            BoundStatement::CreateIndex { .. } => Some("CREATE INDEX"),
+            BoundStatement::DropIndex { .. } => Some("DROP INDEX"),
             BoundStatement::Query(_) | BoundStatement::Explain(_) => None,
         }
     }
@@ -133,6 +148,8 @@ impl BoundStatement {
                 | BoundStatement::DropTable { .. }
                 | BoundStatement::CreateView { .. }
                 | BoundStatement::DropView { .. }
+                | BoundStatement::CreateIndex { .. }
+                | BoundStatement::DropIndex { .. }
         )
     }
 }
@@ -222,6 +239,7 @@ impl<'a> Binder<'a> {
             Statement::Delete(delete) => self.bind_delete(delete),
             Statement::CreateTable(create) => self.bind_create_table(create),
             Statement::CreateView(create) => self.bind_create_view(create),
+            Statement::CreateIndex(create) => self.bind_create_index(create),
             Statement::Drop {
                 object_type,
                 if_exists,

@@ -6,15 +6,25 @@
 //! again). Rows are conformed to their table before they are written:
 //! values converted to the column types, `varchar(n)` limits and NOT NULL
 //! checked.
+//!
+//! Each statement first takes its table's `Write` relation lock
+//! (`txn/relation_lock.rs`) and, if a DDL transaction ended since its
+//! definition was read, reads the definition again: every secondary index
+//! that exists is maintained, including one created after the writer's
+//! snapshot. A row's index entries are written after the row (`txn/index.rs`
+//! explains the order): an entry `index key ‖ row key` per index; an UPDATE
+//! replaces only the entries whose key changed; a unique index checks its
+//! key unless a value in it is NULL.
 
 use super::context::Context;
 use super::{Layout, Operator, build_scan};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::Table;
-use crate::sql::encoding::{encode_key, encode_row};
+use crate::sql::catalog::{self, Index, Relation, Table};
+use crate::sql::encoding::{encode_index_key, encode_key, encode_row};
 use crate::sql::expr::{Expr, cast};
 use crate::sql::plan::LogicalPlan;
 use crate::sql::types::{DataType, Row, Value, check_varchar};
+use crate::txn::{RelationLockMode, Transaction};
 
 /// Sequence name for hidden row ids of tables without a primary key.
 fn row_id_key(table: &Table) -> Vec<u8> {
@@ -82,6 +92,96 @@ fn duplicate_key(table: &Table, row: &Row) -> Error {
     )
 }
 
+/// Takes the table's `Write` lock; returns the table's current definition
+/// when the bound one may miss an index (`None`: it is current).
+fn lock_for_write(table: &Table, txn: &mut Transaction) -> Result<Option<Table>> {
+    txn.lock_relation(table.tree, RelationLockMode::Write)?;
+    if txn.catalog_current_since(table.catalog_epoch) {
+        return Ok(None);
+    }
+    match catalog::get_current_relation(txn, &table.name)? {
+        Some(Relation::Table(current)) if current.tree == table.tree => Ok(Some(current)),
+        _ => Err(Error::Serialization(format!(
+            "table \"{}\" was dropped or replaced by a concurrent transaction",
+            table.name
+        ))),
+    }
+}
+
+/// 23505 for a unique index.
+fn duplicate_entry(table: &Table, index: &Index, row: &Row) -> Error {
+    let names: Vec<&str> = index
+        .columns
+        .iter()
+        .map(|c| table.columns[c.column].name.as_str())
+        .collect();
+    let values: Vec<String> = index
+        .columns
+        .iter()
+        .map(|c| row[c.column].to_text().unwrap_or_else(|| "null".into()))
+        .collect();
+    Error::sql(
+        SqlState::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}\" (Key ({})=({}) already exists.)",
+            index.name,
+            names.join(", "),
+            values.join(", ")
+        ),
+    )
+}
+
+/// Writes `row`'s entry (stored under `key`) into `index`, checking
+/// uniqueness; `buffer` is scratch space.
+pub(crate) fn insert_index_entry(
+    txn: &mut Transaction,
+    index: &Index,
+    row: &Row,
+    key: &[u8],
+    buffer: &mut Vec<u8>,
+) -> Result<bool> {
+    buffer.clear();
+    let has_null = encode_index_key(&index.columns, row, buffer)?;
+    let prefix = buffer.len();
+    buffer.extend_from_slice(key);
+    if index.unique && (!has_null || index.nulls_not_distinct) {
+        txn.insert_unique_entry(index.tree, &buffer[..prefix], buffer)
+    } else {
+        txn.insert_entry(index.tree, buffer)?;
+        Ok(true)
+    }
+}
+
+/// The entries of one row version in every index.
+fn insert_entries(
+    txn: &mut Transaction,
+    table: &Table,
+    indexes: &[Index],
+    row: &Row,
+    key: &[u8],
+    buffer: &mut Vec<u8>,
+) -> Result<()> {
+    for index in indexes {
+        if !insert_index_entry(txn, index, row, key, buffer)? {
+            return Err(duplicate_entry(table, index, row));
+        }
+    }
+    Ok(())
+}
+
+fn delete_entry(
+    txn: &mut Transaction,
+    index: &Index,
+    row: &Row,
+    key: &[u8],
+    buffer: &mut Vec<u8>,
+) -> Result<()> {
+    buffer.clear();
+    encode_index_key(&index.columns, row, buffer)?;
+    buffer.extend_from_slice(key);
+    txn.delete_entry(index.tree, buffer)
+}
+
 /// Inserts the rows `source` produces (full-width rows in table column
 /// order); returns how many.
 pub fn insert(
@@ -95,6 +195,9 @@ pub fn insert(
         rows.push(row);
     }
     let txn = context.transaction()?;
+    let current = lock_for_write(table, txn)?;
+    let indexes = &current.as_ref().unwrap_or(table).indexes;
+    let mut buffer = Vec::new();
     let mut count = 0;
     for row in rows {
         let row = conform_row(table, row)?;
@@ -108,6 +211,7 @@ pub fn insert(
             key
         };
         txn.set(table.tree, &key, &encode_row(&row))?;
+        insert_entries(txn, table, indexes, &row, &key, &mut buffer)?;
         count += 1;
     }
     Ok(count)
@@ -137,8 +241,11 @@ pub fn update(
         .iter()
         .map(|(index, expr)| Ok((*index, layout.compile(expr)?)))
         .collect::<Result<Vec<_>>>()?;
+    let current = lock_for_write(table, context.transaction()?)?;
+    let indexes = &current.as_ref().unwrap_or(table).indexes;
     let targets = keyed_rows(source, context)?;
     let count = targets.len() as u64;
+    let (mut old_entry, mut new_entry) = (Vec::new(), Vec::new());
     for (key, old) in targets {
         let mut new = old.clone();
         for (index, expr) in &assignments {
@@ -158,16 +265,37 @@ pub fn update(
             txn.delete(table.tree, &key)?;
         }
         txn.set(table.tree, &new_key, &encode_row(&new))?;
+        for index in indexes {
+            old_entry.clear();
+            encode_index_key(&index.columns, &old, &mut old_entry)?;
+            old_entry.extend_from_slice(&key);
+            new_entry.clear();
+            encode_index_key(&index.columns, &new, &mut new_entry)?;
+            new_entry.extend_from_slice(&new_key);
+            if old_entry == new_entry {
+                continue;
+            }
+            txn.delete_entry(index.tree, &old_entry)?;
+            if !insert_index_entry(txn, index, &new, &new_key, &mut new_entry)? {
+                return Err(duplicate_entry(table, index, &new));
+            }
+        }
     }
     Ok(count)
 }
 
 /// Deletes the rows `source` selects; returns how many.
 pub fn delete(table: &Table, source: &LogicalPlan, context: &mut Context<'_>) -> Result<u64> {
+    let current = lock_for_write(table, context.transaction()?)?;
+    let indexes = &current.as_ref().unwrap_or(table).indexes;
     let targets = keyed_rows(source, context)?;
     let txn = context.transaction()?;
-    for (key, _) in &targets {
+    let mut buffer = Vec::new();
+    for (key, row) in &targets {
         txn.delete(table.tree, key)?;
+        for index in indexes {
+            delete_entry(txn, index, row, key, &mut buffer)?;
+        }
     }
     Ok(targets.len() as u64)
 }

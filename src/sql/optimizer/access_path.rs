@@ -182,6 +182,8 @@ mod tests {
             tree: 9,
             columns: vec![column("a"), column("b")],
             primary_key: key,
+            indexes: Vec::new(),
+            catalog_epoch: 0,
         }
     }
 

@@ -119,6 +119,8 @@ pub(crate) mod test_support {
                 })
                 .collect(),
             primary_key: vec![0],
+            indexes: Vec::new(),
+            catalog_epoch: 0,
         };
         let plan = LogicalPlan::Scan {
             table: Arc::new(table),

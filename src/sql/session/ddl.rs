@@ -1,5 +1,11 @@
-//! Running DDL against the catalog: tables and views, with PostgreSQL's
-//! dependency rules between them.
+//! Running DDL against the catalog: tables, views and indexes, with
+//! PostgreSQL's dependency rules between them.
+//!
+//! DDL that changes a table's definition takes a relation lock on it first
+//! (`txn/relation_lock.rs`): CREATE INDEX `Share`, DROP INDEX and DROP
+//! TABLE `Exclusive`, and then works on the definition as it is now, not
+//! as its snapshot shows it, so that no writer of the table misses an
+//! index it must maintain.
 //!
 //! A view records the relations its query reads. Dropping a relation that
 //! a view reads is 2BP01 unless `CASCADE`, which drops those views too (and
@@ -9,13 +15,18 @@
 
 use super::statement::{Outcome, command};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{self, Relation, Table, View};
+use crate::sql::binder::IndexDefinition;
+use crate::sql::catalog::{self, Index, IndexColumn, IndexName, Relation, Table, View};
+use crate::sql::encoding::decode_row;
+use crate::sql::execution::dml::insert_index_entry;
 use crate::sql::types::DataType;
-use crate::txn::Transaction;
+use crate::storage::{Direction, KeyRange};
+use crate::txn::{RelationLockMode, Transaction};
 
 pub(super) fn create_table(
     txn: &mut Transaction,
     table: &Table,
+    unique: &[IndexDefinition],
     if_not_exists: bool,
 ) -> Result<Outcome> {
     if catalog::get_relation(txn, &table.name)?.is_some() {
@@ -26,8 +37,228 @@ pub(super) fn create_table(
     }
     let mut table = table.clone();
     table.tree = txn.create_tree()?;
+    // Constraints on the same columns share one index, as in PostgreSQL.
+    let mut seen: Vec<&IndexDefinition> = Vec::new();
+    for definition in unique {
+        if definition.name.is_none()
+            && seen.iter().any(|s| {
+                s.columns == definition.columns
+                    && s.nulls_not_distinct == definition.nulls_not_distinct
+            })
+        {
+            continue;
+        }
+        seen.push(definition);
+        let index = new_index(txn, &table, definition)?;
+        catalog::put_index_name(
+            txn,
+            &IndexName {
+                name: index.name.clone(),
+                table: table.name.clone(),
+            },
+        )?;
+        table.indexes.push(index);
+    }
     catalog::put_table(txn, &table)?;
     Ok(command("CREATE TABLE"))
+}
+
+/// Takes `mode` on `table` and returns its definition as it is now (a
+/// concurrent DDL may have changed it since the snapshot; 40001 if it was
+/// dropped or replaced).
+fn lock_current(txn: &mut Transaction, table: &Table, mode: RelationLockMode) -> Result<Table> {
+    txn.lock_relation(table.tree, mode)?;
+    match catalog::get_current_relation(txn, &table.name)? {
+        Some(Relation::Table(current)) if current.tree == table.tree => Ok(current),
+        _ => Err(Error::Serialization(format!(
+            "table \"{}\" was dropped or replaced by a concurrent transaction",
+            table.name
+        ))),
+    }
+}
+
+/// Resolves a definition against `table` and names it (PostgreSQL's
+/// generated name, made unique with a number, when none is given; 42P07
+/// if a given name is taken). Creates its empty tree.
+fn new_index(txn: &mut Transaction, table: &Table, definition: &IndexDefinition) -> Result<Index> {
+    let mut columns = Vec::with_capacity(definition.columns.len());
+    for column in &definition.columns {
+        let position = table.column_index(&column.name).ok_or_else(|| {
+            Error::sql(
+                SqlState::UNDEFINED_COLUMN,
+                if definition.constraint {
+                    format!("column \"{}\" named in key does not exist", column.name)
+                } else {
+                    format!("column \"{}\" does not exist", column.name)
+                },
+            )
+        })?;
+        columns.push(IndexColumn {
+            column: position,
+            descending: column.descending,
+            nulls_first: column.nulls_first,
+        });
+    }
+    let name = match &definition.name {
+        Some(name) => {
+            if catalog::get_relation(txn, name)?.is_some() {
+                return Err(already_exists(name));
+            }
+            name.clone()
+        }
+        None => {
+            let base = definition.default_name();
+            let mut name = base.clone();
+            let mut suffix = 0;
+            while catalog::get_relation(txn, &name)?.is_some() {
+                suffix += 1;
+                name = format!("{base}{suffix}");
+            }
+            name
+        }
+    };
+    Ok(Index {
+        name,
+        tree: txn.create_tree()?,
+        unique: definition.unique,
+        nulls_not_distinct: definition.nulls_not_distinct,
+        constraint: definition.constraint,
+        columns,
+    })
+}
+
+/// Rows between progress messages of an index build.
+const BUILD_PROGRESS_ROWS: u64 = 1_000_000;
+
+/// `CREATE [UNIQUE] INDEX`: under a `Share` lock (writers of the table
+/// finish first, and new ones wait), every row as it is now gets its
+/// entry, in the creating transaction: the build commits or vanishes with
+/// it, and a crash mid-build leaves nothing.
+pub(super) fn create_index(
+    txn: &mut Transaction,
+    definition: &IndexDefinition,
+    if_not_exists: bool,
+) -> Result<Outcome> {
+    let table = match catalog::get_relation(txn, &definition.table)? {
+        Some(Relation::Table(table)) => table,
+        Some(_) => {
+            return Err(Error::sql(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("cannot create index on relation \"{}\"", definition.table),
+            ));
+        }
+        None => {
+            return Err(Error::sql(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{}\" does not exist", definition.table),
+            ));
+        }
+    };
+    if if_not_exists
+        && let Some(name) = &definition.name
+        && catalog::get_relation(txn, name)?.is_some()
+    {
+        return Ok(command("CREATE INDEX"));
+    }
+    let mut table = lock_current(txn, &table, RelationLockMode::Share)?;
+    let index = new_index(txn, &table, definition)?;
+    let mut scan = txn.scan_current(table.tree, KeyRange::all(), Direction::Forward);
+    let mut buffer = Vec::new();
+    let mut rows = 0u64;
+    for entry in &mut scan {
+        let (key, bytes) = entry?;
+        let row = decode_row(&bytes)?;
+        if !insert_index_entry(txn, &index, &row, &key, &mut buffer)? {
+            let names: Vec<&str> = index
+                .columns
+                .iter()
+                .map(|c| table.columns[c.column].name.as_str())
+                .collect();
+            let values: Vec<String> = index
+                .columns
+                .iter()
+                .map(|c| row[c.column].to_text().unwrap_or_else(|| "null".into()))
+                .collect();
+            return Err(Error::sql(
+                SqlState::UNIQUE_VIOLATION,
+                format!(
+                    "could not create unique index \"{}\" (Key ({})=({}) is duplicated.)",
+                    index.name,
+                    names.join(", "),
+                    values.join(", ")
+                ),
+            ));
+        }
+        rows += 1;
+        if rows.is_multiple_of(BUILD_PROGRESS_ROWS) {
+            tracing::info!(index = %index.name, rows, "building index");
+        }
+    }
+    if rows >= BUILD_PROGRESS_ROWS {
+        tracing::info!(index = %index.name, rows, "index built");
+    }
+    catalog::put_index_name(
+        txn,
+        &IndexName {
+            name: index.name.clone(),
+            table: table.name.clone(),
+        },
+    )?;
+    table.indexes.push(index);
+    catalog::put_table(txn, &table)?;
+    Ok(command("CREATE INDEX"))
+}
+
+/// `DROP INDEX`: under an `Exclusive` lock on its table. An index that
+/// backs a UNIQUE constraint cannot be dropped on its own (2BP01).
+pub(super) fn drop_indexes(
+    txn: &mut Transaction,
+    names: &[String],
+    if_exists: bool,
+) -> Result<Outcome> {
+    for name in names {
+        let entry = match catalog::get_relation(txn, name)? {
+            Some(Relation::Index(entry)) => entry,
+            Some(_) => {
+                return Err(Error::sql(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{name}\" is not an index"),
+                ));
+            }
+            None if if_exists => continue,
+            None => {
+                return Err(Error::sql(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("index \"{name}\" does not exist"),
+                ));
+            }
+        };
+        let table = catalog::require_table(txn, &entry.table)?;
+        let mut table = lock_current(txn, &table, RelationLockMode::Exclusive)?;
+        let position = table
+            .indexes
+            .iter()
+            .position(|index| index.name == *name)
+            .ok_or_else(|| {
+                Error::Serialization(format!(
+                    "index \"{name}\" was dropped by a concurrent transaction"
+                ))
+            })?;
+        if table.indexes[position].constraint {
+            return Err(Error::sql(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop index {name} because constraint {name} on table {} requires it",
+                    table.name
+                ),
+            ));
+        }
+        let index = table.indexes.remove(position);
+        catalog::put_table(txn, &table)?;
+        catalog::delete_relation(txn, name)?;
+        txn.drop_tree(index.tree);
+    }
+    Ok(command("DROP INDEX"))
 }
 
 fn already_exists(name: &str) -> Error {
@@ -86,7 +317,7 @@ pub(super) fn drop_relations(
         .into_iter()
         .filter_map(|relation| match relation {
             Relation::View(view) => Some(view),
-            Relation::Table(_) => None,
+            Relation::Table(_) | Relation::Index(_) => None,
         })
         .collect();
     // The views reading the targets, transitively, in discovery order.
@@ -118,10 +349,16 @@ pub(super) fn drop_relations(
         catalog::delete_relation(txn, &view.name)?;
     }
     for target in &targets {
-        catalog::delete_relation(txn, target.name())?;
         if let Relation::Table(table) = target {
+            // Writers of the table finish first; its indexes go with it.
+            let table = lock_current(txn, table, RelationLockMode::Exclusive)?;
+            for index in &table.indexes {
+                catalog::delete_relation(txn, &index.name)?;
+                txn.drop_tree(index.tree);
+            }
             txn.drop_tree(table.tree);
         }
+        catalog::delete_relation(txn, target.name())?;
     }
     Ok(command(match kind {
         DropKind::Table => "DROP TABLE",
@@ -139,7 +376,7 @@ pub(super) fn create_view(
 ) -> Result<Outcome> {
     match catalog::get_relation(txn, &view.name)? {
         None => {}
-        Some(Relation::Table(_)) if replace => {
+        Some(Relation::Table(_) | Relation::Index(_)) if replace => {
             return Err(Error::sql(
                 SqlState::WRONG_OBJECT_TYPE,
                 format!("\"{}\" is not a view", view.name),

@@ -509,7 +509,13 @@ impl Session {
                         txn.begin_statement();
                         let table = catalog::require_table(&mut txn, &name)?;
                         txn.commit()?;
-                        mvcc.vacuum_tree(table.tree)?
+                        let mut stats = mvcc.vacuum_tree(table.tree)?;
+                        for index in &table.indexes {
+                            let index_stats = mvcc.vacuum_tree(index.tree)?;
+                            stats.keys += index_stats.keys;
+                            stats.removed += index_stats.removed;
+                        }
+                        stats
                     }
                     // Every tree: also truncates the commit log.
                     None => mvcc.vacuum_all()?,

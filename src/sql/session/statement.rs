@@ -136,6 +136,8 @@ pub(crate) fn optimize(
         },
         ddl @ (BoundStatement::CreateTable { .. }
         | BoundStatement::DropTable { .. }
+        | BoundStatement::CreateIndex { .. }
+        | BoundStatement::DropIndex { .. }
         | BoundStatement::CreateView { .. }
         | BoundStatement::DropView { .. }) => ddl,
     })
@@ -332,8 +334,18 @@ pub(crate) fn run(
         }
         BoundStatement::CreateTable {
             table,
+            unique,
             if_not_exists,
-        } => ddl::create_table(txn, table, *if_not_exists)?,
+        } => ddl::create_table(txn, table, unique, *if_not_exists)?,
+        BoundStatement::CreateIndex {
+            index,
+            if_not_exists,
+        } => ddl::create_index(txn, index, *if_not_exists)?,
+        BoundStatement::DropIndex {
+            names,
+            if_exists,
+            cascade: _,
+        } => ddl::drop_indexes(txn, names, *if_exists)?,
         BoundStatement::DropTable {
             names,
             if_exists,
