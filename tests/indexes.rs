@@ -5,60 +5,32 @@
 
 use std::time::Duration;
 
+mod sessions;
+
 use basalt::Database;
-use basalt::sql::{Outcome, Session, Value};
-
-/// Rows, or the SQLSTATE of the error.
-type Rows = Result<Vec<Vec<Value>>, String>;
-
-fn run(session: &mut Session, sql: &str) -> Rows {
-    let outcome = session
-        .prepare(sql, &[])
-        .and_then(|prepared| session.execute(&prepared, &[]));
-    match outcome {
-        Ok(Outcome::Rows { mut cursor, .. }) => session
-            .fetch_all(&mut cursor)
-            .map_err(|error| error.sqlstate().code().to_string()),
-        Ok(_) => Ok(Vec::new()),
-        Err(error) => Err(error.sqlstate().code().to_string()),
-    }
-}
-
-fn ok(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
-    run(session, sql).unwrap_or_else(|code| panic!("{sql}: {code}"))
-}
-
-fn database(setup: &str) -> Database {
-    let database = Database::open_in_memory().expect("database");
-    let mut session = database.session();
-    for sql in setup.split(';').filter(|sql| !sql.trim().is_empty()) {
-        ok(&mut session, sql);
-    }
-    database
-}
-
-fn begin(database: &Database, level: &str) -> Session {
-    let mut session = database.session();
-    ok(&mut session, &format!("BEGIN ISOLATION LEVEL {level}"));
-    session
-}
+use basalt::sql::Session;
+use sessions::{Rows, begin, database, ok, run};
 
 fn count(database: &Database, sql: &str) -> i64 {
     let mut session = database.session();
     ok(&mut session, sql)[0][0].as_i64().expect("an integer")
 }
 
-/// Runs `sql` on a thread of its own; the result arrives when it ends.
-fn spawn(mut session: Session, sql: &'static str) -> std::thread::JoinHandle<(Session, Rows)> {
-    std::thread::spawn(move || {
+/// Runs `sql` on a thread of its own and checks that it waits (for
+/// `what`); the result arrives when it ends.
+fn blocked(
+    mut session: Session,
+    sql: &'static str,
+    what: &str,
+) -> std::thread::JoinHandle<(Session, Rows)> {
+    let handle = std::thread::spawn(move || {
         let result = run(&mut session, sql);
         (session, result)
-    })
-}
-
-/// Gives a spawned statement time to reach its wait.
-fn settle() {
+    });
+    // Time for the statement to reach its wait.
     std::thread::sleep(Duration::from_millis(100));
+    assert!(!handle.is_finished(), "{sql} waits for {what}");
+    handle
 }
 
 fn consistent(database: &Database) {
@@ -94,11 +66,10 @@ fn an_in_progress_duplicate_makes_the_writer_wait_then_fail_if_it_commits() {
     let database = database(SETUP);
     let mut first = begin(&database, "READ COMMITTED");
     ok(&mut first, "INSERT INTO accounts VALUES (1, 'a@x')");
-    let second = spawn(database.session(), "INSERT INTO accounts VALUES (2, 'a@x')");
-    settle();
-    assert!(
-        !second.is_finished(),
-        "the second insert waits for the first"
+    let second = blocked(
+        database.session(),
+        "INSERT INTO accounts VALUES (2, 'a@x')",
+        "the first insert",
     );
     ok(&mut first, "COMMIT");
     let (_, result) = second.join().expect("thread");
@@ -112,11 +83,10 @@ fn an_in_progress_duplicate_makes_the_writer_wait_then_succeed_if_it_aborts() {
     let database = database(SETUP);
     let mut first = begin(&database, "SERIALIZABLE");
     ok(&mut first, "INSERT INTO accounts VALUES (1, 'a@x')");
-    let second = spawn(database.session(), "INSERT INTO accounts VALUES (2, 'a@x')");
-    settle();
-    assert!(
-        !second.is_finished(),
-        "the second insert waits for the first"
+    let second = blocked(
+        database.session(),
+        "INSERT INTO accounts VALUES (2, 'a@x')",
+        "the first insert",
     );
     ok(&mut first, "ROLLBACK");
     let (_, result) = second.join().expect("thread");
@@ -133,9 +103,11 @@ fn an_in_progress_delete_of_the_duplicate_lets_the_writer_in_once_it_commits() {
     let database = database(&format!("{SETUP}; INSERT INTO accounts VALUES (1, 'a@x')"));
     let mut deleter = begin(&database, "READ COMMITTED");
     ok(&mut deleter, "DELETE FROM accounts WHERE id = 1");
-    let inserter = spawn(database.session(), "INSERT INTO accounts VALUES (2, 'a@x')");
-    settle();
-    assert!(!inserter.is_finished(), "the insert waits for the deleter");
+    let inserter = blocked(
+        database.session(),
+        "INSERT INTO accounts VALUES (2, 'a@x')",
+        "the deleter",
+    );
     ok(&mut deleter, "COMMIT");
     let (_, result) = inserter.join().expect("thread");
     assert_eq!(result, Ok(Vec::new()));
@@ -170,8 +142,11 @@ fn a_serializable_duplicate_after_a_read_that_saw_no_row_is_a_serialization_fail
     assert!(ok(&mut first, "SELECT * FROM accounts WHERE email = 'a@x'").is_empty());
     assert!(ok(&mut second, "SELECT * FROM accounts WHERE email = 'a@x'").is_empty());
     ok(&mut first, "INSERT INTO accounts VALUES (1, 'a@x')");
-    let waiting = spawn(second, "INSERT INTO accounts VALUES (2, 'a@x')");
-    settle();
+    let waiting = blocked(
+        second,
+        "INSERT INTO accounts VALUES (2, 'a@x')",
+        "the first inserter",
+    );
     ok(&mut first, "COMMIT");
     let (mut second, result) = waiting.join().expect("thread");
     assert_eq!(result, Err("40001".into()));
@@ -195,12 +170,11 @@ fn create_index_waits_for_running_writers_and_indexes_their_rows() {
     let database = database("CREATE TABLE items (id int PRIMARY KEY, tag text)");
     let mut writer = begin(&database, "REPEATABLE READ");
     ok(&mut writer, "INSERT INTO items VALUES (1, 'a'), (2, 'b')");
-    let builder = spawn(
+    let builder = blocked(
         database.session(),
         "CREATE UNIQUE INDEX items_tag ON items (tag)",
+        "the writer",
     );
-    settle();
-    assert!(!builder.is_finished(), "CREATE INDEX waits for the writer");
     ok(&mut writer, "COMMIT");
     let (_, result) = builder.join().expect("thread");
     assert_eq!(result, Ok(Vec::new()));
@@ -250,11 +224,10 @@ fn a_writer_waits_for_a_running_create_index_and_drop_index() {
     let database = database("CREATE TABLE items (id int PRIMARY KEY, tag text)");
     let mut ddl = begin(&database, "READ COMMITTED");
     ok(&mut ddl, "CREATE INDEX items_tag ON items (tag)");
-    let writer = spawn(database.session(), "INSERT INTO items VALUES (1, 'a')");
-    settle();
-    assert!(
-        !writer.is_finished(),
-        "the insert waits for CREATE INDEX to end"
+    let writer = blocked(
+        database.session(),
+        "INSERT INTO items VALUES (1, 'a')",
+        "the CREATE INDEX to end",
     );
     ok(&mut ddl, "COMMIT");
     let (_, result) = writer.join().expect("thread");
@@ -262,11 +235,10 @@ fn a_writer_waits_for_a_running_create_index_and_drop_index() {
     consistent(&database);
     let mut ddl = begin(&database, "READ COMMITTED");
     ok(&mut ddl, "DROP INDEX items_tag");
-    let writer = spawn(database.session(), "INSERT INTO items VALUES (2, 'b')");
-    settle();
-    assert!(
-        !writer.is_finished(),
-        "the insert waits for DROP INDEX to end"
+    let writer = blocked(
+        database.session(),
+        "INSERT INTO items VALUES (2, 'b')",
+        "the DROP INDEX to end",
     );
     ok(&mut ddl, "COMMIT");
     let (_, result) = writer.join().expect("thread");
@@ -283,8 +255,11 @@ fn lock_waits_between_ddl_and_writers_are_deadlocks_when_they_cycle() {
     let mut second = begin(&database, "READ COMMITTED");
     ok(&mut first, "INSERT INTO left_side VALUES (1)");
     ok(&mut second, "INSERT INTO right_side VALUES (1)");
-    let waiting = spawn(first, "CREATE INDEX ON right_side (id)");
-    settle();
+    let waiting = blocked(
+        first,
+        "CREATE INDEX ON right_side (id)",
+        "the writer of right_side",
+    );
     assert_eq!(
         run(&mut second, "CREATE INDEX ON left_side (id)"),
         Err("40P01".into())

@@ -12,26 +12,11 @@
 //! Two sessions run on one thread. None of the shapes has a write-write
 //! conflict, so no statement waits.
 
+mod sessions;
+
 use basalt::Database;
-use basalt::sql::{Outcome, Session, Value};
-
-/// Runs one statement; rows for a query, nothing for a command.
-fn run(session: &mut Session, sql: &str) -> Result<Vec<Vec<Value>>, String> {
-    let outcome = session
-        .prepare(sql, &[])
-        .and_then(|prepared| session.execute(&prepared, &[]));
-    match outcome {
-        Ok(Outcome::Rows { mut cursor, .. }) => session
-            .fetch_all(&mut cursor)
-            .map_err(|error| error.sqlstate().code().to_string()),
-        Ok(_) => Ok(Vec::new()),
-        Err(error) => Err(error.sqlstate().code().to_string()),
-    }
-}
-
-fn ok(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
-    run(session, sql).unwrap_or_else(|code| panic!("{sql}: {code}"))
-}
+use basalt::sql::{Session, Value};
+use sessions::{begin, database, ok, run};
 
 fn int(session: &mut Session, sql: &str) -> i64 {
     ok(session, sql)[0][0]
@@ -90,21 +75,6 @@ fn judge(level: &str, first: End, second: End, observed: i64, serial: i64, anoma
 }
 
 const LEVELS: [&str; 2] = ["REPEATABLE READ", "SERIALIZABLE"];
-
-fn database(setup: &str) -> Database {
-    let database = Database::open_in_memory().expect("database");
-    let mut session = database.session();
-    for sql in setup.split(';').filter(|sql| !sql.trim().is_empty()) {
-        ok(&mut session, sql);
-    }
-    database
-}
-
-fn begin(database: &Database, level: &str) -> Session {
-    let mut session = database.session();
-    ok(&mut session, &format!("BEGIN ISOLATION LEVEL {level}"));
-    session
-}
 
 /// Write skew (G2-item) where each transaction's check is a join: two
 /// doctors on call, each transaction counts the on-call doctors of the

@@ -376,6 +376,18 @@ pub fn get_current_relation(txn: &mut Transaction, name: &str) -> Result<Option<
     }
 }
 
+/// `table`'s definition as it is now (`get_current_relation`); 40001 if a
+/// concurrent transaction dropped it or replaced it with another table.
+pub fn current_table(txn: &mut Transaction, table: &Table) -> Result<Table> {
+    match get_current_relation(txn, &table.name)? {
+        Some(Relation::Table(current)) if current.tree == table.tree => Ok(current),
+        _ => Err(Error::Serialization(format!(
+            "table \"{}\" was dropped or replaced by a concurrent transaction",
+            table.name
+        ))),
+    }
+}
+
 fn with_epoch(mut relation: Relation, epoch: u64) -> Relation {
     if let Relation::Table(table) = &mut relation {
         table.catalog_epoch = epoch;

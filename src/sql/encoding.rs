@@ -116,6 +116,29 @@ pub fn encode_index_key(columns: &[IndexColumn], row: &[Value], out: &mut Vec<u8
     Ok(has_null)
 }
 
+/// A secondary index entry: `out` becomes `index key ‖ row key`. Returns
+/// where the index key ends and whether a value in it is NULL.
+pub fn encode_index_entry(
+    columns: &[IndexColumn],
+    row: &[Value],
+    row_key: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<IndexEntry> {
+    out.clear();
+    let has_null = encode_index_key(columns, row, out)?;
+    let prefix = out.len();
+    out.extend_from_slice(row_key);
+    Ok(IndexEntry { prefix, has_null })
+}
+
+/// What [`encode_index_entry`] tells about the entry it encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The length of the index key, the prefix a unique index compares.
+    pub prefix: usize,
+    pub has_null: bool,
+}
+
 /// Encodes a row.
 pub fn encode_row(row: &[Value]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + row.len() * 9);

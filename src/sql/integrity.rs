@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use super::catalog::{self, Relation};
-use super::encoding::{decode_row, encode_index_key};
+use super::encoding::{decode_row, encode_index_entry};
 use crate::error::{Error, Result};
 use crate::storage::{Direction, KeyRange};
 use crate::txn::Transaction;
@@ -39,8 +39,7 @@ pub fn check_indexes(txn: &mut Transaction) -> Result<IndexCheck> {
             let row = decode_row(&bytes)?;
             for (index, entries) in table.indexes.iter().zip(&mut expected) {
                 let mut entry = Vec::new();
-                encode_index_key(&index.columns, &row, &mut entry)?;
-                entry.extend_from_slice(&key);
+                encode_index_entry(&index.columns, &row, &key, &mut entry)?;
                 entries.insert(entry);
             }
         }

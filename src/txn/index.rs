@@ -40,7 +40,6 @@
 //!    entry being written: only a row's writer writes its entries, and the
 //!    row's write waited for every other writer of the row.
 
-use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -155,12 +154,7 @@ impl Transaction {
     pub fn insert_unique_entry(&mut self, tree: TreeId, prefix: &[u8], key: &[u8]) -> Result<bool> {
         debug_assert!(key.starts_with(prefix));
         let mvcc = Arc::clone(&self.mvcc);
-        let stripe = {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            tree.hash(&mut hasher);
-            prefix.hash(&mut hasher);
-            &mvcc.unique_stripes[(hasher.finish() as usize) % mvcc.unique_stripes.len()]
-        };
+        let stripe = mvcc.unique_stripe(tree, prefix);
         loop {
             let guard = stripe.lock();
             match self.look_for_duplicate(tree, prefix)? {

@@ -234,7 +234,7 @@ pub struct Mvcc {
     /// Stripes serialising the uniqueness check and insert of one unique
     /// index key (`index.rs`); never held together with another of them,
     /// and taken before a key stripe, never after.
-    pub(super) unique_stripes: Vec<Mutex<()>>,
+    unique_stripes: Vec<Mutex<()>>,
     /// Relation locks between DDL and writers, and the catalog epoch.
     pub(super) relation_locks: RelationLocks,
     /// Writers waiting for other transactions to end.
@@ -415,10 +415,12 @@ impl Mvcc {
     }
 
     pub(super) fn stripe(&self, tree: TreeId, key: &[u8]) -> &Mutex<()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        tree.hash(&mut hasher);
-        key.hash(&mut hasher);
-        &self.stripes[(hasher.finish() as usize) % LOCK_STRIPES]
+        &self.stripes[stripe_slot(tree, key)]
+    }
+
+    /// The unique stripe of an index key (`index.rs`).
+    pub(super) fn unique_stripe(&self, tree: TreeId, prefix: &[u8]) -> &Mutex<()> {
+        &self.unique_stripes[stripe_slot(tree, prefix)]
     }
 
     /// Takes a fresh snapshot for `txn` (READ COMMITTED statements, the
@@ -501,6 +503,14 @@ fn horizon_of(state: &TxnState) -> TxnId {
         .min()
         .unwrap_or(state.next_id);
     oldest_active.min(oldest_snapshot)
+}
+
+/// Which of the `LOCK_STRIPES` stripes guards `key` of `tree`.
+fn stripe_slot(tree: TreeId, key: &[u8]) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    tree.hash(&mut hasher);
+    key.hash(&mut hasher);
+    (hasher.finish() as usize) % LOCK_STRIPES
 }
 
 /// Escapes a user key into its prefix-free, order-preserving form.

@@ -19,8 +19,8 @@
 use super::context::Context;
 use super::{Layout, Operator, build_scan};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{self, Index, Relation, Table};
-use crate::sql::encoding::{encode_index_key, encode_key, encode_row};
+use crate::sql::catalog::{self, Index, Table};
+use crate::sql::encoding::{IndexEntry, encode_index_entry, encode_key, encode_row};
 use crate::sql::expr::{Expr, cast};
 use crate::sql::plan::LogicalPlan;
 use crate::sql::types::{DataType, Row, Value, check_varchar};
@@ -70,26 +70,41 @@ fn primary_key_of(table: &Table, row: &Row) -> Result<Vec<u8>> {
     encode_key(&values)
 }
 
-fn duplicate_key(table: &Table, row: &Row) -> Error {
-    let names: Vec<&str> = table
-        .primary_key
-        .iter()
-        .map(|i| table.columns[*i].name.as_str())
+/// `Key (a, b)=(1, x)`: the columns at `columns` and `row`'s values there,
+/// as PostgreSQL details a key in its unique-violation errors.
+pub(crate) fn describe_key(
+    table: &Table,
+    columns: impl Iterator<Item = usize> + Clone,
+    row: &Row,
+) -> String {
+    let names: Vec<&str> = columns
+        .clone()
+        .map(|i| table.columns[i].name.as_str())
         .collect();
-    let values: Vec<String> = table
-        .primary_key
-        .iter()
-        .map(|i| row[*i].to_text().unwrap_or_default())
+    let values: Vec<String> = columns
+        .map(|i| row[i].to_text().unwrap_or_else(|| "null".into()))
         .collect();
+    format!("Key ({})=({})", names.join(", "), values.join(", "))
+}
+
+/// 23505 for the unique constraint or index `name`.
+fn duplicate(name: &str, key: String) -> Error {
     Error::sql(
         SqlState::UNIQUE_VIOLATION,
         format!(
-            "duplicate key value violates unique constraint \"{}\" (Key ({})=({}) already exists.)",
-            table.primary_key_name(),
-            names.join(", "),
-            values.join(", ")
+            "duplicate key value violates unique constraint \"{name}\" ({key} already exists.)"
         ),
     )
+}
+
+fn duplicate_key(table: &Table, row: &Row) -> Error {
+    let key = describe_key(table, table.primary_key.iter().copied(), row);
+    duplicate(&table.primary_key_name(), key)
+}
+
+fn duplicate_entry(table: &Table, index: &Index, row: &Row) -> Error {
+    let key = describe_key(table, index.columns.iter().map(|c| c.column), row);
+    duplicate(&index.name, key)
 }
 
 /// Takes the table's `Write` lock; returns the table's current definition
@@ -99,36 +114,23 @@ fn lock_for_write(table: &Table, txn: &mut Transaction) -> Result<Option<Table>>
     if txn.catalog_current_since(table.catalog_epoch) {
         return Ok(None);
     }
-    match catalog::get_current_relation(txn, &table.name)? {
-        Some(Relation::Table(current)) if current.tree == table.tree => Ok(Some(current)),
-        _ => Err(Error::Serialization(format!(
-            "table \"{}\" was dropped or replaced by a concurrent transaction",
-            table.name
-        ))),
-    }
+    catalog::current_table(txn, table).map(Some)
 }
 
-/// 23505 for a unique index.
-fn duplicate_entry(table: &Table, index: &Index, row: &Row) -> Error {
-    let names: Vec<&str> = index
-        .columns
-        .iter()
-        .map(|c| table.columns[c.column].name.as_str())
-        .collect();
-    let values: Vec<String> = index
-        .columns
-        .iter()
-        .map(|c| row[c.column].to_text().unwrap_or_else(|| "null".into()))
-        .collect();
-    Error::sql(
-        SqlState::UNIQUE_VIOLATION,
-        format!(
-            "duplicate key value violates unique constraint \"{}\" (Key ({})=({}) already exists.)",
-            index.name,
-            names.join(", "),
-            values.join(", ")
-        ),
-    )
+/// Writes the entry `buffer` holds (`encode_index_entry`) into `index`,
+/// checking uniqueness; false for a duplicate.
+fn write_entry(
+    txn: &mut Transaction,
+    index: &Index,
+    buffer: &[u8],
+    entry: IndexEntry,
+) -> Result<bool> {
+    if index.unique && (!entry.has_null || index.nulls_not_distinct) {
+        txn.insert_unique_entry(index.tree, &buffer[..entry.prefix], buffer)
+    } else {
+        txn.insert_entry(index.tree, buffer)?;
+        Ok(true)
+    }
 }
 
 /// Writes `row`'s entry (stored under `key`) into `index`, checking
@@ -140,16 +142,8 @@ pub(crate) fn insert_index_entry(
     key: &[u8],
     buffer: &mut Vec<u8>,
 ) -> Result<bool> {
-    buffer.clear();
-    let has_null = encode_index_key(&index.columns, row, buffer)?;
-    let prefix = buffer.len();
-    buffer.extend_from_slice(key);
-    if index.unique && (!has_null || index.nulls_not_distinct) {
-        txn.insert_unique_entry(index.tree, &buffer[..prefix], buffer)
-    } else {
-        txn.insert_entry(index.tree, buffer)?;
-        Ok(true)
-    }
+    let entry = encode_index_entry(&index.columns, row, key, buffer)?;
+    write_entry(txn, index, buffer, entry)
 }
 
 /// The entries of one row version in every index.
@@ -176,9 +170,7 @@ fn delete_entry(
     key: &[u8],
     buffer: &mut Vec<u8>,
 ) -> Result<()> {
-    buffer.clear();
-    encode_index_key(&index.columns, row, buffer)?;
-    buffer.extend_from_slice(key);
+    encode_index_entry(&index.columns, row, key, buffer)?;
     txn.delete_entry(index.tree, buffer)
 }
 
@@ -266,17 +258,13 @@ pub fn update(
         }
         txn.set(table.tree, &new_key, &encode_row(&new))?;
         for index in indexes {
-            old_entry.clear();
-            encode_index_key(&index.columns, &old, &mut old_entry)?;
-            old_entry.extend_from_slice(&key);
-            new_entry.clear();
-            encode_index_key(&index.columns, &new, &mut new_entry)?;
-            new_entry.extend_from_slice(&new_key);
+            encode_index_entry(&index.columns, &old, &key, &mut old_entry)?;
+            let entry = encode_index_entry(&index.columns, &new, &new_key, &mut new_entry)?;
             if old_entry == new_entry {
                 continue;
             }
             txn.delete_entry(index.tree, &old_entry)?;
-            if !insert_index_entry(txn, index, &new, &new_key, &mut new_entry)? {
+            if !write_entry(txn, index, &new_entry, entry)? {
                 return Err(duplicate_entry(table, index, &new));
             }
         }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::IndexDefinition;
 use crate::sql::catalog::{self, Index, IndexColumn, IndexName, Relation, Table, View};
 use crate::sql::encoding::decode_row;
-use crate::sql::execution::dml::insert_index_entry;
+use crate::sql::execution::dml::{describe_key, insert_index_entry};
 use crate::sql::types::DataType;
 use crate::storage::{Direction, KeyRange};
 use crate::txn::{RelationLockMode, Transaction};
@@ -50,14 +50,7 @@ pub(super) fn create_table(
         }
         seen.push(definition);
         let index = new_index(txn, &table, definition)?;
-        catalog::put_index_name(
-            txn,
-            &IndexName {
-                name: index.name.clone(),
-                table: table.name.clone(),
-            },
-        )?;
-        table.indexes.push(index);
+        attach_index(txn, &mut table, index)?;
     }
     catalog::put_table(txn, &table)?;
     Ok(command("CREATE TABLE"))
@@ -68,13 +61,21 @@ pub(super) fn create_table(
 /// dropped or replaced).
 fn lock_current(txn: &mut Transaction, table: &Table, mode: RelationLockMode) -> Result<Table> {
     txn.lock_relation(table.tree, mode)?;
-    match catalog::get_current_relation(txn, &table.name)? {
-        Some(Relation::Table(current)) if current.tree == table.tree => Ok(current),
-        _ => Err(Error::Serialization(format!(
-            "table \"{}\" was dropped or replaced by a concurrent transaction",
-            table.name
-        ))),
-    }
+    catalog::current_table(txn, table)
+}
+
+/// Adds `index` to `table`'s definition (stored by the caller) and enters
+/// its name in the catalog.
+fn attach_index(txn: &mut Transaction, table: &mut Table, index: Index) -> Result<()> {
+    catalog::put_index_name(
+        txn,
+        &IndexName {
+            name: index.name.clone(),
+            table: table.name.clone(),
+        },
+    )?;
+    table.indexes.push(index);
+    Ok(())
 }
 
 /// Resolves a definition against `table` and names it (PostgreSQL's
@@ -169,23 +170,12 @@ pub(super) fn create_index(
         let (key, bytes) = entry?;
         let row = decode_row(&bytes)?;
         if !insert_index_entry(txn, &index, &row, &key, &mut buffer)? {
-            let names: Vec<&str> = index
-                .columns
-                .iter()
-                .map(|c| table.columns[c.column].name.as_str())
-                .collect();
-            let values: Vec<String> = index
-                .columns
-                .iter()
-                .map(|c| row[c.column].to_text().unwrap_or_else(|| "null".into()))
-                .collect();
+            let key = describe_key(&table, index.columns.iter().map(|c| c.column), &row);
             return Err(Error::sql(
                 SqlState::UNIQUE_VIOLATION,
                 format!(
-                    "could not create unique index \"{}\" (Key ({})=({}) is duplicated.)",
-                    index.name,
-                    names.join(", "),
-                    values.join(", ")
+                    "could not create unique index \"{}\" ({key} is duplicated.)",
+                    index.name
                 ),
             ));
         }
@@ -197,14 +187,7 @@ pub(super) fn create_index(
     if rows >= BUILD_PROGRESS_ROWS {
         tracing::info!(index = %index.name, rows, "index built");
     }
-    catalog::put_index_name(
-        txn,
-        &IndexName {
-            name: index.name.clone(),
-            table: table.name.clone(),
-        },
-    )?;
-    table.indexes.push(index);
+    attach_index(txn, &mut table, index)?;
     catalog::put_table(txn, &table)?;
     Ok(command("CREATE INDEX"))
 }
