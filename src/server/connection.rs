@@ -296,6 +296,7 @@ impl Connection {
                             // small result costs one trip to the engine.
                             let first = match &mut outcome {
                                 Outcome::Rows { cursor, .. } => {
+                                    cursor.want_all_rows();
                                     session.fetch(cursor, FETCH_BATCH)?
                                 }
                                 _ => Vec::new(),

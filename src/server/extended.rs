@@ -196,6 +196,9 @@ impl Connection {
                     // result costs one trip to the engine.
                     let first = match &mut outcome {
                         Outcome::Rows { cursor, .. } => {
+                            if limit == usize::MAX {
+                                cursor.want_all_rows();
+                            }
                             session.fetch(cursor, limit.min(FETCH_BATCH))?
                         }
                         _ => Vec::new(),

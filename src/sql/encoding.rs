@@ -241,38 +241,56 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
 }
 
 /// Decodes a row into `row` (cleared first), only the columns `wanted`
-/// marks (all if `None`); the others become NULL without being copied out,
-/// though every value's tag and length are still checked.
+/// marks (all if `None`); the others become NULL without being copied out.
+/// The tags and lengths of the values up to the last wanted one are
+/// checked; the values after it are not read at all (a scan that needs
+/// the first columns of a wide row, or none, as `count(*)`, skips the
+/// rest).
 pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, row: &mut Vec<Value>) -> Result<()> {
     let mut reader = Reader::new(bytes, "row");
     let count = reader.u16()? as usize;
     row.clear();
     row.reserve(count);
-    for index in 0..count {
-        let keep = wanted.is_none_or(|wanted| wanted.get(index).copied().unwrap_or(false));
-        let value = match reader.u8()? {
-            0 => Value::Null,
-            1 => Value::Boolean(false),
-            2 => Value::Boolean(true),
-            3 => Value::SmallInt(i16::from_le_bytes(reader.array()?)),
-            4 => Value::Integer(i32::from_le_bytes(reader.array()?)),
-            5 => Value::BigInt(i64::from_le_bytes(reader.array()?)),
-            6 => Value::Real(f32::from_le_bytes(reader.array()?)),
-            7 => Value::Double(f64::from_le_bytes(reader.array()?)),
-            8 if keep => Value::Text(reader.string()?),
-            8 => {
-                let length = reader.u32()? as usize;
-                reader.take(length)?;
-                Value::Null
-            }
-            tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
-        };
-        row.push(if keep { value } else { Value::Null });
+    let Some(wanted) = wanted else {
+        for _ in 0..count {
+            row.push(decode_value(&mut reader, true)?);
+        }
+        if !reader.is_empty() {
+            return Err(Error::Corrupt("trailing bytes after row".into()));
+        }
+        return Ok(());
+    };
+    let read = wanted
+        .iter()
+        .rposition(|&wanted| wanted)
+        .map_or(0, |last| (last + 1).min(count));
+    for &keep in &wanted[..read] {
+        row.push(decode_value(&mut reader, keep)?);
     }
-    if !reader.is_empty() {
-        return Err(Error::Corrupt("trailing bytes after row".into()));
-    }
+    row.resize(count, Value::Null);
     Ok(())
+}
+
+/// The next value of a row; NULL without copying it out unless `keep`.
+fn decode_value(reader: &mut Reader<'_>, keep: bool) -> Result<Value> {
+    let value = match reader.u8()? {
+        0 => Value::Null,
+        1 => Value::Boolean(false),
+        2 => Value::Boolean(true),
+        3 => Value::SmallInt(i16::from_le_bytes(reader.array()?)),
+        4 => Value::Integer(i32::from_le_bytes(reader.array()?)),
+        5 => Value::BigInt(i64::from_le_bytes(reader.array()?)),
+        6 => Value::Real(f32::from_le_bytes(reader.array()?)),
+        7 => Value::Double(f64::from_le_bytes(reader.array()?)),
+        8 if keep => Value::Text(reader.string()?),
+        8 => {
+            let length = reader.u32()? as usize;
+            reader.take(length)?;
+            Value::Null
+        }
+        tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
+    };
+    Ok(if keep { value } else { Value::Null })
 }
 
 #[cfg(test)]
@@ -280,7 +298,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_partial_decode_keeps_the_wanted_columns_and_checks_the_rest() {
+    fn a_partial_decode_keeps_the_wanted_columns_and_reads_up_to_the_last() {
         let row = vec![
             Value::Integer(1),
             Value::Text("skipped".into()),
@@ -301,8 +319,16 @@ mod tests {
         );
         decode_row_into(&bytes, None, &mut out).unwrap();
         assert_eq!(out, row);
-        // A skipped text still has its length checked.
-        assert!(decode_row_into(&bytes[..bytes.len() - 12], Some(&[true]), &mut out).is_err());
+        // A skipped text before a wanted column still has its length
+        // checked: cut inside "kept", the row is corrupt.
+        let cut = &bytes[..bytes.len() - 12];
+        assert!(decode_row_into(cut, Some(&[false, false, true]), &mut out).is_err());
+        // Nothing after the last wanted column is read.
+        decode_row_into(cut, Some(&[true]), &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![Value::Integer(1), Value::Null, Value::Null, Value::Null]
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ use super::btree::overflow;
 use super::btree::tree::{BTree, TreeShape};
 use super::buffer_pool::BufferPool;
 use super::control::{Checkpoint, ControlFile};
-use super::engine::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
+use super::engine::{CheckpointHook, Direction, Engine, EntryBatch, KeyRange, TreeId};
 use super::file::DataFile;
 use super::meta::{self, Meta};
 use super::mini_transaction::MiniTransaction;
@@ -404,13 +404,16 @@ impl Shared {
         let meta = self.meta.lock();
         let mut trees = self.trees.write();
         let directory_root = meta.directory_root;
-        let entries = BTree::open(directory_root).scan(
+        let mut entries = EntryBatch::default();
+        BTree::open(directory_root).scan(
             &self.buffer_pool,
             &KeyRange::all(),
             Direction::Forward,
             usize::MAX,
+            &mut entries,
         )?;
-        for (key, value) in entries {
+        for index in 0..entries.len() {
+            let (key, value) = entries.get(index);
             let (Ok(key), Ok(value)) = (<[u8; 8]>::try_from(key), <[u8; 8]>::try_from(value))
             else {
                 return Err(Error::Corrupt(format!(
@@ -639,18 +642,20 @@ impl Engine for BTreeEngine {
         })
     }
 
-    fn scan_batch(
+    fn scan_into(
         &self,
         tree: TreeId,
         range: &KeyRange,
         direction: Direction,
         limit: usize,
-    ) -> Result<Vec<Entry>> {
+        out: &mut EntryBatch,
+    ) -> Result<()> {
+        out.clear();
         let handle = self.shared.handle(tree)?;
         let _shape = handle.shared()?;
         handle
             .tree
-            .scan(&self.shared.buffer_pool, range, direction, limit)
+            .scan(&self.shared.buffer_pool, range, direction, limit, out)
     }
 
     fn flush(&self) -> Result<()> {

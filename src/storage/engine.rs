@@ -7,15 +7,18 @@
 //! tests of upper layers use.
 //!
 //! Scans are batch-based: an implementation only answers "give me up to `limit`
-//! entries of this range in this direction" ([`Engine::scan_batch`]), and the
-//! generic [`Scan`] iterator narrows the range past the last key it returned and
-//! asks again. No latch is held between batches, so a long scan never blocks
+//! entries of this range in this direction" ([`Engine::scan_into`]), and the
+//! generic [`Cursor`] narrows the range past the last key it returned and
+//! asks again. A batch is packed into one [`EntryBatch`] buffer that the
+//! cursor reuses from fetch to fetch, so a long scan allocates nothing per
+//! entry; [`Engine::scan_batch`] and the [`Scan`] iterator hand out owned
+//! entries for callers that keep them. No latch is held between batches, so a long scan never blocks
 //! writers; each batch is internally consistent, and MVCC above provides the
 //! snapshot consistency across batches.
 //!
 //! Invariants every implementation keeps:
 //! 1. Keys within a tree are unique and ordered bytewise (`memcmp` order).
-//! 2. `scan_batch` returns entries strictly inside the range, in the requested
+//! 2. `scan_into` returns entries strictly inside the range, in the requested
 //!    direction, at most `limit` of them, and fewer than `limit` only at the
 //!    end of the range.
 //! 3. A tree exists from `create_tree` until `drop_tree`; operations on a
@@ -112,6 +115,73 @@ impl KeyRange {
 /// One key–value entry.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// Entries packed into one buffer: each key followed by its value, and
+/// where each ends. Cleared and refilled by every fetch, so its buffers are
+/// allocated once per scan, not once per entry.
+#[derive(Debug, Default)]
+pub struct EntryBatch {
+    bytes: Vec<u8>,
+    /// Per entry: where its key ends and where its value ends in `bytes`
+    /// (its key starts where the previous value ends).
+    ends: Vec<(usize, usize)>,
+}
+
+impl EntryBatch {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Appends an entry.
+    pub fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        let key_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((key_end, self.bytes.len()));
+    }
+
+    /// Appends an entry whose value `write` appends to the buffer it is
+    /// given (a value read from overflow pages, without an extra copy).
+    pub fn push_with(
+        &mut self,
+        key: &[u8],
+        write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        let key_end = self.bytes.len();
+        if let Err(error) = write(&mut self.bytes) {
+            self.bytes.truncate(start);
+            return Err(error);
+        }
+        self.ends.push((key_end, self.bytes.len()));
+        Ok(())
+    }
+
+    /// Entry `index` as (key, value).
+    pub fn get(&self, index: usize) -> (&[u8], &[u8]) {
+        let start = match index {
+            0 => 0,
+            _ => self.ends[index - 1].1,
+        };
+        let (key_end, value_end) = self.ends[index];
+        (&self.bytes[start..key_end], &self.bytes[key_end..value_end])
+    }
+
+    /// The key of the last entry.
+    pub fn last_key(&self) -> Option<&[u8]> {
+        self.len().checked_sub(1).map(|last| self.get(last).0)
+    }
+}
+
 /// State that a layer above keeps in memory and logs as logical records
 /// ([`Engine::append_logical`]) instead of page changes — the commit log.
 /// The engine calls it at every checkpoint, after fixing the new redo point
@@ -144,14 +214,33 @@ pub trait Engine: Send + Sync {
     fn insert(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()>;
     /// Removes `key`; returns whether it was present.
     fn delete(&self, tree: TreeId, key: &[u8]) -> Result<bool>;
-    /// Up to `limit` entries inside `range`, in `direction` order (invariant 2).
+    /// Replaces `out`'s entries with up to `limit` entries inside `range`,
+    /// in `direction` order (invariant 2).
+    fn scan_into(
+        &self,
+        tree: TreeId,
+        range: &KeyRange,
+        direction: Direction,
+        limit: usize,
+        out: &mut EntryBatch,
+    ) -> Result<()>;
+    /// [`Engine::scan_into`] as owned entries.
     fn scan_batch(
         &self,
         tree: TreeId,
         range: &KeyRange,
         direction: Direction,
         limit: usize,
-    ) -> Result<Vec<Entry>>;
+    ) -> Result<Vec<Entry>> {
+        let mut batch = EntryBatch::default();
+        self.scan_into(tree, range, direction, limit, &mut batch)?;
+        Ok((0..batch.len())
+            .map(|index| {
+                let (key, value) = batch.get(index);
+                (key.to_vec(), value.to_vec())
+            })
+            .collect())
+    }
     /// Checkpoints: writes every dirty page and syncs, so that recovery after
     /// a crash starts from here. (Durability itself comes from the log, see
     /// [`Engine::wait_durable`].)
@@ -186,12 +275,15 @@ pub const SCAN_BATCH: usize = 256;
 /// A position in a key range of one tree that fetches entries in batches,
 /// starting small (point-ish scans) and doubling up to [`SCAN_BATCH`] to
 /// amortise descents on long ones. It holds no engine, so owners of an
-/// engine handle ([`Scan`], the MVCC scan) can share it.
+/// engine handle ([`Scan`], the MVCC scan) can share it. Entries are lent
+/// out of the cursor's batch buffer, valid until the next call.
 pub struct Cursor {
     tree: TreeId,
     range: KeyRange,
     direction: Direction,
-    buffer: std::vec::IntoIter<Entry>,
+    entries: EntryBatch,
+    /// The next entry of `entries` to return.
+    position: usize,
     exhausted: bool,
     batch: usize,
 }
@@ -202,7 +294,8 @@ impl Cursor {
             tree,
             range,
             direction,
-            buffer: Vec::new().into_iter(),
+            entries: EntryBatch::default(),
+            position: 0,
             exhausted: false,
             batch: first_batch,
         }
@@ -214,42 +307,59 @@ impl Cursor {
 
     /// How many fetched entries `next` will return before it fetches again.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.entries.len() - self.position
     }
 
     /// The next entry, fetching a batch from `engine` when needed. After an
     /// error the cursor is stopped.
-    pub fn next(&mut self, engine: &dyn Engine) -> Result<Option<Entry>> {
-        loop {
-            if let Some(entry) = self.buffer.next() {
-                return Ok(Some(entry));
-            }
+    pub fn next(&mut self, engine: &dyn Engine) -> Result<Option<(&[u8], &[u8])>> {
+        if self.position == self.entries.len() {
             if self.exhausted {
                 return Ok(None);
             }
-            let batch = match engine.scan_batch(self.tree, &self.range, self.direction, self.batch)
-            {
-                Ok(batch) => batch,
-                Err(error) => {
-                    self.stop();
-                    return Err(error);
-                }
-            };
-            if batch.len() < self.batch {
-                self.exhausted = true;
+            self.fetch(engine)?;
+            if self.entries.is_empty() {
+                return Ok(None);
             }
-            if let Some((last, _)) = batch.last() {
-                self.range.narrow_past(last, self.direction);
-            }
-            self.batch = (self.batch * 2).min(SCAN_BATCH);
-            self.buffer = batch.into_iter();
         }
+        self.position += 1;
+        Ok(Some(self.entries.get(self.position - 1)))
+    }
+
+    /// Steps back over the entry `next` just returned, so that the next
+    /// call returns it again (a reader that looked one entry ahead).
+    pub fn unread(&mut self) {
+        debug_assert!(self.position > 0, "unread without an entry read");
+        self.position = self.position.saturating_sub(1);
+    }
+
+    fn fetch(&mut self, engine: &dyn Engine) -> Result<()> {
+        self.position = 0;
+        if let Err(error) = engine.scan_into(
+            self.tree,
+            &self.range,
+            self.direction,
+            self.batch,
+            &mut self.entries,
+        ) {
+            self.stop();
+            return Err(error);
+        }
+        if self.entries.len() < self.batch {
+            self.exhausted = true;
+        }
+        if let Some(last) = self.entries.last_key() {
+            self.range.narrow_past(last, self.direction);
+        }
+        self.batch = (self.batch * 2).min(SCAN_BATCH);
+        Ok(())
     }
 
     /// Ends the scan: `next` returns nothing more.
     pub fn stop(&mut self) {
         self.exhausted = true;
-        self.buffer = Vec::new().into_iter();
+        self.entries.clear();
+        self.position = 0;
     }
 }
 
@@ -277,7 +387,10 @@ impl Iterator for Scan<'_> {
     type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.cursor.next(self.engine).transpose()
+        self.cursor
+            .next(self.engine)
+            .map(|entry| entry.map(|(key, value)| (key.to_vec(), value.to_vec())))
+            .transpose()
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::engine::{CheckpointHook, Direction, Engine, Entry, KeyRange, TreeId};
+use super::engine::{CheckpointHook, Direction, Engine, EntryBatch, KeyRange, TreeId};
 use crate::error::{Error, Result};
 
 /// One tree of the model: an ordered map of keys to values.
@@ -92,27 +92,30 @@ impl Engine for MemoryEngine {
             .is_some())
     }
 
-    fn scan_batch(
+    fn scan_into(
         &self,
         tree: TreeId,
         range: &KeyRange,
         direction: Direction,
         limit: usize,
-    ) -> Result<Vec<Entry>> {
+        out: &mut EntryBatch,
+    ) -> Result<()> {
+        out.clear();
         let trees = self.trees.read();
         // Look the tree up first: a missing tree fails even for an empty range
         // (invariant 3), as in `BTreeEngine`.
         let map = trees.get(&tree).ok_or_else(|| missing(tree))?;
         if range.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let bounds = (as_ref_bound(&range.start), as_ref_bound(&range.end));
         let entries = map.range::<[u8], _>(bounds);
-        let clone = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
-        Ok(match direction {
-            Direction::Forward => entries.take(limit).map(clone).collect(),
-            Direction::Backward => entries.rev().take(limit).map(clone).collect(),
-        })
+        let mut push = |(key, value): (&Vec<u8>, &Vec<u8>)| out.push(key, value);
+        match direction {
+            Direction::Forward => entries.take(limit).for_each(&mut push),
+            Direction::Backward => entries.rev().take(limit).for_each(&mut push),
+        }
+        Ok(())
     }
 
     fn flush(&self) -> Result<()> {

@@ -34,6 +34,7 @@ pub mod wal;
 
 pub use btree_engine::BTreeEngine;
 pub use engine::{
-    CheckpointHook, Cursor, Direction, Engine, Entry, KeyRange, Scan, StoreEntry, TreeId, scan,
+    CheckpointHook, Cursor, Direction, Engine, Entry, EntryBatch, KeyRange, Scan, StoreEntry,
+    TreeId, scan,
 };
 pub use memory::MemoryEngine;

@@ -540,24 +540,28 @@ pub(super) fn split_version(key: &[u8]) -> Result<(&[u8], TxnId)> {
 
 pub(super) fn decode_key(escaped: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(escaped.len());
-    let mut i = 0;
-    while i < escaped.len() {
-        let byte = escaped[i];
-        if byte == 0 {
-            match escaped.get(i + 1) {
-                Some(0xFF) => {
-                    out.push(0);
-                    i += 2;
-                    continue;
-                }
-                Some(0) if i + 2 == escaped.len() => return Ok(out),
-                _ => return Err(Error::Corrupt("malformed MVCC key escape".into())),
+    decode_key_into(escaped, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_key`] appending to `out`: the runs between escapes are copied
+/// whole.
+pub(super) fn decode_key_into(escaped: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let mut rest = escaped;
+    loop {
+        let Some(zero) = rest.iter().position(|&byte| byte == 0) else {
+            return Err(Error::Corrupt("MVCC key without terminator".into()));
+        };
+        out.extend_from_slice(&rest[..zero]);
+        match rest.get(zero + 1) {
+            Some(0xFF) => {
+                out.push(0);
+                rest = &rest[zero + 2..];
             }
+            Some(0) if zero + 2 == rest.len() => return Ok(()),
+            _ => return Err(Error::Corrupt("malformed MVCC key escape".into())),
         }
-        out.push(byte);
-        i += 1;
     }
-    Err(Error::Corrupt("MVCC key without terminator".into()))
 }
 
 /// The transaction that wrote a stored version.
@@ -577,17 +581,6 @@ pub(super) fn version_row(value: &[u8]) -> Result<Option<&[u8]>> {
         Some(&LIVE) if value.len() >= 9 => Ok(Some(&value[9..])),
         Some(&TOMBSTONE) if value.len() == 9 => Ok(None),
         _ => Err(Error::Corrupt("malformed MVCC version value".into())),
-    }
-}
-
-/// [`version_row`] of an owned value, reusing its buffer for the row.
-pub(super) fn into_version_row(mut value: Vec<u8>) -> Result<Option<Vec<u8>>> {
-    match version_row(&value)? {
-        Some(_) => {
-            value.drain(..9);
-            Ok(Some(value))
-        }
-        None => Ok(None),
     }
 }
 

@@ -47,14 +47,43 @@ use std::sync::Arc;
 use super::commit_log::STATUS_ABORTED;
 use super::gc::{RemovalMark, Removals};
 use super::mvcc::{
-    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key, into_version_row, split_version,
-    version_row, version_writer, versioned, visible,
+    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key_into, split_version, version_row,
+    version_writer, versioned, visible,
 };
 use crate::error::{Error, Result};
-use crate::storage::{Cursor, Direction, Entry, KeyRange, TreeId};
+use crate::storage::{Cursor, Direction, KeyRange, TreeId};
 
 /// An iterator over the visible `(user key, value)` pairs of a range.
+/// [`MvccScan::next_into`] fills buffers the caller reuses instead, so a
+/// long scan allocates nothing per row.
 pub struct MvccScan {
+    visibility: Visibility,
+    /// An error to return before anything else (a doomed reader).
+    failed: Option<Error>,
+    tree: TreeId,
+    cursor: Cursor,
+    /// The removal marks taken before and after the last fetch from the
+    /// engine (gc invariant 5).
+    fetched: (RemovalMark, RemovalMark),
+    /// Backward scans: the escaped user key whose visible version was
+    /// already returned or found deleted (its older versions are skipped),
+    /// if `decided` holds one.
+    decided_key: Vec<u8>,
+    decided: bool,
+    /// Forward scans: the escaped user key of the group being read and the
+    /// stored value of its newest visible version so far (buffers reused
+    /// from group to group).
+    group: Vec<u8>,
+    best: Vec<u8>,
+}
+
+/// An entry lent by the cursor (key, value), with the removal mark taken
+/// before the fetch that read it.
+type MarkedEntry<'a> = (&'a [u8], &'a [u8], RemovalMark);
+
+/// What decides whether a version is visible to the scan, apart from the
+/// cursor so that both can be borrowed at once.
+struct Visibility {
     mvcc: Arc<Mvcc>,
     /// The snapshot of the statement that opened the scan, held for as long
     /// as the scan lives (mvcc invariant 6).
@@ -64,19 +93,34 @@ pub struct MvccScan {
     /// they skip (an rw-antidependency, `ssi.rs`), each writer once.
     serializable: bool,
     reported: Vec<TxnId>,
-    /// An error to return before anything else (a doomed reader).
-    failed: Option<Error>,
-    tree: TreeId,
-    cursor: Cursor,
-    /// A pending entry of the next key group, read ahead (forward scans),
-    /// with the removal mark taken before the fetch that read it.
-    pending: Option<(Entry, RemovalMark)>,
-    /// The removal marks taken before and after the last fetch from the
-    /// engine (gc invariant 5).
-    fetched: (RemovalMark, RemovalMark),
-    /// The escaped user key whose visible version was already returned or
-    /// found deleted (backward scans skip its older versions).
-    decided: Option<Vec<u8>>,
+    /// The last writer found visible: rows loaded together share their
+    /// writer, and a writer visible to the snapshot stays visible to it.
+    last_visible: Option<TxnId>,
+}
+
+impl Visibility {
+    /// Whether the version stored as `value` is visible; an invisible one
+    /// written by a concurrent transaction that has not aborted is
+    /// reported to SSI.
+    fn sees(&mut self, value: &[u8]) -> Result<bool> {
+        let writer = version_writer(value)?;
+        if self.last_visible == Some(writer) {
+            return Ok(true);
+        }
+        if visible(&self.mvcc, &self.snapshot, self.reader, writer) {
+            self.last_visible = Some(writer);
+            return Ok(true);
+        }
+        if self.serializable
+            && (writer >= self.snapshot.horizon || self.snapshot.active.contains(&writer))
+            && !self.reported.contains(&writer)
+            && self.mvcc.status(writer) != STATUS_ABORTED
+        {
+            self.reported.push(writer);
+            self.mvcc.ssi.read_skipped(self.reader, writer)?;
+        }
+        Ok(false)
+    }
 }
 
 impl MvccScan {
@@ -87,17 +131,22 @@ impl MvccScan {
         direction: Direction,
     ) -> MvccScan {
         MvccScan {
-            mvcc: Arc::clone(&txn.mvcc),
-            snapshot: Arc::clone(&txn.snapshot),
-            reader: txn.id,
-            serializable: txn.ssi.is_some(),
-            reported: Vec::new(),
+            visibility: Visibility {
+                mvcc: Arc::clone(&txn.mvcc),
+                snapshot: Arc::clone(&txn.snapshot),
+                reader: txn.id,
+                serializable: txn.ssi.is_some(),
+                reported: Vec::new(),
+                last_visible: None,
+            },
             failed: None,
             tree,
             cursor: Cursor::new(tree, range, direction, 8),
-            pending: None,
             fetched: Default::default(),
-            decided: None,
+            decided_key: Vec::new(),
+            decided: false,
+            group: Vec::new(),
+            best: Vec::new(),
         }
     }
 
@@ -113,8 +162,9 @@ impl MvccScan {
         direction: Direction,
     ) -> MvccScan {
         let mut scan = MvccScan::raw(txn, tree, range, direction);
-        scan.snapshot = snapshot;
-        scan.serializable = false;
+        scan.visibility.snapshot = snapshot;
+        scan.visibility.serializable = false;
+        scan.visibility.last_visible = None;
         scan
     }
 
@@ -122,62 +172,81 @@ impl MvccScan {
         self.failed = Some(error);
     }
 
-    /// Whether `writer`'s version is visible; an invisible one written by a
-    /// concurrent transaction that has not aborted is reported to SSI.
-    fn visible(&mut self, writer: TxnId) -> Result<bool> {
-        if visible(&self.mvcc, &self.snapshot, self.reader, writer) {
-            return Ok(true);
+    /// The next visible pair: its user key into `key` and its row into
+    /// `row` (both cleared first); `false` at the end of the range.
+    pub fn next_into(&mut self, key: &mut Vec<u8>, row: &mut Vec<u8>) -> Result<bool> {
+        key.clear();
+        self.next_visible(Some(key), row)
+    }
+
+    /// [`MvccScan::next_into`] without the key (not decoded at all).
+    pub fn next_row(&mut self, row: &mut Vec<u8>) -> Result<bool> {
+        self.next_visible(None, row)
+    }
+
+    fn next_visible(&mut self, key: Option<&mut Vec<u8>>, row: &mut Vec<u8>) -> Result<bool> {
+        if let Some(error) = self.failed.take() {
+            self.cursor.stop();
+            return Err(error);
         }
-        if self.serializable
-            && (writer >= self.snapshot.horizon || self.snapshot.active.contains(&writer))
-            && !self.reported.contains(&writer)
-            && self.mvcc.status(writer) != STATUS_ABORTED
-        {
-            self.reported.push(writer);
-            self.mvcc.ssi.read_skipped(self.reader, writer)?;
+        row.clear();
+        let next = match self.cursor.direction() {
+            Direction::Forward => self.next_visible_forward(key, row),
+            Direction::Backward => self.next_visible_backward(key, row),
+        };
+        if next.is_err() {
+            self.cursor.stop();
         }
-        Ok(false)
+        next
     }
 
     /// The next entry, with the removal mark taken before the fetch that
     /// read it from the engine.
-    fn next_entry(&mut self) -> Result<Option<(Entry, RemovalMark)>> {
-        if let Some(pending) = self.pending.take() {
-            return Ok(Some(pending));
-        }
-        if self.cursor.buffered() == 0 {
+    fn next_entry<'a>(
+        cursor: &'a mut Cursor,
+        fetched: &mut (RemovalMark, RemovalMark),
+        mvcc: &Mvcc,
+    ) -> Result<Option<MarkedEntry<'a>>> {
+        if cursor.buffered() == 0 {
             // This call fetches: mark the removals around the fetch.
-            let before = self.mvcc.removals.mark();
-            let entry = self.cursor.next(self.mvcc.engine().as_ref())?;
-            self.fetched = (before, self.mvcc.removals.mark());
-            return Ok(entry.map(|entry| (entry, before)));
+            let before = mvcc.removals.mark();
+            let entry = cursor.next(mvcc.engine().as_ref())?;
+            *fetched = (before, mvcc.removals.mark());
+            return Ok(entry.map(|(key, value)| (key, value, before)));
         }
-        let entry = self.cursor.next(self.mvcc.engine().as_ref())?;
-        Ok(entry.map(|entry| (entry, self.fetched.0)))
-    }
-
-    fn next_visible(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        match self.cursor.direction() {
-            Direction::Forward => self.next_visible_forward(),
-            Direction::Backward => self.next_visible_backward(),
-        }
+        let mark = fetched.0;
+        let entry = cursor.next(mvcc.engine().as_ref())?;
+        Ok(entry.map(|(key, value)| (key, value, mark)))
     }
 
     /// Backward scans meet a key's versions newest first, so the first
     /// visible version decides the key and the rest of its history is
     /// skipped lazily: a point read of a hot key never walks old versions.
-    fn next_visible_backward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    fn next_visible_backward(
+        &mut self,
+        out_key: Option<&mut Vec<u8>>,
+        row: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let mvcc = Arc::clone(&self.visibility.mvcc);
         loop {
-            let Some(((key, value), _)) = self.next_entry()? else {
-                return Ok(None);
+            let Some((key, value, _)) =
+                Self::next_entry(&mut self.cursor, &mut self.fetched, &mvcc)?
+            else {
+                return Ok(false);
             };
-            let (user, _) = split_version(&key)?;
-            if self.decided.as_deref() == Some(user) || !self.visible(version_writer(&value)?)? {
+            let (user, _) = split_version(key)?;
+            if (self.decided && self.decided_key == user) || !self.visibility.sees(value)? {
                 continue;
             }
-            self.decided = Some(user.to_vec());
-            if let Some(row) = version_row(&value)? {
-                return Ok(Some((decode_key(user)?, row.to_vec())));
+            self.decided_key.clear();
+            self.decided_key.extend_from_slice(user);
+            self.decided = true;
+            if let Some(stored) = version_row(value)? {
+                if let Some(out_key) = out_key {
+                    decode_key_into(user, out_key)?;
+                }
+                row.extend_from_slice(stored);
+                return Ok(true);
             }
         }
     }
@@ -185,41 +254,66 @@ impl MvccScan {
     /// Forward scans meet a key's versions oldest first (in stamp order) and
     /// keep the last visible one of the group, unless a removal of a
     /// deletion may have run while they read the group (gc invariant 5).
-    fn next_visible_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    fn next_visible_forward(
+        &mut self,
+        mut out_key: Option<&mut Vec<u8>>,
+        row: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let mvcc = Arc::clone(&self.visibility.mvcc);
         loop {
-            let Some(((first_key, first_value), since)) = self.next_entry()? else {
-                return Ok(None);
+            let Some((first_key, first_value, since)) =
+                Self::next_entry(&mut self.cursor, &mut self.fetched, &mvcc)?
+            else {
+                return Ok(false);
             };
-            // The group's user key is a prefix of its first stored key,
-            // which is kept whole rather than copied for every row.
-            let user_len = split_version(&first_key)?.0.len();
-            let user = &first_key[..user_len];
+            // The group's user key, kept while its versions are read (a
+            // later fetch reuses the cursor's buffer).
+            let user = split_version(first_key)?.0;
+            self.group.clear();
+            self.group.extend_from_slice(user);
             // Walk the key's versions; remember the newest visible one.
-            let mut best = if self.visible(version_writer(&first_value)?)? {
-                Some(first_value)
-            } else {
-                None
-            };
-            while let Some(((key, value), mark)) = self.next_entry()? {
-                let (this_user, _) = split_version(&key)?;
-                if this_user != user {
-                    self.pending = Some(((key, value), mark));
+            let mut found = self.visibility.sees(first_value)?;
+            if found {
+                self.best.clear();
+                self.best.extend_from_slice(first_value);
+            }
+            while let Some((key, value, _)) =
+                Self::next_entry(&mut self.cursor, &mut self.fetched, &mvcc)?
+            {
+                let (this_user, _) = split_version(key)?;
+                if this_user != self.group.as_slice() {
+                    // The next group's first entry: read it again next time
+                    // (same batch, so the same removal mark).
+                    self.cursor.unread();
                     break;
                 }
-                if self.visible(version_writer(&value)?)? {
-                    best = Some(value);
+                if self.visibility.sees(value)? {
+                    self.best.clear();
+                    self.best.extend_from_slice(value);
+                    found = true;
                 }
             }
             // The group was read between the mark before its first entry's
             // fetch and the mark after the last fetch, which read the entry
             // that ended it (or found the range's end).
             if !Removals::quiet_between(since, self.fetched.1) {
-                best = self.newest_visible(user)?;
+                let group = std::mem::take(&mut self.group);
+                let newest = self.newest_visible(&group);
+                self.group = group;
+                match newest? {
+                    Some(value) => {
+                        self.best = value;
+                        found = true;
+                    }
+                    None => found = false,
+                }
             }
-            if let Some(value) = best
-                && let Some(row) = into_version_row(value)?
-            {
-                return Ok(Some((decode_key(user)?, row)));
+            if found && let Some(stored) = version_row(&self.best)? {
+                if let Some(out_key) = out_key.as_deref_mut() {
+                    decode_key_into(&self.group, out_key)?;
+                }
+                row.extend_from_slice(stored);
+                return Ok(true);
             }
         }
     }
@@ -234,7 +328,7 @@ impl MvccScan {
             start: Bound::Included(versioned(user, 0)),
             end: Bound::Included(versioned(user, TxnId::MAX)),
         };
-        let mvcc = Arc::clone(&self.mvcc);
+        let mvcc = Arc::clone(&self.visibility.mvcc);
         let versions = crate::storage::scan(
             mvcc.engine().as_ref(),
             self.tree,
@@ -243,7 +337,7 @@ impl MvccScan {
         );
         for entry in versions {
             let (_, value) = entry?;
-            if self.visible(version_writer(&value)?)? {
+            if self.visibility.sees(&value)? {
                 return Ok(Some(value));
             }
         }
@@ -255,15 +349,11 @@ impl Iterator for MvccScan {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(error) = self.failed.take() {
-            self.cursor.stop();
-            return Some(Err(error));
+        let (mut key, mut row) = (Vec::new(), Vec::new());
+        match self.next_into(&mut key, &mut row) {
+            Ok(true) => Some(Ok((key, row))),
+            Ok(false) => None,
+            Err(error) => Some(Err(error)),
         }
-        let next = self.next_visible();
-        if next.is_err() {
-            self.cursor.stop();
-            self.pending = None;
-        }
-        next.transpose()
     }
 }

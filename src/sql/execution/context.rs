@@ -15,8 +15,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use super::hash::RowMap;
+use super::read_ahead::WorkerSlot;
 use super::spill::{BufferedRows, SpillSpace};
 use super::subquery::ValueList;
 use crate::sql::plan::LogicalPlan;
@@ -55,6 +57,13 @@ pub struct QueryState {
     pub(crate) work_tables: HashMap<usize, Arc<BufferedRows>>,
     /// Bytes a memory-hungry operator may hold before it spills.
     pub(crate) work_mem: usize,
+    /// Read-ahead workers the query may run at once
+    /// (`max_parallel_workers_per_gather`), how many it runs, and whether
+    /// the current fetch wants every row (only then may scans start one,
+    /// `read_ahead.rs`).
+    parallel_workers: usize,
+    workers: Arc<AtomicUsize>,
+    pub(crate) fetching_all: bool,
     /// Where spill files go: the database's space, or one made on first
     /// use (a temporary directory, removed with the state).
     spill: Option<Arc<SpillSpace>>,
@@ -76,8 +85,17 @@ impl QueryState {
             ctes: HashMap::new(),
             work_tables: HashMap::new(),
             work_mem,
+            parallel_workers: 0,
+            workers: Arc::default(),
+            fetching_all: false,
             spill: None,
         }
+    }
+
+    /// The state with up to `workers` read-ahead workers at once.
+    pub fn with_parallel_workers(mut self, workers: usize) -> QueryState {
+        self.parallel_workers = workers;
+        self
     }
 
     /// The state with spill files going to `space` (the database's).
@@ -152,6 +170,15 @@ impl<'a> Context<'a> {
             .pop()
             .expect("invariant: the frame pushed above is on top");
         result
+    }
+
+    /// A place for a read-ahead worker, if this fetch wants every row and
+    /// the query and the process have one free (`read_ahead.rs`).
+    pub fn read_ahead_slot(&self) -> Option<WorkerSlot> {
+        if !self.state.fetching_all {
+            return None;
+        }
+        WorkerSlot::take(&self.state.workers, self.state.parallel_workers)
     }
 
     /// Bytes an operator may hold before it spills (`SET work_mem`).

@@ -216,10 +216,29 @@ pub(super) fn probe(
     while current.next < candidates.len() {
         let index = candidates[current.next];
         current.next += 1;
-        let joined = concat(&current.row, &right.rows[index]);
-        if !passes(condition, &joined, context)? {
-            continue;
-        }
+        let last = current.next == candidates.len();
+        let joined = if last && !matches!(kind, JoinKind::Semi | JoinKind::Anti) {
+            // The left row's last candidate: its values move into the
+            // joined row instead of being copied (it is not needed again
+            // once matched; a failed match gives them back).
+            let left_width = current.row.len();
+            let right_row = &right.rows[index];
+            let mut joined = Vec::with_capacity(left_width + right_row.len());
+            joined.append(&mut current.row);
+            joined.extend_from_slice(right_row);
+            if !passes(condition, &joined, context)? {
+                joined.truncate(left_width);
+                current.row = joined;
+                continue;
+            }
+            joined
+        } else {
+            let joined = concat(&current.row, &right.rows[index]);
+            if !passes(condition, &joined, context)? {
+                continue;
+            }
+            joined
+        };
         current.matched = true;
         right.matched[index] = true;
         match kind {

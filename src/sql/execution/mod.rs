@@ -54,6 +54,7 @@ pub mod dml;
 mod hash;
 mod hash_join;
 mod join;
+mod read_ahead;
 mod scan;
 mod set_operation;
 mod sort;
@@ -65,6 +66,7 @@ mod window_frame;
 
 pub use compile::Layout;
 pub use context::{Context, CteState, DEFAULT_WORK_MEM, QueryState};
+pub use read_ahead::workers_started as read_ahead_workers_started;
 pub use scan::{Projection, ScanOperator};
 pub use sort::compare_keys;
 
@@ -152,14 +154,14 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
                 .collect::<Result<_>>()?;
             Operator::Values(ValuesOperator::new(rows))
         }
-        LogicalPlan::Scan { .. } => Operator::Scan(Box::new(build_scan(plan, outer, None)?)),
+        LogicalPlan::Scan { .. } => Operator::Scan(build_scan(plan, outer, None)?),
         LogicalPlan::Filter { input, predicate } => {
             let columns = input.output();
             let predicate = Layout::new(&columns, outer).compile(predicate)?;
             Operator::Filter(FilterOperator::new(build(input, outer)?, predicate))
         }
         LogicalPlan::Project { input, exprs } => match projected_scan(input, exprs) {
-            Some(positions) => Operator::Scan(Box::new(build_scan(input, outer, Some(positions))?)),
+            Some(positions) => Operator::Scan(build_scan(input, outer, Some(positions))?),
             None => {
                 let columns = input.output();
                 let exprs =
@@ -378,12 +380,15 @@ fn projected_scan(input: &LogicalPlan, exprs: &[(ColumnId, Expr)]) -> Option<Vec
 }
 
 /// Builds a table scan, returning the table columns at `positions` if
-/// given, else all of them.
+/// given, else all of them. Boxed, and never inlined, so that the
+/// operator is not a temporary in the frame of the recursive `build`
+/// (whose frame size bounds how deep a join tree can be built).
+#[inline(never)]
 pub fn build_scan(
     plan: &LogicalPlan,
     outer: &[ColumnId],
     positions: Option<Vec<usize>>,
-) -> Result<ScanOperator> {
+) -> Result<Box<ScanOperator>> {
     let LogicalPlan::Scan {
         table,
         columns,
@@ -414,7 +419,12 @@ pub fn build_scan(
     let filter = Layout::new(columns, outer).compile_option(filter)?;
     let projection =
         positions.map(|positions| Projection::new(positions, columns.len(), filter.as_ref()));
-    Ok(ScanOperator::new(table.clone(), access, filter, projection))
+    Ok(Box::new(ScanOperator::new(
+        table.clone(),
+        access,
+        filter,
+        projection,
+    )))
 }
 
 /// Runs an operator to the end.

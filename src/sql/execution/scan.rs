@@ -16,6 +16,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use super::context::Context;
+use super::read_ahead::{READ_AHEAD_AFTER, ReadAhead};
 use crate::error::{Error, Result};
 use crate::sql::catalog::Table;
 use crate::sql::encoding::{decode_row_into, encode_key};
@@ -34,8 +35,16 @@ pub struct ScanOperator {
     /// A full scan narrowed before it opened to the keys whose leading
     /// column lies in a span (see [`ScanOperator::narrow_leading_key`]).
     narrowed: Option<KeyRange>,
-    /// The row being decoded, reused from row to row.
+    /// The storage key and stored row read last, and the row being
+    /// decoded: buffers reused from row to row.
+    key: Vec<u8>,
+    bytes: Vec<u8>,
     decoded: Row,
+    /// Rows read from storage since the scan opened.
+    rows_read: usize,
+    /// Whether the caller wants storage keys (DML), so the scan decodes
+    /// them; it never reads ahead then.
+    keyed: bool,
     state: ScanState,
 }
 
@@ -75,6 +84,8 @@ enum ScanState {
     Ready,
     /// Streaming a key range.
     Scanning(Box<MvccScan>),
+    /// Streaming a key range through a worker (`read_ahead.rs`).
+    ReadAhead(ReadAhead),
     /// A key lookup's stored row, if it found one.
     Single(Option<(Vec<u8>, Vec<u8>)>),
     Done,
@@ -93,7 +104,11 @@ impl ScanOperator {
             filter,
             projection,
             narrowed: None,
+            key: Vec::new(),
+            bytes: Vec::new(),
             decoded: Vec::new(),
+            rows_read: 0,
+            keyed: false,
             state: ScanState::Ready,
         }
     }
@@ -104,6 +119,7 @@ impl ScanOperator {
     /// being built again.
     pub fn rewind(&mut self) {
         self.narrowed = None;
+        self.rows_read = 0;
         self.state = ScanState::Ready;
     }
 
@@ -148,54 +164,98 @@ impl ScanOperator {
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        Ok(self.next_keyed(context)?.map(|(_, row)| row))
+        self.advance(context)
     }
 
     /// The next row that passes the filter, with its storage key.
     pub fn next_keyed(&mut self, context: &mut Context<'_>) -> Result<Option<(Vec<u8>, Row)>> {
+        self.keyed = true;
+        let row = self.advance(context)?;
+        Ok(row.map(|row| (self.key.clone(), row)))
+    }
+
+    /// The next row that passes the filter; its storage key is left in
+    /// `self.key` when `self.keyed`.
+    fn advance(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
         if matches!(self.state, ScanState::Ready) {
             self.state = self.open(context)?;
         }
         loop {
-            let (key, bytes) = match &mut self.state {
+            match &mut self.state {
                 ScanState::Ready | ScanState::Done => return Ok(None),
                 ScanState::Single(found) => match found.take() {
-                    Some(entry) => entry,
+                    Some((key, bytes)) => {
+                        self.key = key;
+                        self.bytes = bytes;
+                    }
                     None => {
                         self.state = ScanState::Done;
                         return Ok(None);
                     }
                 },
-                ScanState::Scanning(scan) => match scan.next() {
-                    Some(entry) => entry?,
-                    None => {
+                ScanState::Scanning(scan) => {
+                    let more = match self.keyed {
+                        true => scan.next_into(&mut self.key, &mut self.bytes)?,
+                        false => scan.next_row(&mut self.bytes)?,
+                    };
+                    if !more {
                         self.state = ScanState::Done;
                         return Ok(None);
                     }
-                },
-            };
-            let wanted = self.projection.as_ref().map(|p| p.decode.as_slice());
-            decode_row_into(&bytes, wanted, &mut self.decoded)?;
-            let passes = match &self.filter {
-                Some(filter) => filter.is_true(&self.decoded, context)?,
-                None => true,
-            };
-            if passes {
-                let row = match &self.projection {
-                    Some(projection) => projection
-                        .positions
-                        .iter()
-                        .map(|&position| {
-                            self.decoded
-                                .get_mut(position)
-                                .map_or(Value::Null, |value| std::mem::replace(value, Value::Null))
-                        })
-                        .collect(),
-                    None => std::mem::take(&mut self.decoded),
-                };
-                return Ok(Some((key, row)));
+                    self.rows_read += 1;
+                    if self.rows_read == READ_AHEAD_AFTER && !self.keyed {
+                        self.read_ahead(context);
+                    }
+                }
+                ScanState::ReadAhead(read_ahead) => {
+                    let Some(bytes) = read_ahead.next()? else {
+                        self.state = ScanState::Done;
+                        return Ok(None);
+                    };
+                    let row = produce_row(
+                        bytes,
+                        self.projection.as_ref(),
+                        self.filter.as_ref(),
+                        &mut self.decoded,
+                        context,
+                    )?;
+                    if row.is_some() {
+                        return Ok(row);
+                    }
+                    continue;
+                }
+            }
+            let row = produce_row(
+                &self.bytes,
+                self.projection.as_ref(),
+                self.filter.as_ref(),
+                &mut self.decoded,
+                context,
+            )?;
+            if row.is_some() {
+                return Ok(row);
             }
         }
+    }
+
+    /// Hands the rest of the scan's storage reads to a worker, if the query
+    /// allows it and there is a place for one (`read_ahead.rs`). The row
+    /// just read is still processed here.
+    fn read_ahead(&mut self, context: &mut Context<'_>) {
+        let Some(slot) = context.read_ahead_slot() else {
+            return;
+        };
+        let scan = match std::mem::replace(&mut self.state, ScanState::Done) {
+            ScanState::Scanning(scan) => scan,
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        self.state = match ReadAhead::start(scan, slot) {
+            Ok(read_ahead) => ScanState::ReadAhead(read_ahead),
+            Err(scan) => ScanState::Scanning(scan),
+        };
     }
 
     fn open(&mut self, context: &mut Context<'_>) -> Result<ScanState> {
@@ -282,5 +342,36 @@ fn key_bound(
                 Bound::Excluded(key)
             }
         }
+    }))
+}
+
+/// What a scan makes of one stored row: decoded (only the columns the
+/// projection needs), filtered, projected; `None` if the filter rejects
+/// it. Rows read serially and rows from a read-ahead worker both go
+/// through it (read-ahead invariant 2).
+pub(super) fn produce_row(
+    bytes: &[u8],
+    projection: Option<&Projection>,
+    filter: Option<&Expr>,
+    decoded: &mut Row,
+    context: &mut Context<'_>,
+) -> Result<Option<Row>> {
+    decode_row_into(bytes, projection.map(|p| p.decode.as_slice()), decoded)?;
+    if let Some(filter) = filter
+        && !filter.is_true(decoded, context)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(match projection {
+        Some(projection) => projection
+            .positions
+            .iter()
+            .map(|&position| {
+                decoded
+                    .get_mut(position)
+                    .map_or(Value::Null, |value| std::mem::replace(value, Value::Null))
+            })
+            .collect(),
+        None => std::mem::take(decoded),
     }))
 }

@@ -31,6 +31,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("is_superuser", "on"),
     ("lock_timeout", "0"),
     ("max_identifier_length", "63"),
+    ("max_parallel_workers_per_gather", "2"),
     ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
     ("server_version", SERVER_VERSION),
@@ -151,6 +152,7 @@ impl Settings {
             "synchronous_commit" => canonical_synchronous_commit(&value)?.to_string(),
             "lock_timeout" => show_milliseconds(parse_milliseconds(&name, &value)?),
             "work_mem" => show_kilobytes(parse_kilobytes(&name, &value, 64)?),
+            "max_parallel_workers_per_gather" => parse_integer(&name, &value, 0, 1024)?.to_string(),
             "statement_timeout" => match parse_milliseconds(&name, &value)? {
                 0 => "0".to_string(),
                 _ => {
@@ -212,6 +214,13 @@ impl Settings {
     /// Whether commits wait for their WAL flush.
     pub fn synchronous_commit(&self) -> bool {
         self.get("synchronous_commit", None).as_deref() != Some("off")
+    }
+
+    /// `max_parallel_workers_per_gather`: read-ahead workers per query.
+    pub fn parallel_workers(&self) -> usize {
+        self.get("max_parallel_workers_per_gather", None)
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(2)
     }
 
     /// `work_mem` in bytes.
@@ -300,6 +309,23 @@ fn parse_milliseconds(name: &str, text: &str) -> Result<u64> {
         ));
     }
     Ok(milliseconds as u64)
+}
+
+/// An integer setting in `minimum ..= maximum`; like PostgreSQL, a number
+/// with a fraction is rounded.
+fn parse_integer(name: &str, text: &str, minimum: i64, maximum: i64) -> Result<i64> {
+    let number: f64 = text.trim().parse().map_err(|_| invalid_value(name, text))?;
+    let number = number.round_ties_even();
+    if !(minimum as f64..=maximum as f64).contains(&number) {
+        return Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "{number} is outside the valid range for parameter \"{name}\" \
+                 ({minimum} .. {maximum})"
+            ),
+        ));
+    }
+    Ok(number as i64)
 }
 
 /// How PostgreSQL shows a time setting: in the largest unit that divides it.

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use super::Instance;
 use super::settings::{SetAction, Settings};
 use super::statement::{
-    Cursor, Outcome, Prepared, PreparedStatement, command, optimize, result_columns, run,
+    Cursor, Outcome, Prepared, PreparedStatement, QueryLimits, command, optimize, result_columns,
+    run,
 };
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Binder, Control, TransactionModes, bind_control};
@@ -239,7 +240,10 @@ impl Session {
         }
         self.check_not_failed()?;
         let instance = Arc::clone(&self.instance);
-        let work_mem = self.settings.work_mem();
+        let limits = QueryLimits {
+            work_mem: self.settings.work_mem(),
+            parallel_workers: self.settings.parallel_workers(),
+        };
         let declared: Vec<Option<DataType>> =
             prepared.param_types.iter().map(|t| Some(*t)).collect();
         self.with_transaction(
@@ -285,7 +289,7 @@ impl Session {
                     &bound,
                     &mut open.txn,
                     params,
-                    work_mem,
+                    limits,
                     spill,
                 )
             },

@@ -223,6 +223,16 @@ impl Cursor {
         }
     }
 
+    /// Says that every row will be fetched, whatever the batches: long
+    /// scans may then read ahead on a worker thread (`read_ahead.rs`). A
+    /// portal fetched with a row limit may stop at any row, so it reads
+    /// serially, as PostgreSQL runs no parallel plan for it.
+    pub fn want_all_rows(&mut self) {
+        if let CursorSource::Operator { state, .. } = &mut self.source {
+            state.fetching_all = true;
+        }
+    }
+
     /// Whether fetching needs the transaction the cursor was opened in.
     pub(crate) fn needs_transaction(&self) -> bool {
         matches!(self.source, CursorSource::Operator { .. })
@@ -252,6 +262,7 @@ impl Cursor {
                             "the transaction this query ran in has ended",
                         )
                     })?;
+                state.fetching_all |= max_rows == usize::MAX;
                 let mut context = Context::new(Some(txn), state);
                 while rows.len() < max_rows {
                     match operator.next(&mut context) {
@@ -277,20 +288,32 @@ impl Cursor {
     }
 }
 
+/// What a session's settings allow one statement.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueryLimits {
+    /// Bytes an operator holds before it spills (`work_mem`).
+    pub work_mem: usize,
+    /// Read-ahead workers a query may run at once
+    /// (`max_parallel_workers_per_gather`).
+    pub parallel_workers: usize,
+}
+
 /// Runs a bound (non-control) statement in `txn`; operators spill to
-/// `spill` beyond `work_mem`.
+/// `spill` beyond `limits.work_mem`.
 pub(crate) fn run(
     mvcc: &Mvcc,
     statement: &BoundStatement,
     txn: &mut Transaction,
     params: &[Value],
-    work_mem: usize,
+    limits: QueryLimits,
     spill: &Arc<SpillSpace>,
 ) -> Result<Outcome> {
-    let mut state = QueryState::new(params.to_vec(), work_mem).with_spill_space(Arc::clone(spill));
+    let mut state =
+        QueryState::new(params.to_vec(), limits.work_mem).with_spill_space(Arc::clone(spill));
     Ok(match statement {
         BoundStatement::Query(BoundQuery { plan, columns, .. }) => {
             let operator = execution::build(plan, &[])?;
+            let state = state.with_parallel_workers(limits.parallel_workers);
             Outcome::Rows {
                 columns: columns.clone(),
                 cursor: Cursor {

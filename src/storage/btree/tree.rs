@@ -57,7 +57,7 @@ use super::node::{
 use super::overflow;
 use crate::error::{Error, Result};
 use crate::storage::buffer_pool::BufferPool;
-use crate::storage::engine::{Direction, Entry, KeyRange};
+use crate::storage::engine::{Direction, EntryBatch, KeyRange};
 use crate::storage::meta::Meta;
 use crate::storage::mini_transaction::{MiniTransaction, PageSource};
 use crate::storage::page::{PageBytes, PageNumber};
@@ -696,10 +696,11 @@ impl BTree {
         range: &KeyRange,
         direction: Direction,
         limit: usize,
-    ) -> Result<Vec<Entry>> {
-        let mut entries = Vec::new();
+        entries: &mut EntryBatch,
+    ) -> Result<()> {
+        entries.clear();
         if limit == 0 || range.is_empty() {
-            return Ok(entries);
+            return Ok(());
         }
         let (bound, target_when_unbounded) = match direction {
             Direction::Forward => (&range.start, Target::First),
@@ -752,12 +753,12 @@ impl BTree {
                 let key = node.key(index);
                 if !range.contains(key) {
                     // Past the far end of the range: done.
-                    return Ok(entries);
+                    return Ok(());
                 }
-                if let Some((previous, _)) = entries.last() {
+                if let Some(previous) = entries.last_key() {
                     let ordered = match direction {
-                        Direction::Forward => previous.as_slice() < key,
-                        Direction::Backward => previous.as_slice() > key,
+                        Direction::Forward => previous < key,
+                        Direction::Backward => previous > key,
                     };
                     if !ordered {
                         return Err(Error::Corrupt(format!(
@@ -765,9 +766,15 @@ impl BTree {
                         )));
                     }
                 }
-                entries.push((key.to_vec(), materialize(buffer_pool, node.value(index))?));
+                match node.value(index) {
+                    LeafValue::Inline(bytes) => entries.push(key, bytes),
+                    overflow => entries.push_with(key, |out| {
+                        out.extend_from_slice(&materialize(buffer_pool, overflow)?);
+                        Ok(())
+                    })?,
+                }
                 if entries.len() == limit {
-                    return Ok(entries);
+                    return Ok(());
                 }
             }
             page_number = match direction {
@@ -775,7 +782,7 @@ impl BTree {
                 Direction::Backward => node.left(),
             };
             if page_number == 0 {
-                return Ok(entries);
+                return Ok(());
             }
         }
     }
