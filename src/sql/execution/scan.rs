@@ -163,30 +163,28 @@ impl ScanOperator {
         Ok(())
     }
 
-    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        self.advance(context)
-    }
-
     /// The next row that passes the filter, with its storage key.
     pub fn next_keyed(&mut self, context: &mut Context<'_>) -> Result<Option<(Vec<u8>, Row)>> {
         self.keyed = true;
-        let row = self.advance(context)?;
+        let row = self.next(context)?;
         Ok(row.map(|row| (self.key.clone(), row)))
     }
 
     /// The next row that passes the filter; its storage key is left in
     /// `self.key` when `self.keyed`.
-    fn advance(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
+    pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
         if matches!(self.state, ScanState::Ready) {
             self.state = self.open(context)?;
         }
         loop {
-            match &mut self.state {
+            // The stored row: read here, or lent by a read-ahead worker.
+            let bytes: &[u8] = match &mut self.state {
                 ScanState::Ready | ScanState::Done => return Ok(None),
                 ScanState::Single(found) => match found.take() {
                     Some((key, bytes)) => {
                         self.key = key;
                         self.bytes = bytes;
+                        &self.bytes
                     }
                     None => {
                         self.state = ScanState::Done;
@@ -206,27 +204,18 @@ impl ScanOperator {
                     if self.rows_read == READ_AHEAD_AFTER && !self.keyed {
                         self.read_ahead(context);
                     }
+                    &self.bytes
                 }
-                ScanState::ReadAhead(read_ahead) => {
-                    let Some(bytes) = read_ahead.next()? else {
+                ScanState::ReadAhead(read_ahead) => match read_ahead.next()? {
+                    Some(bytes) => bytes,
+                    None => {
                         self.state = ScanState::Done;
                         return Ok(None);
-                    };
-                    let row = produce_row(
-                        bytes,
-                        self.projection.as_ref(),
-                        self.filter.as_ref(),
-                        &mut self.decoded,
-                        context,
-                    )?;
-                    if row.is_some() {
-                        return Ok(row);
                     }
-                    continue;
-                }
-            }
+                },
+            };
             let row = produce_row(
-                &self.bytes,
+                bytes,
                 self.projection.as_ref(),
                 self.filter.as_ref(),
                 &mut self.decoded,
