@@ -35,13 +35,13 @@ fn check(session: &mut Session) {
     assert_eq!(range[0][0], Value::Integer(40000));
     assert_eq!(
         range[99][1],
-        Value::Text(format!("row-{}-{}", 40099, "x".repeat(40099 % 50)))
+        Value::Text(format!("row-{}-{}", 40099, "x".repeat(40099 % 50)).into())
     );
     let lookup = query(session, "SELECT payload, amount FROM big WHERE id = 77777");
     assert_eq!(
         lookup,
         vec![vec![
-            Value::Text(format!("row-77777-{}", "x".repeat(77777 % 50))),
+            Value::Text(format!("row-77777-{}", "x".repeat(77777 % 50)).into()),
             Value::BigInt(77777 * 3)
         ]]
     );

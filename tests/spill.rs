@@ -63,7 +63,7 @@ fn optional(value: &Value) -> Option<i64> {
 
 fn text(value: &Value) -> String {
     match value {
-        Value::Text(text) => text.clone(),
+        Value::Text(text) => text.to_string(),
         other => panic!("not text: {other:?}"),
     }
 }

@@ -228,6 +228,16 @@ impl<'a> Reader<'a> {
             .map_err(|_| Error::Corrupt(format!("invalid UTF-8 in {}", self.what)))
     }
 
+    /// A string as a shared text value: validated in place and copied
+    /// once, into the text's own block.
+    pub(crate) fn text(&mut self) -> Result<std::sync::Arc<str>> {
+        let len = self.u32()? as usize;
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes)
+            .map(std::sync::Arc::from)
+            .map_err(|_| Error::Corrupt(format!("invalid UTF-8 in {}", self.what)))
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -282,7 +292,7 @@ fn decode_value(reader: &mut Reader<'_>, keep: bool) -> Result<Value> {
         5 => Value::BigInt(i64::from_le_bytes(reader.array()?)),
         6 => Value::Real(f32::from_le_bytes(reader.array()?)),
         7 => Value::Double(f64::from_le_bytes(reader.array()?)),
-        8 if keep => Value::Text(reader.string()?),
+        8 if keep => Value::Text(reader.text()?),
         8 => {
             let length = reader.u32()? as usize;
             reader.take(length)?;

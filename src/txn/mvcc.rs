@@ -83,7 +83,7 @@ use super::gc::Removals;
 use super::refresh::RefreshState;
 use super::relation_lock::{RelationLockMode, RelationLocks};
 use super::savepoint::{SavepointMarks, Undo};
-use super::scan::MvccScan;
+use super::scan::{MvccScan, PointReader, Reader};
 use super::ssi::{Ssi, SsiHandle};
 use super::wait::WaitGraph;
 use crate::error::{Error, Result, SqlState};
@@ -347,6 +347,7 @@ impl Mvcc {
             read_only: false,
             statements: 0,
             refresh: RefreshState::default(),
+            point_reader: PointReader::default(),
             ssi: None,
             ssi_pending: isolation == IsolationLevel::Serializable,
             deferrable: false,
@@ -516,6 +517,12 @@ fn stripe_slot(tree: TreeId, key: &[u8]) -> usize {
 /// Escapes a user key into its prefix-free, order-preserving form.
 pub(super) fn encode_key(key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + 10);
+    escape_key_into(key, &mut out);
+    out
+}
+
+/// [`encode_key`], appended to `out`.
+pub(super) fn escape_key_into(key: &[u8], out: &mut Vec<u8>) {
     for &byte in key {
         out.push(byte);
         if byte == 0 {
@@ -523,7 +530,6 @@ pub(super) fn encode_key(key: &[u8]) -> Vec<u8> {
         }
     }
     out.extend_from_slice(&[0, 0]);
-    out
 }
 
 /// Splits an engine key into the escaped user key part and the version.
@@ -658,6 +664,8 @@ pub struct Transaction {
     statements: u64,
     /// Read refresh (`refresh.rs`): reads to validate, statement marks.
     pub(super) refresh: RefreshState,
+    /// Buffers of point reads, reused from one to the next.
+    point_reader: PointReader,
     finished: bool,
 }
 
@@ -737,22 +745,25 @@ impl Transaction {
 
     /// Reads the visible value of `key`.
     pub fn get(&mut self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut row = Vec::new();
+        Ok(self.get_into(tree, key, &mut row)?.then_some(row))
+    }
+
+    /// [`Transaction::get`] into `row` (cleared first), a buffer the
+    /// caller reuses; `false` if the key has no visible row.
+    pub fn get_into(&mut self, tree: TreeId, key: &[u8], row: &mut Vec<u8>) -> Result<bool> {
         self.ensure_ssi();
         if let Some(handle) = &self.ssi {
             self.mvcc.ssi.read_point(handle, tree, key)?;
         }
         self.record_point_read(tree, key);
-        let encoded = encode_key(key);
-        let range = KeyRange {
-            start: Bound::Included(versioned(&encoded, 0)),
-            end: Bound::Included(versioned(&encoded, TxnId::MAX)),
+        let reader = Reader {
+            mvcc: &self.mvcc,
+            snapshot: &self.snapshot,
+            id: self.id,
+            serializable: self.ssi.is_some(),
         };
-        let mut scan = MvccScan::raw(self, tree, range, Direction::Backward);
-        match scan.next() {
-            Some(Ok((_, value))) => Ok(Some(value)),
-            Some(Err(error)) => Err(error),
-            None => Ok(None),
-        }
+        self.point_reader.read(&reader, tree, key, row)
     }
 
     /// Scans the visible entries of a range of user keys.
@@ -1201,6 +1212,42 @@ pub(super) mod tests {
             after.get(7, b"a").unwrap(),
             Some(b"1".to_vec()),
             "rollback undid the delete"
+        );
+    }
+
+    #[test]
+    fn a_point_read_pages_past_more_newer_versions_than_one_engine_batch() {
+        let mvcc = setup();
+        let mut first = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        first.set(7, b"k\0x", b"old").unwrap();
+        first.commit().unwrap();
+        let mut reader = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        assert_eq!(reader.get(7, b"k\0x").unwrap(), Some(b"old".to_vec()));
+        // Three engine batches of versions the reader's snapshot cannot see,
+        // the last a deletion.
+        for round in 0..3 * 8 {
+            let mut writer = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+            match round {
+                23 => writer.delete(7, b"k\0x").unwrap(),
+                _ => writer
+                    .set(7, b"k\0x", format!("new {round}").as_bytes())
+                    .unwrap(),
+            }
+            writer.commit().unwrap();
+        }
+        let mut row = b"stale".to_vec();
+        assert!(reader.get_into(7, b"k\0x", &mut row).unwrap());
+        assert_eq!(row, b"old", "the snapshot's version, below 24 newer ones");
+        assert!(
+            !reader.get_into(7, b"k\0", &mut row).unwrap(),
+            "a prefix is another key"
+        );
+        assert!(row.is_empty());
+        let mut late = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        assert_eq!(
+            late.get(7, b"k\0x").unwrap(),
+            None,
+            "the newest is the deletion"
         );
     }
 

@@ -47,11 +47,11 @@ use std::sync::Arc;
 use super::commit_log::STATUS_ABORTED;
 use super::gc::{RemovalMark, Removals};
 use super::mvcc::{
-    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key_into, split_version, version_row,
-    version_writer, versioned, visible,
+    Mvcc, PinnedSnapshot, Transaction, TxnId, decode_key_into, escape_key_into, split_version,
+    version_row, version_writer, versioned, visible,
 };
 use crate::error::{Error, Result};
-use crate::storage::{Cursor, Direction, KeyRange, TreeId};
+use crate::storage::{Cursor, Direction, EntryBatch, KeyRange, TreeId};
 
 /// An iterator over the visible `(user key, value)` pairs of a range.
 /// [`MvccScan::next_into`] fills buffers the caller reuses instead, so a
@@ -107,19 +107,142 @@ impl Visibility {
         if self.last_visible == Some(writer) {
             return Ok(true);
         }
-        if visible(&self.mvcc, &self.snapshot, self.reader, writer) {
+        let reader = Reader {
+            mvcc: &self.mvcc,
+            snapshot: &self.snapshot,
+            id: self.reader,
+            serializable: self.serializable,
+        };
+        if reader.sees(writer, &mut self.reported)? {
             self.last_visible = Some(writer);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// A reading transaction as visibility needs it, borrowed.
+pub(super) struct Reader<'a> {
+    pub(super) mvcc: &'a Mvcc,
+    pub(super) snapshot: &'a PinnedSnapshot,
+    pub(super) id: TxnId,
+    pub(super) serializable: bool,
+}
+
+impl Reader<'_> {
+    /// Whether a version by `writer` is visible; a SERIALIZABLE reader
+    /// reports an invisible one by a concurrent writer that has not
+    /// aborted to SSI, once per writer in `reported`.
+    fn sees(&self, writer: TxnId, reported: &mut Vec<TxnId>) -> Result<bool> {
+        if visible(self.mvcc, self.snapshot, self.id, writer) {
             return Ok(true);
         }
         if self.serializable
             && (writer >= self.snapshot.horizon || self.snapshot.active.contains(&writer))
-            && !self.reported.contains(&writer)
+            && !reported.contains(&writer)
             && self.mvcc.status(writer) != STATUS_ABORTED
         {
-            self.reported.push(writer);
-            self.mvcc.ssi.read_skipped(self.reader, writer)?;
+            reported.push(writer);
+            self.mvcc.ssi.read_skipped(self.id, writer)?;
         }
         Ok(false)
+    }
+}
+
+/// Versions a point read fetches from the engine at once: the newest
+/// few decide a key unless its recent history is long and invisible.
+const POINT_BATCH: usize = 8;
+
+/// A transaction's point reads (`Transaction::get_into`): the newest
+/// visible version of one key, read newest first (so, like a backward
+/// scan, the version that decides the key comes before anything garbage
+/// collection could remove under it). Its buffers are reused from read to
+/// read, so a key lookup allocates nothing once they have grown.
+#[derive(Default)]
+pub(super) struct PointReader {
+    batch: EntryBatch,
+    low: Vec<u8>,
+    high: Vec<u8>,
+    reported: Vec<TxnId>,
+}
+
+impl PointReader {
+    /// Reads the visible row stored under the user key `key` of `tree`
+    /// into `row` (cleared first); `false` if no visible version is live.
+    pub(super) fn read(
+        &mut self,
+        reader: &Reader<'_>,
+        tree: TreeId,
+        key: &[u8],
+        row: &mut Vec<u8>,
+    ) -> Result<bool> {
+        row.clear();
+        self.reported.clear();
+        self.low.clear();
+        escape_key_into(key, &mut self.low);
+        self.high.clear();
+        self.high.extend_from_slice(&self.low);
+        self.low.extend_from_slice(&0u64.to_be_bytes());
+        self.high.extend_from_slice(&TxnId::MAX.to_be_bytes());
+        let mut range = KeyRange {
+            start: Bound::Included(std::mem::take(&mut self.low)),
+            end: Bound::Included(std::mem::take(&mut self.high)),
+        };
+        let found = self.read_range(reader, tree, &mut range, row);
+        // Keep the buffers for the next read.
+        if let Bound::Included(low) = range.start {
+            self.low = low;
+        }
+        if let Bound::Included(high) | Bound::Excluded(high) = range.end {
+            self.high = high;
+        }
+        found
+    }
+
+    fn read_range(
+        &mut self,
+        reader: &Reader<'_>,
+        tree: TreeId,
+        range: &mut KeyRange,
+        row: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let engine = reader.mvcc.engine();
+        loop {
+            engine.scan_into(
+                tree,
+                range,
+                Direction::Backward,
+                POINT_BATCH,
+                &mut self.batch,
+            )?;
+            for index in 0..self.batch.len() {
+                let (_, value) = self.batch.get(index);
+                if reader.sees(version_writer(value)?, &mut self.reported)? {
+                    return Ok(match version_row(value)? {
+                        Some(stored) => {
+                            row.extend_from_slice(stored);
+                            true
+                        }
+                        None => false,
+                    });
+                }
+            }
+            // Fewer than asked for: the key's history is all read.
+            let Some(last) = self.batch.last_key() else {
+                return Ok(false);
+            };
+            if self.batch.len() < POINT_BATCH {
+                return Ok(false);
+            }
+            // Older versions below the last one read.
+            let mut end = match std::mem::replace(&mut range.end, Bound::Unbounded) {
+                Bound::Included(buffer) | Bound::Excluded(buffer) => buffer,
+                Bound::Unbounded => Vec::new(),
+            };
+            end.clear();
+            end.extend_from_slice(last);
+            range.end = Bound::Excluded(end);
+        }
     }
 }
 

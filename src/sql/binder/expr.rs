@@ -910,11 +910,11 @@ impl Binder<'_> {
                 }
             }
             AstValue::SingleQuotedString(s) | AstValue::EscapedStringLiteral(s) => Typed {
-                expr: Expr::Literal(Value::Text(s.clone())),
+                expr: Expr::Literal(Value::Text(s.as_str().into())),
                 data_type: None,
             },
             AstValue::DollarQuotedString(s) => Typed {
-                expr: Expr::Literal(Value::Text(s.value.clone())),
+                expr: Expr::Literal(Value::Text(s.value.as_str().into())),
                 data_type: None,
             },
             AstValue::Boolean(b) => Typed {

@@ -315,7 +315,7 @@ impl Accumulator {
                     return Err(Error::Internal("string_agg of a non-text value".into()));
                 };
                 match text {
-                    None => *text = Some(piece.clone()),
+                    None => *text = Some(piece.to_string()),
                     Some(text) => {
                         if let Some(Value::Text(delimiter)) = args.next() {
                             text.push_str(delimiter);
@@ -376,7 +376,7 @@ impl Accumulator {
                     })
                 }
             }
-            State::Text(text) => text.map_or(Value::Null, Value::Text),
+            State::Text(text) => text.map_or(Value::Null, |text| Value::Text(text.into())),
         })
     }
 }

@@ -85,6 +85,9 @@ struct Input {
 pub struct AggregateOperator {
     input: Box<Operator>,
     group_by: Vec<Expr>,
+    /// Per group expression: the input column it moves out of each row,
+    /// if it is a column that no other group expression reads.
+    group_moves: Vec<Option<usize>>,
     aggregates: Vec<Aggregate>,
     /// The grouping sets, each the indices of its group columns (a plain
     /// GROUP BY is one set of every column).
@@ -113,8 +116,27 @@ impl AggregateOperator {
     ) -> Self {
         let with_set = sets.is_some();
         let sets = sets.unwrap_or_else(|| vec![(0..group_by.len()).collect()]);
+        let mut readers: Vec<usize> = Vec::new();
+        for expr in &group_by {
+            expr.walk(&mut |inner| {
+                if let Expr::Slot(slot) = inner {
+                    if readers.len() <= *slot {
+                        readers.resize(slot + 1, 0);
+                    }
+                    readers[*slot] += 1;
+                }
+            });
+        }
+        let group_moves = group_by
+            .iter()
+            .map(|expr| match expr {
+                Expr::Slot(slot) if readers[*slot] == 1 => Some(*slot),
+                _ => None,
+            })
+            .collect();
         AggregateOperator {
             input: Box::new(input),
+            group_moves,
             group_by,
             aggregates,
             sets,
@@ -173,10 +195,17 @@ impl AggregateOperator {
             }
             if single_set {
                 // Plain GROUP BY: the group is set 0 and every group value.
+                // The aggregates' inputs are evaluated, so a group column
+                // no other group expression reads moves out of the row
+                // (which is dropped next) instead of being copied.
+                let mut row = row;
                 group.clear();
                 group.push(Value::Integer(0));
-                for expr in &self.group_by {
-                    group.push(expr.evaluate(&row, context)?);
+                for (expr, moved) in self.group_by.iter().zip(&self.group_moves) {
+                    group.push(match moved.and_then(|slot| row.get_mut(slot)) {
+                        Some(value) => std::mem::replace(value, Value::Null),
+                        None => expr.evaluate(&row, context)?,
+                    });
                 }
                 table.offer(&group, &inputs, &self.aggregates, context)?;
                 continue;
@@ -261,7 +290,8 @@ struct Table {
 
 impl Table {
     fn new(aggregates: &[Aggregate], level: u32, context: &mut Context<'_>) -> Table {
-        let work_mem = context.work_mem();
+        // A hash table: `hash_mem` (work_mem × hash_mem_multiplier).
+        let work_mem = context.hash_mem();
         let deferring = aggregates.iter().filter(|a| defers(a)).count();
         // Invariant 4.
         let (budget, sorter_budget) = match deferring {
@@ -559,7 +589,7 @@ mod tests {
                 vec![
                     Value::BigInt(i),
                     Value::Integer(((i * 7919) % 4000) as i32),
-                    Value::Text(format!("t{}", i % 7)),
+                    Value::Text(format!("t{}", i % 7).into()),
                 ]
             })
             .collect()
@@ -668,7 +698,7 @@ mod tests {
             let agg = if joined.is_empty() {
                 Value::Null
             } else {
-                Value::Text(joined.join(","))
+                Value::Text(joined.join(",").into())
             };
             assert_eq!(
                 row,
@@ -676,7 +706,7 @@ mod tests {
                     Value::Integer(*g as i32),
                     Value::BigInt(*count),
                     Value::BigInt(*sum),
-                    Value::Text(texts[0].clone()),
+                    Value::Text(texts[0].as_str().into()),
                     Value::BigInt(texts.len() as i64),
                     agg,
                 ]

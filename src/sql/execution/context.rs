@@ -55,8 +55,12 @@ pub struct QueryState {
     pub(crate) ctes: HashMap<usize, CteState>,
     /// The previous round's rows of each running recursive CTE.
     pub(crate) work_tables: HashMap<usize, Arc<BufferedRows>>,
-    /// Bytes a memory-hungry operator may hold before it spills.
+    /// Bytes a memory-hungry operator may hold before it spills, and a
+    /// hash table (`work_mem` × `hash_mem_multiplier`, PostgreSQL's
+    /// `hash_mem`: a hash join or aggregation that spills costs more than
+    /// a sort that does).
     pub(crate) work_mem: usize,
+    hash_mem: usize,
     /// Read-ahead workers the query may run at once
     /// (`max_parallel_workers_per_gather`), how many it runs, and whether
     /// the current fetch wants every row (only then may scans start one,
@@ -85,6 +89,7 @@ impl QueryState {
             ctes: HashMap::new(),
             work_tables: HashMap::new(),
             work_mem,
+            hash_mem: work_mem,
             parallel_workers: 0,
             workers: Arc::default(),
             fetching_all: false,
@@ -95,6 +100,13 @@ impl QueryState {
     /// The state with up to `workers` read-ahead workers at once.
     pub fn with_parallel_workers(mut self, workers: usize) -> QueryState {
         self.parallel_workers = workers;
+        self
+    }
+
+    /// The state with hash tables allowed `multiplier` × `work_mem`.
+    pub fn with_hash_mem_multiplier(mut self, multiplier: f64) -> QueryState {
+        self.hash_mem =
+            (self.work_mem as f64 * multiplier.max(1.0)).min(usize::MAX as f64) as usize;
         self
     }
 
@@ -184,6 +196,12 @@ impl<'a> Context<'a> {
     /// Bytes an operator may hold before it spills (`SET work_mem`).
     pub fn work_mem(&self) -> usize {
         self.state.work_mem
+    }
+
+    /// Bytes a hash table may hold before it spills (`work_mem` ×
+    /// `hash_mem_multiplier`).
+    pub fn hash_mem(&self) -> usize {
+        self.state.hash_mem
     }
 
     /// Where an operator's spill files go. Cheap: a temporary space makes

@@ -213,7 +213,7 @@ mod tests {
                     } else {
                         Value::Integer(v as i32)
                     },
-                    Value::Text(format!("t{}", v % 100)),
+                    Value::Text(format!("t{}", v % 100).into()),
                 ]
             })
             .collect();

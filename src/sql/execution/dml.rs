@@ -54,7 +54,7 @@ fn conform_row(table: &Table, row: Row) -> Result<Row> {
         }
         let value = match (column.data_type, &value) {
             (DataType::Varchar(limit), Value::Text(text)) => {
-                Value::Text(check_varchar(text, limit)?.to_string())
+                Value::Text(check_varchar(text, limit)?.into())
             }
             (DataType::Text, Value::Text(_)) => value,
             (target, v) if v.data_type() == Some(target) => value,

@@ -407,7 +407,8 @@ fn build_table(
     span: &mut KeySpan,
     context: &mut Context<'_>,
 ) -> Result<HashState> {
-    let work_mem = context.work_mem();
+    // Hash tables may use `hash_mem` (work_mem × hash_mem_multiplier).
+    let work_mem = context.hash_mem();
     let keep_null = spec.keeps_right();
     let mut table = HashTable::default();
     while let Some(row) = right.next(context)? {
@@ -434,7 +435,7 @@ fn spill_table(
     context: &mut Context<'_>,
 ) -> Result<HashState> {
     let space = context.spill_space();
-    let fan_out = fan_out(context.work_mem());
+    let fan_out = fan_out(context.hash_mem());
     let mut right = Partitioner::new(Arc::clone(&space), fan_out, 0);
     let mut null_right: Option<RowWriter> = None;
     let HashTable {
@@ -569,7 +570,7 @@ fn start_pair(
     pairs: &mut Vec<JoinPair>,
     context: &mut Context<'_>,
 ) -> Result<Option<ActivePair>> {
-    let work_mem = context.work_mem();
+    let work_mem = context.hash_mem();
     let left = pair.left.as_ref().map(RowFile::reader).transpose()?;
     let Some(right) = pair.right else {
         let probe = Box::new(Probe::new(HashTable::default()));
@@ -684,7 +685,7 @@ mod tests {
                         Value::Integer(((i * 7) % keys) as i32)
                     },
                     Value::BigInt(i),
-                    Value::Text(format!("left {i}")),
+                    Value::Text(format!("left {i}").into()),
                 ]
             })
             .collect()
@@ -702,7 +703,11 @@ mod tests {
                 } else {
                     Value::BigInt((i * 3) % keys + 100)
                 };
-                vec![key, Value::BigInt(i), Value::Text(format!("right {i}"))]
+                vec![
+                    key,
+                    Value::BigInt(i),
+                    Value::Text(format!("right {i}").into()),
+                ]
             })
             .collect()
     }

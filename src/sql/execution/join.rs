@@ -105,7 +105,14 @@ pub(super) fn join_key_into(
 ) -> Result<bool> {
     values.clear();
     for key in keys {
-        let value = key.evaluate(row, context)?;
+        let value = match key {
+            // The common key, without a call into the evaluator.
+            Expr::Slot(slot) => row
+                .get(*slot)
+                .cloned()
+                .ok_or_else(|| Error::Internal(format!("key column {slot} out of range")))?,
+            _ => key.evaluate(row, context)?,
+        };
         if value.is_null() {
             return Ok(false);
         }
@@ -625,6 +632,8 @@ pub struct MergeJoin {
     group_key: Option<Vec<Value>>,
     group_all: Vec<usize>,
     current: Option<Current>,
+    /// The current left row's key (a buffer reused from row to row).
+    left_key: Vec<Value>,
     /// Right rows to return unmatched (RIGHT/FULL), oldest first.
     pending: std::collections::VecDeque<Row>,
     left_done: bool,
@@ -659,6 +668,7 @@ impl MergeJoin {
             group_key: None,
             group_all: Vec::new(),
             current: None,
+            left_key: Vec::new(),
             pending: std::collections::VecDeque::new(),
             left_done: false,
         }
@@ -776,11 +786,20 @@ impl MergeJoin {
                 None => self.left_done = true,
                 Some(row) => {
                     // After `seek` the group holds exactly the right rows
-                    // with this key (none for a NULL key).
-                    match join_key(&self.left_keys, &row, context)? {
-                        Some(key) => self.seek(&key, context)?,
-                        None => self.close_group(),
-                    }
+                    // with this key (none for a NULL key). The key goes
+                    // into a buffer reused for every left row.
+                    let mut key = std::mem::take(&mut self.left_key);
+                    let found = join_key_into(&self.left_keys, &row, context, &mut key);
+                    let sought = match found {
+                        Ok(true) => self.seek(&key, context),
+                        Ok(false) => {
+                            self.close_group();
+                            Ok(())
+                        }
+                        Err(error) => Err(error),
+                    };
+                    self.left_key = key;
+                    sought?;
                     self.current = Some(Current {
                         row,
                         matched: false,

@@ -19,7 +19,7 @@ use super::context::Context;
 use super::read_ahead::{READ_AHEAD_AFTER, ReadAhead};
 use crate::error::{Error, Result};
 use crate::sql::catalog::Table;
-use crate::sql::encoding::{decode_row_into, encode_key};
+use crate::sql::encoding::{decode_row_into, encode_key, encode_key_value};
 use crate::sql::expr::{Expr, cast};
 use crate::sql::plan::Access;
 use crate::sql::types::{DataType, Row, Value};
@@ -86,8 +86,9 @@ enum ScanState {
     Scanning(Box<MvccScan>),
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
-    /// A key lookup's stored row, if it found one.
-    Single(Option<(Vec<u8>, Vec<u8>)>),
+    /// A key lookup: whether it found a row not returned yet (its key
+    /// and stored row are in the scan's buffers).
+    Single(bool),
     Done,
 }
 
@@ -180,17 +181,13 @@ impl ScanOperator {
             // The stored row: read here, or lent by a read-ahead worker.
             let bytes: &[u8] = match &mut self.state {
                 ScanState::Ready | ScanState::Done => return Ok(None),
-                ScanState::Single(found) => match found.take() {
-                    Some((key, bytes)) => {
-                        self.key = key;
-                        self.bytes = bytes;
-                        &self.bytes
-                    }
-                    None => {
+                ScanState::Single(found) => {
+                    if !std::mem::take(found) {
                         self.state = ScanState::Done;
                         return Ok(None);
                     }
-                },
+                    &self.bytes
+                }
                 ScanState::Scanning(scan) => {
                     let more = match self.keyed {
                         true => scan.next_into(&mut self.key, &mut self.bytes)?,
@@ -256,18 +253,18 @@ impl ScanOperator {
                 Ok(ScanState::Scanning(Box::new(scan)))
             }
             Access::Key(key) => {
-                let mut values = Vec::with_capacity(key.len());
+                // Into the reused buffers: a key lookup under a join runs
+                // once per left row.
+                self.key.clear();
                 for (expr, column) in key.iter().zip(&self.table.primary_key) {
                     match key_value(expr, self.table.columns[*column].data_type, context)? {
-                        Some(value) => values.push(value),
+                        Some(value) => encode_key_value(&value, &mut self.key)?,
                         None => return Ok(ScanState::Done),
                     }
                 }
-                let key = encode_key(&values)?;
                 let found = context
                     .transaction()?
-                    .get(tree, &key)?
-                    .map(|bytes| (key, bytes));
+                    .get_into(tree, &self.key, &mut self.bytes)?;
                 Ok(ScanState::Single(found))
             }
             Access::Range { start, end } => {

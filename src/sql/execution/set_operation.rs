@@ -389,7 +389,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let v = (i * 13) % modulus + offset;
-                vec![Value::BigInt(v), Value::Text(format!("r{}", v % 10))]
+                vec![Value::BigInt(v), Value::Text(format!("r{}", v % 10).into())]
             })
             .collect()
     }

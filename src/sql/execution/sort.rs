@@ -396,7 +396,7 @@ mod tests {
                 vec![
                     Value::BigInt(i),
                     Value::Integer(group as i32),
-                    Value::Text(format!("text {}", (i * 31) % 977)),
+                    Value::Text(format!("text {}", (i * 31) % 977).into()),
                     if i % 7 == 0 {
                         Value::Null
                     } else {
@@ -468,7 +468,7 @@ mod tests {
             .map(|i| {
                 vec![
                     Value::Integer((i * 37) % 200),
-                    Value::Text("x".repeat(70_000)),
+                    Value::Text("x".repeat(70_000).into()),
                 ]
             })
             .collect();

@@ -118,18 +118,20 @@ pub fn fan_out(work_mem: usize) -> usize {
 pub const ALLOCATION_OVERHEAD: usize = 16;
 
 /// Estimated heap bytes of a row: the `Vec` header and its block, a
-/// `Value` per column, and each non-empty text's block.
+/// `Value` per column, and each text's shared block (its two reference
+/// counts and bytes), counted in full by every row that holds it.
 pub fn row_size(row: &[Value]) -> usize {
     let mut bytes = std::mem::size_of::<Row>() + std::mem::size_of_val(row) + ALLOCATION_OVERHEAD;
     for value in row {
-        if let Value::Text(text) = value
-            && !text.is_empty()
-        {
-            bytes += text.len() + ALLOCATION_OVERHEAD;
+        if let Value::Text(text) = value {
+            bytes += TEXT_COUNTS + text.len() + ALLOCATION_OVERHEAD;
         }
     }
     bytes
 }
+
+/// The reference counts at the head of a text's block.
+const TEXT_COUNTS: usize = 2 * std::mem::size_of::<usize>();
 
 /// The hash that picks a row's partition at `level` of a recursive
 /// partitioning (invariant 4).
@@ -827,7 +829,7 @@ mod tests {
     fn row(i: i64) -> Row {
         vec![
             Value::BigInt(i),
-            Value::Text(format!("row {i}")),
+            Value::Text(format!("row {i}").into()),
             if i % 3 == 0 {
                 Value::Null
             } else {
@@ -1040,8 +1042,8 @@ mod tests {
         assert_eq!(row_size(&[]), 24 + 16);
         let value = std::mem::size_of::<Value>();
         assert_eq!(
-            row_size(&[Value::Text("abc".into()), Value::Text(String::new())]),
-            24 + 2 * value + 16 + 3 + 16
+            row_size(&[Value::Text("abc".into()), Value::Text("".into())]),
+            24 + 2 * value + 16 + (16 + 3 + 16) + (16 + 16)
         );
     }
 }

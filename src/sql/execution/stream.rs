@@ -56,28 +56,86 @@ impl FilterOperator {
 }
 
 /// New columns computed from each input row.
+///
+/// A column that only one output reads (`Slot` alone, read by no other
+/// expression) moves out of the input row instead of being copied; when
+/// every output is such a column, the output reuses the input row's
+/// allocation, so narrowing a join's rows for an aggregate allocates
+/// nothing per row.
 pub struct ProjectOperator {
     input: Box<Operator>,
     exprs: Vec<Expr>,
+    /// Per output: the input column it moves out, if it is one.
+    moves: Vec<Option<usize>>,
+    /// Whether every output moves a column (the row is rebuilt in place).
+    all_moved: bool,
+    /// The moved values of the row being rebuilt (reused).
+    scratch: Row,
 }
 
 impl ProjectOperator {
     pub fn new(input: Operator, exprs: Vec<Expr>) -> ProjectOperator {
+        let mut readers: Vec<usize> = Vec::new();
+        for expr in &exprs {
+            expr.walk(&mut |inner| {
+                if let Expr::Slot(slot) = inner {
+                    if readers.len() <= *slot {
+                        readers.resize(slot + 1, 0);
+                    }
+                    readers[*slot] += 1;
+                }
+            });
+        }
+        let moves: Vec<Option<usize>> = exprs
+            .iter()
+            .map(|expr| match expr {
+                Expr::Slot(slot) if readers[*slot] == 1 => Some(*slot),
+                _ => None,
+            })
+            .collect();
         ProjectOperator {
             input: Box::new(input),
+            all_moved: moves.iter().all(Option::is_some),
+            moves,
             exprs,
+            scratch: Vec::new(),
         }
     }
 
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
-        let Some(row) = self.input.next(context)? else {
+        let Some(mut row) = self.input.next(context)? else {
             return Ok(None);
         };
-        self.exprs
-            .iter()
-            .map(|e| e.evaluate(&row, context))
-            .collect::<Result<Row>>()
-            .map(Some)
+        // A moved column is read by no other output, so taking it changes
+        // no other output's value.
+        let take = |row: &mut Row, slot: usize| {
+            row.get_mut(slot)
+                .map(|value| std::mem::replace(value, Value::Null))
+                .ok_or_else(|| Error::Internal(format!("column offset {slot} out of range")))
+        };
+        if self.all_moved {
+            self.scratch.clear();
+            for slot in self.moves.iter().flatten() {
+                self.scratch.push(take(&mut row, *slot)?);
+            }
+            row.clear();
+            row.append(&mut self.scratch);
+            return Ok(Some(row));
+        }
+        let mut output = Vec::with_capacity(self.exprs.len());
+        // Computed outputs first, while every column is still in place.
+        for (expr, moved) in self.exprs.iter().zip(&self.moves) {
+            output.push(match moved {
+                Some(_) => Value::Null,
+                None => expr.evaluate(&row, context)?,
+            });
+        }
+        for (value, moved) in output.iter_mut().zip(&self.moves) {
+            if let Some(slot) = moved {
+                *value = take(&mut row, *slot)?;
+            }
+        }
+        Ok(Some(output))
     }
 }
 

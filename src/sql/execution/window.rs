@@ -541,7 +541,7 @@ mod tests {
                 vec![
                     Value::BigInt(i),
                     Value::BigInt((i * 37) % 1000),
-                    Value::Text(format!("{i:0>40}")),
+                    Value::Text(format!("{i:0>40}").into()),
                 ]
             })
             .collect()

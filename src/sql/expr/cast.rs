@@ -19,7 +19,9 @@ pub(super) fn overflow(type_name: &str) -> Error {
 pub fn cast_explicit(value: Value, to: DataType) -> Result<Value> {
     match to {
         DataType::Varchar(Some(limit)) => Ok(match cast(value, DataType::Text)? {
-            Value::Text(text) => Value::Text(text.chars().take(limit as usize).collect()),
+            Value::Text(text) => {
+                Value::Text(text.chars().take(limit as usize).collect::<String>().into())
+            }
             other => other,
         }),
         _ => cast(value, to),
@@ -40,12 +42,12 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
         (Value::Text(text), _) => Value::parse(to, &text)?,
         (Value::Boolean(b), DataType::Text | DataType::Varchar(_)) => {
             let text = if b { "true" } else { "false" };
-            Value::Text(check_varchar(text, to_limit(to))?.to_string())
+            Value::Text(check_varchar(text, to_limit(to))?.into())
         }
-        (value, DataType::Text) => Value::Text(value.to_text().unwrap_or_default()),
+        (value, DataType::Text) => Value::Text(value.to_text().unwrap_or_default().into()),
         (value, DataType::Varchar(limit)) => {
             let text = value.to_text().unwrap_or_default();
-            Value::Text(check_varchar(&text, limit)?.to_string())
+            Value::Text(check_varchar(&text, limit)?.into())
         }
         (Value::Boolean(b), DataType::Boolean) => Value::Boolean(b),
         (Value::Boolean(b), DataType::Integer) => Value::Integer(b as i32),

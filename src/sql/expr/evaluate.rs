@@ -2,6 +2,7 @@
 //! [`Context`] (statement parameters, the parameter frames of correlated
 //! subqueries, and the transaction subqueries read through).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::cast::{cast, cast_explicit, overflow};
@@ -33,8 +34,8 @@ impl Expr {
                 right,
                 data_type,
             } => {
-                let left = left.evaluate(row, context)?;
-                let right = right.evaluate(row, context)?;
+                let left = left.operand(row, context)?;
+                let right = right.operand(row, context)?;
                 binary(*op, &left, &right, *data_type)?
             }
             Expr::Negate(expr) => match expr.evaluate(row, context)? {
@@ -53,11 +54,11 @@ impl Expr {
                 other => return Err(Error::Internal(format!("cannot negate {other:?}"))),
             },
             Expr::And(left, right) => {
-                let left = truth(&left.evaluate(row, context)?)?;
+                let left = left.truth_value(row, context)?;
                 if left == Some(false) {
                     return Ok(Value::Boolean(false));
                 }
-                let right = truth(&right.evaluate(row, context)?)?;
+                let right = right.truth_value(row, context)?;
                 match (left, right) {
                     (_, Some(false)) => Value::Boolean(false),
                     (Some(true), Some(true)) => Value::Boolean(true),
@@ -65,18 +66,18 @@ impl Expr {
                 }
             }
             Expr::Or(left, right) => {
-                let left = truth(&left.evaluate(row, context)?)?;
+                let left = left.truth_value(row, context)?;
                 if left == Some(true) {
                     return Ok(Value::Boolean(true));
                 }
-                let right = truth(&right.evaluate(row, context)?)?;
+                let right = right.truth_value(row, context)?;
                 match (left, right) {
                     (_, Some(true)) => Value::Boolean(true),
                     (Some(false), Some(false)) => Value::Boolean(false),
                     _ => Value::Null,
                 }
             }
-            Expr::Not(expr) => match truth(&expr.evaluate(row, context)?)? {
+            Expr::Not(expr) => match expr.truth_value(row, context)? {
                 Some(b) => Value::Boolean(!b),
                 None => Value::Null,
             },
@@ -202,8 +203,71 @@ impl Expr {
     }
 
     /// Evaluates a predicate: whether it is true (NULL and false are not).
+    /// The value of an operand: a column or literal borrowed in place, so
+    /// comparing or adding columns copies nothing; anything else evaluated.
+    #[inline]
+    fn operand<'r>(
+        &'r self,
+        row: &'r [Value],
+        context: &mut Context<'_>,
+    ) -> Result<Cow<'r, Value>> {
+        match self {
+            Expr::Slot(index) => row
+                .get(*index)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| Error::Internal(format!("column offset {index} out of range"))),
+            Expr::Literal(value) => Ok(Cow::Borrowed(value)),
+            _ => self.evaluate(row, context).map(Cow::Owned),
+        }
+    }
+
     pub fn is_true(&self, row: &[Value], context: &mut Context<'_>) -> Result<bool> {
-        Ok(truth(&self.evaluate(row, context)?)? == Some(true))
+        Ok(self.truth_value(row, context)? == Some(true))
+    }
+
+    /// The truth value of a boolean expression: what `truth(evaluate)`
+    /// gives, with filters' common shapes (comparisons of columns and
+    /// literals, and AND/OR of them) decided without building values.
+    /// The same operands are evaluated in the same order, so the same
+    /// errors are raised.
+    fn truth_value(&self, row: &[Value], context: &mut Context<'_>) -> Result<Option<bool>> {
+        // Recursive through AND/OR chains: deep input is 54001.
+        crate::sql::stack::check()?;
+        match self {
+            Expr::Binary {
+                op, left, right, ..
+            } if op.is_comparison() => {
+                let left = left.operand(row, context)?;
+                let right = right.operand(row, context)?;
+                if left.is_null() || right.is_null() {
+                    return Ok(None);
+                }
+                Ok(Some(comparison_holds(*op, sql_compare(&left, &right))))
+            }
+            Expr::And(left, right) => {
+                let left = left.truth_value(row, context)?;
+                if left == Some(false) {
+                    return Ok(Some(false));
+                }
+                Ok(match (left, right.truth_value(row, context)?) {
+                    (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                })
+            }
+            Expr::Or(left, right) => {
+                let left = left.truth_value(row, context)?;
+                if left == Some(true) {
+                    return Ok(Some(true));
+                }
+                Ok(match (left, right.truth_value(row, context)?) {
+                    (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                })
+            }
+            _ => truth(&self.evaluate(row, context)?),
+        }
     }
 }
 
@@ -307,16 +371,10 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
         return Ok(Value::Null);
     }
     if op.is_comparison() {
-        let ordering = sql_compare(left, right);
-        return Ok(Value::Boolean(match op {
-            BinaryOp::Equal => ordering == Ordering::Equal,
-            BinaryOp::NotEqual => ordering != Ordering::Equal,
-            BinaryOp::Less => ordering == Ordering::Less,
-            BinaryOp::LessOrEqual => ordering != Ordering::Greater,
-            BinaryOp::Greater => ordering == Ordering::Greater,
-            BinaryOp::GreaterOrEqual => ordering != Ordering::Less,
-            _ => unreachable!("is_comparison covers exactly these"),
-        }));
+        return Ok(Value::Boolean(comparison_holds(
+            op,
+            sql_compare(left, right),
+        )));
     }
     if op == BinaryOp::Concat {
         // Non-text operands go through the text cast, as PostgreSQL's
@@ -326,7 +384,9 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
                 .to_text()
                 .unwrap_or_default())
         };
-        return Ok(Value::Text(format!("{}{}", text(left)?, text(right)?)));
+        return Ok(Value::Text(
+            format!("{}{}", text(left)?, text(right)?).into(),
+        ));
     }
     if data_type.is_integer() {
         let (Some(a), Some(b)) = (left.as_i64(), right.as_i64()) else {
@@ -338,6 +398,20 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
             return Err(Error::Internal("arithmetic on non-numbers".into()));
         };
         float_op(op, a, b, data_type)
+    }
+}
+
+/// Whether comparison `op` holds for operands that compare as `ordering`.
+#[inline]
+fn comparison_holds(op: BinaryOp, ordering: Ordering) -> bool {
+    match op {
+        BinaryOp::Equal => ordering == Ordering::Equal,
+        BinaryOp::NotEqual => ordering != Ordering::Equal,
+        BinaryOp::Less => ordering == Ordering::Less,
+        BinaryOp::LessOrEqual => ordering != Ordering::Greater,
+        BinaryOp::Greater => ordering == Ordering::Greater,
+        BinaryOp::GreaterOrEqual => ordering != Ordering::Less,
+        _ => unreachable!("is_comparison covers exactly these"),
     }
 }
 
@@ -428,8 +502,8 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
         Function::Lower | Function::Upper | Function::Length => match &args[0] {
             Value::Null => Value::Null,
             Value::Text(s) => match function {
-                Function::Lower => Value::Text(s.to_lowercase()),
-                Function::Upper => Value::Text(s.to_uppercase()),
+                Function::Lower => Value::Text(s.to_lowercase().into()),
+                Function::Upper => Value::Text(s.to_uppercase().into()),
                 _ => Value::Integer(s.chars().count() as i32),
             },
             other => return Err(Error::Internal(format!("text function on {other:?}"))),

@@ -26,6 +26,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("default_transaction_isolation", "serializable"),
     ("default_transaction_read_only", "off"),
     ("extra_float_digits", "1"),
+    ("hash_mem_multiplier", "2"),
     ("integer_datetimes", "on"),
     ("intervalstyle", "postgres"),
     ("is_superuser", "on"),
@@ -152,6 +153,7 @@ impl Settings {
             "synchronous_commit" => canonical_synchronous_commit(&value)?.to_string(),
             "lock_timeout" => show_milliseconds(parse_milliseconds(&name, &value)?),
             "work_mem" => show_kilobytes(parse_kilobytes(&name, &value, 64)?),
+            "hash_mem_multiplier" => show_real(parse_real(&name, &value, 1.0, 1000.0)?),
             "max_parallel_workers_per_gather" => parse_integer(&name, &value, 0, 1024)?.to_string(),
             "statement_timeout" => match parse_milliseconds(&name, &value)? {
                 0 => "0".to_string(),
@@ -221,6 +223,14 @@ impl Settings {
         self.get("max_parallel_workers_per_gather", None)
             .and_then(|text| text.parse().ok())
             .unwrap_or(2)
+    }
+
+    /// `hash_mem_multiplier`: hash tables may hold this many times
+    /// `work_mem` before they spill.
+    pub fn hash_mem_multiplier(&self) -> f64 {
+        self.get("hash_mem_multiplier", None)
+            .and_then(|text| parse_real("hash_mem_multiplier", &text, 1.0, 1000.0).ok())
+            .unwrap_or(2.0)
     }
 
     /// `work_mem` in bytes.
@@ -328,6 +338,56 @@ fn parse_integer(name: &str, text: &str, minimum: i64, maximum: i64) -> Result<i
     Ok(number as i64)
 }
 
+/// A floating-point setting between `minimum` and `maximum`: PostgreSQL's
+/// messages for text that is not a number (NaN included) and for numbers
+/// outside the range.
+fn parse_real(name: &str, text: &str, minimum: f64, maximum: f64) -> Result<f64> {
+    let number: f64 = text.trim().parse().map_err(|_| invalid_value(name, text))?;
+    if number.is_nan() {
+        return Err(invalid_value(name, text));
+    }
+    if !(minimum..=maximum).contains(&number) {
+        let shown = match number {
+            f64::INFINITY => "Infinity".to_string(),
+            f64::NEG_INFINITY => "-Infinity".to_string(),
+            _ => show_real(number),
+        };
+        return Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "{shown} is outside the valid range for parameter \"{name}\" \
+                 ({} .. {})",
+                show_real(minimum),
+                show_real(maximum)
+            ),
+        ));
+    }
+    Ok(number)
+}
+
+/// A floating-point setting as PostgreSQL shows it (`%g`): six significant
+/// digits, no trailing zeros.
+fn show_real(number: f64) -> String {
+    if number == 0.0 || !number.is_finite() {
+        return format!("{number}");
+    }
+    let integer_digits = number.abs().log10().floor() as i32 + 1;
+    if !(-4..=6).contains(&integer_digits) {
+        let text = format!("{number:.5e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    let decimals = usize::try_from(6 - integer_digits).unwrap_or(0);
+    let text = format!("{number:.decimals$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => text,
+    }
+}
+
 /// How PostgreSQL shows a time setting: in the largest unit that divides it.
 fn show_milliseconds(milliseconds: u64) -> String {
     const UNITS: [(u64, &str); 4] = [
@@ -420,6 +480,63 @@ fn on_off(value: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_mem_multiplier_is_a_real_between_1_and_1000() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.hash_mem_multiplier(), 2.0);
+        assert_eq!(
+            settings.get("hash_mem_multiplier", None).as_deref(),
+            Some("2")
+        );
+        for (value, shown) in [
+            ("1.5", "1.5"),
+            (" 2.50 ", "2.5"),
+            ("1e3", "1000"),
+            ("1.23456789", "1.23457"),
+        ] {
+            settings
+                .set("hash_mem_multiplier", value.into())
+                .expect("in range");
+            assert_eq!(
+                settings.get("hash_mem_multiplier", None).as_deref(),
+                Some(shown)
+            );
+        }
+        assert_eq!(settings.hash_mem_multiplier(), 1.23457);
+        for (value, message) in [
+            (
+                "0.5",
+                "0.5 is outside the valid range for parameter \"hash_mem_multiplier\" (1 .. 1000)",
+            ),
+            (
+                "1001",
+                "1001 is outside the valid range for parameter \"hash_mem_multiplier\" (1 .. 1000)",
+            ),
+            (
+                "inf",
+                "Infinity is outside the valid range for parameter \"hash_mem_multiplier\" (1 .. 1000)",
+            ),
+            (
+                "nan",
+                "invalid value for parameter \"hash_mem_multiplier\": \"nan\"",
+            ),
+            (
+                "abc",
+                "invalid value for parameter \"hash_mem_multiplier\": \"abc\"",
+            ),
+        ] {
+            let Err(error) = settings.set("hash_mem_multiplier", value.into()) else {
+                panic!("{value} accepted");
+            };
+            assert_eq!(
+                error.sqlstate(),
+                SqlState::INVALID_PARAMETER_VALUE,
+                "{value}"
+            );
+            assert_eq!(error.to_string(), message);
+        }
+    }
 
     #[test]
     fn work_mem_takes_postgres_units_and_shows_the_largest() {

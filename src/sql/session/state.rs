@@ -242,6 +242,7 @@ impl Session {
         let instance = Arc::clone(&self.instance);
         let limits = QueryLimits {
             work_mem: self.settings.work_mem(),
+            hash_mem_multiplier: self.settings.hash_mem_multiplier(),
             parallel_workers: self.settings.parallel_workers(),
         };
         let declared: Vec<Option<DataType>> =
@@ -542,7 +543,7 @@ impl Session {
                         name: column,
                         data_type: DataType::Text,
                     }],
-                    cursor: Cursor::from_rows(vec![vec![Value::Text(value)]]),
+                    cursor: Cursor::from_rows(vec![vec![Value::Text(value.into())]]),
                 })
             }
         }

@@ -293,6 +293,8 @@ impl Cursor {
 pub(crate) struct QueryLimits {
     /// Bytes an operator holds before it spills (`work_mem`).
     pub work_mem: usize,
+    /// `hash_mem_multiplier`: hash tables hold this many times more.
+    pub hash_mem_multiplier: f64,
     /// Read-ahead workers a query may run at once
     /// (`max_parallel_workers_per_gather`).
     pub parallel_workers: usize,
@@ -308,8 +310,9 @@ pub(crate) fn run(
     limits: QueryLimits,
     spill: &Arc<SpillSpace>,
 ) -> Result<Outcome> {
-    let mut state =
-        QueryState::new(params.to_vec(), limits.work_mem).with_spill_space(Arc::clone(spill));
+    let mut state = QueryState::new(params.to_vec(), limits.work_mem)
+        .with_hash_mem_multiplier(limits.hash_mem_multiplier)
+        .with_spill_space(Arc::clone(spill));
     Ok(match statement {
         BoundStatement::Query(BoundQuery { plan, columns, .. }) => {
             let operator = execution::build(plan, &[])?;
@@ -330,7 +333,7 @@ pub(crate) fn run(
             cursor: Cursor::from_rows(
                 explain::explain(&query.plan, &query.catalog)
                     .into_iter()
-                    .map(|line| vec![Value::Text(line)])
+                    .map(|line| vec![Value::Text(line.into())])
                     .collect(),
             ),
         },
