@@ -92,13 +92,109 @@ fn entry_size(row: &[Value], key: &[Value]) -> usize {
         + 1
 }
 
+/// The entry number of each key of a hash table.
+///
+/// Most joins are on one integer column, so while every key the table
+/// holds is a single integer value it is keyed by that integer: hashed
+/// and compared as one word, stored without a `Vec` per key. The first
+/// key that is anything else (several columns, a float, text), on either
+/// side, turns it into the general map, so every lookup compares as
+/// `Value` equality does (integers of different widths are equal by
+/// value in both forms).
+enum KeyIndex {
+    Integers(RowMap<i64, usize>),
+    Rows(RowMap<Vec<Value>, usize>),
+}
+
+impl Default for KeyIndex {
+    fn default() -> KeyIndex {
+        KeyIndex::Integers(RowMap::default())
+    }
+}
+
+/// The key as one integer, if it is one integer value.
+fn single_integer(key: &[Value]) -> Option<i64> {
+    match key {
+        [value @ (Value::SmallInt(_) | Value::Integer(_) | Value::BigInt(_))] => value.as_i64(),
+        _ => None,
+    }
+}
+
+impl KeyIndex {
+    /// Switches to the general map (once; the integers become `bigint`s).
+    fn generalize(&mut self) {
+        if let KeyIndex::Integers(map) = self {
+            let rows = map
+                .drain()
+                .map(|(key, entry)| (vec![Value::BigInt(key)], entry))
+                .collect();
+            *self = KeyIndex::Rows(rows);
+        }
+    }
+
+    /// The entry of `key`, if the table has it.
+    fn get(&mut self, key: &[Value]) -> Option<usize> {
+        if let KeyIndex::Integers(map) = self {
+            match single_integer(key) {
+                Some(integer) => return map.get(&integer).copied(),
+                None => self.generalize(),
+            }
+        }
+        match self {
+            KeyIndex::Rows(map) => map.get(key).copied(),
+            KeyIndex::Integers(_) => unreachable!("generalized above"),
+        }
+    }
+
+    /// The entry of `key`, made `fresh` if the key is new; with the bytes
+    /// a new key costs (0 for a known one).
+    fn entry(&mut self, key: Vec<Value>, fresh: usize) -> (usize, usize) {
+        if let KeyIndex::Integers(map) = self {
+            match single_integer(&key) {
+                Some(integer) => {
+                    return match map.entry(integer) {
+                        Entry::Occupied(entry) => (*entry.get(), 0),
+                        Entry::Vacant(entry) => {
+                            entry.insert(fresh);
+                            (fresh, std::mem::size_of::<(i64, usize)>() + ENTRY_OVERHEAD)
+                        }
+                    };
+                }
+                None => self.generalize(),
+            }
+        }
+        let KeyIndex::Rows(map) = self else {
+            unreachable!("generalized above")
+        };
+        match map.entry(key) {
+            Entry::Occupied(entry) => (*entry.get(), 0),
+            Entry::Vacant(entry) => {
+                let bytes = row_size(entry.key()) + ENTRY_OVERHEAD;
+                entry.insert(fresh);
+                (fresh, bytes)
+            }
+        }
+    }
+
+    /// Every key with its entry.
+    fn into_pairs(self) -> Vec<(Vec<Value>, usize)> {
+        match self {
+            KeyIndex::Integers(map) => map
+                .into_iter()
+                .map(|(key, entry)| (vec![Value::BigInt(key)], entry))
+                .collect(),
+            KeyIndex::Rows(map) => map.into_iter().collect(),
+        }
+    }
+}
+
 /// Right rows in memory, by key.
 #[derive(Default)]
 struct HashTable {
     rows: RightRows,
     /// The entry of each key: the right rows with that key, in `entries`
     /// (so a left row looks its key up once, however many candidates).
-    table: RowMap<Vec<Value>, usize>,
+    table: KeyIndex,
     entries: Vec<Vec<usize>>,
     /// Rows with a NULL key (kept for RIGHT and FULL only).
     null_keys: Vec<usize>,
@@ -111,15 +207,12 @@ impl HashTable {
         match key {
             Some(key) => {
                 self.bytes += row_size(&row) + std::mem::size_of::<usize>() + 1;
-                match self.table.entry(key) {
-                    Entry::Occupied(entry) => self.entries[*entry.get()].push(index),
-                    Entry::Vacant(entry) => {
-                        self.bytes += row_size(entry.key())
-                            + ENTRY_OVERHEAD
-                            + std::mem::size_of::<Vec<usize>>();
-                        entry.insert(self.entries.len());
-                        self.entries.push(vec![index]);
-                    }
+                let (entry, key_bytes) = self.table.entry(key, self.entries.len());
+                if entry == self.entries.len() {
+                    self.bytes += key_bytes + std::mem::size_of::<Vec<usize>>();
+                    self.entries.push(vec![index]);
+                } else {
+                    self.entries[entry].push(index);
                 }
             }
             // Invariant 2: it can only come out unmatched.
@@ -193,7 +286,7 @@ impl Probe {
                 Some(row) => {
                     // A NULL key matches nothing (invariant 2).
                     let entry = if join_key_into(&spec.left_keys, &row, context, &mut self.key)? {
-                        self.table.table.get(self.key.as_slice()).copied()
+                        self.table.table.get(self.key.as_slice())
                     } else {
                         None
                     };
@@ -445,7 +538,7 @@ fn spill_table(
         null_keys,
         ..
     } = table;
-    for (key, entry) in table {
+    for (key, entry) in table.into_pairs() {
         for index in std::mem::take(&mut entries[entry]) {
             let row = std::mem::take(&mut rows[index]);
             right.push(&key, &row, entry_size(&row, &key))?;
@@ -636,6 +729,45 @@ mod tests {
     use crate::sql::execution::spill::test_support::{drain, sort_rows, values};
     use crate::sql::expr::BinaryOp;
     use crate::sql::types::DataType;
+
+    #[test]
+    fn integer_keys_find_equal_values_of_any_width_and_generalize_on_other_keys() {
+        let mut index = KeyIndex::default();
+        assert_eq!(
+            index.entry(vec![Value::Integer(5)], 0),
+            (0, 16 + ENTRY_OVERHEAD)
+        );
+        assert_eq!(
+            index.entry(vec![Value::BigInt(5)], 1).0,
+            0,
+            "5 and 5 are one key"
+        );
+        assert_eq!(index.entry(vec![Value::SmallInt(-3)], 1).0, 1);
+        assert!(matches!(index, KeyIndex::Integers(_)));
+        assert_eq!(index.get(&[Value::BigInt(-3)]), Some(1));
+        assert_eq!(index.get(&[Value::Integer(4)]), None);
+        // A float probe: the general map, which compares by value.
+        assert_eq!(index.get(&[Value::Double(5.0)]), Some(0));
+        assert!(matches!(index, KeyIndex::Rows(_)));
+        assert_eq!(index.get(&[Value::Double(5.5)]), None);
+        assert_eq!(index.get(&[Value::Integer(-3)]), Some(1));
+        // Text and two-column keys take the general map from the start.
+        let mut index = KeyIndex::default();
+        index.entry(vec![Value::Integer(1)], 0);
+        index.entry(vec![Value::Text("a".into())], 1);
+        assert!(matches!(index, KeyIndex::Rows(_)));
+        assert_eq!(index.get(&[Value::Integer(1)]), Some(0));
+        assert_eq!(index.get(&[Value::Text("a".into())]), Some(1));
+        let mut pairs = index.into_pairs();
+        pairs.sort_by_key(|(_, entry)| *entry);
+        assert_eq!(
+            pairs,
+            vec![
+                (vec![Value::BigInt(1)], 0),
+                (vec![Value::Text("a".into())], 1)
+            ]
+        );
+    }
 
     const KINDS: [JoinKind; 6] = [
         JoinKind::Inner,

@@ -624,12 +624,16 @@ pub struct MergeJoin {
     left_width: usize,
     right_width: usize,
     /// The next right row not yet in a group, with its key.
-    lookahead: Option<(Row, Option<Vec<Value>>)>,
+    /// (whether its key has no NULL; the key is in `lookahead_key`).
+    lookahead: Option<(Row, bool)>,
+    lookahead_key: Vec<Value>,
     started: bool,
     right_done: bool,
     /// The current group of right rows with equal keys.
     group: RightRows,
-    group_key: Option<Vec<Value>>,
+    /// The current group's key, if there is a group (`grouped`).
+    group_key: Vec<Value>,
+    grouped: bool,
     group_all: Vec<usize>,
     current: Option<Current>,
     /// The current left row's key (a buffer reused from row to row).
@@ -659,13 +663,15 @@ impl MergeJoin {
             left_width: widths.0,
             right_width: widths.1,
             lookahead: None,
+            lookahead_key: Vec::new(),
             started: false,
             right_done: false,
             group: RightRows {
                 rows: Vec::new(),
                 matched: Vec::new(),
             },
-            group_key: None,
+            group_key: Vec::new(),
+            grouped: false,
             group_all: Vec::new(),
             current: None,
             left_key: Vec::new(),
@@ -677,8 +683,10 @@ impl MergeJoin {
     fn read_right(&mut self, context: &mut Context<'_>) -> Result<()> {
         self.lookahead = match self.right.next(context)? {
             Some(row) => {
-                let key = join_key(&self.right_keys, &row, context)?;
-                Some((row, key))
+                // Into a buffer reused for every right row.
+                let has_key =
+                    join_key_into(&self.right_keys, &row, context, &mut self.lookahead_key)?;
+                Some((row, has_key))
             }
             None => {
                 self.right_done = true;
@@ -700,23 +708,23 @@ impl MergeJoin {
         self.group.rows.clear();
         self.group.matched.clear();
         self.group_all.clear();
-        self.group_key = None;
+        self.grouped = false;
     }
 
     /// Makes the group the right rows whose key equals `key`, skipping (and
     /// for RIGHT/FULL keeping as pending) smaller ones.
     fn seek(&mut self, key: &[Value], context: &mut Context<'_>) -> Result<()> {
-        if self.group_key.as_deref() == Some(key) {
+        if self.grouped && self.group_key == key {
             return Ok(());
         }
         self.close_group();
         loop {
-            let Some((row, right_key)) = self.lookahead.take() else {
+            let Some((row, has_key)) = self.lookahead.take() else {
                 return Ok(());
             };
-            let ordering = match &right_key {
-                None => Ordering::Greater,
-                Some(right_key) => compare_keys(right_key, key),
+            let ordering = match has_key {
+                false => Ordering::Greater,
+                true => compare_keys(&self.lookahead_key, key),
             };
             match ordering {
                 Ordering::Less => {
@@ -729,11 +737,14 @@ impl MergeJoin {
                     self.group.rows.push(row);
                     self.group.matched.push(false);
                     self.group_all.push(self.group_all.len());
-                    self.group_key = right_key;
+                    if !self.grouped {
+                        self.group_key.clone_from(&self.lookahead_key);
+                        self.grouped = true;
+                    }
                     self.read_right(context)?;
                 }
                 Ordering::Greater => {
-                    self.lookahead = Some((row, right_key));
+                    self.lookahead = Some((row, has_key));
                     return Ok(());
                 }
             }

@@ -4,23 +4,26 @@
 //! If it is still going then, in a query whose rows are all wanted (a fetch
 //! without a row limit, as PostgreSQL runs parallel plans only then), it
 //! moves its MVCC scan to a worker thread: the B+tree walk, the copying out
-//! of pages and the visibility checks. The worker packs the visible rows'
-//! stored bytes into batches and sends them through a bounded channel; the
-//! query's thread decodes, filters and projects them and runs the
-//! operators above the scan (joins, aggregation), so on a machine with more
-//! than one core the storage half of a query overlaps the executor half:
+//! of pages, the visibility checks and the decoding of the columns the
+//! scan wants. The worker packs the decoded values into batches and sends
+//! them through a bounded channel; the query's thread filters and projects
+//! them and runs the operators above the scan (joins, aggregation), so on
+//! a machine with more than one core the storage half of a query overlaps
+//! the executor half:
 //!
 //! ```text
-//!   query thread:  Aggregate ◄── HashJoin ◄── ScanOperator: decode, filter, project
+//!   query thread:  Aggregate ◄── HashJoin ◄── ScanOperator: filter, project
 //!                                                  ▲            │
-//!                                    packed rows ══╝            ╚══ emptied batches
-//!   worker:                                   MvccScan ◄════════════╝ (reused)
+//!                                  decoded rows ═══╝            ╚══ emptied batches
+//!   worker:                        MvccScan, decode ◄═══════════════╝ (reused)
 //! ```
 //!
-//! Batches are byte buffers that travel back to the worker once emptied,
-//! so after the first few nothing is allocated per batch, and no row is
-//! allocated on one thread and freed on the other (with the system
-//! allocator that costs more than the scan saves).
+//! Batches are buffers of values that travel back to the worker once
+//! emptied, so after the first few nothing is allocated per batch. The
+//! query's thread builds each row it returns itself; only text values are
+//! made on the worker and released on the query's thread (a first version
+//! sent whole rows, allocated on one thread and freed on the other, and
+//! with the system allocator that cost more than the scan saved).
 //!
 //! PostgreSQL gets its parallelism from partial plans under a Gather node,
 //! each worker running a share of the scan *and* the operators above it.
@@ -36,9 +39,10 @@
 //!    transaction that has moved on.
 //! 2. The rows, and their order, are those of the serial scan: the worker
 //!    continues the same `MvccScan` (the statement's snapshot; its read
-//!    range was registered with SSI when the scan opened), and the query's
-//!    thread runs the same per-row code on what it sends
-//!    (`scan::produce_row`), filter and expressions included.
+//!    range was registered with SSI when the scan opened), decodes with
+//!    the scan's own column choice (`encoding::decode_row_into`), and the
+//!    query's thread filters and projects with the serial scan's code
+//!    (`scan::finish_row`), so errors in a row come in the same order.
 //! 3. Workers are bounded: `max_parallel_workers_per_gather` per query
 //!    (`SET`, default 2; 0 turns read-ahead off) and [`MAX_WORKERS`] in the
 //!    process (PostgreSQL's `max_parallel_workers` default). Without a free
@@ -53,6 +57,8 @@ use std::thread::JoinHandle;
 use crossbeam::channel::{Receiver, Sender, bounded};
 
 use crate::error::{Error, Result};
+use crate::sql::encoding::decode_row_into;
+use crate::sql::types::Value;
 use crate::txn::MvccScan;
 
 /// Rows a scan reads itself before it may hand the rest to a worker: short
@@ -60,8 +66,8 @@ use crate::txn::MvccScan;
 pub const READ_AHEAD_AFTER: usize = 8192;
 /// Workers in the whole process (PostgreSQL's `max_parallel_workers`).
 pub const MAX_WORKERS: usize = 8;
-/// Rows, and bytes, per batch sent to the query's thread (whichever
-/// fills first).
+/// Rows, and stored bytes, per batch sent to the query's thread
+/// (whichever fills first).
 const BATCH_ROWS: usize = 1024;
 const BATCH_BYTES: usize = 256 * 1024;
 /// Batches a worker may have sent ahead of the query's thread.
@@ -113,30 +119,33 @@ impl Drop for WorkerSlot {
     }
 }
 
-/// Stored rows packed into one buffer.
+/// Decoded rows packed into one buffer of values.
 #[derive(Default)]
 pub struct PackedRows {
-    bytes: Vec<u8>,
-    /// Where each row ends in `bytes`.
+    values: Vec<Value>,
+    /// Where each row ends in `values`.
     ends: Vec<usize>,
+    /// The stored size of the rows (bounds a batch of wide rows).
+    stored_bytes: usize,
 }
 
 impl PackedRows {
     fn clear(&mut self) {
-        self.bytes.clear();
+        self.values.clear();
         self.ends.clear();
+        self.stored_bytes = 0;
     }
 
     fn len(&self) -> usize {
         self.ends.len()
     }
 
-    /// Row `index`'s stored bytes.
-    fn get(&self, index: usize) -> &[u8] {
+    /// Row `index`'s decoded values.
+    fn get(&mut self, index: usize) -> &mut [Value] {
         let start = index
             .checked_sub(1)
             .map_or(0, |previous| self.ends[previous]);
-        &self.bytes[start..self.ends[index]]
+        &mut self.values[start..self.ends[index]]
     }
 }
 
@@ -165,9 +174,12 @@ pub struct ReadAhead {
 impl ReadAhead {
     /// Starts a worker that goes on with `scan` in `slot`; gives `scan`
     /// back if no thread could be started (the scan then stays serial).
+    /// The worker decodes the columns `decode` marks (all if `None`), as
+    /// the scan would.
     pub fn start(
         scan: Box<MvccScan>,
         slot: WorkerSlot,
+        decode: Option<Vec<bool>>,
     ) -> std::result::Result<ReadAhead, Box<MvccScan>> {
         let (sender, receiver) = bounded(BATCHES_AHEAD);
         let (recycle, recycled) = bounded(BATCHES_AHEAD + 2);
@@ -181,7 +193,7 @@ impl ReadAhead {
             .spawn(move || {
                 let _slot = slot;
                 if let Ok(scan) = take_over.recv() {
-                    run_worker(scan, &sender, &recycled, &worker_stop);
+                    run_worker(scan, decode.as_deref(), &sender, &recycled, &worker_stop);
                 }
             });
         let worker = match spawned {
@@ -203,8 +215,9 @@ impl ReadAhead {
         })
     }
 
-    /// The next visible row's stored bytes, `None` at the end of the scan.
-    pub fn next(&mut self) -> Result<Option<&[u8]>> {
+    /// The next visible row's decoded values (the caller may move them
+    /// out), `None` at the end of the scan.
+    pub fn next(&mut self) -> Result<Option<&mut [Value]>> {
         while self.next == self.rows.len() {
             if self.finished {
                 return Ok(None);
@@ -236,7 +249,8 @@ impl ReadAhead {
             }
         }
         self.next += 1;
-        Ok(Some(self.rows.get(self.next - 1)))
+        let index = self.next - 1;
+        Ok(Some(self.rows.get(index)))
     }
 }
 
@@ -253,26 +267,46 @@ impl Drop for ReadAhead {
     }
 }
 
-/// The worker: reads the visible rows and sends their stored bytes in
-/// batches until the scan ends, fails, or the query's thread lets go.
+/// The worker: reads the visible rows, decodes them and sends their
+/// values in batches until the scan ends, fails, or the query's thread
+/// lets go.
 fn run_worker(
     mut scan: Box<MvccScan>,
+    decode: Option<&[bool]>,
     sender: &Sender<Message>,
     recycled: &Receiver<PackedRows>,
     stop: &AtomicBool,
 ) {
     let mut row = Vec::new();
+    let mut decoded = Vec::new();
+    // Values past the last wanted column are NULL placeholders: not sent
+    // (the query's thread reads a missing column as NULL, and the scan's
+    // filter reads only wanted columns). A count(*) sends none at all.
+    let keep = decode.map(|wanted| {
+        wanted
+            .iter()
+            .rposition(|&wanted| wanted)
+            .map_or(0, |last| last + 1)
+    });
     loop {
         let mut rows = recycled.try_recv().unwrap_or_default();
         let mut last = None;
-        while rows.len() < BATCH_ROWS && rows.bytes.len() < BATCH_BYTES {
+        while rows.len() < BATCH_ROWS && rows.stored_bytes < BATCH_BYTES {
             if stop.load(Ordering::Acquire) {
                 return;
             }
-            match scan.next_row(&mut row) {
+            let read = scan.next_row(&mut row).and_then(|more| match more {
+                true => decode_row_into(&row, decode, &mut decoded).map(|()| true),
+                false => Ok(false),
+            });
+            match read {
                 Ok(true) => {
-                    rows.bytes.extend_from_slice(&row);
-                    rows.ends.push(rows.bytes.len());
+                    if let Some(keep) = keep {
+                        decoded.truncate(keep);
+                    }
+                    rows.values.append(&mut decoded);
+                    rows.ends.push(rows.values.len());
+                    rows.stored_bytes += row.len();
                 }
                 Ok(false) => {
                     last = Some(Message::End);

@@ -203,13 +203,23 @@ impl ScanOperator {
                     }
                     &self.bytes
                 }
-                ScanState::ReadAhead(read_ahead) => match read_ahead.next()? {
-                    Some(bytes) => bytes,
-                    None => {
+                ScanState::ReadAhead(read_ahead) => {
+                    // Decoded by the worker (read-ahead invariant 2).
+                    let Some(values) = read_ahead.next()? else {
                         self.state = ScanState::Done;
                         return Ok(None);
+                    };
+                    let row = finish_row(
+                        values,
+                        self.projection.as_ref(),
+                        self.filter.as_ref(),
+                        context,
+                    )?;
+                    if row.is_some() {
+                        return Ok(row);
                     }
-                },
+                    continue;
+                }
             };
             let row = produce_row(
                 bytes,
@@ -238,7 +248,8 @@ impl ScanOperator {
                 return;
             }
         };
-        self.state = match ReadAhead::start(scan, slot) {
+        let decode = self.projection.as_ref().map(|p| p.decode.clone());
+        self.state = match ReadAhead::start(scan, slot, decode) {
             Ok(read_ahead) => ScanState::ReadAhead(read_ahead),
             Err(scan) => ScanState::Scanning(scan),
         };
@@ -333,8 +344,8 @@ fn key_bound(
 
 /// What a scan makes of one stored row: decoded (only the columns the
 /// projection needs), filtered, projected; `None` if the filter rejects
-/// it. Rows read serially and rows from a read-ahead worker both go
-/// through it (read-ahead invariant 2).
+/// it. Rows from a read-ahead worker, decoded there, go through its
+/// second half, [`finish_row`] (read-ahead invariant 2).
 pub(super) fn produce_row(
     bytes: &[u8],
     projection: Option<&Projection>,
@@ -343,21 +354,38 @@ pub(super) fn produce_row(
     context: &mut Context<'_>,
 ) -> Result<Option<Row>> {
     decode_row_into(bytes, projection.map(|p| p.decode.as_slice()), decoded)?;
+    if projection.is_none() {
+        // The whole decoded row is the result: hand over its buffer.
+        if let Some(filter) = filter
+            && !filter.is_true(decoded, context)?
+        {
+            return Ok(None);
+        }
+        return Ok(Some(std::mem::take(decoded)));
+    }
+    finish_row(decoded, projection, filter, context)
+}
+
+/// What a scan makes of a decoded row: filtered, then projected (its
+/// values moved out); `None` if the filter rejects it.
+pub(super) fn finish_row(
+    decoded: &mut [Value],
+    projection: Option<&Projection>,
+    filter: Option<&Expr>,
+    context: &mut Context<'_>,
+) -> Result<Option<Row>> {
     if let Some(filter) = filter
         && !filter.is_true(decoded, context)?
     {
         return Ok(None);
     }
+    let mut take = |value: &mut Value| std::mem::replace(value, Value::Null);
     Ok(Some(match projection {
         Some(projection) => projection
             .positions
             .iter()
-            .map(|&position| {
-                decoded
-                    .get_mut(position)
-                    .map_or(Value::Null, |value| std::mem::replace(value, Value::Null))
-            })
+            .map(|&position| decoded.get_mut(position).map_or(Value::Null, &mut take))
             .collect(),
-        None => std::mem::take(decoded),
+        None => decoded.iter_mut().map(take).collect(),
     }))
 }
