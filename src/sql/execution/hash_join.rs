@@ -398,6 +398,13 @@ impl KeySpan {
 }
 
 impl HashJoin {
+    /// See `Operator::reserve_width`.
+    pub fn reserve_width(&mut self, width: usize) {
+        if super::extends_left(self.spec.kind) {
+            self.left.reserve_width(width);
+        }
+    }
+
     pub fn new(
         left: Operator,
         right: Operator,

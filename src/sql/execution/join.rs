@@ -230,9 +230,18 @@ pub(super) fn probe(
             // once matched; a failed match gives them back).
             let left_width = current.row.len();
             let right_row = &right.rows[index];
-            let mut joined = Vec::with_capacity(left_width + right_row.len());
-            joined.append(&mut current.row);
-            joined.extend_from_slice(right_row);
+            let mut joined = if current.row.capacity() - left_width >= right_row.len() {
+                // Room reserved by the scan below (`reserve_width`):
+                // the right values go on the end of the left row.
+                let mut joined = std::mem::take(&mut current.row);
+                joined.extend_from_slice(right_row);
+                joined
+            } else {
+                let mut joined = Vec::with_capacity(left_width + right_row.len());
+                joined.append(&mut current.row);
+                joined.extend_from_slice(right_row);
+                joined
+            };
             if !passes(condition, &joined, context)? {
                 joined.truncate(left_width);
                 current.row = joined;
@@ -644,6 +653,13 @@ pub struct MergeJoin {
 }
 
 impl MergeJoin {
+    /// See `Operator::reserve_width`.
+    pub fn reserve_width(&mut self, width: usize) {
+        if super::extends_left(self.kind) {
+            self.left.reserve_width(width);
+        }
+    }
+
     pub fn new(
         left: Operator,
         right: Operator,

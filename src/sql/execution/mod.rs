@@ -141,6 +141,34 @@ impl Operator {
     }
 }
 
+impl Operator {
+    /// Asks the operator to return rows with room for `width` values:
+    /// the joins above it append their right rows to its rows in place
+    /// instead of copying both into a new row. Passed down the left spine
+    /// (filters, joins that extend their left rows) to the scan that
+    /// makes the rows; other operators ignore it. Every join on the way
+    /// extends a row it keeps to its full width, so rows keep no unused
+    /// room once joined.
+    pub fn reserve_width(&mut self, width: usize) {
+        match self {
+            Operator::Scan(scan) => scan.reserve_width(width),
+            Operator::Filter(filter) => filter.input_mut().reserve_width(width),
+            Operator::HashJoin(join) => join.reserve_width(width),
+            Operator::MergeJoin(join) => join.reserve_width(width),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a join of `kind` returns its left rows extended by right
+/// values (not semi and anti joins, which return them as they are).
+fn extends_left(kind: crate::sql::plan::JoinKind) -> bool {
+    !matches!(
+        kind,
+        crate::sql::plan::JoinKind::Semi | crate::sql::plan::JoinKind::Anti
+    )
+}
+
 /// Compiles a plan into operators. `outer` lists the columns of the
 /// parameter frame the plan runs under (empty for a top-level query).
 pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
@@ -296,6 +324,21 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
     })
 }
 
+/// Compiles a hash or merge join's left input, with room in its rows for
+/// the right values the join appends (`Operator::reserve_width`).
+fn build_left(
+    left: &LogicalPlan,
+    kind: crate::sql::plan::JoinKind,
+    widths: (usize, usize),
+    outer: &[ColumnId],
+) -> Result<Operator> {
+    let mut operator = build(left, outer)?;
+    if extends_left(kind) {
+        operator.reserve_width(widths.0 + widths.1);
+    }
+    Ok(operator)
+}
+
 /// Compiles a join for its strategy.
 fn build_join(
     left: &LogicalPlan,
@@ -327,7 +370,7 @@ fn build_join(
             widths,
         )),
         JoinStrategy::Hash { keys: pairs } => Operator::HashJoin(HashJoin::new(
-            build(left, outer)?,
+            build_left(left, kind, widths, outer)?,
             build(right, outer)?,
             kind,
             keys(pairs)?,
@@ -335,7 +378,7 @@ fn build_join(
             widths,
         )),
         JoinStrategy::Merge { keys: pairs } => Operator::MergeJoin(MergeJoin::new(
-            build(left, outer)?,
+            build_left(left, kind, widths, outer)?,
             build(right, outer)?,
             kind,
             keys(pairs)?,

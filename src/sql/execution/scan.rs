@@ -42,6 +42,8 @@ pub struct ScanOperator {
     decoded: Row,
     /// Rows read from storage since the scan opened.
     rows_read: usize,
+    /// Values each returned row has room for (`Operator::reserve_width`).
+    row_capacity: usize,
     /// Whether the caller wants storage keys (DML), so the scan decodes
     /// them; it never reads ahead then.
     keyed: bool,
@@ -109,9 +111,16 @@ impl ScanOperator {
             bytes: Vec::new(),
             decoded: Vec::new(),
             rows_read: 0,
+            row_capacity: 0,
             keyed: false,
             state: ScanState::Ready,
         }
+    }
+
+    /// Makes each returned row's block hold `width` values (at least), for
+    /// the joins above to append to (`Operator::reserve_width`).
+    pub fn reserve_width(&mut self, width: usize) {
+        self.row_capacity = self.row_capacity.max(width);
     }
 
     /// Makes the scan start over at its next row: the access path is
@@ -213,6 +222,7 @@ impl ScanOperator {
                         values,
                         self.projection.as_ref(),
                         self.filter.as_ref(),
+                        self.row_capacity,
                         context,
                     )?;
                     if row.is_some() {
@@ -226,6 +236,7 @@ impl ScanOperator {
                 self.projection.as_ref(),
                 self.filter.as_ref(),
                 &mut self.decoded,
+                self.row_capacity,
                 context,
             )?;
             if row.is_some() {
@@ -343,16 +354,22 @@ fn key_bound(
 }
 
 /// What a scan makes of one stored row: decoded (only the columns the
-/// projection needs), filtered, projected; `None` if the filter rejects
-/// it. Rows from a read-ahead worker, decoded there, go through its
-/// second half, [`finish_row`] (read-ahead invariant 2).
+/// projection needs), filtered, projected into a row with room for
+/// `capacity` values; `None` if the filter rejects it. Rows from a
+/// read-ahead worker, decoded there, go through its second half,
+/// [`finish_row`] (read-ahead invariant 2).
 pub(super) fn produce_row(
     bytes: &[u8],
     projection: Option<&Projection>,
     filter: Option<&Expr>,
     decoded: &mut Row,
+    capacity: usize,
     context: &mut Context<'_>,
 ) -> Result<Option<Row>> {
+    if projection.is_none() {
+        // The decoded row is returned itself: its block gets the room.
+        decoded.reserve(capacity);
+    }
     decode_row_into(bytes, projection.map(|p| p.decode.as_slice()), decoded)?;
     if projection.is_none() {
         // The whole decoded row is the result: hand over its buffer.
@@ -363,15 +380,17 @@ pub(super) fn produce_row(
         }
         return Ok(Some(std::mem::take(decoded)));
     }
-    finish_row(decoded, projection, filter, context)
+    finish_row(decoded, projection, filter, capacity, context)
 }
 
 /// What a scan makes of a decoded row: filtered, then projected (its
-/// values moved out); `None` if the filter rejects it.
+/// values moved out) into a row with room for `capacity` values; `None`
+/// if the filter rejects it.
 pub(super) fn finish_row(
     decoded: &mut [Value],
     projection: Option<&Projection>,
     filter: Option<&Expr>,
+    capacity: usize,
     context: &mut Context<'_>,
 ) -> Result<Option<Row>> {
     if let Some(filter) = filter
@@ -380,12 +399,16 @@ pub(super) fn finish_row(
         return Ok(None);
     }
     let mut take = |value: &mut Value| std::mem::replace(value, Value::Null);
-    Ok(Some(match projection {
-        Some(projection) => projection
-            .positions
-            .iter()
-            .map(|&position| decoded.get_mut(position).map_or(Value::Null, &mut take))
-            .collect(),
-        None => decoded.iter_mut().map(take).collect(),
-    }))
+    let width = projection.map_or(decoded.len(), |p| p.positions.len());
+    let mut row = Vec::with_capacity(width.max(capacity));
+    match projection {
+        Some(projection) => row.extend(
+            projection
+                .positions
+                .iter()
+                .map(|&position| decoded.get_mut(position).map_or(Value::Null, &mut take)),
+        ),
+        None => row.extend(decoded.iter_mut().map(take)),
+    }
+    Ok(Some(row))
 }

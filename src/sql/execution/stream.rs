@@ -45,6 +45,10 @@ impl FilterOperator {
         }
     }
 
+    pub fn input_mut(&mut self) -> &mut Operator {
+        &mut self.input
+    }
+
     pub fn next(&mut self, context: &mut Context<'_>) -> Result<Option<Row>> {
         while let Some(row) = self.input.next(context)? {
             if self.predicate.is_true(&row, context)? {
