@@ -257,6 +257,19 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
 /// the first columns of a wide row, or none, as `count(*)`, skips the
 /// rest).
 pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, row: &mut Vec<Value>) -> Result<()> {
+    let count = decode_row_prefix_into(bytes, wanted, row)?;
+    row.resize(count, Value::Null);
+    Ok(())
+}
+
+/// [`decode_row_into`] without the NULLs after the last wanted column:
+/// `row` ends at that column (or holds every column if `wanted` is
+/// `None`). Returns the row's column count.
+pub fn decode_row_prefix_into(
+    bytes: &[u8],
+    wanted: Option<&[bool]>,
+    row: &mut Vec<Value>,
+) -> Result<usize> {
     let mut reader = Reader::new(bytes, "row");
     let count = reader.u16()? as usize;
     row.clear();
@@ -268,7 +281,7 @@ pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, row: &mut Vec<Valu
         if !reader.is_empty() {
             return Err(Error::Corrupt("trailing bytes after row".into()));
         }
-        return Ok(());
+        return Ok(count);
     };
     let read = wanted
         .iter()
@@ -277,8 +290,7 @@ pub fn decode_row_into(bytes: &[u8], wanted: Option<&[bool]>, row: &mut Vec<Valu
     for &keep in &wanted[..read] {
         row.push(decode_value(&mut reader, keep)?);
     }
-    row.resize(count, Value::Null);
-    Ok(())
+    Ok(count)
 }
 
 /// The next value of a row; NULL without copying it out unless `keep`.

@@ -116,24 +116,7 @@ impl AggregateOperator {
     ) -> Self {
         let with_set = sets.is_some();
         let sets = sets.unwrap_or_else(|| vec![(0..group_by.len()).collect()]);
-        let mut readers: Vec<usize> = Vec::new();
-        for expr in &group_by {
-            expr.walk(&mut |inner| {
-                if let Expr::Slot(slot) = inner {
-                    if readers.len() <= *slot {
-                        readers.resize(slot + 1, 0);
-                    }
-                    readers[*slot] += 1;
-                }
-            });
-        }
-        let group_moves = group_by
-            .iter()
-            .map(|expr| match expr {
-                Expr::Slot(slot) if readers[*slot] == 1 => Some(*slot),
-                _ => None,
-            })
-            .collect();
+        let group_moves = Expr::sole_columns(&group_by);
         AggregateOperator {
             input: Box::new(input),
             group_moves,

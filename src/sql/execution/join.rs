@@ -105,14 +105,8 @@ pub(super) fn join_key_into(
 ) -> Result<bool> {
     values.clear();
     for key in keys {
-        let value = match key {
-            // The common key, without a call into the evaluator.
-            Expr::Slot(slot) => row
-                .get(*slot)
-                .cloned()
-                .ok_or_else(|| Error::Internal(format!("key column {slot} out of range")))?,
-            _ => key.evaluate(row, context)?,
-        };
+        // A column key is copied straight from the row.
+        let value = key.operand(row, context)?.into_owned();
         if value.is_null() {
             return Ok(false);
         }

@@ -40,7 +40,7 @@
 //! 2. The rows, and their order, are those of the serial scan: the worker
 //!    continues the same `MvccScan` (the statement's snapshot; its read
 //!    range was registered with SSI when the scan opened), decodes with
-//!    the scan's own column choice (`encoding::decode_row_into`), and the
+//!    the scan's own column choice (`encoding::decode_row_prefix_into`), and the
 //!    query's thread filters and projects with the serial scan's code
 //!    (`scan::finish_row`), so errors in a row come in the same order.
 //! 3. Workers are bounded: `max_parallel_workers_per_gather` per query
@@ -57,7 +57,7 @@ use std::thread::JoinHandle;
 use crossbeam::channel::{Receiver, Sender, bounded};
 
 use crate::error::{Error, Result};
-use crate::sql::encoding::decode_row_into;
+use crate::sql::encoding::decode_row_prefix_into;
 use crate::sql::types::Value;
 use crate::txn::MvccScan;
 
@@ -279,15 +279,6 @@ fn run_worker(
 ) {
     let mut row = Vec::new();
     let mut decoded = Vec::new();
-    // Values past the last wanted column are NULL placeholders: not sent
-    // (the query's thread reads a missing column as NULL, and the scan's
-    // filter reads only wanted columns). A count(*) sends none at all.
-    let keep = decode.map(|wanted| {
-        wanted
-            .iter()
-            .rposition(|&wanted| wanted)
-            .map_or(0, |last| last + 1)
-    });
     loop {
         let mut rows = recycled.try_recv().unwrap_or_default();
         let mut last = None;
@@ -295,15 +286,15 @@ fn run_worker(
             if stop.load(Ordering::Acquire) {
                 return;
             }
+            // Without the NULLs after the last wanted column: the query's
+            // thread reads a missing column as NULL, and the scan's filter
+            // reads only wanted columns (a count(*) sends no values).
             let read = scan.next_row(&mut row).and_then(|more| match more {
-                true => decode_row_into(&row, decode, &mut decoded).map(|()| true),
+                true => decode_row_prefix_into(&row, decode, &mut decoded).map(|_| true),
                 false => Ok(false),
             });
             match read {
                 Ok(true) => {
-                    if let Some(keep) = keep {
-                        decoded.truncate(keep);
-                    }
                     rows.values.append(&mut decoded);
                     rows.ends.push(rows.values.len());
                     rows.stored_bytes += row.len();

@@ -366,21 +366,20 @@ pub(super) fn produce_row(
     capacity: usize,
     context: &mut Context<'_>,
 ) -> Result<Option<Row>> {
-    if projection.is_none() {
-        // The decoded row is returned itself: its block gets the room.
+    let Some(projection) = projection else {
+        // The whole decoded row is the result: its buffer, with the room,
+        // is handed over.
         decoded.reserve(capacity);
-    }
-    decode_row_into(bytes, projection.map(|p| p.decode.as_slice()), decoded)?;
-    if projection.is_none() {
-        // The whole decoded row is the result: hand over its buffer.
+        decode_row_into(bytes, None, decoded)?;
         if let Some(filter) = filter
             && !filter.is_true(decoded, context)?
         {
             return Ok(None);
         }
         return Ok(Some(std::mem::take(decoded)));
-    }
-    finish_row(decoded, projection, filter, capacity, context)
+    };
+    decode_row_into(bytes, Some(&projection.decode), decoded)?;
+    finish_row(decoded, Some(projection), filter, capacity, context)
 }
 
 /// What a scan makes of a decoded row: filtered, then projected (its

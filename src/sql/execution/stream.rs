@@ -79,24 +79,7 @@ pub struct ProjectOperator {
 
 impl ProjectOperator {
     pub fn new(input: Operator, exprs: Vec<Expr>) -> ProjectOperator {
-        let mut readers: Vec<usize> = Vec::new();
-        for expr in &exprs {
-            expr.walk(&mut |inner| {
-                if let Expr::Slot(slot) = inner {
-                    if readers.len() <= *slot {
-                        readers.resize(slot + 1, 0);
-                    }
-                    readers[*slot] += 1;
-                }
-            });
-        }
-        let moves: Vec<Option<usize>> = exprs
-            .iter()
-            .map(|expr| match expr {
-                Expr::Slot(slot) if readers[*slot] == 1 => Some(*slot),
-                _ => None,
-            })
-            .collect();
+        let moves = Expr::sole_columns(&exprs);
         ProjectOperator {
             input: Box::new(input),
             all_moved: moves.iter().all(Option::is_some),

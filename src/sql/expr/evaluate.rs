@@ -53,30 +53,11 @@ impl Expr {
                 Value::Double(v) => Value::Double(-v),
                 other => return Err(Error::Internal(format!("cannot negate {other:?}"))),
             },
-            Expr::And(left, right) => {
-                let left = left.truth_value(row, context)?;
-                if left == Some(false) {
-                    return Ok(Value::Boolean(false));
-                }
-                let right = right.truth_value(row, context)?;
-                match (left, right) {
-                    (_, Some(false)) => Value::Boolean(false),
-                    (Some(true), Some(true)) => Value::Boolean(true),
-                    _ => Value::Null,
-                }
-            }
-            Expr::Or(left, right) => {
-                let left = left.truth_value(row, context)?;
-                if left == Some(true) {
-                    return Ok(Value::Boolean(true));
-                }
-                let right = right.truth_value(row, context)?;
-                match (left, right) {
-                    (_, Some(true)) => Value::Boolean(true),
-                    (Some(false), Some(false)) => Value::Boolean(false),
-                    _ => Value::Null,
-                }
-            }
+            // Three-valued AND and OR live in `truth_value`.
+            Expr::And(..) | Expr::Or(..) => match self.truth_value(row, context)? {
+                Some(b) => Value::Boolean(b),
+                None => Value::Null,
+            },
             Expr::Not(expr) => match expr.truth_value(row, context)? {
                 Some(b) => Value::Boolean(!b),
                 None => Value::Null,
@@ -202,11 +183,10 @@ impl Expr {
         })
     }
 
-    /// Evaluates a predicate: whether it is true (NULL and false are not).
     /// The value of an operand: a column or literal borrowed in place, so
     /// comparing or adding columns copies nothing; anything else evaluated.
     #[inline]
-    fn operand<'r>(
+    pub fn operand<'r>(
         &'r self,
         row: &'r [Value],
         context: &mut Context<'_>,
@@ -221,6 +201,7 @@ impl Expr {
         }
     }
 
+    /// Evaluates a predicate: whether it is true (NULL and false are not).
     pub fn is_true(&self, row: &[Value], context: &mut Context<'_>) -> Result<bool> {
         Ok(self.truth_value(row, context)? == Some(true))
     }

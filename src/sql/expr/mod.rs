@@ -357,6 +357,32 @@ impl Expr {
         only
     }
 
+    /// Per expression of `exprs`: the row offset it moves out of the input
+    /// row, if it is a bare column (`Slot`) that no expression of `exprs`
+    /// reads besides it. Taking such a column's value changes no other
+    /// expression's value, so an operator that owns its input row may
+    /// move it instead of copying it.
+    pub fn sole_columns(exprs: &[Expr]) -> Vec<Option<usize>> {
+        let mut readers: Vec<usize> = Vec::new();
+        for expr in exprs {
+            expr.walk(&mut |inner| {
+                if let Expr::Slot(slot) = inner {
+                    if readers.len() <= *slot {
+                        readers.resize(slot + 1, 0);
+                    }
+                    readers[*slot] += 1;
+                }
+            });
+        }
+        exprs
+            .iter()
+            .map(|expr| match expr {
+                Expr::Slot(slot) if readers[*slot] == 1 => Some(*slot),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Visits every node, parents before children. Subquery operands are
     /// visited; their plans and parameters are not (parameters are the
     /// enclosing query's columns; see `walk_columns`).
