@@ -38,6 +38,22 @@
 //! Spilled joins return rows in a different order than in memory (pair by
 //! pair); SQL leaves it undefined without ORDER BY.
 //!
+//! **Layout.** A table is built in arrival order, each key's rows chained
+//! newest to oldest through a link per row; when the right input ends the
+//! rows are permuted in place so each key's rows are consecutive, and the
+//! key's entry becomes their range:
+//!
+//! ```text
+//!   key index:  7 → rows 0..3    3 → rows 3..5    9 → rows 5..6
+//!   rows:       [7,a] [7,c] [7,f] [3,b] [3,e] [9,d]   (one Vec<Value>)
+//! ```
+//!
+//! A probe is then one hash lookup and one read of the candidates' values.
+//! With a `Vec` of row numbers per key and a heap block per row it was
+//! four dependent reads, each a cache miss once the probe side's scan has
+//! pushed the table out of the core's cache: they were most of the time a
+//! million-row probe took.
+//!
 //! **Narrowing the probe scan.** The table is built before the first left
 //! row is read. When the left input is a full table scan whose primary key
 //! leads with an integer key column of the join, a left row outside the
@@ -82,17 +98,32 @@ use crate::sql::types::{Row, Value};
 const MAX_LEVEL: u32 = 5;
 
 /// Estimated bytes of a right row in a hash table (invariant 3): the row,
-/// its matched flag and index, and a key entry of its own.
+/// its matched flag and chain link, and a key entry of its own.
 fn entry_size(row: &[Value], key: &[Value]) -> usize {
-    row_size(row)
-        + row_size(key)
-        + ENTRY_OVERHEAD
-        + std::mem::size_of::<Vec<usize>>()
-        + std::mem::size_of::<usize>()
-        + 1
+    row_size(row) + row_size(key) + ENTRY_OVERHEAD + std::mem::size_of::<KeyRows>() + ROW_EXTRA
 }
 
-/// The entry number of each key of a hash table.
+/// A row's bytes in a hash table beyond the row: its chain link while
+/// building, and its matched flag.
+const ROW_EXTRA: usize = std::mem::size_of::<usize>() + 1;
+
+/// The rows of one key. While the table is built, `start` is the key's
+/// newest row, from which `HashBuild::links` chain back to its oldest;
+/// once built, the key's rows are rows `start .. start + len`, oldest
+/// first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeyRows {
+    start: usize,
+    len: usize,
+}
+
+impl KeyRows {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start..self.start + self.len
+    }
+}
+
+/// The rows of each key of a hash table.
 ///
 /// Most joins are on one integer column, so while every key the table
 /// holds is a single integer value it is keyed by that integer: hashed
@@ -102,8 +133,8 @@ fn entry_size(row: &[Value], key: &[Value]) -> usize {
 /// `Value` equality does (integers of different widths are equal by
 /// value in both forms).
 enum KeyIndex {
-    Integers(RowMap<i64, usize>),
-    Rows(RowMap<Vec<Value>, usize>),
+    Integers(RowMap<i64, KeyRows>),
+    Rows(RowMap<Vec<Value>, KeyRows>),
 }
 
 impl Default for KeyIndex {
@@ -126,14 +157,14 @@ impl KeyIndex {
         if let KeyIndex::Integers(map) = self {
             let rows = map
                 .drain()
-                .map(|(key, entry)| (vec![Value::BigInt(key)], entry))
+                .map(|(key, rows)| (vec![Value::BigInt(key)], rows))
                 .collect();
             *self = KeyIndex::Rows(rows);
         }
     }
 
-    /// The entry of `key`, if the table has it.
-    fn get(&mut self, key: &[Value]) -> Option<usize> {
+    /// The rows of `key`, if the table has it.
+    fn get(&mut self, key: &[Value]) -> Option<KeyRows> {
         if let KeyIndex::Integers(map) = self {
             match single_integer(key) {
                 Some(integer) => return map.get(&integer).copied(),
@@ -146,19 +177,33 @@ impl KeyIndex {
         }
     }
 
-    /// The entry of `key`, made `fresh` if the key is new; with the bytes
-    /// a new key costs (0 for a known one).
-    fn entry(&mut self, key: Vec<Value>, fresh: usize) -> (usize, usize) {
+    /// Makes `row` the newest row of `key`: the key's previous newest row
+    /// (`None` for a new key), with the bytes a new key costs (0 for a
+    /// known one).
+    fn add(&mut self, key: Vec<Value>, row: usize) -> (Option<usize>, usize) {
+        fn add_to<K>(
+            entry: Entry<'_, K, KeyRows>,
+            row: usize,
+            bytes: usize,
+        ) -> (Option<usize>, usize) {
+            match entry {
+                Entry::Occupied(mut entry) => {
+                    let rows = entry.get_mut();
+                    let previous = std::mem::replace(&mut rows.start, row);
+                    rows.len += 1;
+                    (Some(previous), 0)
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(KeyRows { start: row, len: 1 });
+                    (None, bytes)
+                }
+            }
+        }
         if let KeyIndex::Integers(map) = self {
             match single_integer(&key) {
                 Some(integer) => {
-                    return match map.entry(integer) {
-                        Entry::Occupied(entry) => (*entry.get(), 0),
-                        Entry::Vacant(entry) => {
-                            entry.insert(fresh);
-                            (fresh, std::mem::size_of::<(i64, usize)>() + ENTRY_OVERHEAD)
-                        }
-                    };
+                    let bytes = std::mem::size_of::<(i64, KeyRows)>() + ENTRY_OVERHEAD;
+                    return add_to(map.entry(integer), row, bytes);
                 }
                 None => self.generalize(),
             }
@@ -166,74 +211,129 @@ impl KeyIndex {
         let KeyIndex::Rows(map) = self else {
             unreachable!("generalized above")
         };
-        match map.entry(key) {
-            Entry::Occupied(entry) => (*entry.get(), 0),
-            Entry::Vacant(entry) => {
-                let bytes = row_size(entry.key()) + ENTRY_OVERHEAD;
-                entry.insert(fresh);
-                (fresh, bytes)
-            }
+        let bytes = row_size(&key) + std::mem::size_of::<KeyRows>() + ENTRY_OVERHEAD;
+        add_to(map.entry(key), row, bytes)
+    }
+
+    fn for_each_rows(&mut self, mut visit: impl FnMut(&mut KeyRows)) {
+        match self {
+            KeyIndex::Integers(map) => map.values_mut().for_each(&mut visit),
+            KeyIndex::Rows(map) => map.values_mut().for_each(&mut visit),
         }
     }
 
-    /// Every key with its entry.
-    fn into_pairs(self) -> Vec<(Vec<Value>, usize)> {
+    /// Every key with its rows.
+    fn into_pairs(self) -> Vec<(Vec<Value>, KeyRows)> {
         match self {
             KeyIndex::Integers(map) => map
                 .into_iter()
-                .map(|(key, entry)| (vec![Value::BigInt(key)], entry))
+                .map(|(key, rows)| (vec![Value::BigInt(key)], rows))
                 .collect(),
             KeyIndex::Rows(map) => map.into_iter().collect(),
         }
     }
 }
 
-/// Right rows in memory, by key.
-#[derive(Default)]
-struct HashTable {
+/// Marks the end of a key's chain in `HashBuild::links`.
+const NO_ROW: usize = usize::MAX;
+
+/// A hash table being built: right rows in arrival order, each key's rows
+/// chained newest to oldest.
+struct HashBuild {
     rows: RightRows,
-    /// The entry of each key: the right rows with that key, in `entries`
-    /// (so a left row looks its key up once, however many candidates).
     table: KeyIndex,
-    entries: Vec<Vec<usize>>,
+    /// For each row, the previous row with its key (or `NO_ROW`).
+    links: Vec<usize>,
     /// Rows with a NULL key (kept for RIGHT and FULL only).
     null_keys: Vec<usize>,
     bytes: usize,
 }
 
-impl HashTable {
-    fn insert(&mut self, row: Row, key: Option<Vec<Value>>, keep_null: bool) {
-        let index = self.rows.rows.len();
+impl HashBuild {
+    fn new(width: usize) -> HashBuild {
+        HashBuild {
+            rows: RightRows::new(width),
+            table: KeyIndex::default(),
+            links: Vec::new(),
+            null_keys: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn insert(&mut self, row: Row, key: Option<Vec<Value>>, keep_null: bool) -> Result<()> {
+        let index = self.rows.len();
+        let bytes = row_size(&row) + ROW_EXTRA;
         match key {
             Some(key) => {
-                self.bytes += row_size(&row) + std::mem::size_of::<usize>() + 1;
-                let (entry, key_bytes) = self.table.entry(key, self.entries.len());
-                if entry == self.entries.len() {
-                    self.bytes += key_bytes + std::mem::size_of::<Vec<usize>>();
-                    self.entries.push(vec![index]);
-                } else {
-                    self.entries[entry].push(index);
-                }
+                self.rows.push(row)?;
+                let (previous, key_bytes) = self.table.add(key, index);
+                self.links.push(previous.unwrap_or(NO_ROW));
+                self.bytes += bytes + key_bytes;
             }
             // Invariant 2: it can only come out unmatched.
             None if keep_null => {
-                self.bytes += row_size(&row) + std::mem::size_of::<usize>() + 1;
+                self.rows.push(row)?;
+                self.links.push(NO_ROW);
                 self.null_keys.push(index);
+                self.bytes += bytes;
             }
-            None => return,
+            None => {}
         }
-        self.rows.rows.push(row);
-        self.rows.matched.push(false);
+        Ok(())
     }
+
+    /// The rows of a key, oldest first.
+    fn chain(&self, rows: KeyRows) -> Vec<usize> {
+        let mut chain = Vec::with_capacity(rows.len);
+        let mut at = rows.start;
+        while at != NO_ROW {
+            chain.push(at);
+            at = self.links[at];
+        }
+        debug_assert_eq!(chain.len(), rows.len);
+        chain.reverse();
+        chain
+    }
+
+    /// The built table: each key's rows made consecutive (the NULL-keyed
+    /// ones after all of them), so a probe finds its candidates as one
+    /// run of rows.
+    fn finish(mut self) -> HashTable {
+        let mut order = Vec::with_capacity(self.rows.len());
+        let links = std::mem::take(&mut self.links);
+        self.table.for_each_rows(|rows| {
+            let first = order.len();
+            let mut at = rows.start;
+            while at != NO_ROW {
+                order.push(at);
+                at = links[at];
+            }
+            debug_assert_eq!(order.len() - first, rows.len);
+            order[first..].reverse();
+            rows.start = first;
+        });
+        order.extend_from_slice(&self.null_keys);
+        self.rows.permute(&mut order);
+        HashTable {
+            rows: self.rows,
+            table: self.table,
+        }
+    }
+}
+
+/// Right rows in memory, each key's rows consecutive.
+struct HashTable {
+    rows: RightRows,
+    table: KeyIndex,
 }
 
 /// Probing one hash table with left rows, then returning its unmatched
 /// rows (RIGHT and FULL): the whole join in memory, or one pair.
 struct Probe {
     table: HashTable,
-    /// The current left row, with the entry of its key (`None`: no right
+    /// The current left row, with the rows of its key (empty: no right
     /// row has it).
-    current: Option<(Current, Option<usize>)>,
+    current: Option<(Current, std::ops::Range<usize>)>,
     /// The left row's key, evaluated into a buffer reused for every row.
     key: Vec<Value>,
     /// Returning unmatched right rows from this index on.
@@ -262,13 +362,11 @@ impl Probe {
             if let Some(cursor) = &mut self.unmatched {
                 return Ok(self.table.rows.next_unmatched(cursor, spec.left_width));
             }
-            if let Some((current, entry)) = &mut self.current {
-                let candidates =
-                    entry.map_or(&[][..], |entry| self.table.entries[entry].as_slice());
+            if let Some((current, candidates)) = &mut self.current {
                 if let Some(row) = probe(
                     spec.kind,
                     current,
-                    candidates,
+                    candidates.clone(),
                     &mut self.table.rows,
                     &spec.condition,
                     context,
@@ -285,17 +383,21 @@ impl Probe {
             match left.next(context)? {
                 Some(row) => {
                     // A NULL key matches nothing (invariant 2).
-                    let entry = if join_key_into(&spec.left_keys, &row, context, &mut self.key)? {
-                        self.table.table.get(self.key.as_slice())
-                    } else {
-                        None
-                    };
+                    let candidates =
+                        if join_key_into(&spec.left_keys, &row, context, &mut self.key)? {
+                            self.table
+                                .table
+                                .get(self.key.as_slice())
+                                .map_or(0..0, KeyRows::range)
+                        } else {
+                            0..0
+                        };
                     let current = Current {
                         row,
                         matched: false,
                         next: 0,
                     };
-                    self.current = Some((current, entry));
+                    self.current = Some((current, candidates));
                 }
                 None if spec.keeps_right() => self.unmatched = Some(0),
                 None => return Ok(None),
@@ -510,24 +612,24 @@ fn build_table(
     // Hash tables may use `hash_mem` (work_mem × hash_mem_multiplier).
     let work_mem = context.hash_mem();
     let keep_null = spec.keeps_right();
-    let mut table = HashTable::default();
+    let mut table = HashBuild::new(spec.right_width);
     while let Some(row) = right.next(context)? {
         let key = spec.right_key(&row, context)?;
         if let Some(key) = &key {
             span.add(narrow, key);
         }
-        table.insert(row, key, keep_null);
+        table.insert(row, key, keep_null)?;
         if table.bytes > work_mem {
             return spill_table(table, right, spec, narrow, span, context);
         }
     }
-    Ok(HashState::Memory(Box::new(Probe::new(table))))
+    Ok(HashState::Memory(Box::new(Probe::new(table.finish()))))
 }
 
 /// Moves the table's rows, and the rest of the right input, into
 /// partitions of level 0.
 fn spill_table(
-    table: HashTable,
+    mut table: HashBuild,
     input: &mut Operator,
     spec: &JoinSpec,
     narrow: Option<usize>,
@@ -538,27 +640,20 @@ fn spill_table(
     let fan_out = fan_out(context.hash_mem());
     let mut right = Partitioner::new(Arc::clone(&space), fan_out, 0);
     let mut null_right: Option<RowWriter> = None;
-    let HashTable {
-        rows: RightRows { mut rows, .. },
-        table,
-        mut entries,
-        null_keys,
-        ..
-    } = table;
-    for (key, entry) in table.into_pairs() {
-        for index in std::mem::take(&mut entries[entry]) {
-            let row = std::mem::take(&mut rows[index]);
-            right.push(&key, &row, entry_size(&row, &key))?;
+    for (key, key_rows) in std::mem::take(&mut table.table).into_pairs() {
+        for index in table.chain(key_rows) {
+            let row = table.rows.row(index);
+            right.push(&key, row, entry_size(row, &key))?;
         }
     }
-    for index in null_keys {
+    for &index in &table.null_keys {
         let writer = match &mut null_right {
             Some(writer) => writer,
             None => null_right.insert(RowWriter::create(&space)?),
         };
-        writer.write(&rows[index], 0)?;
+        writer.write(table.rows.row(index), 0)?;
     }
-    drop(rows);
+    drop(table);
     while let Some(row) = input.next(context)? {
         match spec.right_key(&row, context)? {
             Some(key) => {
@@ -673,18 +768,18 @@ fn start_pair(
     let work_mem = context.hash_mem();
     let left = pair.left.as_ref().map(RowFile::reader).transpose()?;
     let Some(right) = pair.right else {
-        let probe = Box::new(Probe::new(HashTable::default()));
+        let probe = Box::new(Probe::new(HashBuild::new(spec.right_width).finish()));
         return Ok(Some(ActivePair::Hash { probe, left }));
     };
     if right.bytes() <= work_mem {
-        let mut table = HashTable::default();
+        let mut table = HashBuild::new(spec.right_width);
         let mut reader = right.reader()?;
         while let Some(row) = reader.next_row()? {
             let key = spec.right_key(&row, context)?;
-            table.insert(row, key, spec.keeps_right());
+            table.insert(row, key, spec.keeps_right())?;
         }
         return Ok(Some(ActivePair::Hash {
-            probe: Box::new(Probe::new(table)),
+            probe: Box::new(Probe::new(table.finish())),
             left,
         }));
     }
@@ -737,43 +832,94 @@ mod tests {
     use crate::sql::expr::BinaryOp;
     use crate::sql::types::DataType;
 
+    fn rows(start: usize, len: usize) -> Option<KeyRows> {
+        Some(KeyRows { start, len })
+    }
+
     #[test]
     fn integer_keys_find_equal_values_of_any_width_and_generalize_on_other_keys() {
         let mut index = KeyIndex::default();
         assert_eq!(
-            index.entry(vec![Value::Integer(5)], 0),
-            (0, 16 + ENTRY_OVERHEAD)
+            index.add(vec![Value::Integer(5)], 0),
+            (None, 8 + 16 + ENTRY_OVERHEAD)
         );
         assert_eq!(
-            index.entry(vec![Value::BigInt(5)], 1).0,
-            0,
+            index.add(vec![Value::BigInt(5)], 1),
+            (Some(0), 0),
             "5 and 5 are one key"
         );
-        assert_eq!(index.entry(vec![Value::SmallInt(-3)], 1).0, 1);
+        assert_eq!(index.add(vec![Value::SmallInt(-3)], 2).0, None);
         assert!(matches!(index, KeyIndex::Integers(_)));
-        assert_eq!(index.get(&[Value::BigInt(-3)]), Some(1));
+        assert_eq!(index.get(&[Value::BigInt(-3)]), rows(2, 1));
         assert_eq!(index.get(&[Value::Integer(4)]), None);
         // A float probe: the general map, which compares by value.
-        assert_eq!(index.get(&[Value::Double(5.0)]), Some(0));
+        assert_eq!(index.get(&[Value::Double(5.0)]), rows(1, 2));
         assert!(matches!(index, KeyIndex::Rows(_)));
         assert_eq!(index.get(&[Value::Double(5.5)]), None);
-        assert_eq!(index.get(&[Value::Integer(-3)]), Some(1));
+        assert_eq!(index.get(&[Value::Integer(-3)]), rows(2, 1));
         // Text and two-column keys take the general map from the start.
         let mut index = KeyIndex::default();
-        index.entry(vec![Value::Integer(1)], 0);
-        index.entry(vec![Value::Text("a".into())], 1);
+        index.add(vec![Value::Integer(1)], 0);
+        index.add(vec![Value::Text("a".into())], 1);
         assert!(matches!(index, KeyIndex::Rows(_)));
-        assert_eq!(index.get(&[Value::Integer(1)]), Some(0));
-        assert_eq!(index.get(&[Value::Text("a".into())]), Some(1));
+        assert_eq!(index.get(&[Value::Integer(1)]), rows(0, 1));
+        assert_eq!(index.get(&[Value::Text("a".into())]), rows(1, 1));
         let mut pairs = index.into_pairs();
-        pairs.sort_by_key(|(_, entry)| *entry);
+        pairs.sort_by_key(|(_, rows)| rows.start);
         assert_eq!(
             pairs,
             vec![
-                (vec![Value::BigInt(1)], 0),
-                (vec![Value::Text("a".into())], 1)
+                (vec![Value::BigInt(1)], KeyRows { start: 0, len: 1 }),
+                (vec![Value::Text("a".into())], KeyRows { start: 1, len: 1 })
             ]
         );
+    }
+
+    #[test]
+    fn a_built_table_holds_each_keys_rows_together_in_arrival_order() {
+        let key = |value: i32| Some(vec![Value::Integer(value)]);
+        let mut build = HashBuild::new(2);
+        let arrivals = [(7, 0), (3, 1), (7, 2), (9, 3), (3, 4), (7, 5)];
+        for (value, number) in arrivals {
+            build
+                .insert(
+                    vec![Value::Integer(value), Value::BigInt(number)],
+                    key(value),
+                    true,
+                )
+                .expect("the row has the table's width");
+        }
+        build
+            .insert(vec![Value::Null, Value::BigInt(6)], None, true)
+            .expect("a NULL key is kept for RIGHT and FULL joins");
+        build
+            .insert(vec![Value::Null, Value::BigInt(7)], None, false)
+            .expect("a NULL key is dropped otherwise");
+        assert!(
+            build
+                .insert(vec![Value::Integer(1)], key(1), false)
+                .is_err(),
+            "a row of another width would shift the rows after it"
+        );
+        assert_eq!(build.chain(KeyRows { start: 5, len: 3 }), vec![0, 2, 5]);
+        let mut table = build.finish();
+        assert_eq!(table.rows.len(), 7);
+        let numbers = |table: &mut HashTable, value: i32| -> Vec<i64> {
+            let rows = table
+                .table
+                .get(&[Value::Integer(value)])
+                .expect("a key of the table");
+            rows.range()
+                .map(|index| table.rows.row(index)[1].as_i64().expect("an integer"))
+                .collect()
+        };
+        assert_eq!(numbers(&mut table, 7), vec![0, 2, 5]);
+        assert_eq!(numbers(&mut table, 3), vec![1, 4]);
+        assert_eq!(numbers(&mut table, 9), vec![3]);
+        assert!(table.table.get(&[Value::Integer(4)]).is_none());
+        // The NULL-keyed row comes after every key's rows.
+        assert_eq!(table.rows.row(6)[1].as_i64(), Some(6));
+        assert!(table.rows.row(6)[0].is_null());
     }
 
     const KINDS: [JoinKind; 6] = [

@@ -42,6 +42,7 @@
 //! leaves it undefined without ORDER BY.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::context::Context;
@@ -182,21 +183,122 @@ pub(super) struct Current {
     pub(super) next: usize,
 }
 
-/// The right rows of a nested loop or hash join, with which were matched.
+/// The value in `slot`, leaving NULL.
+fn take_value(slot: &mut Value) -> Value {
+    std::mem::replace(slot, Value::Null)
+}
+
+/// The right rows of a nested loop, hash or merge join, with which were
+/// matched. The rows lie end to end in one vector (`width` values each)
+/// rather than in a heap block apiece: a hash join's probe then reaches a
+/// candidate's values in one step from its key's entry, where a block per
+/// row costs two more dependent cache misses per probe (the row's header,
+/// then its block) once the probe side's scan has pushed the table out of
+/// the core's cache.
 #[derive(Default)]
 pub(super) struct RightRows {
-    pub(super) rows: Vec<Row>,
-    pub(super) matched: Vec<bool>,
+    values: Vec<Value>,
+    width: usize,
+    matched: Vec<bool>,
 }
 
 impl RightRows {
+    pub(super) fn new(width: usize) -> RightRows {
+        RightRows {
+            values: Vec::new(),
+            width,
+            matched: Vec::new(),
+        }
+    }
+
+    /// Rows of `width` values, all unmatched.
+    pub(super) fn from_rows(width: usize, rows: Vec<Row>) -> Result<RightRows> {
+        let mut right = RightRows::new(width);
+        right.values.reserve_exact(rows.len() * width);
+        right.matched.reserve_exact(rows.len());
+        for row in rows {
+            right.push(row)?;
+        }
+        Ok(right)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.matched.len()
+    }
+
+    /// Appends an unmatched row, which must have `width` values (a row of
+    /// another width would shift every row after it).
+    pub(super) fn push(&mut self, row: Row) -> Result<()> {
+        if row.len() != self.width {
+            return Err(Error::Internal(format!(
+                "a join's right row has {} values where its input has {} columns",
+                row.len(),
+                self.width
+            )));
+        }
+        self.values.extend(row);
+        self.matched.push(false);
+        Ok(())
+    }
+
+    pub(super) fn row(&self, index: usize) -> &[Value] {
+        &self.values[index * self.width..(index + 1) * self.width]
+    }
+
+    pub(super) fn is_matched(&self, index: usize) -> bool {
+        self.matched[index]
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.values.clear();
+        self.matched.clear();
+    }
+
+    /// Puts the rows in the order `order` lists them (a permutation of
+    /// the row numbers: the row at `order[i]` becomes row `i`), in place,
+    /// one cycle of the permutation at a time. `order` is used up.
+    pub(super) fn permute(&mut self, order: &mut [usize]) {
+        debug_assert_eq!(order.len(), self.len());
+        const DONE: usize = usize::MAX;
+        let width = self.width;
+        let mut held = Vec::with_capacity(width);
+        for first in 0..order.len() {
+            if order[first] == DONE || order[first] == first {
+                continue;
+            }
+            // Row `first` is overwritten first: hold it until the cycle
+            // comes back to it.
+            held.extend(
+                self.values[first * width..(first + 1) * width]
+                    .iter_mut()
+                    .map(take_value),
+            );
+            let mut to = first;
+            loop {
+                let from = std::mem::replace(&mut order[to], DONE);
+                if from == first {
+                    for (slot, value) in self.values[to * width..].iter_mut().zip(held.drain(..)) {
+                        *slot = value;
+                    }
+                    break;
+                }
+                for column in 0..width {
+                    let value = take_value(&mut self.values[from * width + column]);
+                    self.values[to * width + column] = value;
+                }
+                to = from;
+            }
+        }
+        self.matched.fill(false);
+    }
+
     /// The next unmatched right row from `*cursor` on, padded on the left.
     pub(super) fn next_unmatched(&self, cursor: &mut usize, left_width: usize) -> Option<Row> {
-        while *cursor < self.rows.len() {
+        while *cursor < self.len() {
             let index = *cursor;
             *cursor += 1;
             if !self.matched[index] {
-                return Some(pad_left(left_width, &self.rows[index]));
+                return Some(pad_left(left_width, self.row(index)));
             }
         }
         None
@@ -209,21 +311,22 @@ impl RightRows {
 pub(super) fn probe(
     kind: JoinKind,
     current: &mut Current,
-    candidates: &[usize],
+    candidates: Range<usize>,
     right: &mut RightRows,
     condition: &Option<Expr>,
     context: &mut Context<'_>,
 ) -> Result<Option<Row>> {
-    while current.next < candidates.len() {
-        let index = candidates[current.next];
+    let count = candidates.len();
+    while current.next < count {
+        let index = candidates.start + current.next;
         current.next += 1;
-        let last = current.next == candidates.len();
+        let last = current.next == count;
         let joined = if last && !matches!(kind, JoinKind::Semi | JoinKind::Anti) {
             // The left row's last candidate: its values move into the
             // joined row instead of being copied (it is not needed again
             // once matched; a failed match gives them back).
             let left_width = current.row.len();
-            let right_row = &right.rows[index];
+            let right_row = right.row(index);
             let mut joined = if current.row.capacity() - left_width >= right_row.len() {
                 // Room reserved by the scan below (`reserve_width`):
                 // the right values go on the end of the left row.
@@ -243,7 +346,7 @@ pub(super) fn probe(
             }
             joined
         } else {
-            let joined = concat(&current.row, &right.rows[index]);
+            let joined = concat(&current.row, right.row(index));
             if !passes(condition, &joined, context)? {
                 continue;
             }
@@ -253,11 +356,11 @@ pub(super) fn probe(
         right.matched[index] = true;
         match kind {
             JoinKind::Semi => {
-                current.next = candidates.len();
+                current.next = count;
                 return Ok(Some(current.row.clone()));
             }
             JoinKind::Anti => {
-                current.next = candidates.len();
+                current.next = count;
                 return Ok(None);
             }
             _ => return Ok(Some(joined)),
@@ -506,7 +609,6 @@ pub struct NestedLoopJoin {
     spec: JoinSpec,
     phase: Phase,
     rows: RightRows,
-    all: Vec<usize>,
     current: Option<Current>,
 }
 
@@ -530,8 +632,7 @@ impl NestedLoopJoin {
                 right_keys: Vec::new(),
             },
             phase: Phase::Start,
-            rows: RightRows::default(),
-            all: Vec::new(),
+            rows: RightRows::new(widths.1),
             current: None,
         }
     }
@@ -547,9 +648,7 @@ impl NestedLoopJoin {
                     }
                     self.phase = match buffer.into_rows()? {
                         BufferedRows::Memory(rows) => {
-                            self.all = (0..rows.len()).collect();
-                            self.rows.matched = vec![false; rows.len()];
-                            self.rows.rows = rows;
+                            self.rows = RightRows::from_rows(spec.right_width, rows)?;
                             Phase::Probing
                         }
                         BufferedRows::File(file) => Phase::Blocks(Box::new(BlockLoop::new(
@@ -565,7 +664,7 @@ impl NestedLoopJoin {
                         if let Some(row) = probe(
                             spec.kind,
                             current,
-                            &self.all,
+                            0..self.rows.len(),
                             &mut self.rows,
                             &spec.condition,
                             context,
@@ -637,7 +736,6 @@ pub struct MergeJoin {
     /// The current group's key, if there is a group (`grouped`).
     group_key: Vec<Value>,
     grouped: bool,
-    group_all: Vec<usize>,
     current: Option<Current>,
     /// The current left row's key (a buffer reused from row to row).
     left_key: Vec<Value>,
@@ -676,13 +774,9 @@ impl MergeJoin {
             lookahead_key: Vec::new(),
             started: false,
             right_done: false,
-            group: RightRows {
-                rows: Vec::new(),
-                matched: Vec::new(),
-            },
+            group: RightRows::new(widths.1),
             group_key: Vec::new(),
             grouped: false,
-            group_all: Vec::new(),
             current: None,
             left_key: Vec::new(),
             pending: std::collections::VecDeque::new(),
@@ -709,15 +803,14 @@ impl MergeJoin {
     /// Ends the current group: its unmatched rows become pending output.
     fn close_group(&mut self) {
         if matches!(self.kind, JoinKind::Right | JoinKind::Full) {
-            for (row, matched) in self.group.rows.drain(..).zip(self.group.matched.drain(..)) {
-                if !matched {
-                    self.pending.push_back(pad_left(self.left_width, &row));
+            for index in 0..self.group.len() {
+                if !self.group.is_matched(index) {
+                    self.pending
+                        .push_back(pad_left(self.left_width, self.group.row(index)));
                 }
             }
         }
-        self.group.rows.clear();
-        self.group.matched.clear();
-        self.group_all.clear();
+        self.group.clear();
         self.grouped = false;
     }
 
@@ -744,9 +837,7 @@ impl MergeJoin {
                     self.read_right(context)?;
                 }
                 Ordering::Equal => {
-                    self.group.rows.push(row);
-                    self.group.matched.push(false);
-                    self.group_all.push(self.group_all.len());
+                    self.group.push(row)?;
                     if !self.grouped {
                         self.group_key.clone_from(&self.lookahead_key);
                         self.grouped = true;
@@ -774,7 +865,7 @@ impl MergeJoin {
                 if let Some(row) = probe(
                     self.kind,
                     current,
-                    &self.group_all,
+                    0..self.group.len(),
                     &mut self.group,
                     &self.condition,
                     context,
@@ -965,4 +1056,55 @@ pub fn check_kind(kind: JoinKind, parameterized: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(count: i64, width: usize) -> RightRows {
+        let rows = (0..count)
+            .map(|number| {
+                (0..width)
+                    .map(|column| Value::BigInt(number * 10 + column as i64))
+                    .collect()
+            })
+            .collect();
+        RightRows::from_rows(width, rows).expect("rows of the given width")
+    }
+
+    #[test]
+    fn right_rows_permute_in_place_over_several_cycles() {
+        // Cycles (0 3 5), (1 4), (2) and (6 7).
+        let mut rows = numbered(8, 3);
+        let mut order = vec![3, 4, 2, 5, 1, 0, 7, 6];
+        let expected: Vec<Vec<Value>> = order.iter().map(|&from| rows.row(from).to_vec()).collect();
+        rows.permute(&mut order);
+        for (index, row) in expected.iter().enumerate() {
+            assert_eq!(rows.row(index), row.as_slice(), "row {index}");
+        }
+        // Rows without columns keep their count.
+        let mut empty = numbered(3, 0);
+        empty.permute(&mut [2, 0, 1]);
+        assert_eq!(empty.len(), 3);
+        assert!(empty.row(2).is_empty());
+    }
+
+    #[test]
+    fn right_rows_report_unmatched_rows_padded_and_refuse_other_widths() {
+        let mut rows = numbered(3, 2);
+        rows.matched[1] = true;
+        let mut cursor = 0;
+        let first = rows
+            .next_unmatched(&mut cursor, 1)
+            .expect("row 0 is unmatched");
+        assert_eq!(first, vec![Value::Null, Value::BigInt(0), Value::BigInt(1)]);
+        let second = rows
+            .next_unmatched(&mut cursor, 1)
+            .expect("row 2 is unmatched");
+        assert_eq!(second[1], Value::BigInt(20));
+        assert!(rows.next_unmatched(&mut cursor, 1).is_none());
+        assert!(rows.push(vec![Value::Null]).is_err());
+        assert_eq!(rows.len(), 3, "a refused row is not added");
+    }
 }
