@@ -132,8 +132,19 @@ impl KeyRows {
 /// side, turns it into the general map, so every lookup compares as
 /// `Value` equality does (integers of different widths are equal by
 /// value in both forms).
+///
+/// A built table whose integer keys are dense (a primary key's values,
+/// say) becomes an array indexed by key minus the smallest key, as
+/// databases build a perfect hash for such keys: a probe is a subtraction
+/// and one read, where a hash map costs the hash and a read of its
+/// control bytes before the entry.
 enum KeyIndex {
     Integers(RowMap<i64, KeyRows>),
+    /// The rows of key `low + i` at `i` (an empty run: no such key).
+    Dense {
+        low: i64,
+        rows: Vec<KeyRows>,
+    },
     Rows(RowMap<Vec<Value>, KeyRows>),
 }
 
@@ -151,29 +162,74 @@ fn single_integer(key: &[Value]) -> Option<i64> {
     }
 }
 
+/// Array slots a dense index may have per key (the rest are holes), plus
+/// [`DENSE_SLACK`]: an index of at most this many 16-byte slots costs no
+/// more memory than the map it replaces.
+const DENSE_SLOTS_PER_KEY: usize = 2;
+const DENSE_SLACK: usize = 64;
+
 impl KeyIndex {
+    /// The integer keys with their rows (dense or not), if they are
+    /// integers.
+    fn integer_pairs(&mut self) -> Option<Vec<(i64, KeyRows)>> {
+        match self {
+            KeyIndex::Integers(map) => Some(map.drain().collect()),
+            KeyIndex::Dense { low, rows } => Some(
+                std::mem::take(rows)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, rows)| rows.len > 0)
+                    .map(|(offset, rows)| (*low + offset as i64, rows))
+                    .collect(),
+            ),
+            KeyIndex::Rows(_) => None,
+        }
+    }
+
     /// Switches to the general map (once; the integers become `bigint`s).
     fn generalize(&mut self) {
-        if let KeyIndex::Integers(map) = self {
-            let rows = map
-                .drain()
+        if let Some(pairs) = self.integer_pairs() {
+            let rows = pairs
+                .into_iter()
                 .map(|(key, rows)| (vec![Value::BigInt(key)], rows))
                 .collect();
             *self = KeyIndex::Rows(rows);
         }
     }
 
+    /// Makes a built index of dense integer keys an array.
+    fn densify(&mut self) {
+        let KeyIndex::Integers(map) = self else {
+            return;
+        };
+        let (Some(&low), Some(&high)) = (map.keys().min(), map.keys().max()) else {
+            return;
+        };
+        let slots = (high as i128 - low as i128 + 1) as u128;
+        if slots > (map.len() * DENSE_SLOTS_PER_KEY + DENSE_SLACK) as u128 {
+            return;
+        }
+        let mut rows = vec![KeyRows { start: 0, len: 0 }; slots as usize];
+        for (key, key_rows) in map.drain() {
+            rows[(key - low) as usize] = key_rows;
+        }
+        *self = KeyIndex::Dense { low, rows };
+    }
+
     /// The rows of `key`, if the table has it.
     fn get(&mut self, key: &[Value]) -> Option<KeyRows> {
-        if let KeyIndex::Integers(map) = self {
-            match single_integer(key) {
-                Some(integer) => return map.get(&integer).copied(),
-                None => self.generalize(),
+        match (&*self, single_integer(key)) {
+            (KeyIndex::Integers(map), Some(integer)) => return map.get(&integer).copied(),
+            (KeyIndex::Dense { low, rows }, Some(integer)) => {
+                let offset = usize::try_from(integer.checked_sub(*low)?).ok()?;
+                return rows.get(offset).copied().filter(|rows| rows.len > 0);
             }
+            (KeyIndex::Rows(_), _) => {}
+            (_, None) => self.generalize(),
         }
         match self {
             KeyIndex::Rows(map) => map.get(key).copied(),
-            KeyIndex::Integers(_) => unreachable!("generalized above"),
+            _ => unreachable!("generalized above"),
         }
     }
 
@@ -199,6 +255,13 @@ impl KeyIndex {
                 }
             }
         }
+        if let KeyIndex::Dense { .. } = self
+            && let Some(pairs) = self.integer_pairs()
+        {
+            // Only built tables are dense; adding to one is unexpected
+            // but still exact.
+            *self = KeyIndex::Integers(pairs.into_iter().collect());
+        }
         if let KeyIndex::Integers(map) = self {
             match single_integer(&key) {
                 Some(integer) => {
@@ -218,18 +281,25 @@ impl KeyIndex {
     fn for_each_rows(&mut self, mut visit: impl FnMut(&mut KeyRows)) {
         match self {
             KeyIndex::Integers(map) => map.values_mut().for_each(&mut visit),
+            KeyIndex::Dense { rows, .. } => rows
+                .iter_mut()
+                .filter(|rows| rows.len > 0)
+                .for_each(&mut visit),
             KeyIndex::Rows(map) => map.values_mut().for_each(&mut visit),
         }
     }
 
     /// Every key with its rows.
-    fn into_pairs(self) -> Vec<(Vec<Value>, KeyRows)> {
-        match self {
-            KeyIndex::Integers(map) => map
+    fn into_pairs(mut self) -> Vec<(Vec<Value>, KeyRows)> {
+        match self.integer_pairs() {
+            Some(pairs) => pairs
                 .into_iter()
                 .map(|(key, rows)| (vec![Value::BigInt(key)], rows))
                 .collect(),
-            KeyIndex::Rows(map) => map.into_iter().collect(),
+            None => match self {
+                KeyIndex::Rows(map) => map.into_iter().collect(),
+                _ => unreachable!("integer keys are taken above"),
+            },
         }
     }
 }
@@ -299,6 +369,9 @@ impl HashBuild {
     /// ones after all of them), so a probe finds its candidates as one
     /// run of rows.
     fn finish(mut self) -> HashTable {
+        // Dense keys first: their rows are then laid out in key order, so
+        // a probe side arriving in key order reads the table in order.
+        self.table.densify();
         let mut order = Vec::with_capacity(self.rows.len());
         let links = std::mem::take(&mut self.links);
         self.table.for_each_rows(|rows| {
@@ -873,6 +946,38 @@ mod tests {
                 (vec![Value::Text("a".into())], KeyRows { start: 1, len: 1 })
             ]
         );
+    }
+
+    #[test]
+    fn dense_integer_keys_become_an_array_that_answers_as_the_map_did() {
+        let mut index = KeyIndex::default();
+        for (row, key) in [10, 12, 11, 15, 12].into_iter().enumerate() {
+            index.add(vec![Value::Integer(key)], row);
+        }
+        index.densify();
+        let KeyIndex::Dense { low, rows: slots } = &index else {
+            panic!("keys 10..=15 are dense");
+        };
+        assert_eq!((*low, slots.len()), (10, 6));
+        assert_eq!(index.get(&[Value::BigInt(12)]), rows(4, 2));
+        assert_eq!(index.get(&[Value::SmallInt(15)]), rows(3, 1));
+        for absent in [9, 13, 14, 16, i64::MIN, i64::MAX] {
+            assert_eq!(index.get(&[Value::BigInt(absent)]), None, "{absent}");
+        }
+        // A float probe turns it into the general map, keys intact.
+        assert_eq!(index.get(&[Value::Double(11.0)]), rows(2, 1));
+        assert!(matches!(index, KeyIndex::Rows(_)));
+        assert_eq!(index.get(&[Value::Integer(10)]), rows(0, 1));
+        // Sparse keys, and keys spanning the whole i64 range, stay a map.
+        for keys in [vec![1, 1_000], vec![i64::MIN, i64::MAX]] {
+            let mut index = KeyIndex::default();
+            for (row, key) in keys.iter().enumerate() {
+                index.add(vec![Value::BigInt(*key)], row);
+            }
+            index.densify();
+            assert!(matches!(index, KeyIndex::Integers(_)), "{keys:?}");
+            assert_eq!(index.get(&[Value::BigInt(keys[1])]), rows(1, 1));
+        }
     }
 
     #[test]
