@@ -276,7 +276,7 @@ pub fn decode_row_prefix_into(
     row.reserve(count);
     let Some(wanted) = wanted else {
         for _ in 0..count {
-            row.push(decode_value(&mut reader, true)?);
+            push_value(&mut reader, true, row)?;
         }
         if !reader.is_empty() {
             return Err(Error::Corrupt("trailing bytes after row".into()));
@@ -288,31 +288,50 @@ pub fn decode_row_prefix_into(
         .rposition(|&wanted| wanted)
         .map_or(0, |last| (last + 1).min(count));
     for &keep in &wanted[..read] {
-        row.push(decode_value(&mut reader, keep)?);
+        push_value(&mut reader, keep, row)?;
     }
     Ok(count)
 }
 
-/// The next value of a row; NULL without copying it out unless `keep`.
-fn decode_value(reader: &mut Reader<'_>, keep: bool) -> Result<Value> {
-    let value = match reader.u8()? {
-        0 => Value::Null,
-        1 => Value::Boolean(false),
-        2 => Value::Boolean(true),
-        3 => Value::SmallInt(i16::from_le_bytes(reader.array()?)),
-        4 => Value::Integer(i32::from_le_bytes(reader.array()?)),
-        5 => Value::BigInt(i64::from_le_bytes(reader.array()?)),
-        6 => Value::Real(f32::from_le_bytes(reader.array()?)),
-        7 => Value::Double(f64::from_le_bytes(reader.array()?)),
-        8 if keep => Value::Text(reader.text()?),
-        8 => {
-            let length = reader.u32()? as usize;
-            reader.take(length)?;
-            Value::Null
+/// Appends the next value of a row to `row`; NULL, without copying it
+/// out, unless `keep`.
+///
+/// Each kind of value is stored straight into the row, and the function
+/// is always inlined: a decoded value that came back through memory (or
+/// was chosen after the match) was written as separate words and read
+/// back with one wider load, which the processor cannot forward from the
+/// stores; that stall was half of a row's decoding.
+#[inline(always)]
+fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Result<()> {
+    let tag = reader.u8()?;
+    if !keep {
+        match tag {
+            0..=2 => {}
+            3 => _ = reader.array::<2>()?,
+            4 | 6 => _ = reader.array::<4>()?,
+            5 | 7 => _ = reader.array::<8>()?,
+            8 => {
+                let length = reader.u32()? as usize;
+                reader.take(length)?;
+            }
+            tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
         }
+        row.push(Value::Null);
+        return Ok(());
+    }
+    match tag {
+        0 => row.push(Value::Null),
+        1 => row.push(Value::Boolean(false)),
+        2 => row.push(Value::Boolean(true)),
+        3 => row.push(Value::SmallInt(i16::from_le_bytes(reader.array()?))),
+        4 => row.push(Value::Integer(i32::from_le_bytes(reader.array()?))),
+        5 => row.push(Value::BigInt(i64::from_le_bytes(reader.array()?))),
+        6 => row.push(Value::Real(f32::from_le_bytes(reader.array()?))),
+        7 => row.push(Value::Double(f64::from_le_bytes(reader.array()?))),
+        8 => row.push(Value::Text(reader.text()?)),
         tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
-    };
-    Ok(if keep { value } else { Value::Null })
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -123,6 +123,7 @@ pub(super) enum LeftDone {
     Nothing,
 }
 
+#[inline(always)]
 pub(super) fn finish_left(
     kind: JoinKind,
     left: Row,
@@ -308,6 +309,11 @@ impl RightRows {
 /// Tests the candidates of the current left row; returns the next output
 /// row, or `None` when the left row is done (its outer/anti row, if any,
 /// then comes from `finish_left`).
+///
+/// Inlined into each join: its row comes back through memory, written as
+/// separate words and read back with wider loads that cannot be forwarded
+/// from the stores, a stall on every joined row when it is a call.
+#[inline(always)]
 pub(super) fn probe(
     kind: JoinKind,
     current: &mut Current,

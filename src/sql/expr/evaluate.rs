@@ -185,6 +185,9 @@ impl Expr {
 
     /// The value of an operand: a column or literal borrowed in place, so
     /// comparing or adding columns copies nothing; anything else evaluated.
+    ///
+    /// Inlined, so a column or literal operand comes back in registers
+    /// rather than through memory.
     #[inline]
     pub fn operand<'r>(
         &'r self,
