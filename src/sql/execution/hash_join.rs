@@ -345,7 +345,7 @@ impl HashBuild {
                 self.rows.push(row)?;
                 self.links.push(NO_ROW);
                 self.null_keys.push(index);
-                self.bytes += bytes;
+                self.bytes += bytes + std::mem::size_of::<usize>();
             }
             None => {}
         }
@@ -692,7 +692,7 @@ fn build_table(
             span.add(narrow, key);
         }
         table.insert(row, key, keep_null)?;
-        if table.bytes > work_mem {
+        if table.bytes + table.rows.spare_bytes() > work_mem {
             return spill_table(table, right, spec, narrow, span, context);
         }
     }

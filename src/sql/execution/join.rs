@@ -237,9 +237,22 @@ impl RightRows {
                 self.width
             )));
         }
+        if self.values.capacity() - self.values.len() < self.width {
+            // Grow by an eighth, not by doubling: memory estimates count
+            // the rows' values, and a doubled vector could hold twice that.
+            let step = (self.values.len() / 8).max(self.width * 64);
+            self.values.reserve_exact(step);
+        }
         self.values.extend(row);
         self.matched.push(false);
         Ok(())
+    }
+
+    /// Bytes allocated for values beyond those of the rows held (at most
+    /// an eighth of them once there are many, see `push`), for memory
+    /// estimates.
+    pub(super) fn spare_bytes(&self) -> usize {
+        (self.values.capacity() - self.values.len()) * std::mem::size_of::<Value>()
     }
 
     pub(super) fn row(&self, index: usize) -> &[Value] {
@@ -257,7 +270,8 @@ impl RightRows {
 
     /// Puts the rows in the order `order` lists them (a permutation of
     /// the row numbers: the row at `order[i]` becomes row `i`), in place,
-    /// one cycle of the permutation at a time. `order` is used up.
+    /// one cycle of the permutation at a time. `order` is used up. Every
+    /// row comes out unmatched: only a table not probed yet is reordered.
     pub(super) fn permute(&mut self, order: &mut [usize]) {
         debug_assert_eq!(order.len(), self.len());
         const DONE: usize = usize::MAX;
