@@ -162,6 +162,12 @@ pub enum Value {
 pub type Row = Vec<Value>;
 
 impl Value {
+    /// The value, leaving NULL in its place (an operator moving a column
+    /// out of a row it will not read again).
+    pub fn take(&mut self) -> Value {
+        std::mem::replace(self, Value::Null)
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

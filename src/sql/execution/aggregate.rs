@@ -186,7 +186,7 @@ impl AggregateOperator {
                 group.push(Value::Integer(0));
                 for (expr, moved) in self.group_by.iter().zip(&self.group_moves) {
                     group.push(match moved.and_then(|slot| row.get_mut(slot)) {
-                        Some(value) => std::mem::replace(value, Value::Null),
+                        Some(value) => value.take(),
                         None => expr.evaluate(&row, context)?,
                     });
                 }

@@ -355,13 +355,7 @@ impl HashBuild {
     /// The rows of a key, oldest first.
     fn chain(&self, rows: KeyRows) -> Vec<usize> {
         let mut chain = Vec::with_capacity(rows.len);
-        let mut at = rows.start;
-        while at != NO_ROW {
-            chain.push(at);
-            at = self.links[at];
-        }
-        debug_assert_eq!(chain.len(), rows.len);
-        chain.reverse();
+        append_chain(&self.links, rows, &mut chain);
         chain
     }
 
@@ -376,13 +370,7 @@ impl HashBuild {
         let links = std::mem::take(&mut self.links);
         self.table.for_each_rows(|rows| {
             let first = order.len();
-            let mut at = rows.start;
-            while at != NO_ROW {
-                order.push(at);
-                at = links[at];
-            }
-            debug_assert_eq!(order.len() - first, rows.len);
-            order[first..].reverse();
+            append_chain(&links, *rows, &mut order);
             rows.start = first;
         });
         order.extend_from_slice(&self.null_keys);
@@ -392,6 +380,19 @@ impl HashBuild {
             table: self.table,
         }
     }
+}
+
+/// Appends the rows of a key being built to `out`, oldest first: its chain
+/// through `links` from its newest row, reversed.
+fn append_chain(links: &[usize], rows: KeyRows, out: &mut Vec<usize>) {
+    let first = out.len();
+    let mut at = rows.start;
+    while at != NO_ROW {
+        out.push(at);
+        at = links[at];
+    }
+    debug_assert_eq!(out.len() - first, rows.len);
+    out[first..].reverse();
 }
 
 /// Right rows in memory, each key's rows consecutive.

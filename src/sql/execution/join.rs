@@ -184,11 +184,6 @@ pub(super) struct Current {
     pub(super) next: usize,
 }
 
-/// The value in `slot`, leaving NULL.
-fn take_value(slot: &mut Value) -> Value {
-    std::mem::replace(slot, Value::Null)
-}
-
 /// The right rows of a nested loop, hash or merge join, with which were
 /// matched. The rows lie end to end in one vector (`width` values each)
 /// rather than in a heap block apiece: a hash join's probe then reaches a
@@ -196,7 +191,6 @@ fn take_value(slot: &mut Value) -> Value {
 /// row costs two more dependent cache misses per probe (the row's header,
 /// then its block) once the probe side's scan has pushed the table out of
 /// the core's cache.
-#[derive(Default)]
 pub(super) struct RightRows {
     values: Vec<Value>,
     width: usize,
@@ -286,7 +280,7 @@ impl RightRows {
             held.extend(
                 self.values[first * width..(first + 1) * width]
                     .iter_mut()
-                    .map(take_value),
+                    .map(Value::take),
             );
             let mut to = first;
             loop {
@@ -298,7 +292,7 @@ impl RightRows {
                     break;
                 }
                 for column in 0..width {
-                    let value = take_value(&mut self.values[from * width + column]);
+                    let value = self.values[from * width + column].take();
                     self.values[to * width + column] = value;
                 }
                 to = from;

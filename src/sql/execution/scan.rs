@@ -397,7 +397,6 @@ pub(super) fn finish_row(
     {
         return Ok(None);
     }
-    let mut take = |value: &mut Value| std::mem::replace(value, Value::Null);
     let width = projection.map_or(decoded.len(), |p| p.positions.len());
     let mut row = Vec::with_capacity(width.max(capacity));
     match projection {
@@ -405,9 +404,9 @@ pub(super) fn finish_row(
             projection
                 .positions
                 .iter()
-                .map(|&position| decoded.get_mut(position).map_or(Value::Null, &mut take)),
+                .map(|&position| decoded.get_mut(position).map_or(Value::Null, Value::take)),
         ),
-        None => row.extend(decoded.iter_mut().map(take)),
+        None => row.extend(decoded.iter_mut().map(Value::take)),
     }
     Ok(Some(row))
 }

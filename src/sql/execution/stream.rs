@@ -97,7 +97,7 @@ impl ProjectOperator {
         // no other output's value.
         let take = |row: &mut Row, slot: usize| {
             row.get_mut(slot)
-                .map(|value| std::mem::replace(value, Value::Null))
+                .map(Value::take)
                 .ok_or_else(|| Error::Internal(format!("column offset {slot} out of range")))
         };
         if self.all_moved {

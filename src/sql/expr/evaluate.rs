@@ -228,25 +228,18 @@ impl Expr {
                 }
                 Ok(Some(comparison_holds(*op, sql_compare(&left, &right))))
             }
-            Expr::And(left, right) => {
+            Expr::And(left, right) | Expr::Or(left, right) => {
+                // The operand value that decides the result alone (false
+                // for AND, true for OR); the right side is not evaluated
+                // after it.
+                let decisive = matches!(self, Expr::Or(..));
                 let left = left.truth_value(row, context)?;
-                if left == Some(false) {
-                    return Ok(Some(false));
+                if left == Some(decisive) {
+                    return Ok(Some(decisive));
                 }
                 Ok(match (left, right.truth_value(row, context)?) {
-                    (_, Some(false)) => Some(false),
-                    (Some(true), Some(true)) => Some(true),
-                    _ => None,
-                })
-            }
-            Expr::Or(left, right) => {
-                let left = left.truth_value(row, context)?;
-                if left == Some(true) {
-                    return Ok(Some(true));
-                }
-                Ok(match (left, right.truth_value(row, context)?) {
-                    (_, Some(true)) => Some(true),
-                    (Some(false), Some(false)) => Some(false),
+                    (_, Some(value)) if value == decisive => Some(decisive),
+                    (Some(_), Some(_)) => Some(!decisive),
                     _ => None,
                 })
             }
