@@ -33,7 +33,7 @@
 //! length, so corrupt bytes give `Error::Corrupt`, never a panic.
 
 use super::catalog::IndexColumn;
-use super::types::Value;
+use super::types::{DataType, Value};
 use crate::error::{Error, Result};
 
 /// Appends the order-preserving key encoding of `value`.
@@ -137,6 +137,138 @@ pub struct IndexEntry {
     /// The length of the index key, the prefix a unique index compares.
     pub prefix: usize,
     pub has_null: bool,
+}
+
+/// Decodes the key encoding of a `data_type` value at the front of
+/// `bytes`, every byte inverted first when `inverted` (a descending index
+/// column's); returns the value and the encoding's length. A float key
+/// holds no sign of zero, so `-0` decodes as `0`.
+pub fn decode_key_value(
+    data_type: DataType,
+    bytes: &[u8],
+    inverted: bool,
+) -> Result<(Value, usize)> {
+    let byte = |index: usize| -> Result<u8> {
+        let byte = *bytes
+            .get(index)
+            .ok_or_else(|| Error::Corrupt("truncated key".into()))?;
+        Ok(if inverted { !byte } else { byte })
+    };
+    let word = || -> Result<u64> {
+        let mut word = 0u64;
+        for index in 0..8 {
+            word = word << 8 | u64::from(byte(index)?);
+        }
+        Ok(word)
+    };
+    let out_of_range = || Error::Corrupt(format!("a {data_type} key out of range"));
+    Ok(match data_type {
+        DataType::Boolean => match byte(0)? {
+            0 => (Value::Boolean(false), 1),
+            1 => (Value::Boolean(true), 1),
+            _ => return Err(Error::Corrupt("malformed boolean key".into())),
+        },
+        DataType::SmallInt | DataType::Integer | DataType::BigInt => {
+            let value = (word()? ^ (1 << 63)) as i64;
+            let value = match data_type {
+                DataType::SmallInt => {
+                    Value::SmallInt(i16::try_from(value).map_err(|_| out_of_range())?)
+                }
+                DataType::Integer => {
+                    Value::Integer(i32::try_from(value).map_err(|_| out_of_range())?)
+                }
+                _ => Value::BigInt(value),
+            };
+            (value, 8)
+        }
+        DataType::Real | DataType::Double => {
+            let ordered = word()?;
+            let bits = if ordered >> 63 == 1 {
+                ordered & !(1 << 63)
+            } else {
+                !ordered
+            };
+            let value = f64::from_bits(bits);
+            let value = match data_type {
+                DataType::Real => Value::Real(value as f32),
+                _ => Value::Double(value),
+            };
+            (value, 8)
+        }
+        DataType::Text | DataType::Varchar(_) => {
+            let mut text = Vec::new();
+            let mut index = 0;
+            loop {
+                let next = byte(index)?;
+                index += 1;
+                if next != 0 {
+                    text.push(next);
+                    continue;
+                }
+                index += 1;
+                match byte(index - 1)? {
+                    0xFF => text.push(0),
+                    0 => break,
+                    _ => return Err(Error::Corrupt("malformed text key".into())),
+                }
+            }
+            let text = String::from_utf8(text)
+                .map_err(|_| Error::Corrupt("a text key that is not UTF-8".into()))?;
+            (Value::Text(text.into()), index)
+        }
+    })
+}
+
+/// Decodes the primary-key values of `types` that make up all of `key`.
+pub fn decode_key(types: &[DataType], key: &[u8]) -> Result<Vec<Value>> {
+    let mut values = Vec::with_capacity(types.len());
+    let mut position = 0;
+    for data_type in types {
+        let (value, length) = decode_key_value(*data_type, &key[position..], false)?;
+        values.push(value);
+        position += length;
+    }
+    if position != key.len() {
+        return Err(Error::Corrupt("trailing bytes after a key".into()));
+    }
+    Ok(values)
+}
+
+/// Decodes the index key at the front of an index entry (`index key ‖
+/// row key`) of an index on `columns`, whose table columns have `types`:
+/// pushes each indexed value onto `values`, if given, in index order, and
+/// returns the index key's length, where the row key starts.
+pub fn decode_index_key(
+    columns: &[IndexColumn],
+    types: &[DataType],
+    entry: &[u8],
+    mut values: Option<&mut Vec<Value>>,
+) -> Result<usize> {
+    let mut position = 0;
+    for column in columns {
+        let data_type = *types
+            .get(column.column)
+            .ok_or_else(|| Error::Internal("index column outside the table".into()))?;
+        let marker = entry
+            .get(position)
+            .map(|&byte| if column.descending { !byte } else { byte })
+            .ok_or_else(|| Error::Corrupt("truncated index entry".into()))?;
+        position += 1;
+        let value = match marker {
+            0x01 => {
+                let (value, length) =
+                    decode_key_value(data_type, &entry[position..], column.descending)?;
+                position += length;
+                value
+            }
+            0x00 | 0x02 => Value::Null,
+            _ => return Err(Error::Corrupt("malformed index entry".into())),
+        };
+        if let Some(values) = values.as_mut() {
+            values.push(value);
+        }
+    }
+    Ok(position)
 }
 
 /// Encodes a row.
@@ -337,6 +469,77 @@ fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_keys_and_primary_keys_decode_to_their_values() {
+        let types = [
+            DataType::Integer,
+            DataType::Text,
+            DataType::Double,
+            DataType::SmallInt,
+            DataType::Boolean,
+        ];
+        let rows = [
+            vec![
+                Value::Integer(-7),
+                Value::Text("a\0b".into()),
+                Value::Double(-2.5),
+                Value::SmallInt(3),
+                Value::Boolean(true),
+            ],
+            vec![
+                Value::Null,
+                Value::Text("".into()),
+                Value::Null,
+                Value::SmallInt(-32768),
+                Value::Boolean(false),
+            ],
+        ];
+        for descending in [false, true] {
+            for nulls_first in [false, true] {
+                let columns: Vec<IndexColumn> = (0..types.len())
+                    .map(|column| IndexColumn {
+                        column,
+                        descending: descending == (column % 2 == 0),
+                        nulls_first,
+                    })
+                    .collect();
+                for row in &rows {
+                    let mut entry = Vec::new();
+                    encode_index_key(&columns, row, &mut entry).unwrap();
+                    let length = entry.len();
+                    entry.extend_from_slice(b"row key");
+                    let mut values = Vec::new();
+                    let start =
+                        decode_index_key(&columns, &types, &entry, Some(&mut values)).unwrap();
+                    assert_eq!(start, length);
+                    assert_eq!(&values, row);
+                }
+            }
+        }
+        let key = [Value::BigInt(i64::MIN), Value::Text("x".into())];
+        let encoded = encode_key(&key).unwrap();
+        assert_eq!(
+            decode_key(&[DataType::BigInt, DataType::Text], &encoded).unwrap(),
+            key
+        );
+        // Truncated, trailing or out-of-range bytes are corruption.
+        assert!(decode_key(&[DataType::BigInt], &encoded).is_err());
+        assert!(decode_key(&[DataType::BigInt, DataType::Text], &encoded[..9]).is_err());
+        assert!(
+            decode_key(
+                &[DataType::SmallInt],
+                &encode_key(&[Value::BigInt(1 << 20)]).unwrap()
+            )
+            .is_err()
+        );
+        let columns = [IndexColumn {
+            column: 0,
+            descending: false,
+            nulls_first: false,
+        }];
+        assert!(decode_index_key(&columns, &types, &[0x07], None).is_err());
+    }
 
     #[test]
     fn a_partial_decode_keeps_the_wanted_columns_and_reads_up_to_the_last() {

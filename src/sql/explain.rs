@@ -24,10 +24,11 @@
 
 use std::ops::Bound;
 
+use super::catalog::Table;
 use super::expr::{ColumnId, Expr, Subquery, SubqueryKind};
 use super::plan::{
-    Access, Aggregate, AggregateFunction, ColumnCatalog, JoinKind, JoinStrategy, LogicalPlan,
-    SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
+    Access, Aggregate, AggregateFunction, ColumnCatalog, IndexAccess, JoinKind, JoinStrategy,
+    LogicalPlan, SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
 };
 use super::types::Value;
 
@@ -185,23 +186,13 @@ impl Names<'_> {
                             table.name
                         )
                     }
+                    Access::Index(access) => self.index_scan(table, access, &alias, &mut details),
                     Access::Range { start, end } => {
                         let key = table
                             .primary_key
                             .first()
                             .map_or("?", |c| table.columns[*c].name.as_str());
-                        let range: Vec<String> = [(start, ">=", ">"), (end, "<=", "<")]
-                            .into_iter()
-                            .filter_map(|(bound, inclusive, exclusive)| match bound {
-                                Bound::Included(e) => {
-                                    Some(format!("{key} {inclusive} {}", self.expr(e)))
-                                }
-                                Bound::Excluded(e) => {
-                                    Some(format!("{key} {exclusive} {}", self.expr(e)))
-                                }
-                                Bound::Unbounded => None,
-                            })
-                            .collect();
+                        let range = self.bounds(key, start, end);
                         details.push(format!("Key Range: {}", range.join(" AND ")));
                         format!(
                             "Key Range Scan using {} on {}{alias}",
@@ -427,6 +418,64 @@ impl Names<'_> {
             .map(|e| self.expr(e))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// A secondary-index access: its title, and its condition among the
+    /// details (`Index Cond`, as PostgreSQL labels it).
+    fn index_scan(
+        &self,
+        table: &Table,
+        access: &IndexAccess,
+        alias: &str,
+        details: &mut Vec<String>,
+    ) -> String {
+        let Some(index) = table.indexes.get(access.index) else {
+            return format!("Index Scan using ? on {}{alias}", table.name);
+        };
+        let name = |position: usize| {
+            index
+                .columns
+                .get(position)
+                .map_or("?", |c| table.columns[c.column].name.as_str())
+        };
+        let mut conditions: Vec<String> = access
+            .equal
+            .iter()
+            .enumerate()
+            .map(|(position, value)| match value {
+                Some(value) => format!("{} = {}", name(position), self.expr(value)),
+                None => format!("{} IS NULL", name(position)),
+            })
+            .collect();
+        if access.not_null {
+            conditions.push(format!("{} IS NOT NULL", name(access.equal.len())));
+        }
+        conditions.extend(self.bounds(name(access.equal.len()), &access.lower, &access.upper));
+        if !conditions.is_empty() {
+            details.push(format!("Index Cond: {}", conditions.join(" AND ")));
+        }
+        let kind = if access.covering {
+            "Index Only Scan"
+        } else {
+            "Index Scan"
+        };
+        let backward = if access.backward { " Backward" } else { "" };
+        format!(
+            "{kind}{backward} using {} on {}{alias}",
+            index.name, table.name
+        )
+    }
+
+    /// `column >= low`, `column < high`: a range's bounds as conditions.
+    fn bounds(&self, column: &str, low: &Bound<Expr>, high: &Bound<Expr>) -> Vec<String> {
+        [(low, ">=", ">"), (high, "<=", "<")]
+            .into_iter()
+            .filter_map(|(bound, inclusive, exclusive)| match bound {
+                Bound::Included(e) => Some(format!("{column} {inclusive} {}", self.expr(e))),
+                Bound::Excluded(e) => Some(format!("{column} {exclusive} {}", self.expr(e))),
+                Bound::Unbounded => None,
+            })
+            .collect()
     }
 
     fn expr(&self, expr: &Expr) -> String {

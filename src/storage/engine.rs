@@ -57,22 +57,9 @@ impl KeyRange {
 
     /// Keys starting with `prefix`.
     pub fn prefix(prefix: &[u8]) -> KeyRange {
-        let start = Bound::Included(prefix.to_vec());
-        // The first key after every key with this prefix: increment the last
-        // byte that is not 0xFF and cut the rest.
-        let mut end = prefix.to_vec();
-        while let Some(last) = end.pop() {
-            if last < 0xFF {
-                end.push(last + 1);
-                return KeyRange {
-                    start,
-                    end: Bound::Excluded(end),
-                };
-            }
-        }
         KeyRange {
-            start,
-            end: Bound::Unbounded,
+            start: Bound::Included(prefix.to_vec()),
+            end: prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded),
         }
     }
 
@@ -110,6 +97,20 @@ impl KeyRange {
             _ => false,
         }
     }
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix`: its last byte that is not `FF` raised by one, the rest cut
+/// (`None`: there is none, every byte is `FF`).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last < 0xFF {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
 }
 
 /// One key–value entry.
@@ -397,4 +398,18 @@ impl Iterator for Scan<'_> {
 /// Scans a range of a tree of an engine.
 pub fn scan(engine: &dyn Engine, tree: TreeId, range: KeyRange, direction: Direction) -> Scan<'_> {
     Scan::new(engine, tree, range, direction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_successor_skips_trailing_ff() {
+        assert_eq!(prefix_successor(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_successor(&[1, 0xFF, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_successor(&[0xFF]), None);
+        let range = KeyRange::prefix(&[7, 0xFF]);
+        assert!(range.contains(&[7, 0xFF, 0]) && !range.contains(&[8]));
+    }
 }

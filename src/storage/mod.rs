@@ -35,6 +35,6 @@ pub mod wal;
 pub use btree_engine::BTreeEngine;
 pub use engine::{
     CheckpointHook, Cursor, Direction, Engine, Entry, EntryBatch, KeyRange, Scan, StoreEntry,
-    TreeId, scan,
+    TreeId, prefix_successor, scan,
 };
 pub use memory::MemoryEngine;

@@ -27,10 +27,10 @@
 //!
 //! The look and the insert run under one unique stripe of the index key,
 //! so two inserts of one key cannot both find it free (1). At SERIALIZABLE,
-//! a duplicate that committed after the reader's snapshot was already
-//! reported to SSI by the row's write, which happens first, as PostgreSQL
-//! writes the heap tuple before its index entries: two transactions that
-//! each read "no such row" and then insert it give 40001, not 23505.
+//! an insert that finds a duplicate still counts as a write of its entry
+//! for the readers of the key (PostgreSQL's conflict-in check before a
+//! unique violation): two transactions that each read "no such row" (by
+//! index or by scan) and then insert it give 40001, not 23505.
 //!
 //! Invariants:
 //! 1. A unique stripe is held only around one index key's look and entry
@@ -51,7 +51,7 @@ use super::mvcc::{
 use super::relation_lock::RelationLockMode;
 use super::scan::MvccScan;
 use crate::error::Result;
-use crate::storage::{Direction, KeyRange, TreeId};
+use crate::storage::{Direction, KeyRange, TreeId, prefix_successor};
 
 /// What a unique look found.
 enum Look {
@@ -163,12 +163,16 @@ impl Transaction {
                     return Ok(true);
                 }
                 Look::Duplicate => {
-                    // A SERIALIZABLE writer that waited for the duplicate's
-                    // writer may have been doomed by its commit: report
-                    // that (40001) rather than the duplicate, as PostgreSQL
-                    // checks for a conflict before a unique violation.
+                    // At SERIALIZABLE the insert is a write into the range
+                    // of everyone who read the key, whether or not it
+                    // lands: a reader that found the key absent, and
+                    // whose insert then committed, is a conflict (40001)
+                    // rather than the duplicate, as PostgreSQL checks for
+                    // a conflict before it reports a unique violation. A
+                    // writer that waited for the duplicate's writer may
+                    // also have been doomed by its commit.
                     if let Some(handle) = &self.ssi {
-                        mvcc.ssi.check(handle)?;
+                        mvcc.ssi.wrote(handle, tree, key)?;
                     }
                     return Ok(false);
                 }
@@ -192,7 +196,7 @@ impl Transaction {
         escaped.truncate(escaped.len() - 2);
         let range = KeyRange {
             start: Bound::Included(escaped.clone()),
-            end: successor(&escaped).map_or(Bound::Unbounded, Bound::Excluded),
+            end: prefix_successor(&escaped).map_or(Bound::Unbounded, Bound::Excluded),
         };
         // The versions of one entry (oldest first) and its escaped key.
         let mut versions: Vec<Vec<u8>> = Vec::new();
@@ -241,31 +245,11 @@ impl Transaction {
     }
 }
 
-/// The smallest byte string greater than every string starting with
-/// `prefix` (`None`: there is none).
-fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut out = prefix.to_vec();
-    while let Some(last) = out.pop() {
-        if last < 0xFF {
-            out.push(last + 1);
-            return Some(out);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::txn::IsolationLevel;
     use crate::txn::mvcc::tests::setup;
-
-    #[test]
-    fn successor_skips_trailing_ff() {
-        assert_eq!(successor(&[1, 2]), Some(vec![1, 3]));
-        assert_eq!(successor(&[1, 0xFF, 0xFF]), Some(vec![2]));
-        assert_eq!(successor(&[0xFF]), None);
-    }
 
     #[test]
     fn unique_entries_conflict_on_their_prefix_only() {

@@ -53,6 +53,7 @@ mod distinct;
 pub mod dml;
 mod hash;
 mod hash_join;
+mod index_scan;
 mod join;
 mod read_ahead;
 mod scan;
@@ -70,12 +71,11 @@ pub use read_ahead::workers_started as read_ahead_workers_started;
 pub use scan::{Projection, ScanOperator};
 pub use sort::compare_keys;
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{Access, JoinStrategy, LogicalPlan, SortKey, TableFunction};
+use crate::sql::plan::{Access, JoinStrategy, LogicalPlan, SortKey, TableFunction, map_bound};
 use crate::sql::types::Row;
 
 use aggregate::AggregateOperator;
@@ -446,18 +446,13 @@ pub fn build_scan(
         Access::Full => Access::Full,
         Access::Key(key) => Access::Key(keys.compile_all(key)?),
         Access::Range { start, end } => {
-            let bound = |bound: &Bound<Expr>| -> Result<Bound<Expr>> {
-                Ok(match bound {
-                    Bound::Included(e) => Bound::Included(keys.compile(e)?),
-                    Bound::Excluded(e) => Bound::Excluded(keys.compile(e)?),
-                    Bound::Unbounded => Bound::Unbounded,
-                })
-            };
+            let mut compile = |e: Expr| keys.compile(&e);
             Access::Range {
-                start: bound(start)?,
-                end: bound(end)?,
+                start: map_bound(start.clone(), &mut compile)?,
+                end: map_bound(end.clone(), &mut compile)?,
             }
         }
+        Access::Index(index) => Access::Index(index.clone().try_map(|e| keys.compile(&e))?),
     };
     let filter = Layout::new(columns, outer).compile_option(filter)?;
     let projection =

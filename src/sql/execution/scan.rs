@@ -1,4 +1,5 @@
-//! Table access: a whole table, a primary-key range, or one key.
+//! Table access: a whole table, a primary-key range, one key, or the rows
+//! a secondary index lists (`index_scan.rs`).
 //!
 //! The access path's expressions (key values, range bounds) are evaluated
 //! once, when the first row is pulled, then converted to key bytes. A key
@@ -16,6 +17,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use super::context::Context;
+use super::index_scan;
 use super::read_ahead::{READ_AHEAD_AFTER, ReadAhead};
 use crate::error::{Error, Result};
 use crate::sql::catalog::Table;
@@ -40,6 +42,8 @@ pub struct ScanOperator {
     key: Vec<u8>,
     bytes: Vec<u8>,
     decoded: Row,
+    /// The index entry read last (an index access's).
+    entry: Vec<u8>,
     /// Rows read from storage since the scan opened.
     rows_read: usize,
     /// Values each returned row has room for (`Operator::reserve_width`).
@@ -88,6 +92,8 @@ enum ScanState {
     Scanning(Box<MvccScan>),
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
+    /// Streaming the entries of a secondary index.
+    Index(Box<MvccScan>),
     /// A key lookup: whether it found a row not returned yet (its key
     /// and stored row are in the scan's buffers).
     Single(bool),
@@ -110,6 +116,7 @@ impl ScanOperator {
             key: Vec::new(),
             bytes: Vec::new(),
             decoded: Vec::new(),
+            entry: Vec::new(),
             rows_read: 0,
             row_capacity: 0,
             keyed: false,
@@ -212,6 +219,51 @@ impl ScanOperator {
                     }
                     &self.bytes
                 }
+                ScanState::Index(scan) => {
+                    let Access::Index(access) = &self.access else {
+                        return Err(Error::Internal("an index scan without its access".into()));
+                    };
+                    if !scan.next_into(&mut self.entry, &mut self.bytes)? {
+                        self.state = ScanState::Done;
+                        return Ok(None);
+                    }
+                    let index = index_scan::index_of(&self.table, access)?;
+                    if access.covering {
+                        index_scan::covered_row(
+                            &self.table,
+                            index,
+                            &self.entry,
+                            &mut self.decoded,
+                        )?;
+                        let row = finish_row(
+                            &mut self.decoded,
+                            self.projection.as_ref(),
+                            self.filter.as_ref(),
+                            self.row_capacity,
+                            context,
+                        )?;
+                        if row.is_some() {
+                            return Ok(row);
+                        }
+                        continue;
+                    }
+                    // The row the entry was written with: visible to every
+                    // snapshot that sees the entry (`txn/index.rs`).
+                    let start = index_scan::row_key_start(&self.table, index, &self.entry)?;
+                    self.key.clear();
+                    self.key.extend_from_slice(&self.entry[start..]);
+                    if !context.transaction()?.get_into(
+                        self.table.tree,
+                        &self.key,
+                        &mut self.bytes,
+                    )? {
+                        return Err(Error::Internal(format!(
+                            "index {} lists a row its table does not show",
+                            index.name
+                        )));
+                    }
+                    &self.bytes
+                }
                 ScanState::ReadAhead(read_ahead) => {
                     // Decoded by the worker (read-ahead invariant 2).
                     let Some(values) = read_ahead.next()? else {
@@ -289,6 +341,18 @@ impl ScanOperator {
                     .get_into(tree, &self.key, &mut self.bytes)?;
                 Ok(ScanState::Single(found))
             }
+            Access::Index(access) => {
+                let Some(range) = index_scan::entry_range(&self.table, access, context)? else {
+                    return Ok(ScanState::Done);
+                };
+                let tree = index_scan::index_of(&self.table, access)?.tree;
+                let direction = match access.backward {
+                    true => Direction::Backward,
+                    false => Direction::Forward,
+                };
+                let scan = context.transaction()?.scan(tree, range, direction);
+                Ok(ScanState::Index(Box::new(scan)))
+            }
             Access::Range { start, end } => {
                 let data_type = self
                     .table
@@ -315,7 +379,11 @@ impl ScanOperator {
 
 /// Evaluates a key expression and converts it to the column's type; `None`
 /// if it is NULL (no key can equal NULL).
-fn key_value(expr: &Expr, data_type: DataType, context: &mut Context<'_>) -> Result<Option<Value>> {
+pub(super) fn key_value(
+    expr: &Expr,
+    data_type: DataType,
+    context: &mut Context<'_>,
+) -> Result<Option<Value>> {
     let value = expr.evaluate(&[], context)?;
     if value.is_null() {
         return Ok(None);

@@ -2,7 +2,10 @@
 //! the scan (joining the scan's own filter, if any), and the scan reads
 //! only the keys the predicate can match:
 //! 1. `pk = v` on every primary-key column → one key lookup;
-//! 2. `pk <op> v` bounds on a single-column primary key → a key range.
+//! 2. `pk <op> v` bounds on a single-column primary key → a key range;
+//! 3. equalities (or `IS NULL` tests) on an index's leading columns and
+//!    bounds on the next one → a read of that index's entries in that
+//!    range ([`choose`] ranks the candidates).
 //!
 //! Here `v` is any expression that reads none of the scanned row's columns
 //! (a literal, a parameter, an outer query's column, an uncorrelated
@@ -19,38 +22,62 @@ use super::OptimizerContext;
 use crate::error::Result;
 use crate::sql::catalog::Table;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
-use crate::sql::plan::{Access, LogicalPlan};
+use crate::sql::plan::{Access, IndexAccess, JoinStrategy, LogicalPlan};
 use crate::sql::types::DataType;
 
 pub fn access_path(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
-    plan.transform_up(&mut |node| {
-        Ok(match node {
-            LogicalPlan::Filter { input, predicate } => match *input {
+    rewrite(plan, false, context)
+}
+
+/// The rule over `plan`; `key_order`: its rows must come in primary-key
+/// order (it is, through filters, an input of a merge join, which
+/// `join_strategy` chose for a scan in key order), so only key accesses
+/// qualify.
+fn rewrite(
+    plan: LogicalPlan,
+    key_order: bool,
+    context: &mut OptimizerContext<'_>,
+) -> Result<LogicalPlan> {
+    crate::sql::stack::check()?;
+    Ok(match plan {
+        LogicalPlan::Filter { input, predicate } => match rewrite(*input, key_order, context)? {
+            LogicalPlan::Scan {
+                table,
+                columns,
+                access: Access::Full,
+                filter,
+            } => {
+                let predicate = match filter {
+                    Some(filter) => Expr::and(filter, predicate),
+                    None => predicate,
+                };
+                let access = choose(&table, &columns, &predicate, key_order, context);
                 LogicalPlan::Scan {
                     table,
                     columns,
-                    access: Access::Full,
-                    filter,
-                } => {
-                    let predicate = match filter {
-                        Some(filter) => Expr::and(filter, predicate),
-                        None => predicate,
-                    };
-                    let access = choose(&table, &columns, &predicate, context);
-                    LogicalPlan::Scan {
-                        table,
-                        columns,
-                        access,
-                        filter: Some(predicate),
-                    }
+                    access,
+                    filter: Some(predicate),
                 }
-                input => LogicalPlan::Filter {
-                    input: Box::new(input),
-                    predicate,
-                },
+            }
+            input => LogicalPlan::Filter {
+                input: Box::new(input),
+                predicate,
             },
-            other => other,
-        })
+        },
+        LogicalPlan::Join {
+            left,
+            right,
+            kind,
+            condition,
+            strategy: strategy @ JoinStrategy::Merge { .. },
+        } => LogicalPlan::Join {
+            left: Box::new(rewrite(*left, true, context)?),
+            right: Box::new(rewrite(*right, true, context)?),
+            kind,
+            condition,
+            strategy,
+        },
+        other => other.map_inputs(|input| rewrite(input, false, context))?,
     })
 }
 
@@ -59,8 +86,10 @@ pub fn access_path(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Res
 fn key_compatible(column: DataType, key: Option<DataType>) -> bool {
     let Some(key) = key else { return false };
     (column.is_integer() && key.is_integer())
+        // An integer compared with a float converts to double precision,
+        // as the executor converts the key (`scan.rs`, `key_value`).
         || (matches!(column, DataType::Real | DataType::Double)
-            && matches!(key, DataType::Real | DataType::Double))
+            && (matches!(key, DataType::Real | DataType::Double) || key.is_integer()))
         || (column.is_text() && key.is_text())
         || (column == DataType::Boolean && key == DataType::Boolean)
 }
@@ -107,16 +136,67 @@ fn column_comparison<'e>(
     }
 }
 
-/// The narrowest access the predicate allows.
+/// `column IS NULL` (or, `negated`, `IS NOT NULL`) on a scanned column:
+/// its table column index.
+fn null_test(expr: &Expr, columns: &[ColumnId], negated: bool) -> Option<usize> {
+    match expr {
+        Expr::IsNull {
+            expr,
+            negated: test_negated,
+        } if *test_negated == negated => match expr.as_ref() {
+            Expr::Column(id) => columns.iter().position(|c| c == id),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The bounds the comparisons put on table column `column`.
+fn bounds_on(
+    comparisons: &[(usize, BinaryOp, &Expr)],
+    column: usize,
+) -> (Bound<Expr>, Bound<Expr>) {
+    let (mut lower, mut upper) = (Bound::Unbounded, Bound::Unbounded);
+    for (c, op, value) in comparisons {
+        if *c != column {
+            continue;
+        }
+        let value = (*value).clone();
+        match op {
+            BinaryOp::Greater => lower = Bound::Excluded(value),
+            BinaryOp::GreaterOrEqual => lower = Bound::Included(value),
+            BinaryOp::Less => upper = Bound::Excluded(value),
+            BinaryOp::LessOrEqual => upper = Bound::Included(value),
+            _ => {}
+        }
+    }
+    (lower, upper)
+}
+
+fn bounded(lower: &Bound<Expr>, upper: &Bound<Expr>) -> bool {
+    !matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded))
+}
+
+/// The narrowest access the predicate allows. Without statistics the
+/// order is by form, as PostgreSQL's planner before costs:
+/// 1. the whole primary key by equalities: one key lookup;
+/// 2. a unique index's every column by equalities: at most one entry;
+/// 3. the index whose leading columns the most equalities (or `IS NULL`
+///    tests) fix, with a range on the next column breaking ties, then the
+///    index with fewer columns;
+/// 4. a range of a single-column primary key (no row lookups);
+/// 5. a range of an index's leading column;
+/// 6. the whole table.
 fn choose(
     table: &Table,
     columns: &[ColumnId],
     predicate: &Expr,
+    key_order: bool,
     context: &OptimizerContext<'_>,
 ) -> Access {
-    let comparisons: Vec<(usize, BinaryOp, &Expr)> = predicate
-        .conjuncts()
-        .into_iter()
+    let conjuncts = predicate.conjuncts();
+    let comparisons: Vec<(usize, BinaryOp, &Expr)> = conjuncts
+        .iter()
         .filter_map(|conjunct| column_comparison(conjunct, columns))
         .filter(|(column, _, value)| {
             table
@@ -125,39 +205,90 @@ fn choose(
                 .is_some_and(|c| key_compatible(c.data_type, static_type(value, context)))
         })
         .collect();
-    let mut key = Vec::new();
-    for column in &table.primary_key {
-        match comparisons
+    let null_tests: Vec<usize> = conjuncts
+        .iter()
+        .filter_map(|conjunct| null_test(conjunct, columns, false))
+        .collect();
+    let not_null_tests: Vec<usize> = conjuncts
+        .iter()
+        .filter_map(|conjunct| null_test(conjunct, columns, true))
+        .collect();
+    let equality = |column: usize| {
+        comparisons
             .iter()
-            .find(|(c, op, _)| c == column && *op == BinaryOp::Equal)
-        {
-            Some((_, _, value)) => key.push((*value).clone()),
-            None => break,
-        }
-    }
+            .find(|(c, op, _)| *c == column && *op == BinaryOp::Equal)
+            .map(|(_, _, value)| (*value).clone())
+    };
+    let key: Vec<Expr> = table
+        .primary_key
+        .iter()
+        .map_while(|c| equality(*c))
+        .collect();
     if !table.primary_key.is_empty() && key.len() == table.primary_key.len() {
         return Access::Key(key);
     }
-    let (mut start, mut end) = (Bound::Unbounded, Bound::Unbounded);
-    if let [column] = table.primary_key.as_slice() {
-        for (c, op, value) in &comparisons {
-            if c != column {
-                continue;
-            }
-            let value = (*value).clone();
-            match op {
-                BinaryOp::Greater => start = Bound::Excluded(value),
-                BinaryOp::GreaterOrEqual => start = Bound::Included(value),
-                BinaryOp::Less => end = Bound::Excluded(value),
-                BinaryOp::LessOrEqual => end = Bound::Included(value),
-                _ => {}
+    // The best index access and its rank: (unique hit, fixed columns,
+    // bounded next column, fewer columns).
+    let mut best: Option<((bool, usize, bool, isize), IndexAccess)> = None;
+    let indexes = if key_order {
+        &[][..]
+    } else {
+        &table.indexes[..]
+    };
+    for (position, index) in indexes.iter().enumerate() {
+        let mut equal = Vec::new();
+        for column in &index.columns {
+            match equality(column.column) {
+                Some(value) => equal.push(Some(value)),
+                None if null_tests.contains(&column.column) => equal.push(None),
+                None => break,
             }
         }
+        let next = index.columns.get(equal.len()).map(|next| next.column);
+        let (lower, upper) = match next {
+            Some(next) => bounds_on(&comparisons, next),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let not_null = next.is_some_and(|next| not_null_tests.contains(&next));
+        let has_bounds = bounded(&lower, &upper);
+        if equal.is_empty() && !has_bounds {
+            continue;
+        }
+        let unique_hit =
+            index.unique && equal.len() == index.columns.len() && equal.iter().all(Option::is_some);
+        let rank = (
+            unique_hit,
+            equal.len(),
+            has_bounds,
+            -(index.columns.len() as isize),
+        );
+        if best.as_ref().is_none_or(|(best, _)| rank > *best) {
+            let access = IndexAccess {
+                index: position,
+                equal,
+                lower,
+                upper,
+                not_null,
+                backward: false,
+                covering: false,
+            };
+            best = Some((rank, access));
+        }
     }
-    if matches!((&start, &end), (Bound::Unbounded, Bound::Unbounded)) {
-        Access::Full
-    } else {
-        Access::Range { start, end }
+    if let Some(((_, fixed, _, _), access)) = &best
+        && *fixed > 0
+    {
+        return Access::Index(access.clone());
+    }
+    if let [column] = table.primary_key.as_slice() {
+        let (start, end) = bounds_on(&comparisons, *column);
+        if bounded(&start, &end) {
+            return Access::Range { start, end };
+        }
+    }
+    match best {
+        Some((_, access)) => Access::Index(access),
+        None => Access::Full,
     }
 }
 
@@ -299,6 +430,86 @@ mod tests {
                 Expr::Column(ids[0]),
                 Expr::Literal(Value::Integer(1)),
             )
+        });
+        assert_eq!(access(&plan), &Access::Full);
+    }
+
+    fn with_index(mut table: Table, name: &str, columns: &[usize], unique: bool) -> Table {
+        table.indexes.push(crate::sql::catalog::Index {
+            name: name.into(),
+            tree: 20 + table.indexes.len() as u64,
+            unique,
+            nulls_not_distinct: false,
+            constraint: false,
+            columns: columns
+                .iter()
+                .map(|&column| crate::sql::catalog::IndexColumn {
+                    column,
+                    descending: false,
+                    nulls_first: false,
+                })
+                .collect(),
+        });
+        table
+    }
+
+    fn literal(value: i32) -> Expr {
+        Expr::Literal(Value::Integer(value))
+    }
+
+    #[test]
+    fn indexes_rank_by_what_the_predicate_fixes() {
+        // b = 1: the index on (b) beats a full scan.
+        let indexed = with_index(table(vec![0]), "t_b", &[1], false);
+        let plan = optimize(indexed.clone(), |ids| {
+            compare(BinaryOp::Equal, Expr::Column(ids[1]), literal(1))
+        });
+        let Access::Index(found) = access(&plan) else {
+            panic!("expected an index read, got {plan:?}");
+        };
+        assert_eq!((found.index, found.equal.len()), (0, 1));
+        // A unique index fixed whole beats one with more columns fixed in
+        // part... here (b, a) with only b fixed against unique (b).
+        let two = with_index(
+            with_index(table(vec![]), "t_b_a", &[1, 0], false),
+            "t_b",
+            &[1],
+            true,
+        );
+        let plan = optimize(two, |ids| {
+            compare(BinaryOp::Equal, Expr::Column(ids[1]), literal(1))
+        });
+        let Access::Index(found) = access(&plan) else {
+            panic!("expected an index read, got {plan:?}");
+        };
+        assert_eq!(found.index, 1, "the unique index");
+        // A range on a single-column primary key beats an index range.
+        let plan = optimize(indexed.clone(), |ids| {
+            Expr::and(
+                compare(BinaryOp::Greater, Expr::Column(ids[0]), literal(1)),
+                compare(BinaryOp::Less, Expr::Column(ids[1]), literal(5)),
+            )
+        });
+        assert!(matches!(access(&plan), Access::Range { .. }));
+        // IS NULL fixes an index column; a range on the next one bounds it.
+        let plan = optimize(with_index(table(vec![]), "t_b_a", &[1, 0], false), |ids| {
+            Expr::and(
+                Expr::IsNull {
+                    expr: Box::new(Expr::Column(ids[1])),
+                    negated: false,
+                },
+                compare(BinaryOp::GreaterOrEqual, Expr::Column(ids[0]), literal(3)),
+            )
+        });
+        let Access::Index(found) = access(&plan) else {
+            panic!("expected an index read, got {plan:?}");
+        };
+        assert_eq!(found.equal, vec![None]);
+        assert_eq!(found.lower, Bound::Included(literal(3)));
+        assert_eq!(found.upper, Bound::Unbounded);
+        // A column the index does not lead with does not use it.
+        let plan = optimize(indexed, |ids| {
+            compare(BinaryOp::NotEqual, Expr::Column(ids[1]), literal(1))
         });
         assert_eq!(access(&plan), &Access::Full);
     }

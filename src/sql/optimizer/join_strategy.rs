@@ -2,7 +2,8 @@
 //! equalities between its two sides (`l = r`, `l` reading only the left
 //! input and `r` only the right) gets a faster strategy:
 //! 1. **key lookup** (parameterized nested loop): the right input is a
-//!    table whose whole primary key the equalities fix, the join is INNER,
+//!    table whose whole primary key, or an index's leading column, the
+//!    equalities fix (an index nested loop), the join is INNER,
 //!    LEFT, semi or anti, and the left input is restricted (filtered or
 //!    itself a join): the condition moves into the right input, which then
 //!    reads one key per left row (`access_path` turns it into a lookup);
@@ -242,7 +243,9 @@ fn base_scan(plan: &LogicalPlan) -> Option<&LogicalPlan> {
 }
 
 /// Whether the right input is a (filtered) table scan whose whole primary
-/// key the right sides of `keys` name.
+/// key, or the leading column of one of its indexes, the right sides of
+/// `keys` name: a lookup by the left row's values then reads only the
+/// matching rows (`access_path` picks the key lookup or index read).
 fn fixes_primary_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     let Some(LogicalPlan::Scan {
         table,
@@ -253,10 +256,16 @@ fn fixes_primary_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     else {
         return false;
     };
-    !table.primary_key.is_empty()
-        && table.primary_key.iter().all(|column| {
-            keys.iter()
-                .any(|(_, r)| *r == Expr::Column(columns[*column]))
+    let named = |column: &usize| {
+        keys.iter()
+            .any(|(_, r)| *r == Expr::Column(columns[*column]))
+    };
+    (!table.primary_key.is_empty() && table.primary_key.iter().all(named))
+        || table.indexes.iter().any(|index| {
+            index
+                .columns
+                .first()
+                .is_some_and(|first| named(&first.column))
         })
 }
 

@@ -13,13 +13,15 @@
 //! | 3 | `pushdown` | moves each filter conjunct down as far as its columns allow: into join inputs and conditions, below projections, sorts, aggregates, set operations |
 //! | 4 | `join_order` | rebuilds each tree of inner joins left-deep in a greedy order that follows the conditions |
 //! | 5 | `join_strategy` | picks key lookup, merge or hash for joins with equality conditions |
-//! | 6 | `access_path` | merges a filter into the table scan below it and picks a key lookup or key range when the predicate allows |
-//! | 7 | `prune` | gives each table scan a projection to the columns the operators above read, so the rest are never decoded or carried |
+//! | 6 | `access_path` | merges a filter into the table scan below it and picks a key lookup, key range or index read when the predicate allows (key order kept for merge-join inputs) |
+//! | 7 | `ordered_scan` | drops a sort the scan's order already gives (switching to an index under a LIMIT), and reads `min`/`max` as the first row of such an order |
+//! | 8 | `prune` | gives each table scan a projection to the columns the operators above read, so the rest are never decoded or carried |
 
 mod access_path;
 mod decorrelate;
 mod join_order;
 mod join_strategy;
+mod ordered_scan;
 mod prune;
 mod pushdown;
 mod simplify;
@@ -49,6 +51,7 @@ const RULES: &[(&str, Rule)] = &[
     ("join_order", join_order::join_order),
     ("join_strategy", join_strategy::join_strategy),
     ("access_path", access_path::access_path),
+    ("ordered_scan", ordered_scan::ordered_scan),
     ("prune", prune::prune),
 ];
 

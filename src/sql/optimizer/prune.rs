@@ -26,7 +26,8 @@
 use super::OptimizerContext;
 use crate::error::Result;
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{JoinKind, JoinStrategy, LogicalPlan};
+use crate::sql::plan::{Access, JoinKind, JoinStrategy, LogicalPlan};
+use crate::sql::types::DataType;
 
 /// The rule: the plan's output is what its consumer reads.
 pub fn prune(plan: LogicalPlan, _context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
@@ -43,12 +44,58 @@ fn read(expr: &Expr, set: &mut Vec<ColumnId>) {
     });
 }
 
+/// Marks a scan through an index covering when the entries hold every
+/// column read above (`required`) and by the scan's filter: the indexed
+/// columns and the primary key's (the row key every entry ends with). A
+/// table without a primary key keys its rows by hidden ids, so there only
+/// the indexed columns count.
+fn cover(plan: LogicalPlan, required: &[ColumnId]) -> LogicalPlan {
+    let LogicalPlan::Scan {
+        table,
+        columns,
+        access: Access::Index(mut access),
+        filter,
+    } = plan
+    else {
+        return plan;
+    };
+    let mut read_here = required.to_vec();
+    if let Some(filter) = &filter {
+        read(filter, &mut read_here);
+    }
+    // A float key holds no sign of zero: -0 would come back as 0.
+    let held = |id: &ColumnId| {
+        columns.iter().position(|c| c == id).is_none_or(|position| {
+            let float = matches!(
+                table.columns[position].data_type,
+                DataType::Real | DataType::Double
+            );
+            !float
+                && (table.primary_key.contains(&position)
+                    || table.indexes.get(access.index).is_some_and(|index| {
+                        index.columns.iter().any(|column| column.column == position)
+                    }))
+        })
+    };
+    access.covering = read_here.iter().all(held);
+    LogicalPlan::Scan {
+        table,
+        columns,
+        access: Access::Index(access),
+        filter,
+    }
+}
+
 /// Prunes `plan`, of whose output only `required` is read above.
 fn prune_node(plan: LogicalPlan, required: &[ColumnId]) -> Result<LogicalPlan> {
     // As deep as the plan: a deep plan is an error (54001), not an overflow.
     crate::sql::stack::check()?;
     match plan {
-        LogicalPlan::Scan { ref columns, .. } => {
+        LogicalPlan::Scan { .. } => {
+            let plan = cover(plan, required);
+            let LogicalPlan::Scan { ref columns, .. } = plan else {
+                unreachable!("cover returns the scan it was given");
+            };
             let kept: Vec<ColumnId> = columns
                 .iter()
                 .copied()

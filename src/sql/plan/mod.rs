@@ -222,6 +222,76 @@ pub enum Access {
         start: Bound<Expr>,
         end: Bound<Expr>,
     },
+    /// The rows a secondary index lists under a key prefix.
+    Index(IndexAccess),
+}
+
+/// A read through a secondary index: the entries whose leading columns
+/// equal `equal` and whose next column lies within `lower` and `upper`,
+/// in the index's order or backward. Each entry leads to its row by the
+/// row key it ends with, unless the read is `covering`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexAccess {
+    /// The index's position in its table's `indexes`.
+    pub index: usize,
+    /// Row-independent values of the leading index columns, in index
+    /// order; `None` stands for `IS NULL`.
+    pub equal: Vec<Option<Expr>>,
+    /// Bounds on the index column after them, in SQL value order (not
+    /// the index's: a descending column reads them in reverse).
+    pub lower: Bound<Expr>,
+    pub upper: Bound<Expr>,
+    /// The next column's NULL entries are skipped (its `IS NOT NULL`
+    /// test; a bound skips them anyway).
+    pub not_null: bool,
+    /// Entries in the reverse of the index's order.
+    pub backward: bool,
+    /// Every column the query reads is in the entry (indexed or part of
+    /// the primary key), so the rows themselves are never read.
+    pub covering: bool,
+}
+
+impl IndexAccess {
+    /// The access's expressions.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        fn bound(bound: &Bound<Expr>) -> Option<&Expr> {
+            match bound {
+                Bound::Included(e) | Bound::Excluded(e) => Some(e),
+                Bound::Unbounded => None,
+            }
+        }
+        self.equal
+            .iter()
+            .flatten()
+            .chain(bound(&self.lower))
+            .chain(bound(&self.upper))
+    }
+
+    /// The access with `f` applied to each of its expressions.
+    pub fn try_map(self, mut f: impl FnMut(Expr) -> Result<Expr>) -> Result<IndexAccess> {
+        Ok(IndexAccess {
+            equal: self
+                .equal
+                .into_iter()
+                .map(|value| value.map(&mut f).transpose())
+                .collect::<Result<_>>()?,
+            lower: map_bound(self.lower, &mut f)?,
+            upper: map_bound(self.upper, &mut f)?,
+            ..self
+        })
+    }
+}
+
+/// A bound with `f` applied to its expression.
+pub fn map_bound(
+    bound: Bound<Expr>,
+    f: &mut impl FnMut(Expr) -> Result<Expr>,
+) -> Result<Bound<Expr>> {
+    Ok(match bound {
+        Bound::Included(e) => Bound::Included(f(e)?),
+        Bound::Excluded(e) => Bound::Excluded(f(e)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
 }
 
 /// A logical query plan.
@@ -428,6 +498,7 @@ impl LogicalPlan {
                             }
                         }
                     }
+                    Access::Index(index) => index.exprs().for_each(&mut visit),
                 }
                 if let Some(filter) = filter {
                     visit(filter);
@@ -658,19 +729,11 @@ impl LogicalPlan {
                     Access::Key(key) => {
                         Access::Key(key.into_iter().map(&mut f).collect::<Result<_>>()?)
                     }
-                    Access::Range { start, end } => {
-                        let mut bound = |bound: Bound<Expr>| -> Result<Bound<Expr>> {
-                            Ok(match bound {
-                                Bound::Included(e) => Bound::Included(f(e)?),
-                                Bound::Excluded(e) => Bound::Excluded(f(e)?),
-                                Bound::Unbounded => Bound::Unbounded,
-                            })
-                        };
-                        Access::Range {
-                            start: bound(start)?,
-                            end: bound(end)?,
-                        }
-                    }
+                    Access::Range { start, end } => Access::Range {
+                        start: map_bound(start, &mut f)?,
+                        end: map_bound(end, &mut f)?,
+                    },
+                    Access::Index(index) => Access::Index(index.try_map(&mut f)?),
                 };
                 LogicalPlan::Scan {
                     table,

@@ -1,0 +1,195 @@
+//! Reads through a secondary index: which entries an [`IndexAccess`]
+//! covers, and what an entry yields.
+//!
+//! An entry's user key is `index key ‖ row key` (`encoding.rs`), so the
+//! entries whose leading columns equal some values share one byte prefix
+//! `P`, and a bound on the next column is a bound on the bytes after it.
+//! Each column's encoding is prefix-free, so "every entry whose next
+//! column encodes to `e`" is the byte range from `P ‖ e` up to, not
+//! including, the prefix successor of `P ‖ e` (`P ‖ e` with its last byte
+//! raised, trailing `FF`s dropped):
+//!
+//! ```text
+//!   ascending column           entries read
+//!   value >= v                 from P‖e(v)
+//!   value >  v                 from succ(P‖e(v))
+//!   value <= v                 before succ(P‖e(v))
+//!   value <  v                 before P‖e(v)
+//!   IS NOT NULL                the non-NULL values: from P‖01, before P‖02
+//! ```
+//!
+//! A descending column stores its bytes inverted, which reverses its
+//! order: a lower bound on its values is an upper bound on its bytes, and
+//! its non-NULL values are the bytes under `FE`. A range bound never takes
+//! in the column's NULLs (no comparison is true for NULL).
+//!
+//! The range read is also the range an SSI read lock covers (the scan
+//! registers it when it opens): an insert into it, even into a gap the
+//! read found empty, is a conflict; an insert outside it is not.
+
+use std::ops::Bound;
+
+use super::context::Context;
+use super::scan::key_value;
+use crate::error::{Error, Result};
+use crate::sql::catalog::{Index, IndexColumn, Table};
+use crate::sql::encoding::{decode_index_key, decode_key, encode_key_value};
+use crate::sql::expr::Expr;
+use crate::sql::plan::IndexAccess;
+use crate::sql::types::{DataType, Value};
+use crate::storage::{KeyRange, prefix_successor};
+
+/// The index an access reads.
+pub(super) fn index_of<'t>(table: &'t Table, access: &IndexAccess) -> Result<&'t Index> {
+    table.indexes.get(access.index).ok_or_else(|| {
+        Error::Internal(format!(
+            "table {} has no index {}",
+            table.name, access.index
+        ))
+    })
+}
+
+/// The entries `access` reads, evaluated now; `None` when a compared
+/// value is NULL, so no entry can match.
+pub(super) fn entry_range(
+    table: &Table,
+    access: &IndexAccess,
+    context: &mut Context<'_>,
+) -> Result<Option<KeyRange>> {
+    let index = index_of(table, access)?;
+    if access.equal.len() > index.columns.len()
+        || (access.equal.len() == index.columns.len() && (has_bounds(access) || access.not_null))
+    {
+        return Err(Error::Internal(
+            "index access past the index's columns".into(),
+        ));
+    }
+    let data_type = |column: &IndexColumn| table.columns[column.column].data_type;
+    let mut prefix = Vec::new();
+    for (value, column) in access.equal.iter().zip(&index.columns) {
+        let start = prefix.len();
+        match value {
+            // The byte `encode_index_key` writes, before inversion.
+            None => prefix.push(if column.nulls_first != column.descending {
+                0x00
+            } else {
+                0x02
+            }),
+            Some(expr) => match key_value(expr, data_type(column), context)? {
+                Some(value) => {
+                    prefix.push(0x01);
+                    encode_key_value(&value, &mut prefix)?;
+                }
+                None => return Ok(None),
+            },
+        }
+        if column.descending {
+            invert(&mut prefix[start..]);
+        }
+    }
+    let Some(column) = index
+        .columns
+        .get(access.equal.len())
+        .filter(|_| access.not_null || has_bounds(access))
+    else {
+        return Ok(Some(KeyRange {
+            start: Bound::Included(prefix.clone()),
+            end: prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
+        }));
+    };
+    // The bounds in the column's byte order.
+    let (low, high) = match column.descending {
+        false => (&access.lower, &access.upper),
+        true => (&access.upper, &access.lower),
+    };
+    let encoded = |bound: &Bound<Expr>, context: &mut Context<'_>| -> Result<Option<Vec<u8>>> {
+        let (Bound::Included(expr) | Bound::Excluded(expr)) = bound else {
+            return Ok(Some(Vec::new()));
+        };
+        let Some(value) = key_value(expr, data_type(column), context)? else {
+            return Ok(None);
+        };
+        let mut bytes = prefix.clone();
+        bytes.push(0x01);
+        encode_key_value(&value, &mut bytes)?;
+        if column.descending {
+            invert(&mut bytes[prefix.len()..]);
+        }
+        Ok(Some(bytes))
+    };
+    let (Some(low_key), Some(high_key)) = (encoded(low, context)?, encoded(high, context)?) else {
+        return Ok(None);
+    };
+    // The non-NULL values of the column: the bytes after the prefix lead
+    // with 01, or with its inversion FE.
+    let mut values = prefix.clone();
+    values.push(if column.descending { 0xFE } else { 0x01 });
+    // In byte order, `low` is the bound that keeps the smaller keys out.
+    let start = match low {
+        Bound::Unbounded => Bound::Included(values.clone()),
+        Bound::Included(_) => Bound::Included(low_key),
+        Bound::Excluded(_) => match prefix_successor(&low_key) {
+            Some(key) => Bound::Included(key),
+            None => return Ok(None),
+        },
+    };
+    let end = match high {
+        Bound::Unbounded => prefix_successor(&values).map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Included(_) => prefix_successor(&high_key).map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Excluded(_) => Bound::Excluded(high_key),
+    };
+    let range = KeyRange { start, end };
+    Ok((!range.is_empty()).then_some(range))
+}
+
+fn has_bounds(access: &IndexAccess) -> bool {
+    !matches!(
+        (&access.lower, &access.upper),
+        (Bound::Unbounded, Bound::Unbounded)
+    )
+}
+
+fn invert(bytes: &mut [u8]) {
+    for byte in bytes {
+        *byte = !*byte;
+    }
+}
+
+/// Where an entry's row key starts (the length of its index key).
+pub(super) fn row_key_start(table: &Table, index: &Index, entry: &[u8]) -> Result<usize> {
+    decode_index_key(&index.columns, &column_types(table), entry, None)
+}
+
+fn column_types(table: &Table) -> Vec<DataType> {
+    table
+        .columns
+        .iter()
+        .map(|column| column.data_type)
+        .collect()
+}
+
+/// A table row as a covering entry gives it: the indexed columns and the
+/// primary key's, the others NULL (the query reads none of them).
+pub(super) fn covered_row(
+    table: &Table,
+    index: &Index,
+    entry: &[u8],
+    row: &mut Vec<Value>,
+) -> Result<()> {
+    let types = column_types(table);
+    let mut values = Vec::with_capacity(index.columns.len());
+    let start = decode_index_key(&index.columns, &types, entry, Some(&mut values))?;
+    row.clear();
+    row.resize(table.columns.len(), Value::Null);
+    if !table.primary_key.is_empty() {
+        let key_types: Vec<DataType> = table.primary_key.iter().map(|c| types[*c]).collect();
+        let key = decode_key(&key_types, &entry[start..])?;
+        for (value, column) in key.into_iter().zip(&table.primary_key) {
+            row[*column] = value;
+        }
+    }
+    for (value, column) in values.into_iter().zip(&index.columns) {
+        row[column.column] = value;
+    }
+    Ok(())
+}

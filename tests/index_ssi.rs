@@ -1,0 +1,255 @@
+//! SSI at index granularity: a SERIALIZABLE read through a secondary index
+//! locks the key range it read (the gaps included), so a write into that
+//! range is a conflict and a write outside it is not. Each shape runs twice:
+//! over disjoint ranges, where neither transaction may abort, and over one
+//! range, where exactly one of them must.
+//!
+//! The same shapes over a table without the index read the whole table,
+//! and then even disjoint ranges abort one transaction (the last test shows
+//! that this is the index's doing).
+
+mod sessions;
+
+use basalt::Database;
+use sessions::{Rows, begin, database, ok, run};
+
+/// How many of the two transactions failed with 40001, at a statement or
+/// at COMMIT; any other error fails the test. Each transaction runs its
+/// statements in order, interleaved: first's read, second's read, first's
+/// write, second's write, then both commit.
+fn aborts(database: &Database, first: [&str; 2], second: [&str; 2]) -> usize {
+    let mut one = begin(database, "SERIALIZABLE");
+    let mut two = begin(database, "SERIALIZABLE");
+    let results = [
+        run(&mut one, first[0]),
+        run(&mut two, second[0]),
+        run(&mut one, first[1]),
+        run(&mut two, second[1]),
+    ];
+    let (commit_one, commit_two) = (run(&mut one, "COMMIT"), run(&mut two, "COMMIT"));
+    let failed = |results: &[&Rows]| {
+        let mut failed = false;
+        for result in results {
+            match result {
+                Ok(_) => {}
+                Err(code) if code == "40001" => failed = true,
+                // After a failure the transaction is aborted (25P02) until
+                // its COMMIT, which rolls it back.
+                Err(code) if code == "25P02" && failed => {}
+                Err(code) => panic!("unexpected {code}"),
+            }
+        }
+        failed
+    };
+    let one_failed = failed(&[&results[0], &results[2], &commit_one]);
+    let two_failed = failed(&[&results[1], &results[3], &commit_two]);
+    database
+        .check_indexes()
+        .expect("every index agrees with its table");
+    usize::from(one_failed) + usize::from(two_failed)
+}
+
+const BOOKINGS: &str = "CREATE TABLE bookings (id int PRIMARY KEY, room int, slot int);
+     CREATE INDEX bookings_room_slot ON bookings (room, slot);
+     INSERT INTO bookings SELECT g, g % 50, g % 7 FROM generate_series(1, 500) g";
+
+/// Double booking: each checks that a room's slot is free, then books it.
+#[test]
+fn double_booking_through_an_index_aborts_only_on_the_same_slot() {
+    let free =
+        |room: i32| format!("SELECT count(*) FROM bookings WHERE room = {room} AND slot = 100");
+    let book = |id: i32, room: i32| format!("INSERT INTO bookings VALUES ({id}, {room}, 100)");
+    let database = database(BOOKINGS);
+    let (read1, write1, read2, write2) = (free(3), book(1001, 3), free(4), book(1002, 4));
+    assert_eq!(
+        aborts(&database, [&read1, &write1], [&read2, &write2]),
+        0,
+        "different rooms"
+    );
+    let database = self::database(BOOKINGS);
+    let (read2, write2) = (free(3), book(1002, 3));
+    assert_eq!(
+        aborts(&database, [&read1, &write1], [&read2, &write2]),
+        1,
+        "the same room and slot"
+    );
+    let mut session = database.session();
+    assert_eq!(
+        ok(
+            &mut session,
+            "SELECT count(*) FROM bookings WHERE slot = 100"
+        )[0][0]
+            .as_i64(),
+        Some(1),
+        "one booking survives"
+    );
+}
+
+const EVENTS: &str = "CREATE TABLE events (id int PRIMARY KEY, at int, what text);
+     CREATE INDEX events_at ON events (at);
+     INSERT INTO events SELECT g, g * 10, 'e' || g FROM generate_series(1, 300) g";
+
+/// Check-then-insert over a range: each reads a range of times (empty
+/// gaps included) and inserts into it.
+#[test]
+fn check_then_insert_over_index_ranges_aborts_only_when_the_ranges_overlap() {
+    let database = database(EVENTS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
+                "INSERT INTO events VALUES (1001, 1055, 'new')",
+            ],
+            [
+                "SELECT * FROM events WHERE at >= 2000 AND at <= 2100",
+                "INSERT INTO events VALUES (1002, 2055, 'new')",
+            ],
+        ),
+        0,
+        "disjoint ranges"
+    );
+    let database = self::database(EVENTS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
+                "INSERT INTO events VALUES (1001, 1055, 'new')",
+            ],
+            [
+                "SELECT * FROM events WHERE at >= 1050 AND at <= 2100",
+                "INSERT INTO events VALUES (1002, 1060, 'new')",
+            ],
+        ),
+        1,
+        "overlapping ranges, each inserting into the other's"
+    );
+    // One dependency alone is no anomaly: the second reads what the first
+    // inserts, but writes nothing the first read.
+    let database = self::database(EVENTS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
+                "INSERT INTO events VALUES (1001, 1055, 'new')",
+            ],
+            [
+                "SELECT * FROM events WHERE at >= 1050 AND at <= 2100",
+                "INSERT INTO events VALUES (1002, 2055, 'new')",
+            ],
+        ),
+        0,
+        "overlapping ranges, one way"
+    );
+    // An insert into a gap next to a range, not in it, is no conflict.
+    let database = self::database(EVENTS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
+                "INSERT INTO events VALUES (1001, 1100, 'edge')",
+            ],
+            [
+                "SELECT * FROM events WHERE at >= 1100 AND at < 1200",
+                "INSERT INTO events VALUES (1002, 1095, 'edge')",
+            ],
+        ),
+        1,
+        "each edge insert lands in the other's range"
+    );
+    let database = self::database(EVENTS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
+                "INSERT INTO events VALUES (1001, 1100, 'edge')",
+            ],
+            [
+                "SELECT * FROM events WHERE at > 1100 AND at < 1200",
+                "INSERT INTO events VALUES (1002, 1000, 'edge')",
+            ],
+        ),
+        0,
+        "each insert is just outside the other's open range"
+    );
+}
+
+const DOCTORS: &str = "CREATE TABLE doctors (id int PRIMARY KEY, shift int, on_call boolean);
+     CREATE INDEX doctors_shift ON doctors (shift);
+     INSERT INTO doctors SELECT g, g / 2, true FROM generate_series(0, 199) g";
+
+/// Write skew: each checks that another doctor of a shift is on call,
+/// then goes off call.
+#[test]
+fn write_skew_through_an_index_aborts_only_within_one_shift() {
+    let database = database(DOCTORS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT count(*) FROM doctors WHERE shift = 10 AND on_call",
+                "UPDATE doctors SET on_call = false WHERE id = 20",
+            ],
+            [
+                "SELECT count(*) FROM doctors WHERE shift = 11 AND on_call",
+                "UPDATE doctors SET on_call = false WHERE id = 22",
+            ],
+        ),
+        0,
+        "different shifts"
+    );
+    let database = self::database(DOCTORS);
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT count(*) FROM doctors WHERE shift = 10 AND on_call",
+                "UPDATE doctors SET on_call = false WHERE id = 20",
+            ],
+            [
+                "SELECT count(*) FROM doctors WHERE shift = 10 AND on_call",
+                "UPDATE doctors SET on_call = false WHERE id = 21",
+            ],
+        ),
+        1,
+        "the same shift"
+    );
+    let mut session = database.session();
+    assert_eq!(
+        ok(
+            &mut session,
+            "SELECT count(*) FROM doctors WHERE shift = 10 AND on_call"
+        )[0][0]
+            .as_i64(),
+        Some(1),
+        "someone stays on call"
+    );
+}
+
+/// Without the index the reads lock the whole table, so even disjoint
+/// bookings conflict: the precision above is the index's.
+#[test]
+fn without_the_index_disjoint_bookings_conflict() {
+    let database = database(
+        "CREATE TABLE bookings (id int PRIMARY KEY, room int, slot int);
+         INSERT INTO bookings SELECT g, g % 50, g % 7 FROM generate_series(1, 500) g",
+    );
+    assert_eq!(
+        aborts(
+            &database,
+            [
+                "SELECT count(*) FROM bookings WHERE room = 3 AND slot = 100",
+                "INSERT INTO bookings VALUES (1001, 3, 100)",
+            ],
+            [
+                "SELECT count(*) FROM bookings WHERE room = 4 AND slot = 100",
+                "INSERT INTO bookings VALUES (1002, 4, 100)",
+            ],
+        ),
+        1
+    );
+}
