@@ -90,92 +90,72 @@ const EVENTS: &str = "CREATE TABLE events (id int PRIMARY KEY, at int, what text
      INSERT INTO events SELECT g, g * 10, 'e' || g FROM generate_series(1, 300) g";
 
 /// Check-then-insert over a range: each reads a range of times (empty
-/// gaps included) and inserts into it.
+/// gaps included) and inserts an event at a time of its own. Each case:
+/// both transactions' range and inserted time, how many must abort, why.
 #[test]
 fn check_then_insert_over_index_ranges_aborts_only_when_the_ranges_overlap() {
-    let database = database(EVENTS);
-    assert_eq!(
-        aborts(
-            &database,
-            [
-                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
-                "INSERT INTO events VALUES (1001, 1055, 'new')",
-            ],
-            [
-                "SELECT * FROM events WHERE at >= 2000 AND at <= 2100",
-                "INSERT INTO events VALUES (1002, 2055, 'new')",
-            ],
+    let cases = [
+        (
+            "at > 1000 AND at < 1100",
+            1055,
+            "at >= 2000 AND at <= 2100",
+            2055,
+            0,
+            "disjoint ranges",
         ),
-        0,
-        "disjoint ranges"
-    );
-    let database = self::database(EVENTS);
-    assert_eq!(
-        aborts(
-            &database,
-            [
-                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
-                "INSERT INTO events VALUES (1001, 1055, 'new')",
-            ],
-            [
-                "SELECT * FROM events WHERE at >= 1050 AND at <= 2100",
-                "INSERT INTO events VALUES (1002, 1060, 'new')",
-            ],
+        (
+            "at > 1000 AND at < 1100",
+            1055,
+            "at >= 1050 AND at <= 2100",
+            1060,
+            1,
+            "overlapping ranges, each inserting into the other's",
         ),
-        1,
-        "overlapping ranges, each inserting into the other's"
-    );
-    // One dependency alone is no anomaly: the second reads what the first
-    // inserts, but writes nothing the first read.
-    let database = self::database(EVENTS);
-    assert_eq!(
-        aborts(
-            &database,
-            [
-                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
-                "INSERT INTO events VALUES (1001, 1055, 'new')",
-            ],
-            [
-                "SELECT * FROM events WHERE at >= 1050 AND at <= 2100",
-                "INSERT INTO events VALUES (1002, 2055, 'new')",
-            ],
+        // One dependency alone is no anomaly: the second reads what the
+        // first inserts, but writes nothing the first read.
+        (
+            "at > 1000 AND at < 1100",
+            1055,
+            "at >= 1050 AND at <= 2100",
+            2055,
+            0,
+            "one way",
         ),
-        0,
-        "overlapping ranges, one way"
-    );
-    // An insert into a gap next to a range, not in it, is no conflict.
-    let database = self::database(EVENTS);
-    assert_eq!(
-        aborts(
-            &database,
-            [
-                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
-                "INSERT INTO events VALUES (1001, 1100, 'edge')",
-            ],
-            [
-                "SELECT * FROM events WHERE at >= 1100 AND at < 1200",
-                "INSERT INTO events VALUES (1002, 1095, 'edge')",
-            ],
+        // Inserts next to a range's edge: inside it when it includes the
+        // edge, outside when it does not.
+        (
+            "at > 1000 AND at < 1100",
+            1100,
+            "at >= 1100 AND at < 1200",
+            1095,
+            1,
+            "closed edges",
         ),
-        1,
-        "each edge insert lands in the other's range"
-    );
-    let database = self::database(EVENTS);
-    assert_eq!(
-        aborts(
-            &database,
-            [
-                "SELECT * FROM events WHERE at > 1000 AND at < 1100",
-                "INSERT INTO events VALUES (1001, 1100, 'edge')",
-            ],
-            [
-                "SELECT * FROM events WHERE at > 1100 AND at < 1200",
-                "INSERT INTO events VALUES (1002, 1000, 'edge')",
-            ],
+        (
+            "at > 1000 AND at < 1100",
+            1100,
+            "at > 1100 AND at < 1200",
+            1000,
+            0,
+            "open edges",
         ),
-        0,
-        "each insert is just outside the other's open range"
-    );
+    ];
+    for (first_range, first_at, second_range, second_at, expected, why) in cases {
+        let database = database(EVENTS);
+        let statements = |range: &str, id: i32, at: i32| {
+            [
+                format!("SELECT * FROM events WHERE {range}"),
+                format!("INSERT INTO events VALUES ({id}, {at}, 'new')"),
+            ]
+        };
+        let first = statements(first_range, 1001, first_at);
+        let second = statements(second_range, 1002, second_at);
+        assert_eq!(
+            aborts(&database, [&first[0], &first[1]], [&second[0], &second[1]]),
+            expected,
+            "{why}"
+        );
+    }
 }
 
 const DOCTORS: &str = "CREATE TABLE doctors (id int PRIMARY KEY, shift int, on_call boolean);

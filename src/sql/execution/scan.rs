@@ -85,6 +85,17 @@ impl Projection {
     }
 }
 
+/// What one step of a scan has for the row it produces next.
+enum Stored<'a> {
+    /// A stored row, to decode.
+    Bytes(&'a [u8]),
+    /// A row's values, decoded by a read-ahead worker.
+    Decoded(&'a mut [Value]),
+    /// A row's values, decoded from a covering index entry into the
+    /// scan's `decoded` buffer.
+    Covered,
+}
+
 enum ScanState {
     /// Not opened yet.
     Ready,
@@ -194,15 +205,16 @@ impl ScanOperator {
             self.state = self.open(context)?;
         }
         loop {
-            // The stored row: read here, or lent by a read-ahead worker.
-            let bytes: &[u8] = match &mut self.state {
+            // The stored row read here, or the values of a row decoded
+            // already (by a read-ahead worker, or from a covering entry).
+            let stored = match &mut self.state {
                 ScanState::Ready | ScanState::Done => return Ok(None),
                 ScanState::Single(found) => {
                     if !std::mem::take(found) {
                         self.state = ScanState::Done;
                         return Ok(None);
                     }
-                    &self.bytes
+                    Stored::Bytes(&self.bytes)
                 }
                 ScanState::Scanning(scan) => {
                     let more = match self.keyed {
@@ -217,7 +229,7 @@ impl ScanOperator {
                     if self.rows_read == READ_AHEAD_AFTER && !self.keyed {
                         self.read_ahead(context);
                     }
-                    &self.bytes
+                    Stored::Bytes(&self.bytes)
                 }
                 ScanState::Index(scan) => {
                     let Access::Index(access) = &self.access else {
@@ -235,34 +247,25 @@ impl ScanOperator {
                             &self.entry,
                             &mut self.decoded,
                         )?;
-                        let row = finish_row(
-                            &mut self.decoded,
-                            self.projection.as_ref(),
-                            self.filter.as_ref(),
-                            self.row_capacity,
-                            context,
-                        )?;
-                        if row.is_some() {
-                            return Ok(row);
+                        Stored::Covered
+                    } else {
+                        // The row the entry was written with: visible to every
+                        // snapshot that sees the entry (`txn/index.rs`).
+                        let start = index_scan::row_key_start(&self.table, index, &self.entry)?;
+                        self.key.clear();
+                        self.key.extend_from_slice(&self.entry[start..]);
+                        if !context.transaction()?.get_into(
+                            self.table.tree,
+                            &self.key,
+                            &mut self.bytes,
+                        )? {
+                            return Err(Error::Internal(format!(
+                                "index {} lists a row its table does not show",
+                                index.name
+                            )));
                         }
-                        continue;
+                        Stored::Bytes(&self.bytes)
                     }
-                    // The row the entry was written with: visible to every
-                    // snapshot that sees the entry (`txn/index.rs`).
-                    let start = index_scan::row_key_start(&self.table, index, &self.entry)?;
-                    self.key.clear();
-                    self.key.extend_from_slice(&self.entry[start..]);
-                    if !context.transaction()?.get_into(
-                        self.table.tree,
-                        &self.key,
-                        &mut self.bytes,
-                    )? {
-                        return Err(Error::Internal(format!(
-                            "index {} lists a row its table does not show",
-                            index.name
-                        )));
-                    }
-                    &self.bytes
                 }
                 ScanState::ReadAhead(read_ahead) => {
                     // Decoded by the worker (read-ahead invariant 2).
@@ -270,27 +273,32 @@ impl ScanOperator {
                         self.state = ScanState::Done;
                         return Ok(None);
                     };
-                    let row = finish_row(
+                    Stored::Decoded(values)
+                }
+            };
+            let row = match stored {
+                Stored::Bytes(bytes) => produce_row(
+                    bytes,
+                    self.projection.as_ref(),
+                    self.filter.as_ref(),
+                    &mut self.decoded,
+                    self.row_capacity,
+                    context,
+                )?,
+                decoded => {
+                    let values = match decoded {
+                        Stored::Decoded(values) => values,
+                        _ => &mut self.decoded[..],
+                    };
+                    finish_row(
                         values,
                         self.projection.as_ref(),
                         self.filter.as_ref(),
                         self.row_capacity,
                         context,
-                    )?;
-                    if row.is_some() {
-                        return Ok(row);
-                    }
-                    continue;
+                    )?
                 }
             };
-            let row = produce_row(
-                bytes,
-                self.projection.as_ref(),
-                self.filter.as_ref(),
-                &mut self.decoded,
-                self.row_capacity,
-                context,
-            )?;
             if row.is_some() {
                 return Ok(row);
             }
