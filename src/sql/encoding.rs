@@ -92,28 +92,50 @@ pub fn encode_key(values: &[Value]) -> Result<Vec<u8>> {
 pub fn encode_index_key(columns: &[IndexColumn], row: &[Value], out: &mut Vec<u8>) -> Result<bool> {
     let mut has_null = false;
     for column in columns {
-        let start = out.len();
         let value = row
             .get(column.column)
             .ok_or_else(|| Error::Internal("index column outside the row".into()))?;
-        if value.is_null() {
-            has_null = true;
-            out.push(if column.nulls_first != column.descending {
-                0x00
-            } else {
-                0x02
-            });
-        } else {
-            out.push(0x01);
-            encode_key_value(value, out)?;
-        }
-        if column.descending {
-            for byte in &mut out[start..] {
-                *byte = !*byte;
-            }
-        }
+        has_null |= value.is_null();
+        encode_index_value(column, value, out)?;
     }
     Ok(has_null)
+}
+
+/// Appends one index column's encoding of `value`: the marker that places
+/// NULL, then the value's key, every byte inverted for a descending
+/// column (module docs).
+pub fn encode_index_value(column: &IndexColumn, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+    let start = out.len();
+    if value.is_null() {
+        out.push(if column.nulls_first != column.descending {
+            0x00
+        } else {
+            0x02
+        });
+    } else {
+        out.push(VALUE_MARKER);
+        encode_key_value(value, out)?;
+    }
+    if column.descending {
+        for byte in &mut out[start..] {
+            *byte = !*byte;
+        }
+    }
+    Ok(())
+}
+
+/// The marker before an indexed value that is not NULL (before a
+/// descending column's inversion).
+const VALUE_MARKER: u8 = 0x01;
+
+/// The first byte of every non-NULL value of an index column, so the
+/// column's non-NULL values are exactly the encodings that start with it.
+pub fn index_value_marker(column: &IndexColumn) -> u8 {
+    if column.descending {
+        !VALUE_MARKER
+    } else {
+        VALUE_MARKER
+    }
 }
 
 /// A secondary index entry: `out` becomes `index key ‖ row key`. Returns
@@ -220,11 +242,14 @@ pub fn decode_key_value(
 }
 
 /// Decodes the primary-key values of `types` that make up all of `key`.
-pub fn decode_key(types: &[DataType], key: &[u8]) -> Result<Vec<Value>> {
+pub fn decode_key(
+    types: impl ExactSizeIterator<Item = DataType>,
+    key: &[u8],
+) -> Result<Vec<Value>> {
     let mut values = Vec::with_capacity(types.len());
     let mut position = 0;
     for data_type in types {
-        let (value, length) = decode_key_value(*data_type, &key[position..], false)?;
+        let (value, length) = decode_key_value(data_type, &key[position..], false)?;
         values.push(value);
         position += length;
     }
@@ -255,7 +280,7 @@ pub fn decode_index_key(
             .ok_or_else(|| Error::Corrupt("truncated index entry".into()))?;
         position += 1;
         let value = match marker {
-            0x01 => {
+            VALUE_MARKER => {
                 let (value, length) =
                     decode_key_value(data_type, &entry[position..], column.descending)?;
                 position += length;
@@ -520,15 +545,21 @@ mod tests {
         let key = [Value::BigInt(i64::MIN), Value::Text("x".into())];
         let encoded = encode_key(&key).unwrap();
         assert_eq!(
-            decode_key(&[DataType::BigInt, DataType::Text], &encoded).unwrap(),
+            decode_key([DataType::BigInt, DataType::Text].into_iter(), &encoded).unwrap(),
             key
         );
         // Truncated, trailing or out-of-range bytes are corruption.
-        assert!(decode_key(&[DataType::BigInt], &encoded).is_err());
-        assert!(decode_key(&[DataType::BigInt, DataType::Text], &encoded[..9]).is_err());
+        assert!(decode_key([DataType::BigInt].into_iter(), &encoded).is_err());
         assert!(
             decode_key(
-                &[DataType::SmallInt],
+                [DataType::BigInt, DataType::Text].into_iter(),
+                &encoded[..9]
+            )
+            .is_err()
+        );
+        assert!(
+            decode_key(
+                [DataType::SmallInt].into_iter(),
                 &encode_key(&[Value::BigInt(1 << 20)]).unwrap()
             )
             .is_err()

@@ -51,7 +51,7 @@ use super::mvcc::{
 use super::relation_lock::RelationLockMode;
 use super::scan::MvccScan;
 use crate::error::Result;
-use crate::storage::{Direction, KeyRange, TreeId, prefix_successor};
+use crate::storage::{Direction, KeyRange, TreeId};
 
 /// What a unique look found.
 enum Look {
@@ -194,10 +194,7 @@ impl Transaction {
     fn look_for_duplicate(&self, tree: TreeId, prefix: &[u8]) -> Result<Look> {
         let mut escaped = encode_key(prefix);
         escaped.truncate(escaped.len() - 2);
-        let range = KeyRange {
-            start: Bound::Included(escaped.clone()),
-            end: prefix_successor(&escaped).map_or(Bound::Unbounded, Bound::Excluded),
-        };
+        let range = KeyRange::prefix(&escaped);
         // The versions of one entry (oldest first) and its escaped key.
         let mut versions: Vec<Vec<u8>> = Vec::new();
         let mut current: Vec<u8> = Vec::new();

@@ -33,9 +33,9 @@ use super::context::Context;
 use super::scan::key_value;
 use crate::error::{Error, Result};
 use crate::sql::catalog::{Index, IndexColumn, Table};
-use crate::sql::encoding::{decode_index_key, decode_key, encode_key_value};
+use crate::sql::encoding::{decode_index_key, decode_key, encode_index_value, index_value_marker};
 use crate::sql::expr::Expr;
-use crate::sql::plan::IndexAccess;
+use crate::sql::plan::{IndexAccess, bounded};
 use crate::sql::types::{DataType, Value};
 use crate::storage::{KeyRange, prefix_successor};
 
@@ -58,7 +58,8 @@ pub(super) fn entry_range(
 ) -> Result<Option<KeyRange>> {
     let index = index_of(table, access)?;
     if access.equal.len() > index.columns.len()
-        || (access.equal.len() == index.columns.len() && (has_bounds(access) || access.not_null))
+        || (access.equal.len() == index.columns.len()
+            && (access.not_null || bounded(&access.lower, &access.upper)))
     {
         return Err(Error::Internal(
             "index access past the index's columns".into(),
@@ -67,35 +68,21 @@ pub(super) fn entry_range(
     let data_type = |column: &IndexColumn| table.columns[column.column].data_type;
     let mut prefix = Vec::new();
     for (value, column) in access.equal.iter().zip(&index.columns) {
-        let start = prefix.len();
-        match value {
-            // The byte `encode_index_key` writes, before inversion.
-            None => prefix.push(if column.nulls_first != column.descending {
-                0x00
-            } else {
-                0x02
-            }),
+        let value = match value {
+            None => Value::Null,
             Some(expr) => match key_value(expr, data_type(column), context)? {
-                Some(value) => {
-                    prefix.push(0x01);
-                    encode_key_value(&value, &mut prefix)?;
-                }
+                Some(value) => value,
                 None => return Ok(None),
             },
-        }
-        if column.descending {
-            invert(&mut prefix[start..]);
-        }
+        };
+        encode_index_value(column, &value, &mut prefix)?;
     }
     let Some(column) = index
         .columns
         .get(access.equal.len())
-        .filter(|_| access.not_null || has_bounds(access))
+        .filter(|_| access.not_null || bounded(&access.lower, &access.upper))
     else {
-        return Ok(Some(KeyRange {
-            start: Bound::Included(prefix.clone()),
-            end: prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
-        }));
+        return Ok(Some(KeyRange::prefix(&prefix)));
     };
     // The bounds in the column's byte order.
     let (low, high) = match column.descending {
@@ -110,20 +97,16 @@ pub(super) fn entry_range(
             return Ok(None);
         };
         let mut bytes = prefix.clone();
-        bytes.push(0x01);
-        encode_key_value(&value, &mut bytes)?;
-        if column.descending {
-            invert(&mut bytes[prefix.len()..]);
-        }
+        encode_index_value(column, &value, &mut bytes)?;
         Ok(Some(bytes))
     };
     let (Some(low_key), Some(high_key)) = (encoded(low, context)?, encoded(high, context)?) else {
         return Ok(None);
     };
     // The non-NULL values of the column: the bytes after the prefix lead
-    // with 01, or with its inversion FE.
+    // with their marker.
     let mut values = prefix.clone();
-    values.push(if column.descending { 0xFE } else { 0x01 });
+    values.push(index_value_marker(column));
     // In byte order, `low` is the bound that keeps the smaller keys out.
     let start = match low {
         Bound::Unbounded => Bound::Included(values.clone()),
@@ -142,54 +125,53 @@ pub(super) fn entry_range(
     Ok((!range.is_empty()).then_some(range))
 }
 
-fn has_bounds(access: &IndexAccess) -> bool {
-    !matches!(
-        (&access.lower, &access.upper),
-        (Bound::Unbounded, Bound::Unbounded)
-    )
+/// How a scan reads the entries of one index: the table's column types,
+/// found once per scan, and a buffer for an entry's indexed values.
+pub(super) struct EntryReader {
+    types: Vec<DataType>,
+    values: Vec<Value>,
 }
 
-fn invert(bytes: &mut [u8]) {
-    for byte in bytes {
-        *byte = !*byte;
-    }
-}
-
-/// Where an entry's row key starts (the length of its index key).
-pub(super) fn row_key_start(table: &Table, index: &Index, entry: &[u8]) -> Result<usize> {
-    decode_index_key(&index.columns, &column_types(table), entry, None)
-}
-
-fn column_types(table: &Table) -> Vec<DataType> {
-    table
-        .columns
-        .iter()
-        .map(|column| column.data_type)
-        .collect()
-}
-
-/// A table row as a covering entry gives it: the indexed columns and the
-/// primary key's, the others NULL (the query reads none of them).
-pub(super) fn covered_row(
-    table: &Table,
-    index: &Index,
-    entry: &[u8],
-    row: &mut Vec<Value>,
-) -> Result<()> {
-    let types = column_types(table);
-    let mut values = Vec::with_capacity(index.columns.len());
-    let start = decode_index_key(&index.columns, &types, entry, Some(&mut values))?;
-    row.clear();
-    row.resize(table.columns.len(), Value::Null);
-    if !table.primary_key.is_empty() {
-        let key_types: Vec<DataType> = table.primary_key.iter().map(|c| types[*c]).collect();
-        let key = decode_key(&key_types, &entry[start..])?;
-        for (value, column) in key.into_iter().zip(&table.primary_key) {
-            row[*column] = value;
+impl EntryReader {
+    pub(super) fn new(table: &Table) -> EntryReader {
+        EntryReader {
+            types: table
+                .columns
+                .iter()
+                .map(|column| column.data_type)
+                .collect(),
+            values: Vec::new(),
         }
     }
-    for (value, column) in values.into_iter().zip(&index.columns) {
-        row[column.column] = value;
+
+    /// Where an entry's row key starts (the length of its index key).
+    pub(super) fn row_key_start(&self, index: &Index, entry: &[u8]) -> Result<usize> {
+        decode_index_key(&index.columns, &self.types, entry, None)
     }
-    Ok(())
+
+    /// A table row as a covering entry gives it: the indexed columns and
+    /// the primary key's, the others NULL (the query reads none of them).
+    pub(super) fn covered_row(
+        &mut self,
+        table: &Table,
+        index: &Index,
+        entry: &[u8],
+        row: &mut Vec<Value>,
+    ) -> Result<()> {
+        self.values.clear();
+        let start = decode_index_key(&index.columns, &self.types, entry, Some(&mut self.values))?;
+        row.clear();
+        row.resize(table.columns.len(), Value::Null);
+        if !table.primary_key.is_empty() {
+            let types = table.primary_key.iter().map(|column| self.types[*column]);
+            let key = decode_key(types, &entry[start..])?;
+            for (value, column) in key.into_iter().zip(&table.primary_key) {
+                row[*column] = value;
+            }
+        }
+        for (value, column) in self.values.drain(..).zip(&index.columns) {
+            row[column.column] = value;
+        }
+        Ok(())
+    }
 }

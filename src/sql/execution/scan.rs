@@ -104,7 +104,7 @@ enum ScanState {
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
     /// Streaming the entries of a secondary index.
-    Index(Box<MvccScan>),
+    Index(Box<MvccScan>, index_scan::EntryReader),
     /// A key lookup: whether it found a row not returned yet (its key
     /// and stored row are in the scan's buffers).
     Single(bool),
@@ -231,7 +231,7 @@ impl ScanOperator {
                     }
                     Stored::Bytes(&self.bytes)
                 }
-                ScanState::Index(scan) => {
+                ScanState::Index(scan, entries) => {
                     let Access::Index(access) = &self.access else {
                         return Err(Error::Internal("an index scan without its access".into()));
                     };
@@ -241,17 +241,12 @@ impl ScanOperator {
                     }
                     let index = index_scan::index_of(&self.table, access)?;
                     if access.covering {
-                        index_scan::covered_row(
-                            &self.table,
-                            index,
-                            &self.entry,
-                            &mut self.decoded,
-                        )?;
+                        entries.covered_row(&self.table, index, &self.entry, &mut self.decoded)?;
                         Stored::Covered
                     } else {
                         // The row the entry was written with: visible to every
                         // snapshot that sees the entry (`txn/index.rs`).
-                        let start = index_scan::row_key_start(&self.table, index, &self.entry)?;
+                        let start = entries.row_key_start(index, &self.entry)?;
                         self.key.clear();
                         self.key.extend_from_slice(&self.entry[start..]);
                         if !context.transaction()?.get_into(
@@ -276,28 +271,26 @@ impl ScanOperator {
                     Stored::Decoded(values)
                 }
             };
+            let (projection, filter) = (self.projection.as_ref(), self.filter.as_ref());
             let row = match stored {
                 Stored::Bytes(bytes) => produce_row(
                     bytes,
-                    self.projection.as_ref(),
-                    self.filter.as_ref(),
+                    projection,
+                    filter,
                     &mut self.decoded,
                     self.row_capacity,
                     context,
                 )?,
-                decoded => {
-                    let values = match decoded {
-                        Stored::Decoded(values) => values,
-                        _ => &mut self.decoded[..],
-                    };
-                    finish_row(
-                        values,
-                        self.projection.as_ref(),
-                        self.filter.as_ref(),
-                        self.row_capacity,
-                        context,
-                    )?
+                Stored::Decoded(values) => {
+                    finish_row(values, projection, filter, self.row_capacity, context)?
                 }
+                Stored::Covered => finish_row(
+                    &mut self.decoded,
+                    projection,
+                    filter,
+                    self.row_capacity,
+                    context,
+                )?,
             };
             if row.is_some() {
                 return Ok(row);
@@ -359,7 +352,10 @@ impl ScanOperator {
                     false => Direction::Forward,
                 };
                 let scan = context.transaction()?.scan(tree, range, direction);
-                Ok(ScanState::Index(Box::new(scan)))
+                Ok(ScanState::Index(
+                    Box::new(scan),
+                    index_scan::EntryReader::new(&self.table),
+                ))
             }
             Access::Range { start, end } => {
                 let data_type = self

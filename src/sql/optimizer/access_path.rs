@@ -22,7 +22,7 @@ use super::OptimizerContext;
 use crate::error::Result;
 use crate::sql::catalog::Table;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
-use crate::sql::plan::{Access, IndexAccess, JoinStrategy, LogicalPlan};
+use crate::sql::plan::{Access, IndexAccess, JoinStrategy, LogicalPlan, bounded};
 use crate::sql::types::DataType;
 
 pub fn access_path(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
@@ -171,10 +171,6 @@ fn bounds_on(
         }
     }
     (lower, upper)
-}
-
-fn bounded(lower: &Bound<Expr>, upper: &Bound<Expr>) -> bool {
-    !matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded))
 }
 
 /// The narrowest access the predicate allows. Without statistics the

@@ -81,7 +81,7 @@ fn choose(
         kind,
         JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti
     ) && is_restricted(&left)
-        && fixes_primary_key(&right, &keys)
+        && fixes_lookup_key(&right, &keys)
     {
         let right = match right {
             LogicalPlan::Filter { input, predicate } => LogicalPlan::Filter {
@@ -246,7 +246,7 @@ fn base_scan(plan: &LogicalPlan) -> Option<&LogicalPlan> {
 /// key, or the leading column of one of its indexes, the right sides of
 /// `keys` name: a lookup by the left row's values then reads only the
 /// matching rows (`access_path` picks the key lookup or index read).
-fn fixes_primary_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
+fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     let Some(LogicalPlan::Scan {
         table,
         columns,

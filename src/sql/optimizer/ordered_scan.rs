@@ -32,7 +32,7 @@ use super::OptimizerContext;
 use crate::error::Result;
 use crate::sql::catalog::{IndexColumn, Table};
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{Access, AggregateFunction, IndexAccess, LogicalPlan, SortKey};
+use crate::sql::plan::{Access, AggregateFunction, IndexAccess, LogicalPlan, SortKey, bounded};
 use crate::sql::types::Value;
 
 pub fn ordered_scan(plan: LogicalPlan, _context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
@@ -294,18 +294,12 @@ fn extreme(
     // index's next column.
     let access = match access {
         Access::Index(mut index_access) => {
-            let LogicalPlan::Scan { table, columns, .. } = &scan else {
-                unreachable!("built as a scan above");
-            };
             let next = table
                 .indexes
                 .get(index_access.index)
                 .and_then(|index| index.columns.get(index_access.equal.len()));
             if next.is_some_and(|next| columns[next.column] == column)
-                && matches!(
-                    (&index_access.lower, &index_access.upper),
-                    (Bound::Unbounded, Bound::Unbounded)
-                )
+                && !bounded(&index_access.lower, &index_access.upper)
             {
                 index_access.not_null = true;
             }

@@ -49,18 +49,18 @@ fn read(expr: &Expr, set: &mut Vec<ColumnId>) {
 /// columns and the primary key's (the row key every entry ends with). A
 /// table without a primary key keys its rows by hidden ids, so there only
 /// the indexed columns count.
-fn cover(plan: LogicalPlan, required: &[ColumnId]) -> LogicalPlan {
+fn cover(plan: &mut LogicalPlan, required: &[ColumnId]) {
     let LogicalPlan::Scan {
         table,
         columns,
-        access: Access::Index(mut access),
+        access: Access::Index(access),
         filter,
     } = plan
     else {
-        return plan;
+        return;
     };
     let mut read_here = required.to_vec();
-    if let Some(filter) = &filter {
+    if let Some(filter) = filter {
         read(filter, &mut read_here);
     }
     // A float key holds no sign of zero: -0 would come back as 0.
@@ -78,12 +78,6 @@ fn cover(plan: LogicalPlan, required: &[ColumnId]) -> LogicalPlan {
         })
     };
     access.covering = read_here.iter().all(held);
-    LogicalPlan::Scan {
-        table,
-        columns,
-        access: Access::Index(access),
-        filter,
-    }
 }
 
 /// Prunes `plan`, of whose output only `required` is read above.
@@ -91,11 +85,9 @@ fn prune_node(plan: LogicalPlan, required: &[ColumnId]) -> Result<LogicalPlan> {
     // As deep as the plan: a deep plan is an error (54001), not an overflow.
     crate::sql::stack::check()?;
     match plan {
-        LogicalPlan::Scan { .. } => {
-            let plan = cover(plan, required);
-            let LogicalPlan::Scan { ref columns, .. } = plan else {
-                unreachable!("cover returns the scan it was given");
-            };
+        mut plan @ LogicalPlan::Scan { .. } => {
+            cover(&mut plan, required);
+            let columns = plan.output();
             let kept: Vec<ColumnId> = columns
                 .iter()
                 .copied()

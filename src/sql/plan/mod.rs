@@ -282,6 +282,11 @@ impl IndexAccess {
     }
 }
 
+/// Whether a range has a bound at all.
+pub fn bounded(lower: &Bound<Expr>, upper: &Bound<Expr>) -> bool {
+    !matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded))
+}
+
 /// A bound with `f` applied to its expression.
 pub fn map_bound(
     bound: Bound<Expr>,
