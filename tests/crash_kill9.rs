@@ -4,6 +4,11 @@
 //! unacknowledged one (the one in flight when the server died) whole or not
 //! at all.
 //!
+//! The table has two secondary indexes (one unique, one with a descending
+//! column). After each kill, `basalt check` recovers the directory and
+//! verifies both against the table before the server restarts, and the
+//! read-back goes through an index as well as through the primary key.
+//!
 //! `BASALT_KILL_CYCLES` sets the number of kill cycles (default 50; the long
 //! mode is 1000).
 
@@ -53,7 +58,7 @@ async fn write_until_killed(
         let mut batch = String::from("BEGIN;");
         for part in 0..PARTS {
             batch.push_str(&format!(
-                "INSERT INTO acks VALUES ({}, {writer}, {seq});",
+                "INSERT INTO acks VALUES ({}, {writer}, {seq}, {part});",
                 row_id(writer, seq, part)
             ));
         }
@@ -84,9 +89,13 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_transaction() {
     .expect("spawn");
     connect(server.address)
         .await
-        .batch_execute("CREATE TABLE acks (id BIGINT PRIMARY KEY, writer BIGINT, seq BIGINT)")
+        .batch_execute(
+            "CREATE TABLE acks (id BIGINT PRIMARY KEY, writer BIGINT, seq BIGINT, part BIGINT);
+             CREATE INDEX acks_writer_seq ON acks (writer, seq DESC);
+             CREATE UNIQUE INDEX acks_seq_part ON acks (seq, part, writer)",
+        )
         .await
-        .expect("create table");
+        .expect("create table and indexes");
     let mut random = SplitMix(0xBA5A17);
     // Every transaction known to be committed: (writer, seq).
     let mut committed: BTreeSet<(i64, i64)> = BTreeSet::new();
@@ -116,6 +125,16 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_transaction() {
             logs.push(writer.await.expect("writer task"));
         }
 
+        let report = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || check_binary(&path)
+        })
+        .await
+        .expect("check");
+        assert!(
+            report.starts_with("checked 2 indexes"),
+            "cycle {cycle}: {report}"
+        );
         server = tokio::task::spawn_blocking({
             let path = path.clone();
             move || spawn_binary(&path)
@@ -138,6 +157,24 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_transaction() {
             for row in &rows {
                 *parts.entry(row.get::<_, i64>(1)).or_default() += 1;
             }
+            // The same rows through the (writer, seq DESC) index.
+            let through_index: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM acks WHERE writer = $1 AND seq >= $2 AND seq < $3",
+                    &[
+                        &writer,
+                        &(cycle * CYCLE_STRIDE),
+                        &((cycle + 1) * CYCLE_STRIDE),
+                    ],
+                )
+                .await
+                .expect("read back through the index")
+                .get(0);
+            assert_eq!(
+                through_index as usize,
+                rows.len(),
+                "cycle {cycle} writer {writer}: the index and the table disagree"
+            );
             for seq in &log.acknowledged {
                 assert_eq!(
                     parts.get(seq),

@@ -66,3 +66,97 @@ pub fn check_indexes(txn: &mut Transaction) -> Result<IndexCheck> {
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::sql::Instance;
+    use crate::sql::catalog::Table;
+    use crate::sql::execution::spill::SpillSpace;
+    use crate::storage::MemoryEngine;
+    use crate::txn::{IsolationLevel, Mvcc};
+
+    /// A table of three rows with an index on `b`, and the MVCC store.
+    fn indexed_table() -> (Arc<Mvcc>, Table) {
+        let mvcc = Mvcc::open(Arc::new(MemoryEngine::new())).unwrap();
+        let instance = Instance::open(Arc::clone(&mvcc), SpillSpace::temporary()).unwrap();
+        let mut session = instance.session();
+        for sql in [
+            "CREATE TABLE t (a int PRIMARY KEY, b text)",
+            "CREATE INDEX t_b ON t (b)",
+            "INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, NULL)",
+        ] {
+            let prepared = session.prepare(sql, &[]).unwrap();
+            session.execute(&prepared, &[]).unwrap();
+        }
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        txn.begin_statement();
+        let table = catalog::require_table(&mut txn, "t").unwrap();
+        txn.commit().unwrap();
+        (mvcc, table)
+    }
+
+    fn check(mvcc: &Arc<Mvcc>) -> Result<IndexCheck> {
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        txn.begin_statement();
+        let result = check_indexes(&mut txn);
+        txn.commit().unwrap();
+        result
+    }
+
+    fn first_entry(mvcc: &Arc<Mvcc>, tree: crate::storage::TreeId) -> Vec<u8> {
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        let entry = txn
+            .scan(tree, KeyRange::all(), Direction::Forward)
+            .next()
+            .unwrap()
+            .unwrap()
+            .0;
+        txn.commit().unwrap();
+        entry
+    }
+
+    #[test]
+    fn an_index_agreeing_with_its_table_passes() {
+        let (mvcc, _) = indexed_table();
+        assert_eq!(
+            check(&mvcc).unwrap(),
+            IndexCheck {
+                indexes: 1,
+                entries: 3
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_entry_is_reported() {
+        let (mvcc, table) = indexed_table();
+        let index = table.indexes[0].tree;
+        let entry = first_entry(&mvcc, index);
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        txn.delete(index, &entry).unwrap();
+        txn.commit().unwrap();
+        let error = check(&mvcc).unwrap_err();
+        assert!(matches!(error, Error::Corrupt(_)), "{error}");
+        assert!(
+            error.to_string().contains("\"t_b\" of table \"t\" misses"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_entry_of_no_row_is_reported() {
+        let (mvcc, table) = indexed_table();
+        let index = table.indexes[0].tree;
+        let mut entry = first_entry(&mvcc, index);
+        // The same index key pointing at a row key that does not exist.
+        entry.push(0xff);
+        let mut txn = mvcc.begin(IsolationLevel::RepeatableRead).unwrap();
+        txn.set(index, &entry, b"").unwrap();
+        txn.commit().unwrap();
+        let error = check(&mvcc).unwrap_err();
+        assert!(error.to_string().contains("of no row"), "{error}");
+    }
+}

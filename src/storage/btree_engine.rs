@@ -92,6 +92,11 @@ use crate::error::{Error, Result};
 pub struct BTreeEngine {
     shared: Arc<Shared>,
     background: Option<Background>,
+    /// The data directory's lock file, held exclusively while the engine
+    /// is open over the OS file system: two processes over one directory
+    /// would each replay and overwrite the other's pages. Declared last, so
+    /// it is released only after the shutdown checkpoint.
+    directory_lock: Option<std::fs::File>,
 }
 
 struct Shared {
@@ -227,7 +232,10 @@ impl BTreeEngine {
     /// Opens the database in `config.data_dir`, creating it if missing, and
     /// recovers it from the WAL if it was not shut down cleanly.
     pub fn open(config: &Config) -> Result<BTreeEngine> {
-        BTreeEngine::open_with(config, Arc::new(OsFileSystem))
+        let directory_lock = lock_data_dir(&config.data_dir)?;
+        let mut engine = BTreeEngine::open_with(config, Arc::new(OsFileSystem))?;
+        engine.directory_lock = Some(directory_lock);
+        Ok(engine)
     }
 
     /// Like [`BTreeEngine::open`], on `file_system` (the crash-simulating one
@@ -332,6 +340,7 @@ impl BTreeEngine {
         Ok(BTreeEngine {
             shared,
             background: Some(background),
+            directory_lock: None,
         })
     }
 
@@ -704,6 +713,30 @@ impl Engine for BTreeEngine {
     }
 }
 
+/// Takes `<data_dir>/basalt.lock` exclusively (an advisory lock the OS
+/// releases when the process dies, so a `kill -9` leaves nothing stale).
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("basalt.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!(
+                "the data directory {} is in use by another basalt process ({} is locked)",
+                data_dir.display(),
+                path.display()
+            ),
+        ))),
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::Io(error)),
+    }
+}
+
 impl Drop for BTreeEngine {
     fn drop(&mut self) {
         if let Some(mut background) = self.background.take() {
@@ -780,6 +813,24 @@ mod tests {
             assert_eq!(keys, expected, "seed {seed}");
             assert_eq!(engine.get(7, &key(150)).unwrap(), Some(value_of(150, 100)));
         }
+    }
+
+    #[test]
+    fn a_second_engine_over_an_open_data_directory_is_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+        let error = BTreeEngine::open(&config(&directory, 16))
+            .err()
+            .expect("the directory is locked");
+        assert!(
+            error
+                .to_string()
+                .contains("in use by another basalt process"),
+            "{error}"
+        );
+        drop(engine);
+        // Released with the engine.
+        BTreeEngine::open(&config(&directory, 16)).unwrap();
     }
 
     /// A checkpoint hook that stores one entry per persist: how many

@@ -324,6 +324,25 @@ pub fn spawn_binary(data_dir: &std::path::Path) -> BinaryServer {
     BinaryServer { child, address }
 }
 
+/// Runs `basalt check` over `data_dir` (recovering it first); panics
+/// unless it succeeds, and returns what it printed.
+pub fn check_binary(data_dir: &std::path::Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_basalt"))
+        .arg("check")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run basalt check");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "basalt check failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// [`spawn_binary`] from async code (it blocks until the server listens).
 pub async fn start_binary(data_dir: &std::path::Path) -> BinaryServer {
     let path = data_dir.to_path_buf();
