@@ -28,6 +28,33 @@ pub struct Config {
     /// (PostgreSQL's `wal_writer_delay`); bounds what `synchronous_commit =
     /// off` can lose.
     pub wal_writer_delay: Duration,
+    /// When tables are analyzed again on their own.
+    pub autoanalyze: AutoAnalyze,
+}
+
+/// Automatic `ANALYZE` (autovacuum's analyze in PostgreSQL, with its
+/// defaults): every `naptime`, each table whose committed row changes since
+/// its last analysis exceed `threshold + scale_factor × rows` is analyzed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoAnalyze {
+    pub enabled: bool,
+    /// `autovacuum_analyze_threshold`.
+    pub threshold: u64,
+    /// `autovacuum_analyze_scale_factor`.
+    pub scale_factor: f64,
+    /// `autovacuum_naptime`.
+    pub naptime: Duration,
+}
+
+impl Default for AutoAnalyze {
+    fn default() -> AutoAnalyze {
+        AutoAnalyze {
+            enabled: true,
+            threshold: 50,
+            scale_factor: 0.1,
+            naptime: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Config {
@@ -39,6 +66,7 @@ impl Config {
             max_wal_size: 256 * 1024 * 1024,
             wal_segment_size: 16 * 1024 * 1024,
             wal_writer_delay: Duration::from_millis(200),
+            autoanalyze: AutoAnalyze::default(),
         }
     }
 

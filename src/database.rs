@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{AutoAnalyze, Config};
 use crate::error::Result;
 use crate::sql::execution::spill::SpillSpace;
 use crate::sql::{Instance, Session};
@@ -30,7 +30,7 @@ impl Database {
     pub fn open(config: &Config) -> Result<Database> {
         let engine = BTreeEngine::open(config)?;
         let spill = SpillSpace::open(config.spill_dir())?;
-        Database::assemble(Arc::new(engine), spill)
+        Database::assemble(Arc::new(engine), spill, config.autoanalyze)
     }
 
     /// A database over the in-memory engine, for tests.
@@ -40,13 +40,23 @@ impl Database {
 
     /// A database over any engine; queries spill to a temporary directory.
     pub fn with_engine(engine: Arc<dyn Engine>) -> Result<Database> {
-        Database::assemble(engine, SpillSpace::temporary())
+        Database::with_engine_and(engine, AutoAnalyze::default())
     }
 
-    fn assemble(engine: Arc<dyn Engine>, spill: Arc<SpillSpace>) -> Result<Database> {
+    /// [`Database::with_engine`] with automatic analyze set as given.
+    pub fn with_engine_and(engine: Arc<dyn Engine>, autoanalyze: AutoAnalyze) -> Result<Database> {
+        Database::assemble(engine, SpillSpace::temporary(), autoanalyze)
+    }
+
+    fn assemble(
+        engine: Arc<dyn Engine>,
+        spill: Arc<SpillSpace>,
+        autoanalyze: AutoAnalyze,
+    ) -> Result<Database> {
         let mvcc = Mvcc::open(engine)?;
         let sql = Instance::open(Arc::clone(&mvcc), spill)?;
         mvcc.start_collector()?;
+        crate::sql::statistics::auto::start(&sql, autoanalyze)?;
         Ok(Database { mvcc, sql })
     }
 

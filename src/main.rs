@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use basalt::Database;
-use basalt::config::{Config, DEFAULT_BUFFER_POOL_PAGES};
+use basalt::config::{AutoAnalyze, Config, DEFAULT_BUFFER_POOL_PAGES};
 use basalt::server::{ShutdownSignal, serve};
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
@@ -61,6 +61,19 @@ struct ServeArgs {
     /// Buffer pool capacity in 8 KiB pages.
     #[arg(long, env = "BASALT_BUFFER_POOL_PAGES", default_value_t = DEFAULT_BUFFER_POOL_PAGES)]
     buffer_pool_pages: usize,
+    /// Analyze a table again once this fraction of its rows (plus the
+    /// threshold) changed; 0 with a threshold of 0 analyzes after any change.
+    #[arg(long, env = "BASALT_AUTOANALYZE_SCALE_FACTOR", default_value_t = 0.1)]
+    autoanalyze_scale_factor: f64,
+    /// Changed rows a table needs on top of the scale factor's share.
+    #[arg(long, env = "BASALT_AUTOANALYZE_THRESHOLD", default_value_t = 50)]
+    autoanalyze_threshold: u64,
+    /// Seconds between the automatic analyze's passes over the tables.
+    #[arg(long, env = "BASALT_AUTOANALYZE_NAPTIME", default_value_t = 60)]
+    autoanalyze_naptime: u64,
+    /// Never analyze automatically.
+    #[arg(long, env = "BASALT_NO_AUTOANALYZE")]
+    no_autoanalyze: bool,
 }
 
 /// The stack of every runtime thread, including those running statements.
@@ -93,8 +106,9 @@ fn main() -> ExitCode {
 /// Opens the database (recovery runs first, as for a server), checks its
 /// indexes in a snapshot and prints what was checked.
 fn check(arguments: CheckArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let config =
+    let mut config =
         Config::new(&arguments.data_dir).with_buffer_pool_pages(arguments.buffer_pool_pages);
+    config.autoanalyze.enabled = false;
     let database = Database::open(&config)?;
     let summary = database.check_indexes()?;
     database.shutdown()?;
@@ -125,8 +139,14 @@ fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let result = runtime.block_on(async move {
         // Before anything is announced, so an early SIGTERM is handled.
         let signal = ShutdownSignal::install()?;
-        let config =
+        let mut config =
             Config::new(&arguments.data_dir).with_buffer_pool_pages(arguments.buffer_pool_pages);
+        config.autoanalyze = AutoAnalyze {
+            enabled: !arguments.no_autoanalyze,
+            threshold: arguments.autoanalyze_threshold,
+            scale_factor: arguments.autoanalyze_scale_factor,
+            naptime: std::time::Duration::from_secs(arguments.autoanalyze_naptime.max(1)),
+        };
         tracing::info!(data_dir = %arguments.data_dir.display(), "opening database");
         // Opening may replay logs from disk: keep it off the async threads.
         let database = tokio::task::spawn_blocking(move || Database::open(&config)).await??;

@@ -12,6 +12,7 @@
 //!   stack.rs    the stack-depth guard (54001 instead of an overflow)
 //!   catalog.rs  table, view and index definitions, stored in the database itself
 //!   integrity.rs  the check that every index agrees with its table
+//!   statistics/   ANALYZE, stored statistics, pg_stats, automatic analyze
 //!   types.rs, encoding.rs  values, PostgreSQL text formats, key and row bytes
 //! ```
 //!
@@ -29,6 +30,7 @@ pub mod parser;
 pub mod plan;
 pub mod session;
 pub mod stack;
+pub mod statistics;
 pub mod types;
 
 pub use session::{Column, Cursor, Instance, Outcome, Prepared, Session, TransactionStatus};

@@ -8,8 +8,10 @@
 //! rollback; [`ssi`] makes SERIALIZABLE transactions serializable,
 //! with [`predicate`] tracking what they read; [`index`] gives secondary
 //! indexes their entries, uniqueness and, with [`relation_lock`], the
-//! locks that keep DDL and a table's writers apart. `docs/transactions.md` describes the design.
+//! locks that keep DDL and a table's writers apart; [`changes`] counts
+//! committed writes per tree for automatic statistics. `docs/transactions.md` describes the design.
 
+pub mod changes;
 pub mod commit_log;
 pub mod gc;
 pub mod index;

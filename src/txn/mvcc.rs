@@ -243,6 +243,8 @@ pub struct Mvcc {
     pub(super) ssi: Ssi,
     /// Versions written by committed transactions, for the collector.
     pub(super) writes_committed: std::sync::atomic::AtomicU64,
+    /// The same per tree, for automatic statistics (`changes.rs`).
+    pub changes: super::changes::ChangeCounts,
     /// The last computed garbage-collection horizon (`gc.rs`).
     gc_horizon_cache: std::sync::atomic::AtomicU64,
     /// Removals of deletion bases, for forward scans (gc invariant 5).
@@ -296,6 +298,7 @@ impl Mvcc {
             waits: WaitGraph::default(),
             sequences: Mutex::new(std::collections::HashMap::new()),
             writes_committed: std::sync::atomic::AtomicU64::new(0),
+            changes: super::changes::ChangeCounts::default(),
             gc_horizon_cache: std::sync::atomic::AtomicU64::new(0),
             removals: Removals::default(),
         }))
@@ -1082,7 +1085,9 @@ impl Transaction {
             self.writes.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
+        mvcc.changes.add_committed(&self.writes);
         for tree in std::mem::take(&mut self.dropped_trees) {
+            mvcc.changes.forget(tree);
             mvcc.engine.drop_tree(tree)?;
         }
         Ok(())

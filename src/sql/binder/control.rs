@@ -1,6 +1,7 @@
-//! Statements that need no catalog: transaction control, `SET`, `SHOW` and
-//! `VACUUM`. They bind without a transaction, so they work in a failed
-//! block (ROLLBACK must) and before any transaction exists.
+//! Statements that need no catalog: transaction control, `SET`, `SHOW`,
+//! `VACUUM` and `ANALYZE` (which resolve their tables when they run). They
+//! bind without a transaction, so they work in a failed block (ROLLBACK
+//! must) and before any transaction exists.
 
 use sqlparser::ast::{self, Statement};
 
@@ -35,6 +36,12 @@ pub enum Control {
     /// `VACUUM [FULL] [table]`: collect garbage versions now.
     Vacuum {
         table: Option<String>,
+    },
+    /// `ANALYZE [table [(columns)]]`: gather statistics (`sql/statistics`);
+    /// `columns` is `None` for all of them.
+    Analyze {
+        table: Option<String>,
+        columns: Option<Vec<String>>,
     },
     Set {
         name: String,
@@ -147,6 +154,25 @@ pub fn bind_control(statement: &Statement, deferrable: Option<bool>) -> Result<O
             // space in the B+tree, which reuses it.
             Control::Vacuum {
                 table: vacuum.table_name.as_ref().map(object_name).transpose()?,
+            }
+        }
+        Statement::Analyze(analyze) => {
+            if analyze.partitions.is_some()
+                || analyze.for_columns
+                || analyze.cache_metadata
+                || analyze.noscan
+                || analyze.compute_statistics
+                || analyze.has_table_keyword
+            {
+                return Err(Error::Unsupported(format!("{analyze}")));
+            }
+            let table = analyze.table_name.as_ref().map(object_name).transpose()?;
+            // A name like VERBOSE is taken as a table by the parser; a
+            // table of that name does not exist, which is reported then.
+            Control::Analyze {
+                table,
+                columns: (!analyze.columns.is_empty())
+                    .then(|| analyze.columns.iter().map(ident_name).collect()),
             }
         }
         Statement::Set(ast::Set::SingleAssignment {

@@ -24,6 +24,7 @@ use crate::sql::catalog::{self, Relation, View};
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, Function};
 use crate::sql::parser::parse_query;
 use crate::sql::plan::{Column, JoinKind, JoinStrategy, LogicalPlan, TableFunction};
+use crate::sql::statistics::{self, view::PG_STATS_COLUMNS};
 use crate::sql::types::DataType;
 
 /// The most relations one query may read (joined, listed, or nested in
@@ -369,6 +370,9 @@ impl Binder<'_> {
         name: &ast::ObjectName,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(LogicalPlan, Scope)> {
+        if is_pg_stats(name) {
+            return self.bind_pg_stats(alias);
+        }
         let relation_name = object_name(name)?;
         if name.0.len() == 1
             && let Some(bound) = self.bind_cte_reference(&relation_name, alias)?
@@ -397,6 +401,35 @@ impl Binder<'_> {
                 Ok((plan, scope))
             }
         }
+    }
+
+    /// The `pg_stats` system view: its rows, read from the statistics in
+    /// this statement's snapshot, as literal rows (a cached plan is made
+    /// again after every `ANALYZE`, which raises the catalog generation).
+    fn bind_pg_stats(&mut self, alias: Option<&ast::TableAlias>) -> Result<(LogicalPlan, Scope)> {
+        let rows = statistics::view::pg_stats_rows(self.txn)?;
+        let qualifier = alias.map_or("pg_stats".to_string(), |a| ident_name(&a.name));
+        let mut scope = Scope::default();
+        let mut columns = Vec::with_capacity(PG_STATS_COLUMNS.len());
+        for (name, data_type) in PG_STATS_COLUMNS {
+            let id = self.columns.add(name, data_type);
+            self.columns.set_table(id, &qualifier);
+            columns.push(id);
+            scope.columns.push(ScopeColumn::new(
+                Some(qualifier.clone()),
+                name.to_string(),
+                id,
+                data_type,
+            ));
+        }
+        if let Some(alias) = alias {
+            rename_columns(&mut scope, alias, &qualifier)?;
+        }
+        let rows = rows
+            .into_iter()
+            .map(|row| row.into_iter().map(Expr::Literal).collect())
+            .collect();
+        Ok((LogicalPlan::Values { columns, rows }, scope))
     }
 
     /// A view's query, bound afresh (it sees no enclosing query).
@@ -539,6 +572,21 @@ impl Binder<'_> {
             rename_columns(&mut scope, alias, &qualifier)?;
         }
         Ok((plan, scope))
+    }
+}
+
+/// `pg_stats` or `pg_catalog.pg_stats` (the system schema comes first in
+/// PostgreSQL's search path, so a table of that name would not hide it).
+fn is_pg_stats(name: &ast::ObjectName) -> bool {
+    let parts: Vec<Option<String>> = name
+        .0
+        .iter()
+        .map(|part| part.as_ident().map(ident_name))
+        .collect();
+    match parts.as_slice() {
+        [Some(view)] => view == "pg_stats",
+        [Some(schema), Some(view)] => schema == "pg_catalog" && view == "pg_stats",
+        _ => false,
     }
 }
 

@@ -19,6 +19,7 @@ use crate::sql::binder::IndexDefinition;
 use crate::sql::catalog::{self, Index, IndexColumn, IndexName, Relation, Table, View};
 use crate::sql::encoding::decode_row;
 use crate::sql::execution::dml::{describe_key, insert_index_entry};
+use crate::sql::statistics;
 use crate::sql::types::DataType;
 use crate::storage::{Direction, KeyRange};
 use crate::txn::{RelationLockMode, Transaction};
@@ -339,6 +340,7 @@ pub(super) fn drop_relations(
                 catalog::delete_relation(txn, &index.name)?;
                 txn.drop_tree(index.tree);
             }
+            statistics::store::delete(txn, table.tree)?;
             txn.drop_tree(table.tree);
         }
         catalog::delete_relation(txn, target.name())?;

@@ -45,6 +45,7 @@ impl Instance {
     /// use), spilling to `spill`.
     pub fn open(mvcc: Arc<Mvcc>, spill: Arc<SpillSpace>) -> Result<Arc<Instance>> {
         catalog::initialize(&mvcc)?;
+        crate::sql::statistics::store::initialize(&mvcc)?;
         Ok(Arc::new(Instance {
             mvcc,
             generation: AtomicU64::new(0),

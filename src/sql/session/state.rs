@@ -35,6 +35,7 @@ use crate::sql::catalog;
 use crate::sql::parser::{self, ParsedStatement};
 use crate::sql::plan::Column;
 use crate::sql::stack::StackBase;
+use crate::sql::statistics;
 use crate::sql::types::{DataType, Row, Value};
 use crate::txn::{IsolationLevel, Transaction};
 
@@ -527,6 +528,38 @@ impl Session {
                 };
                 tracing::debug!(keys = stats.keys, removed = stats.removed, "vacuum");
                 Ok(command("VACUUM"))
+            }
+            Control::Analyze { table, columns } => {
+                match &mut self.state {
+                    // Each table in a transaction of its own; also from a
+                    // read-only block, which PostgreSQL lets analyze.
+                    TransactionState::Idle => statistics::auto::analyze_now(
+                        &self.instance,
+                        table.as_deref(),
+                        columns.as_deref(),
+                    )?,
+                    TransactionState::Implicit(open) | TransactionState::Block(open)
+                        if open.txn.is_read_only() =>
+                    {
+                        statistics::auto::analyze_now(
+                            &self.instance,
+                            table.as_deref(),
+                            columns.as_deref(),
+                        )?
+                    }
+                    // Inside a block the statistics commit with it.
+                    TransactionState::Implicit(open) | TransactionState::Block(open) => {
+                        open.txn.begin_statement();
+                        statistics::auto::analyze_in(
+                            &mut open.txn,
+                            table.as_deref(),
+                            columns.as_deref(),
+                        )?;
+                        open.wrote_catalog = true;
+                    }
+                    TransactionState::Failed(_) => return Err(in_failed_transaction()),
+                }
+                Ok(command("ANALYZE"))
             }
             Control::Set { name, value } => {
                 self.check_not_failed()?;
