@@ -99,7 +99,17 @@ fn sqllogictest_files() {
     assert!(!files.is_empty(), "no .slt files found");
     let mut failures = Vec::new();
     for file in &files {
-        let database = Database::open_in_memory().expect("open in-memory database");
+        // No automatic analyze: EXPLAIN records show plans before and
+        // after an explicit ANALYZE, which must not depend on timing.
+        let no_autoanalyze = basalt::config::AutoAnalyze {
+            enabled: false,
+            ..Default::default()
+        };
+        let database = Database::with_engine_and(
+            std::sync::Arc::new(basalt::storage::MemoryEngine::new()),
+            no_autoanalyze,
+        )
+        .expect("open in-memory database");
         let mut runner = Runner::new(move || {
             let session = database.session();
             async move { Ok::<_, SltError>(Connection { session }) }

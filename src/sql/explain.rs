@@ -1,5 +1,6 @@
 //! `EXPLAIN`: renders an optimized [`LogicalPlan`] as indented text in
-//! PostgreSQL's layout (as `EXPLAIN (COSTS OFF)` prints it), with
+//! PostgreSQL's layout, each node with its estimated startup and total
+//! cost, rows and width (`optimizer/cost.rs`) unless `COSTS OFF`, with
 //! expressions written back as SQL and columns named by the statement's
 //! column catalog, qualified by their FROM item when the plan reads more
 //! than one relation.
@@ -24,29 +25,53 @@
 
 use std::ops::Bound;
 
+use super::binder::ExplainOptions;
 use super::catalog::Table;
 use super::expr::{ColumnId, Expr, Subquery, SubqueryKind};
+use super::optimizer::cost::Estimate;
+use super::optimizer::estimate::Estimator;
 use super::plan::{
     Access, Aggregate, AggregateFunction, ColumnCatalog, IndexAccess, JoinKind, JoinStrategy,
     LogicalPlan, SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
 };
+use super::statistics::StatisticsSet;
 use super::types::Value;
 
-/// How columns are named.
+/// How columns are named, and how nodes are estimated (`None`: `COSTS OFF`).
 struct Names<'a> {
     columns: &'a ColumnCatalog,
     qualify: bool,
+    estimator: Option<Estimator<'a>>,
 }
 
 /// The EXPLAIN text of a plan, one line per row.
-pub fn explain(plan: &LogicalPlan, columns: &ColumnCatalog) -> Vec<String> {
+pub fn explain(
+    plan: &LogicalPlan,
+    columns: &ColumnCatalog,
+    statistics: &StatisticsSet,
+    options: ExplainOptions,
+) -> Vec<String> {
     let names = Names {
         columns,
         qualify: relations(plan) > 1,
+        estimator: options
+            .costs
+            .then(|| Estimator::new([plan], statistics, columns)),
     };
     let mut lines = Vec::new();
-    names.node(plan, None, Vec::new(), &mut lines);
+    names.node(plan, None, Vec::new(), None, &mut lines);
     lines
+}
+
+/// PostgreSQL's `  (cost=startup..total rows=n width=w)`.
+fn costs_text(estimate: &Estimate) -> String {
+    format!(
+        "  (cost={:.2}..{:.2} rows={} width={})",
+        estimate.startup,
+        estimate.total,
+        estimate.rows.round() as u64,
+        estimate.width.round() as u64
+    )
 }
 
 /// How many relations (FROM items) the plan reads, subqueries included.
@@ -114,30 +139,39 @@ fn join_title(strategy: &JoinStrategy, kind: JoinKind) -> String {
 impl Names<'_> {
     /// Renders one node: `prefix` is `None` for the root, else the spaces
     /// before its `->`; `filters` are predicates of `Filter` nodes above it.
+    /// `shown`: the estimate of the operator this line stands for, when
+    /// invisible operators above passed their place down.
     fn node(
         &self,
         plan: &LogicalPlan,
         prefix: Option<&str>,
         filters: Vec<&Expr>,
+        shown: Option<Estimate>,
         lines: &mut Vec<String>,
     ) {
+        let shown = shown.or_else(|| {
+            self.estimator
+                .as_ref()
+                .map(|estimator| estimator.estimate(plan))
+        });
         // Invisible operators pass their place to their input.
         match plan {
             LogicalPlan::Project { input, .. } if subqueries(plan).is_empty() => {
-                return self.node(input, prefix, filters, lines);
+                return self.node(input, prefix, filters, shown, lines);
             }
             LogicalPlan::Filter { input, predicate } => {
                 let mut filters = filters;
                 filters.push(predicate);
-                return self.node(input, prefix, filters, lines);
+                return self.node(input, prefix, filters, shown, lines);
             }
             LogicalPlan::WithCte { input, .. } => {
                 // Shown as its input, with the CTE listed under it, as
                 // PostgreSQL lists CTEs under the plan they belong to.
-                return self.with_cte(plan, input, prefix, filters, lines);
+                return self.with_cte(plan, input, prefix, filters, shown, lines);
             }
             _ => {}
         }
+        let costs = shown.as_ref().map(costs_text).unwrap_or_default();
         let (title_line, detail) = match prefix {
             None => (String::new(), "  ".to_string()),
             Some(prefix) => (format!("{prefix}->  "), format!("{prefix}      ")),
@@ -292,7 +326,7 @@ impl Names<'_> {
         for filter in filters {
             details.push(format!("Filter: {}", self.expr(filter)));
         }
-        lines.push(format!("{title_line}{title}"));
+        lines.push(format!("{title_line}{title}{costs}"));
         lines.extend(details.into_iter().map(|d| format!("{detail}{d}")));
         if matches!(
             plan,
@@ -302,15 +336,27 @@ impl Names<'_> {
                 ..
             }
         ) {
-            // The Append under the distinct step.
-            lines.push(format!("{detail}->  Append"));
+            // The Append under the distinct step: both inputs, whole.
+            let append = self.estimator.as_ref().map(|estimator| {
+                let estimates: Vec<Estimate> = children
+                    .iter()
+                    .map(|child| estimator.estimate(child))
+                    .collect();
+                costs_text(&Estimate {
+                    rows: estimates.iter().map(|e| e.rows).sum(),
+                    width: shown.map_or(0.0, |shown| shown.width),
+                    startup: estimates.first().map_or(0.0, |e| e.startup),
+                    total: estimates.iter().map(|e| e.total).sum(),
+                })
+            });
+            lines.push(format!("{detail}->  Append{}", append.unwrap_or_default()));
             let inner = format!("{detail}      ");
             for child in children {
-                self.node(child, Some(&inner), Vec::new(), lines);
+                self.node(child, Some(&inner), Vec::new(), None, lines);
             }
         } else {
             for child in children {
-                self.node(child, Some(&detail), Vec::new(), lines);
+                self.node(child, Some(&detail), Vec::new(), None, lines);
             }
         }
         for subquery in subqueries(plan) {
@@ -319,6 +365,7 @@ impl Names<'_> {
                 &subquery.plan,
                 Some(&format!("{detail}  ")),
                 Vec::new(),
+                None,
                 lines,
             );
         }
@@ -331,6 +378,7 @@ impl Names<'_> {
         input: &LogicalPlan,
         prefix: Option<&str>,
         filters: Vec<&Expr>,
+        shown: Option<Estimate>,
         lines: &mut Vec<String>,
     ) {
         let LogicalPlan::WithCte {
@@ -339,13 +387,19 @@ impl Names<'_> {
         else {
             return;
         };
-        self.node(input, prefix, filters, lines);
+        self.node(input, prefix, filters, shown, lines);
         let detail = match prefix {
             None => "  ".to_string(),
             Some(prefix) => format!("{prefix}      "),
         };
         lines.push(format!("{detail}CTE {name}"));
-        self.node(definition, Some(&format!("{detail}  ")), Vec::new(), lines);
+        self.node(
+            definition,
+            Some(&format!("{detail}  ")),
+            Vec::new(),
+            None,
+            lines,
+        );
     }
 }
 
@@ -354,6 +408,7 @@ pub fn window_sql(call: &WindowCall, columns: &ColumnCatalog) -> String {
     let names = Names {
         columns,
         qualify: false,
+        estimator: None,
     };
     let function = match &call.function {
         WindowFunction::Aggregate(aggregate) => names.aggregate(aggregate),
@@ -379,6 +434,7 @@ pub fn aggregate_sql(aggregate: &Aggregate, columns: &ColumnCatalog) -> String {
     Names {
         columns,
         qualify: false,
+        estimator: None,
     }
     .aggregate(aggregate)
 }
@@ -397,6 +453,7 @@ pub fn expr_sql(expr: &Expr, columns: &ColumnCatalog) -> String {
     Names {
         columns,
         qualify: false,
+        estimator: None,
     }
     .expr(expr)
 }

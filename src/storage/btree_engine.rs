@@ -723,19 +723,33 @@ fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::WouldBlock,
-            format!(
-                "the data directory {} is in use by another basalt process ({} is locked)",
-                data_dir.display(),
-                path.display()
-            ),
-        ))),
-        Err(std::fs::TryLockError::Error(error)) => Err(Error::Io(error)),
+    // An engine of this process that was just dropped may still be
+    // finishing on a background thread that held the last reference: wait
+    // a moment for it before calling the directory taken.
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!(
+                        "the data directory {} is in use by another basalt process ({} is locked)",
+                        data_dir.display(),
+                        path.display()
+                    ),
+                )));
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(Error::Io(error)),
+        }
     }
 }
+
+/// How long opening waits for the data directory's lock.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Drop for BTreeEngine {
     fn drop(&mut self) {

@@ -32,6 +32,7 @@ mod control;
 mod cte;
 mod ddl;
 mod dml;
+mod explain;
 mod expr;
 mod from;
 mod function;
@@ -48,6 +49,7 @@ use std::sync::Arc;
 use sqlparser::ast::{self, Statement};
 
 pub use control::{Control, TransactionModes, bind_control};
+pub use explain::ExplainOptions;
 pub use expr::{Typed, bind_data_type};
 pub use index::{IndexDefinition, IndexKeyColumn};
 pub use scope::{Scope, ScopeColumn};
@@ -66,13 +68,19 @@ pub struct BoundQuery {
     pub plan: LogicalPlan,
     pub columns: Vec<Column>,
     pub catalog: ColumnCatalog,
+    /// The statistics the plan was optimized with (set by the optimizer;
+    /// `EXPLAIN` estimates with them).
+    pub statistics: std::sync::Arc<crate::sql::statistics::StatisticsSet>,
 }
 
 /// A bound statement that reads or writes data, ready to optimize and run.
 #[derive(Clone, Debug)]
 pub enum BoundStatement {
     Query(BoundQuery),
-    Explain(BoundQuery),
+    Explain {
+        query: BoundQuery,
+        options: ExplainOptions,
+    },
     /// `source` produces full-width rows in table column order.
     Insert {
         table: Arc<Table>,
@@ -136,7 +144,7 @@ impl BoundStatement {
             BoundStatement::DropView { .. } => Some("DROP VIEW"),
             BoundStatement::CreateIndex { .. } => Some("CREATE INDEX"),
             BoundStatement::DropIndex { .. } => Some("DROP INDEX"),
-            BoundStatement::Query(_) | BoundStatement::Explain(_) => None,
+            BoundStatement::Query(_) | BoundStatement::Explain { .. } => None,
         }
     }
 
@@ -219,15 +227,22 @@ impl<'a> Binder<'a> {
         match statement {
             Statement::Query(query) => Ok(BoundStatement::Query(self.bind_top_query(query)?)),
             Statement::Explain {
-                statement, analyze, ..
+                statement,
+                analyze,
+                verbose,
+                options,
+                format,
+                ..
             } => {
-                if *analyze {
-                    return Err(Error::Unsupported("EXPLAIN ANALYZE".into()));
+                if format.is_some() {
+                    return Err(Error::Unsupported("EXPLAIN FORMAT".into()));
                 }
+                let options = explain::explain_options(*analyze, *verbose, options.as_deref())?;
                 match statement.as_ref() {
-                    Statement::Query(query) => {
-                        Ok(BoundStatement::Explain(self.bind_top_query(query)?))
-                    }
+                    Statement::Query(query) => Ok(BoundStatement::Explain {
+                        query: self.bind_top_query(query)?,
+                        options,
+                    }),
                     other => Err(Error::Unsupported(format!(
                         "EXPLAIN of {}",
                         statement_kind(other)
@@ -257,6 +272,7 @@ impl<'a> Binder<'a> {
             plan,
             columns,
             catalog: self.columns.clone(),
+            statistics: Default::default(),
         })
     }
 }

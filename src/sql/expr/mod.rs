@@ -26,7 +26,7 @@
 //! overflow (22003) and on division by zero (22012), integer division
 //! truncating toward zero, and `%` taking the sign of the dividend.
 
-mod cast;
+pub(crate) mod cast;
 mod evaluate;
 
 use std::fmt;

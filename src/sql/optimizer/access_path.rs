@@ -5,7 +5,12 @@
 //! 2. `pk <op> v` bounds on a single-column primary key → a key range;
 //! 3. equalities (or `IS NULL` tests) on an index's leading columns and
 //!    bounds on the next one → a read of that index's entries in that
-//!    range ([`choose`] ranks the candidates).
+//!    range.
+//!
+//! [`choose`] costs every candidate with the statistics (`cost.rs`) and
+//! takes the cheapest, a full scan included: an index read of most of a
+//! table costs more than reading the table. A lookup of the whole primary
+//! key needs no costing: it reads at most one row.
 //!
 //! Here `v` is any expression that reads none of the scanned row's columns
 //! (a literal, a parameter, an outer query's column, an uncorrelated
@@ -18,7 +23,10 @@
 
 use std::ops::Bound;
 
+use std::collections::HashSet;
+
 use super::OptimizerContext;
+use super::estimate::Estimator;
 use crate::error::Result;
 use crate::sql::catalog::Table;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
@@ -26,59 +34,113 @@ use crate::sql::plan::{Access, IndexAccess, JoinStrategy, LogicalPlan, bounded};
 use crate::sql::types::DataType;
 
 pub fn access_path(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
-    rewrite(plan, false, context)
+    let context: &OptimizerContext<'_> = context;
+    let estimator = Estimator::new([&plan], context.statistics, context.columns);
+    let referenced = referenced_columns(&plan);
+    let chooser = Chooser {
+        context,
+        estimator,
+        referenced,
+    };
+    chooser.rewrite(plan, false)
 }
 
-/// The rule over `plan`; `key_order`: its rows must come in primary-key
-/// order (it is, through filters, an input of a merge join, which
-/// `join_strategy` chose for a scan in key order), so only key accesses
-/// qualify.
-fn rewrite(
-    plan: LogicalPlan,
-    key_order: bool,
-    context: &mut OptimizerContext<'_>,
-) -> Result<LogicalPlan> {
-    crate::sql::stack::check()?;
-    Ok(match plan {
-        LogicalPlan::Filter { input, predicate } => match rewrite(*input, key_order, context)? {
-            LogicalPlan::Scan {
-                table,
-                columns,
-                access: Access::Full,
-                filter,
-            } => {
-                let predicate = match filter {
-                    Some(filter) => Expr::and(filter, predicate),
-                    None => predicate,
-                };
-                let access = choose(&table, &columns, &predicate, key_order, context);
+/// What choosing an access path needs besides the scan.
+struct Chooser<'a> {
+    context: &'a OptimizerContext<'a>,
+    estimator: Estimator<'a>,
+    /// Every column any operator of the statement reads, for whether an
+    /// index read could cover its scan.
+    referenced: HashSet<ColumnId>,
+}
+
+/// The columns the plan's operators (and their subqueries) read.
+fn referenced_columns(plan: &LogicalPlan) -> HashSet<ColumnId> {
+    let mut found = HashSet::new();
+    collect_referenced(plan, &mut found);
+    found
+}
+
+fn collect_referenced(plan: &LogicalPlan, found: &mut HashSet<ColumnId>) {
+    plan.for_each_expr(|expr| {
+        expr.walk_columns(&mut |id| {
+            found.insert(id);
+        });
+        expr.walk(&mut |node| {
+            if let Expr::Subquery(subquery) = node {
+                collect_referenced(&subquery.plan, found);
+            }
+        });
+    });
+    match plan {
+        // A projection passes columns by name, and set operations and
+        // CTEs output their inputs' columns by position: all are read.
+        LogicalPlan::SetOperation { left, right, .. } => {
+            found.extend(left.output());
+            found.extend(right.output());
+        }
+        LogicalPlan::WithCte { definition, .. } => found.extend(definition.output()),
+        LogicalPlan::RecursiveCte {
+            anchor, recursive, ..
+        } => {
+            found.extend(anchor.output());
+            found.extend(recursive.output());
+        }
+        _ => {}
+    }
+    for input in plan.inputs() {
+        collect_referenced(input, found);
+    }
+}
+
+impl Chooser<'_> {
+    /// The rule over `plan`; `key_order`: its rows must come in primary-key
+    /// order (it is, through filters, an input of a merge join, which
+    /// `join_strategy` chose for a scan in key order), so only key accesses
+    /// qualify.
+    fn rewrite(&self, plan: LogicalPlan, key_order: bool) -> Result<LogicalPlan> {
+        crate::sql::stack::check()?;
+        Ok(match plan {
+            LogicalPlan::Filter { input, predicate } => match self.rewrite(*input, key_order)? {
                 LogicalPlan::Scan {
                     table,
                     columns,
-                    access,
-                    filter: Some(predicate),
+                    access: Access::Full,
+                    filter,
+                } => {
+                    let predicate = match filter {
+                        Some(filter) => Expr::and(filter, predicate),
+                        None => predicate,
+                    };
+                    let access = self.choose(&table, &columns, &predicate, key_order);
+                    LogicalPlan::Scan {
+                        table,
+                        columns,
+                        access,
+                        filter: Some(predicate),
+                    }
                 }
-            }
-            input => LogicalPlan::Filter {
-                input: Box::new(input),
-                predicate,
+                input => LogicalPlan::Filter {
+                    input: Box::new(input),
+                    predicate,
+                },
             },
-        },
-        LogicalPlan::Join {
-            left,
-            right,
-            kind,
-            condition,
-            strategy: strategy @ JoinStrategy::Merge { .. },
-        } => LogicalPlan::Join {
-            left: Box::new(rewrite(*left, true, context)?),
-            right: Box::new(rewrite(*right, true, context)?),
-            kind,
-            condition,
-            strategy,
-        },
-        other => other.map_inputs(|input| rewrite(input, false, context))?,
-    })
+            LogicalPlan::Join {
+                left,
+                right,
+                kind,
+                condition,
+                strategy: strategy @ JoinStrategy::Merge { .. },
+            } => LogicalPlan::Join {
+                left: Box::new(self.rewrite(*left, true)?),
+                right: Box::new(self.rewrite(*right, true)?),
+                kind,
+                condition,
+                strategy,
+            },
+            other => other.map_inputs(|input| self.rewrite(input, false))?,
+        })
+    }
 }
 
 /// Whether a key expression of type `key` can be encoded as a key of
@@ -173,118 +235,138 @@ fn bounds_on(
     (lower, upper)
 }
 
-/// The narrowest access the predicate allows. Without statistics the
-/// order is by form, as PostgreSQL's planner before costs:
-/// 1. the whole primary key by equalities: one key lookup;
-/// 2. a unique index's every column by equalities: at most one entry;
-/// 3. the index whose leading columns the most equalities (or `IS NULL`
-///    tests) fix, with a range on the next column breaking ties, then the
-///    index with fewer columns;
-/// 4. a range of a single-column primary key (no row lookups);
-/// 5. a range of an index's leading column;
-/// 6. the whole table.
-fn choose(
-    table: &Table,
-    columns: &[ColumnId],
-    predicate: &Expr,
-    key_order: bool,
-    context: &OptimizerContext<'_>,
-) -> Access {
-    let conjuncts = predicate.conjuncts();
-    let comparisons: Vec<(usize, BinaryOp, &Expr)> = conjuncts
-        .iter()
-        .filter_map(|conjunct| column_comparison(conjunct, columns))
-        .filter(|(column, _, value)| {
-            table
-                .columns
-                .get(*column)
-                .is_some_and(|c| key_compatible(c.data_type, static_type(value, context)))
-        })
-        .collect();
-    let null_tests: Vec<usize> = conjuncts
-        .iter()
-        .filter_map(|conjunct| null_test(conjunct, columns, false))
-        .collect();
-    let not_null_tests: Vec<usize> = conjuncts
-        .iter()
-        .filter_map(|conjunct| null_test(conjunct, columns, true))
-        .collect();
-    let equality = |column: usize| {
-        comparisons
+/// A candidate's rank by form: (a unique index fixed whole, columns
+/// fixed, next column bounded, fewer columns).
+type Rank = (bool, usize, bool, isize);
+
+impl Chooser<'_> {
+    /// The cheapest access the predicate allows (see the module docs).
+    fn choose(
+        &self,
+        table: &Table,
+        columns: &[ColumnId],
+        predicate: &Expr,
+        key_order: bool,
+    ) -> Access {
+        let context = self.context;
+        let conjuncts = predicate.conjuncts();
+        let comparisons: Vec<(usize, BinaryOp, &Expr)> = conjuncts
             .iter()
-            .find(|(c, op, _)| *c == column && *op == BinaryOp::Equal)
-            .map(|(_, _, value)| (*value).clone())
-    };
-    let key: Vec<Expr> = table
-        .primary_key
-        .iter()
-        .map_while(|c| equality(*c))
-        .collect();
-    if !table.primary_key.is_empty() && key.len() == table.primary_key.len() {
-        return Access::Key(key);
-    }
-    // The best index access and its rank: (unique hit, fixed columns,
-    // bounded next column, fewer columns).
-    let mut best: Option<((bool, usize, bool, isize), IndexAccess)> = None;
-    let indexes = if key_order {
-        &[][..]
-    } else {
-        &table.indexes[..]
-    };
-    for (position, index) in indexes.iter().enumerate() {
-        let mut equal = Vec::new();
-        for column in &index.columns {
-            match equality(column.column) {
-                Some(value) => equal.push(Some(value)),
-                None if null_tests.contains(&column.column) => equal.push(None),
-                None => break,
+            .filter_map(|conjunct| column_comparison(conjunct, columns))
+            .filter(|(column, _, value)| {
+                table
+                    .columns
+                    .get(*column)
+                    .is_some_and(|c| key_compatible(c.data_type, static_type(value, context)))
+            })
+            .collect();
+        let null_tests: Vec<usize> = conjuncts
+            .iter()
+            .filter_map(|conjunct| null_test(conjunct, columns, false))
+            .collect();
+        let not_null_tests: Vec<usize> = conjuncts
+            .iter()
+            .filter_map(|conjunct| null_test(conjunct, columns, true))
+            .collect();
+        let equality = |column: usize| {
+            comparisons
+                .iter()
+                .find(|(c, op, _)| *c == column && *op == BinaryOp::Equal)
+                .map(|(_, _, value)| (*value).clone())
+        };
+        let key: Vec<Expr> = table
+            .primary_key
+            .iter()
+            .map_while(|c| equality(*c))
+            .collect();
+        if !table.primary_key.is_empty() && key.len() == table.primary_key.len() {
+            return Access::Key(key);
+        }
+        // Each candidate with its rank by form, which breaks ties of cost
+        // (without statistics many estimates are equal): a unique index
+        // fixed whole, then most columns fixed, a bounded next column,
+        // fewer columns.
+        let mut candidates = vec![((false, 0, false, isize::MIN), Access::Full)];
+        if let [column] = table.primary_key.as_slice() {
+            let (start, end) = bounds_on(&comparisons, *column);
+            if bounded(&start, &end) {
+                candidates.push(((false, 0, true, 0), Access::Range { start, end }));
             }
         }
-        let next = index.columns.get(equal.len()).map(|next| next.column);
-        let (lower, upper) = match next {
-            Some(next) => bounds_on(&comparisons, next),
-            None => (Bound::Unbounded, Bound::Unbounded),
+        let indexes = if key_order {
+            &[][..]
+        } else {
+            &table.indexes[..]
         };
-        let not_null = next.is_some_and(|next| not_null_tests.contains(&next));
-        let has_bounds = bounded(&lower, &upper);
-        if equal.is_empty() && !has_bounds {
-            continue;
-        }
-        let unique_hit =
-            index.unique && equal.len() == index.columns.len() && equal.iter().all(Option::is_some);
-        let rank = (
-            unique_hit,
-            equal.len(),
-            has_bounds,
-            -(index.columns.len() as isize),
-        );
-        if best.as_ref().is_none_or(|(best, _)| rank > *best) {
-            let access = IndexAccess {
-                index: position,
-                equal,
-                lower,
-                upper,
-                not_null,
-                backward: false,
-                covering: false,
+        for (position, index) in indexes.iter().enumerate() {
+            let mut equal = Vec::new();
+            for column in &index.columns {
+                match equality(column.column) {
+                    Some(value) => equal.push(Some(value)),
+                    None if null_tests.contains(&column.column) => equal.push(None),
+                    None => break,
+                }
+            }
+            let next = index.columns.get(equal.len()).map(|next| next.column);
+            let (lower, upper) = match next {
+                Some(next) => bounds_on(&comparisons, next),
+                None => (Bound::Unbounded, Bound::Unbounded),
             };
-            best = Some((rank, access));
+            let not_null = next.is_some_and(|next| not_null_tests.contains(&next));
+            let has_bounds = bounded(&lower, &upper);
+            if equal.is_empty() && !has_bounds {
+                continue;
+            }
+            let unique_hit = index.unique
+                && equal.len() == index.columns.len()
+                && equal.iter().all(Option::is_some);
+            let rank = (
+                unique_hit,
+                equal.len(),
+                has_bounds,
+                -(index.columns.len() as isize),
+            );
+            // Priced as the index-only read it will be if nothing else of the
+            // row is read (`prune` decides that for good).
+            let covering = columns.iter().enumerate().all(|(column, id)| {
+                !self.referenced.contains(id) || super::prune::index_holds(table, position, column)
+            });
+            candidates.push((
+                rank,
+                Access::Index(IndexAccess {
+                    index: position,
+                    equal,
+                    lower,
+                    upper,
+                    not_null,
+                    backward: false,
+                    covering,
+                }),
+            ));
         }
-    }
-    if let Some(((_, fixed, _, _), access)) = &best
-        && *fixed > 0
-    {
-        return Access::Index(access.clone());
-    }
-    if let [column] = table.primary_key.as_slice() {
-        let (start, end) = bounds_on(&comparisons, *column);
-        if bounded(&start, &end) {
-            return Access::Range { start, end };
+        let mut best: Option<(f64, Rank, Access)> = None;
+        for (rank, candidate) in candidates {
+            let cost = self
+                .estimator
+                .scan_cost(table, columns, &candidate, Some(predicate))
+                .total;
+            let better = best.as_ref().is_none_or(|(best_cost, best_rank, _)| {
+                let tolerance = 1e-9 * best_cost.abs().max(1.0);
+                cost < best_cost - tolerance || (cost <= best_cost + tolerance && rank > *best_rank)
+            });
+            if better {
+                best = Some((cost, rank, candidate));
+            }
         }
-    }
-    match best {
-        Some((_, access)) => Access::Index(access),
-        None => Access::Full,
+        match best {
+            Some((_, _, Access::Index(mut access))) => {
+                // `prune` sets it once it knows what is read above.
+                access.covering = false;
+                Access::Index(access)
+            }
+            Some((_, _, access)) => access,
+            None => Access::Full,
+        }
     }
 }
 
@@ -339,6 +421,7 @@ mod tests {
             }),
         };
         let mut context = OptimizerContext {
+            statistics: &crate::sql::statistics::StatisticsSet::default(),
             columns: &mut columns,
             param_types: &[],
         };

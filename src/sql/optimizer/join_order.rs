@@ -277,6 +277,7 @@ mod tests {
         );
         let mut catalog = ColumnCatalog::default();
         let mut context = OptimizerContext {
+            statistics: &crate::sql::statistics::StatisticsSet::default(),
             columns: &mut catalog,
             param_types: &[],
         };
@@ -315,6 +316,7 @@ mod tests {
         );
         let mut catalog = ColumnCatalog::default();
         let mut context = OptimizerContext {
+            statistics: &crate::sql::statistics::StatisticsSet::default(),
             columns: &mut catalog,
             param_types: &[],
         };

@@ -13,12 +13,14 @@
 //! | 3 | `pushdown` | moves each filter conjunct down as far as its columns allow: into join inputs and conditions, below projections, sorts, aggregates, set operations |
 //! | 4 | `join_order` | rebuilds each tree of inner joins left-deep in a greedy order that follows the conditions |
 //! | 5 | `join_strategy` | picks key lookup, merge or hash for joins with equality conditions |
-//! | 6 | `access_path` | merges a filter into the table scan below it and picks a key lookup, key range or index read when the predicate allows (key order kept for merge-join inputs) |
+//! | 6 | `access_path` | merges a filter into the table scan below it and picks the cheapest of key lookup, key range, index read and full scan by the cost model (`estimate.rs`, `cost.rs`; key order kept for merge-join inputs) |
 //! | 7 | `ordered_scan` | drops a sort the scan's order already gives (switching to an index under a LIMIT), and reads `min`/`max` as the first row of such an order |
 //! | 8 | `prune` | gives each table scan a projection to the columns the operators above read, so the rest are never decoded or carried |
 
 mod access_path;
+pub mod cost;
 mod decorrelate;
+pub mod estimate;
 mod join_order;
 mod join_strategy;
 mod ordered_scan;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 
 use super::expr::{Expr, Subquery};
 use super::plan::{ColumnCatalog, LogicalPlan};
+use super::statistics::StatisticsSet;
 use super::types::DataType;
 use crate::error::Result;
 
@@ -38,6 +41,8 @@ pub struct OptimizerContext<'a> {
     pub columns: &'a mut ColumnCatalog,
     /// The types of `$1..$n`.
     pub param_types: &'a [DataType],
+    /// The statistics of the statement's tables (`estimate`, `cost`).
+    pub statistics: &'a StatisticsSet,
 }
 
 /// A rewrite rule.

@@ -25,6 +25,7 @@
 
 use super::OptimizerContext;
 use crate::error::Result;
+use crate::sql::catalog::Table;
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{Access, JoinKind, JoinStrategy, LogicalPlan};
 use crate::sql::types::DataType;
@@ -63,21 +64,29 @@ fn cover(plan: &mut LogicalPlan, required: &[ColumnId]) {
     if let Some(filter) = filter {
         read(filter, &mut read_here);
     }
-    // A float key holds no sign of zero: -0 would come back as 0.
     let held = |id: &ColumnId| {
-        columns.iter().position(|c| c == id).is_none_or(|position| {
-            let float = matches!(
-                table.columns[position].data_type,
-                DataType::Real | DataType::Double
-            );
-            !float
-                && (table.primary_key.contains(&position)
-                    || table.indexes.get(access.index).is_some_and(|index| {
-                        index.columns.iter().any(|column| column.column == position)
-                    }))
-        })
+        columns
+            .iter()
+            .position(|c| c == id)
+            .is_none_or(|position| index_holds(table, access.index, position))
     };
     access.covering = read_here.iter().all(held);
+}
+
+/// Whether the entries of index `index` of `table` hold table column
+/// `position` as it was stored: indexed or part of the primary key, and
+/// not a float (a float key holds no sign of zero: -0 would come back as 0).
+pub(super) fn index_holds(table: &Table, index: usize, position: usize) -> bool {
+    let float = matches!(
+        table.columns.get(position).map(|column| column.data_type),
+        Some(DataType::Real | DataType::Double)
+    );
+    !float
+        && (table.primary_key.contains(&position)
+            || table
+                .indexes
+                .get(index)
+                .is_some_and(|index| index.columns.iter().any(|column| column.column == position)))
 }
 
 /// Prunes `plan`, of whose output only `required` is read above.
@@ -227,6 +236,7 @@ mod tests {
     fn run(plan: LogicalPlan) -> LogicalPlan {
         let mut columns = ColumnCatalog::default();
         let mut context = OptimizerContext {
+            statistics: &crate::sql::statistics::StatisticsSet::default(),
             columns: &mut columns,
             param_types: &[],
         };

@@ -195,7 +195,8 @@ impl Session {
                 let mut binder = Binder::new(&mut open.txn, param_types);
                 let bound = binder.bind_statement(&prepared.parsed.ast)?;
                 let param_types = binder.param_types();
-                let bound = optimize(bound, &param_types, binder.columns)?;
+                let columns = binder.columns;
+                let bound = optimize(bound, &param_types, columns, &mut open.txn)?;
                 let columns = result_columns(&bound);
                 if let Some(generation) = cacheable(open) {
                     prepared.cache(generation, Arc::new(bound));
@@ -258,8 +259,13 @@ impl Session {
                     _ => {
                         let mut binder = Binder::new(&mut open.txn, &declared);
                         let bound = binder.bind_statement(&statement.parsed.ast)?;
-                        let bound =
-                            Arc::new(optimize(bound, &prepared.param_types, binder.columns)?);
+                        let columns = binder.columns;
+                        let bound = Arc::new(optimize(
+                            bound,
+                            &prepared.param_types,
+                            columns,
+                            &mut open.txn,
+                        )?);
                         if result_columns(&bound) != prepared.columns {
                             // The client was told the columns at Describe.
                             return Err(Error::Unsupported(

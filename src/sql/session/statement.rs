@@ -23,7 +23,8 @@ use crate::sql::execution::{self, Context, Operator, QueryState};
 use crate::sql::explain;
 use crate::sql::optimizer::{self, OptimizerContext};
 use crate::sql::parser::ParsedStatement;
-use crate::sql::plan::{Column, ColumnCatalog};
+use crate::sql::plan::{Column, ColumnCatalog, LogicalPlan};
+use crate::sql::statistics::StatisticsSet;
 use crate::sql::types::{DataType, Row, Value};
 use crate::txn::{Mvcc, Transaction, TxnId};
 
@@ -96,30 +97,50 @@ pub(crate) fn optimize(
     statement: BoundStatement,
     param_types: &[DataType],
     mut columns: ColumnCatalog,
+    txn: &mut Transaction,
 ) -> Result<BoundStatement> {
+    let plans: Vec<&LogicalPlan> = match &statement {
+        BoundStatement::Query(query) | BoundStatement::Explain { query, .. } => vec![&query.plan],
+        BoundStatement::Insert { source, .. }
+        | BoundStatement::Update { source, .. }
+        | BoundStatement::Delete { source, .. } => vec![source],
+        _ => Vec::new(),
+    };
+    let statistics = Arc::new(StatisticsSet::load(txn, plans)?);
     fn context<'a>(
         columns: &'a mut ColumnCatalog,
         param_types: &'a [DataType],
+        statistics: &'a StatisticsSet,
     ) -> OptimizerContext<'a> {
         OptimizerContext {
             columns,
             param_types,
+            statistics,
         }
     }
+    let query = |mut query: BoundQuery| -> Result<BoundQuery> {
+        query.plan = optimizer::optimize(
+            query.plan,
+            &mut context(&mut query.catalog, param_types, &statistics),
+        )?;
+        query.statistics = Arc::clone(&statistics);
+        Ok(query)
+    };
     Ok(match statement {
-        BoundStatement::Query(mut query) => {
-            query.plan =
-                optimizer::optimize(query.plan, &mut context(&mut query.catalog, param_types))?;
-            BoundStatement::Query(query)
-        }
-        BoundStatement::Explain(mut query) => {
-            query.plan =
-                optimizer::optimize(query.plan, &mut context(&mut query.catalog, param_types))?;
-            BoundStatement::Explain(query)
-        }
+        BoundStatement::Query(bound) => BoundStatement::Query(query(bound)?),
+        BoundStatement::Explain {
+            query: bound,
+            options,
+        } => BoundStatement::Explain {
+            query: query(bound)?,
+            options,
+        },
         BoundStatement::Insert { table, source } => BoundStatement::Insert {
             table,
-            source: optimizer::optimize(source, &mut context(&mut columns, param_types))?,
+            source: optimizer::optimize(
+                source,
+                &mut context(&mut columns, param_types, &statistics),
+            )?,
         },
         BoundStatement::Update {
             table,
@@ -127,12 +148,18 @@ pub(crate) fn optimize(
             assignments,
         } => BoundStatement::Update {
             table,
-            source: optimizer::optimize_scan(source, &mut context(&mut columns, param_types))?,
+            source: optimizer::optimize_scan(
+                source,
+                &mut context(&mut columns, param_types, &statistics),
+            )?,
             assignments,
         },
         BoundStatement::Delete { table, source } => BoundStatement::Delete {
             table,
-            source: optimizer::optimize_scan(source, &mut context(&mut columns, param_types))?,
+            source: optimizer::optimize_scan(
+                source,
+                &mut context(&mut columns, param_types, &statistics),
+            )?,
         },
         ddl @ (BoundStatement::CreateTable { .. }
         | BoundStatement::DropTable { .. }
@@ -147,7 +174,7 @@ pub(crate) fn optimize(
 pub(crate) fn result_columns(statement: &BoundStatement) -> Vec<Column> {
     match statement {
         BoundStatement::Query(query) => query.columns.clone(),
-        BoundStatement::Explain(_) => vec![query_plan_column()],
+        BoundStatement::Explain { .. } => vec![query_plan_column()],
         _ => Vec::new(),
     }
 }
@@ -328,10 +355,10 @@ pub(crate) fn run(
                 },
             }
         }
-        BoundStatement::Explain(query) => Outcome::Rows {
+        BoundStatement::Explain { query, options } => Outcome::Rows {
             columns: vec![query_plan_column()],
             cursor: Cursor::from_rows(
-                explain::explain(&query.plan, &query.catalog)
+                explain::explain(&query.plan, &query.catalog, &query.statistics, *options)
                     .into_iter()
                     .map(|line| vec![Value::Text(line.into())])
                     .collect(),
