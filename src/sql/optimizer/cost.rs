@@ -287,6 +287,21 @@ impl Estimator<'_> {
         entries.max(2.0).log2().ceil() * CPU_OPERATOR + (levels + 1.0) * 50.0 * CPU_OPERATOR
     }
 
+    /// The cost of one lookup into `relation` (a table, maybe filtered)
+    /// by its key or an index, returning `rows` rows: a descent and a fetch
+    /// per row (`join_search` prices index nested loops with it).
+    pub fn lookup_cost(&self, relation: &LogicalPlan, rows: f64) -> f64 {
+        let (scan, filter_ops) = match relation {
+            LogicalPlan::Filter { input, predicate } => (input.as_ref(), operators(predicate)),
+            other => (other, 0.0),
+        };
+        let LogicalPlan::Scan { table, .. } = scan else {
+            return f64::INFINITY;
+        };
+        self.descent(self.table_rows(table))
+            + rows * (ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR)
+    }
+
     /// The cost of a scan with its access path (rows after the filter).
     pub fn scan_cost(
         &self,

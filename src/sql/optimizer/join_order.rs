@@ -1,10 +1,13 @@
 //! Rule: join order. A tree of inner joins (comma lists, `JOIN … ON`) is
 //! flattened into its relations and the conjuncts of its conditions, then
-//! rebuilt left-deep in a greedy order, each conjunct placed at the first
-//! join where every column it reads is available.
+//! rebuilt, each conjunct placed at the first join where every column it
+//! reads is available. Up to `join_search::SEARCH_LIMIT` relations the
+//! order is the cheapest by the cost model, found by dynamic programming
+//! over connected subsets (`join_search.rs`); beyond that, a greedy
+//! left-deep order.
 //!
-//! Without statistics the order is a heuristic, aimed at small
-//! intermediate results and at joins that can use the primary key:
+//! The greedy order is a heuristic, aimed at small intermediate results
+//! and at joins that can use the primary key:
 //! 1. start with the most restricted relation: one whose filter fixes its
 //!    whole primary key first (at most one row), then any filtered one,
 //!    then the first written;
@@ -22,12 +25,15 @@
 //! reordered, only their inputs are.
 
 use super::OptimizerContext;
+use super::estimate::Estimator;
+use super::join_search::{self, SEARCH_LIMIT};
 use crate::error::Result;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr};
 use crate::sql::plan::{Access, JoinKind, JoinStrategy, LogicalPlan};
 
-pub fn join_order(plan: LogicalPlan, _context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
-    reorder(plan)
+pub fn join_order(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
+    let estimator = Estimator::new([&plan], context.statistics, context.columns);
+    reorder(plan, &estimator)
 }
 
 fn is_reorderable(plan: &LogicalPlan) -> bool {
@@ -41,13 +47,26 @@ fn is_reorderable(plan: &LogicalPlan) -> bool {
     )
 }
 
-fn reorder(plan: LogicalPlan) -> Result<LogicalPlan> {
+fn reorder(plan: LogicalPlan, estimator: &Estimator<'_>) -> Result<LogicalPlan> {
     if !is_reorderable(&plan) {
-        return plan.map_inputs(reorder);
+        return plan.map_inputs(|input| reorder(input, estimator));
     }
     let mut relations = Vec::new();
     let mut conjuncts = Vec::new();
-    flatten(plan, &mut relations, &mut conjuncts)?;
+    flatten(plan, &mut relations, &mut conjuncts, estimator)?;
+    if relations.len() <= SEARCH_LIMIT {
+        let all_columns: Vec<ColumnId> = relations.iter().flat_map(LogicalPlan::output).collect();
+        let tree = join_search::search(&relations, &conjuncts, estimator);
+        let mut slots: Vec<Option<LogicalPlan>> = relations.into_iter().map(Some).collect();
+        let plan = join_search::build(&tree, &mut slots, &mut conjuncts, &all_columns);
+        return Ok(match Expr::conjunction(conjuncts) {
+            Some(predicate) => LogicalPlan::Filter {
+                input: Box::new(plan),
+                predicate,
+            },
+            None => plan,
+        });
+    }
     Ok(rebuild(relations, conjuncts))
 }
 
@@ -55,9 +74,10 @@ fn flatten(
     plan: LogicalPlan,
     relations: &mut Vec<LogicalPlan>,
     conjuncts: &mut Vec<Expr>,
+    estimator: &Estimator<'_>,
 ) -> Result<()> {
     if !is_reorderable(&plan) {
-        relations.push(reorder(plan)?);
+        relations.push(reorder(plan, estimator)?);
         return Ok(());
     }
     let LogicalPlan::Join {
@@ -69,8 +89,8 @@ fn flatten(
     else {
         unreachable!("is_reorderable matched a join");
     };
-    flatten(*left, relations, conjuncts)?;
-    flatten(*right, relations, conjuncts)?;
+    flatten(*left, relations, conjuncts, estimator)?;
+    flatten(*right, relations, conjuncts, estimator)?;
     conjuncts.extend(condition.map(Expr::into_conjuncts).unwrap_or_default());
     Ok(())
 }
@@ -223,13 +243,35 @@ fn rebuild(relations: Vec<LogicalPlan>, mut conjuncts: Vec<Expr>) -> LogicalPlan
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::sql::optimizer::test_support::{self, equal};
     use crate::sql::plan::ColumnCatalog;
+    use crate::sql::statistics::{StatisticsSet, TableStatistics};
     use crate::sql::types::Value;
 
-    fn scan(columns: &mut ColumnCatalog, name: &str) -> (LogicalPlan, Vec<ColumnId>) {
-        test_support::scan(columns, name, &["id", "other"], false)
+    /// A scan of table `name` (columns `id`, `other`) in tree `tree`.
+    fn scan(columns: &mut ColumnCatalog, name: &str, tree: u64) -> (LogicalPlan, Vec<ColumnId>) {
+        let (plan, ids) = test_support::scan(columns, name, &["id", "other"], false);
+        let LogicalPlan::Scan {
+            table,
+            columns,
+            access,
+            filter,
+        } = plan
+        else {
+            unreachable!("test_support::scan returns a scan")
+        };
+        let mut table = Arc::unwrap_or_clone(table);
+        table.tree = tree;
+        let plan = LogicalPlan::Scan {
+            table: Arc::new(table),
+            columns,
+            access,
+            filter,
+        };
+        (plan, ids)
     }
 
     fn cross(left: LogicalPlan, right: LogicalPlan, condition: Option<Expr>) -> LogicalPlan {
@@ -242,27 +284,77 @@ mod tests {
         }
     }
 
-    /// The scanned tables of a left-deep join tree, in join order.
-    fn order(plan: &LogicalPlan) -> Vec<String> {
+    /// The scanned tables of a join tree, left to right, with parentheses
+    /// around each join.
+    fn shape(plan: &LogicalPlan) -> String {
         match plan {
-            LogicalPlan::Join { left, right, .. } => {
-                let mut names = order(left);
-                names.extend(order(right));
-                names
-            }
-            LogicalPlan::Filter { input, .. } => order(input),
-            LogicalPlan::Scan { table, .. } => vec![table.name.clone()],
+            LogicalPlan::Join { left, right, .. } => format!("({} {})", shape(left), shape(right)),
+            LogicalPlan::Filter { input, .. } => shape(input),
+            LogicalPlan::Scan { table, .. } => table.name.clone(),
             other => panic!("unexpected {other:?}"),
         }
     }
 
+    fn statistics(rows: &[(u64, f64)]) -> StatisticsSet {
+        let mut set = StatisticsSet::default();
+        for (tree, rows) in rows {
+            set.insert(
+                *tree,
+                TableStatistics {
+                    rows: *rows,
+                    row_bytes: (*rows * 40.0) as u64,
+                    columns: vec![None, None],
+                },
+            );
+        }
+        set
+    }
+
     #[test]
-    fn starts_from_the_restricted_relation_and_follows_the_conditions() {
-        // FROM a, b, c WHERE c.id = 5 AND a.other = b.id AND b.other = c.id
+    fn the_small_tables_join_first_and_each_condition_sits_where_its_columns_meet() {
+        // FROM big, mid, small WHERE big.other = mid.id AND mid.other = small.id
         let mut columns = ColumnCatalog::default();
-        let (a, a_ids) = scan(&mut columns, "a");
-        let (b, b_ids) = scan(&mut columns, "b");
-        let (c, c_ids) = scan(&mut columns, "c");
+        let (big, big_ids) = scan(&mut columns, "big", 20);
+        let (mid, mid_ids) = scan(&mut columns, "mid", 21);
+        let (small, small_ids) = scan(&mut columns, "small", 22);
+        let big_mid = equal(Expr::Column(big_ids[1]), Expr::Column(mid_ids[0]));
+        let mid_small = equal(Expr::Column(mid_ids[1]), Expr::Column(small_ids[0]));
+        let plan = cross(
+            cross(big, mid, None),
+            small,
+            Some(Expr::and(big_mid.clone(), mid_small.clone())),
+        );
+        let statistics = statistics(&[(20, 1_000_000.0), (21, 10_000.0), (22, 10.0)]);
+        let mut context = OptimizerContext {
+            statistics: &statistics,
+            columns: &mut columns,
+            param_types: &[],
+        };
+        let reordered = join_order(plan, &mut context).expect("rule runs");
+        // The ten small rows find their mid rows first; the big table
+        // comes last, once.
+        assert_eq!(shape(&reordered), "(big (mid small))");
+        let LogicalPlan::Join {
+            right, condition, ..
+        } = &reordered
+        else {
+            panic!("a join on top");
+        };
+        assert_eq!(condition.as_ref(), Some(&big_mid));
+        let LogicalPlan::Join { condition, .. } = right.as_ref() else {
+            panic!("a join below");
+        };
+        assert_eq!(condition.as_ref(), Some(&mid_small));
+    }
+
+    #[test]
+    fn a_selective_filter_moves_its_table_first() {
+        // FROM a, b, c WHERE c.id = 5 AND a.other = b.id AND b.other = c.id,
+        // all of 1,000 rows: c's filter leaves one row.
+        let mut columns = ColumnCatalog::default();
+        let (a, a_ids) = scan(&mut columns, "a", 20);
+        let (b, b_ids) = scan(&mut columns, "b", 21);
+        let (c, c_ids) = scan(&mut columns, "c", 22);
         let c = LogicalPlan::Filter {
             input: Box::new(c),
             predicate: equal(Expr::Column(c_ids[0]), Expr::Literal(Value::Integer(5))),
@@ -275,52 +367,38 @@ mod tests {
                 equal(Expr::Column(b_ids[1]), Expr::Column(c_ids[0])),
             )),
         );
-        let mut catalog = ColumnCatalog::default();
+        let statistics = StatisticsSet::default();
         let mut context = OptimizerContext {
-            statistics: &crate::sql::statistics::StatisticsSet::default(),
-            columns: &mut catalog,
+            statistics: &statistics,
+            columns: &mut columns,
             param_types: &[],
         };
         let reordered = join_order(plan, &mut context).expect("rule runs");
-        assert_eq!(order(&reordered), ["c", "b", "a"]);
-        // Each condition sits on the join that first has both its columns.
-        let LogicalPlan::Join {
-            left, condition, ..
-        } = &reordered
-        else {
-            panic!("a join on top");
-        };
-        assert_eq!(
-            condition.as_ref(),
-            Some(&equal(Expr::Column(a_ids[1]), Expr::Column(b_ids[0])))
-        );
-        let LogicalPlan::Join { condition, .. } = left.as_ref() else {
-            panic!("a join below");
-        };
-        assert_eq!(
-            condition.as_ref(),
-            Some(&equal(Expr::Column(b_ids[1]), Expr::Column(c_ids[0])))
-        );
+        assert_eq!(shape(&reordered), "(a (b c))");
     }
 
     #[test]
     fn an_unconnected_relation_joins_last() {
         let mut columns = ColumnCatalog::default();
-        let (a, a_ids) = scan(&mut columns, "a");
-        let (b, _) = scan(&mut columns, "b");
-        let (c, c_ids) = scan(&mut columns, "c");
+        let (a, a_ids) = scan(&mut columns, "a", 20);
+        let (b, _) = scan(&mut columns, "b", 21);
+        let (c, c_ids) = scan(&mut columns, "c", 22);
         let plan = cross(
             cross(a, b, None),
             c,
             Some(equal(Expr::Column(a_ids[1]), Expr::Column(c_ids[0]))),
         );
-        let mut catalog = ColumnCatalog::default();
+        let statistics = StatisticsSet::default();
         let mut context = OptimizerContext {
-            statistics: &crate::sql::statistics::StatisticsSet::default(),
-            columns: &mut catalog,
+            statistics: &statistics,
+            columns: &mut columns,
             param_types: &[],
         };
         let reordered = join_order(plan, &mut context).expect("rule runs");
-        assert_eq!(order(&reordered), ["a", "c", "b"]);
+        let shape = shape(&reordered);
+        assert!(
+            shape == "((a c) b)" || shape == "(b (a c))",
+            "the cross product comes last: {shape}"
+        );
     }
 }

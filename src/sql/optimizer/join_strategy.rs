@@ -158,7 +158,7 @@ fn comparable(a: DataType, b: DataType) -> bool {
 
 /// `l = r` (either way round) with `l` over the left input only and `r`
 /// over the right only: `(l, r)`.
-fn equi_pair(
+pub(super) fn equi_pair(
     conjunct: &Expr,
     left: &[ColumnId],
     right: &[ColumnId],
@@ -210,7 +210,7 @@ fn contains_subquery(expr: &Expr) -> bool {
 /// presumably few enough to look keys up one by one). A join of whole
 /// tables along a foreign key has as many rows as its larger input, so it
 /// is not restricted: a million key lookups lose to one hash table.
-fn is_restricted(plan: &LogicalPlan) -> bool {
+pub(super) fn is_restricted(plan: &LogicalPlan) -> bool {
     match plan {
         LogicalPlan::Filter { .. } => true,
         LogicalPlan::Join {
@@ -246,7 +246,7 @@ fn base_scan(plan: &LogicalPlan) -> Option<&LogicalPlan> {
 /// key, or the leading column of one of its indexes, the right sides of
 /// `keys` name: a lookup by the left row's values then reads only the
 /// matching rows (`access_path` picks the key lookup or index read).
-fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
+pub(super) fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     let Some(LogicalPlan::Scan {
         table,
         columns,
@@ -271,7 +271,7 @@ fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
 
 /// Whether `plan` is a (filtered) table scan in primary-key order whose
 /// leading key column is `key`: its rows arrive ordered on `key`.
-fn key_ordered_scan(plan: &LogicalPlan, key: &Expr) -> bool {
+pub(super) fn key_ordered_scan(plan: &LogicalPlan, key: &Expr) -> bool {
     match base_scan(plan) {
         Some(LogicalPlan::Scan { table, columns, .. }) => match table.primary_key.first() {
             Some(column) => *key == Expr::Column(columns[*column]),

@@ -11,7 +11,7 @@
 //! | 1 | `simplify` | folds NULL through strict operators and constants through AND/OR/NOT; a filter that can never be true reads nothing |
 //! | 2 | `decorrelate` | turns WHERE `EXISTS`, `NOT EXISTS` and `IN` subqueries into semi and anti joins |
 //! | 3 | `pushdown` | moves each filter conjunct down as far as its columns allow: into join inputs and conditions, below projections, sorts, aggregates, set operations |
-//! | 4 | `join_order` | rebuilds each tree of inner joins left-deep in a greedy order that follows the conditions |
+//! | 4 | `join_order` | rebuilds each tree of inner joins in the cheapest order by dynamic programming over connected subsets (`join_search`; greedy beyond ten relations) |
 //! | 5 | `join_strategy` | picks key lookup, merge or hash for joins with equality conditions |
 //! | 6 | `access_path` | merges a filter into the table scan below it and picks the cheapest of key lookup, key range, index read and full scan by the cost model (`estimate.rs`, `cost.rs`; key order kept for merge-join inputs) |
 //! | 7 | `ordered_scan` | drops a sort the scan's order already gives (switching to an index under a LIMIT), and reads `min`/`max` as the first row of such an order |
@@ -22,6 +22,7 @@ pub mod cost;
 mod decorrelate;
 pub mod estimate;
 mod join_order;
+mod join_search;
 mod join_strategy;
 mod ordered_scan;
 mod prune;

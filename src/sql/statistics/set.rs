@@ -40,6 +40,11 @@ impl StatisticsSet {
         Ok(StatisticsSet { tables })
     }
 
+    /// Sets a table's statistics (for tests of the planner).
+    pub fn insert(&mut self, tree: TreeId, statistics: TableStatistics) {
+        self.tables.insert(tree, Arc::new(statistics));
+    }
+
     pub fn table(&self, tree: TreeId) -> Option<&TableStatistics> {
         self.tables.get(&tree).map(Arc::as_ref)
     }

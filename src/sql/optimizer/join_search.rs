@@ -1,0 +1,291 @@
+//! Join order by dynamic programming over connected subsets (Selinger et
+//! al., "Access path selection in a relational database management
+//! system", 1979, here with bushy trees, as PostgreSQL's standard join
+//! search does):
+//!
+//! ```text
+//!   best({r}) = r                                  (its estimated rows, cost)
+//!   best(S)   = cheapest  join(best(S1), best(S2))  over S1 ⊂ S, S2 = S − S1,
+//!               both already planned and connected by a condition
+//! ```
+//!
+//! Subsets are visited by size, so both halves of a split are planned
+//! before the whole. Splits joined by no condition (cross products) are
+//! considered only when the relations cannot all be joined without them;
+//! then the search runs again allowing them anywhere. A join's rows
+//! are the product of its halves' and of the selectivities of the
+//! conditions between them (`estimate.rs`), the same for every split of a
+//! set; its cost is the cheapest of a hash join (built on the inner half),
+//! a merge join when both halves are tables read in key order and joined
+//! on their keys, and, when the inner half is one table whose primary key
+//! or an index's leading column the conditions fix, a lookup per outer
+//! row — the algorithms `join_strategy` then chooses between.
+//!
+//! 3ⁿ splits for n relations: up to [`SEARCH_LIMIT`] relations; above,
+//! `join_order`'s greedy order.
+
+use std::collections::HashMap;
+
+use super::cost::{CPU_OPERATOR, CPU_TUPLE};
+use super::estimate::Estimator;
+use super::join_strategy::{equi_pair, fixes_lookup_key, is_restricted, key_ordered_scan};
+use crate::sql::expr::{ColumnId, Expr};
+use crate::sql::plan::LogicalPlan;
+
+/// The most relations ordered by dynamic programming.
+pub const SEARCH_LIMIT: usize = 10;
+
+/// A join tree over relation positions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JoinTree {
+    Relation(usize),
+    /// Outer (left) and inner (right).
+    Join(Box<JoinTree>, Box<JoinTree>),
+}
+
+struct Planned {
+    rows: f64,
+    cost: f64,
+    tree: JoinTree,
+}
+
+/// A condition and the relations it reads (bit `i`: relation `i`).
+struct Edge<'e> {
+    relations: u32,
+    conjunct: &'e Expr,
+    selectivity: f64,
+}
+
+/// The cheapest join tree over `relations` with `conjuncts` (at most
+/// [`SEARCH_LIMIT`] relations).
+pub fn search(
+    relations: &[LogicalPlan],
+    conjuncts: &[Expr],
+    estimator: &Estimator<'_>,
+) -> JoinTree {
+    debug_assert!((2..=SEARCH_LIMIT).contains(&relations.len()));
+    let outputs: Vec<Vec<ColumnId>> = relations.iter().map(LogicalPlan::output).collect();
+    let edges: Vec<Edge<'_>> = conjuncts
+        .iter()
+        .map(|conjunct| {
+            let read = conjunct.columns();
+            let mut mask = 0u32;
+            for (position, output) in outputs.iter().enumerate() {
+                if read.iter().any(|id| output.contains(id)) {
+                    mask |= 1 << position;
+                }
+            }
+            Edge {
+                relations: mask,
+                conjunct,
+                selectivity: estimator.selectivity(conjunct, None),
+            }
+        })
+        .collect();
+    let full: u32 = (1 << relations.len()) - 1;
+    // Connected splits only; if that cannot join everything, again with
+    // cross products allowed anywhere.
+    for cross_products in [false, true] {
+        let mut best: HashMap<u32, Planned> = HashMap::new();
+        for (position, relation) in relations.iter().enumerate() {
+            let estimate = estimator.estimate(relation);
+            best.insert(
+                1 << position,
+                Planned {
+                    rows: estimate.rows,
+                    cost: estimate.total,
+                    tree: JoinTree::Relation(position),
+                },
+            );
+        }
+        for size in 2..=relations.len() as u32 {
+            for set in (1..=full).filter(|set| set.count_ones() == size) {
+                if let Some(planned) = best_split(
+                    set,
+                    cross_products,
+                    &best,
+                    &edges,
+                    relations,
+                    &outputs,
+                    estimator,
+                ) {
+                    best.insert(set, planned);
+                }
+            }
+        }
+        if let Some(planned) = best.remove(&full) {
+            return planned.tree;
+        }
+    }
+    // Not reached (with cross products every set has a plan): the
+    // written order, left-deep.
+    (1..relations.len()).fold(JoinTree::Relation(0), |tree, position| {
+        JoinTree::Join(Box::new(tree), Box::new(JoinTree::Relation(position)))
+    })
+}
+
+/// The cheapest split of `set` into two planned halves.
+fn best_split(
+    set: u32,
+    cross_products: bool,
+    best: &HashMap<u32, Planned>,
+    edges: &[Edge<'_>],
+    relations: &[LogicalPlan],
+    outputs: &[Vec<ColumnId>],
+    estimator: &Estimator<'_>,
+) -> Option<Planned> {
+    let mut found: Option<Planned> = None;
+    // Every non-empty proper subset as the outer half, in ascending order,
+    // so that of equal costs the split keeping the written order wins.
+    let mut outers = Vec::new();
+    let mut outer = (set - 1) & set;
+    while outer != 0 {
+        outers.push(outer);
+        outer = (outer - 1) & set;
+    }
+    for &outer in outers.iter().rev() {
+        let inner = set & !outer;
+        if let (Some(left), Some(right)) = (best.get(&outer), best.get(&inner)) {
+            let between: Vec<&Edge<'_>> = edges
+                .iter()
+                .filter(|edge| {
+                    edge.relations & outer != 0
+                        && edge.relations & inner != 0
+                        && edge.relations & !set == 0
+                })
+                .collect();
+            if !between.is_empty() || cross_products {
+                let selectivity: f64 = between.iter().map(|edge| edge.selectivity).product();
+                let rows = (left.rows * right.rows * selectivity).max(1.0);
+                let cost = join_cost(
+                    left, right, inner, rows, &between, relations, outputs, estimator,
+                );
+                if found.as_ref().is_none_or(|found| cost < found.cost) {
+                    found = Some(Planned {
+                        rows,
+                        cost,
+                        tree: JoinTree::Join(
+                            Box::new(left.tree.clone()),
+                            Box::new(right.tree.clone()),
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The cheaper of hashing the inner half and looking it up per outer row.
+#[allow(clippy::too_many_arguments)]
+fn join_cost(
+    outer: &Planned,
+    inner: &Planned,
+    inner_set: u32,
+    rows: f64,
+    between: &[&Edge<'_>],
+    relations: &[LogicalPlan],
+    outputs: &[Vec<ColumnId>],
+    estimator: &Estimator<'_>,
+) -> f64 {
+    let output = rows * CPU_TUPLE;
+    let hash = outer.cost
+        + inner.cost
+        + inner.rows * 2.0 * CPU_OPERATOR
+        + outer.rows * CPU_OPERATOR
+        + rows * between.len() as f64 * CPU_OPERATOR
+        + output;
+    if inner_set.count_ones() != 1 {
+        return hash;
+    }
+    let position = inner_set.trailing_zeros() as usize;
+    let relation = &relations[position];
+    let outer_columns: Vec<ColumnId> = outputs
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != position)
+        .flat_map(|(_, output)| output.iter().copied())
+        .collect();
+    // Two tables read in key order, joined on their keys' leading columns
+    // (and restricted alike): `join_strategy` merges them.
+    if let JoinTree::Relation(outer_position) = outer.tree {
+        let outer_relation = &relations[outer_position];
+        let pairs: Vec<(Expr, Expr)> = between
+            .iter()
+            .filter_map(|edge| {
+                equi_pair(
+                    edge.conjunct,
+                    &outputs[outer_position],
+                    &outputs[position],
+                    estimator.columns(),
+                )
+            })
+            .collect();
+        if let [(left_key, right_key)] = pairs.as_slice()
+            && key_ordered_scan(outer_relation, left_key)
+            && key_ordered_scan(relation, right_key)
+            && is_restricted(outer_relation) == is_restricted(relation)
+        {
+            let merge = outer.cost
+                + inner.cost
+                + (outer.rows + inner.rows) * CPU_OPERATOR
+                + rows * between.len() as f64 * CPU_OPERATOR
+                + output;
+            return hash.min(merge);
+        }
+    }
+    let keys: Vec<(Expr, Expr)> = between
+        .iter()
+        .filter_map(|edge| {
+            equi_pair(
+                edge.conjunct,
+                &outer_columns,
+                &outputs[position],
+                estimator.columns(),
+            )
+        })
+        .collect();
+    if keys.is_empty() || !fixes_lookup_key(relation, &keys) {
+        return hash;
+    }
+    let per_lookup = (rows / outer.rows.max(1.0)).max(1.0);
+    let lookup = outer.cost + outer.rows * estimator.lookup_cost(relation, per_lookup) + output;
+    hash.min(lookup)
+}
+
+/// Builds the plan of a join tree: each conjunct at the lowest join where
+/// every relation it reads is available; what no join takes (conjuncts
+/// over one relation, or none) is returned.
+pub fn build(
+    tree: &JoinTree,
+    relations: &mut [Option<LogicalPlan>],
+    conjuncts: &mut Vec<Expr>,
+    all_columns: &[ColumnId],
+) -> LogicalPlan {
+    match tree {
+        JoinTree::Relation(position) => relations[*position]
+            .take()
+            .expect("invariant: each relation appears once in a join tree"),
+        JoinTree::Join(outer, inner) => {
+            let left = build(outer, relations, conjuncts, all_columns);
+            let right = build(inner, relations, conjuncts, all_columns);
+            let mut available = left.output();
+            available.extend(right.output());
+            let (ready, later): (Vec<Expr>, Vec<Expr>) =
+                std::mem::take(conjuncts).into_iter().partition(|conjunct| {
+                    conjunct
+                        .columns()
+                        .iter()
+                        .all(|id| available.contains(id) || !all_columns.contains(id))
+                });
+            *conjuncts = later;
+            LogicalPlan::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind: crate::sql::plan::JoinKind::Inner,
+                condition: Expr::conjunction(ready),
+                strategy: crate::sql::plan::JoinStrategy::NestedLoop,
+            }
+        }
+    }
+}
