@@ -40,8 +40,9 @@ enum Command {
     Check(CheckArgs),
 }
 
+/// Where the database lives and how it is cached: every subcommand's.
 #[derive(Debug, Args)]
-struct CheckArgs {
+struct StorageArgs {
     /// Directory holding the database files.
     #[arg(long, env = "BASALT_DATA_DIR", default_value = "./basalt-data")]
     data_dir: PathBuf,
@@ -50,17 +51,25 @@ struct CheckArgs {
     buffer_pool_pages: usize,
 }
 
+impl StorageArgs {
+    fn config(&self) -> Config {
+        Config::new(&self.data_dir).with_buffer_pool_pages(self.buffer_pool_pages)
+    }
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Directory holding the database files.
-    #[arg(long, env = "BASALT_DATA_DIR", default_value = "./basalt-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "BASALT_LISTEN", default_value = "127.0.0.1:5433")]
     listen: String,
-    /// Buffer pool capacity in 8 KiB pages.
-    #[arg(long, env = "BASALT_BUFFER_POOL_PAGES", default_value_t = DEFAULT_BUFFER_POOL_PAGES)]
-    buffer_pool_pages: usize,
     /// Analyze a table again once this fraction of its rows (plus the
     /// threshold) changed; 0 with a threshold of 0 analyzes after any change.
     #[arg(long, env = "BASALT_AUTOANALYZE_SCALE_FACTOR", default_value_t = 0.1)]
@@ -106,8 +115,7 @@ fn main() -> ExitCode {
 /// Opens the database (recovery runs first, as for a server), checks its
 /// indexes in a snapshot and prints what was checked.
 fn check(arguments: CheckArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config =
-        Config::new(&arguments.data_dir).with_buffer_pool_pages(arguments.buffer_pool_pages);
+    let mut config = arguments.storage.config();
     config.autoanalyze.enabled = false;
     let database = Database::open(&config)?;
     let summary = database.check_indexes()?;
@@ -139,15 +147,14 @@ fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let result = runtime.block_on(async move {
         // Before anything is announced, so an early SIGTERM is handled.
         let signal = ShutdownSignal::install()?;
-        let mut config =
-            Config::new(&arguments.data_dir).with_buffer_pool_pages(arguments.buffer_pool_pages);
+        let mut config = arguments.storage.config();
         config.autoanalyze = AutoAnalyze {
             enabled: !arguments.no_autoanalyze,
             threshold: arguments.autoanalyze_threshold,
             scale_factor: arguments.autoanalyze_scale_factor,
             naptime: std::time::Duration::from_secs(arguments.autoanalyze_naptime.max(1)),
         };
-        tracing::info!(data_dir = %arguments.data_dir.display(), "opening database");
+        tracing::info!(data_dir = %arguments.storage.data_dir.display(), "opening database");
         // Opening may replay logs from disk: keep it off the async threads.
         let database = tokio::task::spawn_blocking(move || Database::open(&config)).await??;
         let listener = TcpListener::bind(&arguments.listen).await?;

@@ -76,22 +76,19 @@ fn costs_text(estimate: &Estimate) -> String {
 
 /// How many relations (FROM items) the plan reads, subqueries included.
 fn relations(plan: &LogicalPlan) -> usize {
-    let own = match plan {
-        LogicalPlan::Scan { .. }
-        | LogicalPlan::CteScan { .. }
-        | LogicalPlan::WorkTable { .. }
-        | LogicalPlan::TableFunction { .. } => 1,
-        _ => 0,
-    };
-    let mut count = own;
-    plan.for_each_expr(|expr| {
-        expr.walk(&mut |node| {
-            if let Expr::Subquery(subquery) = node {
-                count += relations(&subquery.plan);
-            }
-        })
+    let mut count = 0;
+    plan.for_each_plan(&mut |node| {
+        if matches!(
+            node,
+            LogicalPlan::Scan { .. }
+                | LogicalPlan::CteScan { .. }
+                | LogicalPlan::WorkTable { .. }
+                | LogicalPlan::TableFunction { .. }
+        ) {
+            count += 1;
+        }
     });
-    count + plan.inputs().into_iter().map(relations).sum::<usize>()
+    count
 }
 
 /// The subqueries in an operator's own expressions, in order.

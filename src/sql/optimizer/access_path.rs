@@ -57,7 +57,7 @@ struct Chooser<'a> {
 /// The columns the plan's operators (and their subqueries) read.
 fn referenced_columns(plan: &LogicalPlan) -> HashSet<ColumnId> {
     let mut found = HashSet::new();
-    collect_referenced(plan, &mut found);
+    plan.for_each_plan(&mut |node| collect_referenced(node, &mut found));
     found
 }
 
@@ -65,12 +65,7 @@ fn collect_referenced(plan: &LogicalPlan, found: &mut HashSet<ColumnId>) {
     plan.for_each_expr(|expr| {
         expr.walk_columns(&mut |id| {
             found.insert(id);
-        });
-        expr.walk(&mut |node| {
-            if let Expr::Subquery(subquery) = node {
-                collect_referenced(&subquery.plan, found);
-            }
-        });
+        })
     });
     match plan {
         // A projection passes columns by name, and set operations and
@@ -87,9 +82,6 @@ fn collect_referenced(plan: &LogicalPlan, found: &mut HashSet<ColumnId>) {
             found.extend(recursive.output());
         }
         _ => {}
-    }
-    for input in plan.inputs() {
-        collect_referenced(input, found);
     }
 }
 

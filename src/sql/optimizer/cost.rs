@@ -7,7 +7,6 @@
 //! | `SEQUENTIAL_PAGE` | 1.0 | `seq_page_cost` |
 //! | `RANDOM_PAGE` | 4.0 | `random_page_cost` |
 //! | `CPU_TUPLE` | 0.01 | `cpu_tuple_cost` |
-//! | `CPU_INDEX_TUPLE` | 0.005 | `cpu_index_tuple_cost` |
 //! | `CPU_OPERATOR` | 0.0025 | `cpu_operator_cost` |
 //! | `CACHE_PAGES` | 524,288 (4 GiB) | `effective_cache_size` |
 //! | `INDEX_ENTRY` | 0.03 | (`cpu_index_tuple_cost`, measured) |
@@ -38,7 +37,6 @@ use crate::sql::plan::{Access, IndexAccess, JoinKind, JoinStrategy, LogicalPlan,
 pub const SEQUENTIAL_PAGE: f64 = 1.0;
 pub const RANDOM_PAGE: f64 = 4.0;
 pub const CPU_TUPLE: f64 = 0.01;
-pub const CPU_INDEX_TUPLE: f64 = 0.005;
 pub const CPU_OPERATOR: f64 = 0.0025;
 /// Reading one secondary-index entry (decoding it, checking its
 /// visibility): measured at about three rows of a sequential scan.
@@ -274,11 +272,6 @@ impl Estimator<'_> {
         (bytes / PAGE_BYTES).ceil().max(1.0)
     }
 
-    /// Pages the buffer pool is assumed to hold.
-    fn cache_pages(&self) -> f64 {
-        CACHE_PAGES
-    }
-
     /// The cost of a B+tree descent to the first entry (PostgreSQL's
     /// `btcostestimate`: a comparison per level of a binary search over
     /// the entries, and 50 operators per page descended).
@@ -340,11 +333,7 @@ impl Estimator<'_> {
                         + read * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
                 )
             }
-            Access::Index(index) => {
-                let (startup, total) =
-                    self.index_cost(table, columns, index, rows, pages, filter_ops);
-                (startup, total)
-            }
+            Access::Index(index) => self.index_cost(table, columns, index, rows, pages, filter_ops),
         };
         Estimate {
             rows: out,
@@ -448,10 +437,8 @@ impl Estimator<'_> {
             total += entries * (fetch + CPU_TUPLE);
             // Beyond the buffer pool, fetches also read pages: Mackert and
             // Lohman's count of them, at the random page cost.
-            if pages > self.cache_pages() {
-                total += (1.0 - squared)
-                    * pages_fetched(entries, pages, self.cache_pages())
-                    * RANDOM_PAGE;
+            if pages > CACHE_PAGES {
+                total += (1.0 - squared) * pages_fetched(entries, pages, CACHE_PAGES) * RANDOM_PAGE;
             }
         }
         (startup, total)
@@ -467,13 +454,11 @@ impl Estimator<'_> {
     ) -> Estimate {
         let (outer, inner) = (self.estimate(left), self.estimate(right));
         let width = outer.width + inner.width;
-        let pairs = match (strategy, condition) {
-            // The right plan holds the join's predicates: its rows are
-            // those of one left row.
-            (JoinStrategy::Parameterized, None) => outer.rows * inner.rows,
-            (_, Some(condition)) => outer.rows * inner.rows * self.selectivity(condition, None),
-            (_, None) => outer.rows * inner.rows,
-        };
+        // Without a condition (a parameterized join's right plan holds the
+        // predicates, its rows those of one left row) every pair counts.
+        let pairs = outer.rows
+            * inner.rows
+            * condition.map_or(1.0, |condition| self.selectivity(condition, None));
         let matched_fraction = || -> f64 {
             if outer.rows <= 0.0 {
                 return 0.0;

@@ -101,37 +101,16 @@ impl<'a> Estimator<'a> {
             origins: HashMap::new(),
         };
         for plan in plans {
-            estimator.collect_origins(plan);
+            plan.for_each_plan(&mut |node| {
+                if let LogicalPlan::Scan { table, columns, .. } = node {
+                    for (position, id) in columns.iter().enumerate() {
+                        let table = Arc::clone(table);
+                        estimator.origins.insert(*id, Origin { table, position });
+                    }
+                }
+            });
         }
         estimator
-    }
-
-    fn collect_origins(&mut self, plan: &LogicalPlan) {
-        if let LogicalPlan::Scan { table, columns, .. } = plan {
-            for (position, id) in columns.iter().enumerate() {
-                self.origins.insert(
-                    *id,
-                    Origin {
-                        table: Arc::clone(table),
-                        position,
-                    },
-                );
-            }
-        }
-        let mut subplans = Vec::new();
-        plan.for_each_expr(|expr| {
-            expr.walk(&mut |node| {
-                if let Expr::Subquery(subquery) = node {
-                    subplans.push(Arc::clone(&subquery.plan));
-                }
-            })
-        });
-        for subplan in subplans {
-            self.collect_origins(&subplan);
-        }
-        for input in plan.inputs() {
-            self.collect_origins(input);
-        }
     }
 
     pub fn columns(&self) -> &ColumnCatalog {
@@ -190,8 +169,9 @@ impl<'a> Estimator<'a> {
     /// AND: independent clauses multiply, but a lower and an upper bound
     /// on one column combine into one range first.
     fn conjunction(&self, conjuncts: &[&Expr], local: Option<&[ColumnId]>) -> f64 {
-        // Per column: the fraction of rows below the upper bound and below
-        // the lower bound, when both exist with constant values.
+        // Per column: the fraction of rows below its upper bound and below
+        // its lower bound, for bounds with constant values (NaN: no
+        // statistics to say).
         let mut ranges: HashMap<ColumnId, (Option<f64>, Option<f64>)> = HashMap::new();
         let mut selectivity = 1.0;
         for conjunct in conjuncts {
@@ -205,30 +185,20 @@ impl<'a> Estimator<'a> {
                 )
             {
                 let entry = ranges.entry(id).or_default();
-                let facts = self.column(id);
-                let below = facts.as_ref().and_then(|facts| {
-                    fraction_below(
-                        facts,
-                        &value,
-                        matches!(op, BinaryOp::LessOrEqual | BinaryOp::Greater),
-                    )
-                });
-                match op {
-                    BinaryOp::Less | BinaryOp::LessOrEqual => {
-                        if entry.0.is_some() {
-                            selectivity *= self.clause(conjunct, local);
-                            continue;
-                        }
-                        entry.0 = Some(below.unwrap_or(f64::NAN));
-                    }
-                    _ => {
-                        if entry.1.is_some() {
-                            selectivity *= self.clause(conjunct, local);
-                            continue;
-                        }
-                        entry.1 = Some(below.unwrap_or(f64::NAN));
-                    }
+                let bound = match op {
+                    BinaryOp::Less | BinaryOp::LessOrEqual => &mut entry.0,
+                    _ => &mut entry.1,
+                };
+                // A second bound on the same side counts on its own.
+                if bound.is_some() {
+                    selectivity *= self.clause(conjunct, local);
+                    continue;
                 }
+                let inclusive = matches!(op, BinaryOp::LessOrEqual | BinaryOp::Greater);
+                let below = self
+                    .column(id)
+                    .and_then(|facts| fraction_below(&facts, &value, inclusive));
+                *bound = Some(below.unwrap_or(f64::NAN));
                 continue;
             }
             selectivity *= self.clause(conjunct, local);

@@ -243,8 +243,6 @@ fn rebuild(relations: Vec<LogicalPlan>, mut conjuncts: Vec<Expr>) -> LogicalPlan
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::sql::optimizer::test_support::{self, equal};
     use crate::sql::plan::ColumnCatalog;
@@ -253,25 +251,7 @@ mod tests {
 
     /// A scan of table `name` (columns `id`, `other`) in tree `tree`.
     fn scan(columns: &mut ColumnCatalog, name: &str, tree: u64) -> (LogicalPlan, Vec<ColumnId>) {
-        let (plan, ids) = test_support::scan(columns, name, &["id", "other"], false);
-        let LogicalPlan::Scan {
-            table,
-            columns,
-            access,
-            filter,
-        } = plan
-        else {
-            unreachable!("test_support::scan returns a scan")
-        };
-        let mut table = Arc::unwrap_or_clone(table);
-        table.tree = tree;
-        let plan = LogicalPlan::Scan {
-            table: Arc::new(table),
-            columns,
-            access,
-            filter,
-        };
-        (plan, ids)
+        test_support::scan_in_tree(columns, name, &["id", "other"], false, tree)
     }
 
     fn cross(left: LogicalPlan, right: LogicalPlan, condition: Option<Expr>) -> LogicalPlan {

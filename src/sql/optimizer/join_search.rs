@@ -43,6 +43,7 @@ pub enum JoinTree {
     Join(Box<JoinTree>, Box<JoinTree>),
 }
 
+#[derive(Clone)]
 struct Planned {
     rows: f64,
     cost: f64,
@@ -82,22 +83,24 @@ pub fn search(
             }
         })
         .collect();
+    let leaves: Vec<(u32, Planned)> = relations
+        .iter()
+        .enumerate()
+        .map(|(position, relation)| {
+            let estimate = estimator.estimate(relation);
+            let planned = Planned {
+                rows: estimate.rows,
+                cost: estimate.total,
+                tree: JoinTree::Relation(position),
+            };
+            (1 << position, planned)
+        })
+        .collect();
     let full: u32 = (1 << relations.len()) - 1;
     // Connected splits only; if that cannot join everything, again with
     // cross products allowed anywhere.
     for cross_products in [false, true] {
-        let mut best: HashMap<u32, Planned> = HashMap::new();
-        for (position, relation) in relations.iter().enumerate() {
-            let estimate = estimator.estimate(relation);
-            best.insert(
-                1 << position,
-                Planned {
-                    rows: estimate.rows,
-                    cost: estimate.total,
-                    tree: JoinTree::Relation(position),
-                },
-            );
-        }
+        let mut best: HashMap<u32, Planned> = leaves.iter().cloned().collect();
         for size in 2..=relations.len() as u32 {
             for set in (1..=full).filter(|set| set.count_ones() == size) {
                 if let Some(planned) = best_split(

@@ -111,13 +111,25 @@ pub(crate) mod test_support {
         column_names: &[&str],
         nullable: bool,
     ) -> (LogicalPlan, Vec<ColumnId>) {
+        scan_in_tree(columns, name, column_names, nullable, 16)
+    }
+
+    /// [`scan`] of a table stored in tree `tree` (which statistics are
+    /// keyed by).
+    pub(crate) fn scan_in_tree(
+        columns: &mut ColumnCatalog,
+        name: &str,
+        column_names: &[&str],
+        nullable: bool,
+        tree: u64,
+    ) -> (LogicalPlan, Vec<ColumnId>) {
         let ids: Vec<ColumnId> = column_names
             .iter()
             .map(|column| columns.add_table_column(name, *column, DataType::Integer))
             .collect();
         let table = Table {
             name: name.into(),
-            tree: 3,
+            tree,
             columns: column_names
                 .iter()
                 .map(|column| TableColumn {

@@ -488,6 +488,23 @@ impl LogicalPlan {
         }
     }
 
+    /// Calls `visit` on this operator and every operator under it, the
+    /// plans of the subqueries in their expressions included (each before
+    /// its inputs).
+    pub fn for_each_plan(&self, visit: &mut dyn FnMut(&LogicalPlan)) {
+        visit(self);
+        self.for_each_expr(|expr| {
+            expr.walk(&mut |node| {
+                if let Expr::Subquery(subquery) = node {
+                    subquery.plan.for_each_plan(visit);
+                }
+            })
+        });
+        for input in self.inputs() {
+            input.for_each_plan(visit);
+        }
+    }
+
     /// Calls `visit` on every expression of this operator (not its inputs).
     pub fn for_each_expr<'a>(&'a self, mut visit: impl FnMut(&'a Expr)) {
         match self {

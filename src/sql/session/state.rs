@@ -537,24 +537,11 @@ impl Session {
             }
             Control::Analyze { table, columns } => {
                 match &mut self.state {
-                    // Each table in a transaction of its own; also from a
-                    // read-only block, which PostgreSQL lets analyze.
-                    TransactionState::Idle => statistics::auto::analyze_now(
-                        &self.instance,
-                        table.as_deref(),
-                        columns.as_deref(),
-                    )?,
-                    TransactionState::Implicit(open) | TransactionState::Block(open)
-                        if open.txn.is_read_only() =>
-                    {
-                        statistics::auto::analyze_now(
-                            &self.instance,
-                            table.as_deref(),
-                            columns.as_deref(),
-                        )?
-                    }
+                    TransactionState::Failed(_) => return Err(in_failed_transaction()),
                     // Inside a block the statistics commit with it.
-                    TransactionState::Implicit(open) | TransactionState::Block(open) => {
+                    TransactionState::Implicit(open) | TransactionState::Block(open)
+                        if !open.txn.is_read_only() =>
+                    {
                         open.txn.begin_statement();
                         statistics::auto::analyze_in(
                             &mut open.txn,
@@ -563,7 +550,13 @@ impl Session {
                         )?;
                         open.wrote_catalog = true;
                     }
-                    TransactionState::Failed(_) => return Err(in_failed_transaction()),
+                    // Each table in a transaction of its own; also from a
+                    // read-only block, which PostgreSQL lets analyze.
+                    _ => statistics::auto::analyze_now(
+                        &self.instance,
+                        table.as_deref(),
+                        columns.as_deref(),
+                    )?,
                 }
                 Ok(command("ANALYZE"))
             }

@@ -38,6 +38,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::Table;
 use crate::sql::encoding::decode_row;
 use crate::sql::types::Value;
+use crate::storage::vfs::SplitMix64;
 use crate::storage::{Direction, KeyRange};
 use crate::txn::Transaction;
 
@@ -122,24 +123,11 @@ fn seed(table: &Table) -> u64 {
     clock ^ table.tree.rotate_left(32)
 }
 
-/// SplitMix64: a small, well-mixed generator for reservoir positions.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % bound
-    }
-}
-
 /// Reservoir sampling: row `n` (from 0) replaces a random kept row with
 /// probability `size / (n + 1)`, so every row is kept with equal chance.
 /// Rows are decoded only when kept.
 fn sample_rows(txn: &mut Transaction, table: &Table, size: usize, seed: u64) -> Result<Sample> {
-    let mut random = Random(seed);
+    let mut random = SplitMix64(seed);
     let mut kept: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut rows = 0u64;
     let mut bytes = 0u64;

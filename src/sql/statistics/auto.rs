@@ -158,18 +158,22 @@ pub fn round(instance: &Instance, settings: &AutoAnalyze) -> Result<()> {
     if mvcc.engine().fatal_error().is_some() {
         return Ok(());
     }
-    for table in tables(instance)? {
+    // The tables changed enough, found in one transaction.
+    let mut due = Vec::new();
+    let mut txn = mvcc.begin(IsolationLevel::ReadCommitted)?;
+    txn.begin_statement();
+    for table in tables_in(&mut txn)? {
         let changes = mvcc.changes.get(table.tree);
         if changes == 0 {
             continue;
         }
-        let mut txn = mvcc.begin(IsolationLevel::ReadCommitted)?;
-        txn.begin_statement();
         let rows = store::get_current(&mut txn, table.tree)?.map_or(0.0, |stats| stats.rows);
-        txn.commit()?;
-        if (changes as f64) <= settings.threshold as f64 + settings.scale_factor * rows {
-            continue;
+        if (changes as f64) > settings.threshold as f64 + settings.scale_factor * rows {
+            due.push((table, changes));
         }
+    }
+    txn.commit()?;
+    for (table, changes) in due {
         match analyze_in_own_transaction(instance, &table.name, None) {
             Ok(()) => tracing::debug!(table = %table.name, changes, "automatic analyze"),
             // Dropped, or analyzed by someone else meanwhile: next round.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::store::{self, TableStatistics};
 use crate::error::Result;
-use crate::sql::expr::Expr;
 use crate::sql::plan::LogicalPlan;
 use crate::storage::TreeId;
 use crate::txn::Transaction;
@@ -26,7 +25,11 @@ impl StatisticsSet {
     ) -> Result<StatisticsSet> {
         let mut trees = Vec::new();
         for plan in plans {
-            collect_trees(plan, &mut trees);
+            plan.for_each_plan(&mut |node| {
+                if let LogicalPlan::Scan { table, .. } = node {
+                    trees.push(table.tree);
+                }
+            });
         }
         let mut tables = HashMap::new();
         for tree in trees {
@@ -47,21 +50,5 @@ impl StatisticsSet {
 
     pub fn table(&self, tree: TreeId) -> Option<&TableStatistics> {
         self.tables.get(&tree).map(Arc::as_ref)
-    }
-}
-
-fn collect_trees(plan: &LogicalPlan, trees: &mut Vec<TreeId>) {
-    if let LogicalPlan::Scan { table, .. } = plan {
-        trees.push(table.tree);
-    }
-    plan.for_each_expr(|expr| {
-        expr.walk(&mut |node| {
-            if let Expr::Subquery(subquery) = node {
-                collect_trees(&subquery.plan, trees);
-            }
-        })
-    });
-    for input in plan.inputs() {
-        collect_trees(input, trees);
     }
 }
