@@ -294,9 +294,10 @@ fn a_key_lookup_join_locks_the_key_it_read() {
     );
 }
 
-/// The quantity of the lines of day one's orders (1 and 2), joined by
-/// hash: the orders are the hash table, and the scan of the lines (keyed
-/// by order first) reads only the key span of those orders.
+/// The quantity of the lines of day one's orders (1 to 1,000, half of
+/// them, so the join hashes rather than looking each order's lines up):
+/// the orders are the hash table, and the scan of the lines (keyed by
+/// order first) reads only the key span of those orders.
 const LINES_OF_DAY_ONE: &str = "SELECT sum(l.qty) FROM lines l JOIN orders o ON o.id = l.order_id \
                                 WHERE o.day = 1";
 
@@ -305,14 +306,16 @@ fn lines_database() -> Database {
         "CREATE TABLE orders (id INT PRIMARY KEY, day INT);
          CREATE TABLE lines (order_id INT, line INT, qty INT, PRIMARY KEY (order_id, line));
          CREATE TABLE audit (id INT PRIMARY KEY, note TEXT);
-         INSERT INTO orders VALUES (1, 1), (2, 1), (3, 2), (9, 2);
-         INSERT INTO lines VALUES (1, 1, 5), (1, 2, 6), (2, 1, 7), (3, 1, 8), (9, 1, 9);
-         INSERT INTO audit VALUES (1, 'none')",
+         INSERT INTO orders SELECT g, CASE WHEN g <= 1000 THEN 1 ELSE 2 END
+             FROM generate_series(1, 2000) g;
+         INSERT INTO lines SELECT g / 2 + 1, g % 2, 1 FROM generate_series(0, 3999) g;
+         INSERT INTO audit VALUES (1, 'none');
+         ANALYZE",
     )
 }
 
 /// T1 reads the lines of day one's orders and writes an audit row T2
-/// reads; T2 adds a line to order 9, outside the span T1 read. Had T1
+/// reads; T2 adds a line to order 1,500, outside the span T1 read. Had T1
 /// locked the whole lines table, T1 → T2 → T1 would be a cycle and one
 /// would abort; with the span locked, both commit.
 #[test]
@@ -329,10 +332,10 @@ fn a_narrowed_hash_join_probe_locks_only_its_key_span() {
     );
     let mut t1 = begin(&database, "SERIALIZABLE");
     let mut t2 = begin(&database, "SERIALIZABLE");
-    assert_eq!(ok(&mut t1, LINES_OF_DAY_ONE), vec![vec![Value::BigInt(18)]]);
+    assert_eq!(ok(&mut t1, LINES_OF_DAY_ONE), vec![vec![Value::BigInt(2000)]]);
     assert_eq!(ok(&mut t2, "SELECT note FROM audit WHERE id = 1").len(), 1);
     assert_eq!(
-        finish(&mut t2, &["INSERT INTO lines VALUES (9, 2, 10)"]),
+        finish(&mut t2, &["INSERT INTO lines VALUES (1500, 2, 10)"]),
         End::Committed
     );
     assert_eq!(
@@ -348,7 +351,7 @@ fn a_narrowed_hash_join_probe_conflicts_inside_its_key_span() {
     let database = lines_database();
     let mut t1 = begin(&database, "SERIALIZABLE");
     let mut t2 = begin(&database, "SERIALIZABLE");
-    assert_eq!(ok(&mut t1, LINES_OF_DAY_ONE), vec![vec![Value::BigInt(18)]]);
+    assert_eq!(ok(&mut t1, LINES_OF_DAY_ONE), vec![vec![Value::BigInt(2000)]]);
     assert_eq!(ok(&mut t2, "SELECT note FROM audit WHERE id = 1").len(), 1);
     let t2_end = finish(&mut t2, &["INSERT INTO lines VALUES (2, 2, 10)"]);
     let t1_end = finish(&mut t1, &["UPDATE audit SET note = 'day one' WHERE id = 1"]);

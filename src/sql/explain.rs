@@ -21,27 +21,43 @@
 //! under `SubPlan n`. Key lookups and key ranges name the primary key they
 //! read: a table's rows are its primary-key B+tree.
 //!
-//! The output is a test artifact: `sqllogictest/explain.slt` pins it.
+//! `EXPLAIN ANALYZE` adds what each node did, as the executor measured it
+//! (`execution/measure.rs`): `(actual time=first..last rows=n loops=l)`,
+//! per loop as PostgreSQL prints it.
+//!
+//! The output is a test artifact: `sqllogictest/explain.slt` and
+//! `explain_analyze.slt` pin it.
 
 use std::ops::Bound;
 
 use super::binder::ExplainOptions;
 use super::catalog::Table;
+use super::execution::measure::{Measurements, NodeMeasure};
 use super::expr::{ColumnId, Expr, Subquery, SubqueryKind};
 use super::optimizer::cost::Estimate;
 use super::optimizer::estimate::Estimator;
 use super::plan::{
     Access, Aggregate, AggregateFunction, ColumnCatalog, IndexAccess, JoinKind, JoinStrategy,
-    LogicalPlan, SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
+    KeyEquality, LogicalPlan, SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
 };
 use super::statistics::StatisticsSet;
 use super::types::Value;
 
-/// How columns are named, and how nodes are estimated (`None`: `COSTS OFF`).
+/// How columns are named, how nodes are estimated (`None`: `COSTS OFF`)
+/// and what they did (`EXPLAIN ANALYZE`).
 struct Names<'a> {
     columns: &'a ColumnCatalog,
     qualify: bool,
     estimator: Option<Estimator<'a>>,
+    measured: Option<Measured<'a>>,
+}
+
+/// The measurements of an `EXPLAIN ANALYZE` run.
+#[derive(Clone, Copy)]
+pub struct Measured<'a> {
+    pub measurements: &'a Measurements,
+    /// Whether times were taken (`TIMING`).
+    pub timing: bool,
 }
 
 /// The EXPLAIN text of a plan, one line per row.
@@ -50,6 +66,7 @@ pub fn explain(
     columns: &ColumnCatalog,
     statistics: &StatisticsSet,
     options: ExplainOptions,
+    measured: Option<Measured<'_>>,
 ) -> Vec<String> {
     let names = Names {
         columns,
@@ -57,10 +74,32 @@ pub fn explain(
         estimator: options
             .costs
             .then(|| Estimator::new([plan], statistics, columns)),
+        measured,
     };
     let mut lines = Vec::new();
-    names.node(plan, None, Vec::new(), None, &mut lines);
+    names.node(plan, None, Vec::new(), None, None, &mut lines);
     lines
+}
+
+/// PostgreSQL's `(actual time=startup..total rows=n loops=l)`, per loop
+/// (times in milliseconds), or `(never executed)`.
+fn actual_text(measure: Option<NodeMeasure>, timing: bool) -> String {
+    let Some(measure) = measure.filter(|measure| measure.loops > 0) else {
+        return "(never executed)".to_string();
+    };
+    let loops = measure.loops as f64;
+    let rows = (measure.rows as f64 / loops).round() as u64;
+    if timing {
+        let per_loop = |time: std::time::Duration| time.as_secs_f64() * 1000.0 / loops;
+        format!(
+            "(actual time={:.3}..{:.3} rows={rows} loops={})",
+            per_loop(measure.startup),
+            per_loop(measure.total),
+            measure.loops
+        )
+    } else {
+        format!("(actual rows={rows} loops={})", measure.loops)
+    }
 }
 
 /// PostgreSQL's `  (cost=startup..total rows=n width=w)`.
@@ -136,14 +175,16 @@ fn join_title(strategy: &JoinStrategy, kind: JoinKind) -> String {
 impl Names<'_> {
     /// Renders one node: `prefix` is `None` for the root, else the spaces
     /// before its `->`; `filters` are predicates of `Filter` nodes above it.
-    /// `shown`: the estimate of the operator this line stands for, when
-    /// invisible operators above passed their place down.
+    /// `shown` and `measure`: the estimate and the measure of the operator
+    /// this line stands for, when invisible operators above passed their
+    /// place down.
     fn node(
         &self,
         plan: &LogicalPlan,
         prefix: Option<&str>,
         filters: Vec<&Expr>,
         shown: Option<Estimate>,
+        measure: Option<NodeMeasure>,
         lines: &mut Vec<String>,
     ) {
         let shown = shown.or_else(|| {
@@ -151,24 +192,32 @@ impl Names<'_> {
                 .as_ref()
                 .map(|estimator| estimator.estimate(plan))
         });
+        let measure = measure.or_else(|| {
+            self.measured
+                .and_then(|measured| measured.measurements.get(plan))
+        });
         // Invisible operators pass their place to their input.
         match plan {
             LogicalPlan::Project { input, .. } if subqueries(plan).is_empty() => {
-                return self.node(input, prefix, filters, shown, lines);
+                return self.node(input, prefix, filters, shown, measure, lines);
             }
             LogicalPlan::Filter { input, predicate } => {
                 let mut filters = filters;
                 filters.push(predicate);
-                return self.node(input, prefix, filters, shown, lines);
+                return self.node(input, prefix, filters, shown, measure, lines);
             }
-            LogicalPlan::WithCte { input, .. } => {
+            LogicalPlan::WithCte { .. } => {
                 // Shown as its input, with the CTE listed under it, as
                 // PostgreSQL lists CTEs under the plan they belong to.
-                return self.with_cte(plan, input, prefix, filters, shown, lines);
+                return self.with_cte(plan, prefix, filters, shown, measure, lines);
             }
             _ => {}
         }
-        let costs = shown.as_ref().map(costs_text).unwrap_or_default();
+        let mut costs = shown.as_ref().map(costs_text).unwrap_or_default();
+        if let Some(measured) = self.measured {
+            costs.push(' ');
+            costs.push_str(&actual_text(measure, measured.timing));
+        }
         let (title_line, detail) = match prefix {
             None => (String::new(), "  ".to_string()),
             Some(prefix) => (format!("{prefix}->  "), format!("{prefix}      ")),
@@ -206,13 +255,16 @@ impl Names<'_> {
                             .primary_key
                             .iter()
                             .zip(key)
-                            .map(|(column, e)| {
-                                format!("{} = {}", table.columns[*column].name, self.expr(e))
-                            })
+                            .map(|(column, e)| self.equality(&table.columns[*column].name, e))
                             .collect();
-                        details.push(format!("Key: {}", key.join(" AND ")));
+                        // A prefix of the key reads the rows under it.
+                        let (title, label) = match key.len() == table.primary_key.len() {
+                            true => ("Key Lookup", "Key"),
+                            false => ("Key Range Scan", "Key Prefix"),
+                        };
+                        details.push(format!("{label}: {}", key.join(" AND ")));
                         format!(
-                            "Key Lookup using {} on {}{alias}",
+                            "{title} using {} on {}{alias}",
                             table.primary_key_name(),
                             table.name
                         )
@@ -346,14 +398,34 @@ impl Names<'_> {
                     total: estimates.iter().map(|e| e.total).sum(),
                 })
             });
-            lines.push(format!("{detail}->  Append{}", append.unwrap_or_default()));
+            // The Append is the distinct step's input: its rows are the
+            // children's, in the same loops.
+            let appended = self.measured.map(|measured| {
+                let measures: Vec<NodeMeasure> = children
+                    .iter()
+                    .filter_map(|child| measured.measurements.get(child))
+                    .collect();
+                let rows = measures.iter().map(|m| m.rows).sum();
+                let append = measure.map(|measure| NodeMeasure {
+                    rows,
+                    startup: measures.first().map_or(Default::default(), |m| m.startup),
+                    total: measures.iter().map(|m| m.total).sum(),
+                    ..measure
+                });
+                format!(" {}", actual_text(append, measured.timing))
+            });
+            lines.push(format!(
+                "{detail}->  Append{}{}",
+                append.unwrap_or_default(),
+                appended.unwrap_or_default()
+            ));
             let inner = format!("{detail}      ");
             for child in children {
-                self.node(child, Some(&inner), Vec::new(), None, lines);
+                self.node(child, Some(&inner), Vec::new(), None, None, lines);
             }
         } else {
             for child in children {
-                self.node(child, Some(&detail), Vec::new(), None, lines);
+                self.node(child, Some(&detail), Vec::new(), None, None, lines);
             }
         }
         for subquery in subqueries(plan) {
@@ -362,6 +434,7 @@ impl Names<'_> {
                 &subquery.plan,
                 Some(&format!("{detail}  ")),
                 Vec::new(),
+                None,
                 None,
                 lines,
             );
@@ -372,19 +445,22 @@ impl Names<'_> {
     fn with_cte(
         &self,
         plan: &LogicalPlan,
-        input: &LogicalPlan,
         prefix: Option<&str>,
         filters: Vec<&Expr>,
         shown: Option<Estimate>,
+        measure: Option<NodeMeasure>,
         lines: &mut Vec<String>,
     ) {
         let LogicalPlan::WithCte {
-            name, definition, ..
+            name,
+            definition,
+            input,
+            ..
         } = plan
         else {
             return;
         };
-        self.node(input, prefix, filters, shown, lines);
+        self.node(input, prefix, filters, shown, measure, lines);
         let detail = match prefix {
             None => "  ".to_string(),
             Some(prefix) => format!("{prefix}      "),
@@ -394,6 +470,7 @@ impl Names<'_> {
             definition,
             Some(&format!("{detail}  ")),
             Vec::new(),
+            None,
             None,
             lines,
         );
@@ -406,6 +483,7 @@ pub fn window_sql(call: &WindowCall, columns: &ColumnCatalog) -> String {
         columns,
         qualify: false,
         estimator: None,
+        measured: None,
     };
     let function = match &call.function {
         WindowFunction::Aggregate(aggregate) => names.aggregate(aggregate),
@@ -432,6 +510,7 @@ pub fn aggregate_sql(aggregate: &Aggregate, columns: &ColumnCatalog) -> String {
         columns,
         qualify: false,
         estimator: None,
+        measured: None,
     }
     .aggregate(aggregate)
 }
@@ -451,6 +530,7 @@ pub fn expr_sql(expr: &Expr, columns: &ColumnCatalog) -> String {
         columns,
         qualify: false,
         estimator: None,
+        measured: None,
     }
     .expr(expr)
 }
@@ -463,6 +543,18 @@ impl Names<'_> {
         match (&info.table, self.qualify) {
             (Some(table), true) => format!("{table}.{}", info.name),
             _ => info.name.clone(),
+        }
+    }
+
+    /// A key column's equality: `c = v`, `c IS NULL`, `c IN (v, …)`.
+    fn equality(&self, column: &str, value: &KeyEquality) -> String {
+        match value {
+            KeyEquality::Value(value) => format!("{column} = {}", self.expr(value)),
+            KeyEquality::Null => format!("{column} IS NULL"),
+            KeyEquality::List(list) => {
+                let list: Vec<&Expr> = list.iter().collect();
+                format!("{column} IN ({})", self.list(&list))
+            }
         }
     }
 
@@ -496,10 +588,7 @@ impl Names<'_> {
             .equal
             .iter()
             .enumerate()
-            .map(|(position, value)| match value {
-                Some(value) => format!("{} = {}", name(position), self.expr(value)),
-                None => format!("{} IS NULL", name(position)),
-            })
+            .map(|(position, value)| self.equality(name(position), value))
             .collect();
         if access.not_null {
             conditions.push(format!("{} IS NOT NULL", name(access.equal.len())));

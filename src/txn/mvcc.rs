@@ -80,6 +80,7 @@ use parking_lot::Mutex;
 
 use super::commit_log::{CommitLog, STATUS_ABORTED, STATUS_COMMITTED, STATUS_UNKNOWN};
 use super::gc::Removals;
+use super::predicate::ReadLockCounts;
 use super::refresh::RefreshState;
 use super::relation_lock::{RelationLockMode, RelationLocks};
 use super::savepoint::{SavepointMarks, Undo};
@@ -307,6 +308,13 @@ impl Mvcc {
     /// The storage engine below.
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.engine
+    }
+
+    /// The SSI read locks held now and how often a transaction's locks
+    /// were coarsened to a whole table (`SHOW basalt.ssi_read_locks`,
+    /// `basalt.ssi_coarsenings`).
+    pub fn read_lock_counts(&self) -> ReadLockCounts {
+        self.ssi.read_lock_counts()
     }
 
     /// Begins a transaction.

@@ -19,7 +19,8 @@
 //! point locks or [`RANGES_PER_TREE`] range locks in one tree, or the table
 //! as a whole holds [`TABLE_CAPACITY`] entries, that transaction's locks in
 //! the tree are replaced by one lock on the whole tree. A coarser lock only
-//! adds conflicts, never hides one.
+//! adds conflicts, never hides one. Coarsenings are counted
+//! ([`ReadLocks::counts`], `SHOW basalt.ssi_coarsenings`).
 //!
 //! Invariants:
 //! 1. A read registers its lock *before* it reads the tree, and a write
@@ -34,7 +35,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -59,6 +60,21 @@ pub struct ReadLocks {
     /// (and its shared lock's cache line) while there are none.
     range_entries: AtomicUsize,
     entries: AtomicUsize,
+    /// Times a transaction's locks in a tree were coarsened to the whole
+    /// tree for lack of room (not counting scans of a whole tree, whose
+    /// lock is the whole tree from the start).
+    coarsenings: AtomicU64,
+}
+
+/// What the read-lock table holds now, and how often it coarsened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadLockCounts {
+    /// Point, range and whole-tree locks held.
+    pub locks: usize,
+    /// Of those, range and whole-tree locks.
+    pub range_locks: usize,
+    /// Coarsenings since the database opened.
+    pub coarsenings: u64,
 }
 
 /// The locks one transaction holds (invariant 3).
@@ -136,11 +152,21 @@ impl Default for ReadLocks {
             ranges: RwLock::new(HashMap::new()),
             range_entries: AtomicUsize::new(0),
             entries: AtomicUsize::new(0),
+            coarsenings: AtomicU64::new(0),
         }
     }
 }
 
 impl ReadLocks {
+    /// The locks held now and the coarsenings so far.
+    pub fn counts(&self) -> ReadLockCounts {
+        ReadLockCounts {
+            locks: self.entries.load(Ordering::Relaxed),
+            range_locks: self.range_entries.load(Ordering::Relaxed),
+            coarsenings: self.coarsenings.load(Ordering::Relaxed),
+        }
+    }
+
     /// Records that `txn` read `key` of `tree` (whether or not it existed).
     pub fn read_point(&self, txn: TxnId, held: &mut HeldLocks, tree: TreeId, key: &[u8]) {
         if held.covers(tree, key) {
@@ -148,6 +174,7 @@ impl ReadLocks {
         }
         let count = held.points.get(&tree).map_or(0, HashSet::len);
         if count >= POINTS_PER_TREE || self.entries.load(Ordering::Relaxed) >= TABLE_CAPACITY {
+            self.coarsenings.fetch_add(1, Ordering::Relaxed);
             self.lock_whole_tree(txn, held, tree);
             return;
         }
@@ -184,6 +211,9 @@ impl ReadLocks {
             || count >= RANGES_PER_TREE
             || self.entries.load(Ordering::Relaxed) >= TABLE_CAPACITY
         {
+            if !everything {
+                self.coarsenings.fetch_add(1, Ordering::Relaxed);
+            }
             self.lock_whole_tree(txn, held, tree);
             return;
         }

@@ -66,7 +66,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Condvar, Mutex};
 
 use super::mvcc::{PinnedSnapshot, Snapshot, TxnId};
-use super::predicate::{HeldLocks, ReadLocks};
+use super::predicate::{HeldLocks, ReadLockCounts, ReadLocks};
 use crate::error::{Error, Result};
 use crate::storage::{KeyRange, TreeId};
 
@@ -325,6 +325,11 @@ impl Graph {
 }
 
 impl Ssi {
+    /// The SIREAD locks held now and how often they coarsened.
+    pub fn read_lock_counts(&self) -> ReadLockCounts {
+        self.locks.counts()
+    }
+
     /// Starts tracking a serializable transaction, or returns `None` for a
     /// read-only one whose snapshot is already safe.
     ///

@@ -203,11 +203,15 @@ pub fn bind_control(statement: &Statement, deferrable: Option<bool>) -> Result<O
         },
         Statement::Set(_) => return Err(Error::Unsupported(statement_kind(statement))),
         Statement::ShowVariable { variable } => {
-            let name = variable
-                .iter()
-                .map(|i| i.value.to_lowercase())
-                .collect::<Vec<_>>()
-                .join(" ");
+            // The parser drops the dots of a qualified name (`SHOW
+            // basalt.ssi_coarsenings`); only PostgreSQL's few
+            // multi-word names are spaced.
+            let words: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+            let spaced = words.join(" ");
+            let name = match spaced.as_str() {
+                "transaction isolation level" | "time zone" | "session authorization" => spaced,
+                _ => words.join("."),
+            };
             Control::Show { name }
         }
         _ => return Ok(None),

@@ -11,11 +11,25 @@ use crate::error::{Error, Result, SqlState};
 pub struct ExplainOptions {
     /// Estimated costs, rows and widths per node (`COSTS`, on by default).
     pub costs: bool,
+    /// Run the query and show what each node did (`ANALYZE`).
+    pub analyze: Option<AnalyzeOptions>,
+}
+
+/// What `EXPLAIN ANALYZE` adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnalyzeOptions {
+    /// Time per node (`TIMING`, on by default).
+    pub timing: bool,
+    /// The execution time under the plan (`SUMMARY`, on by default).
+    pub summary: bool,
 }
 
 impl Default for ExplainOptions {
     fn default() -> ExplainOptions {
-        ExplainOptions { costs: true }
+        ExplainOptions {
+            costs: true,
+            analyze: None,
+        }
     }
 }
 
@@ -30,15 +44,20 @@ pub fn explain_options(
     let mut analyze = analyze;
     let mut verbose = verbose;
     let mut format_text = true;
+    let (mut timing, mut summary) = (None, None);
     for option in options.unwrap_or_default() {
         let name = ident_name(&option.name);
         match name.as_str() {
             "analyze" => analyze = boolean(&name, option.arg.as_ref())?,
             "verbose" => verbose = boolean(&name, option.arg.as_ref())?,
             "costs" => explain.costs = boolean(&name, option.arg.as_ref())?,
-            // Meaningful with ANALYZE only, which refuses below.
-            "buffers" | "wal" | "timing" | "summary" | "settings" => {
-                if boolean(&name, option.arg.as_ref())? && name != "summary" && name != "timing" {
+            "timing" => timing = Some(boolean(&name, option.arg.as_ref())?),
+            "summary" => summary = Some(boolean(&name, option.arg.as_ref())?),
+            "buffers" | "wal" | "settings" => {
+                if boolean(&name, option.arg.as_ref())? {
+                    if name == "wal" && !analyze_requested(analyze, options) {
+                        return Err(requires_analyze("WAL"));
+                    }
                     return Err(Error::Unsupported(format!(
                         "EXPLAIN option {}",
                         name.to_uppercase()
@@ -73,7 +92,12 @@ pub fn explain_options(
         }
     }
     if analyze {
-        return Err(Error::Unsupported("EXPLAIN ANALYZE".into()));
+        explain.analyze = Some(AnalyzeOptions {
+            timing: timing.unwrap_or(true),
+            summary: summary.unwrap_or(true),
+        });
+    } else if timing == Some(true) {
+        return Err(requires_analyze("TIMING"));
     }
     if verbose {
         return Err(Error::Unsupported("EXPLAIN VERBOSE".into()));
@@ -82,6 +106,26 @@ pub fn explain_options(
         return Err(Error::Unsupported("EXPLAIN formats other than TEXT".into()));
     }
     Ok(explain)
+}
+
+/// Whether ANALYZE is on, looking ahead through the options (PostgreSQL
+/// checks the combination after reading them all).
+fn analyze_requested(analyze: bool, options: Option<&[ast::UtilityOption]>) -> bool {
+    let mut analyze = analyze;
+    for option in options.unwrap_or_default() {
+        if ident_name(&option.name) == "analyze" {
+            analyze = boolean("analyze", option.arg.as_ref()).unwrap_or(false);
+        }
+    }
+    analyze
+}
+
+/// 22023 for an option that means something only with ANALYZE.
+fn requires_analyze(option: &str) -> Error {
+    Error::sql(
+        SqlState::INVALID_PARAMETER_VALUE,
+        format!("EXPLAIN option {option} requires ANALYZE"),
+    )
 }
 
 /// An option's boolean value: none (true), or a boolean spelling.

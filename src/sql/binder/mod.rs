@@ -49,7 +49,7 @@ use std::sync::Arc;
 use sqlparser::ast::{self, Statement};
 
 pub use control::{Control, TransactionModes, bind_control};
-pub use explain::ExplainOptions;
+pub use explain::{AnalyzeOptions, ExplainOptions};
 pub use expr::{Typed, bind_data_type};
 pub use index::{IndexDefinition, IndexKeyColumn};
 pub use scope::{Scope, ScopeColumn};

@@ -590,8 +590,8 @@ impl HashJoin {
         widths: (usize, usize),
     ) -> HashJoin {
         let (left_keys, right_keys): (Vec<Expr>, Vec<Expr>) = keys.into_iter().unzip();
-        let narrow = match (&left, kind) {
-            (Operator::Scan(scan), JoinKind::Inner | JoinKind::Semi | JoinKind::Right) => {
+        let narrow = match (left.as_scan(), kind) {
+            (Some(scan), JoinKind::Inner | JoinKind::Semi | JoinKind::Right) => {
                 left_keys.iter().position(|key| match key {
                     Expr::Slot(slot) => scan.leading_key_slot(*slot),
                     _ => false,
@@ -624,7 +624,7 @@ impl HashJoin {
                     self.state =
                         build_table(&mut self.right, spec, self.narrow, &mut span, context)?;
                     if self.narrow.is_some()
-                        && let Operator::Scan(scan) = self.left.as_mut()
+                        && let Some(scan) = self.left.as_scan_mut()
                     {
                         match span {
                             KeySpan::Empty => scan.narrow_leading_key(None)?,

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::sql::catalog::{Index, IndexColumn, Table};
 use crate::sql::encoding::{decode_index_key, decode_key, encode_index_value, index_value_marker};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{IndexAccess, bounded};
+use crate::sql::plan::{IndexAccess, KeyEquality, bounded};
 use crate::sql::types::{DataType, Value};
 use crate::storage::{KeyRange, prefix_successor};
 
@@ -49,13 +49,56 @@ pub(super) fn index_of<'t>(table: &'t Table, access: &IndexAccess) -> Result<&'t
     })
 }
 
-/// The entries `access` reads, evaluated now; `None` when a compared
-/// value is NULL, so no entry can match.
-pub(super) fn entry_range(
+/// The encoded key prefixes that `equal` fixes, evaluated now, in byte
+/// order without duplicates: one, or one per combination of IN-list
+/// values; none when a compared value is NULL (no key equals NULL).
+/// `encode(position, value, bytes)` appends key column `position`'s
+/// encoding of a value of type `data_type(position)`.
+pub(super) fn equality_prefixes(
+    equal: &[KeyEquality],
+    data_type: impl Fn(usize) -> DataType,
+    encode: impl Fn(usize, &Value, &mut Vec<u8>) -> Result<()>,
+    context: &mut Context<'_>,
+) -> Result<Vec<Vec<u8>>> {
+    let mut prefixes = vec![Vec::new()];
+    for (position, value) in equal.iter().enumerate() {
+        let values = match value {
+            KeyEquality::Null => vec![Value::Null],
+            KeyEquality::Value(expr) => key_value(expr, data_type(position), context)?
+                .into_iter()
+                .collect(),
+            KeyEquality::List(list) => {
+                let mut values = Vec::with_capacity(list.len());
+                for expr in list {
+                    values.extend(key_value(expr, data_type(position), context)?);
+                }
+                values
+            }
+        };
+        let mut longer = Vec::with_capacity(prefixes.len() * values.len());
+        for prefix in &prefixes {
+            for value in &values {
+                let mut bytes = prefix.clone();
+                encode(position, value, &mut bytes)?;
+                longer.push(bytes);
+            }
+        }
+        prefixes = longer;
+    }
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    Ok(prefixes)
+}
+
+/// The entry ranges `access` reads, evaluated now, in the index's order:
+/// one per key prefix its equalities fix (see [`equality_prefixes`]),
+/// narrowed by the bounds on the next column; none when a compared value
+/// is NULL, so no entry can match.
+pub(super) fn entry_ranges(
     table: &Table,
     access: &IndexAccess,
     context: &mut Context<'_>,
-) -> Result<Option<KeyRange>> {
+) -> Result<Vec<KeyRange>> {
     let index = index_of(table, access)?;
     if access.equal.len() > index.columns.len()
         || (access.equal.len() == index.columns.len()
@@ -66,17 +109,29 @@ pub(super) fn entry_range(
         ));
     }
     let data_type = |column: &IndexColumn| table.columns[column.column].data_type;
-    let mut prefix = Vec::new();
-    for (value, column) in access.equal.iter().zip(&index.columns) {
-        let value = match value {
-            None => Value::Null,
-            Some(expr) => match key_value(expr, data_type(column), context)? {
-                Some(value) => value,
-                None => return Ok(None),
-            },
-        };
-        encode_index_value(column, &value, &mut prefix)?;
+    let prefixes = equality_prefixes(
+        &access.equal,
+        |position| data_type(&index.columns[position]),
+        |position, value, bytes| encode_index_value(&index.columns[position], value, bytes),
+        context,
+    )?;
+    let mut ranges = Vec::with_capacity(prefixes.len());
+    for prefix in prefixes {
+        ranges.extend(prefix_range(table, index, access, prefix, context)?);
     }
+    Ok(ranges)
+}
+
+/// The entries under one equality prefix whose next column lies within
+/// the access's bounds; `None` if none can.
+fn prefix_range(
+    table: &Table,
+    index: &Index,
+    access: &IndexAccess,
+    prefix: Vec<u8>,
+    context: &mut Context<'_>,
+) -> Result<Option<KeyRange>> {
+    let data_type = |column: &IndexColumn| table.columns[column.column].data_type;
     let Some(column) = index
         .columns
         .get(access.equal.len())

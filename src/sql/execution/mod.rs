@@ -55,6 +55,7 @@ mod hash;
 mod hash_join;
 mod index_scan;
 mod join;
+pub mod measure;
 mod read_ahead;
 mod scan;
 mod set_operation;
@@ -112,6 +113,8 @@ pub enum Operator {
     RecursiveCte(RecursiveCte),
     DistinctOn(DistinctOnOperator),
     Window(WindowOperator),
+    /// Another operator, measured for `EXPLAIN ANALYZE` (`measure.rs`).
+    Measured(Box<measure::Measured>),
 }
 
 impl Operator {
@@ -137,6 +140,7 @@ impl Operator {
             Operator::RecursiveCte(op) => op.next(context),
             Operator::DistinctOn(op) => op.next(context),
             Operator::Window(op) => op.next(context),
+            Operator::Measured(op) => op.next(context),
         }
     }
 }
@@ -155,7 +159,26 @@ impl Operator {
             Operator::Filter(filter) => filter.input_mut().reserve_width(width),
             Operator::HashJoin(join) => join.reserve_width(width),
             Operator::MergeJoin(join) => join.reserve_width(width),
+            Operator::Measured(measured) => measured.inner_mut().reserve_width(width),
             _ => {}
+        }
+    }
+
+    /// The table scan this operator is, seen through a measurement.
+    pub fn as_scan(&self) -> Option<&ScanOperator> {
+        match self {
+            Operator::Scan(scan) => Some(scan),
+            Operator::Measured(measured) => measured.inner().as_scan(),
+            _ => None,
+        }
+    }
+
+    /// [`Operator::as_scan`], mutable.
+    pub fn as_scan_mut(&mut self) -> Option<&mut ScanOperator> {
+        match self {
+            Operator::Scan(scan) => Some(scan),
+            Operator::Measured(measured) => measured.inner_mut().as_scan_mut(),
+            _ => None,
         }
     }
 }
@@ -173,6 +196,12 @@ fn extends_left(kind: crate::sql::plan::JoinKind) -> bool {
 /// parameter frame the plan runs under (empty for a top-level query).
 pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
     crate::sql::stack::check()?;
+    let operator = build_operator(plan, outer)?;
+    Ok(measure::wrap(plan, operator))
+}
+
+/// [`build`] without the measurement.
+fn build_operator(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
     Ok(match plan {
         LogicalPlan::Values { rows, .. } => {
             let layout = Layout::new(&[], outer);
@@ -302,11 +331,11 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
             definition,
             input,
             ..
-        } => Operator::WithCte(WithCte::new(
-            *id,
-            Arc::new(definition.as_ref().clone()),
-            build(input, outer)?,
-        )),
+        } => {
+            let copy = Arc::new(definition.as_ref().clone());
+            measure::alias(definition, &copy);
+            Operator::WithCte(WithCte::new(*id, copy, build(input, outer)?))
+        }
         LogicalPlan::CteScan { id, .. } => Operator::CteScan(CteScan::new(*id, false)),
         LogicalPlan::WorkTable { id, .. } => Operator::CteScan(CteScan::new(*id, true)),
         LogicalPlan::RecursiveCte {
@@ -315,12 +344,11 @@ pub fn build(plan: &LogicalPlan, outer: &[ColumnId]) -> Result<Operator> {
             recursive,
             all,
             ..
-        } => Operator::RecursiveCte(RecursiveCte::new(
-            *id,
-            build(anchor, outer)?,
-            Arc::new(recursive.as_ref().clone()),
-            *all,
-        )),
+        } => {
+            let copy = Arc::new(recursive.as_ref().clone());
+            measure::alias(recursive, &copy);
+            Operator::RecursiveCte(RecursiveCte::new(*id, build(anchor, outer)?, copy, *all))
+        }
     })
 }
 
@@ -393,9 +421,11 @@ fn build_join(
                 .iter()
                 .map(|id| left_layout.compile(&Expr::Column(*id)))
                 .collect::<Result<_>>()?;
+            let copy = Arc::new(right.clone());
+            measure::alias(right, &copy);
             Operator::ParameterizedJoin(ParameterizedJoin::new(
                 build(left, outer)?,
-                Arc::new(right.clone()),
+                copy,
                 kind,
                 condition,
                 (frame_ids, frame_values),
@@ -444,7 +474,11 @@ pub fn build_scan(
     let keys = Layout::new(&[], outer);
     let access = match access {
         Access::Full => Access::Full,
-        Access::Key(key) => Access::Key(keys.compile_all(key)?),
+        Access::Key(key) => Access::Key(
+            key.iter()
+                .map(|value| value.clone().try_map(&mut |e| keys.compile(&e)))
+                .collect::<Result<_>>()?,
+        ),
         Access::Range { start, end } => {
             let mut compile = |e: Expr| keys.compile(&e);
             Access::Range {

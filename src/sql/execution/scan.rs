@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::sql::catalog::Table;
 use crate::sql::encoding::{decode_row_into, encode_key, encode_key_value};
 use crate::sql::expr::{Expr, cast};
-use crate::sql::plan::Access;
+use crate::sql::plan::{Access, KeyEquality, is_single_key};
 use crate::sql::types::{DataType, Row, Value};
 use crate::storage::{Direction, KeyRange};
 use crate::txn::MvccScan;
@@ -103,11 +103,18 @@ enum ScanState {
     Scanning(Box<MvccScan>),
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
-    /// Streaming the entries of a secondary index.
-    Index(Box<MvccScan>, index_scan::EntryReader),
+    /// Streaming the entries of a secondary index, then the ranges still
+    /// to read (an IN-list's), last first.
+    Index(Box<MvccScan>, index_scan::EntryReader, Vec<KeyRange>),
     /// A key lookup: whether it found a row not returned yet (its key
     /// and stored row are in the scan's buffers).
     Single(bool),
+    /// Lookups of several keys (an IN-list's): the keys still to look
+    /// up, last first.
+    Keys(Vec<Vec<u8>>),
+    /// Streaming the rows under a primary-key prefix, then the prefixes
+    /// still to read (an IN-list's), last first.
+    KeyPrefixes(Box<MvccScan>, Vec<KeyRange>),
     Done,
 }
 
@@ -231,13 +238,55 @@ impl ScanOperator {
                     }
                     Stored::Bytes(&self.bytes)
                 }
-                ScanState::Index(scan, entries) => {
+                ScanState::Keys(keys) => {
+                    let Some(key) = keys.pop() else {
+                        self.state = ScanState::Done;
+                        return Ok(None);
+                    };
+                    self.key = key;
+                    if !context.transaction()?.get_into(
+                        self.table.tree,
+                        &self.key,
+                        &mut self.bytes,
+                    )? {
+                        continue;
+                    }
+                    Stored::Bytes(&self.bytes)
+                }
+                ScanState::KeyPrefixes(scan, pending) => {
+                    let more = match self.keyed {
+                        true => scan.next_into(&mut self.key, &mut self.bytes)?,
+                        false => scan.next_row(&mut self.bytes)?,
+                    };
+                    if !more {
+                        match pending.pop() {
+                            Some(range) => {
+                                **scan = context.transaction()?.scan(
+                                    self.table.tree,
+                                    range,
+                                    Direction::Forward,
+                                );
+                            }
+                            None => self.state = ScanState::Done,
+                        }
+                        continue;
+                    }
+                    Stored::Bytes(&self.bytes)
+                }
+                ScanState::Index(scan, entries, pending) => {
                     let Access::Index(access) = &self.access else {
                         return Err(Error::Internal("an index scan without its access".into()));
                     };
                     if !scan.next_into(&mut self.entry, &mut self.bytes)? {
-                        self.state = ScanState::Done;
-                        return Ok(None);
+                        match pending.pop() {
+                            Some(range) => {
+                                let tree = index_scan::index_of(&self.table, access)?.tree;
+                                let direction = scan_direction(access.backward);
+                                **scan = context.transaction()?.scan(tree, range, direction);
+                            }
+                            None => self.state = ScanState::Done,
+                        }
+                        continue;
                     }
                     let index = index_scan::index_of(&self.table, access)?;
                     if access.covering {
@@ -327,11 +376,40 @@ impl ScanOperator {
                 let scan = context.transaction()?.scan(tree, range, Direction::Forward);
                 Ok(ScanState::Scanning(Box::new(scan)))
             }
+            Access::Key(key) if !is_single_key(&self.table, key) => {
+                let table = &self.table;
+                if key.len() > table.primary_key.len() {
+                    return Err(Error::Internal("a key access past the key".into()));
+                }
+                let mut keys = index_scan::equality_prefixes(
+                    key,
+                    |position| table.columns[table.primary_key[position]].data_type,
+                    |_, value, bytes| encode_key_value(value, bytes),
+                    context,
+                )?;
+                // Popped from the end: the first key first.
+                keys.reverse();
+                if key.len() == table.primary_key.len() {
+                    return Ok(ScanState::Keys(keys));
+                }
+                // Each column's encoding is prefix-free, so a prefix's
+                // keys are exactly the bytes it starts.
+                let mut ranges: Vec<KeyRange> =
+                    keys.iter().map(|prefix| KeyRange::prefix(prefix)).collect();
+                let Some(range) = ranges.pop() else {
+                    return Ok(ScanState::Done);
+                };
+                let scan = context.transaction()?.scan(tree, range, Direction::Forward);
+                Ok(ScanState::KeyPrefixes(Box::new(scan), ranges))
+            }
             Access::Key(key) => {
                 // Into the reused buffers: a key lookup under a join runs
                 // once per left row.
                 self.key.clear();
-                for (expr, column) in key.iter().zip(&self.table.primary_key) {
+                for (value, column) in key.iter().zip(&self.table.primary_key) {
+                    let KeyEquality::Value(expr) = value else {
+                        return Err(Error::Internal("a key lookup of NULL".into()));
+                    };
                     match key_value(expr, self.table.columns[*column].data_type, context)? {
                         Some(value) => encode_key_value(&value, &mut self.key)?,
                         None => return Ok(ScanState::Done),
@@ -343,18 +421,23 @@ impl ScanOperator {
                 Ok(ScanState::Single(found))
             }
             Access::Index(access) => {
-                let Some(range) = index_scan::entry_range(&self.table, access, context)? else {
+                let mut ranges = index_scan::entry_ranges(&self.table, access, context)?;
+                // Popped from the end: forward reads the first range first.
+                if !access.backward {
+                    ranges.reverse();
+                }
+                let Some(range) = ranges.pop() else {
                     return Ok(ScanState::Done);
                 };
                 let tree = index_scan::index_of(&self.table, access)?.tree;
-                let direction = match access.backward {
-                    true => Direction::Backward,
-                    false => Direction::Forward,
-                };
-                let scan = context.transaction()?.scan(tree, range, direction);
+                let scan =
+                    context
+                        .transaction()?
+                        .scan(tree, range, scan_direction(access.backward));
                 Ok(ScanState::Index(
                     Box::new(scan),
                     index_scan::EntryReader::new(&self.table),
+                    ranges,
                 ))
             }
             Access::Range { start, end } => {
@@ -378,6 +461,13 @@ impl ScanOperator {
                 Ok(ScanState::Scanning(Box::new(scan)))
             }
         }
+    }
+}
+
+fn scan_direction(backward: bool) -> Direction {
+    match backward {
+        true => Direction::Backward,
+        false => Direction::Forward,
     }
 }
 

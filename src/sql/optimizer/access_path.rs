@@ -2,10 +2,18 @@
 //! the scan (joining the scan's own filter, if any), and the scan reads
 //! only the keys the predicate can match:
 //! 1. `pk = v` on every primary-key column → one key lookup;
-//! 2. `pk <op> v` bounds on a single-column primary key → a key range;
-//! 3. equalities (or `IS NULL` tests) on an index's leading columns and
-//!    bounds on the next one → a read of that index's entries in that
-//!    range.
+//! 2. the same with one column's `pk IN (v, …)` → a lookup per distinct
+//!    key, in key order; on leading primary-key columns only → the rows
+//!    under that key prefix (per distinct IN-list value), in key order;
+//! 3. `pk <op> v` bounds on a single-column primary key → a key range;
+//! 4. equalities (or `IS NULL` tests, or one IN-list) on an index's
+//!    leading columns and bounds on the next one → a read of that index's
+//!    entries in that range (per distinct list value, in index order).
+//!
+//! `column LIKE 'prefix%'` on a text column bounds it like
+//! `column >= 'prefix' AND column < successor` (text compares by bytes,
+//! so every match lies there), and a pattern without wildcards is an
+//! equality.
 //!
 //! [`choose`] costs every candidate with the statistics (`cost.rs`) and
 //! takes the cheapest, a full scan included: an index read of most of a
@@ -26,12 +34,14 @@ use std::ops::Bound;
 use std::collections::HashSet;
 
 use super::OptimizerContext;
-use super::estimate::Estimator;
+use super::estimate::{Estimator, LikePrefix, constant_value, like_prefix, prefix_successor};
 use crate::error::Result;
 use crate::sql::catalog::Table;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
-use crate::sql::plan::{Access, IndexAccess, JoinStrategy, LogicalPlan, bounded};
-use crate::sql::types::DataType;
+use crate::sql::plan::{
+    Access, IndexAccess, JoinStrategy, KeyEquality, LogicalPlan, bounded, is_single_key,
+};
+use crate::sql::types::{DataType, Value};
 
 pub fn access_path(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
     let context: &OptimizerContext<'_> = context;
@@ -190,6 +200,61 @@ fn column_comparison<'e>(
     }
 }
 
+/// `column IN (values)` on a scanned column with row-independent values:
+/// (table column index, values).
+fn in_list<'e>(expr: &'e Expr, columns: &[ColumnId]) -> Option<(usize, &'e Vec<Expr>)> {
+    let Expr::InList {
+        expr,
+        list,
+        negated: false,
+    } = expr
+    else {
+        return None;
+    };
+    let Expr::Column(id) = expr.as_ref() else {
+        return None;
+    };
+    let column = columns.iter().position(|c| c == id)?;
+    (!list.is_empty() && list.iter().all(|value| value.is_row_independent(columns)))
+        .then_some((column, list))
+}
+
+/// The comparisons a `LIKE` with a constant pattern implies on a scanned
+/// text column: `= text` for a pattern without wildcards, and for a
+/// fixed prefix and a final `%`, `>= prefix` and `< successor` (text
+/// compares by bytes, so every match lies in that range).
+fn like_comparisons(expr: &Expr, columns: &[ColumnId]) -> Vec<(usize, BinaryOp, Expr)> {
+    let Expr::Like {
+        expr,
+        pattern,
+        negated: false,
+        case_insensitive: false,
+    } = expr
+    else {
+        return Vec::new();
+    };
+    let (Expr::Column(id), Some(Value::Text(pattern))) = (expr.as_ref(), constant_value(pattern))
+    else {
+        return Vec::new();
+    };
+    let Some(column) = columns.iter().position(|c| c == id) else {
+        return Vec::new();
+    };
+    let text = |text: String| Expr::Literal(Value::Text(text.into()));
+    match like_prefix(&pattern) {
+        LikePrefix::Exact(exact) => vec![(column, BinaryOp::Equal, text(exact))],
+        LikePrefix::Prefix(prefix) if !prefix.is_empty() => {
+            let mut comparisons = Vec::new();
+            if let Some(successor) = prefix_successor(&prefix) {
+                comparisons.push((column, BinaryOp::Less, text(successor)));
+            }
+            comparisons.push((column, BinaryOp::GreaterOrEqual, text(prefix)));
+            comparisons
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// `column IS NULL` (or, `negated`, `IS NOT NULL`) on a scanned column:
 /// its table column index.
 fn null_test(expr: &Expr, columns: &[ColumnId], negated: bool) -> Option<usize> {
@@ -242,9 +307,18 @@ impl Chooser<'_> {
     ) -> Access {
         let context = self.context;
         let conjuncts = predicate.conjuncts();
+        let like_comparisons: Vec<(usize, BinaryOp, Expr)> = conjuncts
+            .iter()
+            .flat_map(|conjunct| like_comparisons(conjunct, columns))
+            .collect();
         let comparisons: Vec<(usize, BinaryOp, &Expr)> = conjuncts
             .iter()
             .filter_map(|conjunct| column_comparison(conjunct, columns))
+            .chain(
+                like_comparisons
+                    .iter()
+                    .map(|(column, op, value)| (*column, *op, value)),
+            )
             .filter(|(column, _, value)| {
                 table
                     .columns
@@ -260,25 +334,66 @@ impl Chooser<'_> {
             .iter()
             .filter_map(|conjunct| null_test(conjunct, columns, true))
             .collect();
+        let in_lists: Vec<(usize, &Vec<Expr>)> = conjuncts
+            .iter()
+            .filter_map(|conjunct| in_list(conjunct, columns))
+            .filter(|(column, list)| {
+                table.columns.get(*column).is_some_and(|c| {
+                    // A NULL in the list matches nothing and reads nothing.
+                    list.iter().all(|value| {
+                        matches!(value, Expr::Literal(Value::Null))
+                            || key_compatible(c.data_type, static_type(value, context))
+                    })
+                })
+            })
+            .collect();
         let equality = |column: usize| {
             comparisons
                 .iter()
                 .find(|(c, op, _)| *c == column && *op == BinaryOp::Equal)
                 .map(|(_, _, value)| (*value).clone())
         };
-        let key: Vec<Expr> = table
-            .primary_key
-            .iter()
-            .map_while(|c| equality(*c))
-            .collect();
-        if !table.primary_key.is_empty() && key.len() == table.primary_key.len() {
-            return Access::Key(key);
-        }
+        let list = |column: usize| {
+            in_lists
+                .iter()
+                .find(|(c, _)| *c == column)
+                .map(|(_, list)| (*list).clone())
+        };
+        // Equalities, and at most one IN-list, on leading key columns.
+        let fixed = |key_columns: &mut dyn Iterator<Item = usize>| {
+            let mut fixed = Vec::new();
+            for column in key_columns {
+                let has_list = fixed.iter().any(KeyEquality::is_list);
+                match equality(column) {
+                    Some(value) => fixed.push(KeyEquality::Value(value)),
+                    None if null_tests.contains(&column) => fixed.push(KeyEquality::Null),
+                    None => match list(column) {
+                        Some(list) if !has_list => fixed.push(KeyEquality::List(list)),
+                        _ => break,
+                    },
+                }
+            }
+            fixed
+        };
         // Each candidate with its rank by form, which breaks ties of cost
         // (without statistics many estimates are equal): a unique index
         // fixed whole, then most columns fixed, a bounded next column,
         // fewer columns.
         let mut candidates = vec![((false, 0, false, isize::MIN), Access::Full)];
+        let mut key = fixed(&mut table.primary_key.iter().copied());
+        // A primary key holds no NULLs (`IS NULL` on it reads nothing
+        // anyway; the filter says so).
+        if let Some(null) = key.iter().position(|value| *value == KeyEquality::Null) {
+            key.truncate(null);
+        }
+        if is_single_key(table, &key) {
+            // One row at most: nothing reads less.
+            return Access::Key(key);
+        }
+        if !key.is_empty() {
+            let whole = key.len() == table.primary_key.len();
+            candidates.push(((whole, key.len(), false, 0), Access::Key(key)));
+        }
         if let [column] = table.primary_key.as_slice() {
             let (start, end) = bounds_on(&comparisons, *column);
             if bounded(&start, &end) {
@@ -291,14 +406,7 @@ impl Chooser<'_> {
             &table.indexes[..]
         };
         for (position, index) in indexes.iter().enumerate() {
-            let mut equal = Vec::new();
-            for column in &index.columns {
-                match equality(column.column) {
-                    Some(value) => equal.push(Some(value)),
-                    None if null_tests.contains(&column.column) => equal.push(None),
-                    None => break,
-                }
-            }
+            let equal = fixed(&mut index.columns.iter().map(|column| column.column));
             let next = index.columns.get(equal.len()).map(|next| next.column);
             let (lower, upper) = match next {
                 Some(next) => bounds_on(&comparisons, next),
@@ -311,7 +419,9 @@ impl Chooser<'_> {
             }
             let unique_hit = index.unique
                 && equal.len() == index.columns.len()
-                && equal.iter().all(Option::is_some);
+                && equal
+                    .iter()
+                    .all(|value| matches!(value, KeyEquality::Value(_)));
             let rank = (
                 unique_hit,
                 equal.len(),
@@ -448,7 +558,7 @@ mod tests {
         });
         assert_eq!(
             access(&plan),
-            &Access::Key(vec![Expr::Literal(Value::Integer(3))])
+            &Access::Key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(3)))])
         );
     }
 
@@ -494,11 +604,23 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_composite_key_scans() {
+    fn a_composite_key_prefix_reads_the_rows_under_it() {
         let plan = optimize(table(vec![0, 1]), |ids| {
             compare(
                 BinaryOp::Equal,
                 Expr::Column(ids[0]),
+                Expr::Literal(Value::Integer(1)),
+            )
+        });
+        assert_eq!(
+            access(&plan),
+            &Access::Key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(1)))])
+        );
+        // Equality on the second key column alone fixes no prefix.
+        let plan = optimize(table(vec![0, 1]), |ids| {
+            compare(
+                BinaryOp::Equal,
+                Expr::Column(ids[1]),
                 Expr::Literal(Value::Integer(1)),
             )
         });
@@ -575,7 +697,7 @@ mod tests {
         let Access::Index(found) = access(&plan) else {
             panic!("expected an index read, got {plan:?}");
         };
-        assert_eq!(found.equal, vec![None]);
+        assert_eq!(found.equal, vec![KeyEquality::Null]);
         assert_eq!(found.lower, Bound::Included(literal(3)));
         assert_eq!(found.upper, Bound::Unbounded);
         // A column the index does not lead with does not use it.

@@ -32,7 +32,9 @@ use std::ops::Bound;
 use super::estimate::{DEFAULT_TABLE_ROWS, Estimator, constant_value};
 use crate::sql::catalog::Table;
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{Access, IndexAccess, JoinKind, JoinStrategy, LogicalPlan, SetOperator};
+use crate::sql::plan::{
+    Access, IndexAccess, JoinKind, JoinStrategy, KeyEquality, LogicalPlan, SetOperator,
+};
 
 pub const SEQUENTIAL_PAGE: f64 = 1.0;
 pub const RANDOM_PAGE: f64 = 4.0;
@@ -314,11 +316,29 @@ impl Estimator<'_> {
                 0.0,
                 pages * SEQUENTIAL_PAGE + rows * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
             ),
-            Access::Key(_) => {
+            Access::Key(key) if key.len() == table.primary_key.len() => {
                 let startup = self.descent(rows);
+                let lookups = probes(key);
                 (
                     startup,
-                    startup + ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR,
+                    lookups * (startup + ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR),
+                )
+            }
+            Access::Key(key) => {
+                // A key prefix: a descent per prefix, then its rows in
+                // key order.
+                let fraction = equality_conditions(table.primary_key.iter().copied(), key, columns)
+                    .into_iter()
+                    .reduce(Expr::and)
+                    .map_or(1.0, |predicate| self.selectivity(&predicate, Some(columns)));
+                let startup = self.descent(rows);
+                let read = rows * fraction;
+                (
+                    startup,
+                    startup * probes(key)
+                        + ROW_FETCH
+                        + (pages * fraction).ceil() * SEQUENTIAL_PAGE
+                        + read * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
                 )
             }
             Access::Range { start, end } => {
@@ -375,24 +395,11 @@ impl Estimator<'_> {
             return (0.0, f64::MAX);
         };
         // The index conditions, as a predicate to estimate.
-        let mut conditions: Vec<Expr> = Vec::new();
-        for (column, value) in index.columns.iter().zip(&access.equal) {
-            let Some(&id) = columns.get(column.column) else {
-                continue;
-            };
-            conditions.push(match value {
-                Some(value) => Expr::Binary {
-                    op: crate::sql::expr::BinaryOp::Equal,
-                    left: Box::new(Expr::Column(id)),
-                    right: Box::new(value.clone()),
-                    data_type: crate::sql::types::DataType::Boolean,
-                },
-                None => Expr::IsNull {
-                    expr: Box::new(Expr::Column(id)),
-                    negated: false,
-                },
-            });
-        }
+        let mut conditions = equality_conditions(
+            index.columns.iter().map(|column| column.column),
+            &access.equal,
+            columns,
+        );
         let next = index
             .columns
             .get(access.equal.len())
@@ -419,7 +426,8 @@ impl Estimator<'_> {
             + 16.0;
         let index_pages = (rows * entry_width / PAGE_BYTES).ceil().max(1.0);
         let startup = self.descent(rows);
-        let mut total = startup
+        // One descent per value of an IN-list.
+        let mut total = startup * probes(&access.equal)
             + ROW_FETCH
             + (index_pages * fraction).ceil() * SEQUENTIAL_PAGE
             + entries * (INDEX_ENTRY + filter_ops * CPU_OPERATOR);
@@ -456,9 +464,17 @@ impl Estimator<'_> {
         let width = outer.width + inner.width;
         // Without a condition (a parameterized join's right plan holds the
         // predicates, its rows those of one left row) every pair counts.
-        let pairs = outer.rows
+        // A hash or merge join tests its condition only on the pairs whose
+        // keys match.
+        let matched = outer.rows
             * inner.rows
-            * condition.map_or(1.0, |condition| self.selectivity(condition, None));
+            * match strategy {
+                JoinStrategy::Hash { keys } | JoinStrategy::Merge { keys } => {
+                    self.keys_selectivity(keys)
+                }
+                JoinStrategy::Parameterized | JoinStrategy::NestedLoop => 1.0,
+            };
+        let pairs = matched * condition.map_or(1.0, |condition| self.selectivity(condition, None));
         let matched_fraction = || -> f64 {
             if outer.rows <= 0.0 {
                 return 0.0;
@@ -473,38 +489,28 @@ impl Estimator<'_> {
             JoinKind::Semi => outer.rows * matched_fraction(),
             JoinKind::Anti => outer.rows * (1.0 - matched_fraction()).max(0.1),
         };
-        let condition_ops = condition.map_or(0.0, operators);
-        let (startup, total) = match strategy {
-            JoinStrategy::Hash { keys } => {
-                let build = inner.total + inner.rows * (keys.len() as f64 + 1.0) * CPU_OPERATOR;
-                let startup = build + outer.startup;
-                let total = build
-                    + outer.total
-                    + outer.rows * keys.len() as f64 * CPU_OPERATOR
-                    + pairs * condition_ops * CPU_OPERATOR
-                    + rows * CPU_TUPLE;
-                (startup, total)
-            }
-            JoinStrategy::Merge { keys } => (
-                outer.startup + inner.startup,
-                outer.total
-                    + inner.total
-                    + (outer.rows + inner.rows) * keys.len() as f64 * CPU_OPERATOR
-                    + pairs * condition_ops * CPU_OPERATOR
-                    + rows * CPU_TUPLE,
-            ),
-            JoinStrategy::Parameterized => (
-                outer.startup + inner.startup,
-                outer.total + outer.rows * inner.total + rows * CPU_TUPLE,
-            ),
-            JoinStrategy::NestedLoop => (
-                outer.startup + inner.total,
-                outer.total
-                    + inner.total
-                    + outer.rows * inner.rows * condition_ops.max(1.0) * CPU_OPERATOR
-                    + rows * CPU_TUPLE,
-            ),
+        let method = match strategy {
+            JoinStrategy::Hash { keys } => JoinMethod::Hash { keys: keys.len() },
+            JoinStrategy::Merge { keys } => JoinMethod::Merge { keys: keys.len() },
+            // Before `access_path` has made the inner input a lookup, it
+            // is still the filtered full scan the lookup will replace.
+            JoinStrategy::Parameterized => JoinMethod::Lookup {
+                per_outer_row: if is_unplanned_lookup(right) {
+                    self.lookup_cost(right, inner.rows)
+                } else {
+                    inner.total
+                },
+            },
+            JoinStrategy::NestedLoop => JoinMethod::NestedLoop,
         };
+        let inputs = JoinInputs {
+            outer,
+            inner,
+            pairs: matched,
+            rows,
+            condition_ops: condition.map_or(0.0, operators),
+        };
+        let (startup, total) = inputs.cost(method);
         Estimate {
             rows,
             width,
@@ -512,6 +518,128 @@ impl Estimator<'_> {
             total,
         }
     }
+}
+
+/// A join algorithm, with what its price depends on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JoinMethod {
+    /// A hash table built on the inner input, probed by `keys` values.
+    Hash { keys: usize },
+    /// Both inputs read in the order of `keys`.
+    Merge { keys: usize },
+    /// A key or index lookup into the inner table per outer row.
+    Lookup { per_outer_row: f64 },
+    /// Every pair tested.
+    NestedLoop,
+}
+
+/// The estimates a join's price is computed from: the same for every
+/// method, so the optimizer can price each and keep the cheapest
+/// (`join_strategy`, `join_search`).
+pub struct JoinInputs {
+    pub outer: Estimate,
+    pub inner: Estimate,
+    /// Pairs the join's condition is tested on.
+    pub pairs: f64,
+    /// Rows the join returns.
+    pub rows: f64,
+    /// Operators in the condition left after the keys.
+    pub condition_ops: f64,
+}
+
+impl JoinInputs {
+    /// (startup, total) cost of joining with `method`.
+    pub fn cost(&self, method: JoinMethod) -> (f64, f64) {
+        let (outer, inner) = (&self.outer, &self.inner);
+        let residual = self.pairs * self.condition_ops * CPU_OPERATOR;
+        let output = self.rows * CPU_TUPLE;
+        match method {
+            JoinMethod::Hash { keys } => {
+                let build = inner.total + inner.rows * (keys as f64 + 1.0) * CPU_OPERATOR;
+                let startup = build + outer.startup;
+                let total = build
+                    + outer.total
+                    + outer.rows * keys as f64 * CPU_OPERATOR
+                    + residual
+                    + output;
+                (startup, total)
+            }
+            JoinMethod::Merge { keys } => (
+                outer.startup + inner.startup,
+                outer.total
+                    + inner.total
+                    + (outer.rows + inner.rows) * keys as f64 * CPU_OPERATOR
+                    + residual
+                    + output,
+            ),
+            JoinMethod::Lookup { per_outer_row } => (
+                outer.startup + inner.startup.min(per_outer_row),
+                outer.total + outer.rows * per_outer_row + output,
+            ),
+            JoinMethod::NestedLoop => (
+                outer.startup + inner.total,
+                outer.total
+                    + inner.total
+                    + outer.rows * inner.rows * self.condition_ops.max(1.0) * CPU_OPERATOR
+                    + output,
+            ),
+        }
+    }
+}
+
+/// Whether `plan` is the inner input of a lookup join that `access_path`
+/// has not yet turned into a lookup: a full scan, maybe filtered.
+fn is_unplanned_lookup(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Filter { input, .. } => is_unplanned_lookup(input),
+        LogicalPlan::Scan { access, .. } => matches!(access, Access::Full),
+        _ => false,
+    }
+}
+
+/// Key equalities as predicates over the scanned columns, for estimating:
+/// `key_columns` are the table positions of the key's columns.
+fn equality_conditions(
+    key_columns: impl Iterator<Item = usize>,
+    equal: &[KeyEquality],
+    columns: &[ColumnId],
+) -> Vec<Expr> {
+    let mut conditions: Vec<Expr> = Vec::new();
+    for (column, value) in key_columns.zip(equal) {
+        let Some(&id) = columns.get(column) else {
+            continue;
+        };
+        conditions.push(match value {
+            KeyEquality::Value(value) => Expr::Binary {
+                op: crate::sql::expr::BinaryOp::Equal,
+                left: Box::new(Expr::Column(id)),
+                right: Box::new(value.clone()),
+                data_type: crate::sql::types::DataType::Boolean,
+            },
+            KeyEquality::Null => Expr::IsNull {
+                expr: Box::new(Expr::Column(id)),
+                negated: false,
+            },
+            KeyEquality::List(list) => Expr::InList {
+                expr: Box::new(Expr::Column(id)),
+                list: list.clone(),
+                negated: false,
+            },
+        });
+    }
+    conditions
+}
+
+/// How many reads key equalities make: the product of their IN-lists'
+/// lengths.
+fn probes(equal: &[KeyEquality]) -> f64 {
+    equal
+        .iter()
+        .map(|value| match value {
+            KeyEquality::List(list) => list.len().max(1) as f64,
+            KeyEquality::Value(_) | KeyEquality::Null => 1.0,
+        })
+        .product()
 }
 
 /// Pages fetched for `tuples` random row fetches from a table of `pages`

@@ -167,15 +167,16 @@ impl<'a> Estimator<'a> {
     }
 
     /// AND: independent clauses multiply, but a lower and an upper bound
-    /// on one column combine into one range first.
+    /// on one column combine into one range first (PostgreSQL's
+    /// `clauselist_selectivity`), whether their values are known now or
+    /// not (a parameter of a generic plan, an outer query's column).
     fn conjunction(&self, conjuncts: &[&Expr], local: Option<&[ColumnId]>) -> f64 {
-        // Per column: the fraction of rows below its upper bound and below
-        // its lower bound, for bounds with constant values (NaN: no
-        // statistics to say).
-        let mut ranges: HashMap<ColumnId, (Option<f64>, Option<f64>)> = HashMap::new();
+        // Per column: its upper and its lower bound, each as the fraction
+        // of rows below it.
+        let mut ranges: HashMap<ColumnId, (Option<Below>, Option<Below>)> = HashMap::new();
         let mut selectivity = 1.0;
         for conjunct in conjuncts {
-            if let Some((id, op, value)) = self.comparison_with_constant(conjunct, local)
+            if let Some((id, op, value)) = self.comparison_with_pseudo_constant(conjunct, local)
                 && matches!(
                     op,
                     BinaryOp::Less
@@ -195,10 +196,11 @@ impl<'a> Estimator<'a> {
                     continue;
                 }
                 let inclusive = matches!(op, BinaryOp::LessOrEqual | BinaryOp::Greater);
-                let below = self
-                    .column(id)
-                    .and_then(|facts| fraction_below(&facts, &value, inclusive));
-                *bound = Some(below.unwrap_or(f64::NAN));
+                let below = value.and_then(|value| {
+                    self.column(id)
+                        .and_then(|facts| fraction_below(&facts, &value, inclusive))
+                });
+                *bound = Some(below.map_or(Below::Unknown, Below::Fraction));
                 continue;
             }
             selectivity *= self.clause(conjunct, local);
@@ -206,20 +208,53 @@ impl<'a> Estimator<'a> {
         for (id, (upper, lower)) in ranges {
             let not_null = 1.0 - self.column(id).map_or(0.0, |facts| facts.null_fraction());
             selectivity *= match (upper, lower) {
-                (Some(upper), Some(lower)) if upper.is_nan() || lower.is_nan() => DEFAULT_RANGE,
-                (Some(upper), Some(lower)) => {
+                (Some(Below::Fraction(upper)), Some(Below::Fraction(lower))) => {
                     // Empty or inverted ranges still keep a sliver, as in
                     // PostgreSQL (which warns of a possible contradiction).
                     (upper - lower).max(1e-4 * not_null)
                 }
-                (Some(upper), None) if upper.is_nan() => DEFAULT_INEQUALITY,
-                (Some(upper), None) => upper,
-                (None, Some(lower)) if lower.is_nan() => DEFAULT_INEQUALITY,
-                (None, Some(lower)) => not_null - lower,
+                (Some(_), Some(_)) => DEFAULT_RANGE,
+                (Some(Below::Fraction(upper)), None) => upper,
+                (None, Some(Below::Fraction(lower))) => not_null - lower,
+                (Some(Below::Unknown), None) | (None, Some(Below::Unknown)) => DEFAULT_INEQUALITY,
                 (None, None) => 1.0,
             };
         }
         clamp(selectivity)
+    }
+
+    /// `column op other` with `other` reading no column of the relation
+    /// (`local`) nor of any relation when `local` is `None`: a constant, a
+    /// parameter, a subquery's value. Normalised so the column is on the
+    /// left; the value if it is a constant.
+    fn comparison_with_pseudo_constant(
+        &self,
+        expr: &Expr,
+        local: Option<&[ColumnId]>,
+    ) -> Option<(ColumnId, BinaryOp, Option<Value>)> {
+        let Expr::Binary {
+            op, left, right, ..
+        } = expr
+        else {
+            return None;
+        };
+        let is_local = |id: &ColumnId| local.is_none_or(|local| local.contains(id));
+        let pseudo_constant = |other: &Expr| {
+            let read = other.columns();
+            match local {
+                Some(local) => !read.iter().any(|id| local.contains(id)),
+                None => read.is_empty(),
+            }
+        };
+        match (left.as_ref(), right.as_ref()) {
+            (Expr::Column(id), other) if is_local(id) && pseudo_constant(other) => {
+                Some((*id, *op, constant_value(other)))
+            }
+            (other, Expr::Column(id)) if is_local(id) && pseudo_constant(other) => {
+                Some((*id, op.flip(), constant_value(other)))
+            }
+            _ => None,
+        }
     }
 
     /// One clause (no AND at its top).
@@ -290,29 +325,6 @@ impl<'a> Estimator<'a> {
         }
     }
 
-    /// `column op value` with a constant value, normalised so the column
-    /// is on the left.
-    fn comparison_with_constant(
-        &self,
-        expr: &Expr,
-        local: Option<&[ColumnId]>,
-    ) -> Option<(ColumnId, BinaryOp, Value)> {
-        let Expr::Binary {
-            op, left, right, ..
-        } = expr
-        else {
-            return None;
-        };
-        let is_local = |id: &ColumnId| local.is_none_or(|local| local.contains(id));
-        match (left.as_ref(), right.as_ref()) {
-            (Expr::Column(id), other) if is_local(id) => Some((*id, *op, constant_value(other)?)),
-            (other, Expr::Column(id)) if is_local(id) => {
-                Some((*id, op.flip(), constant_value(other)?))
-            }
-            _ => None,
-        }
-    }
-
     fn comparison(
         &self,
         op: BinaryOp,
@@ -379,6 +391,14 @@ impl<'a> Estimator<'a> {
             BinaryOp::NotEqual => 1.0 - self.equals_other(*id),
             _ => DEFAULT_INEQUALITY,
         }
+    }
+
+    /// The fraction of pairs whose join keys are equal (`l = r` for each
+    /// key pair).
+    pub fn keys_selectivity(&self, keys: &[(Expr, Expr)]) -> f64 {
+        keys.iter()
+            .map(|(left, right)| self.comparison(BinaryOp::Equal, left, right, None))
+            .product()
     }
 
     /// `column = value` for a known value.
@@ -574,11 +594,29 @@ fn histogram_fraction_below(histogram: &[Value], value: &Value, inclusive: bool)
     ((position - 1) as f64 + within) / buckets
 }
 
-/// The value of a constant expression, where evident without evaluating
-/// anything that could fail.
+/// Where a bound lies: the fraction of rows below it, or unknown (no
+/// statistics, or a value not known when planning).
+#[derive(Clone, Copy, Debug)]
+enum Below {
+    Fraction(f64),
+    Unknown,
+}
+
+/// The value of a constant expression (literals, casts and arithmetic
+/// over them), `None` where it is not constant or its evaluation fails
+/// (the query reports that when it runs).
 pub fn constant_value(expr: &Expr) -> Option<Value> {
     match expr {
         Expr::Literal(value) => Some(value.clone()),
+        Expr::Binary {
+            op,
+            left,
+            right,
+            data_type,
+        } if !op.is_comparison() => {
+            let (left, right) = (constant_value(left)?, constant_value(right)?);
+            crate::sql::expr::binary(*op, &left, &right, *data_type).ok()
+        }
         Expr::Negate(inner) => match constant_value(inner)? {
             Value::SmallInt(v) => v.checked_neg().map(Value::SmallInt),
             Value::Integer(v) => v.checked_neg().map(Value::Integer),

@@ -29,7 +29,7 @@ use super::estimate::Estimator;
 use super::join_search::{self, SEARCH_LIMIT};
 use crate::error::Result;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr};
-use crate::sql::plan::{Access, JoinKind, JoinStrategy, LogicalPlan};
+use crate::sql::plan::{Access, JoinKind, JoinStrategy, LogicalPlan, is_single_key};
 
 pub fn join_order(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
     let estimator = Estimator::new([&plan], context.statistics, context.columns);
@@ -117,8 +117,13 @@ fn restriction(plan: &LogicalPlan) -> u8 {
             }
             _ => 1,
         },
-        LogicalPlan::Scan { access, filter, .. } => match access {
-            Access::Key(_) => 2,
+        LogicalPlan::Scan {
+            access,
+            filter,
+            table,
+            ..
+        } => match access {
+            Access::Key(key) if is_single_key(table, key) => 2,
             _ if filter.is_some() => 1,
             _ => 0,
         },

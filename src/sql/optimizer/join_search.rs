@@ -26,11 +26,11 @@
 
 use std::collections::HashMap;
 
-use super::cost::{CPU_OPERATOR, CPU_TUPLE};
+use super::cost::{Estimate, JoinInputs, JoinMethod};
 use super::estimate::Estimator;
-use super::join_strategy::{equi_pair, fixes_lookup_key, is_restricted, key_ordered_scan};
+use super::join_strategy::{equi_pair, join_methods};
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::LogicalPlan;
+use crate::sql::plan::{JoinKind, LogicalPlan};
 
 /// The most relations ordered by dynamic programming.
 pub const SEARCH_LIMIT: usize = 10;
@@ -179,7 +179,9 @@ fn best_split(
     found
 }
 
-/// The cheaper of hashing the inner half and looking it up per outer row.
+/// The cheapest of the algorithms `join_strategy` can choose for joining
+/// `inner` to `outer`: hashing the inner half, merging two tables read in
+/// key order, and looking the inner table up per outer row.
 #[allow(clippy::too_many_arguments)]
 fn join_cost(
     outer: &Planned,
@@ -191,13 +193,24 @@ fn join_cost(
     outputs: &[Vec<ColumnId>],
     estimator: &Estimator<'_>,
 ) -> f64 {
-    let output = rows * CPU_TUPLE;
-    let hash = outer.cost
-        + inner.cost
-        + inner.rows * 2.0 * CPU_OPERATOR
-        + outer.rows * CPU_OPERATOR
-        + rows * between.len() as f64 * CPU_OPERATOR
-        + output;
+    let side = |planned: &Planned| Estimate {
+        rows: planned.rows,
+        width: 0.0,
+        startup: 0.0,
+        total: planned.cost,
+    };
+    let inputs = JoinInputs {
+        outer: side(outer),
+        inner: side(inner),
+        pairs: rows,
+        rows,
+        condition_ops: 0.0,
+    };
+    let hash = inputs
+        .cost(JoinMethod::Hash {
+            keys: between.len(),
+        })
+        .1;
     if inner_set.count_ones() != 1 {
         return hash;
     }
@@ -209,34 +222,6 @@ fn join_cost(
         .filter(|(index, _)| *index != position)
         .flat_map(|(_, output)| output.iter().copied())
         .collect();
-    // Two tables read in key order, joined on their keys' leading columns
-    // (and restricted alike): `join_strategy` merges them.
-    if let JoinTree::Relation(outer_position) = outer.tree {
-        let outer_relation = &relations[outer_position];
-        let pairs: Vec<(Expr, Expr)> = between
-            .iter()
-            .filter_map(|edge| {
-                equi_pair(
-                    edge.conjunct,
-                    &outputs[outer_position],
-                    &outputs[position],
-                    estimator.columns(),
-                )
-            })
-            .collect();
-        if let [(left_key, right_key)] = pairs.as_slice()
-            && key_ordered_scan(outer_relation, left_key)
-            && key_ordered_scan(relation, right_key)
-            && is_restricted(outer_relation) == is_restricted(relation)
-        {
-            let merge = outer.cost
-                + inner.cost
-                + (outer.rows + inner.rows) * CPU_OPERATOR
-                + rows * between.len() as f64 * CPU_OPERATOR
-                + output;
-            return hash.min(merge);
-        }
-    }
     let keys: Vec<(Expr, Expr)> = between
         .iter()
         .filter_map(|edge| {
@@ -248,12 +233,22 @@ fn join_cost(
             )
         })
         .collect();
-    if keys.is_empty() || !fixes_lookup_key(relation, &keys) {
-        return hash;
-    }
-    let per_lookup = (rows / outer.rows.max(1.0)).max(1.0);
-    let lookup = outer.cost + outer.rows * estimator.lookup_cost(relation, per_lookup) + output;
-    hash.min(lookup)
+    let outer_relation = match outer.tree {
+        JoinTree::Relation(outer_position) => Some(&relations[outer_position]),
+        JoinTree::Join(..) => None,
+    };
+    let methods = join_methods(
+        outer_relation,
+        relation,
+        JoinKind::Inner,
+        &keys,
+        rows / outer.rows.max(1.0),
+        estimator,
+    );
+    methods
+        .into_iter()
+        .map(|method| inputs.cost(method).1)
+        .fold(hash, f64::min)
 }
 
 /// Builds the plan of a join tree: each conjunct at the lowest join where

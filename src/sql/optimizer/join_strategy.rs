@@ -1,26 +1,29 @@
 //! Rule: join algorithm. Each nested-loop join whose condition has
 //! equalities between its two sides (`l = r`, `l` reading only the left
-//! input and `r` only the right) gets a faster strategy:
+//! input and `r` only the right) gets the cheapest, by the cost model
+//! (`cost.rs`, [`JoinInputs::cost`](super::cost::JoinInputs::cost)), of
+//! the algorithms its shape allows:
 //! 1. **key lookup** (parameterized nested loop): the right input is a
 //!    table whose whole primary key, or an index's leading column, the
-//!    equalities fix (an index nested loop), the join is INNER,
-//!    LEFT, semi or anti, and the left input is restricted (filtered or
-//!    itself a join): the condition moves into the right input, which then
+//!    equalities fix (an index nested loop), and the join is INNER, LEFT,
+//!    semi or anti: the condition moves into the right input, which then
 //!    reads one key per left row (`access_path` turns it into a lookup);
 //! 2. **merge**: both inputs are scans of tables read in primary-key
 //!    order, joined on the leading column of each primary key (a table
 //!    with a composite key, such as order lines keyed by order and line
 //!    number, arrives ordered on its first column, equal values adjacent),
-//!    both restricted or neither;
-//! 3. **hash**: otherwise; the equalities become the hash keys and the
-//!    other conjuncts stay as the condition. The table is built from the
-//!    right input, so an inner join of a restricted left input and an
-//!    unrestricted right one swaps them (under a projection that restores
-//!    the column order).
+//!    both restricted or neither (a restricted input against a whole
+//!    table hashes, whose scan of the whole one is narrowed to the
+//!    restricted side's key span, where a merge would read and lock it
+//!    up to the last match);
+//! 3. **hash**, built on the right input or, for an inner join, on the
+//!    left (the inputs swapped under a projection that restores the
+//!    column order); the equalities become the hash keys and the other
+//!    conjuncts stay as the condition.
 //!
-//! Without statistics a full-table join hashes rather than looking up
-//! every key one by one; a restricted left input, usually few rows, looks
-//! keys up.
+//! `join_search` prices the same algorithms with the same function when
+//! it orders joins, so the order it chose is costed as it will run. Of
+//! equal costs the earlier in the list above wins.
 //!
 //! Why the rows are the same: each strategy finds exactly the pairs the
 //! condition accepts. A hash or merge match is an equality of the keys
@@ -31,12 +34,16 @@
 //! right input, filtered by the condition, has no row for it.
 
 use super::OptimizerContext;
+use super::cost::JoinMethod;
+use super::estimate::Estimator;
 use crate::error::Result;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr};
 use crate::sql::plan::{Access, ColumnCatalog, JoinKind, JoinStrategy, LogicalPlan};
 use crate::sql::types::DataType;
 
 pub fn join_strategy(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
+    let context: &OptimizerContext<'_> = context;
+    let estimator = Estimator::new([&plan], context.statistics, context.columns);
     plan.transform_up(&mut |node| {
         Ok(match node {
             LogicalPlan::Join {
@@ -45,7 +52,7 @@ pub fn join_strategy(plan: LogicalPlan, context: &mut OptimizerContext<'_>) -> R
                 kind,
                 condition: Some(condition),
                 strategy: JoinStrategy::NestedLoop,
-            } => choose(*left, *right, kind, condition, context.columns),
+            } => choose(*left, *right, kind, condition, &estimator),
             other => other,
         })
     })
@@ -56,14 +63,19 @@ fn choose(
     right: LogicalPlan,
     kind: JoinKind,
     condition: Expr,
-    columns: &ColumnCatalog,
+    estimator: &Estimator<'_>,
 ) -> LogicalPlan {
     let left_columns = left.output();
     let right_columns = right.output();
     let mut keys = Vec::new();
     let mut residual = Vec::new();
     for conjunct in condition.clone().into_conjuncts() {
-        match equi_pair(&conjunct, &left_columns, &right_columns, columns) {
+        match equi_pair(
+            &conjunct,
+            &left_columns,
+            &right_columns,
+            estimator.columns(),
+        ) {
             Some(pair) => keys.push(pair),
             None => residual.push(conjunct),
         }
@@ -77,77 +89,122 @@ fn choose(
             strategy: JoinStrategy::NestedLoop,
         };
     }
-    if matches!(
-        kind,
-        JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti
-    ) && is_restricted(&left)
-        && fixes_lookup_key(&right, &keys)
-    {
-        let right = match right {
+    let mut candidates = Vec::new();
+    if can_look_up(kind, &right, &keys) {
+        let right = match right.clone() {
             LogicalPlan::Filter { input, predicate } => LogicalPlan::Filter {
                 input,
-                predicate: Expr::and(predicate, condition),
+                predicate: Expr::and(predicate, condition.clone()),
             },
             other => LogicalPlan::Filter {
                 input: Box::new(other),
-                predicate: condition,
+                predicate: condition.clone(),
             },
         };
-        return LogicalPlan::Join {
-            left: Box::new(left),
+        candidates.push(LogicalPlan::Join {
+            left: Box::new(left.clone()),
             right: Box::new(right),
             kind,
             condition: None,
             strategy: JoinStrategy::Parameterized,
-        };
+        });
     }
-    // A restricted input against a whole table hashes instead: the table
-    // is built from the restricted side and the scan of the whole one is
-    // narrowed to its key span (`hash_join.rs`), where a merge would read
-    // (and lock for SSI) the whole table up to the last match.
-    if let [(l, r)] = keys.as_slice()
-        && key_ordered_scan(&left, l)
-        && key_ordered_scan(&right, r)
-        && is_restricted(&left) == is_restricted(&right)
-    {
-        return LogicalPlan::Join {
-            left: Box::new(left),
-            right: Box::new(right),
+    if can_merge(&left, &right, &keys) {
+        candidates.push(LogicalPlan::Join {
+            left: Box::new(left.clone()),
+            right: Box::new(right.clone()),
             kind,
-            condition: Expr::conjunction(residual),
-            strategy: JoinStrategy::Merge { keys },
-        };
+            condition: Expr::conjunction(residual.clone()),
+            strategy: JoinStrategy::Merge { keys: keys.clone() },
+        });
     }
-    if kind == JoinKind::Inner && is_restricted(&left) && !is_restricted(&right) {
-        // The hash join builds its table from the right input: build it
-        // from the restricted side, presumably the smaller, and stream the
-        // whole table past it. Columns are found by id, so only the
-        // output order needs restoring.
+    if kind == JoinKind::Inner {
+        // The hash join builds its table from the right input; building
+        // it from the left instead swaps the inputs. Columns are found by
+        // id, so only the output order needs restoring.
         let mut output = left.output();
         output.extend(right.output());
-        return LogicalPlan::Project {
+        candidates.push(LogicalPlan::Project {
             input: Box::new(LogicalPlan::Join {
-                left: Box::new(right),
-                right: Box::new(left),
+                left: Box::new(right.clone()),
+                right: Box::new(left.clone()),
                 kind,
-                condition: Expr::conjunction(residual),
+                condition: Expr::conjunction(residual.clone()),
                 strategy: JoinStrategy::Hash {
-                    keys: keys.into_iter().map(|(l, r)| (r, l)).collect(),
+                    keys: keys.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
                 },
             }),
             exprs: output
                 .into_iter()
                 .map(|id| (id, Expr::Column(id)))
                 .collect(),
-        };
+        });
     }
-    LogicalPlan::Join {
+    candidates.push(LogicalPlan::Join {
         left: Box::new(left),
         right: Box::new(right),
         kind,
         condition: Expr::conjunction(residual),
         strategy: JoinStrategy::Hash { keys },
+    });
+    // The cheapest; of equal costs the earliest (the hash join building
+    // on the written right input is last, so it wins only when cheaper
+    // than its swap).
+    let mut best: Option<(f64, LogicalPlan)> = None;
+    for candidate in candidates {
+        let cost = estimator.estimate(&candidate).total;
+        if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
+            best = Some((cost, candidate));
+        }
     }
+    best.expect("invariant: a hash join is always a candidate")
+        .1
+}
+
+/// Whether a lookup join is possible: the join keeps or drops left rows
+/// by their matches (INNER, LEFT, semi, anti) and the right input is a
+/// table whose key or an index's leading column the keys fix.
+fn can_look_up(kind: JoinKind, right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
+    matches!(
+        kind,
+        JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti
+    ) && fixes_lookup_key(right, keys)
+}
+
+/// Whether a merge join is possible: one key pair, the leading key column
+/// of two tables read in key order. A restricted input against a whole
+/// table is not merged: the hash join narrows its scan of the whole one
+/// to the restricted side's key span (`hash_join.rs`), where a merge would
+/// read (and lock for SSI) the whole table up to the last match.
+fn can_merge(left: &LogicalPlan, right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
+    matches!(keys, [(l, r)]
+        if key_ordered_scan(left, l)
+            && key_ordered_scan(right, r)
+            && is_restricted(left) == is_restricted(right))
+}
+
+/// The methods besides hashing that could join `inner` to `outer` (a
+/// relation, or `None` for a join of several) on `keys`, returning
+/// `rows_per_outer_row` inner rows per outer row (`join_search` prices
+/// them all).
+pub(super) fn join_methods(
+    outer: Option<&LogicalPlan>,
+    inner: &LogicalPlan,
+    kind: JoinKind,
+    keys: &[(Expr, Expr)],
+    rows_per_outer_row: f64,
+    estimator: &Estimator<'_>,
+) -> Vec<JoinMethod> {
+    let mut methods = Vec::new();
+    if outer.is_some_and(|outer| can_merge(outer, inner, keys)) {
+        methods.push(JoinMethod::Merge { keys: keys.len() });
+    }
+    if can_look_up(kind, inner, keys) {
+        methods.push(JoinMethod::Lookup {
+            per_outer_row: estimator.lookup_cost(inner, rows_per_outer_row.max(1.0)),
+        });
+    }
+    methods
 }
 
 /// Types whose values compare equal exactly when their keys do (hash and
@@ -210,7 +267,7 @@ fn contains_subquery(expr: &Expr) -> bool {
 /// presumably few enough to look keys up one by one). A join of whole
 /// tables along a foreign key has as many rows as its larger input, so it
 /// is not restricted: a million key lookups lose to one hash table.
-pub(super) fn is_restricted(plan: &LogicalPlan) -> bool {
+fn is_restricted(plan: &LogicalPlan) -> bool {
     match plan {
         LogicalPlan::Filter { .. } => true,
         LogicalPlan::Join {
@@ -242,11 +299,11 @@ fn base_scan(plan: &LogicalPlan) -> Option<&LogicalPlan> {
     }
 }
 
-/// Whether the right input is a (filtered) table scan whose whole primary
-/// key, or the leading column of one of its indexes, the right sides of
-/// `keys` name: a lookup by the left row's values then reads only the
-/// matching rows (`access_path` picks the key lookup or index read).
-pub(super) fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
+/// Whether the right input is a (filtered) table scan whose primary key's
+/// or one of its indexes' leading column the right sides of `keys` name: a
+/// lookup by the left row's values then reads only the matching rows
+/// (`access_path` picks the key lookup, key prefix or index read).
+fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     let Some(LogicalPlan::Scan {
         table,
         columns,
@@ -260,7 +317,7 @@ pub(super) fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bo
         keys.iter()
             .any(|(_, r)| *r == Expr::Column(columns[*column]))
     };
-    (!table.primary_key.is_empty() && table.primary_key.iter().all(named))
+    table.primary_key.first().is_some_and(named)
         || table.indexes.iter().any(|index| {
             index
                 .columns
@@ -271,7 +328,7 @@ pub(super) fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bo
 
 /// Whether `plan` is a (filtered) table scan in primary-key order whose
 /// leading key column is `key`: its rows arrive ordered on `key`.
-pub(super) fn key_ordered_scan(plan: &LogicalPlan, key: &Expr) -> bool {
+fn key_ordered_scan(plan: &LogicalPlan, key: &Expr) -> bool {
     match base_scan(plan) {
         Some(LogicalPlan::Scan { table, columns, .. }) => match table.primary_key.first() {
             Some(column) => *key == Expr::Column(columns[*column]),

@@ -32,7 +32,10 @@ use super::OptimizerContext;
 use crate::error::Result;
 use crate::sql::catalog::{IndexColumn, Table};
 use crate::sql::expr::{ColumnId, Expr};
-use crate::sql::plan::{Access, AggregateFunction, IndexAccess, LogicalPlan, SortKey, bounded};
+use crate::sql::plan::{
+    Access, AggregateFunction, IndexAccess, KeyEquality, LogicalPlan, SortKey, bounded,
+    is_single_key,
+};
 use crate::sql::types::Value;
 
 pub fn ordered_scan(plan: LogicalPlan, _context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
@@ -129,8 +132,8 @@ fn ordered(
     }
     match access {
         // At most one row: any order is every order.
-        Access::Key(_) => Some(access.clone()),
-        Access::Full | Access::Range { .. } => {
+        Access::Key(key) if is_single_key(table, key) => Some(access.clone()),
+        Access::Full | Access::Range { .. } | Access::Key(_) => {
             let primary: Vec<IndexColumn> = table
                 .primary_key
                 .iter()
@@ -140,7 +143,16 @@ fn ordered(
                     nulls_first: false,
                 })
                 .collect();
-            if !primary.is_empty() && direction(table, &primary, 0, &wanted) == Some(false) {
+            // A key prefix's rows come in key order, its columns (those
+            // before an IN-list's) constant.
+            let fixed = match access {
+                Access::Key(key) => key
+                    .iter()
+                    .position(KeyEquality::is_list)
+                    .unwrap_or(key.len()),
+                _ => 0,
+            };
+            if !primary.is_empty() && direction(table, &primary, fixed, &wanted) == Some(false) {
                 return Some(access.clone());
             }
             if !limited || !matches!(access, Access::Full) {
@@ -165,7 +177,14 @@ fn ordered(
         }
         Access::Index(index_access) => {
             let index = table.indexes.get(index_access.index)?;
-            let backward = direction(table, &index.columns, index_access.equal.len(), &wanted)?;
+            // Each value of an IN-list is read in turn, in the index's
+            // order: only the columns before the list are constant.
+            let fixed = index_access
+                .equal
+                .iter()
+                .position(KeyEquality::is_list)
+                .unwrap_or(index_access.equal.len());
+            let backward = direction(table, &index.columns, fixed, &wanted)?;
             Some(Access::Index(IndexAccess {
                 backward,
                 ..index_access.clone()

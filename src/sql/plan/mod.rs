@@ -214,9 +214,11 @@ pub struct GroupingSets {
 pub enum Access {
     /// Every row.
     Full,
-    /// The row whose primary key equals these row-independent values (one
-    /// per key column, in key order).
-    Key(Vec<Expr>),
+    /// The rows whose leading primary-key columns equal these
+    /// row-independent values (in key order), in key order: one row when
+    /// they fix the whole key, else the rows under that key prefix; per
+    /// distinct value where a column's value is an IN-list.
+    Key(Vec<KeyEquality>),
     /// The rows whose single-column primary key lies within bounds.
     Range {
         start: Bound<Expr>,
@@ -224,6 +226,54 @@ pub enum Access {
     },
     /// The rows a secondary index lists under a key prefix.
     Index(IndexAccess),
+}
+
+/// Whether a key access reads at most one row: it fixes every column of
+/// a declared primary key to one value.
+pub fn is_single_key(table: &Table, key: &[KeyEquality]) -> bool {
+    !key.is_empty()
+        && key.len() == table.primary_key.len()
+        && key
+            .iter()
+            .all(|value| matches!(value, KeyEquality::Value(_)))
+}
+
+/// What a key lookup or an index read fixes a key column to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyEquality {
+    /// `column = value`.
+    Value(Expr),
+    /// `column IS NULL` (an index column; a primary key has no NULLs).
+    Null,
+    /// `column IN (values)`.
+    List(Vec<Expr>),
+}
+
+impl KeyEquality {
+    /// Its expressions.
+    pub fn exprs(&self) -> &[Expr] {
+        match self {
+            KeyEquality::Value(expr) => std::slice::from_ref(expr),
+            KeyEquality::Null => &[],
+            KeyEquality::List(list) => list,
+        }
+    }
+
+    /// It with `f` applied to each of its expressions.
+    pub fn try_map(self, f: &mut impl FnMut(Expr) -> Result<Expr>) -> Result<KeyEquality> {
+        Ok(match self {
+            KeyEquality::Value(expr) => KeyEquality::Value(f(expr)?),
+            KeyEquality::Null => KeyEquality::Null,
+            KeyEquality::List(list) => {
+                KeyEquality::List(list.into_iter().map(f).collect::<Result<_>>()?)
+            }
+        })
+    }
+
+    /// Whether it can hold for more than one value.
+    pub fn is_list(&self) -> bool {
+        matches!(self, KeyEquality::List(_))
+    }
 }
 
 /// A read through a secondary index: the entries whose leading columns
@@ -235,8 +285,9 @@ pub struct IndexAccess {
     /// The index's position in its table's `indexes`.
     pub index: usize,
     /// Row-independent values of the leading index columns, in index
-    /// order; `None` stands for `IS NULL`.
-    pub equal: Vec<Option<Expr>>,
+    /// order. An IN-list reads the range of each distinct value, in the
+    /// index's order.
+    pub equal: Vec<KeyEquality>,
     /// Bounds on the index column after them, in SQL value order (not
     /// the index's: a descending column reads them in reverse).
     pub lower: Bound<Expr>,
@@ -262,7 +313,7 @@ impl IndexAccess {
         }
         self.equal
             .iter()
-            .flatten()
+            .flat_map(KeyEquality::exprs)
             .chain(bound(&self.lower))
             .chain(bound(&self.upper))
     }
@@ -273,7 +324,7 @@ impl IndexAccess {
             equal: self
                 .equal
                 .into_iter()
-                .map(|value| value.map(&mut f).transpose())
+                .map(|value| value.try_map(&mut f))
                 .collect::<Result<_>>()?,
             lower: map_bound(self.lower, &mut f)?,
             upper: map_bound(self.upper, &mut f)?,
@@ -512,7 +563,9 @@ impl LogicalPlan {
             LogicalPlan::Scan { access, filter, .. } => {
                 match access {
                     Access::Full => {}
-                    Access::Key(key) => key.iter().for_each(&mut visit),
+                    Access::Key(key) => {
+                        key.iter().flat_map(KeyEquality::exprs).for_each(&mut visit)
+                    }
                     Access::Range { start, end } => {
                         for bound in [start, end] {
                             if let Bound::Included(e) | Bound::Excluded(e) = bound {
@@ -748,9 +801,11 @@ impl LogicalPlan {
             } => {
                 let access = match access {
                     Access::Full => Access::Full,
-                    Access::Key(key) => {
-                        Access::Key(key.into_iter().map(&mut f).collect::<Result<_>>()?)
-                    }
+                    Access::Key(key) => Access::Key(
+                        key.into_iter()
+                            .map(|value| value.try_map(&mut f))
+                            .collect::<Result<_>>()?,
+                    ),
                     Access::Range { start, end } => Access::Range {
                         start: map_bound(start, &mut f)?,
                         end: map_bound(end, &mut f)?,

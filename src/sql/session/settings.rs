@@ -46,6 +46,9 @@ const DEFAULTS: &[(&str, &str)] = &[
 
 /// Settings that only the server sets.
 const READ_ONLY: &[&str] = &[
+    "basalt.ssi_coarsenings",
+    "basalt.ssi_range_locks",
+    "basalt.ssi_read_locks",
     "integer_datetimes",
     "is_superuser",
     "max_identifier_length",

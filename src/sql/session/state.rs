@@ -569,7 +569,16 @@ impl Session {
             }
             Control::Show { name } => {
                 self.check_not_failed()?;
-                let (column, value) = self.settings.show(&name, self.transaction())?;
+                let counts = self.instance.mvcc().read_lock_counts();
+                let (column, value) = match name.to_ascii_lowercase().as_str() {
+                    // Read-only counters of the SSI read locks (basalt's own
+                    // settings, in a namespace of their own as PostgreSQL's
+                    // extensions name theirs).
+                    "basalt.ssi_read_locks" => (name.clone(), counts.locks.to_string()),
+                    "basalt.ssi_range_locks" => (name.clone(), counts.range_locks.to_string()),
+                    "basalt.ssi_coarsenings" => (name.clone(), counts.coarsenings.to_string()),
+                    _ => self.settings.show(&name, self.transaction())?,
+                };
                 Ok(Outcome::Rows {
                     columns: vec![Column {
                         name: column,

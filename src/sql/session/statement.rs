@@ -12,12 +12,16 @@
 //! portal with a row limit resumes where it stopped.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
 use super::ddl::{self, DropKind};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{Binder, BoundQuery, BoundStatement, Control};
+use crate::sql::binder::{
+    AnalyzeOptions, Binder, BoundQuery, BoundStatement, Control, ExplainOptions,
+};
+use crate::sql::execution::measure::{Measurements, measuring};
 use crate::sql::execution::spill::SpillSpace;
 use crate::sql::execution::{self, Context, Operator, QueryState};
 use crate::sql::explain;
@@ -327,6 +331,45 @@ pub(crate) struct QueryLimits {
     pub parallel_workers: usize,
 }
 
+/// `EXPLAIN ANALYZE`: runs the query to its end, discarding its rows,
+/// with every operator measured, then renders the plan with what each
+/// node did, and the run's time unless `SUMMARY OFF`.
+fn explain_analyze(
+    query: &BoundQuery,
+    options: ExplainOptions,
+    analyze: AnalyzeOptions,
+    txn: &mut Transaction,
+    mut state: QueryState,
+) -> Result<Vec<String>> {
+    let measurements = Arc::new(Measurements::new(analyze.timing));
+    let started = Instant::now();
+    measuring(&measurements, || -> Result<()> {
+        let mut operator = execution::build(&query.plan, &[])?;
+        let mut context = Context::new(Some(txn), &mut state);
+        while operator.next(&mut context)?.is_some() {}
+        Ok(())
+    })?;
+    let elapsed = started.elapsed();
+    let measured = explain::Measured {
+        measurements: &measurements,
+        timing: analyze.timing,
+    };
+    let mut lines = explain::explain(
+        &query.plan,
+        &query.catalog,
+        &query.statistics,
+        options,
+        Some(measured),
+    );
+    if analyze.summary {
+        lines.push(format!(
+            "Execution Time: {:.3} ms",
+            elapsed.as_secs_f64() * 1000.0
+        ));
+    }
+    Ok(lines)
+}
+
 /// Runs a bound (non-control) statement in `txn`; operators spill to
 /// `spill` beyond `limits.work_mem`.
 pub(crate) fn run(
@@ -355,15 +398,30 @@ pub(crate) fn run(
                 },
             }
         }
-        BoundStatement::Explain { query, options } => Outcome::Rows {
-            columns: vec![query_plan_column()],
-            cursor: Cursor::from_rows(
-                explain::explain(&query.plan, &query.catalog, &query.statistics, *options)
-                    .into_iter()
-                    .map(|line| vec![Value::Text(line.into())])
-                    .collect(),
-            ),
-        },
+        BoundStatement::Explain { query, options } => {
+            let lines = match options.analyze {
+                None => explain::explain(
+                    &query.plan,
+                    &query.catalog,
+                    &query.statistics,
+                    *options,
+                    None,
+                ),
+                Some(analyze) => {
+                    let state = state.with_parallel_workers(limits.parallel_workers);
+                    explain_analyze(query, *options, analyze, txn, state)?
+                }
+            };
+            Outcome::Rows {
+                columns: vec![query_plan_column()],
+                cursor: Cursor::from_rows(
+                    lines
+                        .into_iter()
+                        .map(|line| vec![Value::Text(line.into())])
+                        .collect(),
+                ),
+            }
+        }
         BoundStatement::Insert { table, source } => {
             let mut source = execution::build(source, &[])?;
             let mut next_row_id = |name: &[u8]| mvcc.next_sequence_value(name);
