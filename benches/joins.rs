@@ -47,17 +47,13 @@
 //! `BASALT_BENCH_ONLY=filtered` (or any prefix of a query's name).
 //! Results go to `docs/benchmarks.md` by hand, with the machine.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
 
-use basalt::server::serve;
-use basalt::{Config, Database};
-use tokio::net::TcpListener;
-use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use std::path::Path;
+use std::time::Instant;
+
+use common::{BasaltServer, System};
+use tokio_postgres::Row;
 
 const CUSTOMERS: i32 = 10_000;
 const ORDERS: i32 = 250_000;
@@ -136,296 +132,50 @@ const QUERIES: [Query; 2] = [
 /// A query's result: (group, line count, revenue) per row.
 type Rows = Vec<(String, i64, i64)>;
 
-/// One system under test: a connected client and what it is called.
-struct System {
-    name: &'static str,
-    client: Client,
+/// Runs the schema and the load; prints and returns the seconds taken.
+async fn load(system: &System) -> Result<f64, tokio_postgres::Error> {
+    let started = Instant::now();
+    system
+        .client
+        .batch_execute("DROP TABLE IF EXISTS lineitems, orders, customers")
+        .await?;
+    system.client.batch_execute(SCHEMA).await?;
+    let mut parts = Vec::new();
+    for (what, sql) in load_statements() {
+        let part = Instant::now();
+        system.client.batch_execute(&sql).await?;
+        parts.push(format!("{what} {:.1} s", part.elapsed().as_secs_f64()));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "  {} loaded in {seconds:.1} s ({})",
+        system.name,
+        parts.join(", ")
+    );
+    Ok(seconds)
 }
 
-impl System {
-    async fn connect(
-        name: &'static str,
-        connection: &str,
-    ) -> Result<System, tokio_postgres::Error> {
-        let (client, driver) = tokio_postgres::connect(connection, NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(error) = driver.await {
-                eprintln!("{name}: connection ended: {error}");
-            }
-        });
-        Ok(System { name, client })
-    }
-
-    /// Runs the schema and the load; prints and returns the seconds taken.
-    async fn load(&self) -> Result<f64, tokio_postgres::Error> {
-        let started = Instant::now();
-        self.client
-            .batch_execute("DROP TABLE IF EXISTS lineitems, orders, customers")
-            .await?;
-        self.client.batch_execute(SCHEMA).await?;
-        let mut parts = Vec::new();
-        for (what, sql) in load_statements() {
-            let part = Instant::now();
-            self.client.batch_execute(&sql).await?;
-            parts.push(format!("{what} {:.1} s", part.elapsed().as_secs_f64()));
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "  {} loaded in {seconds:.1} s ({})",
-            self.name,
-            parts.join(", ")
-        );
-        Ok(seconds)
-    }
-
-    /// The text lines of a statement run with the simple protocol (EXPLAIN).
-    async fn lines(&self, sql: &str) -> Result<Vec<String>, tokio_postgres::Error> {
-        let messages = self.client.simple_query(sql).await?;
-        Ok(messages
-            .iter()
-            .filter_map(|message| match message {
-                SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap_or("").to_owned()),
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// One execution of a prepared query: its time and its rows.
-    async fn run(
-        &self,
-        statement: &tokio_postgres::Statement,
-    ) -> Result<(Duration, Rows), tokio_postgres::Error> {
-        let started = Instant::now();
-        let rows = self.client.query(statement, &[]).await?;
-        let elapsed = started.elapsed();
-        let rows = rows
-            .iter()
-            .map(|row| (row.get(0), row.get(1), row.get(2)))
-            .collect();
-        Ok((elapsed, rows))
-    }
-}
-
-/// basalt's server, in-process, on its own runtime.
-struct BasaltServer {
-    runtime: Runtime,
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<basalt::Result<()>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl BasaltServer {
-    fn start(base: &Path) -> BasaltServer {
-        let dir = tempfile::tempdir_in(base).expect("temporary directory for basalt");
-        let database = Database::open(&Config::new(dir.path())).expect("open basalt's database");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime for basalt's server");
-        let listener = runtime
-            .block_on(TcpListener::bind("127.0.0.1:0"))
-            .expect("bind basalt's listener");
-        let address = listener.local_addr().expect("basalt's address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = runtime.spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            serve(database, listener, shutdown).await
-        });
-        BasaltServer {
-            runtime,
-            address,
-            stop: Some(stop),
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-
-    fn connection(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=basalt dbname=basalt",
-            self.address.port()
-        )
-    }
-
-    /// Bytes of files in the data directory.
-    fn disk_bytes(&self) -> u64 {
-        fn size(path: &Path) -> u64 {
-            let Ok(entries) = std::fs::read_dir(path) else {
-                return 0;
-            };
-            entries
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => size(&entry.path()),
-                    Ok(meta) => meta.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        }
-        size(self._dir.path())
-    }
-}
-
-impl Drop for BasaltServer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(handle) = self.handle.take() {
-            match self.runtime.block_on(handle) {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => eprintln!("basalt's server failed: {error}"),
-                Err(error) => eprintln!("basalt's server task failed: {error}"),
-            }
-        }
-    }
-}
-
-/// A private PostgreSQL: `initdb` into a temporary directory, `pg_ctl
-/// start` on a free port; stopped (fast) when dropped.
-struct PrivatePostgres {
-    dir: tempfile::TempDir,
-    data: PathBuf,
-    port: u16,
-    /// Whether commands run as the `postgres` user (the bench runs as root,
-    /// which PostgreSQL refuses).
-    as_postgres: bool,
-}
-
-impl PrivatePostgres {
-    fn start() -> Result<PrivatePostgres, String> {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-            .map_err(|error| format!("id -u: {error}"))?;
-        let dir = tempfile::Builder::new()
-            .prefix("basalt-joins-pg.")
-            .tempdir()
-            .map_err(|error| format!("temporary directory: {error}"))?;
-        if root {
-            shell(&format!("chown postgres {}", dir.path().display()), false)?;
-        }
-        let port = StdListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|error| format!("free port: {error}"))?
-            .port();
-        let data = dir.path().join("data");
-        let postgres = PrivatePostgres {
-            data,
-            port,
-            as_postgres: root,
-            dir,
-        };
-        postgres.run(&format!(
-            "initdb -D {} -A trust -U postgres >/dev/null",
-            postgres.data.display()
-        ))?;
-        postgres.run(&format!(
-            "pg_ctl -D {data} -o '-p {port} -k {dir} -c listen_addresses=127.0.0.1' \
-             -l {dir}/log -w start >/dev/null",
-            data = postgres.data.display(),
-            dir = postgres.dir.path().display(),
-        ))?;
-        Ok(postgres)
-    }
-
-    fn run(&self, command: &str) -> Result<(), String> {
-        shell(command, self.as_postgres)
-    }
-
-    fn connection(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
-            self.port
-        )
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let stop = format!("pg_ctl -D {} -m fast stop >/dev/null", self.data.display());
-        if let Err(error) = self.run(&stop) {
-            eprintln!("stopping the private PostgreSQL: {error}");
-        }
-    }
-}
-
-/// Runs a shell command (as the `postgres` user if asked); an error names
-/// the command and its stderr.
-fn shell(command: &str, as_postgres: bool) -> Result<(), String> {
-    let output = if as_postgres {
-        Command::new("su")
-            .args(["postgres", "-c", command])
-            .output()
-    } else {
-        Command::new("sh").args(["-c", command]).output()
-    }
-    .map_err(|error| format!("{command}: {error}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{command}: {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// The PostgreSQL to compare with: `BASALT_BENCH_PG`, or a private one.
-/// `None` (after saying why) if neither can be reached.
-async fn postgres_system(private: &mut Option<PrivatePostgres>) -> Option<System> {
-    let connection = match std::env::var("BASALT_BENCH_PG") {
-        Ok(connection) => connection,
-        Err(_) => match PrivatePostgres::start() {
-            Ok(postgres) => {
-                let connection = postgres.connection();
-                *private = Some(postgres);
-                connection
-            }
-            Err(error) => {
-                println!("PostgreSQL skipped: could not start a private instance ({error})");
-                return None;
-            }
-        },
-    };
-    match System::connect("PostgreSQL", &connection).await {
-        Ok(system) => Some(system),
-        Err(error) => {
-            println!("PostgreSQL skipped: cannot connect to {connection} ({error})");
-            None
-        }
-    }
+/// A query's rows as (group, line count, revenue).
+fn result_rows(rows: &[Row]) -> Rows {
+    rows.iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
 }
 
 async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) {
-    let rounds: usize = std::env::var("BASALT_BENCH_ROUNDS")
-        .map(|text| text.parse().expect("BASALT_BENCH_ROUNDS is a number"))
-        .unwrap_or(5);
-    let only = std::env::var("BASALT_BENCH_ONLY").unwrap_or_default();
+    let rounds = common::rounds(5);
+    let only = common::only();
     println!(
         "joins: customers {CUSTOMERS}, orders {ORDERS}, lineitems {}",
         ORDERS * LINES_PER_ORDER
     );
-    basalt.load().await.expect("load basalt");
+    load(&basalt).await.expect("load basalt");
     println!(
         "  basalt data directory after the load: {:.0} MiB",
         server.disk_bytes() as f64 / (1 << 20) as f64
     );
     if let Some(postgres) = &postgres {
-        postgres.load().await.expect("load PostgreSQL");
+        load(postgres).await.expect("load PostgreSQL");
         let started = Instant::now();
         // One statement per query string: VACUUM refuses to run in the
         // implicit transaction of a multi-statement string.
@@ -440,66 +190,15 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
             "  PostgreSQL VACUUM ANALYZE {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let settings = postgres
-            .lines(
-                "SELECT version() || '; ' || string_agg(name || ' ' || setting || \
-                 coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name IN \
-                 ('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'jit', \
-                 'max_parallel_workers')",
-            )
-            .await
-            .expect("PostgreSQL settings");
-        println!("  PostgreSQL: {}", settings.join(" "));
-        let sizes = postgres
-            .lines(
-                "SELECT (sum(pg_total_relation_size(relid)) / 1048576)::int || ' MiB' \
-                 FROM pg_stat_user_tables",
-            )
-            .await
-            .expect("PostgreSQL table sizes");
-        println!("  PostgreSQL tables with indexes: {}", sizes.join(" "));
+        common::print_postgres_settings(postgres).await;
     }
     let mut summary = Vec::new();
     for query in QUERIES.iter().filter(|query| query.name.starts_with(&only)) {
         println!("query {}: {}", query.name, query.sql);
-        println!("  basalt plan:");
-        for line in basalt
-            .lines(&format!("EXPLAIN {}", query.sql))
-            .await
-            .expect("basalt EXPLAIN")
-        {
-            println!("    {line}");
-        }
+        common::print_plans(&basalt, postgres.as_ref(), query.sql).await;
         let mut systems = vec![&basalt];
         if let Some(postgres) = &postgres {
             systems.push(postgres);
-            println!("  PostgreSQL plan:");
-            for line in postgres
-                .lines(&format!("EXPLAIN (COSTS OFF) {}", query.sql))
-                .await
-                .expect("PostgreSQL EXPLAIN")
-            {
-                println!("    {line}");
-            }
-            let analyzed = postgres
-                .lines(&format!(
-                    "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {}",
-                    query.sql
-                ))
-                .await
-                .expect("PostgreSQL EXPLAIN ANALYZE");
-            let notes: Vec<&str> = analyzed
-                .iter()
-                .map(|line| line.trim())
-                .filter(|line| {
-                    line.starts_with("Workers")
-                        || line.starts_with("JIT")
-                        || line.starts_with("Functions")
-                        || line.starts_with("Timing")
-                        || line.starts_with("Execution Time")
-                })
-                .collect();
-            println!("  PostgreSQL EXPLAIN ANALYZE: {}", notes.join("; "));
         }
         let mut prepared = Vec::new();
         let mut results: Vec<Rows> = Vec::new();
@@ -511,13 +210,14 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
                 .unwrap_or_else(|error| panic!("{}: prepare {}: {error}", system.name, query.name));
             // Warm-up: caches filled, plans cached.
             let (time, rows) = system
-                .run(&statement)
+                .time(&statement)
                 .await
                 .unwrap_or_else(|error| panic!("{}: run {}: {error}", system.name, query.name));
+            let rows = result_rows(&rows);
             println!(
                 "  {} warm-up: {:.0} ms, {} rows",
                 system.name,
-                ms(time),
+                common::ms(time),
                 rows.len()
             );
             prepared.push(statement);
@@ -531,48 +231,8 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
             );
             println!("  same {} rows from both", ours.len());
         }
-        let mut times = vec![Vec::new(); systems.len()];
-        for round in 1..=rounds {
-            let mut line = format!("  round {round}:");
-            for (index, system) in systems.iter().enumerate() {
-                let (time, _) = system
-                    .run(&prepared[index])
-                    .await
-                    .unwrap_or_else(|error| panic!("{}: run {}: {error}", system.name, query.name));
-                line.push_str(&format!(" {} {:.0} ms", system.name, ms(time)));
-                times[index].push(time);
-            }
-            println!("{line}");
-        }
-        let medians: Vec<Duration> = times.iter().map(|times| median(times)).collect();
-        let line = match medians[..] {
-            [ours, theirs] => {
-                // Each round times both systems within a second or two;
-                // this machine's speed drifts more than that between
-                // rounds, so the ratio within a round is the steadier
-                // measure. Both are reported.
-                let mut ratios: Vec<f64> = times[0]
-                    .iter()
-                    .zip(&times[1])
-                    .map(|(ours, theirs)| ours.as_secs_f64() / theirs.as_secs_f64())
-                    .collect();
-                ratios.sort_by(f64::total_cmp);
-                format!(
-                    "{}: basalt {:.0} ms, PostgreSQL {:.0} ms, basalt / PostgreSQL {:.2} \
-                     (median of the rounds' ratios {:.2})",
-                    query.name,
-                    ms(ours),
-                    ms(theirs),
-                    ours.as_secs_f64() / theirs.as_secs_f64(),
-                    ratios[ratios.len() / 2]
-                )
-            }
-            _ => format!(
-                "{}: basalt {:.0} ms (PostgreSQL not measured)",
-                query.name,
-                ms(medians[0])
-            ),
-        };
+        let times = common::alternate_rounds(&systems, &prepared, rounds, query.name).await;
+        let line = common::summary_line(query.name, &times);
         println!("  median of {rounds}: {line}");
         summary.push(line);
     }
@@ -594,7 +254,7 @@ fn main() {
         let basalt = System::connect("basalt", &server.connection())
             .await
             .expect("connect to basalt");
-        let postgres = postgres_system(&mut private).await;
+        let postgres = common::postgres_system(&mut private, "basalt-joins-pg.").await;
         bench(basalt, postgres, &server).await;
     });
     drop(client_runtime);
