@@ -332,7 +332,10 @@ fn a_narrowed_hash_join_probe_locks_only_its_key_span() {
     );
     let mut t1 = begin(&database, "SERIALIZABLE");
     let mut t2 = begin(&database, "SERIALIZABLE");
-    assert_eq!(ok(&mut t1, LINES_OF_DAY_ONE), vec![vec![Value::BigInt(2000)]]);
+    assert_eq!(
+        ok(&mut t1, LINES_OF_DAY_ONE),
+        vec![vec![Value::BigInt(2000)]]
+    );
     assert_eq!(ok(&mut t2, "SELECT note FROM audit WHERE id = 1").len(), 1);
     assert_eq!(
         finish(&mut t2, &["INSERT INTO lines VALUES (1500, 2, 10)"]),
@@ -351,7 +354,10 @@ fn a_narrowed_hash_join_probe_conflicts_inside_its_key_span() {
     let database = lines_database();
     let mut t1 = begin(&database, "SERIALIZABLE");
     let mut t2 = begin(&database, "SERIALIZABLE");
-    assert_eq!(ok(&mut t1, LINES_OF_DAY_ONE), vec![vec![Value::BigInt(2000)]]);
+    assert_eq!(
+        ok(&mut t1, LINES_OF_DAY_ONE),
+        vec![vec![Value::BigInt(2000)]]
+    );
     assert_eq!(ok(&mut t2, "SELECT note FROM audit WHERE id = 1").len(), 1);
     let t2_end = finish(&mut t2, &["INSERT INTO lines VALUES (2, 2, 10)"]);
     let t1_end = finish(&mut t1, &["UPDATE audit SET note = 'day one' WHERE id = 1"]);

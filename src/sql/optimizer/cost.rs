@@ -13,7 +13,9 @@
 //! | `ROW_FETCH`, `ROW_FETCH_IN_ORDER` | 0.15, 0.05 | (`random_page_cost`, measured) |
 //!
 //! A table's pages are its stored bytes (from `ANALYZE`) over 8 KiB. A
-//! secondary index read pays one descent, the share of the index's pages
+//! key lookup (or the start of a key prefix) is one descent of the
+//! table's B+tree, priced as a row fetch. A secondary index read pays one
+//! descent, the share of the index's pages
 //! its range covers, a cost per entry, and (unless it covers the query) a
 //! row fetch per entry, cheaper by the square of the leading column's
 //! correlation (PostgreSQL's `cost_index` interpolates the same way).
@@ -283,18 +285,38 @@ impl Estimator<'_> {
     }
 
     /// The cost of one lookup into `relation` (a table, maybe filtered)
-    /// by its key or an index, returning `rows` rows: a descent and a fetch
-    /// per row (`join_search` prices index nested loops with it).
+    /// by its key or an index, returning `rows` rows (`join_search` and
+    /// `join_strategy` price index nested loops with it). By the primary
+    /// key (its leading column fixed by the filter): one descent of the
+    /// table, measured as a row fetch, then the rows side by side. By an
+    /// index: its descent, then an entry and a row fetch per row.
     pub fn lookup_cost(&self, relation: &LogicalPlan, rows: f64) -> f64 {
-        let (scan, filter_ops) = match relation {
-            LogicalPlan::Filter { input, predicate } => (input.as_ref(), operators(predicate)),
-            other => (other, 0.0),
+        let (scan, predicate) = match relation {
+            LogicalPlan::Filter { input, predicate } => (input.as_ref(), Some(predicate)),
+            other => (other, None),
         };
-        let LogicalPlan::Scan { table, .. } = scan else {
+        let LogicalPlan::Scan { table, columns, .. } = scan else {
             return f64::INFINITY;
         };
-        self.descent(self.table_rows(table))
-            + rows * (ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR)
+        let leading_key = table.primary_key.first().and_then(|c| columns.get(*c));
+        let by_key = predicate.is_some_and(|predicate| {
+            predicate
+                .conjuncts()
+                .iter()
+                .any(|conjunct| fixes_column(conjunct, leading_key, columns))
+        });
+        self.lookup_cost_by(predicate, rows, by_key)
+    }
+
+    /// [`Estimator::lookup_cost`] of a lookup with `filter`, by the
+    /// primary key (`by_key`) or by an index.
+    pub fn lookup_cost_by(&self, filter: Option<&Expr>, rows: f64, by_key: bool) -> f64 {
+        let filter_ops = filter.map_or(0.0, operators);
+        let per_row = CPU_TUPLE + filter_ops * CPU_OPERATOR;
+        match by_key {
+            true => ROW_FETCH + rows * per_row,
+            false => ROW_FETCH + rows * (INDEX_ENTRY + ROW_FETCH + per_row),
+        }
     }
 
     /// The cost of a scan with its access path (rows after the filter).
@@ -316,14 +338,12 @@ impl Estimator<'_> {
                 0.0,
                 pages * SEQUENTIAL_PAGE + rows * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
             ),
-            Access::Key(key) if key.len() == table.primary_key.len() => {
-                let startup = self.descent(rows);
-                let lookups = probes(key);
-                (
-                    startup,
-                    lookups * (startup + ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR),
-                )
-            }
+            // A lookup is one descent of the table's B+tree, measured as a
+            // row fetch.
+            Access::Key(key) if key.len() == table.primary_key.len() => (
+                ROW_FETCH,
+                probes(key) * (ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR),
+            ),
             Access::Key(key) => {
                 // A key prefix: a descent per prefix, then its rows in
                 // key order.
@@ -331,12 +351,10 @@ impl Estimator<'_> {
                     .into_iter()
                     .reduce(Expr::and)
                     .map_or(1.0, |predicate| self.selectivity(&predicate, Some(columns)));
-                let startup = self.descent(rows);
                 let read = rows * fraction;
                 (
-                    startup,
-                    startup * probes(key)
-                        + ROW_FETCH
+                    ROW_FETCH,
+                    ROW_FETCH * probes(key)
                         + (pages * fraction).ceil() * SEQUENTIAL_PAGE
                         + read * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
                 )
@@ -595,6 +613,24 @@ fn is_unplanned_lookup(plan: &LogicalPlan) -> bool {
         LogicalPlan::Scan { access, .. } => matches!(access, Access::Full),
         _ => false,
     }
+}
+
+/// Whether `conjunct` is `column = v` for the column `id`, `v` reading
+/// none of the scanned `columns` (a lookup key).
+fn fixes_column(conjunct: &Expr, id: Option<&ColumnId>, columns: &[ColumnId]) -> bool {
+    let Some(id) = id else { return false };
+    let Expr::Binary {
+        op: crate::sql::expr::BinaryOp::Equal,
+        left,
+        right,
+        ..
+    } = conjunct
+    else {
+        return false;
+    };
+    let independent = |expr: &Expr| !expr.columns().iter().any(|c| columns.contains(c));
+    (**left == Expr::Column(*id) && independent(right))
+        || (**right == Expr::Column(*id) && independent(left))
 }
 
 /// Key equalities as predicates over the scanned columns, for estimating:

@@ -200,8 +200,22 @@ pub(super) fn join_methods(
         methods.push(JoinMethod::Merge { keys: keys.len() });
     }
     if can_look_up(kind, inner, keys) {
+        // By the primary key when the keys fix its leading column.
+        let by_key = match base_scan(inner) {
+            Some(LogicalPlan::Scan { table, columns, .. }) => {
+                table.primary_key.first().is_some_and(|column| {
+                    keys.iter()
+                        .any(|(_, right)| *right == Expr::Column(columns[*column]))
+                })
+            }
+            _ => false,
+        };
+        let filter = match inner {
+            LogicalPlan::Filter { predicate, .. } => Some(predicate),
+            _ => None,
+        };
         methods.push(JoinMethod::Lookup {
-            per_outer_row: estimator.lookup_cost(inner, rows_per_outer_row.max(1.0)),
+            per_outer_row: estimator.lookup_cost_by(filter, rows_per_outer_row.max(1.0), by_key),
         });
     }
     methods
