@@ -596,18 +596,7 @@ async fn bench(basalt: System, basalt_connection: &str, postgres: Option<(System
                 .expect("ANALYZE on basalt");
             println!("  basalt ANALYZE {:.1} s", started.elapsed().as_secs_f64());
         } else {
-            for table in ["accounts", "events"] {
-                system
-                    .client
-                    .batch_execute(&format!("VACUUM ANALYZE {table}"))
-                    .await
-                    .expect("VACUUM ANALYZE on PostgreSQL");
-            }
-            println!(
-                "  PostgreSQL VACUUM ANALYZE {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            common::print_postgres_settings(system).await;
+            common::vacuum_analyze(system, &["accounts", "events"]).await;
         }
         print_isolation(system).await;
     }

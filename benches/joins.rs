@@ -49,9 +49,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::Instant;
-
 use common::{BasaltServer, System};
 use tokio_postgres::Row;
 
@@ -134,25 +131,13 @@ type Rows = Vec<(String, i64, i64)>;
 
 /// Runs the schema and the load; prints and returns the seconds taken.
 async fn load(system: &System) -> Result<f64, tokio_postgres::Error> {
-    let started = Instant::now();
-    system
-        .client
-        .batch_execute("DROP TABLE IF EXISTS lineitems, orders, customers")
-        .await?;
-    system.client.batch_execute(SCHEMA).await?;
-    let mut parts = Vec::new();
-    for (what, sql) in load_statements() {
-        let part = Instant::now();
-        system.client.batch_execute(&sql).await?;
-        parts.push(format!("{what} {:.1} s", part.elapsed().as_secs_f64()));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "  {} loaded in {seconds:.1} s ({})",
-        system.name,
-        parts.join(", ")
-    );
-    Ok(seconds)
+    common::load_tables(
+        system,
+        "lineitems, orders, customers",
+        SCHEMA,
+        load_statements(),
+    )
+    .await
 }
 
 /// A query's rows as (group, line count, revenue).
@@ -176,21 +161,7 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
     );
     if let Some(postgres) = &postgres {
         load(postgres).await.expect("load PostgreSQL");
-        let started = Instant::now();
-        // One statement per query string: VACUUM refuses to run in the
-        // implicit transaction of a multi-statement string.
-        for table in ["customers", "orders", "lineitems"] {
-            postgres
-                .client
-                .batch_execute(&format!("VACUUM ANALYZE {table}"))
-                .await
-                .expect("VACUUM ANALYZE on PostgreSQL");
-        }
-        println!(
-            "  PostgreSQL VACUUM ANALYZE {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        common::print_postgres_settings(postgres).await;
+        common::vacuum_analyze(postgres, &["customers", "orders", "lineitems"]).await;
     }
     let mut summary = Vec::new();
     for query in QUERIES.iter().filter(|query| query.name.starts_with(&only)) {
@@ -243,21 +214,5 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
 }
 
 fn main() {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let server = BasaltServer::start(base);
-    let mut private = None;
-    let client_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime for the clients");
-    client_runtime.block_on(async {
-        let basalt = System::connect("basalt", &server.connection())
-            .await
-            .expect("connect to basalt");
-        let postgres = common::postgres_system(&mut private, "basalt-joins-pg.").await;
-        bench(basalt, postgres, &server).await;
-    });
-    drop(client_runtime);
-    drop(private);
-    drop(server);
+    common::run_bench("basalt-joins-pg.", bench);
 }

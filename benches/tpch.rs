@@ -78,7 +78,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Instant;
 
 use common::{BasaltServer, System};
@@ -641,25 +640,13 @@ fn same_rows(query: &str, ours: &[Vec<Value>], theirs: &[Vec<Value>]) -> bool {
 
 /// Runs the schema and the load; prints and returns the seconds taken.
 async fn load(system: &System, sizes: Sizes) -> Result<f64, tokio_postgres::Error> {
-    let started = Instant::now();
-    system
-        .client
-        .batch_execute("DROP TABLE IF EXISTS lineitem, orders, customer, supplier, nation, region")
-        .await?;
-    system.client.batch_execute(SCHEMA).await?;
-    let mut parts = Vec::new();
-    for (what, sql) in load_statements(sizes) {
-        let part = Instant::now();
-        system.client.batch_execute(&sql).await?;
-        parts.push(format!("{what} {:.1} s", part.elapsed().as_secs_f64()));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "  {} loaded in {seconds:.1} s ({})",
-        system.name,
-        parts.join(", ")
-    );
-    Ok(seconds)
+    common::load_tables(
+        system,
+        "lineitem, orders, customer, supplier, nation, region",
+        SCHEMA,
+        load_statements(sizes),
+    )
+    .await
 }
 
 const TABLES: [&str; 6] = [
@@ -702,21 +689,7 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
     println!("  basalt rows: {}", counts.join(", "));
     if let Some(postgres) = &postgres {
         load(postgres, sizes).await.expect("load PostgreSQL");
-        let started = Instant::now();
-        // One statement per query string: VACUUM refuses to run in the
-        // implicit transaction of a multi-statement string.
-        for table in TABLES {
-            postgres
-                .client
-                .batch_execute(&format!("VACUUM ANALYZE {table}"))
-                .await
-                .expect("VACUUM ANALYZE on PostgreSQL");
-        }
-        println!(
-            "  PostgreSQL VACUUM ANALYZE {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        common::print_postgres_settings(postgres).await;
+        common::vacuum_analyze(postgres, &TABLES).await;
     }
     let mut summary = Vec::new();
     for query in queries()
@@ -775,21 +748,5 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
 }
 
 fn main() {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let server = BasaltServer::start(base);
-    let mut private = None;
-    let client_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime for the clients");
-    client_runtime.block_on(async {
-        let basalt = System::connect("basalt", &server.connection())
-            .await
-            .expect("connect to basalt");
-        let postgres = common::postgres_system(&mut private, "basalt-tpch-pg.").await;
-        bench(basalt, postgres, &server).await;
-    });
-    drop(client_runtime);
-    drop(private);
-    drop(server);
+    common::run_bench("basalt-tpch-pg.", bench);
 }

@@ -324,6 +324,78 @@ pub async fn postgres_system(
     }
 }
 
+/// A bench's `main` for one client per system: starts basalt in process
+/// and finds PostgreSQL (a private instance named with `prefix` if none
+/// is given), runs `bench` with a client of each on a current-thread
+/// runtime, then stops both.
+pub fn run_bench(prefix: &str, bench: impl AsyncFnOnce(System, Option<System>, &BasaltServer)) {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let server = BasaltServer::start(base);
+    let mut private = None;
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime for the clients");
+    client_runtime.block_on(async {
+        let basalt = System::connect("basalt", &server.connection())
+            .await
+            .expect("connect to basalt");
+        let postgres = postgres_system(&mut private, prefix).await;
+        bench(basalt, postgres, &server).await;
+    });
+    drop(client_runtime);
+    drop(private);
+    drop(server);
+}
+
+/// Drops `drop` (a `DROP TABLE IF EXISTS` list), runs `schema`, then each
+/// load statement, timing each part; prints and returns the seconds.
+pub async fn load_tables(
+    system: &System,
+    drop: &str,
+    schema: &str,
+    statements: Vec<(String, String)>,
+) -> Result<f64, tokio_postgres::Error> {
+    let started = Instant::now();
+    system
+        .client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {drop}"))
+        .await?;
+    system.client.batch_execute(schema).await?;
+    let mut parts = Vec::new();
+    for (what, sql) in statements {
+        let part = Instant::now();
+        system.client.batch_execute(&sql).await?;
+        parts.push(format!("{what} {:.1} s", part.elapsed().as_secs_f64()));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "  {} loaded in {seconds:.1} s ({})",
+        system.name,
+        parts.join(", ")
+    );
+    Ok(seconds)
+}
+
+/// `VACUUM ANALYZE` of each table on PostgreSQL (one statement per query
+/// string: VACUUM refuses to run in the implicit transaction of a
+/// multi-statement string), timed, then its settings.
+pub async fn vacuum_analyze(postgres: &System, tables: &[&str]) {
+    let started = Instant::now();
+    for table in tables {
+        postgres
+            .client
+            .batch_execute(&format!("VACUUM ANALYZE {table}"))
+            .await
+            .expect("VACUUM ANALYZE on PostgreSQL");
+    }
+    println!(
+        "  PostgreSQL VACUUM ANALYZE {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    print_postgres_settings(postgres).await;
+}
+
 /// Prints PostgreSQL's version and the settings that shape its plans and
 /// commits, and the size of its tables with their indexes.
 pub async fn print_postgres_settings(postgres: &System) {
