@@ -71,6 +71,9 @@ pub struct BoundQuery {
     /// The statistics the plan was optimized with (set by the optimizer;
     /// `EXPLAIN` estimates with them).
     pub statistics: std::sync::Arc<crate::sql::statistics::StatisticsSet>,
+    /// How long the optimizer took (set by it; `EXPLAIN ANALYZE` prints
+    /// it as PostgreSQL's `Planning Time`).
+    pub planning_time: std::time::Duration,
 }
 
 /// A bound statement that reads or writes data, ready to optimize and run.
@@ -273,6 +276,7 @@ impl<'a> Binder<'a> {
             columns,
             catalog: self.columns.clone(),
             statistics: Default::default(),
+            planning_time: Default::default(),
         })
     }
 }

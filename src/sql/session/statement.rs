@@ -123,11 +123,13 @@ pub(crate) fn optimize(
         }
     }
     let query = |mut query: BoundQuery| -> Result<BoundQuery> {
+        let started = Instant::now();
         query.plan = optimizer::optimize(
             query.plan,
             &mut context(&mut query.catalog, param_types, &statistics),
         )?;
         query.statistics = Arc::clone(&statistics);
+        query.planning_time = started.elapsed();
         Ok(query)
     };
     Ok(match statement {
@@ -333,7 +335,7 @@ pub(crate) struct QueryLimits {
 
 /// `EXPLAIN ANALYZE`: runs the query to its end, discarding its rows,
 /// with every operator measured, then renders the plan with what each
-/// node did, and the run's time unless `SUMMARY OFF`.
+/// node did, the planning and execution times unless `SUMMARY OFF`.
 fn explain_analyze(
     query: &BoundQuery,
     options: ExplainOptions,
@@ -362,6 +364,10 @@ fn explain_analyze(
         Some(measured),
     );
     if analyze.summary {
+        lines.push(format!(
+            "Planning Time: {:.3} ms",
+            query.planning_time.as_secs_f64() * 1000.0
+        ));
         lines.push(format!(
             "Execution Time: {:.3} ms",
             elapsed.as_secs_f64() * 1000.0
