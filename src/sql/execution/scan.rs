@@ -99,8 +99,9 @@ enum Stored<'a> {
 enum ScanState {
     /// Not opened yet.
     Ready,
-    /// Streaming a key range.
-    Scanning(Box<MvccScan>),
+    /// Streaming a key range, then the ranges still to read (the key
+    /// prefixes of an IN-list), last first.
+    Scanning(Box<MvccScan>, Vec<KeyRange>),
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
     /// Streaming the entries of a secondary index, then the ranges still
@@ -112,9 +113,6 @@ enum ScanState {
     /// Lookups of several keys (an IN-list's): the keys still to look
     /// up, last first.
     Keys(Vec<Vec<u8>>),
-    /// Streaming the rows under a primary-key prefix, then the prefixes
-    /// still to read (an IN-list's), last first.
-    KeyPrefixes(Box<MvccScan>, Vec<KeyRange>),
     Done,
 }
 
@@ -223,14 +221,21 @@ impl ScanOperator {
                     }
                     Stored::Bytes(&self.bytes)
                 }
-                ScanState::Scanning(scan) => {
+                ScanState::Scanning(scan, pending) => {
                     let more = match self.keyed {
                         true => scan.next_into(&mut self.key, &mut self.bytes)?,
                         false => scan.next_row(&mut self.bytes)?,
                     };
                     if !more {
-                        self.state = ScanState::Done;
-                        return Ok(None);
+                        let Some(range) = pending.pop() else {
+                            self.state = ScanState::Done;
+                            return Ok(None);
+                        };
+                        **scan =
+                            context
+                                .transaction()?
+                                .scan(self.table.tree, range, Direction::Forward);
+                        continue;
                     }
                     self.rows_read += 1;
                     if self.rows_read == READ_AHEAD_AFTER && !self.keyed {
@@ -249,26 +254,6 @@ impl ScanOperator {
                         &self.key,
                         &mut self.bytes,
                     )? {
-                        continue;
-                    }
-                    Stored::Bytes(&self.bytes)
-                }
-                ScanState::KeyPrefixes(scan, pending) => {
-                    let more = match self.keyed {
-                        true => scan.next_into(&mut self.key, &mut self.bytes)?,
-                        false => scan.next_row(&mut self.bytes)?,
-                    };
-                    if !more {
-                        match pending.pop() {
-                            Some(range) => {
-                                **scan = context.transaction()?.scan(
-                                    self.table.tree,
-                                    range,
-                                    Direction::Forward,
-                                );
-                            }
-                            None => self.state = ScanState::Done,
-                        }
                         continue;
                     }
                     Stored::Bytes(&self.bytes)
@@ -354,8 +339,9 @@ impl ScanOperator {
         let Some(slot) = context.read_ahead_slot() else {
             return;
         };
+        // A worker takes one range: not while others are still to read.
         let scan = match std::mem::replace(&mut self.state, ScanState::Done) {
-            ScanState::Scanning(scan) => scan,
+            ScanState::Scanning(scan, pending) if pending.is_empty() => scan,
             other => {
                 self.state = other;
                 return;
@@ -364,7 +350,7 @@ impl ScanOperator {
         let decode = self.projection.as_ref().map(|p| p.decode.clone());
         self.state = match ReadAhead::start(scan, slot, decode) {
             Ok(read_ahead) => ScanState::ReadAhead(read_ahead),
-            Err(scan) => ScanState::Scanning(scan),
+            Err(scan) => ScanState::Scanning(scan, Vec::new()),
         };
     }
 
@@ -374,7 +360,7 @@ impl ScanOperator {
             Access::Full => {
                 let range = self.narrowed.take().unwrap_or_else(KeyRange::all);
                 let scan = context.transaction()?.scan(tree, range, Direction::Forward);
-                Ok(ScanState::Scanning(Box::new(scan)))
+                Ok(ScanState::Scanning(Box::new(scan), Vec::new()))
             }
             Access::Key(key) if !is_single_key(&self.table, key) => {
                 let table = &self.table;
@@ -400,7 +386,7 @@ impl ScanOperator {
                     return Ok(ScanState::Done);
                 };
                 let scan = context.transaction()?.scan(tree, range, Direction::Forward);
-                Ok(ScanState::KeyPrefixes(Box::new(scan), ranges))
+                Ok(ScanState::Scanning(Box::new(scan), ranges))
             }
             Access::Key(key) => {
                 // Into the reused buffers: a key lookup under a join runs
@@ -458,7 +444,7 @@ impl ScanOperator {
                     return Ok(ScanState::Done);
                 }
                 let scan = context.transaction()?.scan(tree, range, Direction::Forward);
-                Ok(ScanState::Scanning(Box::new(scan)))
+                Ok(ScanState::Scanning(Box::new(scan), Vec::new()))
             }
         }
     }
