@@ -263,6 +263,48 @@ fn an_in_list_read_locks_only_the_listed_values() {
     }
 }
 
+const ONCALL: &str =
+    "CREATE TABLE oncall (id int PRIMARY KEY, ward int, doctor int, active boolean);
+     CREATE INDEX oncall_active ON oncall (ward) WHERE active;
+     INSERT INTO oncall SELECT g, g % 40, g, g % 3 = 0 FROM generate_series(1, 600) g";
+
+/// A read through a partial index locks a range of that index, which
+/// holds only the rows of its predicate: an insert the predicate admits
+/// into the range is a conflict, and one it leaves out (no entry) is not,
+/// as it matches no reader's WHERE either. The write-skew shape: each
+/// counts a ward's active doctors, then adds one to the other's ward.
+#[test]
+fn a_partial_index_read_conflicts_only_with_rows_its_predicate_admits() {
+    let count = |ward: i32| format!("SELECT count(*) FROM oncall WHERE ward = {ward} AND active");
+    let add = |id: i32, ward: i32, active: bool| {
+        format!("INSERT INTO oncall VALUES ({id}, {ward}, {id}, {active})")
+    };
+    // (ward the first adds to, ward the second adds to, active, aborts).
+    let cases = [
+        (3, 1, true, 1, "active doctors added to each other's ward"),
+        (
+            3,
+            1,
+            false,
+            0,
+            "inactive doctors added to each other's ward",
+        ),
+        (1, 3, true, 0, "active doctors added to their own ward"),
+    ];
+    for (first_ward, second_ward, active, expected, why) in cases {
+        let database = database(ONCALL);
+        assert_eq!(
+            aborts(
+                &database,
+                [&count(1), &add(1001, first_ward, active)],
+                [&count(3), &add(1002, second_ward, active)],
+            ),
+            expected,
+            "{why}"
+        );
+    }
+}
+
 /// Index range locks coarsen under memory pressure: past 32 ranges in
 /// one index, a transaction's locks there become one lock on the whole
 /// index. It is counted (`SHOW basalt.ssi_coarsenings`, read-only), and

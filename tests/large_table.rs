@@ -17,7 +17,7 @@ fn query(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
 fn run(session: &mut Session, sql: &str) -> String {
     let prepared = session.prepare(sql, &[]).expect("prepare");
     match session.execute(&prepared, &[]).expect("execute") {
-        Outcome::Command { tag } => tag,
+        Outcome::Command { tag, .. } => tag,
         other => panic!("expected a command, got {other:?}"),
     }
 }

@@ -46,7 +46,7 @@ fn open(session: &mut Session, sql: &str) -> Cursor {
 fn run(session: &mut Session, sql: &str) -> String {
     let prepared = session.prepare(sql, &[]).expect("prepare");
     match session.execute(&prepared, &[]).expect("execute") {
-        Outcome::Command { tag } => tag,
+        Outcome::Command { tag, .. } => tag,
         other => panic!("expected a command, got {other:?}"),
     }
 }

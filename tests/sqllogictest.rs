@@ -63,7 +63,7 @@ impl sqllogictest::DB for Connection {
                         })
                         .collect(),
                 },
-                Outcome::Command { tag } => {
+                Outcome::Command { tag, .. } => {
                     let count = tag
                         .rsplit(' ')
                         .next()

@@ -1159,3 +1159,99 @@ async fn deep_and_huge_statements_are_refused_or_run_never_crash() {
     let status = stop_binary(server).await;
     assert_eq!(status.code(), Some(0), "the server never crashed");
 }
+
+/// Connects and collects the server's notices (severity, SQLSTATE,
+/// message) as they arrive.
+async fn connect_with_notices(
+    address: std::net::SocketAddr,
+) -> (
+    Client,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String, String)>,
+) {
+    use futures::StreamExt;
+    let config = format!(
+        "host=127.0.0.1 port={} user=tester dbname=test",
+        address.port()
+    );
+    let (client, mut connection) = tokio_postgres::connect(&config, NoTls)
+        .await
+        .expect("connect");
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notice(notice) = message {
+                let _ = sender.send((
+                    notice.severity().to_string(),
+                    notice.code().code().to_string(),
+                    notice.message().to_string(),
+                ));
+            }
+        }
+    });
+    (client, receiver)
+}
+
+#[tokio::test]
+async fn notices_say_what_a_statement_skipped_or_did_differently() {
+    let server = start_server().await;
+    let (client, mut notices) = connect_with_notices(server.address).await;
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), notices.recv())
+            .await
+            .expect("a notice in time")
+            .expect("the connection is open")
+    };
+    client
+        .batch_execute("CREATE TABLE t (a int); CREATE TABLE IF NOT EXISTS t (b int)")
+        .await
+        .expect("create");
+    assert_eq!(
+        next().await,
+        (
+            "NOTICE".into(),
+            "42P07".into(),
+            "relation \"t\" already exists, skipping".into()
+        )
+    );
+    // Each missing name of a DROP … IF EXISTS, in order.
+    client
+        .simple_query("DROP TABLE IF EXISTS nope, t")
+        .await
+        .expect("drop");
+    assert_eq!(
+        next().await.2,
+        "table \"nope\" does not exist, skipping".to_string()
+    );
+    client
+        .batch_execute("CREATE TABLE t (a int)")
+        .await
+        .expect("create again");
+    // CONCURRENTLY runs as a plain build, and says so; through the
+    // extended protocol too.
+    client
+        .execute("CREATE INDEX CONCURRENTLY t_a ON t (a)", &[])
+        .await
+        .expect("create index concurrently");
+    let (severity, code, message) = next().await;
+    assert_eq!((severity.as_str(), code.as_str()), ("NOTICE", "00000"));
+    assert!(
+        message.starts_with("CREATE INDEX CONCURRENTLY ran as a plain build"),
+        "{message}"
+    );
+    client
+        .execute("DROP INDEX IF EXISTS t_nope", &[])
+        .await
+        .expect("drop index");
+    assert_eq!(
+        next().await.2,
+        "index \"t_nope\" does not exist, skipping".to_string()
+    );
+    // A statement with nothing to say sends no notice.
+    client.execute("DROP INDEX t_a", &[]).await.expect("drop");
+    client
+        .simple_query("SELECT 1")
+        .await
+        .expect("a round trip after the drop");
+    assert!(notices.try_recv().is_err());
+}

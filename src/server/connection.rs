@@ -35,7 +35,7 @@ use bytes::BytesMut;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::{NoData, RowDescription};
 use pgwire::messages::response::{
-    CommandComplete, EmptyQueryResponse, ErrorResponse, ReadyForQuery,
+    CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery,
     TransactionStatus as WireTransactionStatus,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,7 +44,7 @@ use tokio::sync::watch;
 
 use crate::database::Database;
 use crate::error::{Error, Result, SqlState};
-use crate::sql::{Column, Cursor, Outcome, Prepared, Row, Session, TransactionStatus};
+use crate::sql::{Column, Cursor, Notice, Outcome, Prepared, Row, Session, TransactionStatus};
 
 use super::extended::Portal;
 use super::frontend::{self, Frame, FrontendMessage};
@@ -381,9 +381,12 @@ impl Connection {
                     format!("SELECT {count}"),
                 )));
             }
-            Outcome::Command { tag } => self.send(PgWireBackendMessage::CommandComplete(
-                CommandComplete::new(tag),
-            )),
+            Outcome::Command { tag, notices } => {
+                self.send_notices(&notices);
+                self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
+                    tag,
+                )));
+            }
             Outcome::Empty => self.send(PgWireBackendMessage::EmptyQueryResponse(
                 EmptyQueryResponse::new(),
             )),
@@ -470,6 +473,16 @@ impl Connection {
             error.sqlstate(),
             &error.to_string(),
         )));
+    }
+
+    /// Sends each notice as a NoticeResponse.
+    pub(super) fn send_notices(&mut self, notices: &[Notice]) {
+        for notice in notices {
+            let fields = error_response("NOTICE", notice.code, &notice.message).fields;
+            self.send(PgWireBackendMessage::NoticeResponse(NoticeResponse::new(
+                fields,
+            )));
+        }
     }
 
     /// Sends an ErrorResponse with severity FATAL; the caller closes.

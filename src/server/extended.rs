@@ -226,8 +226,9 @@ impl Connection {
                     };
                     prefetched = first;
                 }
-                Outcome::Command { tag } => {
+                Outcome::Command { tag, notices } => {
                     portal.state = PortalState::CommandDone;
+                    self.send_notices(&notices);
                     self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
                         tag,
                     )));

@@ -19,13 +19,22 @@
 //!   default + default expression text; then `u16` primary-key column count
 //!   and each `u16` column index; then (absent before indexes existed) `u16`
 //!   index count, per index: name, `u64` tree id, `u8` flags (1: unique, 2:
-//!   backs a UNIQUE constraint, 4: NULLS NOT DISTINCT), `u16` column count, per column: `u16`
-//!   column index and `u8` flags (1: descending, 2: nulls first).
+//!   backs a UNIQUE constraint, 4: NULLS NOT DISTINCT, 8: an extension
+//!   follows the columns), `u16` column count, per column: `u16` column
+//!   index (of the table's columns, or with flag 4 of the index's
+//!   expressions) and `u8` flags (1: descending, 2: nulls first, 4: an
+//!   expression); with flag 8, then `u16` expression count and each
+//!   expression's SQL text, `u16` INCLUDE column count and each `u16`
+//!   column index, and `u8` has predicate + the predicate's SQL text.
+//!   Expressions and predicates are stored as text and bound again when
+//!   the definition is read (`binder::bind_index_expression`), like a
+//!   view's query.
 //! - view, `2`: name, query text, `u16` column count and each column name,
 //!   `u16` dependency count and each relation name.
 //! - index name, `3`: the index's name and its table's name.
 
 use super::encoding::Reader;
+use super::expr::Expr;
 use super::types::DataType;
 use crate::error::{Error, Result, SqlState};
 use crate::storage::TreeId;
@@ -44,13 +53,58 @@ pub struct TableColumn {
     pub default: Option<String>,
 }
 
-/// A column of an index: which table column, in which order.
+/// A column of an index: what it holds, in which order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexColumn {
-    /// The table column's index.
-    pub column: usize,
+    pub key: IndexKey,
     pub descending: bool,
     pub nulls_first: bool,
+}
+
+/// What an index column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKey {
+    /// A table column (its index).
+    Column(usize),
+    /// An expression over the row (its index in [`Index::expressions`]).
+    Expression(usize),
+}
+
+impl IndexColumn {
+    /// A plain column of the table, ascending with NULLs last.
+    pub fn ascending(column: usize) -> IndexColumn {
+        IndexColumn {
+            key: IndexKey::Column(column),
+            descending: false,
+            nulls_first: false,
+        }
+    }
+
+    /// The table column it holds, if it is a plain column.
+    pub fn table_column(&self) -> Option<usize> {
+        match self.key {
+            IndexKey::Column(column) => Some(column),
+            IndexKey::Expression(_) => None,
+        }
+    }
+}
+
+/// What an index expression is: a key column or the predicate of a
+/// partial index (their binding rules and messages differ a little).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexExpressionRole {
+    Key,
+    Predicate,
+}
+
+/// An index's key expression or predicate: its SQL text, as stored, and
+/// its bound form over a table row (`Expr::Slot(i)` reads table column
+/// `i`), which needs no context but the row to evaluate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexExpression {
+    pub text: String,
+    pub expr: Expr,
+    pub data_type: DataType,
 }
 
 /// A secondary index (`sql/index.rs` encodes its entries).
@@ -64,7 +118,50 @@ pub struct Index {
     /// It backs a UNIQUE constraint (named like it), which DROP INDEX
     /// refuses to drop.
     pub constraint: bool,
+    /// The key columns, in order.
     pub columns: Vec<IndexColumn>,
+    /// The expressions `IndexKey::Expression` columns hold.
+    pub expressions: Vec<IndexExpression>,
+    /// `INCLUDE` columns (table column indices): stored in every entry
+    /// after the key, for index-only reads, but neither compared for
+    /// uniqueness nor searchable.
+    pub include: Vec<usize>,
+    /// A partial index's `WHERE`: only rows it is true for have entries.
+    pub predicate: Option<IndexExpression>,
+}
+
+impl Index {
+    /// A plain index: columns only, no INCLUDE, no predicate.
+    pub fn is_plain(&self) -> bool {
+        self.expressions.is_empty() && self.include.is_empty() && self.predicate.is_none()
+    }
+
+    /// The type of the values key column `column` holds.
+    pub fn key_type(&self, table: &Table, column: &IndexColumn) -> DataType {
+        match column.key {
+            IndexKey::Column(position) => table.columns[position].data_type,
+            IndexKey::Expression(position) => self.expressions[position].data_type,
+        }
+    }
+
+    /// Whether the entry holds table column `column`'s value (as a key
+    /// column or an INCLUDE column).
+    pub fn holds_column(&self, column: usize) -> bool {
+        self.include.contains(&column)
+            || self
+                .columns
+                .iter()
+                .any(|key| key.table_column() == Some(column))
+    }
+
+    /// Key column `column` as SQL text: the table column's name or the
+    /// expression.
+    pub fn key_text<'a>(&'a self, table: &'a Table, column: &IndexColumn) -> &'a str {
+        match column.key {
+            IndexKey::Column(position) => &table.columns[position].name,
+            IndexKey::Expression(position) => &self.expressions[position].text,
+        }
+    }
 }
 
 /// A table definition.
@@ -127,21 +224,50 @@ impl Table {
         for index in &self.indexes {
             put_string(&mut out, &index.name);
             out.extend_from_slice(&index.tree.to_le_bytes());
+            let extended = !index.is_plain();
             out.push(
                 index.unique as u8
                     | (index.constraint as u8) << 1
-                    | (index.nulls_not_distinct as u8) << 2,
+                    | (index.nulls_not_distinct as u8) << 2
+                    | (extended as u8) << 3,
             );
             out.extend_from_slice(&(index.columns.len() as u16).to_le_bytes());
             for column in &index.columns {
-                out.extend_from_slice(&(column.column as u16).to_le_bytes());
-                out.push(column.descending as u8 | (column.nulls_first as u8) << 1);
+                let (position, expression) = match column.key {
+                    IndexKey::Column(position) => (position, false),
+                    IndexKey::Expression(position) => (position, true),
+                };
+                out.extend_from_slice(&(position as u16).to_le_bytes());
+                out.push(
+                    column.descending as u8
+                        | (column.nulls_first as u8) << 1
+                        | (expression as u8) << 2,
+                );
+            }
+            if extended {
+                out.extend_from_slice(&(index.expressions.len() as u16).to_le_bytes());
+                for expression in &index.expressions {
+                    put_string(&mut out, &expression.text);
+                }
+                out.extend_from_slice(&(index.include.len() as u16).to_le_bytes());
+                for column in &index.include {
+                    out.extend_from_slice(&(*column as u16).to_le_bytes());
+                }
+                match &index.predicate {
+                    Some(predicate) => {
+                        out.push(1);
+                        put_string(&mut out, &predicate.text);
+                    }
+                    None => out.push(0),
+                }
             }
         }
         out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Table> {
+    /// Decodes a table entry; `resolve` binds an index expression's text
+    /// over the table's columns.
+    fn decode(bytes: &[u8], resolve: &mut ExpressionResolver<'_>) -> Result<Table> {
         let mut reader = Reader::new(bytes, "catalog entry");
         let version = reader.u8()?;
         if version != 1 {
@@ -194,30 +320,66 @@ impl Table {
         if !reader.is_empty() {
             let count = reader.u16()?;
             for _ in 0..count {
-                let name = reader.string()?;
+                let index_name = reader.string()?;
                 let tree = reader.u64()?;
                 let flags = reader.u8()?;
                 let column_count = reader.u16()?;
                 let mut index_columns = Vec::with_capacity(column_count as usize);
                 for _ in 0..column_count {
-                    let column = reader.u16()? as usize;
-                    if column >= columns.len() {
-                        return Err(Error::Corrupt("index column out of range".into()));
-                    }
+                    let position = reader.u16()? as usize;
                     let order = reader.u8()?;
+                    let key = if order & 4 != 0 {
+                        IndexKey::Expression(position)
+                    } else if position < columns.len() {
+                        IndexKey::Column(position)
+                    } else {
+                        return Err(Error::Corrupt("index column out of range".into()));
+                    };
                     index_columns.push(IndexColumn {
-                        column,
+                        key,
                         descending: order & 1 != 0,
                         nulls_first: order & 2 != 0,
                     });
                 }
+                let (mut expressions, mut include, mut predicate) = (Vec::new(), Vec::new(), None);
+                if flags & 8 != 0 {
+                    let mut bind = |text: String, role| -> Result<IndexExpression> {
+                        let (expr, data_type) = resolve(&name, &columns, &text, role)?;
+                        Ok(IndexExpression {
+                            text,
+                            expr,
+                            data_type,
+                        })
+                    };
+                    for _ in 0..reader.u16()? {
+                        expressions.push(bind(reader.string()?, IndexExpressionRole::Key)?);
+                    }
+                    for _ in 0..reader.u16()? {
+                        let column = reader.u16()? as usize;
+                        if column >= columns.len() {
+                            return Err(Error::Corrupt("INCLUDE column out of range".into()));
+                        }
+                        include.push(column);
+                    }
+                    if reader.u8()? != 0 {
+                        predicate = Some(bind(reader.string()?, IndexExpressionRole::Predicate)?);
+                    }
+                }
+                if index_columns.iter().any(|column| {
+                    matches!(column.key, IndexKey::Expression(e) if e >= expressions.len())
+                }) {
+                    return Err(Error::Corrupt("index expression out of range".into()));
+                }
                 indexes.push(Index {
-                    name,
+                    name: index_name,
                     tree,
                     unique: flags & 1 != 0,
                     constraint: flags & 2 != 0,
                     nulls_not_distinct: flags & 4 != 0,
                     columns: index_columns,
+                    expressions,
+                    include,
+                    predicate,
                 });
             }
         }
@@ -330,9 +492,9 @@ impl Relation {
         }
     }
 
-    fn decode(bytes: &[u8]) -> Result<Relation> {
+    fn decode(bytes: &[u8], resolve: &mut ExpressionResolver<'_>) -> Result<Relation> {
         match bytes.first() {
-            Some(1) => Ok(Relation::Table(Table::decode(bytes)?)),
+            Some(1) => Ok(Relation::Table(Table::decode(bytes, resolve)?)),
             Some(2) => Ok(Relation::View(View::decode(bytes)?)),
             Some(3) => Ok(Relation::Index(IndexName::decode(bytes)?)),
             Some(other) => Err(Error::Corrupt(format!(
@@ -341,6 +503,18 @@ impl Relation {
             None => Err(Error::Corrupt("empty catalog entry".into())),
         }
     }
+}
+
+/// Binds an index expression's stored text over a table's columns: (the
+/// table's name, its columns, the text, what the expression is).
+pub type ExpressionResolver<'a> =
+    dyn FnMut(&str, &[TableColumn], &str, IndexExpressionRole) -> Result<(Expr, DataType)> + 'a;
+
+/// Decodes a catalog entry read by `txn`, binding its index expressions.
+fn decode_relation(txn: &mut Transaction, bytes: &[u8]) -> Result<Relation> {
+    Relation::decode(bytes, &mut |table, columns, text, role| {
+        crate::sql::binder::bind_index_expression(txn, table, columns, text, role)
+    })
 }
 
 fn put_string(out: &mut Vec<u8>, text: &str) {
@@ -360,7 +534,7 @@ pub fn initialize(mvcc: &crate::txn::Mvcc) -> Result<()> {
 pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>> {
     let epoch = txn.catalog_epoch();
     match txn.get(CATALOG_TREE, name.as_bytes())? {
-        Some(bytes) => Ok(Some(with_epoch(Relation::decode(&bytes)?, epoch))),
+        Some(bytes) => Ok(Some(with_epoch(decode_relation(txn, &bytes)?, epoch))),
         None => Ok(None),
     }
 }
@@ -371,7 +545,7 @@ pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation
 pub fn get_current_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>> {
     let epoch = txn.catalog_epoch();
     match txn.get_current(CATALOG_TREE, name.as_bytes())? {
-        Some(bytes) => Ok(Some(with_epoch(Relation::decode(&bytes)?, epoch))),
+        Some(bytes) => Ok(Some(with_epoch(decode_relation(txn, &bytes)?, epoch))),
         None => Ok(None),
     }
 }
@@ -452,21 +626,96 @@ pub fn delete_relation(txn: &mut Transaction, name: &str) -> Result<()> {
 
 /// Every relation visible to the transaction, ordered by name.
 pub fn list_relations(txn: &mut Transaction) -> Result<Vec<Relation>> {
-    let mut relations = Vec::new();
+    let mut entries = Vec::new();
     for entry in txn.scan(
         CATALOG_TREE,
         crate::storage::KeyRange::all(),
         crate::storage::Direction::Forward,
     ) {
-        let (_, value) = entry?;
-        relations.push(Relation::decode(&value)?);
+        entries.push(entry?.1);
     }
-    Ok(relations)
+    entries
+        .iter()
+        .map(|bytes| decode_relation(txn, bytes))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A resolver for entries without index expressions.
+    fn unbound(
+        _: &str,
+        _: &[TableColumn],
+        text: &str,
+        _: IndexExpressionRole,
+    ) -> Result<(Expr, DataType)> {
+        panic!("no expression to bind, got {text}")
+    }
+
+    #[test]
+    fn expression_and_partial_indexes_round_trip() {
+        let column = |name: &str| TableColumn {
+            name: name.into(),
+            data_type: DataType::Integer,
+            nullable: true,
+            default: None,
+        };
+        // Binding is the binder's; here each text binds to a fixed form.
+        let bound = |text: &str| -> (Expr, DataType) {
+            match text {
+                "abs(a)" => (Expr::Slot(0), DataType::Integer),
+                "b > 0" => (Expr::Slot(1), DataType::Boolean),
+                other => panic!("unexpected text {other}"),
+            }
+        };
+        let expression = |text: &str| {
+            let (expr, data_type) = bound(text);
+            IndexExpression {
+                text: text.into(),
+                expr,
+                data_type,
+            }
+        };
+        let table = Table {
+            name: "t".into(),
+            tree: 7,
+            columns: vec![column("a"), column("b"), column("c")],
+            primary_key: Vec::new(),
+            indexes: vec![Index {
+                name: "t_abs_c_idx".into(),
+                tree: 8,
+                unique: true,
+                constraint: false,
+                nulls_not_distinct: false,
+                columns: vec![
+                    IndexColumn {
+                        key: IndexKey::Expression(0),
+                        descending: true,
+                        nulls_first: true,
+                    },
+                    IndexColumn::ascending(2),
+                ],
+                expressions: vec![expression("abs(a)")],
+                include: vec![1],
+                predicate: Some(expression("b > 0")),
+            }],
+            catalog_epoch: 0,
+        };
+        let bytes = table.encode();
+        let mut resolve = |table: &str, columns: &[TableColumn], text: &str, _| {
+            assert_eq!((table, columns.len()), ("t", 3));
+            Ok(bound(text))
+        };
+        assert_eq!(Table::decode(&bytes, &mut resolve).unwrap(), table);
+        for cut in 1..12 {
+            assert!(matches!(
+                Table::decode(&bytes[..bytes.len() - cut], &mut resolve),
+                Err(Error::Corrupt(_))
+            ));
+        }
+    }
 
     #[test]
     fn table_round_trips() {
@@ -495,25 +744,28 @@ mod tests {
                 constraint: true,
                 nulls_not_distinct: false,
                 columns: vec![IndexColumn {
-                    column: 1,
+                    key: IndexKey::Column(1),
                     descending: true,
                     nulls_first: false,
                 }],
+                expressions: Vec::new(),
+                include: Vec::new(),
+                predicate: None,
             }],
             catalog_epoch: 0,
         };
         let bytes = table.encode();
-        assert_eq!(Table::decode(&bytes).unwrap(), table);
+        assert_eq!(Table::decode(&bytes, &mut unbound).unwrap(), table);
         // A table stored before indexes existed has no index section.
         let mut old = table.clone();
         old.indexes.clear();
         let old_bytes = old.encode();
         assert_eq!(
-            Table::decode(&old_bytes[..old_bytes.len() - 2]).unwrap(),
+            Table::decode(&old_bytes[..old_bytes.len() - 2], &mut unbound).unwrap(),
             old
         );
         assert!(matches!(
-            Table::decode(&bytes[..bytes.len() - 1]),
+            Table::decode(&bytes[..bytes.len() - 1], &mut unbound),
             Err(Error::Corrupt(_))
         ));
         let index = IndexName {
@@ -521,7 +773,7 @@ mod tests {
             table: "accounts".into(),
         };
         assert_eq!(
-            Relation::decode(&index.encode()).unwrap(),
+            Relation::decode(&index.encode(), &mut unbound).unwrap(),
             Relation::Index(index)
         );
         let view = View {
@@ -531,16 +783,16 @@ mod tests {
             dependencies: vec!["accounts".into()],
         };
         assert_eq!(
-            Relation::decode(&view.encode()).unwrap(),
+            Relation::decode(&view.encode(), &mut unbound).unwrap(),
             Relation::View(view.clone())
         );
         let bytes = view.encode();
         assert!(matches!(
-            Relation::decode(&bytes[..bytes.len() - 1]),
+            Relation::decode(&bytes[..bytes.len() - 1], &mut unbound),
             Err(Error::Corrupt(_))
         ));
         assert!(matches!(
-            Table::decode(&bytes[..bytes.len() - 1]),
+            Table::decode(&bytes[..bytes.len() - 1], &mut unbound),
             Err(Error::Corrupt(_))
         ));
     }

@@ -86,15 +86,20 @@ pub fn encode_key(values: &[Value]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Appends the index key of `row` for an index on `columns`; returns
-/// whether any indexed value is NULL (a unique index does not compare such
-/// keys, as PostgreSQL's default NULLS DISTINCT).
-pub fn encode_index_key(columns: &[IndexColumn], row: &[Value], out: &mut Vec<u8>) -> Result<bool> {
+/// Appends the index key made of `values`, one per column of `columns`
+/// (an index's key columns, in order); returns whether any value is NULL
+/// (a unique index does not compare such keys, as PostgreSQL's default
+/// NULLS DISTINCT).
+pub fn encode_index_key(
+    columns: &[IndexColumn],
+    values: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    if columns.len() != values.len() {
+        return Err(Error::Internal("an index key of the wrong width".into()));
+    }
     let mut has_null = false;
-    for column in columns {
-        let value = row
-            .get(column.column)
-            .ok_or_else(|| Error::Internal("index column outside the row".into()))?;
+    for (column, value) in columns.iter().zip(values) {
         has_null |= value.is_null();
         encode_index_value(column, value, out)?;
     }
@@ -136,29 +141,6 @@ pub fn index_value_marker(column: &IndexColumn) -> u8 {
     } else {
         VALUE_MARKER
     }
-}
-
-/// A secondary index entry: `out` becomes `index key ‖ row key`. Returns
-/// where the index key ends and whether a value in it is NULL.
-pub fn encode_index_entry(
-    columns: &[IndexColumn],
-    row: &[Value],
-    row_key: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<IndexEntry> {
-    out.clear();
-    let has_null = encode_index_key(columns, row, out)?;
-    let prefix = out.len();
-    out.extend_from_slice(row_key);
-    Ok(IndexEntry { prefix, has_null })
-}
-
-/// What [`encode_index_entry`] tells about the entry it encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// The length of the index key, the prefix a unique index compares.
-    pub prefix: usize,
-    pub has_null: bool,
 }
 
 /// Decodes the key encoding of a `data_type` value at the front of
@@ -259,21 +241,21 @@ pub fn decode_key(
     Ok(values)
 }
 
-/// Decodes the index key at the front of an index entry (`index key ‖
-/// row key`) of an index on `columns`, whose table columns have `types`:
-/// pushes each indexed value onto `values`, if given, in index order, and
-/// returns the index key's length, where the row key starts.
+/// Decodes the index columns at the front of an index entry (`index key
+/// ‖ row key`): `columns` in order, whose values have `types`, one per
+/// column; pushes each value onto `values`, if given, and returns where
+/// the columns end.
 pub fn decode_index_key(
     columns: &[IndexColumn],
     types: &[DataType],
     entry: &[u8],
     mut values: Option<&mut Vec<Value>>,
 ) -> Result<usize> {
+    if columns.len() != types.len() {
+        return Err(Error::Internal("index columns without their types".into()));
+    }
     let mut position = 0;
-    for column in columns {
-        let data_type = *types
-            .get(column.column)
-            .ok_or_else(|| Error::Internal("index column outside the table".into()))?;
+    for (column, &data_type) in columns.iter().zip(types) {
         let marker = entry
             .get(position)
             .map(|&byte| if column.descending { !byte } else { byte })
@@ -494,6 +476,7 @@ fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::catalog::IndexKey;
 
     #[test]
     fn index_keys_and_primary_keys_decode_to_their_values() {
@@ -524,7 +507,7 @@ mod tests {
             for nulls_first in [false, true] {
                 let columns: Vec<IndexColumn> = (0..types.len())
                     .map(|column| IndexColumn {
-                        column,
+                        key: IndexKey::Column(column),
                         descending: descending == (column % 2 == 0),
                         nulls_first,
                     })
@@ -565,11 +548,14 @@ mod tests {
             .is_err()
         );
         let columns = [IndexColumn {
-            column: 0,
+            key: IndexKey::Column(0),
             descending: false,
             nulls_first: false,
         }];
-        assert!(decode_index_key(&columns, &types, &[0x07], None).is_err());
+        assert!(matches!(
+            decode_index_key(&columns, &types[..1], &[0x07], None),
+            Err(Error::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -616,7 +602,7 @@ mod tests {
         ];
         let sorted = |descending, nulls_first| {
             let column = [IndexColumn {
-                column: 0,
+                key: IndexKey::Column(0),
                 descending,
                 nulls_first,
             }];
@@ -656,7 +642,7 @@ mod tests {
         assert_eq!(sorted(true, false), [c, b, a, n]);
         // Text stays prefix-free under inversion: "ab" after "abc" descending.
         let column = [IndexColumn {
-            column: 0,
+            key: IndexKey::Column(0),
             descending: true,
             nulls_first: true,
         }];

@@ -39,6 +39,7 @@ use super::optimizer::estimate::Estimator;
 use super::plan::{
     Access, Aggregate, AggregateFunction, ColumnCatalog, IndexAccess, JoinKind, JoinStrategy,
     KeyEquality, LogicalPlan, SetOperator, SortKey, TableFunction, WindowCall, WindowFunction,
+    index_key_operand,
 };
 use super::statistics::StatisticsSet;
 use super::types::Value;
@@ -269,7 +270,9 @@ impl Names<'_> {
                             table.name
                         )
                     }
-                    Access::Index(access) => self.index_scan(table, access, &alias, &mut details),
+                    Access::Index(access) => {
+                        self.index_scan(table, columns, access, &alias, &mut details)
+                    }
                     Access::Range { start, end } => {
                         let key = table
                             .primary_key
@@ -571,6 +574,7 @@ impl Names<'_> {
     fn index_scan(
         &self,
         table: &Table,
+        columns: &[ColumnId],
         access: &IndexAccess,
         alias: &str,
         details: &mut Vec<String>,
@@ -578,22 +582,30 @@ impl Names<'_> {
         let Some(index) = table.indexes.get(access.index) else {
             return format!("Index Scan using ? on {}{alias}", table.name);
         };
-        let name = |position: usize| {
-            index
-                .columns
-                .get(position)
-                .map_or("?", |c| table.columns[c.column].name.as_str())
+        // A key column by name, an expression as the filter would show it.
+        let name = |position: usize| -> String {
+            let Some(column) = index.columns.get(position) else {
+                return "?".into();
+            };
+            match (
+                column.table_column(),
+                index_key_operand(index, column, columns),
+            ) {
+                (Some(position), _) => table.columns[position].name.clone(),
+                (None, Some(operand)) => self.expr(&operand),
+                (None, None) => index.key_text(table, column).to_string(),
+            }
         };
         let mut conditions: Vec<String> = access
             .equal
             .iter()
             .enumerate()
-            .map(|(position, value)| self.equality(name(position), value))
+            .map(|(position, value)| self.equality(&name(position), value))
             .collect();
         if access.not_null {
             conditions.push(format!("{} IS NOT NULL", name(access.equal.len())));
         }
-        conditions.extend(self.bounds(name(access.equal.len()), &access.lower, &access.upper));
+        conditions.extend(self.bounds(&name(access.equal.len()), &access.lower, &access.upper));
         if !conditions.is_empty() {
             details.push(format!("Index Cond: {}", conditions.join(" AND ")));
         }

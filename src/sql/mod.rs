@@ -12,6 +12,7 @@
 //!   stack.rs    the stack-depth guard (54001 instead of an overflow)
 //!   catalog.rs  table, view and index definitions, stored in the database itself
 //!   integrity.rs  the check that every index agrees with its table
+//!   index_entry.rs  a row's entry in an index (expressions, INCLUDE, predicate)
 //!   statistics/   ANALYZE, stored statistics, pg_stats, automatic analyze
 //!   types.rs, encoding.rs  values, PostgreSQL text formats, key and row bytes
 //! ```
@@ -24,6 +25,7 @@ pub mod encoding;
 pub mod execution;
 pub mod explain;
 pub mod expr;
+pub mod index_entry;
 pub mod integrity;
 pub mod optimizer;
 pub mod parser;
@@ -33,5 +35,7 @@ pub mod stack;
 pub mod statistics;
 pub mod types;
 
-pub use session::{Column, Cursor, Instance, Outcome, Prepared, Session, TransactionStatus};
+pub use session::{
+    Column, Cursor, Instance, Notice, Outcome, Prepared, Session, TransactionStatus,
+};
 pub use types::{DataType, Row, Value};

@@ -67,6 +67,7 @@ impl Binder<'_> {
                         let mut definition = unique_constraint(&name, constraint)?;
                         definition.columns = vec![IndexKeyColumn {
                             name: column.name.clone(),
+                            expression: None,
                             descending: false,
                             nulls_first: false,
                         }];

@@ -1,23 +1,42 @@
 //! Binding `CREATE [UNIQUE] INDEX`, `DROP INDEX` and the UNIQUE constraints
 //! of `CREATE TABLE`.
 //!
-//! The index's columns are kept as names here and resolved when the
-//! statement runs, against the table's definition as it is under the
-//! statement's relation lock (`session/ddl.rs`). What basalt cannot build
-//! yet fails with 0A000 naming it: expression, partial and covering
-//! (`INCLUDE`) indexes, operator classes, storage parameters, access
-//! methods other than btree and `CONCURRENTLY`.
+//! The index's columns, expressions and predicate are kept as text here
+//! and resolved when the statement runs, against the table's definition
+//! as it is under the statement's relation lock (`session/ddl.rs`), with
+//! [`bind_index_expression`], which also binds them again whenever the
+//! catalog is read. An index expression or predicate may read only the
+//! row: no subquery (0A000), aggregate (42803), window function (42P20)
+//! or parameter (42P02). Every function basalt has is immutable, as
+//! PostgreSQL requires of them here. What basalt cannot build yet fails
+//! with 0A000 naming it: operator classes, storage parameters and access
+//! methods other than btree. `CONCURRENTLY` builds the index as a plain
+//! `CREATE INDEX` does, under a lock that makes writers wait, and says so
+//! in a notice.
+
+use std::ops::ControlFlow;
 
 use sqlparser::ast;
 
-use super::{Binder, BoundStatement, ident_name, object_name};
-use crate::error::{Error, Result};
+use super::aggregate::is_grouping_aggregate;
+use super::{Binder, BoundStatement, Scope, ScopeColumn, ident_name, object_name};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::catalog::{IndexExpressionRole, TableColumn};
+use crate::sql::expr::Expr;
+use crate::sql::parser::parse_expr;
+use crate::sql::types::DataType;
+use crate::txn::Transaction;
 
-/// One key column as written: its name, `DESC`, and the NULLS placement
-/// (PostgreSQL's default: NULLS FIRST exactly when descending).
+/// One key column as written: a column's name or an expression, `DESC`,
+/// and the NULLS placement (PostgreSQL's default: NULLS FIRST exactly
+/// when descending).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexKeyColumn {
+    /// The column's name; for an expression, the part of a generated
+    /// index name it gives (its function's name, or `expr`).
     pub name: String,
+    /// An expression key: its SQL text.
+    pub expression: Option<String>,
     pub descending: bool,
     pub nulls_first: bool,
 }
@@ -34,12 +53,24 @@ pub struct IndexDefinition {
     /// It backs a UNIQUE constraint.
     pub constraint: bool,
     pub columns: Vec<IndexKeyColumn>,
+    /// `INCLUDE` column names.
+    pub include: Vec<String>,
+    /// A partial index's `WHERE`, as SQL text.
+    pub predicate: Option<String>,
+    /// `CONCURRENTLY` was asked for (and is run as a plain build).
+    pub concurrently: bool,
 }
 
 impl IndexDefinition {
-    /// The name PostgreSQL would choose before making it unique.
+    /// The name PostgreSQL would choose before making it unique: the
+    /// table's, each key column's and INCLUDE column's, and a suffix.
     pub fn default_name(&self) -> String {
-        let columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        let columns: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(self.include.iter().map(String::as_str))
+            .collect();
         let suffix = if self.constraint { "key" } else { "idx" };
         format!("{}_{}_{suffix}", self.table, columns.join("_"))
     }
@@ -56,14 +87,14 @@ pub(crate) fn key_columns(columns: &[ast::IndexColumn]) -> Result<Vec<IndexKeyCo
             if column.column.with_fill.is_some() {
                 return Err(Error::Unsupported("WITH FILL in an index".into()));
             }
-            let name = match &column.column.expr {
-                ast::Expr::Identifier(ident) => ident_name(ident),
-                ast::Expr::Nested(_) | ast::Expr::Function(_) => {
-                    return Err(Error::Unsupported("expression indexes".into()));
-                }
-                other => {
-                    return Err(Error::Unsupported(format!("expression indexes ({other})")));
-                }
+            // A parenthesized column is the column, as in PostgreSQL.
+            let mut expr = &column.column.expr;
+            while let ast::Expr::Nested(inner) = expr {
+                expr = inner;
+            }
+            let (name, expression) = match expr {
+                ast::Expr::Identifier(ident) => (ident_name(ident), None),
+                other => (name_part(other), Some(other.to_string())),
             };
             let descending = match &column.column.options.sort {
                 None | Some(ast::OrderBySort::Asc) => false,
@@ -74,6 +105,7 @@ pub(crate) fn key_columns(columns: &[ast::IndexColumn]) -> Result<Vec<IndexKeyCo
             };
             Ok(IndexKeyColumn {
                 name,
+                expression,
                 descending,
                 nulls_first: column.column.options.nulls_first.unwrap_or(descending),
             })
@@ -81,14 +113,23 @@ pub(crate) fn key_columns(columns: &[ast::IndexColumn]) -> Result<Vec<IndexKeyCo
         .collect()
 }
 
+/// The part of a generated index name an expression gives, as
+/// PostgreSQL's `FigureColname` finds it: a function's name, a cast's
+/// operand's name, a column's name, else `expr`.
+fn name_part(expr: &ast::Expr) -> String {
+    match expr {
+        ast::Expr::Identifier(ident) => ident_name(ident),
+        ast::Expr::Function(function) => function.name.to_string().to_lowercase(),
+        ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => name_part(expr),
+        _ => "expr".into(),
+    }
+}
+
 impl Binder<'_> {
     pub(crate) fn bind_create_index(
         &mut self,
         create: &ast::CreateIndex,
     ) -> Result<BoundStatement> {
-        if create.concurrently {
-            return Err(Error::Unsupported("CREATE INDEX CONCURRENTLY".into()));
-        }
         if create.r#async || !create.alter_options.is_empty() {
             return Err(Error::Unsupported(super::statement_kind(
                 &ast::Statement::CreateIndex(create.clone()),
@@ -99,14 +140,6 @@ impl Binder<'_> {
             Some(other) => {
                 return Err(Error::Unsupported(format!("index access method {other}")));
             }
-        }
-        if !create.include.is_empty() {
-            return Err(Error::Unsupported("INCLUDE columns in indexes".into()));
-        }
-        if create.predicate.is_some() {
-            return Err(Error::Unsupported(
-                "partial indexes (CREATE INDEX … WHERE)".into(),
-            ));
         }
         if !create.with.is_empty() || !create.index_options.is_empty() {
             return Err(Error::Unsupported("index storage parameters".into()));
@@ -127,6 +160,9 @@ impl Binder<'_> {
                 nulls_not_distinct: create.nulls_distinct == Some(false),
                 constraint: false,
                 columns: key_columns(&create.columns)?,
+                include: create.include.iter().map(ident_name).collect(),
+                predicate: create.predicate.as_ref().map(ToString::to_string),
+                concurrently: create.concurrently,
             },
             if_not_exists: create.if_not_exists,
         })
@@ -160,7 +196,10 @@ pub(crate) fn unique_constraint(
         ));
     }
     let columns = key_columns(&constraint.columns)?;
-    if columns.iter().any(|c| c.descending || c.nulls_first) {
+    if columns
+        .iter()
+        .any(|c| c.descending || c.nulls_first || c.expression.is_some())
+    {
         return Err(Error::sql(
             crate::error::SqlState::SYNTAX_ERROR,
             "syntax error in a UNIQUE constraint: a column name is expected",
@@ -176,5 +215,98 @@ pub(crate) fn unique_constraint(
         ),
         constraint: true,
         columns,
+        include: Vec::new(),
+        predicate: None,
+        concurrently: false,
     })
+}
+
+/// Binds an index's key expression or predicate, SQL text, over a row of
+/// `table`'s `columns`: the result reads column `i` as `Expr::Slot(i)`,
+/// so it evaluates on a stored row alone. A key expression of unknown
+/// type (a quoted literal) is text; a predicate must be boolean (42804).
+pub fn bind_index_expression(
+    txn: &mut Transaction,
+    table: &str,
+    columns: &[TableColumn],
+    text: &str,
+    role: IndexExpressionRole,
+) -> Result<(Expr, DataType)> {
+    let (noun, clause) = match role {
+        IndexExpressionRole::Key => ("expression", "index expressions"),
+        IndexExpressionRole::Predicate => ("predicate", "index predicates"),
+    };
+    let parsed = parse_expr(text)?;
+    let aggregate = ast::visit_expressions(&parsed, |expr| match expr {
+        ast::Expr::Function(function) if is_grouping_aggregate(function) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    if aggregate.is_break() {
+        return Err(Error::sql(
+            SqlState::GROUPING_ERROR,
+            format!("aggregate functions are not allowed in {clause}"),
+        ));
+    }
+    let mut binder = Binder::new(txn, &[]);
+    binder.clause = clause;
+    let mut scope = Scope::default();
+    let mut ids = Vec::with_capacity(columns.len());
+    for column in columns {
+        let id = binder.columns.add_table_column(
+            table.to_string(),
+            column.name.clone(),
+            column.data_type,
+        );
+        ids.push(id);
+        scope.columns.push(ScopeColumn::new(
+            Some(table.to_string()),
+            column.name.clone(),
+            id,
+            column.data_type,
+        ));
+    }
+    let (expr, data_type) = match role {
+        IndexExpressionRole::Key => {
+            let typed = binder.bind(&parsed, &scope, None)?;
+            match typed.data_type {
+                Some(data_type) => (typed.expr, data_type),
+                None => (
+                    binder.resolve_unknown(typed.expr, DataType::Text)?,
+                    DataType::Text,
+                ),
+            }
+        }
+        IndexExpressionRole::Predicate => (
+            binder.bind_condition(&parsed, &scope, None, "WHERE")?,
+            DataType::Boolean,
+        ),
+    };
+    let mut refused = None;
+    expr.walk(&mut |node| match node {
+        Expr::Subquery(_) if refused.is_none() => {
+            refused = Some(Error::sql(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!("cannot use subquery in index {noun}"),
+            ));
+        }
+        Expr::Parameter(index) if refused.is_none() => {
+            refused = Some(Error::sql(
+                SqlState::UNDEFINED_PARAMETER,
+                format!("there is no parameter ${}", index + 1),
+            ));
+        }
+        _ => {}
+    });
+    if let Some(error) = refused {
+        return Err(error);
+    }
+    let expr = expr.transform(&mut |node| match node {
+        Expr::Column(id) => ids
+            .iter()
+            .position(|column| *column == id)
+            .map(Expr::Slot)
+            .ok_or_else(|| Error::Internal(format!("index {noun} reads another relation"))),
+        other => Ok(other),
+    })?;
+    Ok((expr, data_type))
 }

@@ -51,7 +51,7 @@ use sqlparser::ast::{self, Statement};
 pub use control::{Control, TransactionModes, bind_control};
 pub use explain::{AnalyzeOptions, ExplainOptions};
 pub use expr::{Typed, bind_data_type};
-pub use index::{IndexDefinition, IndexKeyColumn};
+pub use index::{IndexDefinition, IndexKeyColumn, bind_index_expression};
 pub use scope::{Scope, ScopeColumn};
 
 use super::catalog::{Table, View};

@@ -20,8 +20,9 @@ use super::context::Context;
 use super::{Layout, Operator, build_scan};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{self, Index, Table};
-use crate::sql::encoding::{IndexEntry, encode_index_entry, encode_key, encode_row};
+use crate::sql::encoding::{encode_key, encode_row};
 use crate::sql::expr::{Expr, cast};
+use crate::sql::index_entry::{IndexEntry, describe_entry_key, encode_index_entry};
 use crate::sql::plan::LogicalPlan;
 use crate::sql::types::{DataType, Row, Value, check_varchar};
 use crate::txn::{RelationLockMode, Transaction};
@@ -72,11 +73,7 @@ fn primary_key_of(table: &Table, row: &Row) -> Result<Vec<u8>> {
 
 /// `Key (a, b)=(1, x)`: the columns at `columns` and `row`'s values there,
 /// as PostgreSQL details a key in its unique-violation errors.
-pub(crate) fn describe_key(
-    table: &Table,
-    columns: impl Iterator<Item = usize> + Clone,
-    row: &Row,
-) -> String {
+fn describe_key(table: &Table, columns: impl Iterator<Item = usize> + Clone, row: &Row) -> String {
     let names: Vec<&str> = columns
         .clone()
         .map(|i| table.columns[i].name.as_str())
@@ -103,8 +100,7 @@ fn duplicate_key(table: &Table, row: &Row) -> Error {
 }
 
 fn duplicate_entry(table: &Table, index: &Index, row: &Row) -> Error {
-    let key = describe_key(table, index.columns.iter().map(|c| c.column), row);
-    duplicate(&index.name, key)
+    duplicate(&index.name, describe_entry_key(table, index, row))
 }
 
 /// Takes the table's `Write` lock; returns the table's current definition
@@ -133,8 +129,8 @@ fn write_entry(
     }
 }
 
-/// Writes `row`'s entry (stored under `key`) into `index`, checking
-/// uniqueness; `buffer` is scratch space.
+/// Writes `row`'s entry (stored under `key`) into `index`, if it has one,
+/// checking uniqueness; `buffer` is scratch space. False for a duplicate.
 pub(crate) fn insert_index_entry(
     txn: &mut Transaction,
     index: &Index,
@@ -142,8 +138,10 @@ pub(crate) fn insert_index_entry(
     key: &[u8],
     buffer: &mut Vec<u8>,
 ) -> Result<bool> {
-    let entry = encode_index_entry(&index.columns, row, key, buffer)?;
-    write_entry(txn, index, buffer, entry)
+    match encode_index_entry(index, row, key, buffer)? {
+        Some(entry) => write_entry(txn, index, buffer, entry),
+        None => Ok(true),
+    }
 }
 
 /// The entries of one row version in every index.
@@ -170,8 +168,10 @@ fn delete_entry(
     key: &[u8],
     buffer: &mut Vec<u8>,
 ) -> Result<()> {
-    encode_index_entry(&index.columns, row, key, buffer)?;
-    txn.delete_entry(index.tree, buffer)
+    if encode_index_entry(index, row, key, buffer)?.is_some() {
+        txn.delete_entry(index.tree, buffer)?;
+    }
+    Ok(())
 }
 
 /// Inserts the rows `source` produces (full-width rows in table column
@@ -258,13 +258,17 @@ pub fn update(
         }
         txn.set(table.tree, &new_key, &encode_row(&new))?;
         for index in indexes {
-            encode_index_entry(&index.columns, &old, &key, &mut old_entry)?;
-            let entry = encode_index_entry(&index.columns, &new, &new_key, &mut new_entry)?;
-            if old_entry == new_entry {
+            let old_has = encode_index_entry(index, &old, &key, &mut old_entry)?.is_some();
+            let entry = encode_index_entry(index, &new, &new_key, &mut new_entry)?;
+            if old_has && entry.is_some() && old_entry == new_entry {
                 continue;
             }
-            txn.delete_entry(index.tree, &old_entry)?;
-            if !write_entry(txn, index, &new_entry, entry)? {
+            if old_has {
+                txn.delete_entry(index.tree, &old_entry)?;
+            }
+            if let Some(entry) = entry
+                && !write_entry(txn, index, &new_entry, entry)?
+            {
                 return Err(duplicate_entry(table, index, &new));
             }
         }

@@ -33,8 +33,9 @@ use super::context::Context;
 use super::scan::key_value;
 use crate::error::{Error, Result};
 use crate::sql::catalog::{Index, IndexColumn, Table};
-use crate::sql::encoding::{decode_index_key, decode_key, encode_index_value, index_value_marker};
+use crate::sql::encoding::{decode_key, encode_index_value, index_value_marker};
 use crate::sql::expr::Expr;
+use crate::sql::index_entry::EntryLayout;
 use crate::sql::plan::{IndexAccess, KeyEquality, bounded};
 use crate::sql::types::{DataType, Value};
 use crate::storage::{KeyRange, prefix_successor};
@@ -108,7 +109,7 @@ pub(super) fn entry_ranges(
             "index access past the index's columns".into(),
         ));
     }
-    let data_type = |column: &IndexColumn| table.columns[column.column].data_type;
+    let data_type = |column: &IndexColumn| index.key_type(table, column);
     let prefixes = equality_prefixes(
         &access.equal,
         |position| data_type(&index.columns[position]),
@@ -131,7 +132,7 @@ fn prefix_range(
     prefix: Vec<u8>,
     context: &mut Context<'_>,
 ) -> Result<Option<KeyRange>> {
-    let data_type = |column: &IndexColumn| table.columns[column.column].data_type;
+    let data_type = |column: &IndexColumn| index.key_type(table, column);
     let Some(column) = index
         .columns
         .get(access.equal.len())
@@ -180,52 +181,54 @@ fn prefix_range(
     Ok((!range.is_empty()).then_some(range))
 }
 
-/// How a scan reads the entries of one index: the table's column types,
-/// found once per scan, and a buffer for an entry's indexed values.
+/// How a scan reads the entries of one index: their layout, found once
+/// per scan, and a buffer for an entry's values.
 pub(super) struct EntryReader {
-    types: Vec<DataType>,
+    layout: EntryLayout,
     values: Vec<Value>,
 }
 
 impl EntryReader {
-    pub(super) fn new(table: &Table) -> EntryReader {
+    pub(super) fn new(table: &Table, index: &Index) -> EntryReader {
         EntryReader {
-            types: table
-                .columns
-                .iter()
-                .map(|column| column.data_type)
-                .collect(),
+            layout: EntryLayout::new(table, index),
             values: Vec::new(),
         }
     }
 
-    /// Where an entry's row key starts (the length of its index key).
-    pub(super) fn row_key_start(&self, index: &Index, entry: &[u8]) -> Result<usize> {
-        decode_index_key(&index.columns, &self.types, entry, None)
+    /// Where an entry's row key starts (after its index key and INCLUDE
+    /// values).
+    pub(super) fn row_key_start(&self, entry: &[u8]) -> Result<usize> {
+        self.layout.row_key_start(entry)
     }
 
-    /// A table row as a covering entry gives it: the indexed columns and
-    /// the primary key's, the others NULL (the query reads none of them).
+    /// A table row as a covering entry gives it: the indexed and INCLUDE
+    /// columns and the primary key's, the others NULL (the query reads
+    /// none of them).
     pub(super) fn covered_row(
         &mut self,
         table: &Table,
-        index: &Index,
         entry: &[u8],
         row: &mut Vec<Value>,
     ) -> Result<()> {
         self.values.clear();
-        let start = decode_index_key(&index.columns, &self.types, entry, Some(&mut self.values))?;
+        let start = self.layout.decode(entry, &mut self.values)?;
         row.clear();
         row.resize(table.columns.len(), Value::Null);
         if !table.primary_key.is_empty() {
-            let types = table.primary_key.iter().map(|column| self.types[*column]);
+            let types = table
+                .primary_key
+                .iter()
+                .map(|column| table.columns[*column].data_type);
             let key = decode_key(types, &entry[start..])?;
             for (value, column) in key.into_iter().zip(&table.primary_key) {
                 row[*column] = value;
             }
         }
-        for (value, column) in self.values.drain(..).zip(&index.columns) {
-            row[column.column] = value;
+        for (value, column) in self.values.drain(..).zip(self.layout.table_columns()) {
+            if let Some(column) = column {
+                row[column] = value;
+            }
         }
         Ok(())
     }

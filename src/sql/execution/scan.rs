@@ -275,12 +275,12 @@ impl ScanOperator {
                     }
                     let index = index_scan::index_of(&self.table, access)?;
                     if access.covering {
-                        entries.covered_row(&self.table, index, &self.entry, &mut self.decoded)?;
+                        entries.covered_row(&self.table, &self.entry, &mut self.decoded)?;
                         Stored::Covered
                     } else {
                         // The row the entry was written with: visible to every
                         // snapshot that sees the entry (`txn/index.rs`).
-                        let start = entries.row_key_start(index, &self.entry)?;
+                        let start = entries.row_key_start(&self.entry)?;
                         self.key.clear();
                         self.key.extend_from_slice(&self.entry[start..]);
                         if !context.transaction()?.get_into(
@@ -415,16 +415,13 @@ impl ScanOperator {
                 let Some(range) = ranges.pop() else {
                     return Ok(ScanState::Done);
                 };
-                let tree = index_scan::index_of(&self.table, access)?.tree;
+                let index = index_scan::index_of(&self.table, access)?;
+                let reader = index_scan::EntryReader::new(&self.table, index);
                 let scan =
                     context
                         .transaction()?
-                        .scan(tree, range, scan_direction(access.backward));
-                Ok(ScanState::Index(
-                    Box::new(scan),
-                    index_scan::EntryReader::new(&self.table),
-                    ranges,
-                ))
+                        .scan(index.tree, range, scan_direction(access.backward));
+                Ok(ScanState::Index(Box::new(scan), reader, ranges))
             }
             Access::Range { start, end } => {
                 let data_type = self

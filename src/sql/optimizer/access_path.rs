@@ -8,7 +8,12 @@
 //! 3. `pk <op> v` bounds on a single-column primary key → a key range;
 //! 4. equalities (or `IS NULL` tests, or one IN-list) on an index's
 //!    leading columns and bounds on the next one → a read of that index's
-//!    entries in that range (per distinct list value, in index order).
+//!    entries in that range (per distinct list value, in index order). An
+//!    expression key column matches conjuncts on the same expression
+//!    (`lower(email) = $1`). A partial index qualifies only when the
+//!    predicate implies the index's own (`implication.rs`): the rows the
+//!    scan may return are exactly those with entries; it may then be read
+//!    whole.
 //!
 //! `column LIKE 'prefix%'` on a text column bounds it like
 //! `column >= 'prefix' AND column < successor` (text compares by bytes,
@@ -35,11 +40,13 @@ use std::collections::HashSet;
 
 use super::OptimizerContext;
 use super::estimate::{Estimator, LikePrefix, constant_value, like_prefix, prefix_successor};
+use super::implication::implies;
 use crate::error::Result;
 use crate::sql::catalog::Table;
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
 use crate::sql::plan::{
-    Access, IndexAccess, JoinStrategy, KeyEquality, LogicalPlan, bounded, is_single_key,
+    Access, IndexAccess, JoinStrategy, KeyEquality, LogicalPlan, bounded, index_key_operand,
+    index_predicate, is_single_key,
 };
 use crate::sql::types::{DataType, Value};
 
@@ -174,12 +181,13 @@ fn static_type(expr: &Expr, context: &OptimizerContext<'_>) -> Option<DataType> 
     }
 }
 
-/// `column <op> value` with `value` independent of the scanned row,
-/// normalised so the column is on the left: (table column index, op, value).
-fn column_comparison<'e>(
+/// `operand <op> value` with `value` independent of the scanned row and
+/// `operand` reading it (a column, or an expression an index may hold),
+/// normalised so the operand is on the left.
+fn operand_comparison<'e>(
     expr: &'e Expr,
     columns: &[ColumnId],
-) -> Option<(usize, BinaryOp, &'e Expr)> {
+) -> Option<(&'e Expr, BinaryOp, &'e Expr)> {
     let Expr::Binary {
         op, left, right, ..
     } = expr
@@ -189,20 +197,18 @@ fn column_comparison<'e>(
     if !op.is_comparison() || *op == BinaryOp::NotEqual {
         return None;
     }
-    let position = |e: &Expr| match e {
-        Expr::Column(id) => columns.iter().position(|c| c == id),
-        _ => None,
-    };
-    match (position(left), position(right)) {
-        (Some(index), None) if right.is_row_independent(columns) => Some((index, *op, right)),
-        (None, Some(index)) if left.is_row_independent(columns) => Some((index, op.flip(), left)),
+    match (
+        left.is_row_independent(columns),
+        right.is_row_independent(columns),
+    ) {
+        (false, true) => Some((left, *op, right)),
+        (true, false) => Some((right, op.flip(), left)),
         _ => None,
     }
 }
 
-/// `column IN (values)` on a scanned column with row-independent values:
-/// (table column index, values).
-fn in_list<'e>(expr: &'e Expr, columns: &[ColumnId]) -> Option<(usize, &'e Vec<Expr>)> {
+/// `operand IN (values)` with row-independent values: (operand, values).
+fn in_list<'e>(expr: &'e Expr, columns: &[ColumnId]) -> Option<(&'e Expr, &'e Vec<Expr>)> {
     let Expr::InList {
         expr,
         list,
@@ -211,19 +217,17 @@ fn in_list<'e>(expr: &'e Expr, columns: &[ColumnId]) -> Option<(usize, &'e Vec<E
     else {
         return None;
     };
-    let Expr::Column(id) = expr.as_ref() else {
-        return None;
-    };
-    let column = columns.iter().position(|c| c == id)?;
-    (!list.is_empty() && list.iter().all(|value| value.is_row_independent(columns)))
-        .then_some((column, list))
+    (!expr.is_row_independent(columns)
+        && !list.is_empty()
+        && list.iter().all(|value| value.is_row_independent(columns)))
+    .then_some((expr, list))
 }
 
-/// The comparisons a `LIKE` with a constant pattern implies on a scanned
-/// text column: `= text` for a pattern without wildcards, and for a
-/// fixed prefix and a final `%`, `>= prefix` and `< successor` (text
-/// compares by bytes, so every match lies in that range).
-fn like_comparisons(expr: &Expr, columns: &[ColumnId]) -> Vec<(usize, BinaryOp, Expr)> {
+/// The comparisons a `LIKE` with a constant pattern implies on a text
+/// operand: `= text` for a pattern without wildcards, and for a fixed
+/// prefix and a final `%`, `>= prefix` and `< successor` (text compares by
+/// bytes, so every match lies in that range).
+fn like_comparisons<'e>(expr: &'e Expr, columns: &[ColumnId]) -> Vec<(&'e Expr, BinaryOp, Expr)> {
     let Expr::Like {
         expr,
         pattern,
@@ -233,51 +237,55 @@ fn like_comparisons(expr: &Expr, columns: &[ColumnId]) -> Vec<(usize, BinaryOp, 
     else {
         return Vec::new();
     };
-    let (Expr::Column(id), Some(Value::Text(pattern))) = (expr.as_ref(), constant_value(pattern))
-    else {
+    let Some(Value::Text(pattern)) = constant_value(pattern) else {
         return Vec::new();
     };
-    let Some(column) = columns.iter().position(|c| c == id) else {
+    if expr.is_row_independent(columns) {
         return Vec::new();
-    };
+    }
+    let operand = expr.as_ref();
     let text = |text: String| Expr::Literal(Value::Text(text.into()));
     match like_prefix(&pattern) {
-        LikePrefix::Exact(exact) => vec![(column, BinaryOp::Equal, text(exact))],
+        LikePrefix::Exact(exact) => vec![(operand, BinaryOp::Equal, text(exact))],
         LikePrefix::Prefix(prefix) if !prefix.is_empty() => {
             let mut comparisons = Vec::new();
             if let Some(successor) = prefix_successor(&prefix) {
-                comparisons.push((column, BinaryOp::Less, text(successor)));
+                comparisons.push((operand, BinaryOp::Less, text(successor)));
             }
-            comparisons.push((column, BinaryOp::GreaterOrEqual, text(prefix)));
+            comparisons.push((operand, BinaryOp::GreaterOrEqual, text(prefix)));
             comparisons
         }
         _ => Vec::new(),
     }
 }
 
-/// `column IS NULL` (or, `negated`, `IS NOT NULL`) on a scanned column:
-/// its table column index.
-fn null_test(expr: &Expr, columns: &[ColumnId], negated: bool) -> Option<usize> {
+/// `operand IS NULL` (or, `negated`, `IS NOT NULL`): the operand.
+fn null_test(expr: &Expr, negated: bool) -> Option<&Expr> {
     match expr {
         Expr::IsNull {
             expr,
             negated: test_negated,
-        } if *test_negated == negated => match expr.as_ref() {
-            Expr::Column(id) => columns.iter().position(|c| c == id),
-            _ => None,
-        },
+        } if *test_negated == negated => Some(expr),
         _ => None,
     }
 }
 
-/// The bounds the comparisons put on table column `column`.
+/// A key column as the access path sees it: the expression a conjunct
+/// must compare (the scan's column, or an index expression over the
+/// scan's columns) and the type of the values it holds.
+struct KeyOperand {
+    expr: Expr,
+    data_type: DataType,
+}
+
+/// The bounds the comparisons put on `key`.
 fn bounds_on(
-    comparisons: &[(usize, BinaryOp, &Expr)],
-    column: usize,
+    comparisons: &[(&Expr, BinaryOp, &Expr)],
+    key: &KeyOperand,
 ) -> (Bound<Expr>, Bound<Expr>) {
     let (mut lower, mut upper) = (Bound::Unbounded, Bound::Unbounded);
-    for (c, op, value) in comparisons {
-        if *c != column {
+    for (operand, op, value) in comparisons {
+        if **operand != key.expr {
             continue;
         }
         let value = (*value).clone();
@@ -307,67 +315,70 @@ impl Chooser<'_> {
     ) -> Access {
         let context = self.context;
         let conjuncts = predicate.conjuncts();
-        let like_comparisons: Vec<(usize, BinaryOp, Expr)> = conjuncts
+        let like_comparisons: Vec<(&Expr, BinaryOp, Expr)> = conjuncts
             .iter()
             .flat_map(|conjunct| like_comparisons(conjunct, columns))
             .collect();
-        let comparisons: Vec<(usize, BinaryOp, &Expr)> = conjuncts
+        // Typed against a key column when one is matched (`usable`).
+        let comparisons: Vec<(&Expr, BinaryOp, &Expr)> = conjuncts
             .iter()
-            .filter_map(|conjunct| column_comparison(conjunct, columns))
+            .filter_map(|conjunct| operand_comparison(conjunct, columns))
             .chain(
                 like_comparisons
                     .iter()
-                    .map(|(column, op, value)| (*column, *op, value)),
+                    .map(|(operand, op, value)| (*operand, *op, value)),
             )
-            .filter(|(column, _, value)| {
-                table
-                    .columns
-                    .get(*column)
-                    .is_some_and(|c| key_compatible(c.data_type, static_type(value, context)))
-            })
             .collect();
-        let null_tests: Vec<usize> = conjuncts
+        let null_tests: Vec<&Expr> = conjuncts
             .iter()
-            .filter_map(|conjunct| null_test(conjunct, columns, false))
+            .filter_map(|conjunct| null_test(conjunct, false))
             .collect();
-        let not_null_tests: Vec<usize> = conjuncts
+        let not_null_tests: Vec<&Expr> = conjuncts
             .iter()
-            .filter_map(|conjunct| null_test(conjunct, columns, true))
+            .filter_map(|conjunct| null_test(conjunct, true))
             .collect();
-        let in_lists: Vec<(usize, &Vec<Expr>)> = conjuncts
+        let in_lists: Vec<(&Expr, &Vec<Expr>)> = conjuncts
             .iter()
             .filter_map(|conjunct| in_list(conjunct, columns))
-            .filter(|(column, list)| {
-                table.columns.get(*column).is_some_and(|c| {
-                    // A NULL in the list matches nothing and reads nothing.
-                    list.iter().all(|value| {
-                        matches!(value, Expr::Literal(Value::Null))
-                            || key_compatible(c.data_type, static_type(value, context))
-                    })
-                })
-            })
             .collect();
-        let equality = |column: usize| {
+        let usable = |key: &KeyOperand, value: &Expr| {
+            key_compatible(key.data_type, static_type(value, context))
+        };
+        // The comparisons on `key` whose values encode as its keys.
+        let key_comparisons = |key: &KeyOperand| -> Vec<(&Expr, BinaryOp, &Expr)> {
             comparisons
                 .iter()
-                .find(|(c, op, _)| *c == column && *op == BinaryOp::Equal)
-                .map(|(_, _, value)| (*value).clone())
+                .filter(|(operand, _, value)| **operand == key.expr && usable(key, value))
+                .copied()
+                .collect()
         };
-        let list = |column: usize| {
+        let equality = |key: &KeyOperand| {
+            key_comparisons(key)
+                .into_iter()
+                .find(|(_, op, _)| *op == BinaryOp::Equal)
+                .map(|(_, _, value)| value.clone())
+        };
+        let list = |key: &KeyOperand| {
             in_lists
                 .iter()
-                .find(|(c, _)| *c == column)
+                .find(|(operand, list)| {
+                    **operand == key.expr
+                        // A NULL in the list matches nothing and reads nothing.
+                        && list.iter().all(|value| {
+                            matches!(value, Expr::Literal(Value::Null)) || usable(key, value)
+                        })
+                })
                 .map(|(_, list)| (*list).clone())
         };
         // Equalities, and at most one IN-list, on leading key columns.
-        let fixed = |key_columns: &mut dyn Iterator<Item = usize>| {
+        let fixed = |keys: &[KeyOperand]| {
             let mut fixed = Vec::new();
-            for column in key_columns {
+            for key in keys {
                 let has_list = fixed.iter().any(KeyEquality::is_list);
-                match equality(column) {
+                match equality(key) {
                     Some(value) => fixed.push(KeyEquality::Value(value)),
-                    None if null_tests.contains(&column) => fixed.push(KeyEquality::Null),
-                    None => match list(column) {
+                    None if null_tests.contains(&&key.expr) => fixed.push(KeyEquality::Null),
+                    None => match list(key) {
                         Some(list) if !has_list => fixed.push(KeyEquality::List(list)),
                         _ => break,
                     },
@@ -375,12 +386,26 @@ impl Chooser<'_> {
             }
             fixed
         };
+        let column_operand = |position: usize| {
+            Some(KeyOperand {
+                expr: Expr::Column(*columns.get(position)?),
+                data_type: table.columns.get(position)?.data_type,
+            })
+        };
+        let Some(primary) = table
+            .primary_key
+            .iter()
+            .map(|&position| column_operand(position))
+            .collect::<Option<Vec<KeyOperand>>>()
+        else {
+            return Access::Full;
+        };
         // Each candidate with its rank by form, which breaks ties of cost
         // (without statistics many estimates are equal): a unique index
         // fixed whole, then most columns fixed, a bounded next column,
         // fewer columns.
         let mut candidates = vec![((false, 0, false, isize::MIN), Access::Full)];
-        let mut key = fixed(&mut table.primary_key.iter().copied());
+        let mut key = fixed(&primary);
         // A primary key holds no NULLs (`IS NULL` on it reads nothing
         // anyway; the filter says so).
         if let Some(null) = key.iter().position(|value| *value == KeyEquality::Null) {
@@ -394,8 +419,8 @@ impl Chooser<'_> {
             let whole = key.len() == table.primary_key.len();
             candidates.push(((whole, key.len(), false, 0), Access::Key(key)));
         }
-        if let [column] = table.primary_key.as_slice() {
-            let (start, end) = bounds_on(&comparisons, *column);
+        if let [column] = primary.as_slice() {
+            let (start, end) = bounds_on(&key_comparisons(column), column);
             if bounded(&start, &end) {
                 candidates.push(((false, 0, true, 0), Access::Range { start, end }));
             }
@@ -406,15 +431,38 @@ impl Chooser<'_> {
             &table.indexes[..]
         };
         for (position, index) in indexes.iter().enumerate() {
-            let equal = fixed(&mut index.columns.iter().map(|column| column.column));
-            let next = index.columns.get(equal.len()).map(|next| next.column);
+            // A partial index holds every row the scan may return only if
+            // the scan's predicate implies the index's.
+            let partial = index_predicate(index, columns);
+            if let Some(index_predicate) = &partial
+                && !implies(&conjuncts, index_predicate)
+            {
+                continue;
+            }
+            let Some(keys) = index
+                .columns
+                .iter()
+                .map(|column| {
+                    Some(KeyOperand {
+                        expr: index_key_operand(index, column, columns)?,
+                        data_type: index.key_type(table, column),
+                    })
+                })
+                .collect::<Option<Vec<KeyOperand>>>()
+            else {
+                continue;
+            };
+            let equal = fixed(&keys);
+            let next = keys.get(equal.len());
             let (lower, upper) = match next {
-                Some(next) => bounds_on(&comparisons, next),
+                Some(next) => bounds_on(&key_comparisons(next), next),
                 None => (Bound::Unbounded, Bound::Unbounded),
             };
-            let not_null = next.is_some_and(|next| not_null_tests.contains(&next));
+            let not_null = next.is_some_and(|next| not_null_tests.contains(&&next.expr));
             let has_bounds = bounded(&lower, &upper);
-            if equal.is_empty() && !has_bounds {
+            // A partial index is worth reading whole: it holds only the
+            // rows of its predicate.
+            if equal.is_empty() && !has_bounds && partial.is_none() {
                 continue;
             }
             let unique_hit = index.unique
@@ -636,12 +684,11 @@ mod tests {
             constraint: false,
             columns: columns
                 .iter()
-                .map(|&column| crate::sql::catalog::IndexColumn {
-                    column,
-                    descending: false,
-                    nulls_first: false,
-                })
+                .map(|&column| crate::sql::catalog::IndexColumn::ascending(column))
                 .collect(),
+            expressions: Vec::new(),
+            include: Vec::new(),
+            predicate: None,
         });
         table
     }

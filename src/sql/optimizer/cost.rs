@@ -32,10 +32,11 @@
 use std::ops::Bound;
 
 use super::estimate::{DEFAULT_TABLE_ROWS, Estimator, constant_value};
-use crate::sql::catalog::Table;
+use crate::sql::catalog::{IndexColumn, Table};
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{
     Access, IndexAccess, JoinKind, JoinStrategy, KeyEquality, LogicalPlan, SetOperator,
+    index_key_operand, index_predicate,
 };
 
 pub const SEQUENTIAL_PAGE: f64 = 1.0;
@@ -347,7 +348,7 @@ impl Estimator<'_> {
             Access::Key(key) => {
                 // A key prefix: a descent per prefix, then its rows in
                 // key order.
-                let fraction = equality_conditions(table.primary_key.iter().copied(), key, columns)
+                let fraction = equality_conditions(key_operands(table, columns), key)
                     .into_iter()
                     .reduce(Expr::and)
                     .map_or(1.0, |predicate| self.selectivity(&predicate, Some(columns)));
@@ -395,7 +396,7 @@ impl Estimator<'_> {
         let Some(&id) = columns.get(key_column) else {
             return 1.0;
         };
-        let predicate = bounds_predicate(id, start, end);
+        let predicate = bounds_predicate(&Expr::Column(id), start, end);
         predicate.map_or(1.0, |predicate| self.selectivity(&predicate, Some(columns)))
     }
 
@@ -412,48 +413,52 @@ impl Estimator<'_> {
         let Some(index) = table.indexes.get(access.index) else {
             return (0.0, f64::MAX);
         };
-        // The index conditions, as a predicate to estimate.
-        let mut conditions = equality_conditions(
-            index.columns.iter().map(|column| column.column),
-            &access.equal,
-            columns,
-        );
-        let next = index
-            .columns
-            .get(access.equal.len())
-            .and_then(|column| columns.get(column.column).copied());
-        if let Some(id) = next
-            && let Some(predicate) = bounds_predicate(id, &access.lower, &access.upper)
+        // The index conditions, as a predicate to estimate; a partial
+        // index holds only the rows of its predicate.
+        let operand = |column| index_key_operand(index, column, columns);
+        let mut conditions = equality_conditions(index.columns.iter().map(operand), &access.equal);
+        if let Some(next) = index.columns.get(access.equal.len()).and_then(operand)
+            && let Some(predicate) = bounds_predicate(&next, &access.lower, &access.upper)
         {
             conditions.push(predicate);
         }
+        let coverage = index_predicate(index, columns).map_or(1.0, |predicate| {
+            self.selectivity(&predicate, Some(columns)).max(1e-9)
+        });
+        conditions.extend(index_predicate(index, columns));
         let fraction = conditions
             .into_iter()
             .reduce(Expr::and)
-            .map_or(1.0, |predicate| self.selectivity(&predicate, Some(columns)));
+            .map_or(1.0, |predicate| self.selectivity(&predicate, Some(columns)))
+            .min(coverage);
         let entries = (rows * fraction).max(1.0);
-        // Entries are the index columns and the primary key, plus overhead.
+        // Entries are the index and INCLUDE columns and the primary key,
+        // plus overhead (an expression is priced as a column's width).
         let entry_width: f64 = index
             .columns
             .iter()
-            .map(|column| column.column)
+            .map(|column| column.table_column().unwrap_or(0))
+            .chain(index.include.iter().copied())
             .chain(table.primary_key.iter().copied())
             .filter_map(|position| columns.get(position))
             .map(|id| self.width(*id))
             .sum::<f64>()
             + 16.0;
-        let index_pages = (rows * entry_width / PAGE_BYTES).ceil().max(1.0);
+        let index_pages = (rows * coverage * entry_width / PAGE_BYTES).ceil().max(1.0);
+        // The share of the index read.
+        let fraction_read = fraction / coverage;
         let startup = self.descent(rows);
         // One descent per value of an IN-list.
         let mut total = startup * probes(&access.equal)
             + ROW_FETCH
-            + (index_pages * fraction).ceil() * SEQUENTIAL_PAGE
+            + (index_pages * fraction_read).ceil() * SEQUENTIAL_PAGE
             + entries * (INDEX_ENTRY + filter_ops * CPU_OPERATOR);
         if !access.covering {
             let correlation = index
                 .columns
                 .first()
-                .and_then(|column| columns.get(column.column))
+                .and_then(IndexColumn::table_column)
+                .and_then(|position| columns.get(position))
                 .and_then(|id| self.column(*id))
                 .and_then(|facts| facts.statistics)
                 .and_then(|statistics| statistics.correlation)
@@ -636,34 +641,44 @@ fn fixes_column(conjunct: &Expr, id: Option<&ColumnId>, columns: &[ColumnId]) ->
 /// Key equalities as predicates over the scanned columns, for estimating:
 /// `key_columns` are the table positions of the key's columns.
 fn equality_conditions(
-    key_columns: impl Iterator<Item = usize>,
+    key_operands: impl Iterator<Item = Option<Expr>>,
     equal: &[KeyEquality],
-    columns: &[ColumnId],
 ) -> Vec<Expr> {
     let mut conditions: Vec<Expr> = Vec::new();
-    for (column, value) in key_columns.zip(equal) {
-        let Some(&id) = columns.get(column) else {
+    for (operand, value) in key_operands.zip(equal) {
+        let Some(operand) = operand else {
             continue;
         };
         conditions.push(match value {
             KeyEquality::Value(value) => Expr::Binary {
                 op: crate::sql::expr::BinaryOp::Equal,
-                left: Box::new(Expr::Column(id)),
+                left: Box::new(operand),
                 right: Box::new(value.clone()),
                 data_type: crate::sql::types::DataType::Boolean,
             },
             KeyEquality::Null => Expr::IsNull {
-                expr: Box::new(Expr::Column(id)),
+                expr: Box::new(operand),
                 negated: false,
             },
             KeyEquality::List(list) => Expr::InList {
-                expr: Box::new(Expr::Column(id)),
+                expr: Box::new(operand),
                 list: list.clone(),
                 negated: false,
             },
         });
     }
     conditions
+}
+
+/// The scan columns of the primary key, as key operands.
+fn key_operands<'c>(
+    table: &'c Table,
+    columns: &'c [ColumnId],
+) -> impl Iterator<Item = Option<Expr>> + 'c {
+    table
+        .primary_key
+        .iter()
+        .map(|position| columns.get(*position).map(|id| Expr::Column(*id)))
 }
 
 /// How many reads key equalities make: the product of their IN-lists'
@@ -726,11 +741,11 @@ pub fn operators(expr: &Expr) -> f64 {
 }
 
 /// `column >(=) lower AND column <(=) upper` as a predicate to estimate.
-fn bounds_predicate(column: ColumnId, lower: &Bound<Expr>, upper: &Bound<Expr>) -> Option<Expr> {
+fn bounds_predicate(operand: &Expr, lower: &Bound<Expr>, upper: &Bound<Expr>) -> Option<Expr> {
     use crate::sql::expr::BinaryOp;
     let compare = |op: BinaryOp, value: &Expr| Expr::Binary {
         op,
-        left: Box::new(Expr::Column(column)),
+        left: Box::new(operand.clone()),
         right: Box::new(value.clone()),
         data_type: crate::sql::types::DataType::Boolean,
     };

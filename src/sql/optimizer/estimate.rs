@@ -135,8 +135,9 @@ impl<'a> Estimator<'a> {
         let unique = table.primary_key == [origin.position]
             || table.indexes.iter().any(|index| {
                 index.unique
+                    && index.predicate.is_none()
                     && index.columns.len() == 1
-                    && index.columns[0].column == origin.position
+                    && index.columns[0].table_column() == Some(origin.position)
             });
         Some(ColumnFacts {
             statistics: statistics

@@ -333,10 +333,12 @@ fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     };
     table.primary_key.first().is_some_and(named)
         || table.indexes.iter().any(|index| {
-            index
-                .columns
-                .first()
-                .is_some_and(|first| named(&first.column))
+            index.predicate.is_none()
+                && index
+                    .columns
+                    .first()
+                    .and_then(|first| first.table_column())
+                    .is_some_and(|first| named(&first))
         })
 }
 

@@ -21,6 +21,7 @@ mod access_path;
 pub mod cost;
 mod decorrelate;
 pub mod estimate;
+mod implication;
 mod join_order;
 mod join_search;
 mod join_strategy;

@@ -137,11 +137,7 @@ fn ordered(
             let primary: Vec<IndexColumn> = table
                 .primary_key
                 .iter()
-                .map(|&column| IndexColumn {
-                    column,
-                    descending: false,
-                    nulls_first: false,
-                })
+                .map(|&column| IndexColumn::ascending(column))
                 .collect();
             // A key prefix's rows come in key order, its columns (those
             // before an IN-list's) constant.
@@ -162,6 +158,8 @@ fn ordered(
                 .indexes
                 .iter()
                 .enumerate()
+                // A partial index lacks rows the scan may return.
+                .filter(|(_, index)| index.predicate.is_none())
                 .find_map(|(position, index)| {
                     let backward = direction(table, &index.columns, 0, &wanted)?;
                     Some(Access::Index(IndexAccess {
@@ -204,7 +202,11 @@ fn direction(
     fixed: usize,
     wanted: &[(usize, bool, bool, bool)],
 ) -> Option<bool> {
-    let constant = |position: usize| columns[..fixed].iter().any(|c| c.column == position);
+    let constant = |position: usize| {
+        columns[..fixed]
+            .iter()
+            .any(|c| c.table_column() == Some(position))
+    };
     let mut next = fixed;
     let mut backward = None;
     for &(position, descending, nulls_first, non_null) in wanted {
@@ -212,7 +214,7 @@ fn direction(
             continue;
         }
         let column = columns.get(next)?;
-        if column.column != position {
+        if column.table_column() != Some(position) {
             return None;
         }
         next += 1;
@@ -317,7 +319,9 @@ fn extreme(
                 .indexes
                 .get(index_access.index)
                 .and_then(|index| index.columns.get(index_access.equal.len()));
-            if next.is_some_and(|next| columns[next.column] == column)
+            if next
+                .and_then(IndexColumn::table_column)
+                .is_some_and(|next| columns[next] == column)
                 && !bounded(&index_access.lower, &index_access.upper)
             {
                 index_access.not_null = true;
@@ -361,7 +365,7 @@ mod tests {
 
     fn column(column: usize, descending: bool, nulls_first: bool) -> IndexColumn {
         IndexColumn {
-            column,
+            key: crate::sql::catalog::IndexKey::Column(column),
             descending,
             nulls_first,
         }

@@ -74,7 +74,8 @@ fn cover(plan: &mut LogicalPlan, required: &[ColumnId]) {
 }
 
 /// Whether the entries of index `index` of `table` hold table column
-/// `position` as it was stored: indexed or part of the primary key, and
+/// `position` as it was stored: a key column (not inside an expression),
+/// an INCLUDE column or part of the primary key, and
 /// not a float (a float key holds no sign of zero: -0 would come back as 0).
 pub(super) fn index_holds(table: &Table, index: usize, position: usize) -> bool {
     let float = matches!(
@@ -86,7 +87,7 @@ pub(super) fn index_holds(table: &Table, index: usize, position: usize) -> bool 
             || table
                 .indexes
                 .get(index)
-                .is_some_and(|index| index.columns.iter().any(|column| column.column == position)))
+                .is_some_and(|index| index.holds_column(position)))
 }
 
 /// Prunes `plan`, of whose output only `required` is read above.

@@ -27,7 +27,7 @@ use std::sync::Arc;
 pub use columns::{Column, ColumnCatalog, ColumnInfo};
 pub use window::{FrameBound, FrameExclusion, FrameMode, WindowCall, WindowFrame, WindowFunction};
 
-use super::catalog::Table;
+use super::catalog::{Index, IndexColumn, IndexKey, Table};
 use super::expr::{ColumnId, Expr};
 use super::types::DataType;
 use crate::error::Result;
@@ -236,6 +236,42 @@ pub fn is_single_key(table: &Table, key: &[KeyEquality]) -> bool {
         && key
             .iter()
             .all(|value| matches!(value, KeyEquality::Value(_)))
+}
+
+/// Key column `column` of `index` as an expression over a scan of its
+/// table whose columns (in table order) are `columns`: the column, or the
+/// index's expression reading those columns. `None` if the scan lacks a
+/// column it reads.
+pub fn index_key_operand(
+    index: &Index,
+    column: &IndexColumn,
+    columns: &[ColumnId],
+) -> Option<Expr> {
+    match column.key {
+        IndexKey::Column(position) => columns.get(position).map(|id| Expr::Column(*id)),
+        IndexKey::Expression(position) => {
+            over_scan(&index.expressions.get(position)?.expr, columns)
+        }
+    }
+}
+
+/// A partial index's predicate over such a scan (`None` without one).
+pub fn index_predicate(index: &Index, columns: &[ColumnId]) -> Option<Expr> {
+    over_scan(&index.predicate.as_ref()?.expr, columns)
+}
+
+/// An index expression (reading table column `i` as `Slot(i)`) reading the
+/// scan's `columns` instead.
+fn over_scan(expr: &Expr, columns: &[ColumnId]) -> Option<Expr> {
+    expr.clone()
+        .transform(&mut |node| match node {
+            Expr::Slot(position) => columns
+                .get(position)
+                .map(|id| Expr::Column(*id))
+                .ok_or_else(|| crate::error::Error::Internal("slot outside the scan".into())),
+            other => Ok(other),
+        })
+        .ok()
 }
 
 /// What a key lookup or an index read fixes a key column to.

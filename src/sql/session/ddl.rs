@@ -13,12 +13,17 @@
 //! the old view's columns: the new query must return them first, with the
 //! same names and types, and may add more (42P16 otherwise).
 
-use super::statement::{Outcome, command};
+use super::statement::{Notice, Outcome, command, command_with_notice};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::IndexDefinition;
-use crate::sql::catalog::{self, Index, IndexColumn, IndexName, Relation, Table, View};
+use crate::sql::binder::{IndexDefinition, bind_index_expression};
+use crate::sql::catalog::{
+    self, Index, IndexColumn, IndexExpression, IndexExpressionRole, IndexKey, IndexName, Relation,
+    Table, View,
+};
 use crate::sql::encoding::decode_row;
-use crate::sql::execution::dml::{describe_key, insert_index_entry};
+use crate::sql::execution::dml::insert_index_entry;
+use crate::sql::expr::Expr;
+use crate::sql::index_entry::describe_entry_key;
 use crate::sql::statistics;
 use crate::sql::types::DataType;
 use crate::storage::{Direction, KeyRange};
@@ -32,7 +37,7 @@ pub(super) fn create_table(
 ) -> Result<Outcome> {
     if catalog::get_relation(txn, &table.name)?.is_some() {
         if if_not_exists {
-            return Ok(command("CREATE TABLE"));
+            return Ok(skipping("CREATE TABLE", &table.name));
         }
         return Err(already_exists(&table.name));
     }
@@ -83,24 +88,60 @@ fn attach_index(txn: &mut Transaction, table: &mut Table, index: Index) -> Resul
 /// generated name, made unique with a number, when none is given; 42P07
 /// if a given name is taken). Creates its empty tree.
 fn new_index(txn: &mut Transaction, table: &Table, definition: &IndexDefinition) -> Result<Index> {
-    let mut columns = Vec::with_capacity(definition.columns.len());
-    for column in &definition.columns {
-        let position = table.column_index(&column.name).ok_or_else(|| {
+    let find = |name: &str| {
+        table.column_index(name).ok_or_else(|| {
             Error::sql(
                 SqlState::UNDEFINED_COLUMN,
                 if definition.constraint {
-                    format!("column \"{}\" named in key does not exist", column.name)
+                    format!("column \"{name}\" named in key does not exist")
                 } else {
-                    format!("column \"{}\" does not exist", column.name)
+                    format!("column \"{name}\" does not exist")
                 },
             )
-        })?;
+        })
+    };
+    let mut bind = |text: &str, role| -> Result<IndexExpression> {
+        let (expr, data_type) =
+            bind_index_expression(txn, &table.name, &table.columns, text, role)?;
+        Ok(IndexExpression {
+            text: text.to_string(),
+            expr,
+            data_type,
+        })
+    };
+    let mut columns = Vec::with_capacity(definition.columns.len());
+    let mut expressions = Vec::new();
+    for column in &definition.columns {
+        let key = match &column.expression {
+            None => IndexKey::Column(find(&column.name)?),
+            Some(text) => {
+                let expression = bind(text, IndexExpressionRole::Key)?;
+                match expression.expr {
+                    // `((a))` is column `a`.
+                    Expr::Slot(position) => IndexKey::Column(position),
+                    _ => {
+                        expressions.push(expression);
+                        IndexKey::Expression(expressions.len() - 1)
+                    }
+                }
+            }
+        };
         columns.push(IndexColumn {
-            column: position,
+            key,
             descending: column.descending,
             nulls_first: column.nulls_first,
         });
     }
+    let include = definition
+        .include
+        .iter()
+        .map(|name| find(name))
+        .collect::<Result<Vec<_>>>()?;
+    let predicate = definition
+        .predicate
+        .as_deref()
+        .map(|text| bind(text, IndexExpressionRole::Predicate))
+        .transpose()?;
     let name = match &definition.name {
         Some(name) => {
             if catalog::get_relation(txn, name)?.is_some() {
@@ -126,6 +167,9 @@ fn new_index(txn: &mut Transaction, table: &Table, definition: &IndexDefinition)
         nulls_not_distinct: definition.nulls_not_distinct,
         constraint: definition.constraint,
         columns,
+        expressions,
+        include,
+        predicate,
     })
 }
 
@@ -160,7 +204,7 @@ pub(super) fn create_index(
         && let Some(name) = &definition.name
         && catalog::get_relation(txn, name)?.is_some()
     {
-        return Ok(command("CREATE INDEX"));
+        return Ok(skipping("CREATE INDEX", name));
     }
     let mut table = lock_current(txn, &table, RelationLockMode::Share)?;
     let index = new_index(txn, &table, definition)?;
@@ -171,7 +215,7 @@ pub(super) fn create_index(
         let (key, bytes) = entry?;
         let row = decode_row(&bytes)?;
         if !insert_index_entry(txn, &index, &row, &key, &mut buffer)? {
-            let key = describe_key(&table, index.columns.iter().map(|c| c.column), &row);
+            let key = describe_entry_key(&table, &index, &row);
             return Err(Error::sql(
                 SqlState::UNIQUE_VIOLATION,
                 format!(
@@ -188,8 +232,20 @@ pub(super) fn create_index(
     if rows >= BUILD_PROGRESS_ROWS {
         tracing::info!(index = %index.name, rows, "index built");
     }
+    let name = index.name.clone();
     attach_index(txn, &mut table, index)?;
     catalog::put_table(txn, &table)?;
+    if definition.concurrently {
+        // Said, not hidden: the build above held writers off the table.
+        return Ok(command_with_notice(
+            "CREATE INDEX",
+            SqlState::SUCCESSFUL_COMPLETION,
+            format!(
+                "CREATE INDEX CONCURRENTLY ran as a plain build: writes to \"{}\" waited until index \"{name}\" was built",
+                table.name
+            ),
+        ));
+    }
     Ok(command("CREATE INDEX"))
 }
 
@@ -200,6 +256,7 @@ pub(super) fn drop_indexes(
     names: &[String],
     if_exists: bool,
 ) -> Result<Outcome> {
+    let mut notices = Vec::new();
     for name in names {
         let entry = match catalog::get_relation(txn, name)? {
             Some(Relation::Index(entry)) => entry,
@@ -209,7 +266,10 @@ pub(super) fn drop_indexes(
                     format!("\"{name}\" is not an index"),
                 ));
             }
-            None if if_exists => continue,
+            None if if_exists => {
+                notices.push(missing(&format!("index \"{name}\"")));
+                continue;
+            }
             None => {
                 return Err(Error::sql(
                     SqlState::UNDEFINED_OBJECT,
@@ -242,7 +302,28 @@ pub(super) fn drop_indexes(
         catalog::delete_relation(txn, name)?;
         txn.drop_tree(index.tree);
     }
-    Ok(command("DROP INDEX"))
+    Ok(Outcome::Command {
+        tag: "DROP INDEX".into(),
+        notices,
+    })
+}
+
+/// `CREATE … IF NOT EXISTS` of a relation that exists: PostgreSQL's
+/// notice, and nothing done.
+fn skipping(tag: &str, name: &str) -> Outcome {
+    command_with_notice(
+        tag,
+        SqlState::DUPLICATE_TABLE,
+        format!("relation \"{name}\" already exists, skipping"),
+    )
+}
+
+/// `DROP … IF EXISTS` of a relation that does not exist.
+fn missing(what: &str) -> Notice {
+    Notice {
+        code: SqlState::SUCCESSFUL_COMPLETION,
+        message: format!("{what} does not exist, skipping"),
+    }
 }
 
 fn already_exists(name: &str) -> Error {
@@ -278,6 +359,7 @@ pub(super) fn drop_relations(
     cascade: bool,
 ) -> Result<Outcome> {
     let mut targets = Vec::new();
+    let mut notices = Vec::new();
     for name in names {
         match (catalog::get_relation(txn, name)?, kind) {
             (Some(relation @ Relation::Table(_)), DropKind::Table)
@@ -288,7 +370,9 @@ pub(super) fn drop_relations(
                     format!("\"{name}\" is not a {}", kind.noun()),
                 ));
             }
-            (None, _) if if_exists => {}
+            (None, _) if if_exists => {
+                notices.push(missing(&format!("{} \"{name}\"", kind.noun())));
+            }
             (None, _) => {
                 return Err(Error::sql(
                     SqlState::UNDEFINED_TABLE,
@@ -345,10 +429,14 @@ pub(super) fn drop_relations(
         }
         catalog::delete_relation(txn, target.name())?;
     }
-    Ok(command(match kind {
+    let tag = match kind {
         DropKind::Table => "DROP TABLE",
         DropKind::View => "DROP VIEW",
-    }))
+    };
+    Ok(Outcome::Command {
+        tag: tag.into(),
+        notices,
+    })
 }
 
 /// `CREATE [OR REPLACE] VIEW`.

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use settings::SERVER_VERSION;
 pub use state::{Session, TransactionStatus};
-pub use statement::{Cursor, Outcome, Prepared};
+pub use statement::{Cursor, Notice, Outcome, Prepared};
 
 use crate::error::Result;
 use crate::sql::catalog;

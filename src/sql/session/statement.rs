@@ -200,14 +200,41 @@ pub enum Outcome {
         columns: Vec<Column>,
         cursor: Cursor,
     },
-    /// A command with its completion tag (`INSERT 0 3`, `CREATE TABLE`, …).
-    Command { tag: String },
+    /// A command with its completion tag (`INSERT 0 3`, `CREATE TABLE`, …)
+    /// and the notices it raised, sent before the tag.
+    Command { tag: String, notices: Vec<Notice> },
     /// The query string was empty.
     Empty,
 }
 
 pub(crate) fn command(tag: impl Into<String>) -> Outcome {
-    Outcome::Command { tag: tag.into() }
+    Outcome::Command {
+        tag: tag.into(),
+        notices: Vec::new(),
+    }
+}
+
+/// A message for the client that is not an error (PostgreSQL's NOTICE):
+/// a statement that did less than it says, or did it differently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub code: SqlState,
+    pub message: String,
+}
+
+/// A command's outcome with one notice.
+pub(crate) fn command_with_notice(
+    tag: impl Into<String>,
+    code: SqlState,
+    message: impl Into<String>,
+) -> Outcome {
+    Outcome::Command {
+        tag: tag.into(),
+        notices: vec![Notice {
+            code,
+            message: message.into(),
+        }],
+    }
 }
 
 /// The open result of a query.
