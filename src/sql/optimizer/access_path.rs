@@ -107,7 +107,7 @@ impl Chooser<'_> {
                 LogicalPlan::Scan {
                     table,
                     columns,
-                    access: Access::Full,
+                    access: Access::Full { backward: false },
                     filter,
                 } => {
                     let predicate = match filter {
@@ -379,7 +379,7 @@ impl Chooser<'_> {
         // (without statistics many estimates are equal): a unique index
         // fixed whole, then most columns fixed, a bounded next column,
         // fewer columns.
-        let mut candidates = vec![((false, 0, false, isize::MIN), Access::Full)];
+        let mut candidates = vec![((false, 0, false, isize::MIN), Access::full())];
         let mut key = fixed(&mut table.primary_key.iter().copied());
         // A primary key holds no NULLs (`IS NULL` on it reads nothing
         // anyway; the filter says so).
@@ -388,16 +388,23 @@ impl Chooser<'_> {
         }
         if is_single_key(table, &key) {
             // One row at most: nothing reads less.
-            return Access::Key(key);
+            return Access::key(key);
         }
         if !key.is_empty() {
             let whole = key.len() == table.primary_key.len();
-            candidates.push(((whole, key.len(), false, 0), Access::Key(key)));
+            candidates.push(((whole, key.len(), false, 0), Access::key(key)));
         }
         if let [column] = table.primary_key.as_slice() {
             let (start, end) = bounds_on(&comparisons, *column);
             if bounded(&start, &end) {
-                candidates.push(((false, 0, true, 0), Access::Range { start, end }));
+                candidates.push((
+                    (false, 0, true, 0),
+                    Access::Range {
+                        start,
+                        end,
+                        backward: false,
+                    },
+                ));
             }
         }
         let indexes = if key_order {
@@ -467,7 +474,7 @@ impl Chooser<'_> {
                 Access::Index(access)
             }
             Some((_, _, access)) => access,
-            None => Access::Full,
+            None => Access::full(),
         }
     }
 }
@@ -518,7 +525,7 @@ mod tests {
             input: Box::new(LogicalPlan::Scan {
                 table: Arc::new(table),
                 columns: ids,
-                access: Access::Full,
+                access: Access::full(),
                 filter: None,
             }),
         };
@@ -558,7 +565,7 @@ mod tests {
         });
         assert_eq!(
             access(&plan),
-            &Access::Key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(3)))])
+            &Access::key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(3)))])
         );
     }
 
@@ -583,6 +590,7 @@ mod tests {
             &Access::Range {
                 start: Bound::Included(Expr::Literal(Value::Integer(2))),
                 end: Bound::Excluded(Expr::Literal(Value::Integer(4))),
+                backward: false,
             }
         );
     }
@@ -592,7 +600,7 @@ mod tests {
         let plan = optimize(table(vec![0]), |ids| {
             compare(BinaryOp::Equal, Expr::Column(ids[0]), Expr::Column(ids[1]))
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
         let plan = optimize(table(vec![0]), |ids| {
             compare(
                 BinaryOp::Equal,
@@ -600,7 +608,7 @@ mod tests {
                 Expr::Literal(Value::Double(2.5)),
             )
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
     }
 
     #[test]
@@ -614,7 +622,7 @@ mod tests {
         });
         assert_eq!(
             access(&plan),
-            &Access::Key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(1)))])
+            &Access::key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(1)))])
         );
         // Equality on the second key column alone fixes no prefix.
         let plan = optimize(table(vec![0, 1]), |ids| {
@@ -624,7 +632,7 @@ mod tests {
                 Expr::Literal(Value::Integer(1)),
             )
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
     }
 
     fn with_index(mut table: Table, name: &str, columns: &[usize], unique: bool) -> Table {
@@ -704,6 +712,6 @@ mod tests {
         let plan = optimize(indexed, |ids| {
             compare(BinaryOp::NotEqual, Expr::Column(ids[1]), literal(1))
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
     }
 }
