@@ -6,7 +6,10 @@
 //!
 //! The same shapes over a table without the index read the whole table,
 //! and then even disjoint ranges abort one transaction (the last test shows
-//! that this is the index's doing).
+//! that this is the index's doing). A read of a primary-key range locks
+//! that range too, whichever way it reads it: a backward read under a
+//! LIMIT stops at its first rows, but the gap above them, which it found
+//! empty, is locked with the rest.
 
 mod sessions;
 
@@ -368,6 +371,66 @@ fn index_range_locks_coarsen_visibly_and_still_catch_conflicts() {
                 .as_deref(),
             Some("55P02"),
             "the counter is read-only"
+        );
+    }
+}
+
+const TICKETS: &str = "CREATE TABLE tickets (id int PRIMARY KEY, note text);
+     INSERT INTO tickets SELECT g, 't' || g FROM generate_series(1, 399) g WHERE g % 100 < 50";
+
+/// Each transaction reads the newest ticket below a bound, the primary
+/// key read backward with a LIMIT (tickets 0-49 of each hundred exist, so
+/// the read passes through an empty gap of 50-99 first), then inserts a
+/// ticket. An insert into the gap the other read found empty changes
+/// what that read returns; each case: both ranges and inserted ids, how
+/// many must abort, why.
+#[test]
+fn a_limited_backward_key_read_locks_the_gap_it_found_empty() {
+    let newest =
+        |range: &str| format!("SELECT id FROM tickets WHERE {range} ORDER BY id DESC LIMIT 1");
+    let mut session = database(TICKETS).session();
+    let plan: String = ok(&mut session, &format!("EXPLAIN {}", newest("id < 200")))
+        .iter()
+        .map(|row| format!("{:?}\n", row[0]))
+        .collect();
+    assert!(plan.contains("Key Range Scan Backward"), "{plan}");
+    assert_eq!(
+        ok(&mut session, &newest("id < 200"))[0][0].as_i64(),
+        Some(149)
+    );
+    let cases = [
+        (
+            "id < 200",
+            380,
+            "id > 200 AND id < 400",
+            175,
+            1,
+            "each inserts into the gap the other found empty",
+        ),
+        ("id < 200", 380, "id > 200 AND id < 400", 275, 0, "one way"),
+        (
+            "id < 100",
+            275,
+            "id > 300 AND id < 400",
+            175,
+            0,
+            "disjoint ranges",
+        ),
+    ];
+    for (first_range, first_id, second_range, second_id, expected, why) in cases {
+        let database = database(TICKETS);
+        let statements = |range: &str, id: i32| {
+            [
+                newest(range),
+                format!("INSERT INTO tickets VALUES ({id}, 'new')"),
+            ]
+        };
+        let first = statements(first_range, first_id);
+        let second = statements(second_range, second_id);
+        assert_eq!(
+            aborts(&database, [&first[0], &first[1]], [&second[0], &second[1]]),
+            expected,
+            "{why}"
         );
     }
 }

@@ -59,6 +59,31 @@ fn read_ahead_returns_the_serial_scans_rows_in_key_order() {
     }
 }
 
+/// A backward scan of the key (no sort) hands the rest of its scan to the
+/// worker too, which goes on in the scan's direction.
+#[test]
+fn read_ahead_keeps_a_backward_scans_reverse_key_order() {
+    let database = big();
+    for (sql, low) in [
+        ("SELECT id, v, t FROM big ORDER BY id DESC", 1),
+        (
+            "SELECT id, v, t FROM big WHERE id > 5000 ORDER BY id DESC",
+            5001,
+        ),
+    ] {
+        let plan = ok(&mut database.session(), &format!("EXPLAIN {sql}"));
+        let plan = format!("{plan:?}");
+        assert!(
+            plan.contains("Backward") && !plan.contains("Sort"),
+            "{plan}"
+        );
+        let rows = same_with_and_without(&database, sql);
+        let ids: Vec<&Value> = rows.iter().map(|row| &row[0]).collect();
+        let expected: Vec<Value> = (low..=ROWS as i32).rev().map(Value::Integer).collect();
+        assert_eq!(ids, expected.iter().collect::<Vec<_>>(), "{sql}");
+    }
+}
+
 #[test]
 fn read_ahead_under_filters_joins_and_aggregates() {
     let database = big();

@@ -19,7 +19,10 @@
 //! a subquery, shown as `Result`; a filter is shown as a `Filter:` line of
 //! the node below it; each subquery's plan follows the node that uses it,
 //! under `SubPlan n`. Key lookups and key ranges name the primary key they
-//! read: a table's rows are its primary-key B+tree.
+//! read: a table's rows are its primary-key B+tree. Read in reverse key
+//! order they say `Backward`, as index scans do (`Key Range Scan Backward
+//! using t_pkey`), and a whole table read so is PostgreSQL's `Index Scan
+//! Backward using t_pkey`.
 //!
 //! `EXPLAIN ANALYZE` adds what each node did, as the executor measured it
 //! (`execution/measure.rs`): `(actual time=first..last rows=n loops=l)`,
@@ -249,9 +252,20 @@ impl Names<'_> {
                     .filter(|alias| *alias != table.name)
                     .map(|alias| format!(" {alias}"))
                     .unwrap_or_default();
+                // A primary-key read in reverse is PostgreSQL's backward
+                // scan of the key's index; forward, a whole table is a Seq
+                // Scan (its rows are stored in key order).
+                let backward = if access.backward() { " Backward" } else { "" };
                 let title = match access {
-                    Access::Full => format!("Seq Scan on {}{alias}", table.name),
-                    Access::Key(key) => {
+                    Access::Full { backward: false } => {
+                        format!("Seq Scan on {}{alias}", table.name)
+                    }
+                    Access::Full { backward: true } => format!(
+                        "Index Scan Backward using {} on {}{alias}",
+                        table.primary_key_name(),
+                        table.name
+                    ),
+                    Access::Key { key, .. } => {
                         let key: Vec<String> = table
                             .primary_key
                             .iter()
@@ -265,7 +279,7 @@ impl Names<'_> {
                         };
                         details.push(format!("{label}: {}", key.join(" AND ")));
                         format!(
-                            "{title} using {} on {}{alias}",
+                            "{title}{backward} using {} on {}{alias}",
                             table.primary_key_name(),
                             table.name
                         )
@@ -273,7 +287,7 @@ impl Names<'_> {
                     Access::Index(access) => {
                         self.index_scan(table, columns, access, &alias, &mut details)
                     }
-                    Access::Range { start, end } => {
+                    Access::Range { start, end, .. } => {
                         let key = table
                             .primary_key
                             .first()
@@ -281,7 +295,7 @@ impl Names<'_> {
                         let range = self.bounds(key, start, end);
                         details.push(format!("Key Range: {}", range.join(" AND ")));
                         format!(
-                            "Key Range Scan using {} on {}{alias}",
+                            "Key Range Scan{backward} using {} on {}{alias}",
                             table.primary_key_name(),
                             table.name
                         )

@@ -111,7 +111,7 @@ impl Binder<'_> {
         let plan = LogicalPlan::Scan {
             table: Arc::new(table),
             columns: ids,
-            access: Access::Full,
+            access: Access::full(),
             filter: None,
         };
         (plan, scope)

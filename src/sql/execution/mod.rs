@@ -473,17 +473,24 @@ pub fn build_scan(
     };
     let keys = Layout::new(&[], outer);
     let access = match access {
-        Access::Full => Access::Full,
-        Access::Key(key) => Access::Key(
-            key.iter()
+        full @ Access::Full { .. } => full.clone(),
+        Access::Key { key, backward } => Access::Key {
+            key: key
+                .iter()
                 .map(|value| value.clone().try_map(&mut |e| keys.compile(&e)))
                 .collect::<Result<_>>()?,
-        ),
-        Access::Range { start, end } => {
+            backward: *backward,
+        },
+        Access::Range {
+            start,
+            end,
+            backward,
+        } => {
             let mut compile = |e: Expr| keys.compile(&e);
             Access::Range {
                 start: map_bound(start.clone(), &mut compile)?,
                 end: map_bound(end.clone(), &mut compile)?,
+                backward: *backward,
             }
         }
         Access::Index(index) => Access::Index(index.clone().try_map(|e| keys.compile(&e))?),

@@ -27,10 +27,10 @@
 //!
 //! PostgreSQL gets its parallelism from partial plans under a Gather node,
 //! each worker running a share of the scan *and* the operators above it.
-//! This is the simpler pipeline form: one worker per scan, so rows arrive in
-//! key order and nothing above the scan changes (merge joins, ordered
-//! scans, LIMIT). It is a run-time decision, not a plan node, so `EXPLAIN`
-//! does not show it.
+//! This is the simpler pipeline form: one worker per scan, so rows arrive
+//! in the scan's order (key order, or its reverse for a backward scan) and
+//! nothing above the scan changes (merge joins, ordered scans, LIMIT). It
+//! is a run-time decision, not a plan node, so `EXPLAIN` does not show it.
 //!
 //! Invariants:
 //! 1. A worker never outlives its scan operator: dropping the operator (end
@@ -38,11 +38,12 @@
 //!    and joins it, so nothing is read, or reported to SSI, for a
 //!    transaction that has moved on.
 //! 2. The rows, and their order, are those of the serial scan: the worker
-//!    continues the same `MvccScan` (the statement's snapshot; its read
-//!    range was registered with SSI when the scan opened), decodes with
-//!    the scan's own column choice (`encoding::decode_row_prefix_into`), and the
-//!    query's thread filters and projects with the serial scan's code
-//!    (`scan::finish_row`), so errors in a row come in the same order.
+//!    continues the same `MvccScan` (the statement's snapshot, its
+//!    direction; its read range was registered with SSI when the scan
+//!    opened), decodes with the scan's own column choice
+//!    (`encoding::decode_row_prefix_into`), and the query's thread filters
+//!    and projects with the serial scan's code (`scan::finish_row`), so
+//!    errors in a row come in the same order.
 //! 3. Workers are bounded: `max_parallel_workers_per_gather` per query
 //!    (`SET`, default 2; 0 turns read-ahead off) and [`MAX_WORKERS`] in the
 //!    process (PostgreSQL's `max_parallel_workers` default). Without a free

@@ -1,5 +1,7 @@
 //! Table access: a whole table, a primary-key range, one key, or the rows
-//! a secondary index lists (`index_scan.rs`).
+//! a secondary index lists (`index_scan.rs`); all but a single key in key
+//! (index) order or, `backward`, its reverse: the ranges in reverse order,
+//! each read backward.
 //!
 //! The access path's expressions (key values, range bounds) are evaluated
 //! once, when the first row is pulled, then converted to key bytes. A key
@@ -100,18 +102,18 @@ enum ScanState {
     /// Not opened yet.
     Ready,
     /// Streaming a key range, then the ranges still to read (the key
-    /// prefixes of an IN-list), last first.
+    /// prefixes of an IN-list), the next at the end.
     Scanning(Box<MvccScan>, Vec<KeyRange>),
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
     /// Streaming the entries of a secondary index, then the ranges still
-    /// to read (an IN-list's), last first.
+    /// to read (an IN-list's), the next at the end.
     Index(Box<MvccScan>, index_scan::EntryReader, Vec<KeyRange>),
     /// A key lookup: whether it found a row not returned yet (its key
     /// and stored row are in the scan's buffers).
     Single(bool),
     /// Lookups of several keys (an IN-list's): the keys still to look
-    /// up, last first.
+    /// up, the next at the end.
     Keys(Vec<Vec<u8>>),
     Done,
 }
@@ -163,7 +165,7 @@ impl ScanOperator {
             Some(projection) => projection.positions.get(slot).copied(),
             None => Some(slot),
         };
-        matches!(self.access, Access::Full)
+        matches!(self.access, Access::Full { .. })
             && matches!(self.state, ScanState::Ready)
             && position.is_some()
             && position == self.table.primary_key.first().copied()
@@ -231,10 +233,10 @@ impl ScanOperator {
                             self.state = ScanState::Done;
                             return Ok(None);
                         };
-                        **scan =
-                            context
-                                .transaction()?
-                                .scan(self.table.tree, range, Direction::Forward);
+                        let direction = scan_direction(self.access.backward());
+                        **scan = context
+                            .transaction()?
+                            .scan(self.table.tree, range, direction);
                         continue;
                     }
                     self.rows_read += 1;
@@ -356,13 +358,14 @@ impl ScanOperator {
 
     fn open(&mut self, context: &mut Context<'_>) -> Result<ScanState> {
         let tree = self.table.tree;
+        let direction = scan_direction(self.access.backward());
         match &self.access {
-            Access::Full => {
+            Access::Full { .. } => {
                 let range = self.narrowed.take().unwrap_or_else(KeyRange::all);
-                let scan = context.transaction()?.scan(tree, range, Direction::Forward);
+                let scan = context.transaction()?.scan(tree, range, direction);
                 Ok(ScanState::Scanning(Box::new(scan), Vec::new()))
             }
-            Access::Key(key) if !is_single_key(&self.table, key) => {
+            Access::Key { key, backward } if !is_single_key(&self.table, key) => {
                 let table = &self.table;
                 if key.len() > table.primary_key.len() {
                     return Err(Error::Internal("a key access past the key".into()));
@@ -373,8 +376,11 @@ impl ScanOperator {
                     |_, value, bytes| encode_key_value(value, bytes),
                     context,
                 )?;
-                // Popped from the end: the first key first.
-                keys.reverse();
+                // Popped from the end: forward reads the first key first,
+                // backward the last.
+                if !backward {
+                    keys.reverse();
+                }
                 if key.len() == table.primary_key.len() {
                     return Ok(ScanState::Keys(keys));
                 }
@@ -385,10 +391,10 @@ impl ScanOperator {
                 let Some(range) = ranges.pop() else {
                     return Ok(ScanState::Done);
                 };
-                let scan = context.transaction()?.scan(tree, range, Direction::Forward);
+                let scan = context.transaction()?.scan(tree, range, direction);
                 Ok(ScanState::Scanning(Box::new(scan), ranges))
             }
-            Access::Key(key) => {
+            Access::Key { key, .. } => {
                 // Into the reused buffers: a key lookup under a join runs
                 // once per left row.
                 self.key.clear();
@@ -423,7 +429,7 @@ impl ScanOperator {
                         .scan(index.tree, range, scan_direction(access.backward));
                 Ok(ScanState::Index(Box::new(scan), reader, ranges))
             }
-            Access::Range { start, end } => {
+            Access::Range { start, end, .. } => {
                 let data_type = self
                     .table
                     .primary_key
@@ -440,7 +446,7 @@ impl ScanOperator {
                 if range.is_empty() {
                     return Ok(ScanState::Done);
                 }
-                let scan = context.transaction()?.scan(tree, range, Direction::Forward);
+                let scan = context.transaction()?.scan(tree, range, direction);
                 Ok(ScanState::Scanning(Box::new(scan), Vec::new()))
             }
         }

@@ -114,7 +114,7 @@ impl Chooser<'_> {
                 LogicalPlan::Scan {
                     table,
                     columns,
-                    access: Access::Full,
+                    access: Access::Full { backward: false },
                     filter,
                 } => {
                     let predicate = match filter {
@@ -398,13 +398,13 @@ impl Chooser<'_> {
             .map(|&position| column_operand(position))
             .collect::<Option<Vec<KeyOperand>>>()
         else {
-            return Access::Full;
+            return Access::full();
         };
         // Each candidate with its rank by form, which breaks ties of cost
         // (without statistics many estimates are equal): a unique index
         // fixed whole, then most columns fixed, a bounded next column,
         // fewer columns.
-        let mut candidates = vec![((false, 0, false, isize::MIN), Access::Full)];
+        let mut candidates = vec![((false, 0, false, isize::MIN), Access::full())];
         let mut key = fixed(&primary);
         // A primary key holds no NULLs (`IS NULL` on it reads nothing
         // anyway; the filter says so).
@@ -413,16 +413,23 @@ impl Chooser<'_> {
         }
         if is_single_key(table, &key) {
             // One row at most: nothing reads less.
-            return Access::Key(key);
+            return Access::key(key);
         }
         if !key.is_empty() {
             let whole = key.len() == table.primary_key.len();
-            candidates.push(((whole, key.len(), false, 0), Access::Key(key)));
+            candidates.push(((whole, key.len(), false, 0), Access::key(key)));
         }
         if let [column] = primary.as_slice() {
             let (start, end) = bounds_on(&key_comparisons(column), column);
             if bounded(&start, &end) {
-                candidates.push(((false, 0, true, 0), Access::Range { start, end }));
+                candidates.push((
+                    (false, 0, true, 0),
+                    Access::Range {
+                        start,
+                        end,
+                        backward: false,
+                    },
+                ));
             }
         }
         let indexes = if key_order {
@@ -515,7 +522,7 @@ impl Chooser<'_> {
                 Access::Index(access)
             }
             Some((_, _, access)) => access,
-            None => Access::Full,
+            None => Access::full(),
         }
     }
 }
@@ -566,7 +573,7 @@ mod tests {
             input: Box::new(LogicalPlan::Scan {
                 table: Arc::new(table),
                 columns: ids,
-                access: Access::Full,
+                access: Access::full(),
                 filter: None,
             }),
         };
@@ -606,7 +613,7 @@ mod tests {
         });
         assert_eq!(
             access(&plan),
-            &Access::Key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(3)))])
+            &Access::key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(3)))])
         );
     }
 
@@ -631,6 +638,7 @@ mod tests {
             &Access::Range {
                 start: Bound::Included(Expr::Literal(Value::Integer(2))),
                 end: Bound::Excluded(Expr::Literal(Value::Integer(4))),
+                backward: false,
             }
         );
     }
@@ -640,7 +648,7 @@ mod tests {
         let plan = optimize(table(vec![0]), |ids| {
             compare(BinaryOp::Equal, Expr::Column(ids[0]), Expr::Column(ids[1]))
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
         let plan = optimize(table(vec![0]), |ids| {
             compare(
                 BinaryOp::Equal,
@@ -648,7 +656,7 @@ mod tests {
                 Expr::Literal(Value::Double(2.5)),
             )
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
     }
 
     #[test]
@@ -662,7 +670,7 @@ mod tests {
         });
         assert_eq!(
             access(&plan),
-            &Access::Key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(1)))])
+            &Access::key(vec![KeyEquality::Value(Expr::Literal(Value::Integer(1)))])
         );
         // Equality on the second key column alone fixes no prefix.
         let plan = optimize(table(vec![0, 1]), |ids| {
@@ -672,7 +680,7 @@ mod tests {
                 Expr::Literal(Value::Integer(1)),
             )
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
     }
 
     fn with_index(mut table: Table, name: &str, columns: &[usize], unique: bool) -> Table {
@@ -751,6 +759,6 @@ mod tests {
         let plan = optimize(indexed, |ids| {
             compare(BinaryOp::NotEqual, Expr::Column(ids[1]), literal(1))
         });
-        assert_eq!(access(&plan), &Access::Full);
+        assert_eq!(access(&plan), &Access::full());
     }
 }

@@ -335,17 +335,17 @@ impl Estimator<'_> {
         let out = (rows * selectivity).max(1.0);
         let width = self.row_width(columns);
         let (startup, total) = match access {
-            Access::Full => (
+            Access::Full { .. } => (
                 0.0,
                 pages * SEQUENTIAL_PAGE + rows * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
             ),
             // A lookup is one descent of the table's B+tree, measured as a
             // row fetch.
-            Access::Key(key) if key.len() == table.primary_key.len() => (
+            Access::Key { key, .. } if key.len() == table.primary_key.len() => (
                 ROW_FETCH,
                 probes(key) * (ROW_FETCH + CPU_TUPLE + filter_ops * CPU_OPERATOR),
             ),
-            Access::Key(key) => {
+            Access::Key { key, .. } => {
                 // A key prefix: a descent per prefix, then its rows in
                 // key order.
                 let fraction = equality_conditions(key_operands(table, columns), key)
@@ -360,7 +360,7 @@ impl Estimator<'_> {
                         + read * (CPU_TUPLE + filter_ops * CPU_OPERATOR),
                 )
             }
-            Access::Range { start, end } => {
+            Access::Range { start, end, .. } => {
                 let fraction = self.key_range_fraction(table, columns, start, end);
                 let startup = self.descent(rows);
                 let read = rows * fraction;
@@ -615,7 +615,7 @@ impl JoinInputs {
 fn is_unplanned_lookup(plan: &LogicalPlan) -> bool {
     match plan {
         LogicalPlan::Filter { input, .. } => is_unplanned_lookup(input),
-        LogicalPlan::Scan { access, .. } => matches!(access, Access::Full),
+        LogicalPlan::Scan { access, .. } => matches!(access, Access::Full { .. }),
         _ => false,
     }
 }

@@ -123,7 +123,7 @@ fn restriction(plan: &LogicalPlan) -> u8 {
             table,
             ..
         } => match access {
-            Access::Key(key) if is_single_key(table, key) => 2,
+            Access::Key { key, .. } if is_single_key(table, key) => 2,
             _ if filter.is_some() => 1,
             _ => 0,
         },

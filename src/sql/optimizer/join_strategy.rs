@@ -293,7 +293,7 @@ fn is_restricted(plan: &LogicalPlan) -> bool {
             JoinKind::Full => is_restricted(left) && is_restricted(right),
         },
         LogicalPlan::Scan { access, filter, .. } => {
-            filter.is_some() || !matches!(access, Access::Full)
+            filter.is_some() || !matches!(access, Access::Full { .. })
         }
         LogicalPlan::Project { input, .. } | LogicalPlan::Sort { input, .. } => {
             is_restricted(input)
@@ -321,7 +321,7 @@ fn fixes_lookup_key(right: &LogicalPlan, keys: &[(Expr, Expr)]) -> bool {
     let Some(LogicalPlan::Scan {
         table,
         columns,
-        access: Access::Full,
+        access: Access::Full { .. },
         filter: None,
     }) = base_scan(right)
     else {

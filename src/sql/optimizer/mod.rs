@@ -14,7 +14,7 @@
 //! | 4 | `join_order` | rebuilds each tree of inner joins in the cheapest order by dynamic programming over connected subsets (`join_search`; greedy beyond ten relations) |
 //! | 5 | `join_strategy` | picks key lookup, merge or hash for joins with equality conditions |
 //! | 6 | `access_path` | merges a filter into the table scan below it and picks the cheapest of key lookup, key range, index read and full scan by the cost model (`estimate.rs`, `cost.rs`; key order kept for merge-join inputs) |
-//! | 7 | `ordered_scan` | drops a sort the scan's order already gives (switching to an index under a LIMIT), and reads `min`/`max` as the first row of such an order |
+//! | 7 | `ordered_scan` | drops a sort the scan's order already gives, the primary key's or an index's, forward or backward (switching to an index under a LIMIT), and reads `min`/`max` as the first row of such an order |
 //! | 8 | `prune` | gives each table scan a projection to the columns the operators above read, so the rest are never decoded or carried |
 
 mod access_path;
@@ -147,7 +147,7 @@ pub(crate) mod test_support {
         let plan = LogicalPlan::Scan {
             table: Arc::new(table),
             columns: ids.clone(),
-            access: Access::Full,
+            access: Access::full(),
             filter: None,
         };
         (plan, ids)

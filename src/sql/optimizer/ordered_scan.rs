@@ -1,30 +1,42 @@
-//! Rule: ordered access. A table scan returns its rows in an order: a full
-//! or key-range scan in primary-key order, an index read in its index's
-//! order, or backward. A sort whose keys that order already satisfies is
-//! dropped, and under a `LIMIT` a full scan switches to an index whose
-//! order does, so the query reads only the rows it returns:
+//! Rule: ordered access. A table scan returns its rows in an order: a
+//! full, key-prefix or key-range scan in primary-key order, an index read
+//! in its index's order, and any of them backward, in exactly the reverse.
+//! A sort whose keys the scan's order satisfies, either way, is dropped and
+//! the scan reads in that direction; under a `LIMIT` a full scan whose key
+//! does not give the order switches to an index whose order does, so the
+//! query reads only the rows it returns:
 //!
 //! ```text
 //!   Limit 10                            Limit 10
 //!     Sort created DESC          ─►       Index Scan Backward using t_created on t
 //!       Seq Scan on t
+//!
+//!   Limit 10                            Limit 10
+//!     Sort id DESC               ─►       Index Scan Backward using t_pkey on t
+//!       Seq Scan on t
 //! ```
 //!
-//! `min(c)` and `max(c)` without GROUP BY become the first row of that
-//! order, as PostgreSQL's planner rewrites them: the aggregate reads
-//! `LIMIT 1` of the non-NULL values of `c` in the order, when an index or
-//! the primary key gives it (and stays as it is otherwise).
+//! The primary key's order comes first: it reads no index entries and
+//! looks up no rows. `min(c)` and `max(c)` without GROUP BY become the
+//! first row of that order, as PostgreSQL's planner rewrites them: the
+//! aggregate reads `LIMIT 1` of the non-NULL values of `c` in the order,
+//! when the primary key or an index gives it (`max` of a key column reads
+//! the key backward), and stays as it is otherwise.
 //!
 //! Why the rows are the same: an index lists each visible row once, in
 //! the order of its columns (NULLs where the column's NULLS FIRST/LAST
 //! puts them), and a backward read lists them in exactly the reverse
 //! order, which is the order of every key's opposite direction and
-//! opposite NULLS placement. Columns an equality fixes are constant, so a
-//! sort key on them orders nothing and is skipped. Rows equal on every sort
-//! key may come in any order, in SQL as here. The aggregate's rewrite
-//! reads the smallest (largest) non-NULL value, which is the aggregate's
-//! value; with no such value the aggregate over no rows is NULL, as over
-//! only NULLs.
+//! opposite NULLS placement. The primary key is the table's own order,
+//! ascending, over columns that hold no NULLs, so NULLS placement never
+//! matters for them (not even PostgreSQL's default NULLS FIRST of a
+//! descending key). A read of several key prefixes or ranges (an IN-list's
+//! values) reads them in key order, or backward in reverse order, each
+//! backward. Columns an equality fixes are constant, so a sort key on them
+//! orders nothing and is skipped. Rows equal on every sort key may come in
+//! any order, in SQL as here. The aggregate's rewrite reads the smallest
+//! (largest) non-NULL value, which is the aggregate's value; with no such
+//! value the aggregate over no rows is NULL, as over only NULLs.
 
 use std::ops::Bound;
 
@@ -132,26 +144,31 @@ fn ordered(
     }
     match access {
         // At most one row: any order is every order.
-        Access::Key(key) if is_single_key(table, key) => Some(access.clone()),
-        Access::Full | Access::Range { .. } | Access::Key(_) => {
+        Access::Key { key, .. } if is_single_key(table, key) => Some(access.clone()),
+        Access::Full { .. } | Access::Range { .. } | Access::Key { .. } => {
             let primary: Vec<IndexColumn> = table
                 .primary_key
                 .iter()
                 .map(|&column| IndexColumn::ascending(column))
                 .collect();
             // A key prefix's rows come in key order, its columns (those
-            // before an IN-list's) constant.
+            // before an IN-list's) constant; each IN-list value is read in
+            // turn, in key order or, backward, in reverse.
             let fixed = match access {
-                Access::Key(key) => key
+                Access::Key { key, .. } => key
                     .iter()
                     .position(KeyEquality::is_list)
                     .unwrap_or(key.len()),
                 _ => 0,
             };
-            if !primary.is_empty() && direction(table, &primary, fixed, &wanted) == Some(false) {
-                return Some(access.clone());
+            // The table's own order, either way, before any index: it
+            // reads no index entries and looks up no rows.
+            if !primary.is_empty()
+                && let Some(backward) = direction(table, &primary, fixed, &wanted)
+            {
+                return Some(access.clone().with_backward(backward));
             }
-            if !limited || !matches!(access, Access::Full) {
+            if !limited || !matches!(access, Access::Full { .. }) {
                 return None;
             }
             table
@@ -360,6 +377,104 @@ mod tests {
             primary_key: Vec::new(),
             indexes: Vec::new(),
             catalog_epoch: 0,
+        }
+    }
+
+    /// A scan of `table` keyed by `(c, a)`, with `access`.
+    fn keyed_scan(access: Access) -> LogicalPlan {
+        LogicalPlan::Scan {
+            table: std::sync::Arc::new(Table {
+                primary_key: vec![2, 0],
+                ..table()
+            }),
+            columns: vec![ColumnId(10), ColumnId(11), ColumnId(12)],
+            access,
+            filter: None,
+        }
+    }
+
+    fn key(column: u32, descending: bool) -> SortKey {
+        SortKey {
+            expr: Expr::Column(ColumnId(column)),
+            descending,
+            nulls_first: descending,
+        }
+    }
+
+    fn access(plan: &LogicalPlan) -> Option<&Access> {
+        match plan {
+            LogicalPlan::Scan { access, .. } => Some(access),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_primary_key_order_is_read_backward_with_every_column_reversed() {
+        let scan = keyed_scan(Access::full());
+        // (c DESC, a DESC): the key backward, NULLS FIRST or not.
+        let plan = order(scan.clone(), vec![key(12, true), key(10, true)], false);
+        assert_eq!(access(&plan), Some(&Access::Full { backward: true }));
+        let nulls_last = SortKey {
+            nulls_first: false,
+            ..key(12, true)
+        };
+        let plan = order(scan.clone(), vec![nulls_last], false);
+        assert_eq!(access(&plan), Some(&Access::Full { backward: true }));
+        // Ascending is the key's own order; mixed needs the sort.
+        let plan = order(scan.clone(), vec![key(12, false), key(10, false)], false);
+        assert_eq!(access(&plan), Some(&Access::full()));
+        let plan = order(scan.clone(), vec![key(12, true), key(10, false)], false);
+        assert!(matches!(plan, LogicalPlan::Sort { .. }));
+        // A fixed leading key column leaves the next one's order.
+        let prefix = keyed_scan(Access::key(vec![KeyEquality::Value(Expr::Literal(
+            Value::Integer(1),
+        ))]));
+        let plan = order(prefix, vec![key(10, true)], false);
+        assert!(matches!(
+            access(&plan),
+            Some(Access::Key { backward: true, .. })
+        ));
+        // An IN-list's column is not constant: it must be reversed too.
+        let list = keyed_scan(Access::key(vec![KeyEquality::List(vec![
+            Expr::Literal(Value::Integer(1)),
+            Expr::Literal(Value::Integer(2)),
+        ])]));
+        let plan = order(list.clone(), vec![key(10, true)], false);
+        assert!(matches!(plan, LogicalPlan::Sort { .. }));
+        let plan = order(list, vec![key(12, true), key(10, true)], false);
+        assert!(matches!(
+            access(&plan),
+            Some(Access::Key { backward: true, .. })
+        ));
+    }
+
+    #[test]
+    fn max_of_the_leading_key_column_reads_one_row_backward() {
+        let aggregate = |function| {
+            vec![(
+                ColumnId(20),
+                crate::sql::plan::Aggregate {
+                    function,
+                    args: vec![Expr::Column(ColumnId(12))],
+                    distinct: false,
+                    filter: None,
+                    order_by: Vec::new(),
+                    data_type: DataType::Integer,
+                },
+            )]
+        };
+        for (function, backward) in [
+            (AggregateFunction::Max, true),
+            (AggregateFunction::Min, false),
+        ] {
+            let plan = extreme(keyed_scan(Access::full()), aggregate(function));
+            let LogicalPlan::Aggregate { input, .. } = plan else {
+                panic!("an aggregate");
+            };
+            let LogicalPlan::Limit { input, .. } = *input else {
+                panic!("{function:?} reads one row");
+            };
+            assert_eq!(access(&input), Some(&Access::Full { backward }));
         }
     }
 

@@ -209,23 +209,66 @@ pub struct GroupingSets {
     pub id: ColumnId,
 }
 
-/// How a table is read.
+/// How a table is read. The primary-key reads (`Full`, `Key`, `Range`)
+/// return their rows in key order, or with `backward` in its exact
+/// reverse, as an index read does with [`IndexAccess::backward`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Access {
     /// Every row.
-    Full,
+    Full { backward: bool },
     /// The rows whose leading primary-key columns equal these
     /// row-independent values (in key order), in key order: one row when
     /// they fix the whole key, else the rows under that key prefix; per
     /// distinct value where a column's value is an IN-list.
-    Key(Vec<KeyEquality>),
+    Key {
+        key: Vec<KeyEquality>,
+        backward: bool,
+    },
     /// The rows whose single-column primary key lies within bounds.
     Range {
         start: Bound<Expr>,
         end: Bound<Expr>,
+        backward: bool,
     },
     /// The rows a secondary index lists under a key prefix.
     Index(IndexAccess),
+}
+
+impl Access {
+    /// Every row, in key order.
+    pub fn full() -> Access {
+        Access::Full { backward: false }
+    }
+
+    /// The rows under `key`, in key order.
+    pub fn key(key: Vec<KeyEquality>) -> Access {
+        Access::Key {
+            key,
+            backward: false,
+        }
+    }
+
+    /// Whether it reads in the reverse of its key's or index's order.
+    pub fn backward(&self) -> bool {
+        match self {
+            Access::Full { backward }
+            | Access::Key { backward, .. }
+            | Access::Range { backward, .. } => *backward,
+            Access::Index(index) => index.backward,
+        }
+    }
+
+    /// The same rows, read in the key's or index's order (`backward`
+    /// false) or its reverse.
+    pub fn with_backward(mut self, reversed: bool) -> Access {
+        match &mut self {
+            Access::Full { backward }
+            | Access::Key { backward, .. }
+            | Access::Range { backward, .. } => *backward = reversed,
+            Access::Index(index) => index.backward = reversed,
+        }
+        self
+    }
 }
 
 /// Whether a key access reads at most one row: it fixes every column of
@@ -598,11 +641,11 @@ impl LogicalPlan {
             LogicalPlan::Values { rows, .. } => rows.iter().flatten().for_each(visit),
             LogicalPlan::Scan { access, filter, .. } => {
                 match access {
-                    Access::Full => {}
-                    Access::Key(key) => {
+                    Access::Full { .. } => {}
+                    Access::Key { key, .. } => {
                         key.iter().flat_map(KeyEquality::exprs).for_each(&mut visit)
                     }
-                    Access::Range { start, end } => {
+                    Access::Range { start, end, .. } => {
                         for bound in [start, end] {
                             if let Bound::Included(e) | Bound::Excluded(e) = bound {
                                 visit(e);
@@ -836,15 +879,22 @@ impl LogicalPlan {
                 filter,
             } => {
                 let access = match access {
-                    Access::Full => Access::Full,
-                    Access::Key(key) => Access::Key(
-                        key.into_iter()
+                    full @ Access::Full { .. } => full,
+                    Access::Key { key, backward } => Access::Key {
+                        key: key
+                            .into_iter()
                             .map(|value| value.try_map(&mut f))
                             .collect::<Result<_>>()?,
-                    ),
-                    Access::Range { start, end } => Access::Range {
+                        backward,
+                    },
+                    Access::Range {
+                        start,
+                        end,
+                        backward,
+                    } => Access::Range {
                         start: map_bound(start, &mut f)?,
                         end: map_bound(end, &mut f)?,
+                        backward,
                     },
                     Access::Index(index) => Access::Index(index.try_map(&mut f)?),
                 };
