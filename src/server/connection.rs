@@ -21,7 +21,13 @@
 //! may block on locks or disk, so it runs on tokio's blocking pool: the
 //! session is moved into the blocking task and moved back when it returns
 //! ([`Connection::with_session`]). If that task panics, the session is gone
-//! and the connection is closed; the server keeps running.
+//! and the connection is closed; the server keeps running. Each such trip
+//! costs two thread hand-offs, so the common statement takes one: a Query
+//! of one statement is parsed, run, its first rows fetched and its
+//! implicit transaction ended in one trip, and so is an Execute with a
+//! Sync right behind it in the read buffer (the Sync then reports how the
+//! transaction ended), whenever the result is whole. Output is unchanged:
+//! the rows, then the commit's error if it failed, then ReadyForQuery.
 //!
 //! Errors follow PostgreSQL: a SQL error is an ErrorResponse with severity
 //! `ERROR` and the connection continues; a broken frame or an unexpected
@@ -44,6 +50,7 @@ use tokio::sync::watch;
 
 use crate::database::Database;
 use crate::error::{Error, Result, SqlState};
+use crate::sql::parser::ParsedStatement;
 use crate::sql::{Column, Cursor, Notice, Outcome, Prepared, Row, Session, TransactionStatus};
 
 use super::extended::Portal;
@@ -58,6 +65,42 @@ pub(super) const FLUSH_THRESHOLD: usize = 64 * 1024;
 /// bound on the rows in memory at once, large enough that the hand-off to
 /// the blocking pool is a small share of the work.
 pub(super) const FETCH_BATCH: usize = 1024;
+
+/// A Query string after its first trip to the engine.
+enum Parsed {
+    /// Its statements, to run one by one (none, or several).
+    Statements(Vec<ParsedStatement>),
+    /// Its one statement already ran, with its first rows, and (`Some`)
+    /// the implicit transaction ended.
+    Ran {
+        result: Result<(Outcome, Vec<Row>)>,
+        ended: Option<Result<()>>,
+    },
+}
+
+/// Prepares and executes one statement of a Query string, with its first
+/// batch of rows: a small result costs one trip to the engine.
+fn run_simple_statement(
+    session: &mut Session,
+    statement: ParsedStatement,
+) -> Result<(Outcome, Vec<Row>)> {
+    let prepared = session.prepare_statement(statement, &[])?;
+    if !prepared.param_types.is_empty() {
+        return Err(Error::sql(
+            SqlState::UNDEFINED_PARAMETER,
+            "there is no parameter $1",
+        ));
+    }
+    let mut outcome = session.execute(&prepared, &[])?;
+    let first = match &mut outcome {
+        Outcome::Rows { cursor, .. } => {
+            cursor.want_all_rows();
+            session.fetch(cursor, FETCH_BATCH)?
+        }
+        _ => Vec::new(),
+    };
+    Ok((outcome, first))
+}
 
 /// What the main loop does after handling a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +135,10 @@ pub struct Connection {
     /// Set by an error in the extended protocol: every message up to the
     /// next Sync is discarded, as PostgreSQL does.
     pub(super) skipping_until_sync: bool,
+    /// How the implicit transaction ended when an Execute ended it in its
+    /// own trip to the engine, seeing a Sync next (`extended.rs`); the
+    /// Sync reports it.
+    pub(super) ended_before_sync: Option<Result<()>>,
     pub(super) shutdown: watch::Receiver<bool>,
 }
 
@@ -112,6 +159,7 @@ impl Connection {
             statements: HashMap::new(),
             portals: HashMap::new(),
             skipping_until_sync: false,
+            ended_before_sync: None,
             shutdown,
         }
     }
@@ -270,39 +318,49 @@ impl Connection {
         let parsed = self
             .with_session(move |session| {
                 session.begin_implicit();
-                session.parse(&sql)
+                let mut statements = session.parse(&sql)?;
+                if statements.len() != 1 {
+                    return Ok(Parsed::Statements(statements));
+                }
+                // One statement, the common case: it runs in this trip to
+                // the engine too, and so does the end of its implicit
+                // transaction when its result is whole (a read's rows
+                // were fetched, so nothing of it can fail after the
+                // commit but their sending).
+                let statement = statements.pop().expect("invariant: one statement");
+                let result = run_simple_statement(session, statement);
+                let ended = match &result {
+                    Ok((outcome, _)) if !outcome.is_whole() => None,
+                    _ => Some(session.end_implicit()),
+                };
+                Ok(Parsed::Ran { result, ended })
             })
             .await;
+        let mut ended = None;
         match parsed {
             Err(error) => self.send_error(&error),
-            Ok(statements) if statements.is_empty() => {
+            Ok(Parsed::Statements(statements)) if statements.is_empty() => {
                 self.send(PgWireBackendMessage::EmptyQueryResponse(
                     EmptyQueryResponse::new(),
                 ));
             }
-            Ok(statements) => {
+            Ok(Parsed::Ran {
+                result,
+                ended: ran_ended,
+            }) => {
+                ended = ran_ended;
+                let sent = match result {
+                    Ok((outcome, first)) => self.send_whole_outcome(outcome, first).await?,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = sent {
+                    self.send_error(&error);
+                }
+            }
+            Ok(Parsed::Statements(statements)) => {
                 for statement in statements {
                     let outcome = self
-                        .with_session(move |session| {
-                            let prepared = session.prepare_statement(statement, &[])?;
-                            if !prepared.param_types.is_empty() {
-                                return Err(Error::sql(
-                                    SqlState::UNDEFINED_PARAMETER,
-                                    "there is no parameter $1",
-                                ));
-                            }
-                            let mut outcome = session.execute(&prepared, &[])?;
-                            // The first rows come back with the outcome: a
-                            // small result costs one trip to the engine.
-                            let first = match &mut outcome {
-                                Outcome::Rows { cursor, .. } => {
-                                    cursor.want_all_rows();
-                                    session.fetch(cursor, FETCH_BATCH)?
-                                }
-                                _ => Vec::new(),
-                            };
-                            Ok((outcome, first))
-                        })
+                        .with_session(move |session| run_simple_statement(session, statement))
                         .await;
                     let sent = match outcome {
                         Ok((outcome, first)) => self.send_whole_outcome(outcome, first).await?,
@@ -316,7 +374,11 @@ impl Connection {
             }
         }
         // The statements of one Query string share an implicit transaction.
-        if let Err(error) = self.with_session(|session| session.end_implicit()).await {
+        let ended = match ended {
+            Some(ended) => ended,
+            None => self.with_session(|session| session.end_implicit()).await,
+        };
+        if let Err(error) = ended {
             self.send_error(&error);
         }
         self.end_of_simple_query();

@@ -38,6 +38,9 @@ use crate::sql::{Column, Cursor, DataType, Outcome, Prepared, Row, TransactionSt
 
 use super::connection::{Connection, FETCH_BATCH, FLUSH_THRESHOLD, describe_columns};
 use super::frontend::Target;
+
+/// A Sync message's bytes: its kind and its length (just the length word).
+const SYNC_FRAME: [u8; 5] = [b'S', 0, 0, 0, 4];
 use super::values::{self, FORMAT_TEXT, FormatList};
 
 /// A bound statement, ready to execute or part-way through its rows.
@@ -187,6 +190,11 @@ impl Connection {
         if matches!(portal.state, PortalState::Ready) {
             let statement = Arc::clone(&portal.statement);
             let parameters = portal.parameters.clone();
+            // A Sync right behind (a driver sends Bind, Execute and Sync
+            // together) ends the implicit transaction in this trip to the
+            // engine, if the result is whole: the Sync then only reports
+            // how it ended, after the rows, as it would have.
+            let sync_follows = self.read_buffer.starts_with(&SYNC_FRAME);
             let outcome = self
                 .with_session(move |session| {
                     // Executes up to the next Sync share an implicit transaction.
@@ -203,14 +211,17 @@ impl Connection {
                         }
                         _ => Vec::new(),
                     };
-                    Ok((outcome, first))
+                    let ended =
+                        (sync_follows && outcome.is_whole()).then(|| session.end_implicit());
+                    Ok((outcome, first, ended))
                 })
                 .await;
             let portal = self
                 .portals
                 .get_mut(&portal_name)
                 .ok_or_else(|| Error::Internal("a portal vanished during Execute".into()))?;
-            let (outcome, first) = outcome?;
+            let (outcome, first, ended) = outcome?;
+            self.ended_before_sync = ended;
             match outcome {
                 Outcome::Rows { columns, cursor } => {
                     // Encode by the described columns when they line up, so
@@ -336,8 +347,13 @@ impl Connection {
     /// transaction block the transaction has ended, and its portals with it.
     pub(super) async fn sync(&mut self) {
         self.skipping_until_sync = false;
-        // Sync ends the implicit transaction: commit, or roll back after an error.
-        if let Err(error) = self.with_session(|session| session.end_implicit()).await {
+        // Sync ends the implicit transaction: commit, or roll back after an
+        // error (unless the Execute before it ended it already).
+        let ended = match self.ended_before_sync.take() {
+            Some(ended) => ended,
+            None => self.with_session(|session| session.end_implicit()).await,
+        };
+        if let Err(error) = ended {
             self.send_error(&error);
         }
         if self.transaction_status() == TransactionStatus::Idle {

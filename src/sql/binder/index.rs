@@ -19,7 +19,7 @@ use std::ops::ControlFlow;
 use sqlparser::ast;
 
 use super::aggregate::is_grouping_aggregate;
-use super::{Binder, BoundStatement, Scope, ScopeColumn, ident_name, object_name};
+use super::{Binder, BoundStatement, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{IndexExpressionRole, TableColumn};
 use crate::sql::expr::Expr;
@@ -249,22 +249,7 @@ pub fn bind_index_expression(
     }
     let mut binder = Binder::new(txn, &[]);
     binder.clause = clause;
-    let mut scope = Scope::default();
-    let mut ids = Vec::with_capacity(columns.len());
-    for column in columns {
-        let id = binder.columns.add_table_column(
-            table.to_string(),
-            column.name.clone(),
-            column.data_type,
-        );
-        ids.push(id);
-        scope.columns.push(ScopeColumn::new(
-            Some(table.to_string()),
-            column.name.clone(),
-            id,
-            column.data_type,
-        ));
-    }
+    let (ids, scope) = binder.table_scope(table, columns);
     let (expr, data_type) = match role {
         IndexExpressionRole::Key => {
             let typed = binder.bind(&parsed, &scope, None)?;

@@ -11,7 +11,7 @@ use super::function::function_name;
 use super::scope::{Scope, ScopeColumn};
 use super::{Binder, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{self, Table};
+use crate::sql::catalog::{self, Table, TableColumn};
 use crate::sql::explain;
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{Access, Column, LogicalPlan};
@@ -87,25 +87,36 @@ impl Binder<'_> {
         }
     }
 
-    /// A full scan of `table`, with a fresh id per column, and its scope.
-    pub(crate) fn scan(&mut self, table: Table, alias: Option<&str>) -> (LogicalPlan, Scope) {
-        let qualifier = alias.unwrap_or(&table.name).to_string();
+    /// A fresh id per column of a table read as `qualifier`, and the
+    /// scope that names them.
+    pub(crate) fn table_scope(
+        &mut self,
+        qualifier: &str,
+        columns: &[TableColumn],
+    ) -> (Vec<ColumnId>, Scope) {
         let mut scope = Scope::default();
-        let mut ids: Vec<ColumnId> = Vec::with_capacity(table.columns.len());
-        for column in &table.columns {
+        let mut ids: Vec<ColumnId> = Vec::with_capacity(columns.len());
+        for column in columns {
             let id = self.columns.add_table_column(
-                qualifier.clone(),
+                qualifier.to_string(),
                 column.name.clone(),
                 column.data_type,
             );
             ids.push(id);
             scope.columns.push(ScopeColumn::new(
-                Some(qualifier.clone()),
+                Some(qualifier.to_string()),
                 column.name.clone(),
                 id,
                 column.data_type,
             ));
         }
+        (ids, scope)
+    }
+
+    /// A full scan of `table`, with a fresh id per column, and its scope.
+    pub(crate) fn scan(&mut self, table: Table, alias: Option<&str>) -> (LogicalPlan, Scope) {
+        let qualifier = alias.unwrap_or(&table.name);
+        let (ids, scope) = self.table_scope(qualifier, &table.columns);
         let key = table.primary_key.iter().map(|i| ids[*i]).collect();
         self.keyed_tables.push((key, ids.clone()));
         let plan = LogicalPlan::Scan {

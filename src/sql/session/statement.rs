@@ -207,6 +207,17 @@ pub enum Outcome {
     Empty,
 }
 
+impl Outcome {
+    /// Whether nothing of it is left to fetch: a command, an empty query,
+    /// or rows whose cursor is exhausted.
+    pub fn is_whole(&self) -> bool {
+        match self {
+            Outcome::Rows { cursor, .. } => cursor.is_done(),
+            Outcome::Command { .. } | Outcome::Empty => true,
+        }
+    }
+}
+
 pub(crate) fn command(tag: impl Into<String>) -> Outcome {
     Outcome::Command {
         tag: tag.into(),
