@@ -241,6 +241,17 @@ impl Session {
             return self.execute_control(control.clone());
         }
         self.check_not_failed()?;
+        // PostgreSQL's rule, kept though the build here is a plain one: a
+        // concurrent build commits in steps of its own.
+        if let sqlparser::ast::Statement::CreateIndex(create) = &statement.parsed.ast
+            && create.concurrently
+            && matches!(self.state, TransactionState::Block(_))
+        {
+            return Err(Error::sql(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "CREATE INDEX CONCURRENTLY cannot run inside a transaction block",
+            ));
+        }
         let instance = Arc::clone(&self.instance);
         let limits = QueryLimits {
             work_mem: self.settings.work_mem(),
