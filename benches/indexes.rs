@@ -95,9 +95,7 @@ const READ_WIDTH: i32 = 100;
 
 /// `BASALT_BENCH_ACCOUNTS`: rows of `accounts` (default 1,000,000).
 fn accounts() -> i32 {
-    std::env::var("BASALT_BENCH_ACCOUNTS")
-        .map(|text| text.parse().expect("BASALT_BENCH_ACCOUNTS is a number"))
-        .unwrap_or(1_000_000)
+    common::env_number("BASALT_BENCH_ACCOUNTS", 1_000_000)
 }
 
 /// The load of `accounts` and `events`: (what it loads, SQL).
@@ -715,12 +713,10 @@ async fn bench(basalt: System, basalt_connection: &str, postgres: Option<(System
         }
         summary.push(line);
     }
-    println!(
-        "summary (lookups: target basalt / PostgreSQL ≥ 1.0; aborts: target basalt below PostgreSQL):"
+    common::print_summary(
+        "summary (lookups: target basalt / PostgreSQL ≥ 1.0; aborts: target basalt below PostgreSQL):",
+        &summary,
     );
-    for line in summary {
-        println!("  {line}");
-    }
 }
 
 fn main() {

@@ -207,10 +207,10 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
         println!("  median of {rounds}: {line}");
         summary.push(line);
     }
-    println!("summary (medians; target basalt / PostgreSQL ≤ 1.5):");
-    for line in summary {
-        println!("  {line}");
-    }
+    common::print_summary(
+        "summary (medians; target basalt / PostgreSQL ≤ 1.5):",
+        &summary,
+    );
 }
 
 fn main() {

@@ -123,9 +123,7 @@ const LOAD_BATCH: i32 = 50_000;
 
 /// `BASALT_BENCH_SCALE`: TPC-H's scale factor (default 0.1).
 fn scale() -> f64 {
-    std::env::var("BASALT_BENCH_SCALE")
-        .map(|text| text.parse().expect("BASALT_BENCH_SCALE is a number"))
-        .unwrap_or(0.1)
+    common::env_number("BASALT_BENCH_SCALE", 0.1)
 }
 
 /// Row counts at a scale factor.
@@ -741,10 +739,10 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
         println!("  median of {rounds}: {line}");
         summary.push(line);
     }
-    println!("summary (medians; target basalt / PostgreSQL ≤ 1.5):");
-    for line in summary {
-        println!("  {line}");
-    }
+    common::print_summary(
+        "summary (medians; target basalt / PostgreSQL ≤ 1.5):",
+        &summary,
+    );
 }
 
 fn main() {

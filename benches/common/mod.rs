@@ -30,11 +30,18 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 
+/// The number environment variable `name` holds, or `default` without
+/// it; a value that is not a number stops the bench.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).map_or(default, |text| {
+        text.parse()
+            .unwrap_or_else(|_| panic!("{name} is a number, not {text:?}"))
+    })
+}
+
 /// `BASALT_BENCH_ROUNDS`: timed rounds per query (default `default`).
 pub fn rounds(default: usize) -> usize {
-    std::env::var("BASALT_BENCH_ROUNDS")
-        .map(|text| text.parse().expect("BASALT_BENCH_ROUNDS is a number"))
-        .unwrap_or(default)
+    env_number("BASALT_BENCH_ROUNDS", default)
 }
 
 /// `BASALT_BENCH_ONLY`: a prefix of the names of what to run (empty: all).
@@ -44,13 +51,15 @@ pub fn only() -> String {
 
 /// `BASALT_BENCH_SECONDS`: the length of a timed measurement.
 pub fn seconds(default: f64) -> Duration {
-    let seconds = std::env::var("BASALT_BENCH_SECONDS")
-        .map(|text| {
-            text.parse()
-                .expect("BASALT_BENCH_SECONDS is a number of seconds")
-        })
-        .unwrap_or(default);
-    Duration::from_secs_f64(seconds)
+    Duration::from_secs_f64(env_number("BASALT_BENCH_SECONDS", default))
+}
+
+/// Prints the closing summary: `heading`, then each line indented.
+pub fn print_summary(heading: &str, lines: &[String]) {
+    println!("{heading}");
+    for line in lines {
+        println!("  {line}");
+    }
 }
 
 /// Connects a client; its connection is driven by a task on the current

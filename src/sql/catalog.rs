@@ -343,16 +343,14 @@ impl Table {
                 }
                 let (mut expressions, mut include, mut predicate) = (Vec::new(), Vec::new(), None);
                 if flags & 8 != 0 {
-                    let mut bind = |text: String, role| -> Result<IndexExpression> {
-                        let (expr, data_type) = resolve(&name, &columns, &text, role)?;
-                        Ok(IndexExpression {
-                            text,
-                            expr,
-                            data_type,
-                        })
-                    };
                     for _ in 0..reader.u16()? {
-                        expressions.push(bind(reader.string()?, IndexExpressionRole::Key)?);
+                        let text = reader.string()?;
+                        expressions.push(resolve(
+                            &name,
+                            &columns,
+                            &text,
+                            IndexExpressionRole::Key,
+                        )?);
                     }
                     for _ in 0..reader.u16()? {
                         let column = reader.u16()? as usize;
@@ -362,7 +360,9 @@ impl Table {
                         include.push(column);
                     }
                     if reader.u8()? != 0 {
-                        predicate = Some(bind(reader.string()?, IndexExpressionRole::Predicate)?);
+                        let text = reader.string()?;
+                        let role = IndexExpressionRole::Predicate;
+                        predicate = Some(resolve(&name, &columns, &text, role)?);
                     }
                 }
                 if index_columns.iter().any(|column| {
@@ -508,7 +508,7 @@ impl Relation {
 /// Binds an index expression's stored text over a table's columns: (the
 /// table's name, its columns, the text, what the expression is).
 pub type ExpressionResolver<'a> =
-    dyn FnMut(&str, &[TableColumn], &str, IndexExpressionRole) -> Result<(Expr, DataType)> + 'a;
+    dyn FnMut(&str, &[TableColumn], &str, IndexExpressionRole) -> Result<IndexExpression> + 'a;
 
 /// Decodes a catalog entry read by `txn`, binding its index expressions.
 fn decode_relation(txn: &mut Transaction, bytes: &[u8]) -> Result<Relation> {
@@ -650,7 +650,7 @@ mod tests {
         _: &[TableColumn],
         text: &str,
         _: IndexExpressionRole,
-    ) -> Result<(Expr, DataType)> {
+    ) -> Result<IndexExpression> {
         panic!("no expression to bind, got {text}")
     }
 
@@ -663,15 +663,12 @@ mod tests {
             default: None,
         };
         // Binding is the binder's; here each text binds to a fixed form.
-        let bound = |text: &str| -> (Expr, DataType) {
-            match text {
+        let expression = |text: &str| {
+            let (expr, data_type) = match text {
                 "abs(a)" => (Expr::Slot(0), DataType::Integer),
                 "b > 0" => (Expr::Slot(1), DataType::Boolean),
                 other => panic!("unexpected text {other}"),
-            }
-        };
-        let expression = |text: &str| {
-            let (expr, data_type) = bound(text);
+            };
             IndexExpression {
                 text: text.into(),
                 expr,
@@ -706,7 +703,7 @@ mod tests {
         let bytes = table.encode();
         let mut resolve = |table: &str, columns: &[TableColumn], text: &str, _| {
             assert_eq!((table, columns.len()), ("t", 3));
-            Ok(bound(text))
+            Ok(expression(text))
         };
         assert_eq!(Table::decode(&bytes, &mut resolve).unwrap(), table);
         for cut in 1..12 {

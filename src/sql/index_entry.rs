@@ -109,23 +109,32 @@ pub fn encode_index_entry(
     Ok(Some(IndexEntry { prefix, has_null }))
 }
 
-/// `Key (a, lower(b))=(1, x)`: the key `index` gives `row`, as PostgreSQL
-/// details a key in its unique-violation errors.
+/// `Key (a, b)=(1, x)`: key columns and their values (NULL as `null`), as
+/// PostgreSQL details a key in its unique-violation errors.
+pub fn describe_key<'v>(names: &[&str], values: impl Iterator<Item = Option<&'v Value>>) -> String {
+    let values: Vec<String> = values
+        .map(|value| match value {
+            Some(value) => value.to_text().unwrap_or_else(|| "null".into()),
+            None => "?".into(),
+        })
+        .collect();
+    format!("Key ({})=({})", names.join(", "), values.join(", "))
+}
+
+/// `Key (a, lower(b))=(1, x)`: the key `index` gives `row` (`?` for a
+/// value that cannot be computed).
 pub fn describe_entry_key(table: &Table, index: &Index, row: &[Value]) -> String {
     let names: Vec<&str> = index
         .columns
         .iter()
         .map(|column| index.key_text(table, column))
         .collect();
-    let values: Vec<String> = index
+    let values: Vec<Option<Cow<'_, Value>>> = index
         .columns
         .iter()
-        .map(|column| match key_value(index, column, row) {
-            Ok(value) => value.to_text().unwrap_or_else(|| "null".into()),
-            Err(_) => "?".into(),
-        })
+        .map(|column| key_value(index, column, row).ok())
         .collect();
-    format!("Key ({})=({})", names.join(", "), values.join(", "))
+    describe_key(&names, values.iter().map(Option::as_deref))
 }
 
 /// How the columns at the front of an index's entries decode: the key

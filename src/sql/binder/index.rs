@@ -21,7 +21,7 @@ use sqlparser::ast;
 use super::aggregate::is_grouping_aggregate;
 use super::{Binder, BoundStatement, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{IndexExpressionRole, TableColumn};
+use crate::sql::catalog::{IndexExpression, IndexExpressionRole, TableColumn};
 use crate::sql::expr::Expr;
 use crate::sql::parser::parse_expr;
 use crate::sql::types::DataType;
@@ -231,7 +231,7 @@ pub fn bind_index_expression(
     columns: &[TableColumn],
     text: &str,
     role: IndexExpressionRole,
-) -> Result<(Expr, DataType)> {
+) -> Result<IndexExpression> {
     let (noun, clause) = match role {
         IndexExpressionRole::Key => ("expression", "index expressions"),
         IndexExpressionRole::Predicate => ("predicate", "index predicates"),
@@ -293,5 +293,9 @@ pub fn bind_index_expression(
             .ok_or_else(|| Error::Internal(format!("index {noun} reads another relation"))),
         other => Ok(other),
     })?;
-    Ok((expr, data_type))
+    Ok(IndexExpression {
+        text: text.to_string(),
+        expr,
+        data_type,
+    })
 }

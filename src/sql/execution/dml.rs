@@ -22,7 +22,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{self, Index, Table};
 use crate::sql::encoding::{encode_key, encode_row};
 use crate::sql::expr::{Expr, cast};
-use crate::sql::index_entry::{IndexEntry, describe_entry_key, encode_index_entry};
+use crate::sql::index_entry::{IndexEntry, describe_entry_key, describe_key, encode_index_entry};
 use crate::sql::plan::LogicalPlan;
 use crate::sql::types::{DataType, Row, Value, check_varchar};
 use crate::txn::{RelationLockMode, Transaction};
@@ -71,19 +71,6 @@ fn primary_key_of(table: &Table, row: &Row) -> Result<Vec<u8>> {
     encode_key(&values)
 }
 
-/// `Key (a, b)=(1, x)`: the columns at `columns` and `row`'s values there,
-/// as PostgreSQL details a key in its unique-violation errors.
-fn describe_key(table: &Table, columns: impl Iterator<Item = usize> + Clone, row: &Row) -> String {
-    let names: Vec<&str> = columns
-        .clone()
-        .map(|i| table.columns[i].name.as_str())
-        .collect();
-    let values: Vec<String> = columns
-        .map(|i| row[i].to_text().unwrap_or_else(|| "null".into()))
-        .collect();
-    format!("Key ({})=({})", names.join(", "), values.join(", "))
-}
-
 /// 23505 for the unique constraint or index `name`.
 fn duplicate(name: &str, key: String) -> Error {
     Error::sql(
@@ -95,8 +82,13 @@ fn duplicate(name: &str, key: String) -> Error {
 }
 
 fn duplicate_key(table: &Table, row: &Row) -> Error {
-    let key = describe_key(table, table.primary_key.iter().copied(), row);
-    duplicate(&table.primary_key_name(), key)
+    let names: Vec<&str> = table
+        .primary_key
+        .iter()
+        .map(|&column| table.columns[column].name.as_str())
+        .collect();
+    let values = table.primary_key.iter().map(|&column| row.get(column));
+    duplicate(&table.primary_key_name(), describe_key(&names, values))
 }
 
 fn duplicate_entry(table: &Table, index: &Index, row: &Row) -> Error {

@@ -423,10 +423,7 @@ impl ScanOperator {
                 };
                 let index = index_scan::index_of(&self.table, access)?;
                 let reader = index_scan::EntryReader::new(&self.table, index);
-                let scan =
-                    context
-                        .transaction()?
-                        .scan(index.tree, range, scan_direction(access.backward));
+                let scan = context.transaction()?.scan(index.tree, range, direction);
                 Ok(ScanState::Index(Box::new(scan), reader, ranges))
             }
             Access::Range { start, end, .. } => {

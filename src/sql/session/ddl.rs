@@ -17,8 +17,7 @@ use super::statement::{Notice, Outcome, command, command_with_notice};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{IndexDefinition, bind_index_expression};
 use crate::sql::catalog::{
-    self, Index, IndexColumn, IndexExpression, IndexExpressionRole, IndexKey, IndexName, Relation,
-    Table, View,
+    self, Index, IndexColumn, IndexExpressionRole, IndexKey, IndexName, Relation, Table, View,
 };
 use crate::sql::encoding::decode_row;
 use crate::sql::execution::dml::insert_index_entry;
@@ -100,15 +99,8 @@ fn new_index(txn: &mut Transaction, table: &Table, definition: &IndexDefinition)
             )
         })
     };
-    let mut bind = |text: &str, role| -> Result<IndexExpression> {
-        let (expr, data_type) =
-            bind_index_expression(txn, &table.name, &table.columns, text, role)?;
-        Ok(IndexExpression {
-            text: text.to_string(),
-            expr,
-            data_type,
-        })
-    };
+    let mut bind =
+        |text: &str, role| bind_index_expression(txn, &table.name, &table.columns, text, role);
     let mut columns = Vec::with_capacity(definition.columns.len());
     let mut expressions = Vec::new();
     for column in &definition.columns {
