@@ -74,7 +74,8 @@
 //! Run: `cargo bench --bench tpch`; `BASALT_BENCH_ROUNDS` (default 5),
 //! `BASALT_BENCH_ONLY=q1` (or any prefix of a query's name),
 //! `BASALT_BENCH_SCALE` (default 0.1). Results go to `docs/benchmarks.md`
-//! by hand, with the machine.
+//! by hand, with the machine. `BASALT_BENCH_PRINT_SQL=1` prints the
+//! schema, load and queries as a psql script instead.
 
 mod common;
 
@@ -746,5 +747,23 @@ async fn bench(basalt: System, postgres: Option<System>, server: &BasaltServer) 
 }
 
 fn main() {
+    if std::env::var_os("BASALT_BENCH_PRINT_SQL").is_some() {
+        print_sql();
+        return;
+    }
     common::run_bench("basalt-tpch-pg.", bench);
+}
+
+/// `BASALT_BENCH_PRINT_SQL`: prints the schema, the load and the queries
+/// as one psql script instead of running the bench, to replay them by hand
+/// (under a profiler, say) against any server.
+fn print_sql() {
+    println!("{SCHEMA}");
+    for (_, statement) in load_statements(Sizes::at(scale())) {
+        println!("{statement};");
+    }
+    println!("ANALYZE;");
+    for query in queries() {
+        println!("-- {}\n{};", query.name, query.sql);
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`BasaltServer`]: basalt in-process (`basalt::server::serve` on
 //!   127.0.0.1:0 over a fresh data directory under `target/tmp`, buffer pool
-//!   at its default 128 MiB, every setting at its default);
+//!   at its default 128 MiB, every setting at its default, and mimalloc as
+//!   the allocator, as in the `basalt` binary);
 //! - [`PrivatePostgres`]: a PostgreSQL the bench starts itself (`initdb` and
 //!   `pg_ctl` from `PATH` in a temporary directory, as the `postgres` user
 //!   when the bench runs as root, on a free loopback port, every setting at
@@ -29,6 +30,11 @@ use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
+
+/// The `basalt` binary's allocator (`src/main.rs`), so that basalt
+/// in-process runs as the server does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The number environment variable `name` holds, or `default` without
 /// it; a value that is not a number stops the bench.

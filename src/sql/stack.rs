@@ -41,6 +41,11 @@ pub fn set_thread_limit(bytes: usize) {
     LIMIT.with(|limit| limit.set(bytes));
 }
 
+/// How much stack statements may use on the calling thread.
+pub fn thread_limit() -> usize {
+    LIMIT.with(Cell::get)
+}
+
 /// The position of the caller's stack frame.
 #[inline(always)]
 fn position() -> usize {

@@ -667,6 +667,14 @@ impl Engine for BTreeEngine {
             .scan(&self.shared.buffer_pool, range, direction, limit, out)
     }
 
+    fn split_keys(&self, tree: TreeId, range: &KeyRange, parts: usize) -> Result<Vec<Vec<u8>>> {
+        let handle = self.shared.handle(tree)?;
+        let _shape = handle.shared()?;
+        handle
+            .tree
+            .split_keys(&self.shared.buffer_pool, range, parts)
+    }
+
     fn flush(&self) -> Result<()> {
         self.shared.checkpoint()
     }

@@ -183,6 +183,15 @@ impl EntryBatch {
     }
 }
 
+/// Up to `wanted` of `items`, evenly spaced: the picks for
+/// [`Engine::split_keys`].
+pub fn even_picks<T: Copy>(items: &[T], wanted: usize) -> Vec<T> {
+    let wanted = wanted.min(items.len());
+    (1..=wanted)
+        .map(|part| items[part * items.len() / (wanted + 1)])
+        .collect()
+}
+
 /// State that a layer above keeps in memory and logs as logical records
 /// ([`Engine::append_logical`]) instead of page changes — the commit log.
 /// The engine calls it at every checkpoint, after fixing the new redo point
@@ -225,6 +234,12 @@ pub trait Engine: Send + Sync {
         limit: usize,
         out: &mut EntryBatch,
     ) -> Result<()>;
+    /// Up to `parts - 1` keys inside `range`, ascending, that split it into
+    /// parts of roughly equal size, for parallel scans of the parts; fewer
+    /// (none) when the range is small. Approximate and unsynchronized with
+    /// writers: any keys in the range would be correct, only the balance
+    /// of the parts depends on them.
+    fn split_keys(&self, tree: TreeId, range: &KeyRange, parts: usize) -> Result<Vec<Vec<u8>>>;
     /// [`Engine::scan_into`] as owned entries.
     fn scan_batch(
         &self,
@@ -411,5 +426,16 @@ mod tests {
         assert_eq!(prefix_successor(&[0xFF]), None);
         let range = KeyRange::prefix(&[7, 0xFF]);
         assert!(range.contains(&[7, 0xFF, 0]) && !range.contains(&[8]));
+    }
+
+    #[test]
+    fn even_picks_spread_over_the_items() {
+        let items: Vec<u32> = (0..12).collect();
+        assert_eq!(even_picks(&items, 3), vec![3, 6, 9]);
+        assert_eq!(even_picks(&items, 1), vec![6]);
+        assert_eq!(even_picks(&items, 0), Vec::<u32>::new());
+        // Never more picks than items, each once.
+        assert_eq!(even_picks(&[5u32, 9], 7), vec![5, 9]);
+        assert_eq!(even_picks(&[] as &[u32], 2), Vec::<u32>::new());
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::engine::{CheckpointHook, Direction, Engine, EntryBatch, KeyRange, TreeId};
+use super::engine::{CheckpointHook, Direction, Engine, EntryBatch, KeyRange, TreeId, even_picks};
 use crate::error::{Error, Result};
 
 /// One tree of the model: an ordered map of keys to values.
@@ -90,6 +90,20 @@ impl Engine for MemoryEngine {
             .ok_or_else(|| missing(tree))?
             .remove(key)
             .is_some())
+    }
+
+    fn split_keys(&self, tree: TreeId, range: &KeyRange, parts: usize) -> Result<Vec<Vec<u8>>> {
+        let trees = self.trees.read();
+        let map = trees.get(&tree).ok_or_else(|| missing(tree))?;
+        if range.is_empty() || parts < 2 {
+            return Ok(Vec::new());
+        }
+        let bounds = (as_ref_bound(&range.start), as_ref_bound(&range.end));
+        let keys: Vec<&Vec<u8>> = map.range::<[u8], _>(bounds).map(|(key, _)| key).collect();
+        Ok(even_picks(&keys, parts - 1)
+            .into_iter()
+            .map(|key| key.to_vec())
+            .collect())
     }
 
     fn scan_into(

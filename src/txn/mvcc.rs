@@ -790,6 +790,39 @@ impl Transaction {
         scan
     }
 
+    /// Up to `parts - 1` user keys inside `range`, ascending, that split it
+    /// into parts of roughly equal size (`Engine::split_keys`), to scan the
+    /// parts in parallel ([`Transaction::scan_part`]).
+    pub fn split_range(
+        &self,
+        tree: TreeId,
+        range: &KeyRange,
+        parts: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for engine_key in self
+            .mvcc
+            .engine
+            .split_keys(tree, &engine_range(range), parts)?
+        {
+            let (escaped, _) = split_version(&engine_key)?;
+            let key = decode_key(escaped)?;
+            // Versions of one user key may straddle a separator.
+            if range.contains(&key) && keys.last().is_none_or(|last| *last < key) {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Scans part of a range that [`Transaction::scan`] opened in this
+    /// statement: the same snapshot, and the read is not registered again
+    /// (the whole range was, with SSI and for read refresh), so the parts
+    /// may be read on other threads.
+    pub fn scan_part(&self, tree: TreeId, range: KeyRange, direction: Direction) -> MvccScan {
+        MvccScan::raw(self, tree, engine_range(&range), direction)
+    }
+
     /// Writes `value` under `key`.
     pub fn set(&mut self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
         self.write(

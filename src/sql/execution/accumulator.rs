@@ -328,6 +328,90 @@ impl Accumulator {
         Ok(())
     }
 
+    /// Whether partial states of `aggregate`, each over part of a group's
+    /// inputs, combine ([`Accumulator::combine`]) into the state over all
+    /// of them, whatever the order of the parts. Not for calls that hold
+    /// their inputs (DISTINCT, ORDER BY) or whose result depends on the
+    /// input order (`string_agg` without ORDER BY).
+    pub(super) fn combines(aggregate: &Aggregate) -> bool {
+        !defers(aggregate) && aggregate.function != AggregateFunction::StringAgg
+    }
+
+    /// Adds `other`, the state of the same call over other inputs of the
+    /// group (PostgreSQL's combine functions; for the variance family its
+    /// `float8_combine`). Only for calls that [`Accumulator::combines`].
+    pub(super) fn combine(&mut self, aggregate: &Aggregate, other: Accumulator) -> Result<()> {
+        match (&mut self.state, other.state) {
+            (State::Count(count), State::Count(more)) => *count += more,
+            (
+                State::Sum {
+                    integer,
+                    float,
+                    count,
+                },
+                State::Sum {
+                    integer: more_integer,
+                    float: more_float,
+                    count: more_count,
+                },
+            ) => {
+                *integer += more_integer;
+                *float += more_float;
+                *count += more_count;
+            }
+            (State::Best(best), State::Best(Some(value))) => {
+                let replace = match best {
+                    None => true,
+                    Some(current) => {
+                        let ordering = value.total_cmp(current);
+                        if aggregate.function == AggregateFunction::Min {
+                            ordering.is_lt()
+                        } else {
+                            ordering.is_gt()
+                        }
+                    }
+                };
+                if replace {
+                    *best = Some(value);
+                }
+            }
+            (State::Best(_), State::Best(None)) => {}
+            (State::Boolean(result), State::Boolean(Some(b))) => {
+                *result = Some(match (aggregate.function, *result) {
+                    (AggregateFunction::BoolOr, Some(current)) => current || b,
+                    (_, Some(current)) => current && b,
+                    (_, None) => b,
+                });
+            }
+            (State::Boolean(_), State::Boolean(None)) => {}
+            (
+                State::Moments { n, sum, squares },
+                State::Moments {
+                    n: more_n,
+                    sum: more_sum,
+                    squares: more_squares,
+                },
+            ) => {
+                if *n == 0.0 {
+                    (*n, *sum, *squares) = (more_n, more_sum, more_squares);
+                } else if more_n > 0.0 {
+                    let total = *n + more_n;
+                    let difference = *sum / *n - more_sum / more_n;
+                    *squares += more_squares + *n * more_n * difference * difference / total;
+                    *n = total;
+                    *sum += more_sum;
+                }
+            }
+            _ => {
+                return Err(Error::Internal(format!(
+                    "cannot combine partial states of {:?}",
+                    aggregate.function
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The aggregate's value, after feeding the pending inputs still held.
     pub(super) fn finish(mut self, aggregate: &Aggregate) -> Result<Value> {
         let mut pending = self.take_pending(aggregate)?;

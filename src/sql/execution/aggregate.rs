@@ -62,8 +62,11 @@
 use super::hash::RowMap;
 
 use super::Operator;
+use std::sync::Arc;
+
 use super::accumulator::{Accumulator, aggregate_input, defers, pending_order};
 use super::context::Context;
+use super::parallel_aggregate::{self, Fragment, Outcome, PartialGroups};
 use super::sort::{Direction, Sorted, Sorter};
 use super::spill::{ENTRY_OVERHEAD, Partitioner, RowFile, fan_out, row_size};
 use crate::error::{Error, Result};
@@ -74,10 +77,10 @@ use crate::sql::types::{Row, Value};
 /// One call's input from one row: its sort key and argument values, unless
 /// its FILTER rejected the row. Reused from row to row.
 #[derive(Default)]
-struct Input {
-    passed: bool,
-    keys: Vec<Value>,
-    args: Vec<Value>,
+pub(super) struct Input {
+    pub(super) passed: bool,
+    pub(super) keys: Vec<Value>,
+    pub(super) args: Vec<Value>,
 }
 
 /// Hash aggregation (compiled: group keys and aggregate expressions read
@@ -96,6 +99,9 @@ pub struct AggregateOperator {
     with_set: bool,
     /// Partition files still to aggregate, with their level.
     partitions: Vec<(RowFile, u32)>,
+    /// What workers run if the input scan's rest goes to them
+    /// (`parallel_aggregate.rs`); `None` if it may not.
+    parallel: Option<Arc<Fragment>>,
     phase: Phase,
 }
 
@@ -117,7 +123,18 @@ impl AggregateOperator {
         let with_set = sets.is_some();
         let sets = sets.unwrap_or_else(|| vec![(0..group_by.len()).collect()]);
         let group_moves = Expr::sole_columns(&group_by);
+        let mut input = input;
+        let single_set = sets.len() == 1 && sets[0].len() == group_by.len();
+        let parallel = match &mut input {
+            Operator::Scan(scan) => {
+                Fragment::new(scan.row_shape(), &group_by, &aggregates, single_set)
+                    .filter(|_| scan.park_after_read_ahead_rows())
+                    .map(Arc::new)
+            }
+            _ => None,
+        };
         AggregateOperator {
+            parallel,
             input: Box::new(input),
             group_moves,
             group_by,
@@ -171,46 +188,90 @@ impl AggregateOperator {
             .map(|_| Input::default())
             .collect();
         let single_set = self.sets.len() == 1 && self.sets[0].len() == self.group_by.len();
-        while let Some(row) = self.input.next(context)? {
-            for (input, aggregate) in inputs.iter_mut().zip(&self.aggregates) {
-                input.passed =
-                    aggregate_input(aggregate, &row, context, &mut input.keys, &mut input.args)?;
-            }
-            if single_set {
-                // Plain GROUP BY: the group is set 0 and every group value.
-                // The aggregates' inputs are evaluated, so a group column
-                // no other group expression reads moves out of the row
-                // (which is dropped next) instead of being copied.
-                let mut row = row;
-                group.clear();
-                group.push(Value::Integer(0));
-                for (expr, moved) in self.group_by.iter().zip(&self.group_moves) {
-                    group.push(match moved.and_then(|slot| row.get_mut(slot)) {
-                        Some(value) => value.take(),
-                        None => expr.evaluate(&row, context)?,
-                    });
+        loop {
+            while let Some(row) = self.input.next(context)? {
+                for (input, aggregate) in inputs.iter_mut().zip(&self.aggregates) {
+                    input.passed = aggregate_input(
+                        aggregate,
+                        &row,
+                        context,
+                        &mut input.keys,
+                        &mut input.args,
+                    )?;
                 }
-                table.offer(&group, &inputs, &self.aggregates, context)?;
-                continue;
-            }
-            values.clear();
-            for expr in &self.group_by {
-                values.push(expr.evaluate(&row, context)?);
-            }
-            for (set, columns) in self.sets.iter().enumerate() {
-                group.clear();
-                group.push(Value::Integer(set as i32));
-                group.extend(values.iter().enumerate().map(|(i, v)| {
-                    if columns.contains(&i) {
-                        v.clone()
-                    } else {
-                        Value::Null
+                if single_set {
+                    // Plain GROUP BY: the group is set 0 and every group value.
+                    // The aggregates' inputs are evaluated, so a group column
+                    // no other group expression reads moves out of the row
+                    // (which is dropped next) instead of being copied.
+                    let mut row = row;
+                    group.clear();
+                    group.push(Value::Integer(0));
+                    for (expr, moved) in self.group_by.iter().zip(&self.group_moves) {
+                        group.push(match moved.and_then(|slot| row.get_mut(slot)) {
+                            Some(value) => value.take(),
+                            None => expr.evaluate(&row, context)?,
+                        });
                     }
-                }));
-                table.offer(&group, &inputs, &self.aggregates, context)?;
+                    table.offer(&group, &inputs, &self.aggregates, context)?;
+                    continue;
+                }
+                values.clear();
+                for expr in &self.group_by {
+                    values.push(expr.evaluate(&row, context)?);
+                }
+                for (set, columns) in self.sets.iter().enumerate() {
+                    group.clear();
+                    group.push(Value::Integer(set as i32));
+                    group.extend(values.iter().enumerate().map(|(i, v)| {
+                        if columns.contains(&i) {
+                            v.clone()
+                        } else {
+                            Value::Null
+                        }
+                    }));
+                    table.offer(&group, &inputs, &self.aggregates, context)?;
+                }
+            }
+            if !self.parallel_rest(&mut table, context)? {
+                return Ok(table);
             }
         }
-        Ok(table)
+    }
+
+    /// Aggregates the rest of a parked input scan in workers, if it parked
+    /// and workers start (`parallel_aggregate.rs`); `true` if the rest is
+    /// still to be read here.
+    fn parallel_rest(&mut self, table: &mut Table, context: &mut Context<'_>) -> Result<bool> {
+        let (Some(fragment), Operator::Scan(scan)) = (&self.parallel, self.input.as_mut()) else {
+            return Ok(false);
+        };
+        let Some(parked) = scan.take_parked() else {
+            return Ok(false);
+        };
+        if table.overflow.is_some() {
+            // Partial groups could not join groups already spilled
+            // (aggregation invariant 1): the rest is read here.
+            scan.resume(parked.scan);
+            return Ok(true);
+        }
+        let rest = parked.rest.clone();
+        match parallel_aggregate::run(fragment, scan.tree(), parked, context)? {
+            Outcome::Groups(parts) => {
+                for part in parts {
+                    table.absorb(part, &self.aggregates)?;
+                }
+                Ok(false)
+            }
+            Outcome::NoWorkers(rest) => {
+                scan.resume(rest);
+                Ok(true)
+            }
+            Outcome::TooManyGroups => {
+                scan.restart(rest, context)?;
+                Ok(true)
+            }
+        }
     }
 
     /// Aggregates a partition file into a table of `level`.
@@ -305,6 +366,34 @@ impl Table {
         self.groups
             .push((group, aggregates.iter().map(Accumulator::new).collect()));
         number
+    }
+
+    /// Combines a worker's partial groups into the table
+    /// (`parallel_aggregate.rs`). Only while the table has no partition:
+    /// then every group of the input is in this table, and the partial
+    /// states are in memory already, so every group stays.
+    fn absorb(&mut self, part: PartialGroups, aggregates: &[Aggregate]) -> Result<()> {
+        debug_assert!(self.overflow.is_none() && self.pending_bytes == 0);
+        for (group, accumulators) in part {
+            match self.index.get(&group) {
+                Some(&number) => {
+                    let held = &mut self.groups[number].1;
+                    for ((accumulator, aggregate), other) in
+                        held.iter_mut().zip(aggregates).zip(accumulators)
+                    {
+                        accumulator.combine(aggregate, other)?;
+                    }
+                }
+                None => {
+                    self.bytes += 2 * row_size(&group)
+                        + ENTRY_OVERHEAD
+                        + aggregates.len() * std::mem::size_of::<Accumulator>();
+                    self.index.insert(group.clone(), self.groups.len());
+                    self.groups.push((group, accumulators));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Adds one group's inputs from one row: to its group if it is in the

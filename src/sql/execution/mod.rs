@@ -56,6 +56,7 @@ mod hash_join;
 mod index_scan;
 mod join;
 pub mod measure;
+mod parallel_aggregate;
 mod read_ahead;
 mod scan;
 mod set_operation;

@@ -31,6 +31,8 @@
 //! in the scan's order (key order, or its reverse for a backward scan) and
 //! nothing above the scan changes (merge joins, ordered scans, LIMIT). It
 //! is a run-time decision, not a plan node, so `EXPLAIN` does not show it.
+//! A scan feeding a hash aggregation gets the partial-plan form instead,
+//! where it can (`parallel_aggregate.rs`).
 //!
 //! Invariants:
 //! 1. A worker never outlives its scan operator: dropping the operator (end
@@ -78,10 +80,16 @@ const BATCHES_AHEAD: usize = 8;
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 static STARTED: AtomicU64 = AtomicU64::new(0);
 
-/// How many read-ahead workers the process has started (tests and
-/// diagnostics: whether a scan read ahead is not visible in its results).
+/// How many scan workers the process has started, read-ahead and
+/// parallel aggregation (`parallel_aggregate.rs`) alike (tests and
+/// diagnostics: whether a scan used workers is not visible in its results).
 pub fn workers_started() -> u64 {
     STARTED.load(Ordering::Relaxed)
+}
+
+/// Counts a worker started outside this module.
+pub(super) fn count_started() {
+    STARTED.fetch_add(1, Ordering::Relaxed);
 }
 
 /// One worker's place, counted in the process and in its query; given back

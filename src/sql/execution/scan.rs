@@ -27,7 +27,7 @@ use crate::sql::encoding::{decode_row_into, encode_key, encode_key_value};
 use crate::sql::expr::{Expr, cast};
 use crate::sql::plan::{Access, KeyEquality, is_single_key};
 use crate::sql::types::{DataType, Row, Value};
-use crate::storage::{Direction, KeyRange};
+use crate::storage::{Direction, KeyRange, TreeId};
 use crate::txn::MvccScan;
 
 /// Reads a table's rows (with their storage keys, for DML).
@@ -53,7 +53,31 @@ pub struct ScanOperator {
     /// Whether the caller wants storage keys (DML), so the scan decodes
     /// them; it never reads ahead then.
     keyed: bool,
+    /// Whether the scan parks instead of reading ahead, for its consumer
+    /// to split the rest among workers (`parallel_aggregate.rs`).
+    parks: bool,
+    /// The end of the key range being read (forward full and range
+    /// scans): where the rest of a parked scan ends.
+    end: Bound<Vec<u8>>,
     state: ScanState,
+}
+
+/// The rest of a parked scan: the MVCC scan, positioned after the last
+/// row returned, and the key range it still covers (to read it again from
+/// the start, `ScanOperator::restart`).
+pub(super) struct Parked {
+    pub scan: Box<MvccScan>,
+    pub rest: KeyRange,
+}
+
+/// What a scan's rows become outside its operator, for workers that read
+/// a parked scan's rest: which columns to decode, the filter (against the
+/// decoded row) and the columns returned.
+#[derive(Clone)]
+pub(super) struct RowShape {
+    pub decode: Option<Vec<bool>>,
+    pub filter: Option<Expr>,
+    pub positions: Option<Vec<usize>>,
 }
 
 /// The table columns a scan returns, by position, and which columns it
@@ -106,6 +130,9 @@ enum ScanState {
     Scanning(Box<MvccScan>, Vec<KeyRange>),
     /// Streaming a key range through a worker (`read_ahead.rs`).
     ReadAhead(ReadAhead),
+    /// Stopped for the consumer to take the rest ([`ScanOperator::parks`]);
+    /// returns no rows unless resumed.
+    Parked(Box<MvccScan>),
     /// Streaming the entries of a secondary index, then the ranges still
     /// to read (an IN-list's), the next at the end.
     Index(Box<MvccScan>, index_scan::EntryReader, Vec<KeyRange>),
@@ -138,7 +165,77 @@ impl ScanOperator {
             rows_read: 0,
             row_capacity: 0,
             keyed: false,
+            parks: false,
+            end: Bound::Unbounded,
             state: ScanState::Ready,
+        }
+    }
+
+    /// Makes a forward full or key-range scan that has not opened stop
+    /// after [`READ_AHEAD_AFTER`] stored rows, instead of reading ahead,
+    /// for its consumer to take the rest ([`ScanOperator::take_parked`]);
+    /// `false` (and nothing changes) for any other scan.
+    pub(super) fn park_after_read_ahead_rows(&mut self) -> bool {
+        let forward = matches!(
+            self.access,
+            Access::Full { backward: false }
+                | Access::Range {
+                    backward: false,
+                    ..
+                }
+        );
+        if !forward || !matches!(self.state, ScanState::Ready) || self.keyed {
+            return false;
+        }
+        // Keys are tracked to know where the rest starts.
+        self.keyed = true;
+        self.parks = true;
+        true
+    }
+
+    /// The rest of the scan, if it parked.
+    pub(super) fn take_parked(&mut self) -> Option<Parked> {
+        let ScanState::Parked(_) = &self.state else {
+            return None;
+        };
+        let ScanState::Parked(scan) = std::mem::replace(&mut self.state, ScanState::Done) else {
+            unreachable!("checked above");
+        };
+        let rest = KeyRange {
+            start: Bound::Excluded(self.key.clone()),
+            end: self.end.clone(),
+        };
+        Some(Parked { scan, rest })
+    }
+
+    /// Goes on with a parked scan's rest here, row by row.
+    pub(super) fn resume(&mut self, scan: Box<MvccScan>) {
+        self.parks = false;
+        self.state = ScanState::Scanning(scan, Vec::new());
+    }
+
+    /// Reads `rest` (a parked scan's, whose rows were not used) here, row
+    /// by row: the same rows again, under the statement's snapshot.
+    pub(super) fn restart(&mut self, rest: KeyRange, context: &mut Context<'_>) -> Result<()> {
+        self.parks = false;
+        let scan = context
+            .transaction()?
+            .scan(self.table.tree, rest, Direction::Forward);
+        self.state = ScanState::Scanning(Box::new(scan), Vec::new());
+        Ok(())
+    }
+
+    /// The tree the scan reads.
+    pub(super) fn tree(&self) -> TreeId {
+        self.table.tree
+    }
+
+    /// How the scan makes its rows from stored ones.
+    pub(super) fn row_shape(&self) -> RowShape {
+        RowShape {
+            decode: self.projection.as_ref().map(|p| p.decode.clone()),
+            filter: self.filter.clone(),
+            positions: self.projection.as_ref().map(|p| p.positions.clone()),
         }
     }
 
@@ -215,7 +312,7 @@ impl ScanOperator {
             // The stored row read here, or the values of a row decoded
             // already (by a read-ahead worker, or from a covering entry).
             let stored = match &mut self.state {
-                ScanState::Ready | ScanState::Done => return Ok(None),
+                ScanState::Ready | ScanState::Done | ScanState::Parked(_) => return Ok(None),
                 ScanState::Single(found) => {
                     if !std::mem::take(found) {
                         self.state = ScanState::Done;
@@ -240,8 +337,12 @@ impl ScanOperator {
                         continue;
                     }
                     self.rows_read += 1;
-                    if self.rows_read == READ_AHEAD_AFTER && !self.keyed {
-                        self.read_ahead(context);
+                    if self.rows_read == READ_AHEAD_AFTER {
+                        if self.parks {
+                            self.park();
+                        } else if !self.keyed {
+                            self.read_ahead(context);
+                        }
                     }
                     Stored::Bytes(&self.bytes)
                 }
@@ -356,12 +457,21 @@ impl ScanOperator {
         };
     }
 
+    /// Parks the scan after the row just read (still processed here).
+    fn park(&mut self) {
+        self.state = match std::mem::replace(&mut self.state, ScanState::Done) {
+            ScanState::Scanning(scan, pending) if pending.is_empty() => ScanState::Parked(scan),
+            other => other,
+        };
+    }
+
     fn open(&mut self, context: &mut Context<'_>) -> Result<ScanState> {
         let tree = self.table.tree;
         let direction = scan_direction(self.access.backward());
         match &self.access {
             Access::Full { .. } => {
                 let range = self.narrowed.take().unwrap_or_else(KeyRange::all);
+                self.end = range.end.clone();
                 let scan = context.transaction()?.scan(tree, range, direction);
                 Ok(ScanState::Scanning(Box::new(scan), Vec::new()))
             }
@@ -443,6 +553,7 @@ impl ScanOperator {
                 if range.is_empty() {
                     return Ok(ScanState::Done);
                 }
+                self.end = range.end.clone();
                 let scan = context.transaction()?.scan(tree, range, direction);
                 Ok(ScanState::Scanning(Box::new(scan), Vec::new()))
             }

@@ -57,7 +57,7 @@ use super::node::{
 use super::overflow;
 use crate::error::{Error, Result};
 use crate::storage::buffer_pool::BufferPool;
-use crate::storage::engine::{Direction, EntryBatch, KeyRange};
+use crate::storage::engine::{Direction, EntryBatch, KeyRange, even_picks};
 use crate::storage::meta::Meta;
 use crate::storage::mini_transaction::{MiniTransaction, PageSource};
 use crate::storage::page::{PageBytes, PageNumber};
@@ -785,6 +785,52 @@ impl BTree {
                 return Ok(());
             }
         }
+    }
+
+    /// [`crate::storage::Engine::split_keys`]: separators of the highest
+    /// interior level with more than one child inside `range`, evenly
+    /// picked; each child below a level holds about as many leaves as its
+    /// siblings, so the parts are about as long. A range under one leaf
+    /// gets none.
+    pub fn split_keys(
+        &self,
+        buffer_pool: &BufferPool,
+        range: &KeyRange,
+        parts: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        if parts < 2 || range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut page_number = self.root;
+        for _ in 0..=MAX_DEPTH {
+            let page = buffer_pool.fetch_read(page_number)?;
+            let node = Node::open(page_number, &page)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok(Vec::new());
+            }
+            // Key 0 of an interior node stands for minus infinity.
+            let inside: Vec<&[u8]> = (1..node.len())
+                .map(|index| node.key(index))
+                .filter(|key| range.contains(key))
+                .collect();
+            if inside.is_empty() {
+                // The whole range lies under one child.
+                let index = match &range.start {
+                    Bound::Included(key) | Bound::Excluded(key) => node.child_index(key),
+                    Bound::Unbounded => 0,
+                };
+                page_number = node.child(index);
+                continue;
+            }
+            return Ok(even_picks(&inside, parts - 1)
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect());
+        }
+        Err(Error::Corrupt(format!(
+            "tree at page {}: deeper than {MAX_DEPTH} levels",
+            self.root
+        )))
     }
 
     /// Frees every page of the tree, the root included.
