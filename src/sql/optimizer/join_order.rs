@@ -17,6 +17,10 @@
 //!    written;
 //! 3. a relation connected to nothing joins last, as a cross product.
 //!
+//! Equalities chaining three or more columns become equivalence classes
+//! first (`equivalence.rs`): the search may then join any two relations of
+//! a class, and each join applies one equality per class.
+//!
 //! Why the rows are the same: inner joins are commutative and associative,
 //! and a conjunct evaluated at any join where its columns are available
 //! rejects the same combinations. Operators above the joins read columns
@@ -25,6 +29,7 @@
 //! reordered, only their inputs are.
 
 use super::OptimizerContext;
+use super::equivalence;
 use super::estimate::Estimator;
 use super::join_search::{self, SEARCH_LIMIT};
 use crate::error::Result;
@@ -55,10 +60,17 @@ fn reorder(plan: LogicalPlan, estimator: &Estimator<'_>) -> Result<LogicalPlan> 
     let mut conjuncts = Vec::new();
     flatten(plan, &mut relations, &mut conjuncts, estimator)?;
     if relations.len() <= SEARCH_LIMIT {
-        let all_columns: Vec<ColumnId> = relations.iter().flat_map(LogicalPlan::output).collect();
-        let tree = join_search::search(&relations, &conjuncts, estimator);
+        let outputs: Vec<Vec<ColumnId>> = relations.iter().map(LogicalPlan::output).collect();
+        let all_columns: Vec<ColumnId> = outputs.iter().flatten().copied().collect();
+        let classes = equivalence::extract(&mut conjuncts, &outputs, estimator);
+        let tree = join_search::search(&relations, &conjuncts, &classes, estimator);
         let mut slots: Vec<Option<LogicalPlan>> = relations.into_iter().map(Some).collect();
-        let plan = join_search::build(&tree, &mut slots, &mut conjuncts, &all_columns);
+        let placement = join_search::Placement {
+            all_columns: &all_columns,
+            classes: &classes,
+            estimator,
+        };
+        let plan = join_search::build(&tree, &mut slots, &mut conjuncts, &placement);
         return Ok(match Expr::conjunction(conjuncts) {
             Some(predicate) => LogicalPlan::Filter {
                 input: Box::new(plan),

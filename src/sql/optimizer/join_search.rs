@@ -27,6 +27,7 @@
 use std::collections::HashMap;
 
 use super::cost::{Estimate, JoinInputs, JoinMethod};
+use super::equivalence::Class;
 use super::estimate::Estimator;
 use super::join_strategy::{equi_pair, join_methods};
 use crate::sql::expr::{ColumnId, Expr};
@@ -57,11 +58,14 @@ struct Edge<'e> {
     selectivity: f64,
 }
 
-/// The cheapest join tree over `relations` with `conjuncts` (at most
-/// [`SEARCH_LIMIT`] relations).
+/// The cheapest join tree over `relations` with `conjuncts` and the
+/// equivalence classes `classes` (`equivalence.rs`: each joins the
+/// relations of its members, one equality per join), at most
+/// [`SEARCH_LIMIT`] relations.
 pub fn search(
     relations: &[LogicalPlan],
     conjuncts: &[Expr],
+    classes: &[Class],
     estimator: &Estimator<'_>,
 ) -> JoinTree {
     debug_assert!((2..=SEARCH_LIMIT).contains(&relations.len()));
@@ -107,7 +111,7 @@ pub fn search(
                     set,
                     cross_products,
                     &best,
-                    &edges,
+                    (&edges, classes),
                     relations,
                     &outputs,
                     estimator,
@@ -132,7 +136,7 @@ fn best_split(
     set: u32,
     cross_products: bool,
     best: &HashMap<u32, Planned>,
-    edges: &[Edge<'_>],
+    (edges, classes): (&[Edge<'_>], &[Class]),
     relations: &[LogicalPlan],
     outputs: &[Vec<ColumnId>],
     estimator: &Estimator<'_>,
@@ -149,16 +153,26 @@ fn best_split(
     for &outer in outers.iter().rev() {
         let inner = set & !outer;
         if let (Some(left), Some(right)) = (best.get(&outer), best.get(&inner)) {
-            let between: Vec<&Edge<'_>> = edges
+            let mut between: Vec<(&Expr, f64)> = edges
                 .iter()
                 .filter(|edge| {
                     edge.relations & outer != 0
                         && edge.relations & inner != 0
                         && edge.relations & !set == 0
                 })
+                .map(|edge| (edge.conjunct, edge.selectivity))
                 .collect();
+            let implied: Vec<(Expr, f64)> = classes
+                .iter()
+                .filter_map(|class| class.join_condition(outer, inner, estimator))
+                .collect();
+            between.extend(
+                implied
+                    .iter()
+                    .map(|(condition, selectivity)| (condition, *selectivity)),
+            );
             if !between.is_empty() || cross_products {
-                let selectivity: f64 = between.iter().map(|edge| edge.selectivity).product();
+                let selectivity: f64 = between.iter().map(|(_, selectivity)| selectivity).product();
                 let rows = (left.rows * right.rows * selectivity).max(1.0);
                 let cost = join_cost(
                     left, right, inner, rows, &between, relations, outputs, estimator,
@@ -188,7 +202,7 @@ fn join_cost(
     inner: &Planned,
     inner_set: u32,
     rows: f64,
-    between: &[&Edge<'_>],
+    between: &[(&Expr, f64)],
     relations: &[LogicalPlan],
     outputs: &[Vec<ColumnId>],
     estimator: &Estimator<'_>,
@@ -224,9 +238,9 @@ fn join_cost(
         .collect();
     let keys: Vec<(Expr, Expr)> = between
         .iter()
-        .filter_map(|edge| {
+        .filter_map(|(conjunct, _)| {
             equi_pair(
-                edge.conjunct,
+                conjunct,
                 &outer_columns,
                 &outputs[position],
                 estimator.columns(),
@@ -251,22 +265,41 @@ fn join_cost(
         .fold(hash, f64::min)
 }
 
+/// The relations of a join tree (bit `i`: relation `i`).
+fn tree_relations(tree: &JoinTree) -> u32 {
+    match tree {
+        JoinTree::Relation(position) => 1 << position,
+        JoinTree::Join(outer, inner) => tree_relations(outer) | tree_relations(inner),
+    }
+}
+
+/// What [`build`] places conjuncts with: the relations' columns, the
+/// equivalence classes and the estimator that picks their equalities.
+pub struct Placement<'p, 'e> {
+    pub all_columns: &'p [ColumnId],
+    pub classes: &'p [Class],
+    pub estimator: &'p Estimator<'e>,
+}
+
 /// Builds the plan of a join tree: each conjunct at the lowest join where
-/// every relation it reads is available; what no join takes (conjuncts
-/// over one relation, or none) is returned.
+/// every relation it reads is available, and at each join one equality
+/// per equivalence class with members on both sides (the one the search
+/// priced); what no join takes (conjuncts over one relation, or none) is
+/// returned.
 pub fn build(
     tree: &JoinTree,
     relations: &mut [Option<LogicalPlan>],
     conjuncts: &mut Vec<Expr>,
-    all_columns: &[ColumnId],
+    placement: &Placement<'_, '_>,
 ) -> LogicalPlan {
+    let all_columns = placement.all_columns;
     match tree {
         JoinTree::Relation(position) => relations[*position]
             .take()
             .expect("invariant: each relation appears once in a join tree"),
         JoinTree::Join(outer, inner) => {
-            let left = build(outer, relations, conjuncts, all_columns);
-            let right = build(inner, relations, conjuncts, all_columns);
+            let left = build(outer, relations, conjuncts, placement);
+            let right = build(inner, relations, conjuncts, placement);
             let mut available = left.output();
             available.extend(right.output());
             let (ready, later): (Vec<Expr>, Vec<Expr>) =
@@ -277,6 +310,13 @@ pub fn build(
                         .all(|id| available.contains(id) || !all_columns.contains(id))
                 });
             *conjuncts = later;
+            let (outer_set, inner_set) = (tree_relations(outer), tree_relations(inner));
+            let mut ready = ready;
+            ready.extend(placement.classes.iter().filter_map(|class| {
+                class
+                    .join_condition(outer_set, inner_set, placement.estimator)
+                    .map(|(condition, _)| condition)
+            }));
             LogicalPlan::Join {
                 left: Box::new(left),
                 right: Box::new(right),

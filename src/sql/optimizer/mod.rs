@@ -20,6 +20,7 @@
 mod access_path;
 pub mod cost;
 mod decorrelate;
+mod equivalence;
 pub mod estimate;
 mod implication;
 mod join_order;
