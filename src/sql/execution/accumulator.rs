@@ -328,6 +328,34 @@ impl Accumulator {
         Ok(())
     }
 
+    /// Whether calls `a` and `b` may share one accumulator: the same inputs
+    /// (arguments and FILTER, neither DISTINCT nor ORDER BY) folded into
+    /// the same kind of state, only finished differently (`sum` and `avg`;
+    /// the variance family), or the very same call written twice.
+    /// PostgreSQL shares transition states the same way (nodeAgg.c, for
+    /// calls with the same transition function and inputs).
+    pub(super) fn shares_state(a: &Aggregate, b: &Aggregate) -> bool {
+        use AggregateFunction::*;
+        let family = |function: AggregateFunction| match function {
+            Sum | Avg => Some(0),
+            Stddev | StddevSamp | StddevPop | Variance | VarSamp | VarPop => Some(1),
+            CountStar => Some(2),
+            Count => Some(3),
+            Min => Some(4),
+            Max => Some(5),
+            BoolAnd | Every => Some(6),
+            BoolOr => Some(7),
+            // Its state holds the delimiter's effect: never shared.
+            StringAgg => None,
+        };
+        !defers(a)
+            && !defers(b)
+            && family(a.function).is_some()
+            && family(a.function) == family(b.function)
+            && a.args == b.args
+            && a.filter == b.filter
+    }
+
     /// Whether partial states of `aggregate`, each over part of a group's
     /// inputs, combine ([`Accumulator::combine`]) into the state over all
     /// of them, whatever the order of the parts. Not for calls that hold

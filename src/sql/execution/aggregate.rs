@@ -91,7 +91,13 @@ pub struct AggregateOperator {
     /// Per group expression: the input column it moves out of each row,
     /// if it is a column that no other group expression reads.
     group_moves: Vec<Option<usize>>,
+    /// The calls whose accumulators each group keeps: the query's calls,
+    /// those that share a state (`Accumulator::shares_state`) once.
     aggregates: Vec<Aggregate>,
+    /// Each of the query's calls, in order: the accumulator it finishes
+    /// (an index into `aggregates`), the call itself, and whether it is
+    /// that accumulator's last reader (which may move it).
+    results: Vec<(usize, Aggregate, bool)>,
     /// The grouping sets, each the indices of its group columns (a plain
     /// GROUP BY is one set of every column).
     sets: Vec<Vec<usize>>,
@@ -122,6 +128,7 @@ impl AggregateOperator {
     ) -> Self {
         let with_set = sets.is_some();
         let sets = sets.unwrap_or_else(|| vec![(0..group_by.len()).collect()]);
+        let (aggregates, results) = share_states(aggregates);
         let group_moves = Expr::sole_columns(&group_by);
         let mut input = input;
         let single_set = sets.len() == 1 && sets[0].len() == group_by.len();
@@ -139,6 +146,7 @@ impl AggregateOperator {
             group_moves,
             group_by,
             aggregates,
+            results,
             sets,
             with_set,
             partitions: Vec::new(),
@@ -154,7 +162,9 @@ impl AggregateOperator {
                     self.phase = Phase::Output(self.finish(table)?);
                 }
                 Phase::Output(output) => {
-                    if let Some(row) = output.next(&self.aggregates, self.with_set)? {
+                    if let Some(row) =
+                        output.next(&self.aggregates, &self.results, self.with_set)?
+                    {
                         return Ok(Some(row));
                     }
                     self.phase = match self.partitions.pop() {
@@ -540,7 +550,12 @@ struct Output {
 }
 
 impl Output {
-    fn next(&mut self, aggregates: &[Aggregate], with_set: bool) -> Result<Option<Row>> {
+    fn next(
+        &mut self,
+        aggregates: &[Aggregate],
+        results: &[(usize, Aggregate, bool)],
+        with_set: bool,
+    ) -> Result<Option<Row>> {
         let Some((number, (group, mut accumulators))) = self.groups.next() else {
             return Ok(None);
         };
@@ -576,14 +591,50 @@ impl Output {
             .split_first()
             .ok_or_else(|| Error::Internal("a group without its set".into()))?;
         let mut row = values.to_vec();
-        for (accumulator, aggregate) in accumulators.into_iter().zip(aggregates) {
-            row.push(accumulator.finish(aggregate)?);
+        let mut accumulators: Vec<Option<Accumulator>> =
+            accumulators.into_iter().map(Some).collect();
+        for (index, call, last) in results {
+            let slot = &mut accumulators[*index];
+            let accumulator = match last {
+                true => slot.take(),
+                false => slot.clone(),
+            };
+            let accumulator = accumulator
+                .ok_or_else(|| Error::Internal("an accumulator finished twice".into()))?;
+            row.push(accumulator.finish(call)?);
         }
         if with_set {
             row.push(set.clone());
         }
         Ok(Some(row))
     }
+}
+
+/// The calls to keep accumulators for (each state shared by several calls
+/// once) and, per call of `calls`, its accumulator, itself and whether it
+/// is that accumulator's last reader.
+fn share_states(calls: Vec<Aggregate>) -> (Vec<Aggregate>, Vec<(usize, Aggregate, bool)>) {
+    let mut kept: Vec<Aggregate> = Vec::new();
+    let mut results = Vec::with_capacity(calls.len());
+    for call in calls {
+        let index = match kept
+            .iter()
+            .position(|other| Accumulator::shares_state(other, &call))
+        {
+            Some(index) => index,
+            None => {
+                kept.push(call.clone());
+                kept.len() - 1
+            }
+        };
+        results.push((index, call, false));
+    }
+    for index in 0..kept.len() {
+        if let Some(last) = results.iter_mut().rev().find(|(i, _, _)| *i == index) {
+            last.2 = true;
+        }
+    }
+    (kept, results)
 }
 
 /// The group number a pending sorter's key starts with.
@@ -737,6 +788,62 @@ mod tests {
         let (mut out, spilled) = drain(&space, &mut context, operator, AggregateOperator::next);
         sort_rows(&mut out);
         (out, spilled)
+    }
+
+    /// sum(i) and avg(i) share a state, as do var_pop(i) and stddev(i) and
+    /// a call written twice; string_agg never does. Each call still gets
+    /// its own result, in memory and spilled alike.
+    #[test]
+    fn calls_over_the_same_inputs_share_one_accumulator() {
+        use AggregateFunction::*;
+        let i = || vec![Expr::Slot(0)];
+        let text = || vec![Expr::Slot(2), Expr::Literal(Value::Text(",".into()))];
+        let calls = vec![
+            call(Sum, i(), DataType::BigInt),
+            call(Avg, i(), DataType::Double),
+            call(VarPop, i(), DataType::Double),
+            call(Stddev, i(), DataType::Double),
+            call(Min, vec![Expr::Slot(2)], DataType::Text),
+            call(Min, vec![Expr::Slot(2)], DataType::Text),
+            call(Max, vec![Expr::Slot(2)], DataType::Text),
+            call(StringAgg, text(), DataType::Text),
+            call(StringAgg, text(), DataType::Text),
+        ];
+        let (kept, results) = share_states(calls.clone());
+        let indices: Vec<usize> = results.iter().map(|(index, _, _)| *index).collect();
+        assert_eq!(indices, vec![0, 0, 1, 1, 2, 2, 3, 4, 5]);
+        assert_eq!(kept.len(), 6);
+        let lasts: Vec<bool> = results.iter().map(|(_, _, last)| *last).collect();
+        assert_eq!(
+            lasts,
+            vec![false, true, false, true, false, true, true, true, true]
+        );
+        let rows = input(20_000);
+        let (in_memory, spilled) = aggregate(rows.clone(), calls.clone(), None, 1 << 30);
+        assert!(!spilled);
+        let (external, spilled) = aggregate(rows.clone(), calls, None, 64 * 1024);
+        assert!(spilled);
+        assert!(external == in_memory, "spilled groups differ");
+        // Group 0 holds the i with i * 7919 ≡ 0 (mod 4000): i = 0, 4000, ….
+        let members: Vec<f64> = (0..20_000i64)
+            .filter(|i| (i * 7919) % 4000 == 0)
+            .map(|i| i as f64)
+            .collect();
+        let n = members.len() as f64;
+        let mean = members.iter().sum::<f64>() / n;
+        let squares: f64 = members.iter().map(|x| (x - mean) * (x - mean)).sum();
+        let row = &in_memory[0];
+        assert_eq!(row[0], Value::Integer(0));
+        assert_eq!(row[1], Value::BigInt(members.iter().sum::<f64>() as i64));
+        assert_eq!(row[2], Value::Double(mean));
+        let (Value::Double(var_pop), Value::Double(stddev)) = (&row[3], &row[4]) else {
+            panic!("variance results expected: {row:?}");
+        };
+        assert!((var_pop - squares / n).abs() < 1e-6 * var_pop);
+        assert!((stddev - (squares / (n - 1.0)).sqrt()).abs() < 1e-6 * stddev);
+        assert_eq!(row[5], row[6]);
+        assert_eq!(row[8], row[9]);
+        assert!(matches!(&row[8], Value::Text(text) if text.split(',').count() == members.len()));
     }
 
     #[test]
