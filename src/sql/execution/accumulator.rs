@@ -85,6 +85,18 @@ pub(super) struct Accumulator {
     pending_bytes: usize,
 }
 
+/// Whether `value` replaces `current` as the result of `min` or `max`.
+fn better(aggregate: &Aggregate, value: &Value, current: Option<&Value>) -> bool {
+    current.is_none_or(|current| {
+        let ordering = value.total_cmp(current);
+        if aggregate.function == AggregateFunction::Min {
+            ordering.is_lt()
+        } else {
+            ordering.is_gt()
+        }
+    })
+}
+
 /// Whether a call's inputs are pending until its group ends.
 pub(super) fn defers(aggregate: &Aggregate) -> bool {
     aggregate.distinct || !aggregate.order_by.is_empty()
@@ -274,18 +286,7 @@ impl Accumulator {
                 }
             }
             State::Best(best) => {
-                let replace = match best {
-                    None => true,
-                    Some(current) => {
-                        let ordering = value.total_cmp(current);
-                        if aggregate.function == AggregateFunction::Min {
-                            ordering.is_lt()
-                        } else {
-                            ordering.is_gt()
-                        }
-                    }
-                };
-                if replace {
+                if better(aggregate, value, best.as_ref()) {
                     *best = Some(value.clone());
                 }
             }
@@ -388,18 +389,7 @@ impl Accumulator {
                 *count += more_count;
             }
             (State::Best(best), State::Best(Some(value))) => {
-                let replace = match best {
-                    None => true,
-                    Some(current) => {
-                        let ordering = value.total_cmp(current);
-                        if aggregate.function == AggregateFunction::Min {
-                            ordering.is_lt()
-                        } else {
-                            ordering.is_gt()
-                        }
-                    }
-                };
-                if replace {
+                if better(aggregate, &value, best.as_ref()) {
                     *best = Some(value);
                 }
             }
