@@ -66,7 +66,7 @@ use std::sync::Arc;
 
 use super::accumulator::{Accumulator, aggregate_input, defers, pending_order};
 use super::context::Context;
-use super::parallel_aggregate::{self, Fragment, Outcome, PartialGroups};
+use super::parallel_aggregate::{self, Fragment, Outcome};
 use super::sort::{Direction, Sorted, Sorter};
 use super::spill::{ENTRY_OVERHEAD, Partitioner, RowFile, fan_out, row_size};
 use crate::error::{Error, Result};
@@ -200,6 +200,18 @@ impl AggregateOperator {
         let single_set = self.sets.len() == 1 && self.sets[0].len() == self.group_by.len();
         loop {
             while let Some(row) = self.input.next(context)? {
+                if single_set {
+                    let mut row = row;
+                    single_set_row(
+                        (&self.group_by, &self.group_moves, &self.aggregates),
+                        &mut row,
+                        context,
+                        &mut inputs,
+                        &mut group,
+                    )?;
+                    table.offer(&group, &inputs, &self.aggregates, context)?;
+                    continue;
+                }
                 for (input, aggregate) in inputs.iter_mut().zip(&self.aggregates) {
                     input.passed = aggregate_input(
                         aggregate,
@@ -208,23 +220,6 @@ impl AggregateOperator {
                         &mut input.keys,
                         &mut input.args,
                     )?;
-                }
-                if single_set {
-                    // Plain GROUP BY: the group is set 0 and every group value.
-                    // The aggregates' inputs are evaluated, so a group column
-                    // no other group expression reads moves out of the row
-                    // (which is dropped next) instead of being copied.
-                    let mut row = row;
-                    group.clear();
-                    group.push(Value::Integer(0));
-                    for (expr, moved) in self.group_by.iter().zip(&self.group_moves) {
-                        group.push(match moved.and_then(|slot| row.get_mut(slot)) {
-                            Some(value) => value.take(),
-                            None => expr.evaluate(&row, context)?,
-                        });
-                    }
-                    table.offer(&group, &inputs, &self.aggregates, context)?;
-                    continue;
                 }
                 values.clear();
                 for expr in &self.group_by {
@@ -315,6 +310,34 @@ impl AggregateOperator {
     }
 }
 
+/// A plain GROUP BY's (or no GROUP BY's) step for one input row, shared by
+/// the query's thread and parallel workers: each call's input (`inputs`),
+/// then the group (`group`: set 0 and every group value). The calls'
+/// inputs are evaluated first, so a group column no other group
+/// expression reads (`group_moves`, `Expr::sole_columns`) moves out of
+/// the row, which the caller drops or clears next, instead of being
+/// copied.
+pub(super) fn single_set_row(
+    (group_by, group_moves, aggregates): (&[Expr], &[Option<usize>], &[Aggregate]),
+    row: &mut Row,
+    context: &mut Context<'_>,
+    inputs: &mut [Input],
+    group: &mut Row,
+) -> Result<()> {
+    for (input, aggregate) in inputs.iter_mut().zip(aggregates) {
+        input.passed = aggregate_input(aggregate, row, context, &mut input.keys, &mut input.args)?;
+    }
+    group.clear();
+    group.push(Value::Integer(0));
+    for (expr, moved) in group_by.iter().zip(group_moves) {
+        group.push(match moved.and_then(|slot| row.get_mut(slot)) {
+            Some(value) => value.take(),
+            None => expr.evaluate(row, context)?,
+        });
+    }
+    Ok(())
+}
+
 /// One call's pending inputs moved out of memory.
 struct PendingSorter {
     /// The call's index.
@@ -322,8 +345,9 @@ struct PendingSorter {
     sorter: Sorter,
 }
 
-/// The groups of one pass over the input or a partition.
-struct Table {
+/// The groups of one pass over the input or a partition (or, in a
+/// parallel worker, its partial groups).
+pub(super) struct Table {
     /// Group number by (set, group values).
     index: RowMap<Row, usize>,
     /// Each group's (set, group values) and accumulators, by number.
@@ -343,7 +367,7 @@ struct Table {
 }
 
 impl Table {
-    fn new(aggregates: &[Aggregate], level: u32, context: &mut Context<'_>) -> Table {
+    pub(super) fn new(aggregates: &[Aggregate], level: u32, context: &mut Context<'_>) -> Table {
         // A hash table: `hash_mem` (work_mem × hash_mem_multiplier).
         let work_mem = context.hash_mem();
         let deferring = aggregates.iter().filter(|a| defers(a)).count();
@@ -368,23 +392,33 @@ impl Table {
 
     /// Makes a new group.
     fn create(&mut self, group: Row, aggregates: &[Aggregate]) -> usize {
+        self.insert(group, aggregates.iter().map(Accumulator::new).collect())
+    }
+
+    /// Adds a group with its accumulators; its number.
+    fn insert(&mut self, group: Row, accumulators: Vec<Accumulator>) -> usize {
         let number = self.groups.len();
         self.bytes += 2 * row_size(&group)
             + ENTRY_OVERHEAD
-            + aggregates.len() * std::mem::size_of::<Accumulator>();
+            + accumulators.len() * std::mem::size_of::<Accumulator>();
         self.index.insert(group.clone(), number);
-        self.groups
-            .push((group, aggregates.iter().map(Accumulator::new).collect()));
+        self.groups.push((group, accumulators));
         number
+    }
+
+    /// Whether a new group may enter the table (invariant 2: the first
+    /// group always does).
+    fn has_room(&self) -> bool {
+        self.bytes <= self.budget || self.groups.is_empty()
     }
 
     /// Combines a worker's partial groups into the table
     /// (`parallel_aggregate.rs`). Only while the table has no partition:
     /// then every group of the input is in this table, and the partial
     /// states are in memory already, so every group stays.
-    fn absorb(&mut self, part: PartialGroups, aggregates: &[Aggregate]) -> Result<()> {
+    fn absorb(&mut self, part: Table, aggregates: &[Aggregate]) -> Result<()> {
         debug_assert!(self.overflow.is_none() && self.pending_bytes == 0);
-        for (group, accumulators) in part {
+        for (group, accumulators) in part.groups {
             match self.index.get(&group) {
                 Some(&number) => {
                     let held = &mut self.groups[number].1;
@@ -395,11 +429,47 @@ impl Table {
                     }
                 }
                 None => {
-                    self.bytes += 2 * row_size(&group)
-                        + ENTRY_OVERHEAD
-                        + aggregates.len() * std::mem::size_of::<Accumulator>();
-                    self.index.insert(group.clone(), self.groups.len());
-                    self.groups.push((group, accumulators));
+                    self.insert(group, accumulators);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Table::offer`] for a parallel worker's partial groups, which never
+    /// spill: `false`, with nothing added, if the group is new and the
+    /// table has no room for it.
+    pub(super) fn offer_in_memory(
+        &mut self,
+        group: &[Value],
+        inputs: &[Input],
+        aggregates: &[Aggregate],
+    ) -> Result<bool> {
+        debug_assert!(!aggregates.iter().any(defers));
+        let number = match self.index.get(group) {
+            Some(&number) => number,
+            None if self.has_room() => self.create(group.to_vec(), aggregates),
+            None => return Ok(false),
+        };
+        self.add_inputs(number, inputs, aggregates)?;
+        Ok(true)
+    }
+
+    /// Adds one row's inputs to group `number`'s accumulators.
+    fn add_inputs(
+        &mut self,
+        number: usize,
+        inputs: &[Input],
+        aggregates: &[Aggregate],
+    ) -> Result<()> {
+        let accumulators = &mut self.groups[number].1;
+        for ((accumulator, aggregate), input) in accumulators.iter_mut().zip(aggregates).zip(inputs)
+        {
+            if input.passed {
+                let grew = accumulator.add(aggregate, &input.keys, &input.args)?;
+                self.bytes += grew;
+                if defers(aggregate) {
+                    self.pending_bytes += grew;
                 }
             }
         }
@@ -417,10 +487,7 @@ impl Table {
     ) -> Result<()> {
         let number = match self.index.get(group) {
             Some(&number) => number,
-            // Invariant 2: the first group always stays.
-            None if self.overflow.is_none()
-                && (self.bytes <= self.budget || self.groups.is_empty()) =>
-            {
+            None if self.overflow.is_none() && self.has_room() => {
                 self.create(group.to_vec(), aggregates)
             }
             None => {
@@ -431,17 +498,7 @@ impl Table {
                 return overflow.push(group, &record, 0);
             }
         };
-        let accumulators = &mut self.groups[number].1;
-        for ((accumulator, aggregate), input) in accumulators.iter_mut().zip(aggregates).zip(inputs)
-        {
-            if input.passed {
-                let grew = accumulator.add(aggregate, &input.keys, &input.args)?;
-                self.bytes += grew;
-                if defers(aggregate) {
-                    self.pending_bytes += grew;
-                }
-            }
-        }
+        self.add_inputs(number, inputs, aggregates)?;
         if self.bytes > self.budget && self.pending_bytes > 0 {
             // Moving every group's inputs costs a pass over the groups:
             // worth it only when that frees much (amortized, each input

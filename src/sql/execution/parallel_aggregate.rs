@@ -58,13 +58,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::accumulator::{Accumulator, aggregate_input};
-use super::aggregate::Input;
+use super::accumulator::Accumulator;
+use super::aggregate::{Input, Table, single_set_row};
 use super::context::{Context, QueryState};
-use super::hash::RowMap;
 use super::read_ahead::{self, WorkerSlot};
-use super::scan::{Parked, RowShape};
-use super::spill::{ENTRY_OVERHEAD, row_size};
+use super::scan::{Parked, RowShape, project_into};
 use crate::error::{Error, Result};
 use crate::sql::encoding::decode_row_into;
 use crate::sql::expr::Expr;
@@ -84,6 +82,8 @@ const ROWS_PER_CHECK: usize = 1024;
 pub(super) struct Fragment {
     shape: RowShape,
     group_by: Vec<Expr>,
+    /// `Expr::sole_columns` of `group_by` (`aggregate::single_set_row`).
+    group_moves: Vec<Option<usize>>,
     aggregates: Vec<Aggregate>,
 }
 
@@ -117,18 +117,16 @@ impl Fragment {
         eligible.then(|| Fragment {
             shape,
             group_by: group_by.to_vec(),
+            group_moves: Expr::sole_columns(group_by),
             aggregates: aggregates.to_vec(),
         })
     }
 }
 
-/// A worker's groups: (set 0, group values) and each call's partial state.
-pub(super) type PartialGroups = Vec<(Row, Vec<Accumulator>)>;
-
 /// How a parallel run ended.
 pub(super) enum Outcome {
     /// Every worker's partial groups, the whole rest of the scan in them.
-    Groups(Vec<PartialGroups>),
+    Groups(Vec<Table>),
     /// No worker could start: the scan is given back, to go on serially.
     NoWorkers(Box<MvccScan>),
     /// A worker's groups outgrew its memory (invariant 2): nothing of the
@@ -145,7 +143,8 @@ struct Shared {
 
 /// How one worker ended.
 enum WorkerEnd {
-    Groups(PartialGroups),
+    /// Its partial groups: (set 0, group values) and each call's state.
+    Groups(Table),
     TooManyGroups,
     /// Another worker failed or gave up first.
     Stopped,
@@ -268,13 +267,17 @@ fn work(
     params: Vec<Value>,
     budget: usize,
 ) -> Result<WorkerEnd> {
-    // Expressions here read only the row and the parameters (invariant 1).
-    let mut state = QueryState::new(params, 0);
+    // Expressions here read only the row and the parameters (invariant 1);
+    // `hash_mem` is the worker's share.
+    let mut state = QueryState::new(params, budget);
     let mut context = Context::new(None, &mut state);
     let aggregates = &fragment.aggregates;
-    let mut index: RowMap<Row, usize> = RowMap::default();
-    let mut groups: PartialGroups = Vec::new();
-    let mut bytes = 0usize;
+    let mut table = Table::new(aggregates, 0, &mut context);
+    let calls = (
+        fragment.group_by.as_slice(),
+        fragment.group_moves.as_slice(),
+        aggregates.as_slice(),
+    );
     // Buffers reused for every row.
     let mut stored = Vec::new();
     let (mut decoded, mut projected): (Row, Row) = (Vec::new(), Vec::new());
@@ -282,7 +285,7 @@ fn work(
     let mut inputs: Vec<Input> = aggregates.iter().map(|_| Input::default()).collect();
     loop {
         let Some(mut scan) = shared.parts.lock().pop() else {
-            return Ok(WorkerEnd::Groups(groups));
+            return Ok(WorkerEnd::Groups(table));
         };
         let mut rows = 0usize;
         while scan.next_row(&mut stored)? {
@@ -299,54 +302,15 @@ fn work(
                 continue;
             }
             projected.clear();
-            match &fragment.shape.positions {
-                Some(positions) => projected.extend(
-                    positions
-                        .iter()
-                        .map(|&p| decoded.get_mut(p).map_or(Value::Null, Value::take)),
-                ),
-                None => projected.append(&mut decoded),
-            }
-            // The aggregation's steps (`AggregateOperator::read_input`):
-            // the calls' inputs, then the group.
-            for (input, aggregate) in inputs.iter_mut().zip(aggregates) {
-                input.passed = aggregate_input(
-                    aggregate,
-                    &projected,
-                    &mut context,
-                    &mut input.keys,
-                    &mut input.args,
-                )?;
-            }
-            group.clear();
-            group.push(Value::Integer(0));
-            for expr in &fragment.group_by {
-                group.push(expr.evaluate(&projected, &mut context)?);
-            }
-            let number = match index.get(&group) {
-                Some(&number) => number,
-                None => {
-                    if bytes > budget {
-                        return Ok(WorkerEnd::TooManyGroups);
-                    }
-                    bytes += 2 * row_size(&group)
-                        + ENTRY_OVERHEAD
-                        + aggregates.len() * std::mem::size_of::<Accumulator>();
-                    index.insert(group.clone(), groups.len());
-                    groups.push((
-                        group.clone(),
-                        aggregates.iter().map(Accumulator::new).collect(),
-                    ));
-                    groups.len() - 1
-                }
-            };
-            let accumulators = &mut groups[number].1;
-            for ((accumulator, aggregate), input) in
-                accumulators.iter_mut().zip(aggregates).zip(&inputs)
-            {
-                if input.passed {
-                    bytes += accumulator.add(aggregate, &input.keys, &input.args)?;
-                }
+            project_into(
+                &mut decoded,
+                fragment.shape.positions.as_deref(),
+                &mut projected,
+            );
+            // The aggregation's steps (`AggregateOperator::read_input`).
+            single_set_row(calls, &mut projected, &mut context, &mut inputs, &mut group)?;
+            if !table.offer_in_memory(&group, &inputs, aggregates)? {
+                return Ok(WorkerEnd::TooManyGroups);
             }
         }
     }

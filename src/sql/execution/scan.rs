@@ -195,11 +195,12 @@ impl ScanOperator {
 
     /// The rest of the scan, if it parked.
     pub(super) fn take_parked(&mut self) -> Option<Parked> {
-        let ScanState::Parked(_) = &self.state else {
-            return None;
-        };
-        let ScanState::Parked(scan) = std::mem::replace(&mut self.state, ScanState::Done) else {
-            unreachable!("checked above");
+        let scan = match std::mem::replace(&mut self.state, ScanState::Done) {
+            ScanState::Parked(scan) => scan,
+            other => {
+                self.state = other;
+                return None;
+            }
         };
         let rest = KeyRange {
             start: Bound::Excluded(self.key.clone()),
@@ -658,14 +659,23 @@ pub(super) fn finish_row(
     }
     let width = projection.map_or(decoded.len(), |p| p.positions.len());
     let mut row = Vec::with_capacity(width.max(capacity));
-    match projection {
-        Some(projection) => row.extend(
-            projection
-                .positions
+    project_into(
+        decoded,
+        projection.map(|p| p.positions.as_slice()),
+        &mut row,
+    );
+    Ok(Some(row))
+}
+
+/// Appends to `row` the decoded values at `positions` (all of them if
+/// `None`), moved out; a position past the decoded values is NULL.
+pub(super) fn project_into(decoded: &mut [Value], positions: Option<&[usize]>, row: &mut Row) {
+    match positions {
+        Some(positions) => row.extend(
+            positions
                 .iter()
                 .map(|&position| decoded.get_mut(position).map_or(Value::Null, Value::take)),
         ),
         None => row.extend(decoded.iter_mut().map(Value::take)),
     }
-    Ok(Some(row))
 }
