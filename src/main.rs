@@ -93,9 +93,6 @@ struct ServeArgs {
     no_autoanalyze: bool,
 }
 
-/// The stack of every runtime thread, including those running statements.
-const SESSION_STACK_SIZE: usize = 16 * 1024 * 1024;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -140,17 +137,10 @@ fn check(arguments: CheckArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// Opens the database, binds, announces the address and serves until a
 /// shutdown signal; returns after the database has been flushed.
 fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    // Statements run on the blocking pool, whose threads get this stack
-    // too. The SQL layer refuses deeper recursion than
-    // `sql::stack::MAX_STACK_DEPTH` with 54001; the rest is headroom for
-    // the unchecked recursion of dropping and cloning deep trees. Untouched
-    // stack pages are never committed, so the size costs address space only.
+    // Statements run on the connections' own threads (`server::serve`),
+    // not on the runtime's.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_stack_size(SESSION_STACK_SIZE)
-        .on_thread_start(|| {
-            basalt::sql::stack::set_thread_limit(SESSION_STACK_SIZE - 4 * 1024 * 1024)
-        })
         .build()?;
     let result = runtime.block_on(async move {
         // Before anything is announced, so an early SIGTERM is handled.
@@ -176,8 +166,8 @@ fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("shut down cleanly");
         Ok::<(), Box<dyn std::error::Error>>(())
     });
-    // A statement aborted after the grace period may still be running on a
-    // blocking thread; do not let it hold the process open forever.
+    // Blocking work of the runtime's own (opening, the final flush) has
+    // ended by now; do not let anything else hold the process open.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     result
 }

@@ -894,6 +894,11 @@ async fn a_failed_fsync_stops_the_server_at_once() {
         .expect("serve task");
     let error = stopped.expect_err("a storage failure is an error exit");
     assert!(error.to_string().contains("storage failure"), "{error}");
+    // Its connections do not live on without it.
+    let after = tokio::time::timeout(Duration::from_secs(5), client.simple_query("SELECT 1"))
+        .await
+        .expect("the connection is closed, not left hanging");
+    assert!(after.is_err(), "a statement after the stop must fail");
 }
 
 #[tokio::test]

@@ -17,25 +17,26 @@
 //! a pipelining client thus gets its responses in few writes while a client
 //! waiting for a reply always receives it.
 //!
-//! Engine work ([`Session::parse`], `prepare`, `execute`) is synchronous and
-//! may block on locks or disk, so it runs on tokio's blocking pool: the
-//! session is moved into the blocking task and moved back when it returns
-//! ([`Connection::with_session`]). If that task panics, the session is gone
-//! and the connection is closed; the server keeps running. Each such trip
-//! costs two thread hand-offs, so the common statement takes one: a Query
-//! of one statement is parsed, run, its first rows fetched and its
-//! implicit transaction ended in one trip, and so is an Execute with a
-//! Sync right behind it in the read buffer (the Sync then reports how the
-//! transaction ended), whenever the result is whole. Output is unchanged:
-//! the rows, then the commit's error if it failed, then ReadyForQuery.
+//! A connection has a thread of its own, as a PostgreSQL backend has a
+//! process: it blocks on its socket while the client is quiet and runs
+//! its statements itself, which may block on locks or disk without holding
+//! up anyone else. A statement then costs the server one wake-up (the read
+//! returning), where handing each statement from an async task to a pool
+//! thread and back cost three; on a small machine those thread switches
+//! were the largest single cost of a short lookup. Engine calls go through
+//! [`Connection::with_session`], the panic boundary: if one panics, the
+//! session is gone and the connection is closed; the server keeps running.
 //!
 //! Errors follow PostgreSQL: a SQL error is an ErrorResponse with severity
 //! `ERROR` and the connection continues; a broken frame or an unexpected
 //! message type is severity `FATAL` and the connection is closed.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::BytesMut;
 use pgwire::messages::PgWireBackendMessage;
@@ -44,13 +45,9 @@ use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery,
     TransactionStatus as WireTransactionStatus,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use crate::database::Database;
 use crate::error::{Error, Result, SqlState};
-use crate::sql::parser::ParsedStatement;
 use crate::sql::{Column, Cursor, Notice, Outcome, Prepared, Row, Session, TransactionStatus};
 
 use super::extended::Portal;
@@ -61,46 +58,14 @@ use super::values::{self, FORMAT_TEXT};
 /// large result streams instead of piling up in memory.
 pub(super) const FLUSH_THRESHOLD: usize = 64 * 1024;
 
-/// How many rows one trip to the engine fetches from a query's cursor: a
-/// bound on the rows in memory at once, large enough that the hand-off to
-/// the blocking pool is a small share of the work.
+/// How many rows are fetched from a query's cursor at a time: a bound on
+/// the rows in memory at once.
 pub(super) const FETCH_BATCH: usize = 1024;
 
-/// A Query string after its first trip to the engine.
-enum Parsed {
-    /// Its statements, to run one by one (none, or several).
-    Statements(Vec<ParsedStatement>),
-    /// Its one statement already ran, with its first rows, and (`Some`)
-    /// the implicit transaction ended.
-    Ran {
-        result: Result<(Outcome, Vec<Row>)>,
-        ended: Option<Result<()>>,
-    },
-}
-
-/// Prepares and executes one statement of a Query string, with its first
-/// batch of rows: a small result costs one trip to the engine.
-fn run_simple_statement(
-    session: &mut Session,
-    statement: ParsedStatement,
-) -> Result<(Outcome, Vec<Row>)> {
-    let prepared = session.prepare_statement(statement, &[])?;
-    if !prepared.param_types.is_empty() {
-        return Err(Error::sql(
-            SqlState::UNDEFINED_PARAMETER,
-            "there is no parameter $1",
-        ));
-    }
-    let mut outcome = session.execute(&prepared, &[])?;
-    let first = match &mut outcome {
-        Outcome::Rows { cursor, .. } => {
-            cursor.want_all_rows();
-            session.fetch(cursor, FETCH_BATCH)?
-        }
-        _ => Vec::new(),
-    };
-    Ok((outcome, first))
-}
+/// How many bytes one read from the socket asks for at least, and at
+/// most (when the read buffer has grown, for a large message).
+const READ_CHUNK: usize = 8 * 1024;
+const MAX_READ_CHUNK: usize = 64 * 1024;
 
 /// What the main loop does after handling a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +91,7 @@ pub struct Connection {
     pub(super) peer: SocketAddr,
     pub(super) read_buffer: BytesMut,
     pub(super) write_buffer: BytesMut,
-    /// `None` only after the engine panicked while holding it.
+    /// `None` only after the engine panicked in it.
     pub(super) session: Option<Session>,
     /// Prepared statements by name; the unnamed one is `""`.
     pub(super) statements: HashMap<String, Arc<Prepared>>,
@@ -135,20 +100,19 @@ pub struct Connection {
     /// Set by an error in the extended protocol: every message up to the
     /// next Sync is discarded, as PostgreSQL does.
     pub(super) skipping_until_sync: bool,
-    /// How the implicit transaction ended when an Execute ended it in its
-    /// own trip to the engine, seeing a Sync next (`extended.rs`); the
-    /// Sync reports it.
-    pub(super) ended_before_sync: Option<Result<()>>,
-    pub(super) shutdown: watch::Receiver<bool>,
+    /// The server's shutdown flag. The listener raises it and then shuts
+    /// the read side of every connection's socket, so a connection blocked
+    /// in a read wakes up and finds it raised.
+    pub(super) shutdown: Arc<AtomicBool>,
 }
 
 impl Connection {
-    /// A connection over an accepted socket, with a fresh session.
+    /// A connection over an accepted (blocking) socket, with a fresh session.
     pub fn new(
         stream: TcpStream,
         peer: SocketAddr,
         database: &Database,
-        shutdown: watch::Receiver<bool>,
+        shutdown: Arc<AtomicBool>,
     ) -> Connection {
         Connection {
             stream,
@@ -159,32 +123,31 @@ impl Connection {
             statements: HashMap::new(),
             portals: HashMap::new(),
             skipping_until_sync: false,
-            ended_before_sync: None,
             shutdown,
         }
     }
 
     /// Serves the connection until the client leaves, a fatal protocol
     /// error occurs, or the server shuts down. I/O errors just end it.
-    pub async fn run(mut self) {
-        match self.serve_connection().await {
+    pub fn run(mut self) {
+        match self.serve_connection() {
             Ok(()) => tracing::debug!(peer = %self.peer, "connection closed"),
             Err(error) => {
                 tracing::debug!(peer = %self.peer, %error, "connection ended by I/O error")
             }
         }
         // Best effort: the peer may already be gone.
-        let _ = self.stream.shutdown().await;
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 
-    async fn serve_connection(&mut self) -> std::io::Result<()> {
-        if !self.startup().await? {
-            return self.flush().await;
+    fn serve_connection(&mut self) -> std::io::Result<()> {
+        if !self.startup()? {
+            return self.flush();
         }
         loop {
             match frontend::take_frame(&mut self.read_buffer) {
                 Ok(Some(frame)) => {
-                    if self.handle_frame(frame).await? == Flow::Close {
+                    if self.handle_frame(frame)? == Flow::Close {
                         break;
                     }
                     if self.session.is_none() {
@@ -195,12 +158,12 @@ impl Connection {
                         break;
                     }
                     if self.write_buffer.len() >= FLUSH_THRESHOLD {
-                        self.flush().await?;
+                        self.flush()?;
                     }
                 }
                 Ok(None) => {
-                    self.flush().await?;
-                    match self.read_input().await? {
+                    self.flush()?;
+                    match self.read_input()? {
                         Input::Data => {}
                         Input::Closed => break,
                         Input::Shutdown => {
@@ -219,24 +182,40 @@ impl Connection {
                 }
             }
         }
-        self.flush().await
+        self.flush()
     }
 
-    /// Reads more bytes into the read buffer, unless shutdown comes first.
-    pub(super) async fn read_input(&mut self) -> std::io::Result<Input> {
-        if *self.shutdown.borrow() {
+    /// Reads more bytes into the read buffer, blocking until some arrive,
+    /// unless shutdown comes first. A read that ends because the listener
+    /// shut the socket's read side is told from the client leaving by the
+    /// flag, which is raised before the socket is shut.
+    pub(super) fn read_input(&mut self) -> std::io::Result<Input> {
+        if self.shutdown.load(Ordering::Acquire) {
             return Ok(Input::Shutdown);
         }
-        tokio::select! {
-            read = self.stream.read_buf(&mut self.read_buffer) => {
-                Ok(if read? == 0 { Input::Closed } else { Input::Data })
+        let start = self.read_buffer.len();
+        let spare = (self.read_buffer.capacity() - start).min(MAX_READ_CHUNK);
+        self.read_buffer.resize(start + spare.max(READ_CHUNK), 0);
+        let read = loop {
+            match self.stream.read(&mut self.read_buffer[start..]) {
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => break read,
             }
-            () = wait_for_shutdown(&mut self.shutdown) => Ok(Input::Shutdown),
+        };
+        let count = *read.as_ref().unwrap_or(&0);
+        self.read_buffer.truncate(start + count);
+        read?;
+        if count > 0 {
+            Ok(Input::Data)
+        } else if self.shutdown.load(Ordering::Acquire) {
+            Ok(Input::Shutdown)
+        } else {
+            Ok(Input::Closed)
         }
     }
 
     /// Decodes and dispatches one frame.
-    async fn handle_frame(&mut self, frame: Frame) -> std::io::Result<Flow> {
+    fn handle_frame(&mut self, frame: Frame) -> std::io::Result<Flow> {
         let kind = frame.kind;
         // While skipping, not even the bodies are looked at: only Sync ends
         // the skip, and Terminate still closes.
@@ -258,14 +237,14 @@ impl Connection {
         let extended = message.is_extended();
         let result = match message {
             FrontendMessage::Query { sql } => {
-                self.simple_query(sql).await?;
+                self.simple_query(sql)?;
                 Ok(())
             }
             FrontendMessage::Parse {
                 name,
                 sql,
                 parameter_oids,
-            } => self.parse(name, sql, parameter_oids).await,
+            } => self.parse(name, sql, parameter_oids),
             FrontendMessage::Bind {
                 portal,
                 statement,
@@ -280,17 +259,17 @@ impl Connection {
                 result_formats,
             ),
             FrontendMessage::Describe { target, name } => self.describe(target, &name),
-            FrontendMessage::Execute { portal, max_rows } => self.execute(portal, max_rows).await,
+            FrontendMessage::Execute { portal, max_rows } => self.execute(portal, max_rows),
             FrontendMessage::Close { target, name } => {
                 self.close(target, &name);
                 Ok(())
             }
             FrontendMessage::Flush => {
-                self.flush().await?;
+                self.flush()?;
                 Ok(())
             }
             FrontendMessage::Sync => {
-                self.sync().await;
+                self.sync();
                 Ok(())
             }
             FrontendMessage::Terminate => return Ok(Flow::Close),
@@ -312,58 +291,34 @@ impl Connection {
     /// The simple query protocol: every statement of the string in order,
     /// each with its own results, stopping at the first error; then
     /// ReadyForQuery.
-    async fn simple_query(&mut self, sql: String) -> std::io::Result<()> {
+    fn simple_query(&mut self, sql: String) -> std::io::Result<()> {
         // PostgreSQL drops the unnamed statement whenever a Query arrives.
         self.statements.remove("");
-        let parsed = self
-            .with_session(move |session| {
-                session.begin_implicit();
-                let mut statements = session.parse(&sql)?;
-                if statements.len() != 1 {
-                    return Ok(Parsed::Statements(statements));
-                }
-                // One statement, the common case: it runs in this trip to
-                // the engine too, and so does the end of its implicit
-                // transaction when its result is whole (a read's rows
-                // were fetched, so nothing of it can fail after the
-                // commit but their sending).
-                let statement = statements.pop().expect("invariant: one statement");
-                let result = run_simple_statement(session, statement);
-                let ended = match &result {
-                    Ok((outcome, _)) if !outcome.is_whole() => None,
-                    _ => Some(session.end_implicit()),
-                };
-                Ok(Parsed::Ran { result, ended })
-            })
-            .await;
-        let mut ended = None;
+        let parsed = self.with_session(move |session| {
+            session.begin_implicit();
+            session.parse(&sql)
+        });
         match parsed {
             Err(error) => self.send_error(&error),
-            Ok(Parsed::Statements(statements)) if statements.is_empty() => {
+            Ok(statements) if statements.is_empty() => {
                 self.send(PgWireBackendMessage::EmptyQueryResponse(
                     EmptyQueryResponse::new(),
                 ));
             }
-            Ok(Parsed::Ran {
-                result,
-                ended: ran_ended,
-            }) => {
-                ended = ran_ended;
-                let sent = match result {
-                    Ok((outcome, first)) => self.send_whole_outcome(outcome, first).await?,
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = sent {
-                    self.send_error(&error);
-                }
-            }
-            Ok(Parsed::Statements(statements)) => {
+            Ok(statements) => {
                 for statement in statements {
-                    let outcome = self
-                        .with_session(move |session| run_simple_statement(session, statement))
-                        .await;
+                    let outcome = self.with_session(move |session| {
+                        let prepared = session.prepare_statement(statement, &[])?;
+                        if !prepared.param_types.is_empty() {
+                            return Err(Error::sql(
+                                SqlState::UNDEFINED_PARAMETER,
+                                "there is no parameter $1",
+                            ));
+                        }
+                        session.execute(&prepared, &[])
+                    });
                     let sent = match outcome {
-                        Ok((outcome, first)) => self.send_whole_outcome(outcome, first).await?,
+                        Ok(outcome) => self.send_whole_outcome(outcome)?,
                         Err(error) => Err(error),
                     };
                     if let Err(error) = sent {
@@ -374,11 +329,7 @@ impl Connection {
             }
         }
         // The statements of one Query string share an implicit transaction.
-        let ended = match ended {
-            Some(ended) => ended,
-            None => self.with_session(|session| session.end_implicit()).await,
-        };
-        if let Err(error) = ended {
+        if let Err(error) = self.with_session(|session| session.end_implicit()) {
             self.send_error(&error);
         }
         self.end_of_simple_query();
@@ -398,46 +349,36 @@ impl Connection {
     }
 
     /// Sends a complete outcome in text format (simple query protocol),
-    /// fetching the rows of a query batch by batch after `first`. The outer
-    /// result is I/O; the inner one an error of the query (a value that
-    /// could not be encoded, or one the engine hit while fetching).
-    async fn send_whole_outcome(
-        &mut self,
-        outcome: Outcome,
-        first: Vec<Row>,
-    ) -> std::io::Result<Result<()>> {
+    /// fetching the rows of a query batch by batch. The outer result is
+    /// I/O; the inner one an error of the query (a value that could not be
+    /// encoded, or one the engine hit while fetching).
+    fn send_whole_outcome(&mut self, outcome: Outcome) -> std::io::Result<Result<()>> {
         match outcome {
             Outcome::Rows {
                 columns,
                 mut cursor,
             } => {
+                cursor.want_all_rows();
                 let formats = vec![FORMAT_TEXT; columns.len()];
                 self.send(PgWireBackendMessage::RowDescription(row_description(
                     &columns, &formats,
                 )));
-                let mut batch = first;
                 let mut count = 0usize;
-                loop {
+                while !cursor.is_done() {
+                    let batch = match self.fetch(&mut cursor, FETCH_BATCH) {
+                        Ok(rows) => rows,
+                        Err(error) => return Ok(Err(error)),
+                    };
                     for row in &batch {
                         match values::encode_row(row, &columns, &formats) {
                             Ok(data_row) => self.send(PgWireBackendMessage::DataRow(data_row)),
                             Err(error) => return Ok(Err(error)),
                         }
                         if self.write_buffer.len() >= FLUSH_THRESHOLD {
-                            self.flush().await?;
+                            self.flush()?;
                         }
                     }
                     count += batch.len();
-                    if cursor.is_done() {
-                        break;
-                    }
-                    match self.fetch(cursor, FETCH_BATCH).await {
-                        Ok((returned, rows)) => {
-                            cursor = returned;
-                            batch = rows;
-                        }
-                        Err(error) => return Ok(Err(error)),
-                    }
                 }
                 self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
                     format!("SELECT {count}"),
@@ -456,43 +397,33 @@ impl Connection {
         Ok(Ok(()))
     }
 
-    /// Fetches up to `max_rows` rows of a cursor on the blocking pool; the
-    /// cursor travels there and back with the session.
-    pub(super) async fn fetch(
-        &mut self,
-        mut cursor: Cursor,
-        max_rows: usize,
-    ) -> Result<(Cursor, Vec<Row>)> {
-        self.with_session(move |session| {
-            let rows = session.fetch(&mut cursor, max_rows)?;
-            Ok((cursor, rows))
-        })
-        .await
+    /// Fetches up to `max_rows` rows of a cursor.
+    pub(super) fn fetch(&mut self, cursor: &mut Cursor, max_rows: usize) -> Result<Vec<Row>> {
+        self.with_session(|session| session.fetch(cursor, max_rows))
     }
 
-    /// Runs engine work on the blocking pool with this connection's session.
-    pub(super) async fn with_session<T, F>(&mut self, work: F) -> Result<T>
-    where
-        F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
+    /// Runs engine work with this connection's session. This is the panic
+    /// boundary: a panic in the engine loses the session (dropping it rolls
+    /// back its transaction) and, through the main loop, the connection,
+    /// but never the server.
+    pub(super) fn with_session<T>(
+        &mut self,
+        work: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
         let Some(mut session) = self.session.take() else {
             return Err(Error::Internal(
                 "the session was lost after an internal error".into(),
             ));
         };
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = work(&mut session);
-            (session, result)
-        })
-        .await;
-        match joined {
-            Ok((session, result)) => {
+        match catch_unwind(AssertUnwindSafe(|| work(&mut session))) {
+            Ok(result) => {
                 self.session = Some(session);
                 result
             }
-            Err(join_error) => {
-                tracing::error!(peer = %self.peer, error = %join_error, "engine task failed; closing the connection");
+            Err(_) => {
+                // The panic message was printed by the panic hook.
+                tracing::error!(peer = %self.peer, "engine call panicked; closing the connection");
+                drop(session);
                 Err(Error::Internal("the statement failed unexpectedly".into()))
             }
         }
@@ -555,24 +486,12 @@ impl Connection {
     }
 
     /// Writes all pending output to the socket.
-    pub(super) async fn flush(&mut self) -> std::io::Result<()> {
+    pub(super) fn flush(&mut self) -> std::io::Result<()> {
         if !self.write_buffer.is_empty() {
-            self.stream.write_all(&self.write_buffer).await?;
+            self.stream.write_all(&self.write_buffer)?;
             self.write_buffer.clear();
         }
         Ok(())
-    }
-}
-
-/// Resolves once the server's shutdown flag is set (or its sender is gone).
-pub(super) async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
-    loop {
-        if *shutdown.borrow_and_update() {
-            return;
-        }
-        if shutdown.changed().await.is_err() {
-            return;
-        }
     }
 }
 

@@ -34,13 +34,10 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 
 use crate::error::{Error, Result, SqlState};
-use crate::sql::{Column, Cursor, DataType, Outcome, Prepared, Row, TransactionStatus, Value};
+use crate::sql::{Column, Cursor, DataType, Outcome, Prepared, TransactionStatus, Value};
 
 use super::connection::{Connection, FETCH_BATCH, FLUSH_THRESHOLD, describe_columns};
 use super::frontend::Target;
-
-/// A Sync message's bytes: its kind and its length (just the length word).
-const SYNC_FRAME: [u8; 5] = [b'S', 0, 0, 0, 4];
 use super::values::{self, FORMAT_TEXT, FormatList};
 
 /// A bound statement, ready to execute or part-way through its rows.
@@ -69,7 +66,7 @@ enum PortalState {
 
 impl Connection {
     /// Parse: prepares `sql` under `name`.
-    pub(super) async fn parse(
+    pub(super) fn parse(
         &mut self,
         name: String,
         sql: String,
@@ -86,9 +83,7 @@ impl Connection {
             ));
         }
         let declared = declared_parameter_types(&parameter_oids)?;
-        let prepared = self
-            .with_session(move |session| session.prepare(&sql, &declared))
-            .await?;
+        let prepared = self.with_session(|session| session.prepare(&sql, &declared))?;
         self.statements.insert(name, Arc::new(prepared));
         self.send(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
         Ok(())
@@ -176,7 +171,7 @@ impl Connection {
 
     /// Execute: runs a portal, or continues it, sending at most `max_rows`
     /// rows (0 or negative: all). Commands ignore `max_rows`.
-    pub(super) async fn execute(&mut self, portal_name: String, max_rows: i32) -> Result<()> {
+    pub(super) fn execute(&mut self, portal_name: String, max_rows: i32) -> Result<()> {
         let portal = self
             .portals
             .get(&portal_name)
@@ -186,44 +181,26 @@ impl Connection {
         } else {
             usize::MAX
         };
-        let mut prefetched = Vec::new();
         if matches!(portal.state, PortalState::Ready) {
             let statement = Arc::clone(&portal.statement);
             let parameters = portal.parameters.clone();
-            // A Sync right behind (a driver sends Bind, Execute and Sync
-            // together) ends the implicit transaction in this trip to the
-            // engine, if the result is whole: the Sync then only reports
-            // how it ended, after the rows, as it would have.
-            let sync_follows = self.read_buffer.starts_with(&SYNC_FRAME);
-            let outcome = self
-                .with_session(move |session| {
-                    // Executes up to the next Sync share an implicit transaction.
-                    session.begin_implicit();
-                    let mut outcome = session.execute(&statement, &parameters)?;
-                    // The first rows come back with the outcome: a small
-                    // result costs one trip to the engine.
-                    let first = match &mut outcome {
-                        Outcome::Rows { cursor, .. } => {
-                            if limit == usize::MAX {
-                                cursor.want_all_rows();
-                            }
-                            session.fetch(cursor, limit.min(FETCH_BATCH))?
-                        }
-                        _ => Vec::new(),
-                    };
-                    let ended =
-                        (sync_follows && outcome.is_whole()).then(|| session.end_implicit());
-                    Ok((outcome, first, ended))
-                })
-                .await;
+            let outcome = self.with_session(|session| {
+                // Executes up to the next Sync share an implicit transaction.
+                session.begin_implicit();
+                session.execute(&statement, &parameters)
+            });
             let portal = self
                 .portals
                 .get_mut(&portal_name)
                 .ok_or_else(|| Error::Internal("a portal vanished during Execute".into()))?;
-            let (outcome, first, ended) = outcome?;
-            self.ended_before_sync = ended;
-            match outcome {
-                Outcome::Rows { columns, cursor } => {
+            match outcome? {
+                Outcome::Rows {
+                    columns,
+                    mut cursor,
+                } => {
+                    if limit == usize::MAX {
+                        cursor.want_all_rows();
+                    }
                     // Encode by the described columns when they line up, so
                     // binary widths match what the client was told.
                     let columns = if columns.len() == portal.statement.columns.len() {
@@ -235,7 +212,6 @@ impl Connection {
                         columns,
                         cursor: Some(cursor),
                     };
-                    prefetched = first;
                 }
                 Outcome::Command { tag, notices } => {
                     portal.state = PortalState::CommandDone;
@@ -254,17 +230,12 @@ impl Connection {
                 }
             }
         }
-        self.send_portal_rows(&portal_name, limit, prefetched).await
+        self.send_portal_rows(&portal_name, limit)
     }
 
-    /// Sends up to `limit` rows of an executed portal: `prefetched` first,
-    /// then batches fetched from its cursor.
-    async fn send_portal_rows(
-        &mut self,
-        portal_name: &str,
-        limit: usize,
-        prefetched: Vec<Row>,
-    ) -> Result<()> {
+    /// Sends up to `limit` rows of an executed portal, fetched from its
+    /// cursor batch by batch.
+    fn send_portal_rows(&mut self, portal_name: &str, limit: usize) -> Result<()> {
         let Some(portal) = self.portals.get_mut(portal_name) else {
             return Err(missing_portal(portal_name));
         };
@@ -295,24 +266,18 @@ impl Connection {
         };
         let formats = portal.result_formats.clone();
         let mut sent = 0usize;
-        let mut batch = prefetched;
         // An error leaves the portal without its cursor: the client skips
         // to Sync, and the portal dies with the transaction.
-        loop {
+        while sent < limit && !cursor.is_done() {
+            let batch = self.fetch(&mut cursor, (limit - sent).min(FETCH_BATCH))?;
             for row in &batch {
                 let data_row = values::encode_row(row, &columns, &formats)?;
                 self.send(PgWireBackendMessage::DataRow(data_row));
                 if self.write_buffer.len() >= FLUSH_THRESHOLD {
-                    self.flush().await.map_err(Error::Io)?;
+                    self.flush().map_err(Error::Io)?;
                 }
             }
             sent += batch.len();
-            if sent >= limit || cursor.is_done() {
-                break;
-            }
-            let (returned, rows) = self.fetch(cursor, (limit - sent).min(FETCH_BATCH)).await?;
-            cursor = returned;
-            batch = rows;
         }
         // Like PostgreSQL, a batch that filled max_rows suspends the portal
         // even if it happened to take the last row; the next Execute then
@@ -345,15 +310,11 @@ impl Connection {
 
     /// Sync: ends error skipping and reports readiness. Outside a
     /// transaction block the transaction has ended, and its portals with it.
-    pub(super) async fn sync(&mut self) {
+    pub(super) fn sync(&mut self) {
         self.skipping_until_sync = false;
         // Sync ends the implicit transaction: commit, or roll back after an
-        // error (unless the Execute before it ended it already).
-        let ended = match self.ended_before_sync.take() {
-            Some(ended) => ended,
-            None => self.with_session(|session| session.end_implicit()).await,
-        };
-        if let Err(error) = ended {
+        // error.
+        if let Err(error) = self.with_session(|session| session.end_implicit()) {
             self.send_error(&error);
         }
         if self.transaction_status() == TransactionStatus::Idle {

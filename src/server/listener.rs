@@ -1,15 +1,19 @@
 //! Accepting connections and shutting down gracefully.
 //!
 //! [`serve`] owns the [`Database`] for the server's lifetime. It accepts
-//! connections until its `shutdown` future resolves, running each one as a
-//! tokio task ([`Connection::run`]). Shutdown then goes:
+//! connections on tokio until its `shutdown` future resolves, and gives
+//! each one a thread of its own ([`Connection::run`], blocking I/O; see
+//! connection.rs for why). The threads are registered in [`Connections`]
+//! with a handle on their socket. Shutdown then goes:
 //!
 //! 1. stop accepting (the listener is dropped, so new connects are refused);
-//! 2. raise the shutdown flag: every connection finishes the messages it
-//!    has already received (an in-flight statement is never interrupted),
-//!    and when it next waits for input it sends FATAL `57P01` and closes;
-//! 3. wait up to [`SHUTDOWN_GRACE`] for the connections, then abort the
-//!    stragglers;
+//! 2. raise the shutdown flag, then shut the read side of every registered
+//!    socket, which wakes a connection blocked in a read: every connection
+//!    finishes the messages it has already received (an in-flight
+//!    statement is never interrupted), and when it next waits for input it
+//!    sends FATAL `57P01` and closes;
+//! 3. wait up to [`SHUTDOWN_GRACE`] for the connections, then shut the
+//!    stragglers' sockets both ways and stop waiting for them;
 //! 4. call [`Database::shutdown`], which flushes everything to disk.
 //!
 //! A storage failure is different: after a failed WAL or data-file fsync
@@ -23,12 +27,17 @@
 //! installed before the server announces its address, so a signal sent by
 //! someone who saw the announcement cannot hit the default handler.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 
 use crate::database::Database;
 use crate::error::{Error, Result};
@@ -41,6 +50,54 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often the server checks for a fatal storage failure.
 pub const FATAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The stack of a connection's thread. The SQL layer refuses deeper
+/// recursion than its limit with 54001; the limit is this size less
+/// [`STACK_HEADROOM`], which is left for the unchecked recursion of
+/// dropping and cloning deep trees. Untouched stack pages are never
+/// committed, so the size costs address space only.
+pub const SESSION_STACK_SIZE: usize = 16 * 1024 * 1024;
+
+/// The part of a connection thread's stack statements may not use.
+const STACK_HEADROOM: usize = 4 * 1024 * 1024;
+
+/// The live connections: a handle on each one's socket, so shutdown can
+/// wake connections blocked in a read, and the flag they check.
+struct Connections {
+    sockets: Mutex<HashMap<u64, TcpStream>>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl Connections {
+    /// Raises the flag, then shuts each socket's read side: the order
+    /// matters, so a connection that finds its read ended also finds the
+    /// flag raised.
+    fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        for socket in self.sockets.lock().values() {
+            // A socket the peer already closed may refuse; nothing to wake.
+            let _ = socket.shutdown(Shutdown::Read);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sockets.lock().len()
+    }
+}
+
+/// Held by [`serve`]: however it ends (returning, failing or being
+/// dropped), no connection outlives it for long, because every socket is
+/// shut both ways and a connection's next read or write fails.
+struct CloseOnExit(Arc<Connections>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        self.0.shutting_down.store(true, Ordering::Release);
+        for socket in self.0.sockets.lock().values() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+}
+
 /// Serves PostgreSQL clients on `listener` until `shutdown` resolves, then
 /// shuts down gracefully (see the module docs) and returns the result of
 /// [`Database::shutdown`].
@@ -49,8 +106,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let (shutdown_sender, shutdown_receiver) = watch::channel(false);
-    let mut connections = JoinSet::new();
+    let connections = Arc::new(Connections {
+        sockets: Mutex::new(HashMap::new()),
+        shutting_down: Arc::new(AtomicBool::new(false)),
+    });
+    let close_on_exit = CloseOnExit(Arc::clone(&connections));
+    // Each connection's thread sends its id here when it ends.
+    let (finished_sender, mut finished) = mpsc::unbounded_channel::<u64>();
+    let mut next_id = 0u64;
     let mut fatal_check = tokio::time::interval(FATAL_CHECK_INTERVAL);
     tokio::pin!(shutdown);
     loop {
@@ -66,14 +129,15 @@ pub async fn serve(
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    // Small responses (ReadyForQuery) must not wait for Nagle.
-                    if let Err(error) = stream.set_nodelay(true) {
-                        tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
-                    }
-                    tracing::debug!(%peer, "connection accepted");
-                    let connection =
-                        Connection::new(stream, peer, &database, shutdown_receiver.clone());
-                    connections.spawn(connection.run());
+                    next_id += 1;
+                    start_connection(
+                        next_id,
+                        stream,
+                        peer,
+                        &database,
+                        &connections,
+                        finished_sender.clone(),
+                    );
                 }
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning.
@@ -81,9 +145,7 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            Some(finished) = connections.join_next(), if !connections.is_empty() => {
-                log_connection_end(finished);
-            }
+            Some(_) = finished.recv() => {}
         }
     }
     drop(listener);
@@ -91,36 +153,89 @@ pub async fn serve(
         connections = connections.len(),
         "shutting down: no longer accepting connections"
     );
-    // Receivers treat a dropped sender as shutdown too, so the send result
-    // does not matter.
-    let _ = shutdown_sender.send(true);
+    connections.begin_shutdown();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while let Some(finished) = connections.join_next().await {
-            log_connection_end(finished);
+        while connections.len() > 0 {
+            if finished.recv().await.is_none() {
+                break;
+            }
         }
     })
     .await;
     if drained.is_err() {
         tracing::warn!(
             connections = connections.len(),
-            "connections still busy after the grace period; aborting them"
+            "connections still busy after the grace period; closing their sockets"
         );
-        connections.abort_all();
-        while connections.join_next().await.is_some() {}
     }
+    drop(close_on_exit);
     tracing::info!("flushing the database");
     tokio::task::spawn_blocking(move || database.shutdown())
         .await
         .map_err(|error| Error::Internal(format!("database shutdown task failed: {error}")))?
 }
 
-/// A connection task that panicked is logged; the server keeps running.
-fn log_connection_end(finished: std::result::Result<(), tokio::task::JoinError>) {
-    if let Err(error) = finished
-        && error.is_panic()
-    {
-        tracing::error!(%error, "a connection task panicked");
+/// Registers an accepted connection and starts its thread. A connection
+/// that cannot get a thread (the process is out of them) is closed; the
+/// server goes on.
+fn start_connection(
+    id: u64,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    database: &Database,
+    connections: &Arc<Connections>,
+    finished: mpsc::UnboundedSender<u64>,
+) {
+    let socket = match blocking_socket(stream) {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "could not set up an accepted connection");
+            return;
+        }
+    };
+    let handle = match socket.try_clone() {
+        Ok(handle) => handle,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "could not set up an accepted connection");
+            return;
+        }
+    };
+    connections.sockets.lock().insert(id, handle);
+    tracing::debug!(%peer, "connection accepted");
+    let connection = Connection::new(
+        socket,
+        peer,
+        database,
+        Arc::clone(&connections.shutting_down),
+    );
+    let registry = Arc::clone(connections);
+    let spawned = std::thread::Builder::new()
+        .name("basalt-session".into())
+        .stack_size(SESSION_STACK_SIZE)
+        .spawn(move || {
+            crate::sql::stack::set_thread_limit(SESSION_STACK_SIZE - STACK_HEADROOM);
+            if catch_unwind(AssertUnwindSafe(|| connection.run())).is_err() {
+                tracing::error!(%peer, "a connection's thread panicked");
+            }
+            registry.sockets.lock().remove(&id);
+            // The server may have stopped listening already.
+            let _ = finished.send(id);
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%peer, %error, "could not start a thread for a connection");
+        if let Some(socket) = connections.sockets.lock().remove(&id) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
     }
+}
+
+/// The accepted socket as a blocking std socket, with Nagle off: small
+/// responses (ReadyForQuery) must not wait.
+fn blocking_socket(stream: tokio::net::TcpStream) -> std::io::Result<TcpStream> {
+    stream.set_nodelay(true)?;
+    let socket = stream.into_std()?;
+    socket.set_nonblocking(false)?;
+    Ok(socket)
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM, installed up front.

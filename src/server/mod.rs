@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   listener.rs   serve(): accept loop, graceful shutdown, signals
-//!      │ one task per client
+//!      │ one thread per client
 //!   connection.rs Connection: buffers, main loop, simple query, errors
 //!   startup.rs      SSL/GSS refusal, StartupMessage, ParameterStatus
 //!   extended.rs     Parse/Bind/Describe/Execute/Close/Sync, portals
@@ -18,8 +18,10 @@
 //! formats, skip-until-Sync after extended-protocol errors, and SQLSTATEs
 //! from [`crate::Error::sqlstate`].
 //!
-//! Each connection owns one [`crate::sql::session::Session`]; engine calls
-//! run on tokio's blocking pool so slow statements never stall other clients.
+//! Accepting is async (tokio); each connection then has a thread of its
+//! own that owns one [`crate::sql::session::Session`], reads and writes
+//! its socket blocking and runs its statements, so a slow statement
+//! never stalls other clients.
 //!
 //! Entry points: [`serve`] (tests run it on `127.0.0.1:0` with an in-memory
 //! database) and [`ShutdownSignal`] (what the `basalt serve` binary passes

@@ -40,11 +40,11 @@ impl Connection {
     /// Runs the startup phase. `Ok(true)` means the session is ready for
     /// queries; `Ok(false)` means the connection should close (after any
     /// queued FATAL error is flushed).
-    pub(super) async fn startup(&mut self) -> std::io::Result<bool> {
+    pub(super) fn startup(&mut self) -> std::io::Result<bool> {
         loop {
             let body = match frontend::take_startup_packet(&mut self.read_buffer) {
                 Ok(Some(body)) => body,
-                Ok(None) => match self.read_input().await? {
+                Ok(None) => match self.read_input()? {
                     Input::Data => continue,
                     Input::Closed | Input::Shutdown => return Ok(false),
                 },
@@ -64,11 +64,11 @@ impl Connection {
             match packet {
                 StartupPacket::SslRequest => {
                     self.send(PgWireBackendMessage::SslResponse(SslResponse::Refuse));
-                    self.flush().await?;
+                    self.flush()?;
                 }
                 StartupPacket::GssEncRequest => {
                     self.send(PgWireBackendMessage::GssEncResponse(GssEncResponse::Refuse));
-                    self.flush().await?;
+                    self.flush()?;
                 }
                 StartupPacket::CancelRequest => {
                     tracing::debug!(peer = %self.peer, "cancel request ignored");

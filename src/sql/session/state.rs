@@ -80,7 +80,8 @@ enum TransactionState {
 }
 
 /// One client connection's SQL state. Not shared between threads at once,
-/// but `Send`, so the server may run it on a blocking thread.
+/// but `Send`: the server creates it on the accepting task and moves it
+/// to the connection's thread.
 pub struct Session {
     instance: Arc<Instance>,
     state: TransactionState,
