@@ -20,6 +20,7 @@
 pub mod config;
 pub mod database;
 pub mod error;
+pub mod hash;
 pub mod server;
 pub mod sql;
 pub mod storage;

@@ -43,7 +43,6 @@
 //! that evict dirty pages (keeping the old page mapped until it is written
 //! means nobody can read a stale copy from disk). `flush` writes outside it.
 
-use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -54,6 +53,7 @@ use super::file::DataFile;
 use super::page::{self, PAGE_SIZE, PageBytes, PageNumber};
 use super::wal::Wal;
 use crate::error::{Error, Result};
+use crate::hash::{FastHashState, FastMap};
 
 /// The smallest pool that the B+tree can work with: an operation pins at most
 /// a handful of pages at once.
@@ -70,6 +70,10 @@ struct FrameData {
     loaded: bool,
 }
 
+/// One cache line per frame: every page access writes its frame's pin
+/// count and latch word, and frames sharing a line would make threads on
+/// different pages contend for it.
+#[repr(align(64))]
 struct Frame {
     latch: RwLock<FrameData>,
     pin_count: AtomicUsize,
@@ -78,7 +82,7 @@ struct Frame {
 }
 
 struct PoolState {
-    page_table: HashMap<PageNumber, usize>,
+    page_table: FastMap<PageNumber, usize>,
     /// The page each frame holds, if any (the reverse of `page_table`).
     frame_pages: Vec<Option<PageNumber>>,
     clock_hand: usize,
@@ -192,7 +196,7 @@ impl BufferPool {
             wal,
             frames,
             state: Mutex::new(PoolState {
-                page_table: HashMap::with_capacity(capacity),
+                page_table: FastMap::with_capacity_and_hasher(capacity, FastHashState),
                 frame_pages: vec![None; capacity],
                 clock_hand: 0,
             }),

@@ -5,22 +5,31 @@
 //! (`ssi.rs` decides whether it counts).
 //!
 //! ```text
-//!   point locks (64 shards by hash)         range locks (per tree)
-//!   tree 7 ─┬─ "k1" → [txn 12, txn 15]      tree 7 → [("a".."f", txn 12),
-//!           └─ "k9" → [txn 15]                        (everything, txn 19)]
+//!   point locks (64 shards)                   range locks (per tree)
+//!   fingerprint(7, "k1") → [txn 12, txn 15]   tree 7 → [("a".."f", txn 12),
+//!   fingerprint(7, "k9") → [txn 15]                     (everything, txn 19)]
 //! ```
 //!
 //! A point read (found or not) locks its key; a range scan locks its whole
 //! requested range, so a later insert into the range, even one it found
 //! empty, is seen (phantoms). A scan of every key locks the whole tree.
 //!
+//! A point lock is named by a 64-bit fingerprint of its tree and key
+//! ([`crate::hash`], seeded per process) rather than by the key itself: a
+//! lookup through an index takes one point lock per row it fetches, and
+//! copying each key twice (into the table and into the transaction's list)
+//! and hashing it with SipHash several times cost more than the row's
+//! B+tree descent. Two keys with one fingerprint share a lock, which can
+//! only add a conflict, never hide one (invariant 4).
+//!
 //! Memory is bounded by coarsening, as PostgreSQL promotes tuple locks to
 //! page and relation locks: once a transaction holds [`POINTS_PER_TREE`]
-//! point locks or [`RANGES_PER_TREE`] range locks in one tree, or the table
-//! as a whole holds [`TABLE_CAPACITY`] entries, that transaction's locks in
-//! the tree are replaced by one lock on the whole tree. A coarser lock only
-//! adds conflicts, never hides one. Coarsenings are counted
-//! ([`ReadLocks::counts`], `SHOW basalt.ssi_coarsenings`).
+//! point locks or [`RANGES_PER_TREE`] range locks in one tree, or the
+//! table is full (a shard of point locks holds its share of
+//! [`TABLE_CAPACITY`], or the range locks number that many), that
+//! transaction's locks in the tree are replaced by one lock on the whole
+//! tree. A coarser lock only adds conflicts, never hides one. Coarsenings
+//! are counted ([`ReadLocks::counts`], `SHOW basalt.ssi_coarsenings`).
 //!
 //! Invariants:
 //! 1. A read registers its lock *before* it reads the tree, and a write
@@ -31,26 +40,86 @@
 //!    so a key is never momentarily uncovered.
 //! 3. Every entry in the table is also listed in its transaction's
 //!    [`HeldLocks`], which `release` uses to remove exactly those entries.
+//! 4. A point lock on a key is found by every writer of that key: reader
+//!    and writer compute the same fingerprint (one seed per process), so a
+//!    fingerprint shared with another key only adds candidates.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
 use super::mvcc::TxnId;
+use crate::hash::{FastHashState, FastMap, FastSet};
 use crate::storage::{KeyRange, TreeId};
 
 /// Point locks one transaction may hold in one tree before they coarsen.
 pub const POINTS_PER_TREE: usize = 512;
 /// Range locks one transaction may hold in one tree before they coarsen.
 pub const RANGES_PER_TREE: usize = 32;
-/// Entries in the whole table beyond which every new read coarsens at once.
+/// Point locks, and separately range locks, beyond which every new read
+/// coarsens at once (point locks: each shard holds a 1/[`SHARDS`] share).
 pub const TABLE_CAPACITY: usize = 1 << 20;
 const SHARDS: usize = 64;
 
-type PointShard = HashMap<TreeId, HashMap<Vec<u8>, Vec<TxnId>>>;
+/// A point lock's name: its tree and key, hashed (invariant 4).
+type Fingerprint = u64;
+
+fn fingerprint(tree: TreeId, key: &[u8]) -> Fingerprint {
+    let mut hasher = FastHashState.build_hasher();
+    hasher.write_u64(tree);
+    hasher.write(key);
+    hasher.finish()
+}
+
+fn shard_of(fingerprint: Fingerprint) -> usize {
+    (fingerprint % SHARDS as u64) as usize
+}
+
+/// The transactions holding one point lock: nearly always just one, which
+/// needs no allocation.
+#[derive(Debug)]
+enum Holders {
+    One(TxnId),
+    Many(Vec<TxnId>),
+}
+
+impl Holders {
+    fn add(&mut self, txn: TxnId) {
+        match self {
+            Holders::One(first) => *self = Holders::Many(vec![*first, txn]),
+            Holders::Many(holders) => holders.push(txn),
+        }
+    }
+
+    /// Removes `txn`; says whether nobody is left.
+    fn remove(&mut self, txn: TxnId) -> bool {
+        match self {
+            Holders::One(holder) => *holder == txn,
+            Holders::Many(holders) => {
+                holders.retain(|holder| *holder != txn);
+                holders.is_empty()
+            }
+        }
+    }
+
+    fn extend_into(&self, readers: &mut Vec<TxnId>) {
+        match self {
+            Holders::One(holder) => readers.push(*holder),
+            Holders::Many(holders) => readers.extend_from_slice(holders),
+        }
+    }
+}
+
+/// One shard of the point locks.
+#[derive(Default)]
+struct PointShard {
+    locks: FastMap<Fingerprint, Holders>,
+    /// Holders in `locks`, summed.
+    entries: usize,
+}
 
 /// The shared table of read locks.
 pub struct ReadLocks {
@@ -59,7 +128,6 @@ pub struct ReadLocks {
     /// Range and whole-tree locks held: a writer skips the range table
     /// (and its shared lock's cache line) while there are none.
     range_entries: AtomicUsize,
-    entries: AtomicUsize,
     /// Times a transaction's locks in a tree were coarsened to the whole
     /// tree for lack of room (not counting scans of a whole tree, whose
     /// lock is the whole tree from the start).
@@ -80,42 +148,35 @@ pub struct ReadLockCounts {
 /// The locks one transaction holds (invariant 3).
 #[derive(Debug, Default)]
 pub struct HeldLocks {
-    points: HashMap<TreeId, HashSet<Vec<u8>>>,
-    ranges: HashMap<TreeId, Vec<KeyRange>>,
-    whole: HashSet<TreeId>,
+    points: FastMap<TreeId, FastSet<Fingerprint>>,
+    ranges: FastMap<TreeId, Vec<KeyRange>>,
+    whole: FastSet<TreeId>,
 }
 
 impl HeldLocks {
-    /// Whether a read of `key` in `tree` is already covered.
-    fn covers(&self, tree: TreeId, key: &[u8]) -> bool {
+    /// Whether a read of `key` (named `point`) in `tree` is already covered.
+    fn covers(&self, tree: TreeId, key: &[u8], point: Fingerprint) -> bool {
         self.whole.contains(&tree)
+            || self
+                .points
+                .get(&tree)
+                .is_some_and(|points| points.contains(&point))
             || self
                 .ranges
                 .get(&tree)
                 .is_some_and(|ranges| ranges.iter().any(|range| range.contains(key)))
-            || self
-                .points
-                .get(&tree)
-                .is_some_and(|points| points.contains(key))
     }
 
     /// How many table entries these locks are.
     pub fn len(&self) -> usize {
         self.whole.len()
             + self.ranges.values().map(Vec::len).sum::<usize>()
-            + self.points.values().map(HashSet::len).sum::<usize>()
+            + self.points.values().map(FastSet::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-fn shard_of(tree: TreeId, key: &[u8]) -> usize {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    tree.hash(&mut hasher);
-    key.hash(&mut hasher);
-    (hasher.finish() as usize) % SHARDS
 }
 
 /// Whether `range` is exactly one key.
@@ -148,10 +209,11 @@ fn within(inner: &KeyRange, outer: &KeyRange) -> bool {
 impl Default for ReadLocks {
     fn default() -> Self {
         ReadLocks {
-            points: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            points: (0..SHARDS)
+                .map(|_| Mutex::new(PointShard::default()))
+                .collect(),
             ranges: RwLock::new(HashMap::new()),
             range_entries: AtomicUsize::new(0),
-            entries: AtomicUsize::new(0),
             coarsenings: AtomicU64::new(0),
         }
     }
@@ -161,7 +223,7 @@ impl ReadLocks {
     /// The locks held now and the coarsenings so far.
     pub fn counts(&self) -> ReadLockCounts {
         ReadLockCounts {
-            locks: self.entries.load(Ordering::Relaxed),
+            locks: self.len(),
             range_locks: self.range_entries.load(Ordering::Relaxed),
             coarsenings: self.coarsenings.load(Ordering::Relaxed),
         }
@@ -169,24 +231,27 @@ impl ReadLocks {
 
     /// Records that `txn` read `key` of `tree` (whether or not it existed).
     pub fn read_point(&self, txn: TxnId, held: &mut HeldLocks, tree: TreeId, key: &[u8]) {
-        if held.covers(tree, key) {
+        let point = fingerprint(tree, key);
+        if held.covers(tree, key, point) {
             return;
         }
-        let count = held.points.get(&tree).map_or(0, HashSet::len);
-        if count >= POINTS_PER_TREE || self.entries.load(Ordering::Relaxed) >= TABLE_CAPACITY {
-            self.coarsenings.fetch_add(1, Ordering::Relaxed);
-            self.lock_whole_tree(txn, held, tree);
-            return;
+        let count = held.points.get(&tree).map_or(0, FastSet::len);
+        if count < POINTS_PER_TREE {
+            let mut shard = self.points[shard_of(point)].lock();
+            if shard.entries < TABLE_CAPACITY / SHARDS {
+                shard
+                    .locks
+                    .entry(point)
+                    .and_modify(|holders| holders.add(txn))
+                    .or_insert(Holders::One(txn));
+                shard.entries += 1;
+                drop(shard);
+                held.points.entry(tree).or_default().insert(point);
+                return;
+            }
         }
-        self.points[shard_of(tree, key)]
-            .lock()
-            .entry(tree)
-            .or_default()
-            .entry(key.to_vec())
-            .or_default()
-            .push(txn);
-        self.entries.fetch_add(1, Ordering::Relaxed);
-        held.points.entry(tree).or_default().insert(key.to_vec());
+        self.coarsenings.fetch_add(1, Ordering::Relaxed);
+        self.lock_whole_tree(txn, held, tree);
     }
 
     /// Records that `txn` read every key of `range` in `tree`, including
@@ -209,7 +274,7 @@ impl ReadLocks {
         let count = held.ranges.get(&tree).map_or(0, Vec::len);
         if everything
             || count >= RANGES_PER_TREE
-            || self.entries.load(Ordering::Relaxed) >= TABLE_CAPACITY
+            || self.range_entries.load(Ordering::Relaxed) >= TABLE_CAPACITY
         {
             if !everything {
                 self.coarsenings.fetch_add(1, Ordering::Relaxed);
@@ -223,7 +288,6 @@ impl ReadLocks {
             .or_default()
             .push((range.clone(), txn));
         self.range_entries.fetch_add(1, Ordering::SeqCst);
-        self.entries.fetch_add(1, Ordering::Relaxed);
         held.ranges.entry(tree).or_default().push(range.clone());
     }
 
@@ -236,7 +300,6 @@ impl ReadLocks {
             .or_default()
             .push((KeyRange::all(), txn));
         self.range_entries.fetch_add(1, Ordering::SeqCst);
-        self.entries.fetch_add(1, Ordering::Relaxed);
         held.whole.insert(tree);
         let fine = HeldLocks {
             points: held
@@ -251,7 +314,7 @@ impl ReadLocks {
                 .into_iter()
                 .map(|r| (tree, r))
                 .collect(),
-            whole: HashSet::new(),
+            whole: FastSet::default(),
         };
         self.release(txn, fine);
     }
@@ -259,12 +322,11 @@ impl ReadLocks {
     /// The transactions holding a lock that covers `key` of `tree`, each
     /// once, in no particular order.
     pub fn readers(&self, tree: TreeId, key: &[u8]) -> Vec<TxnId> {
-        let mut readers = self.points[shard_of(tree, key)]
-            .lock()
-            .get(&tree)
-            .and_then(|keys| keys.get(key))
-            .cloned()
-            .unwrap_or_default();
+        let point = fingerprint(tree, key);
+        let mut readers = Vec::new();
+        if let Some(holders) = self.points[shard_of(point)].lock().locks.get(&point) {
+            holders.extend_into(&mut readers);
+        }
         // Ordering: a reader adds its range (SeqCst) before it scans, and
         // the writer inserted its version before this load, so a range
         // lock that matters is counted here (invariant 1).
@@ -285,24 +347,16 @@ impl ReadLocks {
 
     /// Removes every lock listed in `held` (invariant 3).
     pub fn release(&self, txn: TxnId, held: HeldLocks) {
-        let mut removed = 0;
-        for (tree, keys) in held.points {
-            for key in keys {
-                let mut shard = self.points[shard_of(tree, &key)].lock();
-                let Some(tree_keys) = shard.get_mut(&tree) else {
-                    continue;
-                };
-                if let Some(holders) = tree_keys.get_mut(key.as_slice()) {
-                    holders.retain(|holder| *holder != txn);
-                    removed += 1;
-                    if holders.is_empty() {
-                        tree_keys.remove(key.as_slice());
-                    }
-                }
-                if tree_keys.is_empty() {
-                    shard.remove(&tree);
-                }
+        for point in held.points.into_values().flatten() {
+            let mut shard = self.points[shard_of(point)].lock();
+            let emptied = match shard.locks.get_mut(&point) {
+                Some(holders) => holders.remove(txn),
+                None => continue,
+            };
+            if emptied {
+                shard.locks.remove(&point);
             }
+            shard.entries -= 1;
         }
         let trees: HashSet<TreeId> = held
             .ranges
@@ -324,7 +378,6 @@ impl ReadLocks {
                         || !(whole && *range == KeyRange::all()
                             || fine.is_some_and(|fine| fine.contains(range)))
                 });
-                removed += before - locks.len();
                 self.range_entries
                     .fetch_sub(before - locks.len(), Ordering::SeqCst);
                 if locks.is_empty() {
@@ -332,12 +385,13 @@ impl ReadLocks {
                 }
             }
         }
-        self.entries.fetch_sub(removed, Ordering::Relaxed);
     }
 
-    /// Entries in the table (point and range locks).
+    /// Entries in the table (point and range locks). Locks every shard in
+    /// turn: for statistics and tests, not for hot paths.
     pub fn len(&self) -> usize {
-        self.entries.load(Ordering::Relaxed)
+        let points: usize = self.points.iter().map(|shard| shard.lock().entries).sum();
+        points + self.range_entries.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -376,6 +430,27 @@ mod tests {
         assert_eq!(locks.readers(7, b"k"), vec![1]);
         locks.release(1, a);
         assert!(locks.is_empty());
+    }
+
+    #[test]
+    fn readers_of_one_key_share_its_lock_until_each_releases() {
+        let locks = ReadLocks::default();
+        let mut held: Vec<HeldLocks> = (0..3).map(|_| HeldLocks::default()).collect();
+        for (txn, held) in held.iter_mut().enumerate() {
+            locks.read_point(txn as TxnId + 1, held, 7, b"shared");
+        }
+        locks.read_point(1, &mut held[0], 7, b"own");
+        assert_eq!(locks.readers(7, b"shared"), vec![1, 2, 3]);
+        assert_eq!(locks.len(), 4);
+        let mut held = held.into_iter();
+        locks.release(1, held.next().expect("three"));
+        assert_eq!(locks.readers(7, b"shared"), vec![2, 3]);
+        assert_eq!(locks.readers(7, b"own"), Vec::<TxnId>::new());
+        locks.release(3, held.nth(1).expect("three"));
+        assert_eq!(locks.readers(7, b"shared"), vec![2]);
+        // The same key in another tree is another lock.
+        assert_eq!(locks.readers(8, b"shared"), Vec::<TxnId>::new());
+        assert_eq!(locks.len(), 1);
     }
 
     #[test]
