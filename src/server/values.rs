@@ -160,8 +160,7 @@ pub fn encode_row(
         if format == FORMAT_BINARY {
             encode_binary(value, data_type, &mut data)?;
         } else {
-            let text = value.to_text().unwrap_or_default();
-            data.put_slice(text.as_bytes());
+            append_text(value, &mut data);
         }
         let length = i32::try_from(data.len() - start - 4)
             .map_err(|_| Error::Internal("a result value exceeds 2 GiB".into()))?;
@@ -199,12 +198,30 @@ fn encode_binary(value: &Value, data_type: DataType, out: &mut BytesMut) -> Resu
             other => out.put_f32(other.as_f64().ok_or_else(mismatch)? as f32),
         },
         DataType::Double => out.put_f64(value.as_f64().ok_or_else(mismatch)?),
-        DataType::Text | DataType::Varchar(_) => {
-            let text = value.to_text().unwrap_or_default();
-            out.put_slice(text.as_bytes());
-        }
+        DataType::Text | DataType::Varchar(_) => append_text(value, out),
     }
     Ok(())
+}
+
+/// Appends the text form of a non-NULL value ([`Value::to_text`]), without
+/// building a `String` for the common types: a row's values are written
+/// straight into its DataRow.
+fn append_text(value: &Value, out: &mut BytesMut) {
+    use std::fmt::Write;
+    // Writing into a BytesMut cannot fail: it grows as needed.
+    let _ = match value {
+        Value::Text(text) => {
+            out.put_slice(text.as_bytes());
+            Ok(())
+        }
+        Value::SmallInt(number) => write!(out, "{number}"),
+        Value::Integer(number) => write!(out, "{number}"),
+        Value::BigInt(number) => write!(out, "{number}"),
+        other => {
+            out.put_slice(other.to_text().unwrap_or_default().as_bytes());
+            Ok(())
+        }
+    };
 }
 
 #[cfg(test)]
@@ -215,6 +232,29 @@ mod tests {
         Column {
             name: "c".into(),
             data_type,
+        }
+    }
+
+    #[test]
+    fn text_is_written_as_to_text_writes_it() {
+        let values = [
+            Value::Boolean(true),
+            Value::SmallInt(i16::MIN),
+            Value::Integer(-42),
+            Value::BigInt(i64::MAX),
+            Value::Real(1.5e-7),
+            Value::Double(0.1 + 0.2),
+            Value::Text("naïve".into()),
+            Value::Text("".into()),
+        ];
+        for value in values {
+            let mut out = BytesMut::new();
+            append_text(&value, &mut out);
+            assert_eq!(
+                std::str::from_utf8(&out).expect("UTF-8"),
+                value.to_text().expect("not NULL"),
+                "{value:?}"
+            );
         }
     }
 
