@@ -56,7 +56,7 @@ use super::node::{
 };
 use super::overflow;
 use crate::error::{Error, Result};
-use crate::storage::buffer_pool::BufferPool;
+use crate::storage::buffer_pool::{BufferPool, PageRef};
 use crate::storage::engine::{Direction, EntryBatch, KeyRange, even_picks};
 use crate::storage::meta::Meta;
 use crate::storage::mini_transaction::{MiniTransaction, PageSource};
@@ -278,13 +278,48 @@ impl BTree {
         }
     }
 
+    /// The descent of a reader: the leaf for `target`, still pinned and
+    /// latched from the descent, so the page is fetched once and no path is
+    /// built. Readers run only beside other readers (invariant 5), so the
+    /// leaf cannot have split between the parent's read and the leaf's.
+    fn read_leaf<'pool>(
+        &self,
+        buffer_pool: &'pool BufferPool,
+        target: Target<'_>,
+    ) -> Result<PageRef<'pool>> {
+        let mut page_number = self.root;
+        for _ in 0..=MAX_DEPTH {
+            let page = buffer_pool.fetch_read(page_number)?;
+            let node = Node::open(page_number, &page)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok(page);
+            }
+            let index = match target {
+                Target::Key(key) => node.child_index(key),
+                Target::First => 0,
+                Target::Last => node.len() - 1,
+            };
+            let child = node.child(index);
+            if child == 0 {
+                return Err(Error::Corrupt(format!(
+                    "page {page_number}: null child pointer"
+                )));
+            }
+            page_number = child;
+        }
+        Err(Error::Corrupt(format!(
+            "tree {}: deeper than {MAX_DEPTH} levels (a child pointer cycle)",
+            self.root
+        )))
+    }
+
     /// The value under `key`, if any.
     pub fn get(&self, buffer_pool: &BufferPool, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if key.len() > MAX_KEY_SIZE {
             return Ok(None);
         }
-        let (_, leaf) = self.descend(&mut { buffer_pool }, Target::Key(key))?;
-        let page = buffer_pool.fetch_read(leaf)?;
+        let page = self.read_leaf(buffer_pool, Target::Key(key))?;
+        let leaf = page.page_number();
         let node = Node::open(leaf, &page)?;
         match node.search(key) {
             Ok(index) => Ok(Some(materialize(buffer_pool, node.value(index))?)),
@@ -710,10 +745,10 @@ impl BTree {
             Bound::Included(key) | Bound::Excluded(key) => Target::Key(key),
             Bound::Unbounded => target_when_unbounded,
         };
-        let (_, mut page_number) = self.descend(&mut { buffer_pool }, target)?;
+        let mut page = self.read_leaf(buffer_pool, target)?;
+        let mut page_number = page.page_number();
         let mut first_leaf = true;
         loop {
-            let page = buffer_pool.fetch_read(page_number)?;
             let node = Node::open(page_number, &page)?;
             if node.kind() != NodeKind::Leaf {
                 return Err(Error::Corrupt(format!(
@@ -784,6 +819,10 @@ impl BTree {
             if page_number == 0 {
                 return Ok(());
             }
+            // One leaf latched at a time, as writers latch: no latch order
+            // between siblings to keep.
+            drop(page);
+            page = buffer_pool.fetch_read(page_number)?;
         }
     }
 
