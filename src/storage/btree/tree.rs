@@ -87,6 +87,17 @@ enum Target<'a> {
     Last,
 }
 
+impl Target<'_> {
+    /// The child of interior `node` a descent toward the target takes.
+    fn child_index(self, node: &Node<'_>) -> usize {
+        match self {
+            Target::Key(key) => node.child_index(key),
+            Target::First => 0,
+            Target::Last => node.len() - 1,
+        }
+    }
+}
+
 /// A handle to one B+tree: just its fixed root page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BTree {
@@ -253,11 +264,7 @@ impl BTree {
                 if node.kind() == NodeKind::Leaf {
                     return Ok(None);
                 }
-                let index = match target {
-                    Target::Key(key) => node.child_index(key),
-                    Target::First => 0,
-                    Target::Last => node.len() - 1,
-                };
+                let index = target.child_index(&node);
                 Ok(Some((index, index + 1 == node.len(), node.child(index))))
             })?;
             let Some((index, last, child)) = step else {
@@ -280,8 +287,9 @@ impl BTree {
 
     /// The descent of a reader: the leaf for `target`, still pinned and
     /// latched from the descent, so the page is fetched once and no path is
-    /// built. Readers run only beside other readers (invariant 5), so the
-    /// leaf cannot have split between the parent's read and the leaf's.
+    /// built. Only splits and merges move keys between leaves, and they
+    /// hold the engine's exclusive structure lock, never beside a reader
+    /// (invariant 5), so the leaf still covers `target` when it is read.
     fn read_leaf<'pool>(
         &self,
         buffer_pool: &'pool BufferPool,
@@ -294,12 +302,7 @@ impl BTree {
             if node.kind() == NodeKind::Leaf {
                 return Ok(page);
             }
-            let index = match target {
-                Target::Key(key) => node.child_index(key),
-                Target::First => 0,
-                Target::Last => node.len() - 1,
-            };
-            let child = node.child(index);
+            let child = node.child(target.child_index(&node));
             if child == 0 {
                 return Err(Error::Corrupt(format!(
                     "page {page_number}: null child pointer"
