@@ -58,6 +58,7 @@ impl SqlState {
     pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
     pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
+    pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
     pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
     pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use basalt::Database;
 use basalt::config::{AutoAnalyze, Config, DEFAULT_BUFFER_POOL_PAGES};
-use basalt::server::{ShutdownSignal, serve};
+use basalt::server::{DEFAULT_MAX_CONNECTIONS, ServerSettings, ShutdownSignal, serve_with};
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -78,6 +78,9 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "BASALT_LISTEN", default_value = "127.0.0.1:5433")]
     listen: String,
+    /// Connections served at once; one more is refused with 53300.
+    #[arg(long, env = "BASALT_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Analyze a table again once this fraction of its rows (plus the
     /// threshold) changed; 0 with a threshold of 0 analyzes after any change.
     #[arg(long, env = "BASALT_AUTOANALYZE_SCALE_FACTOR", default_value_t = 0.1)]
@@ -162,7 +165,10 @@ fn run(arguments: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         writeln!(stdout, "listening on {address}")?;
         stdout.flush()?;
         drop(stdout);
-        serve(database, listener, signal.wait()).await?;
+        let settings = ServerSettings {
+            max_connections: arguments.max_connections,
+        };
+        serve_with(database, listener, signal.wait(), settings).await?;
         tracing::info!("shut down cleanly");
         Ok::<(), Box<dyn std::error::Error>>(())
     });

@@ -855,6 +855,63 @@ async fn shutdown_closes_idle_connections_and_returns() {
     );
 }
 
+#[tokio::test]
+async fn connections_past_max_connections_are_refused_with_53300() {
+    let database = basalt::Database::open_in_memory().expect("database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let settings = basalt::server::ServerSettings { max_connections: 2 };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(basalt::server::serve_with(
+        database,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        settings,
+    ));
+    let first = connect(address).await;
+    let second = connect(address).await;
+    let config = format!("host=127.0.0.1 port={} user=tester", address.port());
+    let error = match tokio_postgres::connect(&config, NoTls).await {
+        Ok(_) => panic!("a third connection must be refused"),
+        Err(error) => error,
+    };
+    assert_eq!(
+        error.code(),
+        Some(&SqlState::TOO_MANY_CONNECTIONS),
+        "{error}"
+    );
+    let message = error.as_db_error().map(|db| db.message().to_string());
+    assert_eq!(message.as_deref(), Some("sorry, too many clients already"));
+    // The two served are unaffected, and a slot freed is a slot to take.
+    first
+        .simple_query("SELECT 1")
+        .await
+        .expect("first still served");
+    drop(second);
+    let mut third = None;
+    for _ in 0..100 {
+        if let Ok((client, connection)) = tokio_postgres::connect(&config, NoTls).await {
+            tokio::spawn(connection);
+            third = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let third = third.expect("a connection once another closed");
+    let rows = third.simple_query("SELECT 2").await.expect("served");
+    assert_eq!(simple_rows(&rows), vec![vec![Some("2".to_string())]]);
+    drop(stop);
+    let stopped = tokio::time::timeout(Duration::from_secs(15), server)
+        .await
+        .expect("serve returns")
+        .expect("serve task");
+    assert!(stopped.is_ok(), "{stopped:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_fsync_stops_the_server_at_once() {
     use basalt::storage::BTreeEngine;

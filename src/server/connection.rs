@@ -104,6 +104,8 @@ pub struct Connection {
     /// the read side of every connection's socket, so a connection blocked
     /// in a read wakes up and finds it raised.
     pub(super) shutdown: Arc<AtomicBool>,
+    /// Over `max_connections`: startup answers 53300 and closes.
+    pub(super) refused: bool,
 }
 
 impl Connection {
@@ -124,6 +126,7 @@ impl Connection {
             portals: HashMap::new(),
             skipping_until_sync: false,
             shutdown,
+            refused: false,
         }
     }
 

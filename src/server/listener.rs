@@ -4,7 +4,9 @@
 //! connections on tokio until its `shutdown` future resolves, and gives
 //! each one a thread of its own ([`Connection::run`], blocking I/O; see
 //! connection.rs for why). The threads are registered in [`Connections`]
-//! with a handle on their socket. Shutdown then goes:
+//! with a handle on their socket; past [`ServerSettings::max_connections`]
+//! a new connection is answered FATAL 53300 after its startup packet.
+//! Shutdown then goes:
 //!
 //! 1. stop accepting (the listener is dropped, so new connects are refused);
 //! 2. raise the shutdown flag, then shut the read side of every registered
@@ -60,6 +62,27 @@ pub const SESSION_STACK_SIZE: usize = 16 * 1024 * 1024;
 /// The part of a connection thread's stack statements may not use.
 const STACK_HEADROOM: usize = 4 * 1024 * 1024;
 
+/// PostgreSQL's default `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
+/// Settings of the server (not of the database it serves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Connections served at once. As in PostgreSQL, one more is answered
+    /// FATAL 53300 ("sorry, too many clients already") after its startup
+    /// packet, and closed: every connection is a thread, and a flood of
+    /// them must not take the process's threads and memory.
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> ServerSettings {
+        ServerSettings {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
 /// The live connections: a handle on each one's socket, so shutdown can
 /// wake connections blocked in a read, and the flag they check.
 struct Connections {
@@ -106,6 +129,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    serve_with(database, listener, shutdown, ServerSettings::default()).await
+}
+
+/// [`serve`] with the given settings.
+pub async fn serve_with(
+    database: Database,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    settings: ServerSettings,
+) -> Result<()> {
     let connections = Arc::new(Connections {
         sockets: Mutex::new(HashMap::new()),
         shutting_down: Arc::new(AtomicBool::new(false)),
@@ -130,6 +163,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     next_id += 1;
+                    let refused = connections.len() >= settings.max_connections;
                     start_connection(
                         next_id,
                         stream,
@@ -137,6 +171,7 @@ pub async fn serve(
                         &database,
                         &connections,
                         finished_sender.clone(),
+                        refused,
                     );
                 }
                 Err(error) => {
@@ -177,7 +212,8 @@ pub async fn serve(
 
 /// Registers an accepted connection and starts its thread. A connection
 /// that cannot get a thread (the process is out of them) is closed; the
-/// server goes on.
+/// server goes on. A `refused` one (over `max_connections`) gets a thread
+/// only to read its startup packet and answer 53300.
 fn start_connection(
     id: u64,
     stream: tokio::net::TcpStream,
@@ -185,6 +221,7 @@ fn start_connection(
     database: &Database,
     connections: &Arc<Connections>,
     finished: mpsc::UnboundedSender<u64>,
+    refused: bool,
 ) {
     let socket = match blocking_socket(stream) {
         Ok(socket) => socket,
@@ -202,12 +239,13 @@ fn start_connection(
     };
     connections.sockets.lock().insert(id, handle);
     tracing::debug!(%peer, "connection accepted");
-    let connection = Connection::new(
+    let mut connection = Connection::new(
         socket,
         peer,
         database,
         Arc::clone(&connections.shutting_down),
     );
+    connection.refused = refused;
     let registry = Arc::clone(connections);
     let spawned = std::thread::Builder::new()
         .name("basalt-session".into())

@@ -34,5 +34,7 @@ mod listener;
 mod startup;
 mod values;
 
-pub use listener::{SHUTDOWN_GRACE, ShutdownSignal, serve};
+pub use listener::{
+    DEFAULT_MAX_CONNECTIONS, SHUTDOWN_GRACE, ServerSettings, ShutdownSignal, serve, serve_with,
+};
 pub use startup::SERVER_VERSION;

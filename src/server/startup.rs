@@ -110,6 +110,13 @@ impl Connection {
             );
             return false;
         };
+        if self.refused {
+            self.send_fatal(
+                SqlState::TOO_MANY_CONNECTIONS,
+                "sorry, too many clients already",
+            );
+            return false;
+        }
         let user = user.to_string();
         let application_name = parameter("application_name")
             .unwrap_or_default()
