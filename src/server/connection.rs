@@ -205,9 +205,14 @@ impl Connection {
                 read => break read,
             }
         };
-        let count = *read.as_ref().unwrap_or(&0);
+        let count = match read {
+            Ok(count) => count,
+            Err(error) => {
+                self.read_buffer.truncate(start);
+                return Err(error);
+            }
+        };
         self.read_buffer.truncate(start + count);
-        read?;
         if count > 0 {
             Ok(Input::Data)
         } else if self.shutdown.load(Ordering::Acquire) {

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use crate::database::Database;
 use crate::error::{Error, Result};
@@ -88,6 +88,9 @@ impl Default for ServerSettings {
 struct Connections {
     sockets: Mutex<HashMap<u64, TcpStream>>,
     shutting_down: Arc<AtomicBool>,
+    /// Notified by each connection's thread after it deregistered, for
+    /// shutdown's wait (a notification with nobody waiting is kept).
+    ended: Notify,
 }
 
 impl Connections {
@@ -142,10 +145,9 @@ pub async fn serve_with(
     let connections = Arc::new(Connections {
         sockets: Mutex::new(HashMap::new()),
         shutting_down: Arc::new(AtomicBool::new(false)),
+        ended: Notify::new(),
     });
     let close_on_exit = CloseOnExit(Arc::clone(&connections));
-    // Each connection's thread sends its id here when it ends.
-    let (finished_sender, mut finished) = mpsc::unbounded_channel::<u64>();
     let mut next_id = 0u64;
     let mut fatal_check = tokio::time::interval(FATAL_CHECK_INTERVAL);
     tokio::pin!(shutdown);
@@ -164,15 +166,7 @@ pub async fn serve_with(
                 Ok((stream, peer)) => {
                     next_id += 1;
                     let refused = connections.len() >= settings.max_connections;
-                    start_connection(
-                        next_id,
-                        stream,
-                        peer,
-                        &database,
-                        &connections,
-                        finished_sender.clone(),
-                        refused,
-                    );
+                    start_connection(next_id, stream, peer, &database, &connections, refused);
                 }
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning.
@@ -180,7 +174,6 @@ pub async fn serve_with(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            Some(_) = finished.recv() => {}
         }
     }
     drop(listener);
@@ -191,9 +184,7 @@ pub async fn serve_with(
     connections.begin_shutdown();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while connections.len() > 0 {
-            if finished.recv().await.is_none() {
-                break;
-            }
+            connections.ended.notified().await;
         }
     })
     .await;
@@ -220,18 +211,10 @@ fn start_connection(
     peer: SocketAddr,
     database: &Database,
     connections: &Arc<Connections>,
-    finished: mpsc::UnboundedSender<u64>,
     refused: bool,
 ) {
-    let socket = match blocking_socket(stream) {
-        Ok(socket) => socket,
-        Err(error) => {
-            tracing::warn!(%peer, %error, "could not set up an accepted connection");
-            return;
-        }
-    };
-    let handle = match socket.try_clone() {
-        Ok(handle) => handle,
+    let (socket, handle) = match blocking_socket(stream) {
+        Ok(sockets) => sockets,
         Err(error) => {
             tracing::warn!(%peer, %error, "could not set up an accepted connection");
             return;
@@ -256,8 +239,7 @@ fn start_connection(
                 tracing::error!(%peer, "a connection's thread panicked");
             }
             registry.sockets.lock().remove(&id);
-            // The server may have stopped listening already.
-            let _ = finished.send(id);
+            registry.ended.notify_one();
         });
     if let Err(error) = spawned {
         tracing::warn!(%peer, %error, "could not start a thread for a connection");
@@ -267,13 +249,15 @@ fn start_connection(
     }
 }
 
-/// The accepted socket as a blocking std socket, with Nagle off: small
-/// responses (ReadyForQuery) must not wait.
-fn blocking_socket(stream: tokio::net::TcpStream) -> std::io::Result<TcpStream> {
+/// The accepted socket as a blocking std socket, with Nagle off (small
+/// responses such as ReadyForQuery must not wait), and a second handle on
+/// it for the registry.
+fn blocking_socket(stream: tokio::net::TcpStream) -> std::io::Result<(TcpStream, TcpStream)> {
     stream.set_nodelay(true)?;
     let socket = stream.into_std()?;
     socket.set_nonblocking(false)?;
-    Ok(socket)
+    let handle = socket.try_clone()?;
+    Ok((socket, handle))
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM, installed up front.

@@ -3,8 +3,6 @@
 //! and values with the crate's fast, process-seeded hasher
 //! ([`crate::hash`]); these are their names for it.
 
-pub use crate::hash::FastHashState as RowHashState;
-
 /// A hash map keyed by rows or values.
 pub type RowMap<K, V> = crate::hash::FastMap<K, V>;
 /// A hash set of rows or values.
@@ -15,10 +13,11 @@ mod tests {
     use std::hash::BuildHasher;
 
     use super::*;
+    use crate::hash::FastHashState;
     use crate::sql::types::Value;
 
     fn hash(values: &[Value]) -> u64 {
-        RowHashState.hash_one(values)
+        FastHashState.hash_one(values)
     }
 
     #[test]

@@ -138,7 +138,7 @@ const TEXT_COUNTS: usize = 2 * std::mem::size_of::<usize>();
 pub fn partition_hash(level: u32, key: &[Value]) -> u64 {
     // The hasher's seeds are fixed for the process: the same key hashes the
     // same in both inputs of one query, which is all partitioning needs.
-    let mut hasher = super::hash::RowHashState.build_hasher();
+    let mut hasher = crate::hash::FastHashState.build_hasher();
     level.hash(&mut hasher);
     key.hash(&mut hasher);
     hasher.finish()
