@@ -51,8 +51,8 @@ use std::borrow::Cow;
 use std::ops::Bound;
 
 use super::node::{
-    self, LeafValue, MAX_INLINE_VALUE, MAX_KEY_SIZE, MIN_FILL, Node, NodeKind, cell_child,
-    cell_key, interior_cell,
+    self, Estimate, LeafValue, MAX_INLINE_VALUE, MAX_KEY_SIZE, MIN_FILL, Node, NodeKind,
+    cell_child, cell_key, interior_cell,
 };
 use super::overflow;
 use crate::error::{Error, Result};
@@ -90,10 +90,23 @@ enum Target<'a> {
 impl Target<'_> {
     /// The child of interior `node` a descent toward the target takes.
     fn child_index(self, node: &Node<'_>) -> usize {
+        self.child_index_near(node, None)
+    }
+
+    /// [`Target::child_index`], searching from where `estimate` expects it.
+    fn child_index_near(self, node: &Node<'_>, estimate: Option<Estimate>) -> usize {
         match self {
-            Target::Key(key) => node.child_index(key),
+            Target::Key(key) => node.child_index_near(key, estimate),
             Target::First => 0,
             Target::Last => node.len() - 1,
+        }
+    }
+
+    /// Where in child `index` of `node` the target is expected.
+    fn estimate_in_child(self, node: &Node<'_>, index: usize) -> Option<Estimate> {
+        match self {
+            Target::Key(key) => node.estimate_in_child(index, key),
+            Target::First | Target::Last => None,
         }
     }
 }
@@ -290,19 +303,25 @@ impl BTree {
     /// built. Only splits and merges move keys between leaves, and they
     /// hold the engine's exclusive structure lock, never beside a reader
     /// (invariant 5), so the leaf still covers `target` when it is read.
+    ///
+    /// Also returns where in the leaf the target is expected (from the
+    /// parent's separators, see [`Estimate`]), to search it from there.
     fn read_leaf<'pool>(
         &self,
         buffer_pool: &'pool BufferPool,
         target: Target<'_>,
-    ) -> Result<PageRef<'pool>> {
+    ) -> Result<(PageRef<'pool>, Option<Estimate>)> {
         let mut page_number = self.root;
+        let mut estimate = None;
         for _ in 0..=MAX_DEPTH {
             let page = buffer_pool.fetch_read(page_number)?;
             let node = Node::open(page_number, &page)?;
             if node.kind() == NodeKind::Leaf {
-                return Ok(page);
+                return Ok((page, estimate));
             }
-            let child = node.child(target.child_index(&node));
+            let index = target.child_index_near(&node, estimate);
+            estimate = target.estimate_in_child(&node, index);
+            let child = node.child(index);
             if child == 0 {
                 return Err(Error::Corrupt(format!(
                     "page {page_number}: null child pointer"
@@ -321,10 +340,10 @@ impl BTree {
         if key.len() > MAX_KEY_SIZE {
             return Ok(None);
         }
-        let page = self.read_leaf(buffer_pool, Target::Key(key))?;
+        let (page, estimate) = self.read_leaf(buffer_pool, Target::Key(key))?;
         let leaf = page.page_number();
         let node = Node::open(leaf, &page)?;
-        match node.search(key) {
+        match node.search_near(key, estimate) {
             Ok(index) => Ok(Some(materialize(buffer_pool, node.value(index))?)),
             Err(_) => Ok(None),
         }
@@ -748,7 +767,7 @@ impl BTree {
             Bound::Included(key) | Bound::Excluded(key) => Target::Key(key),
             Bound::Unbounded => target_when_unbounded,
         };
-        let mut page = self.read_leaf(buffer_pool, target)?;
+        let (mut page, estimate) = self.read_leaf(buffer_pool, target)?;
         let mut page_number = page.page_number();
         let mut first_leaf = true;
         loop {
@@ -769,16 +788,16 @@ impl BTree {
             // Which cells of this leaf to visit, in visiting order.
             let (low, high) = match (first_leaf, direction, bound) {
                 (true, Direction::Forward, Bound::Included(key)) => {
-                    (cells_before(&node, key, false), node.len())
+                    (cells_before(&node, key, false, estimate), node.len())
                 }
                 (true, Direction::Forward, Bound::Excluded(key)) => {
-                    (cells_before(&node, key, true), node.len())
+                    (cells_before(&node, key, true, estimate), node.len())
                 }
                 (true, Direction::Backward, Bound::Included(key)) => {
-                    (0, cells_before(&node, key, true))
+                    (0, cells_before(&node, key, true, estimate))
                 }
                 (true, Direction::Backward, Bound::Excluded(key)) => {
-                    (0, cells_before(&node, key, false))
+                    (0, cells_before(&node, key, false, estimate))
                 }
                 _ => (0, node.len()),
             };
@@ -891,8 +910,13 @@ impl BTree {
 
 /// How many cells of a leaf sort before `key`; with `key_included`, the
 /// key's own cell (if present) counts too.
-fn cells_before(node: &Node<'_>, key: &[u8], key_included: bool) -> usize {
-    match node.search(key) {
+fn cells_before(
+    node: &Node<'_>,
+    key: &[u8],
+    key_included: bool,
+    estimate: Option<Estimate>,
+) -> usize {
+    match node.search_near(key, estimate) {
         Ok(index) if key_included => index + 1,
         Ok(index) | Err(index) => index,
     }
