@@ -11,9 +11,30 @@
 //!                 otherwise evict (write back first if dirty)
 //! ```
 //!
+//! A hit does not take the mutex: `lookup`, a direct-mapped table indexed
+//! by page number, names the frame that last held the page, and the reader
+//! pins that frame and then checks that it still holds the page (the
+//! frame's `page`). The table is only a hint, written under the mutex; a
+//! stale or overwritten entry fails the check and the reader takes the
+//! mutex. Claiming a victim and pinning race on the pin count alone:
+//!
+//! ```text
+//!   reader (no mutex)                    evictor (under the mutex)
+//!   frame = lookup[page % size]          CAS pin_count 0 -> EVICTING
+//!   pin_count += 1 -> previous             (fails if anyone is pinned)
+//!   previous has EVICTING? undo, slow    page = new page (Release)
+//!   frame.page != page?    undo, slow    pin_count -= EVICTING - 1
+//!   latch, check `loaded`                  (the loader's pin; readers'
+//!                                           stray +1s stay balanced)
+//! ```
+//!
 //! Invariants:
-//! 1. A frame with `pin_count > 0` is never evicted. Pins are taken under the
-//!    page-table mutex, so the eviction sweep (also under it) sees them.
+//! 1. A frame with `pin_count > 0` is never evicted: the evictor claims a
+//!    frame by swapping its pin count from 0 to `EVICTING`, so a pin taken
+//!    before the claim makes it fail, and a pin attempted during it sees
+//!    the flag and is undone. A pin attempted after the new page is mapped
+//!    sees the new `page` (published before the flag is cleared) and is
+//!    undone unless it wanted that page.
 //! 2. Guards release their latch before their pin ([`PageRef`] and
 //!    [`PageMut`] declare the latch guard before the pin, and fields drop in
 //!    order), so an unpinned frame is never latched and the evictor's latch
@@ -42,10 +63,12 @@
 //! write-back of a dirty victim still runs under it, which serialises misses
 //! that evict dirty pages (keeping the old page mapped until it is written
 //! means nobody can read a stale copy from disk). `flush` writes outside it.
+//! A hit found through `lookup` takes no mutex at all: only its frame's pin
+//! count and latch.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -76,10 +99,19 @@ struct FrameData {
 #[repr(align(64))]
 struct Frame {
     latch: RwLock<FrameData>,
+    /// Pins, plus [`EVICTING`] while an evictor has claimed the frame.
     pin_count: AtomicUsize,
+    /// The page the frame holds, or [`NO_PAGE`]; changed only under the
+    /// page-table mutex, read by hits that skip it.
+    page: AtomicU64,
     dirty: AtomicBool,
     referenced: AtomicBool,
 }
+
+/// The pin-count flag of a frame claimed for eviction (invariant 1).
+const EVICTING: usize = 1 << (usize::BITS - 1);
+/// `Frame::page` of a frame holding no page.
+const NO_PAGE: u64 = u64::MAX;
 
 struct PoolState {
     page_table: FastMap<PageNumber, usize>,
@@ -95,6 +127,9 @@ pub struct BufferPool {
     /// only for pools of tests below the WAL.
     wal: Option<Arc<Wal>>,
     frames: Vec<Frame>,
+    /// Slot `page % len`: 1 + the index of the frame that last held a page
+    /// of that slot, or 0. A hint for hits, checked against `Frame::page`.
+    lookup: Box<[AtomicU32]>,
     state: Mutex<PoolState>,
     validator: Validator,
     disk_reads: AtomicU64,
@@ -180,6 +215,11 @@ impl BufferPool {
                 "buffer pool of {capacity} pages is too small (minimum {MIN_FRAMES})"
             )));
         }
+        if capacity >= u32::MAX as usize {
+            return Err(Error::Internal(format!(
+                "buffer pool of {capacity} pages is too large (frames are numbered in 32 bits)"
+            )));
+        }
         let frames = (0..capacity)
             .map(|_| Frame {
                 latch: RwLock::new(FrameData {
@@ -187,14 +227,17 @@ impl BufferPool {
                     loaded: false,
                 }),
                 pin_count: AtomicUsize::new(0),
+                page: AtomicU64::new(NO_PAGE),
                 dirty: AtomicBool::new(false),
                 referenced: AtomicBool::new(false),
             })
             .collect();
+        let lookup_size = (2 * capacity).next_power_of_two();
         Ok(BufferPool {
             file,
             wal,
             frames,
+            lookup: (0..lookup_size).map(|_| AtomicU32::new(0)).collect(),
             state: Mutex::new(PoolState {
                 page_table: FastMap::with_capacity_and_hasher(capacity, FastHashState),
                 frame_pages: vec![None; capacity],
@@ -295,6 +338,7 @@ impl BufferPool {
             let mut state = self.state.lock();
             if let Some(index) = state.page_table.remove(&page.page_number) {
                 state.frame_pages[index] = None;
+                self.frames[index].page.store(NO_PAGE, Ordering::Release);
             }
         }
         frame.dirty.store(false, Ordering::Release);
@@ -306,11 +350,17 @@ impl BufferPool {
     /// whether the page was already cached.
     fn pin(&self, page_number: PageNumber, fill: Fill) -> Result<(&Frame, bool)> {
         loop {
+            if let Some(frame) = self.pin_cached(page_number) {
+                return Ok((frame, true));
+            }
             let mut state = self.state.lock();
             if let Some(&index) = state.page_table.get(&page_number) {
                 let frame = &self.frames[index];
                 frame.pin_count.fetch_add(1, Ordering::AcqRel);
                 frame.referenced.store(true, Ordering::Relaxed);
+                // A colliding page may have taken the hint's slot.
+                self.lookup[self.lookup_slot(page_number)]
+                    .store(index as u32 + 1, Ordering::Release);
                 drop(state);
                 // If another thread is still reading the page, this waits for it.
                 if frame.latch.read().loaded {
@@ -322,19 +372,26 @@ impl BufferPool {
             }
             let index = self.choose_victim(&mut state)?;
             let frame = &self.frames[index];
-            // Unpinned frames are unlatched (invariant 2): this never waits.
+            // Unpinned frames are unlatched (invariant 2), and a claimed one
+            // stays so (invariant 1): this never waits.
             let mut data = frame.latch.write();
             if let Some(old_page) = state.frame_pages[index] {
                 if frame.dirty.load(Ordering::Acquire) {
                     // Write back before unmapping (invariant 3).
-                    self.write_back(old_page, &data.bytes)?;
+                    if let Err(error) = self.write_back(old_page, &data.bytes) {
+                        frame.pin_count.fetch_sub(EVICTING, Ordering::AcqRel);
+                        return Err(error);
+                    }
                     frame.dirty.store(false, Ordering::Release);
                 }
                 state.page_table.remove(&old_page);
             }
             state.page_table.insert(page_number, index);
             state.frame_pages[index] = Some(page_number);
-            frame.pin_count.store(1, Ordering::Release);
+            // Publish the new page before releasing the claim (invariant 1).
+            frame.page.store(page_number, Ordering::Release);
+            self.lookup[self.lookup_slot(page_number)].store(index as u32 + 1, Ordering::Release);
+            frame.pin_count.fetch_sub(EVICTING - 1, Ordering::AcqRel);
             frame.referenced.store(true, Ordering::Relaxed);
             data.loaded = false;
             // The read runs without the mutex; the write latch keeps others out.
@@ -356,6 +413,7 @@ impl BufferPool {
                 if state.page_table.get(&page_number) == Some(&index) {
                     state.page_table.remove(&page_number);
                     state.frame_pages[index] = None;
+                    frame.page.store(NO_PAGE, Ordering::Release);
                 }
                 drop(state);
                 drop(data);
@@ -367,8 +425,38 @@ impl BufferPool {
         }
     }
 
+    /// A hit without the mutex (see the module doc): the page's frame, pinned,
+    /// once any read of it has finished; `None` sends the caller to the
+    /// mutex (not cached, a stale hint, a frame being evicted, a failed read).
+    fn pin_cached(&self, page_number: PageNumber) -> Option<&Frame> {
+        let entry = self.lookup[self.lookup_slot(page_number)].load(Ordering::Acquire);
+        let frame = self.frames.get((entry as usize).checked_sub(1)?)?;
+        let previous = frame.pin_count.fetch_add(1, Ordering::AcqRel);
+        if previous & EVICTING != 0 || frame.page.load(Ordering::Acquire) != page_number {
+            frame.pin_count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        // Only write the shared line when the bit is not already set.
+        if !frame.referenced.load(Ordering::Relaxed) {
+            frame.referenced.store(true, Ordering::Relaxed);
+        }
+        // If another thread is still reading the page, this waits for it.
+        if frame.latch.read().loaded {
+            return Some(frame);
+        }
+        frame.pin_count.fetch_sub(1, Ordering::AcqRel);
+        None
+    }
+
+    /// The slot of `lookup` for a page: page numbers are dense, so the low
+    /// bits spread them evenly.
+    fn lookup_slot(&self, page_number: PageNumber) -> usize {
+        (page_number as usize) & (self.lookup.len() - 1)
+    }
+
     /// The clock sweep: the first unpinned frame whose reference bit is clear,
-    /// clearing bits as it passes (second chance). Two full turns suffice.
+    /// clearing bits as it passes (second chance), claimed for eviction
+    /// (invariant 1). Two full turns suffice.
     fn choose_victim(&self, state: &mut PoolState) -> Result<usize> {
         let frame_count = self.frames.len();
         for _ in 0..2 * frame_count {
@@ -380,6 +468,14 @@ impl BufferPool {
             }
             if state.frame_pages[index].is_some() && frame.referenced.swap(false, Ordering::Relaxed)
             {
+                continue;
+            }
+            if frame
+                .pin_count
+                .compare_exchange(0, EVICTING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // Pinned by a hit since the check above.
                 continue;
             }
             return Ok(index);
@@ -434,6 +530,70 @@ mod tests {
             directory,
             BufferPool::new(file, capacity, accept, None).unwrap(),
         )
+    }
+
+    /// Readers hit pages without the mutex while others evict and remap
+    /// their frames: nobody ever sees another page's bytes, and every
+    /// write survives eviction (invariant 1 under contention).
+    #[test]
+    fn hits_without_the_mutex_race_evictions_safely() {
+        const PAGES: u64 = 40;
+        let (_directory, pool) = pool(MIN_FRAMES);
+        for page_number in 1..=PAGES {
+            let (mut page, _) = pool.create(page_number).unwrap();
+            page::initialize(&mut page, PageType::Overflow);
+            page[100..108].copy_from_slice(&page_number.to_le_bytes());
+        }
+        let threads = 4;
+        let increments: Vec<Vec<u64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|thread| {
+                    let pool = &pool;
+                    scope.spawn(move || {
+                        let mut random = crate::storage::vfs::SplitMix64(thread as u64 + 1);
+                        let mut increments = vec![0u64; PAGES as usize + 1];
+                        for _ in 0..20_000 {
+                            // Mostly a few hot pages (hits), sometimes any
+                            // page (misses that evict).
+                            let draw = random.next_u64();
+                            let page_number = if draw.is_multiple_of(4) {
+                                1 + draw / 4 % PAGES
+                            } else {
+                                1 + draw / 4 % 3
+                            };
+                            if draw % 10 == 1 {
+                                let mut page = pool.fetch_write(page_number).unwrap();
+                                assert_eq!(page[100..108], page_number.to_le_bytes());
+                                let count = u64::from_le_bytes(page[200..208].try_into().unwrap());
+                                page[200..208].copy_from_slice(&(count + 1).to_le_bytes());
+                                increments[page_number as usize] += 1;
+                            } else {
+                                let page = pool.fetch_read(page_number).unwrap();
+                                assert_eq!(page[100..108], page_number.to_le_bytes());
+                            }
+                        }
+                        increments
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap())
+                .collect()
+        });
+        for page_number in 1..=PAGES {
+            let page = pool.fetch_read(page_number).unwrap();
+            let expected: u64 = increments
+                .iter()
+                .map(|per_thread| per_thread[page_number as usize])
+                .sum();
+            assert_eq!(
+                u64::from_le_bytes(page[200..208].try_into().unwrap()),
+                expected,
+                "page {page_number}"
+            );
+        }
+        assert!(pool.disk_reads() > 0, "the test must evict");
     }
 
     #[test]
