@@ -687,6 +687,13 @@ mod tests {
         assert_eq!(node.search(b"z"), Err(3));
     }
 
+    /// A page holding an interior node of `cells`.
+    fn interior_page(cells: &[Vec<u8>]) -> PageBytes {
+        let mut bytes = [0u8; PAGE_SIZE];
+        write(&mut bytes, NodeKind::Interior, 0, 0, &cells_of(cells));
+        bytes
+    }
+
     /// Keys of the shapes trees hold: consecutive and scattered integers,
     /// skewed ones, variable-length strings sharing prefixes.
     fn key_sets() -> Vec<Vec<Vec<u8>>> {
@@ -746,14 +753,7 @@ mod tests {
             let leaf = Node::open(1, &leaf).unwrap();
             let mut interior_cells = vec![interior_cell(b"", 10)];
             interior_cells.extend(keys.iter().map(|key| interior_cell(key, 11)));
-            let mut interior = [0u8; PAGE_SIZE];
-            write(
-                &mut interior,
-                NodeKind::Interior,
-                0,
-                0,
-                &cells_of(&interior_cells),
-            );
+            let interior = interior_page(&interior_cells);
             let interior = Node::open(2, &interior).unwrap();
             for key in probes(&keys) {
                 // The estimate a parent would give, from loose separators.
@@ -787,14 +787,7 @@ mod tests {
             interior_cell(&key(1_000), 11),
             interior_cell(&key(1_100), 12),
         ];
-        let mut parent = [0u8; PAGE_SIZE];
-        write(
-            &mut parent,
-            NodeKind::Interior,
-            0,
-            0,
-            &cells_of(&parent_cells),
-        );
+        let parent = interior_page(&parent_cells);
         let parent = Node::open(1, &parent).unwrap();
         let estimate = parent.estimate_in_child(1, &key(1_042)).unwrap();
         assert_eq!(estimate.index(0, 100), 42);
