@@ -101,8 +101,9 @@ struct Frame {
     latch: RwLock<FrameData>,
     /// Pins, plus [`EVICTING`] while an evictor has claimed the frame.
     pin_count: AtomicUsize,
-    /// The page the frame holds, or [`NO_PAGE`]; changed only under the
-    /// page-table mutex, read by hits that skip it.
+    /// The page the frame holds, or [`NO_PAGE`] (the reverse of the page
+    /// table); changed only under the page-table mutex, read by hits that
+    /// skip it.
     page: AtomicU64,
     dirty: AtomicBool,
     referenced: AtomicBool,
@@ -115,8 +116,6 @@ const NO_PAGE: u64 = u64::MAX;
 
 struct PoolState {
     page_table: FastMap<PageNumber, usize>,
-    /// The page each frame holds, if any (the reverse of `page_table`).
-    frame_pages: Vec<Option<PageNumber>>,
     clock_hand: usize,
 }
 
@@ -240,7 +239,6 @@ impl BufferPool {
             lookup: (0..lookup_size).map(|_| AtomicU32::new(0)).collect(),
             state: Mutex::new(PoolState {
                 page_table: FastMap::with_capacity_and_hasher(capacity, FastHashState),
-                frame_pages: vec![None; capacity],
                 clock_hand: 0,
             }),
             validator,
@@ -337,7 +335,6 @@ impl BufferPool {
         {
             let mut state = self.state.lock();
             if let Some(index) = state.page_table.remove(&page.page_number) {
-                state.frame_pages[index] = None;
                 self.frames[index].page.store(NO_PAGE, Ordering::Release);
             }
         }
@@ -362,12 +359,10 @@ impl BufferPool {
                 self.lookup[self.lookup_slot(page_number)]
                     .store(index as u32 + 1, Ordering::Release);
                 drop(state);
-                // If another thread is still reading the page, this waits for it.
-                if frame.latch.read().loaded {
+                if Self::await_load(frame) {
                     return Ok((frame, true));
                 }
                 // Its read failed; retry, so that our own attempt reports why.
-                frame.pin_count.fetch_sub(1, Ordering::AcqRel);
                 continue;
             }
             let index = self.choose_victim(&mut state)?;
@@ -375,7 +370,8 @@ impl BufferPool {
             // Unpinned frames are unlatched (invariant 2), and a claimed one
             // stays so (invariant 1): this never waits.
             let mut data = frame.latch.write();
-            if let Some(old_page) = state.frame_pages[index] {
+            let old_page = frame.page.load(Ordering::Acquire);
+            if old_page != NO_PAGE {
                 if frame.dirty.load(Ordering::Acquire) {
                     // Write back before unmapping (invariant 3).
                     if let Err(error) = self.write_back(old_page, &data.bytes) {
@@ -387,7 +383,6 @@ impl BufferPool {
                 state.page_table.remove(&old_page);
             }
             state.page_table.insert(page_number, index);
-            state.frame_pages[index] = Some(page_number);
             // Publish the new page before releasing the claim (invariant 1).
             frame.page.store(page_number, Ordering::Release);
             self.lookup[self.lookup_slot(page_number)].store(index as u32 + 1, Ordering::Release);
@@ -412,7 +407,6 @@ impl BufferPool {
                 let mut state = self.state.lock();
                 if state.page_table.get(&page_number) == Some(&index) {
                     state.page_table.remove(&page_number);
-                    state.frame_pages[index] = None;
                     frame.page.store(NO_PAGE, Ordering::Release);
                 }
                 drop(state);
@@ -440,12 +434,18 @@ impl BufferPool {
         if !frame.referenced.load(Ordering::Relaxed) {
             frame.referenced.store(true, Ordering::Relaxed);
         }
-        // If another thread is still reading the page, this waits for it.
+        Self::await_load(frame).then_some(frame)
+    }
+
+    /// Waits for any read of a pinned frame's page to finish (on its latch)
+    /// and says whether it loaded; if not, the read failed and the pin is
+    /// undone (invariant 8).
+    fn await_load(frame: &Frame) -> bool {
         if frame.latch.read().loaded {
-            return Some(frame);
+            return true;
         }
         frame.pin_count.fetch_sub(1, Ordering::AcqRel);
-        None
+        false
     }
 
     /// The slot of `lookup` for a page: page numbers are dense, so the low
@@ -466,7 +466,8 @@ impl BufferPool {
             if frame.pin_count.load(Ordering::Acquire) > 0 {
                 continue;
             }
-            if state.frame_pages[index].is_some() && frame.referenced.swap(false, Ordering::Relaxed)
+            if frame.page.load(Ordering::Acquire) != NO_PAGE
+                && frame.referenced.swap(false, Ordering::Relaxed)
             {
                 continue;
             }
@@ -492,14 +493,12 @@ impl BufferPool {
         // so the mutex is never held while waiting for a latch.
         let mut pinned = Vec::new();
         {
-            let state = self.state.lock();
-            for (index, page) in state.frame_pages.iter().enumerate() {
-                let frame = &self.frames[index];
-                if let Some(page_number) = page
-                    && frame.dirty.load(Ordering::Acquire)
-                {
+            let _state = self.state.lock();
+            for frame in &self.frames {
+                let page_number = frame.page.load(Ordering::Acquire);
+                if page_number != NO_PAGE && frame.dirty.load(Ordering::Acquire) {
                     frame.pin_count.fetch_add(1, Ordering::AcqRel);
-                    pinned.push((Pin { frame }, *page_number));
+                    pinned.push((Pin { frame }, page_number));
                 }
             }
         }
