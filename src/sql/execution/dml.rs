@@ -107,7 +107,7 @@ fn lock_for_write(table: &Table, txn: &mut Transaction) -> Result<Option<Table>>
 
 /// Writes the entry `buffer` holds (`encode_index_entry`) into `index`,
 /// checking uniqueness; false for a duplicate.
-fn write_entry(
+pub(crate) fn write_entry(
     txn: &mut Transaction,
     index: &Index,
     buffer: &[u8],

@@ -46,6 +46,7 @@
 
 mod accumulator;
 mod aggregate;
+pub mod byte_sort;
 mod compile;
 mod context;
 mod cte;

@@ -22,6 +22,7 @@
 //!   Partitioner  rows into `fan_out` files by a hash of their key values,
 //!                a different hash at every level of recursion
 //!   (sort.rs)    Sorter: sorted runs in one file, merged
+//!   (byte_sort.rs) ByteSorter: byte strings in sorted runs, merged
 //! ```
 //!
 //! Who uses what:
@@ -36,9 +37,11 @@
 //! | nested loop join (`join.rs`) | the right rows in a `RowBuffer`: a block nested loop |
 //! | window functions (`window.rs`) | a `Sorter` per window, each partition in a `RowBuffer` |
 //! | CTEs (`cte.rs`) | a materialized CTE and each work table in a `RowBuffer` |
+//! | index builds (`byte_sort.rs`) | sorted runs of entries beyond `maintenance_work_mem`, merged |
 //!
-//! A record in a spill file is `length u32 | crc32c u32 | encode_row bytes`
-//! (little-endian). The CRC makes a file that reads back different from
+//! A record in a spill file is `length u32 | crc32c u32 | payload`
+//! (little-endian), the payload a row's `encode_row` bytes or, for
+//! [`RowWriter::write_record`], bytes its writer chose. The CRC makes a file that reads back different from
 //! what was written an error rather than wrong rows: a spill file is never
 //! read by another process, so any difference is corruption.
 //!
@@ -310,13 +313,18 @@ impl RowWriter {
     /// back, as the caller accounts it (usually [`row_size`]), summed in
     /// [`RowFile::bytes`].
     pub fn write(&mut self, row: &[Value], bytes: usize) -> Result<()> {
-        let payload = encode_row(row);
+        self.write_record(&encode_row(row), bytes)
+    }
+
+    /// Appends one record of raw bytes (read back with
+    /// [`RowReader::next_record`]); `bytes` as for [`RowWriter::write`].
+    pub fn write_record(&mut self, payload: &[u8], bytes: usize) -> Result<()> {
         let length = u32::try_from(payload.len())
-            .map_err(|_| Error::Internal("a row of more than 4 GiB to spill".into()))?;
+            .map_err(|_| Error::Internal("a record of more than 4 GiB to spill".into()))?;
         self.output.write_all(&length.to_le_bytes())?;
         self.output
-            .write_all(&crc32c::crc32c(&payload).to_le_bytes())?;
-        self.output.write_all(&payload)?;
+            .write_all(&crc32c::crc32c(payload).to_le_bytes())?;
+        self.output.write_all(payload)?;
         self.rows += 1;
         self.file_bytes += (HEADER + payload.len()) as u64;
         self.bytes += bytes;
@@ -461,6 +469,15 @@ pub struct RowReader {
 impl RowReader {
     /// The next row, or `None` after the last.
     pub fn next_row(&mut self) -> Result<Option<Row>> {
+        match self.next_record()? {
+            Some(payload) => decode_row(payload).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next record's bytes, as [`RowWriter::write_record`] wrote them,
+    /// or `None` after the last.
+    pub fn next_record(&mut self) -> Result<Option<&[u8]>> {
         if self.rows_left == 0 {
             return Ok(None);
         }
@@ -482,7 +499,7 @@ impl RowReader {
         }
         self.rows_left -= 1;
         self.bytes_left -= HEADER as u64 + length;
-        decode_row(&self.buffer).map(Some)
+        Ok(Some(&self.buffer))
     }
 }
 

@@ -13,6 +13,8 @@
 //! the old view's columns: the new query must return them first, with the
 //! same names and types, and may add more (42P16 otherwise).
 
+use std::sync::Arc;
+
 use super::statement::{Notice, Outcome, command, command_with_notice};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{IndexDefinition, bind_index_expression};
@@ -20,9 +22,11 @@ use crate::sql::catalog::{
     self, Index, IndexColumn, IndexExpressionRole, IndexKey, IndexName, Relation, Table, View,
 };
 use crate::sql::encoding::decode_row;
-use crate::sql::execution::dml::insert_index_entry;
+use crate::sql::execution::byte_sort::ByteSorter;
+use crate::sql::execution::dml::write_entry;
+use crate::sql::execution::spill::SpillSpace;
 use crate::sql::expr::Expr;
-use crate::sql::index_entry::describe_entry_key;
+use crate::sql::index_entry::{EntryLayout, IndexEntry, describe_entry_key, encode_index_entry};
 use crate::sql::statistics;
 use crate::sql::types::DataType;
 use crate::storage::{Direction, KeyRange};
@@ -168,14 +172,28 @@ fn new_index(txn: &mut Transaction, table: &Table, definition: &IndexDefinition)
 /// Rows between progress messages of an index build.
 const BUILD_PROGRESS_ROWS: u64 = 1_000_000;
 
+/// Where an index build sorts its entries: spill files in `space` past
+/// `budget` bytes (`maintenance_work_mem`).
+pub(super) struct SortSpace<'a> {
+    pub space: &'a Arc<SpillSpace>,
+    pub budget: usize,
+}
+
 /// `CREATE [UNIQUE] INDEX`: under a `Share` lock (writers of the table
 /// finish first, and new ones wait), every row as it is now gets its
 /// entry, in the creating transaction: the build commits or vanishes with
 /// it, and a crash mid-build leaves nothing.
+///
+/// The entries are sorted first (`byte_sort.rs`) and inserted in the
+/// index's order: each lands in the tree's rightmost leaf, which the
+/// cache holds, and the leaves end up 90% full rather than the 70% that
+/// inserts in table order leave. A unique index finds a duplicate as the
+/// second of two equal keys arrives.
 pub(super) fn create_index(
     txn: &mut Transaction,
     definition: &IndexDefinition,
     if_not_exists: bool,
+    sort_space: SortSpace<'_>,
 ) -> Result<Outcome> {
     let table = match catalog::get_relation(txn, &definition.table)? {
         Some(Relation::Table(table)) => table,
@@ -200,29 +218,43 @@ pub(super) fn create_index(
     }
     let mut table = lock_current(txn, &table, RelationLockMode::Share)?;
     let index = new_index(txn, &table, definition)?;
+    let mut sorter = ByteSorter::new(Arc::clone(sort_space.space), sort_space.budget);
     let mut scan = txn.scan_current(table.tree, KeyRange::all(), Direction::Forward);
     let mut buffer = Vec::new();
     let mut rows = 0u64;
     for entry in &mut scan {
         let (key, bytes) = entry?;
         let row = decode_row(&bytes)?;
-        if !insert_index_entry(txn, &index, &row, &key, &mut buffer)? {
-            let key = describe_entry_key(&table, &index, &row);
-            return Err(Error::sql(
-                SqlState::UNIQUE_VIOLATION,
-                format!(
-                    "could not create unique index \"{}\" ({key} is duplicated.)",
-                    index.name
-                ),
-            ));
+        if let Some(entry) = encode_index_entry(&index, &row, &key, &mut buffer)? {
+            sorter.push(&buffer, entry_tag(entry))?;
         }
         rows += 1;
         if rows.is_multiple_of(BUILD_PROGRESS_ROWS) {
-            tracing::info!(index = %index.name, rows, "building index");
+            tracing::info!(index = %index.name, rows, "building index: rows read");
         }
     }
-    if rows >= BUILD_PROGRESS_ROWS {
-        tracing::info!(index = %index.name, rows, "index built");
+    let logged = rows >= BUILD_PROGRESS_ROWS;
+    if logged {
+        tracing::info!(
+            index = %index.name,
+            rows,
+            spilled = sorter.spilled(),
+            "building index: rows read and sorted"
+        );
+    }
+    let mut sorted = sorter.finish()?;
+    let mut entries = 0u64;
+    while let Some((entry, tag)) = sorted.next_item()? {
+        if !write_entry(txn, &index, &entry, tag_entry(tag))? {
+            return Err(duplicate_in_build(txn, &table, &index, &entry));
+        }
+        entries += 1;
+        if entries.is_multiple_of(BUILD_PROGRESS_ROWS) {
+            tracing::info!(index = %index.name, entries, "building index: entries inserted");
+        }
+    }
+    if logged {
+        tracing::info!(index = %index.name, rows, entries, "index built");
     }
     let name = index.name.clone();
     attach_index(txn, &mut table, index)?;
@@ -239,6 +271,43 @@ pub(super) fn create_index(
         ));
     }
     Ok(command("CREATE INDEX"))
+}
+
+/// What a build keeps of an entry's [`IndexEntry`] beside it while
+/// sorting: the prefix length, shifted, and whether it holds a NULL.
+fn entry_tag(entry: IndexEntry) -> u64 {
+    ((entry.prefix as u64) << 1) | u64::from(entry.has_null)
+}
+
+fn tag_entry(tag: u64) -> IndexEntry {
+    IndexEntry {
+        prefix: usize::try_from(tag >> 1).expect("invariant: tags hold a usize prefix"),
+        has_null: tag & 1 == 1,
+    }
+}
+
+/// 23505 for a duplicate found while building unique `index`, naming the
+/// key of the row whose entry `entry` is, as PostgreSQL's message does.
+fn duplicate_in_build(txn: &mut Transaction, table: &Table, index: &Index, entry: &[u8]) -> Error {
+    let described = EntryLayout::new(table, index)
+        .row_key_start(entry)
+        .and_then(|start| txn.get_current(table.tree, &entry[start..]))
+        .and_then(|bytes| {
+            bytes
+                .ok_or_else(|| Error::Internal("a built entry's row is gone".into()))
+                .and_then(|bytes| decode_row(&bytes))
+        });
+    let key = match described {
+        Ok(row) => describe_entry_key(table, index, &row),
+        Err(error) => return error,
+    };
+    Error::sql(
+        SqlState::UNIQUE_VIOLATION,
+        format!(
+            "could not create unique index \"{}\" ({key} is duplicated.)",
+            index.name
+        ),
+    )
 }
 
 /// `DROP INDEX`: under an `Exclusive` lock on its table. An index that

@@ -31,6 +31,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("intervalstyle", "postgres"),
     ("is_superuser", "on"),
     ("lock_timeout", "0"),
+    ("maintenance_work_mem", "64MB"),
     ("max_identifier_length", "63"),
     ("max_parallel_workers_per_gather", "2"),
     ("search_path", "\"$user\", public"),
@@ -89,10 +90,17 @@ impl Settings {
             ("transaction_isolation" | "transaction isolation level", None) => {
                 self.get("default_transaction_isolation", None)
             }
-            _ => DEFAULTS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string()),
+            _ => default_value(name).map(str::to_string),
+        }
+    }
+
+    /// A stored setting's value, borrowed: what the typed getters below
+    /// read on every statement, so without copying it (not for the
+    /// `transaction_*` settings, which [`Settings::get`] derives).
+    fn value(&self, name: &str) -> Option<&str> {
+        match self.changed.get(name) {
+            Some(value) => Some(value),
+            None => default_value(name),
         }
     }
 
@@ -155,7 +163,9 @@ impl Settings {
             }
             "synchronous_commit" => canonical_synchronous_commit(&value)?.to_string(),
             "lock_timeout" => show_milliseconds(parse_milliseconds(&name, &value)?),
-            "work_mem" => show_kilobytes(parse_kilobytes(&name, &value, 64)?),
+            "work_mem" | "maintenance_work_mem" => {
+                show_kilobytes(parse_kilobytes(&name, &value, minimum_kilobytes(&name))?)
+            }
             "hash_mem_multiplier" => show_real(parse_real(&name, &value, 1.0, 1000.0)?),
             "max_parallel_workers_per_gather" => parse_integer(&name, &value, 0, 1024)?.to_string(),
             "statement_timeout" => match parse_milliseconds(&name, &value)? {
@@ -196,34 +206,34 @@ impl Settings {
     }
 
     pub fn default_isolation(&self) -> IsolationLevel {
-        self.get("default_transaction_isolation", None)
-            .and_then(|text| parse_isolation(&text).ok())
+        self.value("default_transaction_isolation")
+            .and_then(|text| parse_isolation(text).ok())
             .unwrap_or(IsolationLevel::Serializable)
     }
 
     pub fn default_read_only(&self) -> bool {
-        self.get("default_transaction_read_only", None).as_deref() == Some("on")
+        self.value("default_transaction_read_only") == Some("on")
     }
 
     pub fn default_deferrable(&self) -> bool {
-        self.get("default_transaction_deferrable", None).as_deref() == Some("on")
+        self.value("default_transaction_deferrable") == Some("on")
     }
 
     /// `lock_timeout` (validated when set; 0 means no limit).
     pub fn lock_timeout(&self) -> Option<Duration> {
-        let text = self.get("lock_timeout", None)?;
-        let milliseconds = parse_milliseconds("lock_timeout", &text).ok()?;
+        let text = self.value("lock_timeout")?;
+        let milliseconds = parse_milliseconds("lock_timeout", text).ok()?;
         (milliseconds > 0).then(|| Duration::from_millis(milliseconds))
     }
 
     /// Whether commits wait for their WAL flush.
     pub fn synchronous_commit(&self) -> bool {
-        self.get("synchronous_commit", None).as_deref() != Some("off")
+        self.value("synchronous_commit") != Some("off")
     }
 
     /// `max_parallel_workers_per_gather`: read-ahead workers per query.
     pub fn parallel_workers(&self) -> usize {
-        self.get("max_parallel_workers_per_gather", None)
+        self.value("max_parallel_workers_per_gather")
             .and_then(|text| text.parse().ok())
             .unwrap_or(2)
     }
@@ -231,19 +241,49 @@ impl Settings {
     /// `hash_mem_multiplier`: hash tables may hold this many times
     /// `work_mem` before they spill.
     pub fn hash_mem_multiplier(&self) -> f64 {
-        self.get("hash_mem_multiplier", None)
-            .and_then(|text| parse_real("hash_mem_multiplier", &text, 1.0, 1000.0).ok())
+        self.value("hash_mem_multiplier")
+            .and_then(|text| parse_real("hash_mem_multiplier", text, 1.0, 1000.0).ok())
             .unwrap_or(2.0)
     }
 
     /// `work_mem` in bytes.
     pub fn work_mem(&self) -> usize {
-        self.get("work_mem", None)
-            .and_then(|text| parse_kilobytes("work_mem", &text, 64).ok())
-            .map_or(crate::sql::execution::DEFAULT_WORK_MEM, |kilobytes| {
+        self.memory("work_mem", crate::sql::execution::DEFAULT_WORK_MEM)
+    }
+
+    /// `maintenance_work_mem` in bytes: what an index build sorts in
+    /// memory before it spills sorted runs.
+    pub fn maintenance_work_mem(&self) -> usize {
+        self.memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM)
+    }
+
+    /// A memory setting in bytes (validated when set, in kB).
+    fn memory(&self, name: &str, default: usize) -> usize {
+        self.value(name)
+            .and_then(|text| parse_kilobytes(name, text, minimum_kilobytes(name)).ok())
+            .map_or(default, |kilobytes| {
                 usize::try_from(kilobytes.saturating_mul(1024)).unwrap_or(usize::MAX)
             })
     }
+}
+
+/// `maintenance_work_mem`'s default, PostgreSQL's: 64 MB.
+pub const DEFAULT_MAINTENANCE_WORK_MEM: usize = 64 * 1024 * 1024;
+
+/// The smallest value a memory setting takes, in kB (PostgreSQL's).
+fn minimum_kilobytes(name: &str) -> u64 {
+    match name {
+        "maintenance_work_mem" => 1024,
+        _ => 64,
+    }
+}
+
+/// A setting's value before any `SET`.
+fn default_value(name: &str) -> Option<&'static str> {
+    DEFAULTS
+        .iter()
+        .find(|(default, _)| *default == name)
+        .map(|(_, value)| *value)
 }
 
 fn unrecognized(name: &str) -> Error {
@@ -559,6 +599,32 @@ mod tests {
         };
         assert_eq!(error.sqlstate(), SqlState::INVALID_PARAMETER_VALUE);
         assert!(settings.set("work_mem", "4 parsecs".into()).is_err());
+    }
+
+    #[test]
+    fn maintenance_work_mem_defaults_to_64mb_and_takes_at_least_1mb() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.maintenance_work_mem(), 64 * 1024 * 1024);
+        assert_eq!(
+            settings.get("maintenance_work_mem", None).as_deref(),
+            Some("64MB")
+        );
+        let error = match settings.set("maintenance_work_mem", "512kB".into()) {
+            Err(error) => error,
+            Ok(_) => panic!("below the minimum"),
+        };
+        assert_eq!(error.sqlstate(), SqlState::INVALID_PARAMETER_VALUE);
+        settings
+            .set("maintenance_work_mem", "1024".into())
+            .expect("plain kB");
+        assert_eq!(settings.maintenance_work_mem(), 1024 * 1024);
+        assert_eq!(
+            settings.get("maintenance_work_mem", None).as_deref(),
+            Some("1MB")
+        );
+        // work_mem keeps its own, lower minimum.
+        settings.set("work_mem", "64kB".into()).expect("in range");
+        assert_eq!(settings.work_mem(), 64 * 1024);
     }
 
     #[test]

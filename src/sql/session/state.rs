@@ -258,6 +258,7 @@ impl Session {
             work_mem: self.settings.work_mem(),
             hash_mem_multiplier: self.settings.hash_mem_multiplier(),
             parallel_workers: self.settings.parallel_workers(),
+            maintenance_work_mem: self.settings.maintenance_work_mem(),
         };
         let declared: Vec<Option<DataType>> =
             prepared.param_types.iter().map(|t| Some(*t)).collect();

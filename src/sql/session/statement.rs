@@ -369,6 +369,8 @@ pub(crate) struct QueryLimits {
     /// Read-ahead workers a query may run at once
     /// (`max_parallel_workers_per_gather`).
     pub parallel_workers: usize,
+    /// Bytes an index build sorts in memory (`maintenance_work_mem`).
+    pub maintenance_work_mem: usize,
 }
 
 /// `EXPLAIN ANALYZE`: runs the query to its end, discarding its rows,
@@ -495,7 +497,13 @@ pub(crate) fn run(
         BoundStatement::CreateIndex {
             index,
             if_not_exists,
-        } => ddl::create_index(txn, index, *if_not_exists)?,
+        } => {
+            let sort_space = ddl::SortSpace {
+                space: spill,
+                budget: limits.maintenance_work_mem,
+            };
+            ddl::create_index(txn, index, *if_not_exists, sort_space)?
+        }
         BoundStatement::DropIndex {
             names,
             if_exists,
