@@ -378,9 +378,10 @@ impl Connection {
                         Err(error) => return Ok(Err(error)),
                     };
                     for row in &batch {
-                        match values::encode_row(row, &columns, &formats) {
-                            Ok(data_row) => self.send(PgWireBackendMessage::DataRow(data_row)),
-                            Err(error) => return Ok(Err(error)),
+                        if let Err(error) =
+                            values::append_data_row(row, &columns, &formats, &mut self.write_buffer)
+                        {
+                            return Ok(Err(error));
                         }
                         if self.write_buffer.len() >= FLUSH_THRESHOLD {
                             self.flush()?;

@@ -55,7 +55,7 @@ enum PortalState {
     /// Executed; the cursor holds the rows not sent yet (`None` only
     /// while it is away fetching).
     Rows {
-        columns: Vec<Column>,
+        columns: Arc<[Column]>,
         cursor: Option<Cursor>,
     },
     /// A command (not a query) that has run; it cannot run again.
@@ -271,8 +271,7 @@ impl Connection {
         while sent < limit && !cursor.is_done() {
             let batch = self.fetch(&mut cursor, (limit - sent).min(FETCH_BATCH))?;
             for row in &batch {
-                let data_row = values::encode_row(row, &columns, &formats)?;
-                self.send(PgWireBackendMessage::DataRow(data_row));
+                values::append_data_row(row, &columns, &formats, &mut self.write_buffer)?;
                 if self.write_buffer.len() >= FLUSH_THRESHOLD {
                     self.flush().map_err(Error::Io)?;
                 }

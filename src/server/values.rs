@@ -132,12 +132,31 @@ pub fn field_description(column: &Column, format: i16) -> pgwire::messages::data
     )
 }
 
-/// Encodes one row as a DataRow. `formats` holds one format per column.
-pub fn encode_row(
+/// Appends one row to `out` as a whole DataRow message, encoded in place
+/// rather than built and copied: `'D'`, the message length (counting
+/// itself), the field count, then each field's length (-1 for NULL) and
+/// bytes. `formats` holds one format per column. On an error nothing is
+/// appended, so the output never holds a torn message.
+pub fn append_data_row(
     row: &[Value],
     columns: &[Column],
     formats: &[i16],
-) -> Result<pgwire::messages::data::DataRow> {
+    out: &mut BytesMut,
+) -> Result<()> {
+    let start = out.len();
+    let result = write_data_row(row, columns, formats, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn write_data_row(
+    row: &[Value],
+    columns: &[Column],
+    formats: &[i16],
+    out: &mut BytesMut,
+) -> Result<()> {
     if row.len() != columns.len() {
         return Err(Error::Internal(format!(
             "row has {} values but the result has {} columns",
@@ -147,26 +166,35 @@ pub fn encode_row(
     }
     let field_count = i16::try_from(row.len())
         .map_err(|_| Error::Internal(format!("too many result columns: {}", row.len())))?;
-    let mut data = BytesMut::new();
+    out.put_u8(b'D');
+    let message_start = out.len();
+    out.put_i32(0);
+    out.put_i16(field_count);
     for (index, value) in row.iter().enumerate() {
         let format = formats.get(index).copied().unwrap_or(FORMAT_TEXT);
         let data_type = columns[index].data_type;
         if value.is_null() {
-            data.put_i32(-1);
+            out.put_i32(-1);
             continue;
         }
-        let start = data.len();
-        data.put_i32(0);
+        let start = out.len();
+        out.put_i32(0);
         if format == FORMAT_BINARY {
-            encode_binary(value, data_type, &mut data)?;
+            encode_binary(value, data_type, out)?;
         } else {
-            append_text(value, &mut data);
+            append_text(value, out);
         }
-        let length = i32::try_from(data.len() - start - 4)
-            .map_err(|_| Error::Internal("a result value exceeds 2 GiB".into()))?;
-        data[start..start + 4].copy_from_slice(&length.to_be_bytes());
+        write_length(out, start, start + 4)?;
     }
-    Ok(pgwire::messages::data::DataRow::new(data, field_count))
+    write_length(out, message_start, message_start)
+}
+
+/// Stores at `at` the length of what follows `from`, as an i32.
+fn write_length(out: &mut BytesMut, at: usize, from: usize) -> Result<()> {
+    let length = i32::try_from(out.len() - from)
+        .map_err(|_| Error::Internal("a result row exceeds 2 GiB".into()))?;
+    out[at..at + 4].copy_from_slice(&length.to_be_bytes());
+    Ok(())
 }
 
 /// Appends the binary form of a non-NULL value of column type `data_type`.
@@ -336,6 +364,24 @@ mod tests {
         );
     }
 
+    /// The fields of one DataRow message `append_data_row` wrote, checked
+    /// against the message pgwire encodes for the same fields.
+    fn fields(row: &[Value], columns: &[Column], formats: &[i16]) -> Result<Vec<u8>> {
+        let mut out = BytesMut::from(&b"before"[..]);
+        append_data_row(row, columns, formats, &mut out)?;
+        assert_eq!(&out[..6], b"before");
+        let fields = out[6 + 7..].to_vec();
+        let mut expected = BytesMut::new();
+        pgwire::messages::PgWireBackendMessage::DataRow(pgwire::messages::data::DataRow::new(
+            BytesMut::from(&fields[..]),
+            row.len() as i16,
+        ))
+        .encode(&mut expected)
+        .expect("encodes");
+        assert_eq!(&out[6..], &expected[..]);
+        Ok(fields)
+    }
+
     #[test]
     fn rows_encode_in_text_and_binary() {
         let columns = vec![
@@ -344,20 +390,22 @@ mod tests {
             column(DataType::Real),
         ];
         let row = vec![Value::Integer(-2), Value::Null, Value::Real(1.5)];
-        let text = encode_row(&row, &columns, &[0, 0, 0]).unwrap();
-        assert_eq!(text.field_count, 3);
-        assert_eq!(&text.data[..], b"\0\0\0\x02-2\xff\xff\xff\xff\0\0\0\x031.5");
-        let binary = encode_row(&row, &columns, &[1, 1, 1]).unwrap();
+        let text = fields(&row, &columns, &[0, 0, 0]).unwrap();
+        assert_eq!(&text[..], b"\0\0\0\x02-2\xff\xff\xff\xff\0\0\0\x031.5");
+        let binary = fields(&row, &columns, &[1, 1, 1]).unwrap();
         let mut expected = Vec::new();
         expected.extend_from_slice(&4i32.to_be_bytes());
         expected.extend_from_slice(&(-2i32).to_be_bytes());
         expected.extend_from_slice(&(-1i32).to_be_bytes());
         expected.extend_from_slice(&4i32.to_be_bytes());
         expected.extend_from_slice(&1.5f32.to_be_bytes());
-        assert_eq!(&binary.data[..], &expected[..]);
+        assert_eq!(&binary[..], &expected[..]);
         // A narrower engine value is widened to the column's binary width.
-        let widened = encode_row(&[Value::SmallInt(3)], &[column(DataType::BigInt)], &[1]).unwrap();
-        assert_eq!(&widened.data[4..], &3i64.to_be_bytes());
-        assert!(encode_row(&[Value::Integer(1)], &columns, &[0]).is_err());
+        let widened = fields(&[Value::SmallInt(3)], &[column(DataType::BigInt)], &[1]).unwrap();
+        assert_eq!(&widened[4..], &3i64.to_be_bytes());
+        // A row that does not fit its columns appends nothing.
+        let mut out = BytesMut::from(&b"kept"[..]);
+        assert!(append_data_row(&[Value::Integer(1)], &columns, &[0], &mut out).is_err());
+        assert_eq!(&out[..], b"kept");
     }
 }

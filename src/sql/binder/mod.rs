@@ -66,7 +66,7 @@ use crate::txn::Transaction;
 #[derive(Clone, Debug)]
 pub struct BoundQuery {
     pub plan: LogicalPlan,
-    pub columns: Vec<Column>,
+    pub columns: Arc<[Column]>,
     pub catalog: ColumnCatalog,
     /// The statistics the plan was optimized with (set by the optimizer;
     /// `EXPLAIN` estimates with them).
@@ -273,7 +273,7 @@ impl<'a> Binder<'a> {
         let (plan, columns) = self.bind_query(query)?;
         Ok(BoundQuery {
             plan,
-            columns,
+            columns: columns.into(),
             catalog: self.columns.clone(),
             statistics: Default::default(),
             planning_time: Default::default(),

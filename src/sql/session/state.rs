@@ -140,7 +140,7 @@ impl Session {
                     .iter()
                     .map(|t| t.unwrap_or(DataType::Text))
                     .collect(),
-                columns: Vec::new(),
+                columns: Arc::new([]),
                 statement: None,
             }),
             1 => self.prepare_statement(statements.remove(0), param_types),
@@ -173,12 +173,12 @@ impl Session {
         param_types: &[Option<DataType>],
     ) -> Result<Prepared> {
         if let Some(control) = bind_control(&statement.ast, statement.deferrable)? {
-            let columns = match &control {
-                Control::Show { name } => vec![Column {
+            let columns: Arc<[Column]> = match &control {
+                Control::Show { name } => Arc::new([Column {
                     name: name.clone(),
                     data_type: DataType::Text,
-                }],
-                _ => Vec::new(),
+                }]),
+                _ => Arc::new([]),
             };
             return Ok(Prepared {
                 param_types: param_types
@@ -279,7 +279,7 @@ impl Session {
                             columns,
                             &mut open.txn,
                         )?);
-                        if result_columns(&bound) != prepared.columns {
+                        if *result_columns(&bound) != *prepared.columns {
                             // The client was told the columns at Describe.
                             return Err(Error::Unsupported(
                                 "cached plan must not change result type: a prepared \
@@ -593,10 +593,10 @@ impl Session {
                     _ => self.settings.show(&name, self.transaction())?,
                 };
                 Ok(Outcome::Rows {
-                    columns: vec![Column {
+                    columns: Arc::new([Column {
                         name: column,
                         data_type: DataType::Text,
-                    }],
+                    }]),
                     cursor: Cursor::from_rows(vec![vec![Value::Text(value.into())]]),
                 })
             }

@@ -39,7 +39,8 @@ pub struct Prepared {
     /// The types of `$1..$n`: declared by the client or inferred.
     pub param_types: Vec<DataType>,
     /// The result columns; empty when the statement returns no rows.
-    pub columns: Vec<Column>,
+    /// Shared: every execution's portal describes its rows by them.
+    pub columns: Arc<[Column]>,
     /// The statement; `None` for an empty query string.
     pub(crate) statement: Option<Arc<PreparedStatement>>,
 }
@@ -177,11 +178,11 @@ pub(crate) fn optimize(
 }
 
 /// The result columns of a bound statement.
-pub(crate) fn result_columns(statement: &BoundStatement) -> Vec<Column> {
+pub(crate) fn result_columns(statement: &BoundStatement) -> Arc<[Column]> {
     match statement {
-        BoundStatement::Query(query) => query.columns.clone(),
-        BoundStatement::Explain { .. } => vec![query_plan_column()],
-        _ => Vec::new(),
+        BoundStatement::Query(query) => Arc::clone(&query.columns),
+        BoundStatement::Explain { .. } => Arc::new([query_plan_column()]),
+        _ => Arc::new([]),
     }
 }
 
@@ -197,7 +198,7 @@ fn query_plan_column() -> Column {
 pub enum Outcome {
     /// The rows of a query, to fetch from the cursor.
     Rows {
-        columns: Vec<Column>,
+        columns: Arc<[Column]>,
         cursor: Cursor,
     },
     /// A command with its completion tag (`INSERT 0 3`, `CREATE TABLE`, …)
@@ -459,7 +460,7 @@ pub(crate) fn run(
                 }
             };
             Outcome::Rows {
-                columns: vec![query_plan_column()],
+                columns: Arc::new([query_plan_column()]),
                 cursor: Cursor::from_rows(
                     lines
                         .into_iter()

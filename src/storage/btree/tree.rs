@@ -802,11 +802,11 @@ impl BTree {
                 _ => (0, node.len()),
             };
             first_leaf = false;
-            let indexes: Box<dyn Iterator<Item = usize>> = match direction {
-                Direction::Forward => Box::new(low..high),
-                Direction::Backward => Box::new((low..high).rev()),
-            };
-            for index in indexes {
+            for step in 0..high.saturating_sub(low) {
+                let index = match direction {
+                    Direction::Forward => low + step,
+                    Direction::Backward => high - 1 - step,
+                };
                 let key = node.key(index);
                 if !range.contains(key) {
                     // Past the far end of the range: done.
