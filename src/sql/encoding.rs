@@ -5,14 +5,23 @@
 //!
 //! ```text
 //!   boolean        1 byte 0/1
-//!   integers       8 bytes big-endian with the sign bit flipped
+//!   integers       a header byte, then n = 0..8 bytes big-endian:
+//!                    v >= 0: 80+n, then v in n bytes (0 is 80 alone)
+//!                    v <  0: 7F-n, then v's low n bytes, n the bytes
+//!                            of -v-1 (-1 is 7F alone)
 //!   floats         8 bytes: f64 bits, sign bit flipped if positive,
 //!                  all bits flipped if negative (NaN sorts last)
 //!   text           bytes with 0x00 escaped as 0x00 0xFF, then 0x00 0x00
 //! ```
 //!
-//! Every integer width encodes as 8 bytes so that a key built from a bigint
-//! literal equals the key of the same integer column value (invariant 2).
+//! Every integer width encodes alike, by value, so that a key built from a
+//! bigint literal equals the key of the same integer column value
+//! (invariant 2). The header orders lengths (a longer non-negative number
+//! is larger, a longer negative one smaller) and the payload orders values
+//! of one length; the encoding is the shortest, so each value has exactly
+//! one (decoding rejects any other as corrupt). Small numbers, most keys,
+//! take 2 to 4 bytes rather than 8, and rarely hold a zero byte, which the
+//! MVCC layer's key escaping would double (`txn/mvcc.rs`).
 //!
 //! Secondary index keys (`encode_index_key`) prefix each column's key with a
 //! marker that places NULL, which a primary key never holds: `01` then the
@@ -44,8 +53,7 @@ pub fn encode_key_value(value: &Value, out: &mut Vec<u8>) -> Result<()> {
         }
         Value::Boolean(b) => out.push(*b as u8),
         Value::SmallInt(_) | Value::Integer(_) | Value::BigInt(_) => {
-            let v = value.as_i64().expect("invariant: integer value");
-            out.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
+            encode_integer_key(value.as_i64().expect("invariant: integer value"), out);
         }
         Value::Real(_) | Value::Double(_) => {
             let v = value.as_f64().expect("invariant: float value");
@@ -75,6 +83,31 @@ pub fn encode_key_value(value: &Value, out: &mut Vec<u8>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An integer's key: its header byte, then its payload (module docs).
+fn encode_integer_key(value: i64, out: &mut Vec<u8>) {
+    let negative = value < 0;
+    let length = integer_key_length(value);
+    // Fits in a byte: at most 8.
+    let length_byte = length as u8;
+    out.push(if negative {
+        0x7F - length_byte
+    } else {
+        0x80 + length_byte
+    });
+    out.extend_from_slice(&(value as u64).to_be_bytes()[8 - length..]);
+}
+
+/// The payload bytes of an integer's key: those of `value`, or of
+/// `-value - 1` when negative, without leading zero bytes.
+fn integer_key_length(value: i64) -> usize {
+    let magnitude = if value < 0 {
+        !(value as u64)
+    } else {
+        value as u64
+    };
+    8 - magnitude.leading_zeros() as usize / 8
 }
 
 /// The key encoding of a tuple of values.
@@ -158,9 +191,9 @@ pub fn decode_key_value(
             .ok_or_else(|| Error::Corrupt("truncated key".into()))?;
         Ok(if inverted { !byte } else { byte })
     };
-    let word = || -> Result<u64> {
+    let word = |from: usize, length: usize| -> Result<u64> {
         let mut word = 0u64;
-        for index in 0..8 {
+        for index in from..from + length {
             word = word << 8 | u64::from(byte(index)?);
         }
         Ok(word)
@@ -173,7 +206,21 @@ pub fn decode_key_value(
             _ => return Err(Error::Corrupt("malformed boolean key".into())),
         },
         DataType::SmallInt | DataType::Integer | DataType::BigInt => {
-            let value = (word()? ^ (1 << 63)) as i64;
+            let (negative, length) = match byte(0)? {
+                header @ 0x80..=0x88 => (false, usize::from(header - 0x80)),
+                header @ 0x77..=0x7F => (true, usize::from(0x7F - header)),
+                _ => return Err(Error::Corrupt("malformed integer key".into())),
+            };
+            let payload = word(1, length)?;
+            let value = if negative && length < 8 {
+                // The high bytes of a negative number are all ones.
+                (payload | (u64::MAX << (8 * length))) as i64
+            } else {
+                payload as i64
+            };
+            if (value < 0) != negative || integer_key_length(value) != length {
+                return Err(Error::Corrupt("non-canonical integer key".into()));
+            }
             let value = match data_type {
                 DataType::SmallInt => {
                     Value::SmallInt(i16::try_from(value).map_err(|_| out_of_range())?)
@@ -183,10 +230,10 @@ pub fn decode_key_value(
                 }
                 _ => Value::BigInt(value),
             };
-            (value, 8)
+            (value, 1 + length)
         }
         DataType::Real | DataType::Double => {
-            let ordered = word()?;
+            let ordered = word(0, 8)?;
             let bits = if ordered >> 63 == 1 {
                 ordered & !(1 << 63)
             } else {
@@ -651,6 +698,79 @@ mod tests {
         encode_index_key(&column, &[Value::Text("ab".into())], &mut ab).unwrap();
         encode_index_key(&column, &[Value::Text("abc".into())], &mut abc).unwrap();
         assert!(abc < ab);
+    }
+
+    #[test]
+    fn integer_keys_are_short_canonical_and_ordered() {
+        // Every byte-length boundary, both signs, and the extremes.
+        let mut values = vec![i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX, 0];
+        for shift in 0..63 {
+            let power = 1i64 << shift;
+            values.extend([power - 1, power, power + 1, -power - 1, -power, -power + 1]);
+        }
+        let mut random = crate::storage::vfs::SplitMix64(11);
+        values.extend((0..2000).map(|_| random.next_u64() as i64 >> (random.next_u64() % 64)));
+        values.sort_unstable();
+        values.dedup();
+        let keys: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| encode_key(&[Value::BigInt(*v)]).unwrap())
+            .collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "order");
+        for (value, key) in values.iter().zip(&keys) {
+            let (decoded, length) = decode_key_value(DataType::BigInt, key, false).unwrap();
+            assert_eq!((decoded, length), (Value::BigInt(*value), key.len()));
+            // Prefix-free: the decoder stops where the key ends.
+            let mut longer = key.clone();
+            longer.extend_from_slice(&[0x55, 0x00]);
+            assert_eq!(
+                decode_key_value(DataType::BigInt, &longer, false)
+                    .unwrap()
+                    .1,
+                key.len()
+            );
+            let inverted: Vec<u8> = key.iter().map(|byte| !byte).collect();
+            assert_eq!(
+                decode_key_value(DataType::BigInt, &inverted, true)
+                    .unwrap()
+                    .0,
+                Value::BigInt(*value)
+            );
+        }
+        let short = |value: i64| encode_key(&[Value::Integer(value as i32)]).unwrap();
+        assert_eq!(short(0), [0x80]);
+        assert_eq!(short(-1), [0x7F]);
+        assert_eq!(short(4), [0x81, 0x04]);
+        assert_eq!(short(-2), [0x7E, 0xFE]);
+        assert_eq!(short(1_000_000), [0x83, 0x0F, 0x42, 0x40]);
+        // Every width of one value encodes alike (invariant 2).
+        assert_eq!(
+            encode_key(&[Value::SmallInt(300)]).unwrap(),
+            encode_key(&[Value::BigInt(300)]).unwrap()
+        );
+        // Anything but the one shortest encoding is corruption.
+        for bytes in [
+            &[0x82, 0x00, 0x05][..],
+            &[0x7D, 0xFF, 0xFE],
+            &[0x81, 0x00],
+            &[0x89, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            &[0x76],
+            &[0x88, 0x80, 0, 0, 0, 0, 0, 0, 0],
+            &[0x83, 0x01],
+        ] {
+            assert!(
+                matches!(
+                    decode_key_value(DataType::BigInt, bytes, false),
+                    Err(Error::Corrupt(_))
+                ),
+                "{bytes:02x?}"
+            );
+        }
+        let big = encode_key(&[Value::BigInt(1 << 40)]).unwrap();
+        assert!(matches!(
+            decode_key_value(DataType::Integer, &big, false),
+            Err(Error::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! ```text
 //!   offset  size  field
 //!   16      8     magic "BASALTDB"
-//!   24      4     format version (4)
+//!   24      4     format version (5)
 //! ```
 //!
 //! The meta state changes with every allocation, so it is not kept in a page
@@ -39,7 +39,7 @@ use super::page::{
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"BASALTDB";
-const FORMAT_VERSION: u32 = 4;
+const FORMAT_VERSION: u32 = 5;
 const MAGIC_OFFSET: usize = 16;
 const VERSION_OFFSET: usize = 24;
 /// Where a free page stores the next free page.
