@@ -79,13 +79,9 @@ impl ByteSorter {
     /// Sorts the items in memory and writes them as one run.
     fn spill(&mut self) -> Result<()> {
         self.items.sort_unstable();
-        let mut writer = RowWriter::create(&self.space)?;
-        let mut record = Vec::new();
-        for (key, tag) in self.items.drain(..) {
-            encode_record(&key, tag, &mut record);
-            writer.write_record(&record, 0)?;
-        }
-        self.runs.push(writer.finish()?);
+        let mut items = self.items.drain(..);
+        let run = write_run(&self.space, || Ok(items.next()))?;
+        self.runs.push(run);
         self.held = 0;
         Ok(())
     }
@@ -109,16 +105,25 @@ impl ByteSorter {
             let group: Vec<RowFile> = self.runs.drain(..MAX_FAN_OUT).collect();
             let mut merge = Merge::open(&group)?;
             drop(group);
-            let mut writer = RowWriter::create(&self.space)?;
-            let mut record = Vec::new();
-            while let Some((key, tag)) = merge.next()? {
-                encode_record(&key, tag, &mut record);
-                writer.write_record(&record, 0)?;
-            }
-            self.runs.push(writer.finish()?);
+            let run = write_run(&self.space, || merge.next())?;
+            self.runs.push(run);
         }
         Ok(SortedBytes::Merge(Merge::open(&self.runs)?))
     }
+}
+
+/// Writes the items `next` yields, already in order, as one run file.
+fn write_run(
+    space: &Arc<SpillSpace>,
+    mut next: impl FnMut() -> Result<Option<Item>>,
+) -> Result<RowFile> {
+    let mut writer = RowWriter::create(space)?;
+    let mut record = Vec::new();
+    while let Some((key, tag)) = next()? {
+        encode_record(&key, tag, &mut record);
+        writer.write_record(&record, 0)?;
+    }
+    writer.finish()
 }
 
 /// `tag u64 LE ‖ key`.

@@ -41,9 +41,10 @@
 //!
 //! A record in a spill file is `length u32 | crc32c u32 | payload`
 //! (little-endian), the payload a row's `encode_row` bytes or, for
-//! [`RowWriter::write_record`], bytes its writer chose. The CRC makes a file that reads back different from
-//! what was written an error rather than wrong rows: a spill file is never
-//! read by another process, so any difference is corruption.
+//! [`RowWriter::write_record`], bytes its writer chose. The CRC makes a
+//! file that reads back different from what was written an error rather
+//! than wrong rows: a spill file is never read by another process, so any
+//! difference is corruption.
 //!
 //! Invariants:
 //!

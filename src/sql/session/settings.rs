@@ -257,9 +257,12 @@ impl Settings {
         self.memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM)
     }
 
-    /// A memory setting in bytes (validated when set, in kB).
+    /// A memory setting in bytes (validated when set, in kB). Read on
+    /// every statement, so a setting never `SET` skips the parse:
+    /// `default` is its `DEFAULTS` text in bytes (a test checks).
     fn memory(&self, name: &str, default: usize) -> usize {
-        self.value(name)
+        self.changed
+            .get(name)
             .and_then(|text| parse_kilobytes(name, text, minimum_kilobytes(name)).ok())
             .map_or(default, |kilobytes| {
                 usize::try_from(kilobytes.saturating_mul(1024)).unwrap_or(usize::MAX)
@@ -599,6 +602,18 @@ mod tests {
         };
         assert_eq!(error.sqlstate(), SqlState::INVALID_PARAMETER_VALUE);
         assert!(settings.set("work_mem", "4 parsecs".into()).is_err());
+    }
+
+    #[test]
+    fn memory_defaults_are_their_defaults_text() {
+        for (name, default) in [
+            ("work_mem", crate::sql::execution::DEFAULT_WORK_MEM),
+            ("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM),
+        ] {
+            let text = default_value(name).expect("a default");
+            let kilobytes = parse_kilobytes(name, text, minimum_kilobytes(name)).expect("valid");
+            assert_eq!(kilobytes * 1024, default as u64, "{name}");
+        }
     }
 
     #[test]
