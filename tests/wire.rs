@@ -445,6 +445,79 @@ async fn a_query_string_is_one_implicit_transaction() {
     assert_eq!(row_count(&client, "implicit").await, 3);
 }
 
+/// A SELECT runs as its transaction's only statement (declared to run
+/// queries only, which SSI need not track under a safe snapshot) only when
+/// the server has already received the Sync that ends it with no other
+/// Execute before: a write that follows the query before the Sync, in the
+/// same packet or a later one, or in the same Query string, shares the
+/// query's transaction and must still be able to write.
+#[tokio::test]
+async fn a_write_after_a_query_in_one_implicit_transaction_still_writes() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute(
+            "CREATE TABLE piped (id INT PRIMARY KEY, v INT); INSERT INTO piped VALUES (1, 10)",
+        )
+        .await
+        .expect("setup");
+    let mut stream = raw_session(server.address).await;
+    let mut bytes = parse_message("query", "SELECT v FROM piped WHERE id = 1", &[]);
+    bytes.extend(parse_message(
+        "write",
+        "INSERT INTO piped VALUES ($1, 0)",
+        &[23],
+    ));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(kinds(&read_until_ready(&mut stream).await), "11Z");
+    let run_query = || {
+        let mut bytes = bind_message("", "query", &[], &[]);
+        bytes.extend(execute_message("", 0));
+        bytes
+    };
+    let run_write = |id: i32| {
+        let mut bytes = bind_message("", "write", &[1], &[Some(&id.to_be_bytes())]);
+        bytes.extend(execute_message("", 0));
+        bytes
+    };
+
+    // The query alone before its Sync; then query and write in one packet.
+    let mut bytes = run_query();
+    bytes.extend(sync_message());
+    bytes.extend(run_query());
+    bytes.extend(run_write(2));
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    assert_eq!(kinds(&read_until_ready(&mut stream).await), "2DCZ");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&replies), "2DC2CZ", "{:?}", sqlstates(&replies));
+
+    // The query's Execute arrives before anything after it: it has run
+    // (its rows are back) when the write and the Sync are sent.
+    stream.write_all(&run_query()).await.expect("send");
+    let mut replies = Vec::new();
+    while replies
+        .last()
+        .is_none_or(|reply: &Reply| reply.kind != b'C')
+    {
+        replies.push(read_reply(&mut stream).await.expect("a reply"));
+    }
+    assert_eq!(kinds(&replies), "2DC");
+    let mut bytes = run_write(3);
+    bytes.extend(sync_message());
+    stream.write_all(&bytes).await.expect("send");
+    let replies = read_until_ready(&mut stream).await;
+    assert_eq!(kinds(&replies), "2CZ", "{:?}", sqlstates(&replies));
+
+    // The simple protocol: queries, then a write, in one string.
+    client
+        .batch_execute("SELECT 1; SELECT v FROM piped; INSERT INTO piped VALUES (4, 0)")
+        .await
+        .expect("queries then a write");
+    assert_eq!(row_count(&client, "piped").await, 4);
+}
+
 #[tokio::test]
 async fn empty_queries_answer_empty_query_response() {
     let server = start_server().await;

@@ -48,6 +48,7 @@ use pgwire::messages::response::{
 
 use crate::database::Database;
 use crate::error::{Error, Result, SqlState};
+use crate::sql::parser::ParsedStatement;
 use crate::sql::{Column, Cursor, Notice, Outcome, Prepared, Row, Session, TransactionStatus};
 
 use super::extended::Portal;
@@ -304,7 +305,11 @@ impl Connection {
         self.statements.remove("");
         let parsed = self.with_session(move |session| {
             session.begin_implicit();
-            session.parse(&sql)
+            let statements = session.parse(&sql)?;
+            if statements.iter().all(ParsedStatement::is_query) {
+                session.declare_queries_only();
+            }
+            Ok(statements)
         });
         match parsed {
             Err(error) => self.send_error(&error),

@@ -37,7 +37,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::{Column, Cursor, DataType, Outcome, Prepared, TransactionStatus, Value};
 
 use super::connection::{Connection, FETCH_BATCH, FLUSH_THRESHOLD, describe_columns};
-use super::frontend::Target;
+use super::frontend::{self, Target};
 use super::values::{self, FORMAT_TEXT, FormatList};
 
 /// A bound statement, ready to execute or part-way through its rows.
@@ -184,9 +184,15 @@ impl Connection {
         if matches!(portal.state, PortalState::Ready) {
             let statement = Arc::clone(&portal.statement);
             let parameters = portal.parameters.clone();
+            // A query followed by nothing but its Sync (already received)
+            // is its implicit transaction's only statement.
+            let alone = statement.is_query() && frontend::only_sync_follows(&self.read_buffer);
             let outcome = self.with_session(|session| {
                 // Executes up to the next Sync share an implicit transaction.
                 session.begin_implicit();
+                if alone {
+                    session.declare_queries_only();
+                }
                 session.execute(&statement, &parameters)
             });
             let portal = self

@@ -165,6 +165,38 @@ pub fn take_frame(buffer: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
     Ok(Some(Frame { kind, body }))
 }
 
+/// Whether the frames already received in `buffer` reach a Sync without
+/// another Execute (or Query, Flush, or anything else that could run a
+/// statement or wait for the client) before it: then the statement being
+/// executed is the last of its implicit transaction. Only Parse, Bind,
+/// Describe and Close may come between; a frame that is incomplete or
+/// malformed answers no, as does running out of bytes.
+pub fn only_sync_follows(buffer: &[u8]) -> bool {
+    let mut rest = buffer;
+    loop {
+        let [kind, a, b, c, d, ..] = *rest else {
+            return false;
+        };
+        match kind {
+            b'S' => return true,
+            b'P' | b'B' | b'D' | b'C' => {}
+            _ => return false,
+        }
+        let length = i32::from_be_bytes([a, b, c, d]);
+        let Some(total) = usize::try_from(length)
+            .ok()
+            .filter(|length| *length >= 4)
+            .map(|length| 1 + length)
+        else {
+            return false;
+        };
+        if rest.len() < total {
+            return false;
+        }
+        rest = &rest[total..];
+    }
+}
+
 fn is_known_message_type(kind: u8) -> bool {
     matches!(
         kind,
@@ -468,6 +500,53 @@ mod tests {
                 sql: "select 1".into()
             }
         );
+    }
+
+    #[test]
+    fn only_sync_follows_needs_a_received_sync_and_no_other_execute() {
+        let joined = |frames: &[BytesMut]| -> Vec<u8> { frames.concat() };
+        let sync = frame(b'S', b"");
+        let execute = frame(b'E', b"\0\0\0\0\0");
+        let bind = frame(b'B', b"\0\0\0\0\0\0\0\0");
+        let describe = frame(b'D', b"Pportal\0");
+        let close = frame(b'C', b"Sname\0");
+        let parse = frame(b'P', b"\0select 1\0\0\0");
+        assert!(only_sync_follows(&sync));
+        assert!(only_sync_follows(&joined(&[
+            describe.clone(),
+            close.clone(),
+            parse.clone(),
+            bind.clone(),
+            sync.clone()
+        ])));
+        // What follows the Sync does not matter: the scope ends there.
+        assert!(only_sync_follows(&joined(&[sync.clone(), execute.clone()])));
+        // Nothing received yet, or only part of the Sync.
+        assert!(!only_sync_follows(b""));
+        assert!(!only_sync_follows(&sync[..4]));
+        // Another statement, a Flush (the client may wait before sending
+        // more) or a simple Query before the Sync.
+        assert!(!only_sync_follows(&joined(&[
+            bind.clone(),
+            execute,
+            sync.clone()
+        ])));
+        assert!(!only_sync_follows(&joined(&[
+            frame(b'H', b""),
+            sync.clone()
+        ])));
+        assert!(!only_sync_follows(&joined(&[
+            frame(b'Q', b"select 1\0"),
+            sync.clone()
+        ])));
+        // A frame still arriving, or one whose length is garbage.
+        let mut partial = bind.clone();
+        partial.truncate(partial.len() - 1);
+        assert!(!only_sync_follows(&partial));
+        assert!(!only_sync_follows(&[
+            b'B', 0xff, 0xff, 0xff, 0xff, b'S', 0, 0, 0, 4
+        ]));
+        assert!(!only_sync_follows(&[b'B', 0, 0, 0, 2, b'S', 0, 0, 0, 4]));
     }
 
     #[test]

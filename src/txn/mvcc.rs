@@ -69,6 +69,13 @@
 //!     (counting each transaction's newest snapshot only, it was 42: 41's
 //!      version became row 30's base, the old one went, the scan lost it)
 //! ```
+//!
+//! Invariant 7: a transaction declared to run queries only
+//! ([`Transaction::declare_queries_only`], an autocommit SELECT) never
+//! writes. SSI registers it as read-only, which under a safe snapshot means
+//! no read tracking at all, and read refresh does not record its reads;
+//! both are sound only for a transaction that cannot write, so a write is
+//! refused with an internal error rather than let through untracked.
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
@@ -356,6 +363,7 @@ impl Mvcc {
             savepoints: Vec::new(),
             lock_timeout: None,
             read_only: false,
+            queries_only: false,
             statements: 0,
             refresh: RefreshState::default(),
             point_reader: PointReader::default(),
@@ -671,6 +679,10 @@ pub struct Transaction {
     pub(super) lock_timeout: Option<Duration>,
     /// `READ ONLY`: every write fails with 25006.
     read_only: bool,
+    /// Declared to run queries only ([`Transaction::declare_queries_only`]):
+    /// SSI treats it as read-only from its snapshot on, and its reads are
+    /// not recorded for refresh. Invisible to SQL, unlike `read_only`.
+    queries_only: bool,
     /// Statements begun so far (`begin_statement` calls).
     statements: u64,
     /// Read refresh (`refresh.rs`): reads to validate, statement marks.
@@ -728,7 +740,7 @@ impl Transaction {
                 .wait_for_safe_snapshot(id, || mvcc.snapshot_for(id));
             self.set_snapshot(snapshot);
         } else {
-            let read_only = self.read_only && !self.wrote();
+            let read_only = (self.read_only || self.queries_only) && !self.wrote();
             let mvcc = Arc::clone(&self.mvcc);
             let id = self.id;
             let registered = mvcc
@@ -860,6 +872,13 @@ impl Transaction {
             return Err(Error::sql(
                 SqlState::READ_ONLY_SQL_TRANSACTION,
                 "cannot write in a read-only transaction",
+            ));
+        }
+        if self.queries_only {
+            // Its reads went untracked: a write now could complete a
+            // dangerous structure SSI cannot see (invariant 7).
+            return Err(Error::Internal(
+                "a transaction declared to run queries only tried to write".into(),
             ));
         }
         self.ensure_ssi();
@@ -1071,6 +1090,30 @@ impl Transaction {
 
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Declares, before its first statement, that the transaction will run
+    /// queries only and never write: an autocommit SELECT. SSI then
+    /// registers it as read-only, so that under a safe snapshot (no
+    /// concurrent read-write serializable transaction) it is not tracked at
+    /// all, and its reads are not recorded for read refresh, which only a
+    /// writer can need. A write afterwards fails with an internal error
+    /// (invariant 7). Unlike `READ ONLY` it is not visible to SQL
+    /// (`transaction_read_only` stays off), and PostgreSQL has no
+    /// counterpart: it tracks every serializable transaction not declared
+    /// `READ ONLY`.
+    pub fn declare_queries_only(&mut self) -> Result<()> {
+        if self.statements > 0 || self.wrote() {
+            return Err(Error::Internal(
+                "queries-only declared after the transaction's first statement".into(),
+            ));
+        }
+        self.queries_only = true;
+        Ok(())
+    }
+
+    pub fn is_queries_only(&self) -> bool {
+        self.queries_only
     }
 
     /// How long a write may wait for another transaction's uncommitted
@@ -1295,6 +1338,58 @@ pub(super) mod tests {
             None,
             "the newest is the deletion"
         );
+    }
+
+    #[test]
+    fn queries_only_transactions_go_untracked_under_a_safe_snapshot_and_never_write() {
+        let mvcc = setup();
+        let mut setup_txn = mvcc.begin(IsolationLevel::Serializable).unwrap();
+        setup_txn.set(7, b"a", b"1").unwrap();
+        setup_txn.commit().unwrap();
+        let locks = |mvcc: &Mvcc| mvcc.read_lock_counts().locks;
+
+        // Alone: the snapshot is safe, so nothing is tracked and no read
+        // is recorded for refresh.
+        let mut query = mvcc.begin(IsolationLevel::Serializable).unwrap();
+        query.declare_queries_only().unwrap();
+        query.begin_statement();
+        assert_eq!(query.get(7, b"a").unwrap(), Some(b"1".to_vec()));
+        let _ = query.scan(7, KeyRange::all(), Direction::Forward).count();
+        assert!(query.ssi.is_none(), "a safe snapshot is not tracked");
+        assert_eq!(locks(&mvcc), 0);
+        assert!(query.refresh.reads.is_empty());
+        // A write is refused as the bug it would be (invariant 7).
+        let error = query.set(7, b"b", b"2").unwrap_err();
+        assert_eq!(error.sqlstate(), SqlState::INTERNAL_ERROR, "{error}");
+        assert_eq!(query.get(7, b"b").unwrap(), None);
+        query.commit().unwrap();
+
+        // The same undeclared, or beside a running read-write transaction:
+        // tracked (the latter as read-only, for the read-only refinement).
+        let mut plain = mvcc.begin(IsolationLevel::Serializable).unwrap();
+        plain.begin_statement();
+        plain.get(7, b"a").unwrap();
+        assert!(plain.ssi.is_some());
+        assert_eq!(locks(&mvcc), 1);
+        assert_eq!(plain.refresh.reads.len(), 1);
+        plain.commit().unwrap();
+        let mut writer = mvcc.begin(IsolationLevel::Serializable).unwrap();
+        writer.set(7, b"c", b"3").unwrap();
+        let mut query = mvcc.begin(IsolationLevel::Serializable).unwrap();
+        query.declare_queries_only().unwrap();
+        query.begin_statement();
+        query.get(7, b"a").unwrap();
+        assert!(query.ssi.is_some(), "not safe while a writer runs");
+        assert!(locks(&mvcc) >= 1);
+        assert!(query.refresh.reads.is_empty(), "still nothing to refresh");
+        query.commit().unwrap();
+        writer.commit().unwrap();
+
+        // Only before the first statement.
+        let mut late = mvcc.begin(IsolationLevel::Serializable).unwrap();
+        late.begin_statement();
+        assert!(late.declare_queries_only().is_err());
+        late.rollback().unwrap();
     }
 
     #[test]

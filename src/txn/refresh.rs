@@ -60,7 +60,7 @@ pub const MAX_REFRESHES: u32 = 100;
 #[derive(Debug, Default)]
 pub(super) struct RefreshState {
     /// Keys and ranges read, as `(tree, user-key range)` (invariant 1).
-    reads: Vec<(TreeId, KeyRange)>,
+    pub(super) reads: Vec<(TreeId, KeyRange)>,
     statement_start: usize,
     overflowed: bool,
     /// The current statement lost a write–write conflict.
@@ -77,7 +77,7 @@ pub(super) struct RefreshState {
 impl Transaction {
     /// Records a read for validation (REPEATABLE READ and SERIALIZABLE).
     pub(super) fn record_read(&mut self, tree: TreeId, range: KeyRange) {
-        if self.isolation() == IsolationLevel::ReadCommitted {
+        if self.isolation() == IsolationLevel::ReadCommitted || self.is_queries_only() {
             return;
         }
         let state = &mut self.refresh;
@@ -94,7 +94,10 @@ impl Transaction {
 
     /// Records a point read.
     pub(super) fn record_point_read(&mut self, tree: TreeId, key: &[u8]) {
-        if self.isolation() == IsolationLevel::ReadCommitted || self.refresh.overflowed {
+        if self.isolation() == IsolationLevel::ReadCommitted
+            || self.refresh.overflowed
+            || self.is_queries_only()
+        {
             return;
         }
         let range = KeyRange {

@@ -39,6 +39,15 @@ pub struct ParsedStatement {
     pub deferrable: Option<bool>,
 }
 
+impl ParsedStatement {
+    /// Whether the statement is a query (SELECT, VALUES, TABLE, with their
+    /// set operations and CTEs), which never writes: the binder refuses
+    /// `SELECT … INTO` and locking clauses.
+    pub fn is_query(&self) -> bool {
+        matches!(self.ast, Statement::Query(_))
+    }
+}
+
 /// Parses a query string into statements (an empty string gives none).
 /// Syntax errors are SQLSTATE 42601.
 pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>> {

@@ -87,6 +87,9 @@ pub struct Session {
     state: TransactionState,
     /// Inside an implicit-transaction scope (see [`Session::begin_implicit`]).
     implicit_scope: bool,
+    /// The transaction the scope opens next runs queries only (see
+    /// [`Session::declare_queries_only`]).
+    queries_only_scope: bool,
     settings: Settings,
 }
 
@@ -96,6 +99,7 @@ impl Session {
             instance,
             state: TransactionState::Idle,
             implicit_scope: false,
+            queries_only_scope: false,
             settings: Settings::default(),
         }
     }
@@ -364,11 +368,26 @@ impl Session {
         self.implicit_scope = true;
     }
 
+    /// Declares that every statement the open implicit scope runs from now
+    /// until [`Session::end_implicit`] is a query, as the server knows when
+    /// a Query string holds only SELECTs, or when the Sync that ends the
+    /// scope has already arrived with no other Execute before it. If no
+    /// transaction is open, the one the scope opens next is declared to run
+    /// queries only ([`Transaction::declare_queries_only`]): an autocommit
+    /// SELECT at SERIALIZABLE then costs SSI nothing while no read-write
+    /// transaction runs beside it. Ignored outside a scope or inside a
+    /// transaction.
+    pub fn declare_queries_only(&mut self) {
+        self.queries_only_scope =
+            self.implicit_scope && matches!(self.state, TransactionState::Idle);
+    }
+
     /// Closes the implicit-transaction scope: commits its transaction if one
     /// is open. An explicit block (opened by BEGIN inside the scope) stays
     /// open.
     pub fn end_implicit(&mut self) -> Result<()> {
         self.implicit_scope = false;
+        self.queries_only_scope = false;
         match std::mem::replace(&mut self.state, TransactionState::Idle) {
             TransactionState::Implicit(open) => self.commit(open),
             other => {
@@ -634,6 +653,9 @@ impl Session {
             TransactionState::Idle => {}
         }
         let mut open = Open::new(self.begin(TransactionModes::default())?);
+        if std::mem::take(&mut self.queries_only_scope) {
+            open.txn.declare_queries_only()?;
+        }
         begin_statement(&mut open, generation, lock_timeout);
         if self.implicit_scope {
             let result = run_refreshing(&mut open, &mut work);

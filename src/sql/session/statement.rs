@@ -45,6 +45,16 @@ pub struct Prepared {
     pub(crate) statement: Option<Arc<PreparedStatement>>,
 }
 
+impl Prepared {
+    /// Whether the statement is a query, which never writes
+    /// ([`ParsedStatement::is_query`]).
+    pub fn is_query(&self) -> bool {
+        self.statement
+            .as_ref()
+            .is_some_and(|statement| statement.parsed.is_query())
+    }
+}
+
 /// The parsed statement behind a [`Prepared`], with its cached plan.
 #[derive(Debug)]
 pub(crate) struct PreparedStatement {
