@@ -3,7 +3,10 @@
 //!
 //! A session stores only what `SET` changed; every other setting reads its
 //! PostgreSQL default from [`DEFAULTS`]. The `transaction_*` settings are
-//! not stored: they read and change the open transaction's modes.
+//! not stored: they read and change the open transaction's modes. What
+//! every statement reads (isolation, `work_mem`, `lock_timeout`, …) is
+//! kept parsed beside the text and parsed again at each change, so a
+//! statement pays no lookup by name for it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,9 +70,47 @@ pub enum SetAction {
 }
 
 /// One session's settings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Settings {
     changed: HashMap<String, String>,
+    /// The typed values read on every statement, parsed again whenever
+    /// `changed` changes rather than looked up by name each time.
+    resolved: Resolved,
+}
+
+/// What the typed getters return (see [`Settings::resolve`]).
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    isolation: IsolationLevel,
+    read_only: bool,
+    deferrable: bool,
+    lock_timeout: Option<Duration>,
+    synchronous_commit: bool,
+    parallel_workers: usize,
+    hash_mem_multiplier: f64,
+    work_mem: usize,
+    maintenance_work_mem: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        let mut settings = Settings {
+            changed: HashMap::new(),
+            resolved: Resolved {
+                isolation: IsolationLevel::Serializable,
+                read_only: false,
+                deferrable: false,
+                lock_timeout: None,
+                synchronous_commit: true,
+                parallel_workers: 2,
+                hash_mem_multiplier: 2.0,
+                work_mem: crate::sql::execution::DEFAULT_WORK_MEM,
+                maintenance_work_mem: DEFAULT_MAINTENANCE_WORK_MEM,
+            },
+        };
+        settings.resolve();
+        settings
+    }
 }
 
 impl Settings {
@@ -180,6 +221,7 @@ impl Settings {
             return Err(unrecognized(&name));
         }
         self.changed.insert(name, value);
+        self.resolve();
         Ok(SetAction::Stored)
     }
 
@@ -203,63 +245,84 @@ impl Settings {
                 on_off(read_only).into(),
             );
         }
+        self.resolve();
     }
 
     pub fn default_isolation(&self) -> IsolationLevel {
-        self.value("default_transaction_isolation")
-            .and_then(|text| parse_isolation(text).ok())
-            .unwrap_or(IsolationLevel::Serializable)
+        self.resolved.isolation
     }
 
     pub fn default_read_only(&self) -> bool {
-        self.value("default_transaction_read_only") == Some("on")
+        self.resolved.read_only
     }
 
     pub fn default_deferrable(&self) -> bool {
-        self.value("default_transaction_deferrable") == Some("on")
+        self.resolved.deferrable
     }
 
     /// `lock_timeout` (validated when set; 0 means no limit).
     pub fn lock_timeout(&self) -> Option<Duration> {
-        let text = self.value("lock_timeout")?;
-        let milliseconds = parse_milliseconds("lock_timeout", text).ok()?;
-        (milliseconds > 0).then(|| Duration::from_millis(milliseconds))
+        self.resolved.lock_timeout
     }
 
     /// Whether commits wait for their WAL flush.
     pub fn synchronous_commit(&self) -> bool {
-        self.value("synchronous_commit") != Some("off")
+        self.resolved.synchronous_commit
     }
 
     /// `max_parallel_workers_per_gather`: read-ahead workers per query.
     pub fn parallel_workers(&self) -> usize {
-        self.value("max_parallel_workers_per_gather")
-            .and_then(|text| text.parse().ok())
-            .unwrap_or(2)
+        self.resolved.parallel_workers
     }
 
     /// `hash_mem_multiplier`: hash tables may hold this many times
     /// `work_mem` before they spill.
     pub fn hash_mem_multiplier(&self) -> f64 {
-        self.value("hash_mem_multiplier")
-            .and_then(|text| parse_real("hash_mem_multiplier", text, 1.0, 1000.0).ok())
-            .unwrap_or(2.0)
+        self.resolved.hash_mem_multiplier
     }
 
     /// `work_mem` in bytes.
     pub fn work_mem(&self) -> usize {
-        self.memory("work_mem", crate::sql::execution::DEFAULT_WORK_MEM)
+        self.resolved.work_mem
     }
 
     /// `maintenance_work_mem` in bytes: what an index build sorts in
     /// memory before it spills sorted runs.
     pub fn maintenance_work_mem(&self) -> usize {
-        self.memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM)
+        self.resolved.maintenance_work_mem
     }
 
-    /// A memory setting in bytes (validated when set, in kB). Read on
-    /// every statement, so a setting never `SET` skips the parse:
-    /// `default` is its `DEFAULTS` text in bytes (a test checks).
+    /// Parses the typed values again after a change (every value was
+    /// validated when set, so a parse failure keeps the default).
+    fn resolve(&mut self) {
+        self.resolved = Resolved {
+            isolation: self
+                .value("default_transaction_isolation")
+                .and_then(|text| parse_isolation(text).ok())
+                .unwrap_or(IsolationLevel::Serializable),
+            read_only: self.value("default_transaction_read_only") == Some("on"),
+            deferrable: self.value("default_transaction_deferrable") == Some("on"),
+            lock_timeout: self
+                .value("lock_timeout")
+                .and_then(|text| parse_milliseconds("lock_timeout", text).ok())
+                .filter(|milliseconds| *milliseconds > 0)
+                .map(Duration::from_millis),
+            synchronous_commit: self.value("synchronous_commit") != Some("off"),
+            parallel_workers: self
+                .value("max_parallel_workers_per_gather")
+                .and_then(|text| text.parse().ok())
+                .unwrap_or(2),
+            hash_mem_multiplier: self
+                .value("hash_mem_multiplier")
+                .and_then(|text| parse_real("hash_mem_multiplier", text, 1.0, 1000.0).ok())
+                .unwrap_or(2.0),
+            work_mem: self.memory("work_mem", crate::sql::execution::DEFAULT_WORK_MEM),
+            maintenance_work_mem: self.memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM),
+        };
+    }
+
+    /// A memory setting in bytes (validated when set, in kB); `default`
+    /// is its `DEFAULTS` text in bytes (a test checks).
     fn memory(&self, name: &str, default: usize) -> usize {
         self.changed
             .get(name)
