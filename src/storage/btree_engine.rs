@@ -1265,6 +1265,49 @@ mod tests {
     }
 
     #[test]
+    fn a_leaf_with_keys_out_of_order_is_corrupt_not_a_short_scan() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = {
+            let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+            engine.create_tree(1).unwrap();
+            for index in 0..10u32 {
+                engine.insert(1, &key(index), &value_of(1, 20)).unwrap();
+            }
+            engine.root_page(1).unwrap()
+        };
+        // Swap the slots of keys 3 and 9: the leaf reads 0 1 2 9 4 5 6 7 8 3.
+        patch_page(&directory, root, |page| {
+            let (three, nine) = (node::NODE_HEADER_SIZE + 6, node::NODE_HEADER_SIZE + 18);
+            let (a, b) = ([page[three], page[three + 1]], [page[nine], page[nine + 1]]);
+            page[three..three + 2].copy_from_slice(&b);
+            page[nine..nine + 2].copy_from_slice(&a);
+        });
+        let engine = BTreeEngine::open(&config(&directory, 16)).unwrap();
+        // Keys 0..=8: the far cell (key 3) is inside, key 9 before it is
+        // not. Whether the scan stops at its limit on key 9 or goes on to
+        // meet key 4, it must report the disorder, not end at key 9 as if
+        // the range were exhausted.
+        let range = KeyRange {
+            start: Bound::Included(key(0)),
+            end: Bound::Included(key(8)),
+        };
+        for limit in [4, 100] {
+            let error = engine
+                .scan_batch(1, &range, Direction::Forward, limit)
+                .unwrap_err();
+            assert!(matches!(error, Error::Corrupt(_)), "limit {limit}: {error}");
+            assert!(
+                error.to_string().contains(&format!("page {root}")),
+                "{error}"
+            );
+        }
+        let error = scan(&engine, 1, KeyRange::all(), Direction::Backward)
+            .collect::<Result<Vec<_>>>()
+            .unwrap_err();
+        assert!(matches!(error, Error::Corrupt(_)), "{error}");
+    }
+
+    #[test]
     fn tree_pointers_beyond_the_recorded_page_count_are_corrupt_not_a_panic() {
         // Damage that lowers the recorded page count: merges then free pages
         // that the allocator does not know about.

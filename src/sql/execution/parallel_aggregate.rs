@@ -64,7 +64,7 @@ use super::context::{Context, QueryState};
 use super::read_ahead::{self, WorkerSlot};
 use super::scan::{Parked, RowShape, project_into};
 use crate::error::{Error, Result};
-use crate::sql::encoding::decode_row_into;
+use crate::sql::encoding::decode_row_prefix_into;
 use crate::sql::expr::Expr;
 use crate::sql::plan::Aggregate;
 use crate::sql::stack;
@@ -295,7 +295,10 @@ fn work(
             }
             // The serial scan's steps (`scan::produce_row`), into reused
             // buffers: decode, filter, project.
-            decode_row_into(&stored, fragment.shape.decode.as_deref(), &mut decoded)?;
+            // Without the NULLs after the last wanted column, as the
+            // serial scan decodes: the filter reads only wanted columns and
+            // the projection reads a missing one as NULL.
+            decode_row_prefix_into(&stored, fragment.shape.decode.as_deref(), &mut decoded)?;
             if let Some(filter) = &fragment.shape.filter
                 && !filter.is_true(&decoded, &mut context)?
             {

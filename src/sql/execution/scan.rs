@@ -23,7 +23,7 @@ use super::index_scan;
 use super::read_ahead::{READ_AHEAD_AFTER, ReadAhead};
 use crate::error::{Error, Result};
 use crate::sql::catalog::Table;
-use crate::sql::encoding::{decode_row_into, encode_key, encode_key_value};
+use crate::sql::encoding::{decode_row_into, decode_row_prefix_into, encode_key, encode_key_value};
 use crate::sql::expr::{Expr, cast};
 use crate::sql::plan::{Access, KeyEquality, is_single_key};
 use crate::sql::types::{DataType, Row, Value};
@@ -638,7 +638,9 @@ pub(super) fn produce_row(
         }
         return Ok(Some(std::mem::take(decoded)));
     };
-    decode_row_into(bytes, Some(&projection.decode), decoded)?;
+    // Without the NULLs after the last wanted column: the filter reads only
+    // wanted columns, and `project_into` reads a missing one as NULL.
+    decode_row_prefix_into(bytes, Some(&projection.decode), decoded)?;
     finish_row(decoded, Some(projection), filter, capacity, context)
 }
 
