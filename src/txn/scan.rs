@@ -70,11 +70,10 @@ pub struct MvccScan {
     /// if `decided` holds one.
     decided_key: Vec<u8>,
     decided: bool,
-    /// Forward scans: the escaped user key of the group being read and the
-    /// stored value of its newest visible version so far (buffers reused
-    /// from group to group).
+    /// Forward scans: the escaped user key of the group being read (a
+    /// buffer reused from group to group). The row of its newest visible
+    /// version so far goes straight into the caller's row buffer.
     group: Vec<u8>,
-    best: Vec<u8>,
 }
 
 /// An entry lent by the cursor (key, value), with the removal mark taken
@@ -269,7 +268,6 @@ impl MvccScan {
             decided_key: Vec::new(),
             decided: false,
             group: Vec::new(),
-            best: Vec::new(),
         }
     }
 
@@ -397,11 +395,12 @@ impl MvccScan {
             let user = split_version(first_key)?.0;
             self.group.clear();
             self.group.extend_from_slice(user);
-            // Walk the key's versions; remember the newest visible one.
-            let mut found = self.visibility.sees(first_value)?;
-            if found {
-                self.best.clear();
-                self.best.extend_from_slice(first_value);
+            // Walk the key's versions; keep the newest visible one's row in
+            // `row` (`found`: whether one was seen, and whether it is live
+            // rather than a deletion).
+            let mut found = None;
+            if self.visibility.sees(first_value)? {
+                found = Some(keep_version(first_value, row)?);
             }
             while let Some((key, value, _)) =
                 Self::next_entry(&mut self.cursor, &mut self.fetched, &self.visibility.mvcc)?
@@ -414,9 +413,7 @@ impl MvccScan {
                     break;
                 }
                 if self.visibility.sees(value)? {
-                    self.best.clear();
-                    self.best.extend_from_slice(value);
-                    found = true;
+                    found = Some(keep_version(value, row)?);
                 }
             }
             // The group was read between the mark before its first entry's
@@ -426,21 +423,19 @@ impl MvccScan {
                 let group = std::mem::take(&mut self.group);
                 let newest = self.newest_visible(&group);
                 self.group = group;
-                match newest? {
-                    Some(value) => {
-                        self.best = value;
-                        found = true;
-                    }
-                    None => found = false,
-                }
+                found = match newest? {
+                    Some(value) => Some(keep_version(&value, row)?),
+                    None => None,
+                };
             }
-            if found && let Some(stored) = version_row(&self.best)? {
+            if found == Some(true) {
                 if let Some(out_key) = out_key.as_deref_mut() {
                     decode_key_into(&self.group, out_key)?;
                 }
-                row.extend_from_slice(stored);
                 return Ok(true);
             }
+            // Deleted, or nothing visible: on to the next key.
+            row.clear();
         }
     }
 
@@ -481,5 +476,19 @@ impl Iterator for MvccScan {
             Ok(false) => None,
             Err(error) => Some(Err(error)),
         }
+    }
+}
+
+/// Puts the row of a visible version into `row`, replacing what was there
+/// (a forward scan keeps only a key's newest visible version); `false`,
+/// with `row` empty, for a deletion.
+fn keep_version(value: &[u8], row: &mut Vec<u8>) -> Result<bool> {
+    row.clear();
+    match version_row(value)? {
+        Some(stored) => {
+            row.extend_from_slice(stored);
+            Ok(true)
+        }
+        None => Ok(false),
     }
 }
