@@ -75,9 +75,15 @@ pub(super) struct RefreshState {
 }
 
 impl Transaction {
+    /// Whether reads are recorded: at REPEATABLE READ and SERIALIZABLE, in
+    /// a transaction that may write (only a writer can need a refresh).
+    fn records_reads(&self) -> bool {
+        self.isolation() != IsolationLevel::ReadCommitted && !self.is_queries_only()
+    }
+
     /// Records a read for validation (REPEATABLE READ and SERIALIZABLE).
     pub(super) fn record_read(&mut self, tree: TreeId, range: KeyRange) {
-        if self.isolation() == IsolationLevel::ReadCommitted || self.is_queries_only() {
+        if !self.records_reads() {
             return;
         }
         let state = &mut self.refresh;
@@ -94,10 +100,8 @@ impl Transaction {
 
     /// Records a point read.
     pub(super) fn record_point_read(&mut self, tree: TreeId, key: &[u8]) {
-        if self.isolation() == IsolationLevel::ReadCommitted
-            || self.refresh.overflowed
-            || self.is_queries_only()
-        {
+        // Checked before the key is copied into a range.
+        if !self.records_reads() || self.refresh.overflowed {
             return;
         }
         let range = KeyRange {

@@ -78,7 +78,8 @@ pub struct Settings {
     resolved: Resolved,
 }
 
-/// What the typed getters return (see [`Settings::resolve`]).
+/// What the typed getters return, parsed from the changed settings and
+/// the defaults by [`Resolved::of`].
 #[derive(Debug, Clone, Copy)]
 struct Resolved {
     isolation: IsolationLevel,
@@ -94,22 +95,11 @@ struct Resolved {
 
 impl Default for Settings {
     fn default() -> Settings {
-        let mut settings = Settings {
-            changed: HashMap::new(),
-            resolved: Resolved {
-                isolation: IsolationLevel::Serializable,
-                read_only: false,
-                deferrable: false,
-                lock_timeout: None,
-                synchronous_commit: true,
-                parallel_workers: 2,
-                hash_mem_multiplier: 2.0,
-                work_mem: crate::sql::execution::DEFAULT_WORK_MEM,
-                maintenance_work_mem: DEFAULT_MAINTENANCE_WORK_MEM,
-            },
-        };
-        settings.resolve();
-        settings
+        let changed = HashMap::new();
+        Settings {
+            resolved: Resolved::of(&changed),
+            changed,
+        }
     }
 }
 
@@ -132,16 +122,6 @@ impl Settings {
                 self.get("default_transaction_isolation", None)
             }
             _ => default_value(name).map(str::to_string),
-        }
-    }
-
-    /// A stored setting's value, borrowed: what the typed getters below
-    /// read on every statement, so without copying it (not for the
-    /// `transaction_*` settings, which [`Settings::get`] derives).
-    fn value(&self, name: &str) -> Option<&str> {
-        match self.changed.get(name) {
-            Some(value) => Some(value),
-            None => default_value(name),
         }
     }
 
@@ -292,44 +272,51 @@ impl Settings {
         self.resolved.maintenance_work_mem
     }
 
-    /// Parses the typed values again after a change (every value was
-    /// validated when set, so a parse failure keeps the default).
+    /// Parses the typed values again after a change.
     fn resolve(&mut self) {
-        self.resolved = Resolved {
-            isolation: self
-                .value("default_transaction_isolation")
+        self.resolved = Resolved::of(&self.changed);
+    }
+}
+
+impl Resolved {
+    /// The typed values of the `changed` settings, or of their defaults
+    /// (every value was validated when set, so a parse failure keeps the
+    /// default).
+    fn of(changed: &HashMap<String, String>) -> Resolved {
+        let value = |name: &str| match changed.get(name) {
+            Some(value) => Some(value.as_str()),
+            None => default_value(name),
+        };
+        // A memory setting in bytes (validated when set, in kB); `default`
+        // is its `DEFAULTS` text in bytes (a test checks).
+        let memory = |name: &str, default: usize| {
+            changed
+                .get(name)
+                .and_then(|text| parse_kilobytes(name, text, minimum_kilobytes(name)).ok())
+                .map_or(default, |kilobytes| {
+                    usize::try_from(kilobytes.saturating_mul(1024)).unwrap_or(usize::MAX)
+                })
+        };
+        Resolved {
+            isolation: value("default_transaction_isolation")
                 .and_then(|text| parse_isolation(text).ok())
                 .unwrap_or(IsolationLevel::Serializable),
-            read_only: self.value("default_transaction_read_only") == Some("on"),
-            deferrable: self.value("default_transaction_deferrable") == Some("on"),
-            lock_timeout: self
-                .value("lock_timeout")
+            read_only: value("default_transaction_read_only") == Some("on"),
+            deferrable: value("default_transaction_deferrable") == Some("on"),
+            lock_timeout: value("lock_timeout")
                 .and_then(|text| parse_milliseconds("lock_timeout", text).ok())
                 .filter(|milliseconds| *milliseconds > 0)
                 .map(Duration::from_millis),
-            synchronous_commit: self.value("synchronous_commit") != Some("off"),
-            parallel_workers: self
-                .value("max_parallel_workers_per_gather")
+            synchronous_commit: value("synchronous_commit") != Some("off"),
+            parallel_workers: value("max_parallel_workers_per_gather")
                 .and_then(|text| text.parse().ok())
                 .unwrap_or(2),
-            hash_mem_multiplier: self
-                .value("hash_mem_multiplier")
+            hash_mem_multiplier: value("hash_mem_multiplier")
                 .and_then(|text| parse_real("hash_mem_multiplier", text, 1.0, 1000.0).ok())
                 .unwrap_or(2.0),
-            work_mem: self.memory("work_mem", crate::sql::execution::DEFAULT_WORK_MEM),
-            maintenance_work_mem: self.memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM),
-        };
-    }
-
-    /// A memory setting in bytes (validated when set, in kB); `default`
-    /// is its `DEFAULTS` text in bytes (a test checks).
-    fn memory(&self, name: &str, default: usize) -> usize {
-        self.changed
-            .get(name)
-            .and_then(|text| parse_kilobytes(name, text, minimum_kilobytes(name)).ok())
-            .map_or(default, |kilobytes| {
-                usize::try_from(kilobytes.saturating_mul(1024)).unwrap_or(usize::MAX)
-            })
+            work_mem: memory("work_mem", crate::sql::execution::DEFAULT_WORK_MEM),
+            maintenance_work_mem: memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM),
+        }
     }
 }
 

@@ -810,18 +810,15 @@ impl BTree {
             // three. A scan stopped early by `limit` did not see that order
             // to the end, so its last key is checked then.
             let visited = high.saturating_sub(low);
-            let far_cell_inside = visited > 0
-                && range.contains(node.key(match direction {
-                    Direction::Forward => high - 1,
-                    Direction::Backward => low,
-                }));
+            let index_at = |step: usize| match direction {
+                Direction::Forward => low + step,
+                Direction::Backward => high - 1 - step,
+            };
+            let far_cell_inside = visited > 0 && range.contains(node.key(index_at(visited - 1)));
             for step in 0..visited {
-                let index = match direction {
-                    Direction::Forward => low + step,
-                    Direction::Backward => high - 1 - step,
-                };
+                let index = index_at(step);
                 let key = node.key(index);
-                match entries.last_key() {
+                let first = match entries.last_key() {
                     Some(previous) => {
                         let ordered = match direction {
                             Direction::Forward => previous < key,
@@ -832,16 +829,13 @@ impl BTree {
                                 "page {page_number}: leaf chain out of key order"
                             )));
                         }
-                        if !far_cell_inside && !range.contains(key) {
-                            // Past the far end of the range: done.
-                            return Ok(());
-                        }
+                        false
                     }
-                    None => {
-                        if !range.contains(key) {
-                            return Ok(());
-                        }
-                    }
+                    None => true,
+                };
+                if (first || !far_cell_inside) && !range.contains(key) {
+                    // Past the far end of the range: done.
+                    return Ok(());
                 }
                 match node.value(index) {
                     LeafValue::Inline(bytes) => entries.push(key, bytes),
