@@ -384,7 +384,8 @@ async fn transactions_commit_roll_back_and_fail() {
         .await
         .expect("repeatable read transaction");
     let total = client
-        .query_one("SELECT sum(amount) FROM ledger", &[])
+        // sum(bigint) is numeric, as in PostgreSQL.
+        .query_one("SELECT sum(amount)::bigint FROM ledger", &[])
         .await
         .expect("sum");
     assert_eq!(total.get::<_, i64>(0), 12);

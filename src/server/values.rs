@@ -115,6 +115,13 @@ pub fn decode_parameter(
             // Value::parse enforces a varchar length limit like text input does.
             Value::parse(data_type, text)?
         }
+        DataType::Numeric(modifier) => {
+            let value = crate::sql::numeric::from_binary(bytes)?;
+            Value::Numeric(match modifier {
+                Some(modifier) => modifier.apply(&value)?,
+                None => value,
+            })
+        }
     })
 }
 
@@ -227,6 +234,14 @@ fn encode_binary(value: &Value, data_type: DataType, out: &mut BytesMut) -> Resu
         },
         DataType::Double => out.put_f64(value.as_f64().ok_or_else(mismatch)?),
         DataType::Text | DataType::Varchar(_) => append_text(value, out),
+        DataType::Numeric(_) => match value {
+            Value::Numeric(number) => out.put_slice(&crate::sql::numeric::to_binary(number)),
+            other => {
+                let integer = other.as_i64().ok_or_else(mismatch)?;
+                let number = crate::sql::numeric::Numeric::from_i64(integer);
+                out.put_slice(&crate::sql::numeric::to_binary(&number));
+            }
+        },
     }
     Ok(())
 }

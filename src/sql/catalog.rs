@@ -204,6 +204,11 @@ impl Table {
                 DataType::Double => (5, 0),
                 DataType::Text => (6, 0),
                 DataType::Varchar(limit) => (7, limit.unwrap_or(0)),
+                // The packed `atttypmod` (at least 4), or 0 for plain numeric.
+                DataType::Numeric(modifier) => (
+                    8,
+                    modifier.map_or(0, |modifier| modifier.type_modifier() as u32),
+                ),
             };
             out.push(tag);
             out.extend_from_slice(&limit.to_le_bytes());
@@ -292,6 +297,13 @@ impl Table {
                 5 => DataType::Double,
                 6 => DataType::Text,
                 7 => DataType::Varchar(if limit == 0 { None } else { Some(limit) }),
+                8 if limit == 0 => DataType::Numeric(None),
+                8 => DataType::Numeric(Some(
+                    crate::sql::numeric::NumericModifier::from_type_modifier(limit as i32)
+                        .ok_or_else(|| {
+                            Error::Corrupt(format!("bad numeric modifier {limit} in catalog"))
+                        })?,
+                )),
                 _ => return Err(Error::Corrupt(format!("unknown type tag {tag} in catalog"))),
             };
             let nullable = reader.u8()? != 0;

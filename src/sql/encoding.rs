@@ -12,6 +12,8 @@
 //!   floats         8 bytes: f64 bits, sign bit flipped if positive,
 //!                  all bits flipped if negative (NaN sorts last)
 //!   text           bytes with 0x00 escaped as 0x00 0xFF, then 0x00 0x00
+//!   numeric        a class byte 10..15, then for a nonzero number its
+//!                  exponent and digit pairs (`numeric/encode.rs`)
 //! ```
 //!
 //! Every integer width encodes alike, by value, so that a key built from a
@@ -38,10 +40,14 @@
 //!
 //! Rows: `u16` column count, then per value a tag byte and its payload
 //! (`0` NULL, `1` false, `2` true, `3` i16, `4` i32, `5` i64, `6` f32, `7`
-//! f64, `8` text as `u32` length + UTF-8 bytes). Decoding checks every
-//! length, so corrupt bytes give `Error::Corrupt`, never a panic.
+//! f64, `8` text as `u32` length + UTF-8 bytes, `9` numeric as
+//! `numeric/encode.rs` lays it out). Decoding checks every length, so
+//! corrupt bytes give `Error::Corrupt`, never a panic.
 
 use super::catalog::IndexColumn;
+use super::numeric::{
+    decode_numeric_key, decode_numeric_row, encode_numeric_key, encode_numeric_row,
+};
 use super::types::{DataType, Value};
 use crate::error::{Error, Result};
 
@@ -81,12 +87,13 @@ pub fn encode_key_value(value: &Value, out: &mut Vec<u8>) -> Result<()> {
             }
             out.extend_from_slice(&[0, 0]);
         }
+        Value::Numeric(numeric) => encode_numeric_key(numeric, out),
     }
     Ok(())
 }
 
 /// An integer's key: its header byte, then its payload (module docs).
-fn encode_integer_key(value: i64, out: &mut Vec<u8>) {
+pub(crate) fn encode_integer_key(value: i64, out: &mut Vec<u8>) {
     let negative = value < 0;
     let length = integer_key_length(value);
     // Fits in a byte: at most 8.
@@ -206,21 +213,7 @@ pub fn decode_key_value(
             _ => return Err(Error::Corrupt("malformed boolean key".into())),
         },
         DataType::SmallInt | DataType::Integer | DataType::BigInt => {
-            let (negative, length) = match byte(0)? {
-                header @ 0x80..=0x88 => (false, usize::from(header - 0x80)),
-                header @ 0x77..=0x7F => (true, usize::from(0x7F - header)),
-                _ => return Err(Error::Corrupt("malformed integer key".into())),
-            };
-            let payload = word(1, length)?;
-            let value = if negative && length < 8 {
-                // The high bytes of a negative number are all ones.
-                (payload | (u64::MAX << (8 * length))) as i64
-            } else {
-                payload as i64
-            };
-            if (value < 0) != negative || integer_key_length(value) != length {
-                return Err(Error::Corrupt("non-canonical integer key".into()));
-            }
+            let (value, length) = decode_integer_key(bytes, inverted)?;
             let value = match data_type {
                 DataType::SmallInt => {
                     Value::SmallInt(i16::try_from(value).map_err(|_| out_of_range())?)
@@ -230,7 +223,12 @@ pub fn decode_key_value(
                 }
                 _ => Value::BigInt(value),
             };
-            (value, 1 + length)
+            (value, length)
+        }
+        DataType::Numeric(modifier) => {
+            let scale = modifier.map(|modifier| modifier.display_scale());
+            let (value, length) = decode_numeric_key(bytes, inverted, scale)?;
+            (Value::Numeric(value), length)
         }
         DataType::Real | DataType::Double => {
             let ordered = word(0, 8)?;
@@ -268,6 +266,37 @@ pub fn decode_key_value(
             (Value::Text(text.into()), index)
         }
     })
+}
+
+/// Decodes an integer key at the front of `bytes` (each byte inverted
+/// first when `inverted`): the value and the key's length (header byte
+/// included).
+pub(crate) fn decode_integer_key(bytes: &[u8], inverted: bool) -> Result<(i64, usize)> {
+    let byte = |index: usize| -> Result<u8> {
+        let byte = *bytes
+            .get(index)
+            .ok_or_else(|| Error::Corrupt("truncated key".into()))?;
+        Ok(if inverted { !byte } else { byte })
+    };
+    let (negative, length) = match byte(0)? {
+        header @ 0x80..=0x88 => (false, usize::from(header - 0x80)),
+        header @ 0x77..=0x7F => (true, usize::from(0x7F - header)),
+        _ => return Err(Error::Corrupt("malformed integer key".into())),
+    };
+    let mut payload = 0u64;
+    for index in 1..=length {
+        payload = payload << 8 | u64::from(byte(index)?);
+    }
+    let value = if negative && length < 8 {
+        // The high bytes of a negative number are all ones.
+        (payload | (u64::MAX << (8 * length))) as i64
+    } else {
+        payload as i64
+    };
+    if (value < 0) != negative || integer_key_length(value) != length {
+        return Err(Error::Corrupt("non-canonical integer key".into()));
+    }
+    Ok((value, 1 + length))
 }
 
 /// Decodes the primary-key values of `types` that make up all of `key`.
@@ -359,6 +388,10 @@ pub fn encode_row(row: &[Value]) -> Vec<u8> {
                 out.extend_from_slice(&(s.len() as u32).to_le_bytes());
                 out.extend_from_slice(s.as_bytes());
             }
+            Value::Numeric(numeric) => {
+                out.push(9);
+                encode_numeric_row(numeric, &mut out);
+            }
         }
     }
     out
@@ -426,6 +459,11 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.bytes
     }
 }
 
@@ -500,6 +538,10 @@ fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Resu
                 let length = reader.u32()? as usize;
                 reader.take(length)?;
             }
+            9 => {
+                let (_, length) = decode_numeric_row(reader.rest())?;
+                reader.take(length)?;
+            }
             tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
         }
         row.push(Value::Null);
@@ -515,6 +557,11 @@ fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Resu
         6 => row.push(Value::Real(f32::from_le_bytes(reader.array()?))),
         7 => row.push(Value::Double(f64::from_le_bytes(reader.array()?))),
         8 => row.push(Value::Text(reader.text()?)),
+        9 => {
+            let (value, length) = decode_numeric_row(reader.rest())?;
+            reader.take(length)?;
+            row.push(Value::Numeric(value));
+        }
         tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
     }
     Ok(())

@@ -15,6 +15,7 @@
 //!   index_entry.rs  a row's entry in an index (expressions, INCLUDE, predicate)
 //!   statistics/   ANALYZE, stored statistics, pg_stats, automatic analyze
 //!   types.rs, encoding.rs  values, PostgreSQL text formats, key and row bytes
+//!   numeric/      the exact decimal type: arithmetic, text, keys, wire bytes
 //! ```
 //!
 //! `docs/architecture.md` follows a query through these stages.
@@ -27,6 +28,7 @@ pub mod explain;
 pub mod expr;
 pub mod index_entry;
 pub mod integrity;
+pub mod numeric;
 pub mod optimizer;
 pub mod parser;
 pub mod plan;

@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
+use super::numeric::{Numeric, NumericModifier};
 use crate::error::{Error, Result, SqlState};
 
 /// A SQL data type.
@@ -25,6 +26,8 @@ pub enum DataType {
     Text,
     /// `varchar(n)`; `None` is unbounded `varchar`.
     Varchar(Option<u32>),
+    /// `numeric(p, s)`; `None` is unconstrained `numeric`.
+    Numeric(Option<NumericModifier>),
 }
 
 impl DataType {
@@ -39,6 +42,7 @@ impl DataType {
             DataType::Double => 701,
             DataType::Text => 25,
             DataType::Varchar(_) => 1043,
+            DataType::Numeric(_) => 1700,
         }
     }
 
@@ -53,6 +57,7 @@ impl DataType {
             701 => DataType::Double,
             25 => DataType::Text,
             1043 => DataType::Varchar(None),
+            1700 => DataType::Numeric(None),
             // bpchar and name are accepted as text for parameters.
             1042 | 19 => DataType::Text,
             _ => return None,
@@ -66,7 +71,7 @@ impl DataType {
             DataType::SmallInt => 2,
             DataType::Integer | DataType::Real => 4,
             DataType::BigInt | DataType::Double => 8,
-            DataType::Text | DataType::Varchar(_) => -1,
+            DataType::Text | DataType::Varchar(_) | DataType::Numeric(_) => -1,
         }
     }
 
@@ -74,6 +79,7 @@ impl DataType {
     pub fn type_modifier(&self) -> i32 {
         match self {
             DataType::Varchar(Some(n)) => *n as i32 + 4,
+            DataType::Numeric(Some(modifier)) => modifier.type_modifier(),
             _ => -1,
         }
     }
@@ -86,6 +92,7 @@ impl DataType {
                 | DataType::BigInt
                 | DataType::Real
                 | DataType::Double
+                | DataType::Numeric(_)
         )
     }
 
@@ -100,16 +107,28 @@ impl DataType {
         matches!(self, DataType::Text | DataType::Varchar(_))
     }
 
-    /// Rank in the numeric promotion order (smallint < integer < bigint < real < double).
+    /// Rank in the numeric promotion order (smallint < integer < bigint <
+    /// numeric < real < double), PostgreSQL's implicit casts.
     pub(crate) fn numeric_rank(&self) -> Option<u8> {
         match self {
             DataType::SmallInt => Some(0),
             DataType::Integer => Some(1),
             DataType::BigInt => Some(2),
-            DataType::Real => Some(3),
-            DataType::Double => Some(4),
+            DataType::Numeric(_) => Some(3),
+            DataType::Real => Some(4),
+            DataType::Double => Some(5),
             _ => None,
         }
+    }
+
+    /// Whether a key of this type decodes to the value that was stored:
+    /// not a float (a float key holds no sign of zero) and not plain
+    /// `numeric` (a key holds no display scale).
+    pub fn key_is_exact(&self) -> bool {
+        !matches!(
+            self,
+            DataType::Real | DataType::Double | DataType::Numeric(None)
+        )
     }
 
     /// The PostgreSQL name of the type, as `format_type` prints it.
@@ -124,6 +143,10 @@ impl DataType {
             DataType::Text => "text".into(),
             DataType::Varchar(None) => "character varying".into(),
             DataType::Varchar(Some(n)) => format!("character varying({n})"),
+            DataType::Numeric(None) => "numeric".into(),
+            DataType::Numeric(Some(modifier)) => {
+                format!("numeric({},{})", modifier.precision, modifier.scale)
+            }
         }
     }
 }
@@ -156,6 +179,7 @@ pub enum Value {
     Real(f32),
     Double(f64),
     Text(Arc<str>),
+    Numeric(Numeric),
 }
 
 /// A row of values.
@@ -183,6 +207,7 @@ impl Value {
             Value::Real(_) => DataType::Real,
             Value::Double(_) => DataType::Double,
             Value::Text(_) => DataType::Text,
+            Value::Numeric(_) => DataType::Numeric(None),
         })
     }
 
@@ -201,6 +226,7 @@ impl Value {
         match self {
             Value::Real(v) => Some(*v as f64),
             Value::Double(v) => Some(*v),
+            Value::Numeric(v) => Some(v.to_f64()),
             other => other.as_i64().map(|v| v as f64),
         }
     }
@@ -216,6 +242,7 @@ impl Value {
             Value::Real(v) => format_float(*v as f64, format!("{:e}", v), 6),
             Value::Double(v) => format_float(*v, format!("{:e}", v), 15),
             Value::Text(s) => s.to_string(),
+            Value::Numeric(v) => v.to_text(),
         })
     }
 
@@ -286,6 +313,13 @@ impl Value {
             }
             DataType::Text => Value::Text(text.into()),
             DataType::Varchar(limit) => Value::Text(check_varchar(text, limit)?.into()),
+            DataType::Numeric(modifier) => {
+                let value: Numeric = text.parse()?;
+                Value::Numeric(match modifier {
+                    Some(modifier) => modifier.apply(&value)?,
+                    None => value,
+                })
+            }
         })
     }
 
@@ -303,6 +337,14 @@ impl Value {
             // The common cases of join and group keys, first.
             (Value::Integer(a), Value::Integer(b)) => a.cmp(b),
             (Value::BigInt(a), Value::BigInt(b)) => a.cmp(b),
+            (Value::Numeric(a), Value::Numeric(b)) => a.total_cmp(b),
+            // An integer and a numeric compare exactly.
+            (Value::Numeric(a), b) if b.as_i64().is_some() => {
+                a.total_cmp(&Numeric::from_i64(b.as_i64().expect("invariant: checked")))
+            }
+            (a, Value::Numeric(b)) if a.as_i64().is_some() => {
+                Numeric::from_i64(a.as_i64().expect("invariant: checked")).total_cmp(b)
+            }
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => match (a.as_f64(), b.as_f64()) {
@@ -322,7 +364,8 @@ impl Value {
             | Value::Integer(_)
             | Value::BigInt(_)
             | Value::Real(_)
-            | Value::Double(_) => 1,
+            | Value::Double(_)
+            | Value::Numeric(_) => 1,
             Value::Text(_) => 2,
             Value::Null => 3,
         }
@@ -354,6 +397,11 @@ impl std::hash::Hash for Value {
             Value::Null => 0u8.hash(state),
             Value::Boolean(b) => b.hash(state),
             Value::Text(s) => s.hash(state),
+            // An integral numeric hashes as the integer it equals.
+            Value::Numeric(v) => match v.as_exact_i64() {
+                Some(integer) => Value::BigInt(integer).hash(state),
+                None => v.hash(state),
+            },
             other => {
                 let f = other.as_f64().unwrap_or(0.0);
                 if f.is_nan() {

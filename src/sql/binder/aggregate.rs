@@ -214,14 +214,21 @@ impl Binder<'_> {
         };
         let data_type = match kind {
             AggregateFunction::Count | AggregateFunction::CountStar => DataType::BigInt,
+            // As PostgreSQL: sum(int2/int4) is bigint, sum(int8) numeric;
+            // avg of an integer or numeric is numeric, of a float double.
             AggregateFunction::Sum => match arg_type {
-                DataType::SmallInt | DataType::Integer | DataType::BigInt => DataType::BigInt,
+                DataType::SmallInt | DataType::Integer => DataType::BigInt,
+                DataType::BigInt | DataType::Numeric(_) => DataType::Numeric(None),
                 DataType::Real => DataType::Real,
                 DataType::Double => DataType::Double,
                 other => return Err(no_such_function(name, &[other])),
             },
-            AggregateFunction::Avg
-            | AggregateFunction::Stddev
+            AggregateFunction::Avg => match arg_type {
+                DataType::Real | DataType::Double => DataType::Double,
+                other => numeric(DataType::Numeric(None))
+                    .map_err(|_| no_such_function(name, &[other]))?,
+            },
+            AggregateFunction::Stddev
             | AggregateFunction::StddevSamp
             | AggregateFunction::StddevPop
             | AggregateFunction::Variance

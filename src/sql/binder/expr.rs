@@ -16,6 +16,7 @@ use super::aggregate::is_grouping_aggregate;
 use super::scope::{Scope, resolve};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::{BinaryOp, ColumnId, Expr, SubqueryKind};
+use crate::sql::numeric::{Numeric, NumericModifier};
 use crate::sql::plan::{Aggregate, GroupingSets};
 use crate::sql::types::{DataType, Value};
 
@@ -91,6 +92,16 @@ pub fn bind_data_type(data_type: &ast::DataType) -> Result<DataType> {
             }
             _ => DataType::Double,
         },
+        T::Numeric(info) | T::Decimal(info) | T::Dec(info) => DataType::Numeric(match info {
+            ast::ExactNumberInfo::None => None,
+            ast::ExactNumberInfo::Precision(precision) => Some(NumericModifier::new(
+                i64::try_from(*precision).unwrap_or(i64::MAX),
+                0,
+            )?),
+            ast::ExactNumberInfo::PrecisionAndScale(precision, scale) => Some(
+                NumericModifier::new(i64::try_from(*precision).unwrap_or(i64::MAX), *scale)?,
+            ),
+        }),
         T::Text | T::String(None) => DataType::Text,
         T::Varchar(length) | T::CharacterVarying(length) => DataType::Varchar(limit(length)?),
         other => return Err(Error::Unsupported(format!("type {other}"))),
@@ -99,13 +110,17 @@ pub fn bind_data_type(data_type: &ast::DataType) -> Result<DataType> {
 
 fn numeric_result(left: DataType, right: DataType) -> Option<DataType> {
     let (l, r) = (left.numeric_rank()?, right.numeric_rank()?);
-    // An integer mixed with real promotes to double, as PostgreSQL does.
-    if (left == DataType::Real && right.is_integer())
-        || (right == DataType::Real && left.is_integer())
-    {
+    // An integer or numeric mixed with real promotes to double, as
+    // PostgreSQL does.
+    let exact = |t: DataType| t.is_integer() || matches!(t, DataType::Numeric(_));
+    if (left == DataType::Real && exact(right)) || (right == DataType::Real && exact(left)) {
         return Some(DataType::Double);
     }
-    Some(if l >= r { left } else { right })
+    Some(match if l >= r { left } else { right } {
+        // A computed numeric has no declared precision.
+        DataType::Numeric(_) if left != right => DataType::Numeric(None),
+        wider => wider,
+    })
 }
 
 impl Binder<'_> {
@@ -626,6 +641,20 @@ impl Binder<'_> {
                 self.bind_window_call(function, scope, grouping)?
             }
             ast::Expr::Function(function) => self.bind_function(function, scope, grouping)?,
+            ast::Expr::Ceil { expr: inner, field } | ast::Expr::Floor { expr: inner, field }
+                if matches!(
+                    field,
+                    ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)
+                ) =>
+            {
+                let name = if matches!(expr, ast::Expr::Ceil { .. }) {
+                    "ceil"
+                } else {
+                    "floor"
+                };
+                let operand = sub(self, inner)?;
+                self.bind_math_function(name, vec![operand])?
+            }
             ast::Expr::TypedString(typed) => {
                 let target = bind_data_type(&typed.data_type)?;
                 let text = match &typed.value.value {
@@ -784,7 +813,21 @@ impl Binder<'_> {
                 if !comparable {
                     return Err(no_operator(op, Some(a), Some(b)));
                 }
-                Ok((left.expr, right.expr, numeric_result(a, b).unwrap_or(a)))
+                let data_type = numeric_result(a, b).unwrap_or(a);
+                // A numeric literal compared with a float converts to
+                // double precision once here, not on every row.
+                let fold = |expr: Expr, from: DataType| -> Result<Expr> {
+                    match expr {
+                        Expr::Literal(value)
+                            if matches!(from, DataType::Numeric(_))
+                                && matches!(data_type, DataType::Double) =>
+                        {
+                            Ok(Expr::Literal(crate::sql::expr::cast(value, data_type)?))
+                        }
+                        other => Ok(other),
+                    }
+                };
+                Ok((fold(left.expr, a)?, fold(right.expr, b)?, data_type))
             }
         }
     }
@@ -879,6 +922,11 @@ impl Binder<'_> {
                     _ => None,
                 }
                 .ok_or_else(|| no_operator(arithmetic.symbol(), left.data_type, right.data_type))?;
+                // Arithmetic on numeric(p, s) gives plain numeric.
+                let data_type = match data_type {
+                    DataType::Numeric(_) => DataType::Numeric(None),
+                    other => other,
+                };
                 if arithmetic == BinaryOp::Modulo
                     && matches!(data_type, DataType::Real | DataType::Double)
                 {
@@ -966,12 +1014,18 @@ fn negate_literal(value: &Value) -> Option<Value> {
             None => return None,
         },
         Value::Double(v) => Value::Double(-v),
+        // PostgreSQL negates the literal's text, so -9223372036854775808
+        // reads as a bigint.
+        Value::Numeric(v) => match v.neg().as_exact_i64() {
+            Some(i64::MIN) if v.scale() == 0 => Value::BigInt(i64::MIN),
+            _ => Value::Numeric(v.neg()),
+        },
         _ => return None,
     })
 }
 
-/// A numeric literal: integer if it fits int4, then int8, else double
-/// (PostgreSQL would make a numeric; see docs/sql.md).
+/// A numeric literal, typed as PostgreSQL types it: integer if it is
+/// digits that fit int4, then int8, else numeric (`1.5`, `1e3`).
 fn number_literal(text: &str) -> Result<Value> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         if let Ok(v) = text.parse::<i32>() {
@@ -980,14 +1034,12 @@ fn number_literal(text: &str) -> Result<Value> {
         if let Ok(v) = text.parse::<i64>() {
             return Ok(Value::BigInt(v));
         }
-        // -9223372036854775808 arrives as a negation of this literal.
-        if text == "9223372036854775808" {
-            return Ok(Value::Double(9223372036854775808.0));
-        }
     }
-    text.parse::<f64>()
-        .map(Value::Double)
-        .map_err(|_| syntax(format!("invalid number \"{text}\"")))
+    match text.parse::<Numeric>() {
+        Ok(number) if number.is_finite() => Ok(Value::Numeric(number)),
+        Err(error) if error.sqlstate() == SqlState::NUMERIC_VALUE_OUT_OF_RANGE => Err(error),
+        _ => Err(syntax(format!("invalid number \"{text}\""))),
+    }
 }
 
 /// `NOT typed` when `negated`.

@@ -9,7 +9,7 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 use super::expr::{Grouping, Typed};
 use super::{Binder, Scope, ident_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{Expr, Function};
+use crate::sql::expr::{BinaryOp, Expr, Function};
 use crate::sql::types::{DataType, Value};
 
 fn syntax(message: impl Into<String>) -> Error {
@@ -104,12 +104,136 @@ impl Binder<'_> {
                     data_type: Some(common),
                 })
             }
+            "round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "div" => {
+                self.bind_math_function(&name, bound)
+            }
             _ => Err(Error::sql(
                 SqlState::UNDEFINED_FUNCTION,
                 format!("function {name} does not exist"),
             )),
         }
     }
+
+    /// The rounding family, `mod` and `div`, resolved as PostgreSQL's
+    /// overloads resolve for the number types: a numeric argument picks
+    /// the numeric function; an integer or unknown one the double
+    /// precision function (its preferred type), except where only a
+    /// numeric one exists (`round(x, scale)`, `div`); `mod` of integers is
+    /// the integer `%`.
+    pub(crate) fn bind_math_function(&mut self, name: &str, mut args: Vec<Typed>) -> Result<Typed> {
+        let types: Vec<Option<DataType>> = args.iter().map(|arg| arg.data_type).collect();
+        let missing = || no_such_function(name, &types);
+        let numeric = DataType::Numeric(None);
+        let is_numeric = |t: Option<DataType>| matches!(t, Some(DataType::Numeric(_)));
+        let exact = |t: Option<DataType>| t.is_none_or(|t| t.is_integer()) || is_numeric(t);
+        match (name, args.len()) {
+            ("round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign", 1) => {
+                let arg = args.remove(0);
+                if !arg.data_type.is_none_or(|t| t.is_numeric()) {
+                    return Err(missing());
+                }
+                let data_type = if is_numeric(arg.data_type) {
+                    numeric
+                } else {
+                    DataType::Double
+                };
+                let arg = self.coerce(arg, data_type)?;
+                let function = match name {
+                    "round" => Function::Round,
+                    "trunc" => Function::Trunc,
+                    "ceil" | "ceiling" => Function::Ceil,
+                    "floor" => Function::Floor,
+                    _ => Function::Sign,
+                };
+                Ok(Typed {
+                    expr: Expr::Function {
+                        function,
+                        args: vec![arg],
+                    },
+                    data_type: Some(data_type),
+                })
+            }
+            ("round" | "trunc", 2) => {
+                let scale_type = types[1];
+                if !exact(types[0]) || !scale_type.is_none_or(|t| t.is_integer()) {
+                    return Err(missing());
+                }
+                let scale = args.pop().expect("invariant: two arguments");
+                let value = args.pop().expect("invariant: two arguments");
+                let value = self.coerce(value, numeric)?;
+                let scale = self.coerce(scale, DataType::Integer)?;
+                Ok(Typed {
+                    expr: Expr::Function {
+                        function: if name == "round" {
+                            Function::Round
+                        } else {
+                            Function::Trunc
+                        },
+                        args: vec![value, scale],
+                    },
+                    data_type: Some(numeric),
+                })
+            }
+            ("mod" | "div", 2) => {
+                if !exact(types[0]) || !exact(types[1]) {
+                    return Err(missing());
+                }
+                let integers = types.iter().all(|t| t.is_some_and(|t| t.is_integer()));
+                if name == "mod" && integers {
+                    let data_type = types
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .max_by_key(|t| t.numeric_rank())
+                        .expect("invariant: two integer types");
+                    let right = args.pop().expect("invariant: two arguments");
+                    let left = args.pop().expect("invariant: two arguments");
+                    return Ok(Typed {
+                        expr: Expr::Binary {
+                            op: BinaryOp::Modulo,
+                            left: Box::new(self.coerce(left, data_type)?),
+                            right: Box::new(self.coerce(right, data_type)?),
+                            data_type,
+                        },
+                        data_type: Some(data_type),
+                    });
+                }
+                let right = args.pop().expect("invariant: two arguments");
+                let left = args.pop().expect("invariant: two arguments");
+                let (left, right) = (self.coerce(left, numeric)?, self.coerce(right, numeric)?);
+                let expr = if name == "mod" {
+                    Expr::Binary {
+                        op: BinaryOp::Modulo,
+                        left: Box::new(left),
+                        right: Box::new(right),
+                        data_type: numeric,
+                    }
+                } else {
+                    Expr::Function {
+                        function: Function::Div,
+                        args: vec![left, right],
+                    }
+                };
+                Ok(Typed {
+                    expr,
+                    data_type: Some(numeric),
+                })
+            }
+            _ => Err(missing()),
+        }
+    }
+}
+
+/// 42883 for a call no overload accepts, worded as PostgreSQL words it.
+fn no_such_function(name: &str, types: &[Option<DataType>]) -> Error {
+    let types: Vec<String> = types
+        .iter()
+        .map(|t| t.map_or_else(|| "unknown".to_string(), |t| t.name()))
+        .collect();
+    Error::sql(
+        SqlState::UNDEFINED_FUNCTION,
+        format!("function {name}({}) does not exist", types.join(", ")),
+    )
 }
 
 impl Binder<'_> {

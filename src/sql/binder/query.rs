@@ -193,7 +193,7 @@ impl Binder<'_> {
             // the executor reads the value as an integer.
             // (Integers are read as they are, keeping EXPLAIN plain.)
             Ok(Some(match typed.data_type {
-                Some(DataType::Real | DataType::Double) => {
+                Some(DataType::Real | DataType::Double | DataType::Numeric(_)) => {
                     self.coerce_cast(typed, DataType::BigInt)?
                 }
                 _ => self.coerce(typed, DataType::BigInt)?,
@@ -338,6 +338,7 @@ pub(crate) fn column_name(expr: &ast::Expr) -> String {
                 Ok(DataType::Double) => "float8".into(),
                 Ok(DataType::Text) => "text".into(),
                 Ok(DataType::Varchar(_)) => "varchar".into(),
+                Ok(DataType::Numeric(_)) => "numeric".into(),
                 Err(_) => "?column?".into(),
             },
             name => name.to_string(),

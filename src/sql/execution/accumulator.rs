@@ -39,6 +39,7 @@ use super::context::Context;
 use super::sort::{Direction, compare};
 use super::spill::{ENTRY_OVERHEAD, row_size};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::numeric::Numeric;
 use crate::sql::plan::{Aggregate, AggregateFunction};
 use crate::sql::types::{DataType, Value};
 
@@ -46,9 +47,10 @@ use crate::sql::types::{DataType, Value};
 #[derive(Clone, Debug)]
 enum State {
     Count(i64),
-    /// `sum` and `avg`: integers exactly, floats as f64.
+    /// `sum` and `avg`: integers exactly, numerics exactly, floats as f64.
     Sum {
         integer: i128,
+        numeric: Numeric,
         float: f64,
         count: i64,
     },
@@ -144,6 +146,7 @@ impl Accumulator {
             AggregateFunction::CountStar | AggregateFunction::Count => State::Count(0),
             AggregateFunction::Sum | AggregateFunction::Avg => State::Sum {
                 integer: 0,
+                numeric: Numeric::zero(),
                 float: 0.0,
                 count: 0,
             },
@@ -276,13 +279,17 @@ impl Accumulator {
             State::Count(count) => *count += 1,
             State::Sum {
                 integer,
+                numeric,
                 float,
                 count,
             } => {
                 *count += 1;
-                match value.as_i64() {
-                    Some(v) => *integer += i128::from(v),
-                    None => *float += value.as_f64().unwrap_or(0.0),
+                match value {
+                    Value::Numeric(v) => *numeric = numeric.add(v)?,
+                    _ => match value.as_i64() {
+                        Some(v) => *integer += i128::from(v),
+                        None => *float += value.as_f64().unwrap_or(0.0),
+                    },
                 }
             }
             State::Best(best) => {
@@ -375,16 +382,19 @@ impl Accumulator {
             (
                 State::Sum {
                     integer,
+                    numeric,
                     float,
                     count,
                 },
                 State::Sum {
                     integer: more_integer,
+                    numeric: more_numeric,
                     float: more_float,
                     count: more_count,
                 },
             ) => {
                 *integer += more_integer;
+                *numeric = numeric.add(&more_numeric)?;
                 *float += more_float;
                 *count += more_count;
             }
@@ -446,10 +456,21 @@ impl Accumulator {
             State::Sum { count: 0, .. } => Value::Null,
             State::Sum {
                 integer,
+                numeric,
                 float,
                 count,
-            } => match aggregate.function {
-                AggregateFunction::Avg => Value::Double((integer as f64 + float) / count as f64),
+            } => match (aggregate.function, aggregate.data_type) {
+                // Integer inputs summed in `integer`, numeric ones in `numeric`.
+                (_, DataType::Numeric(_)) => {
+                    let sum = numeric.add(&Numeric::from_i128(integer))?;
+                    Value::Numeric(match aggregate.function {
+                        AggregateFunction::Avg => sum.div(&Numeric::from_i64(count))?,
+                        _ => sum,
+                    })
+                }
+                (AggregateFunction::Avg, _) => {
+                    Value::Double((integer as f64 + float) / count as f64)
+                }
                 _ => match aggregate.data_type {
                     DataType::BigInt => Value::BigInt(i64::try_from(integer).map_err(|_| {
                         Error::sql(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")

@@ -586,6 +586,7 @@ pub(super) fn key_value(
         (DataType::Real | DataType::Double, v) if v.as_i64().is_some() => {
             cast(value, DataType::Double)?
         }
+        (DataType::Numeric(_), v) if v.as_i64().is_some() => cast(value, DataType::Numeric(None))?,
         _ => value,
     }))
 }

@@ -5,6 +5,7 @@
 //! casts (explicit truncates, implicit raises 22001).
 
 use crate::error::{Error, Result, SqlState};
+use crate::sql::numeric::Numeric;
 use crate::sql::types::{DataType, Value, check_varchar};
 
 pub(super) fn overflow(type_name: &str) -> Error {
@@ -53,6 +54,41 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
         (Value::Boolean(b), DataType::Integer) => Value::Integer(b as i32),
         (Value::Integer(v), DataType::Boolean) => Value::Boolean(v != 0),
         (Value::Boolean(_), _) | (_, DataType::Boolean) => return Err(unsupported()),
+        (value, DataType::Numeric(modifier)) => {
+            let number = match value {
+                Value::Numeric(number) => number,
+                // float8 and float4 go through 15 and 6 significant digits.
+                Value::Double(v) => Numeric::from_f64(v, 15)?,
+                Value::Real(v) => Numeric::from_f64(f64::from(v), 6)?,
+                other => Numeric::from_i64(other.as_i64().ok_or_else(unsupported)?),
+            };
+            Value::Numeric(match modifier {
+                Some(modifier) => modifier.apply(&number)?,
+                None => number,
+            })
+        }
+        (Value::Numeric(number), DataType::SmallInt) => {
+            Value::SmallInt(number.to_integer(i16::MIN.into(), i16::MAX.into(), "smallint")? as i16)
+        }
+        (Value::Numeric(number), DataType::Integer) => {
+            Value::Integer(number.to_integer(i32::MIN.into(), i32::MAX.into(), "integer")? as i32)
+        }
+        (Value::Numeric(number), DataType::BigInt) => {
+            Value::BigInt(number.to_integer(i64::MIN, i64::MAX, "bigint")?)
+        }
+        // As PostgreSQL, through the text form, so overflow and underflow
+        // are float input's errors.
+        (Value::Numeric(number), DataType::Real) => {
+            Value::parse(DataType::Real, &number.to_text())?
+        }
+        (Value::Numeric(number), DataType::Double) => {
+            let float = number.to_f64();
+            if float.is_finite() && (float != 0.0 || number.is_zero()) {
+                Value::Double(float)
+            } else {
+                Value::parse(DataType::Double, &number.to_text())?
+            }
+        }
         (value, DataType::SmallInt | DataType::Integer | DataType::BigInt) => {
             let name = match to {
                 DataType::SmallInt => "smallint",

@@ -9,6 +9,7 @@ use super::cast::{cast, cast_explicit, overflow};
 use super::{BinaryOp, Expr, Function};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::execution::Context;
+use crate::sql::numeric::Numeric;
 use crate::sql::types::{DataType, Value};
 
 impl Expr {
@@ -51,6 +52,7 @@ impl Expr {
                 }
                 Value::Real(v) => Value::Real(-v),
                 Value::Double(v) => Value::Double(-v),
+                Value::Numeric(v) => Value::Numeric(v.neg()),
                 other => return Err(Error::Internal(format!("cannot negate {other:?}"))),
             },
             // Three-valued AND and OR live in `truth_value`.
@@ -365,6 +367,20 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
             format!("{}{}", text(left)?, text(right)?).into(),
         ));
     }
+    if let DataType::Numeric(_) = data_type {
+        let (Some(a), Some(b)) = (as_numeric(left), as_numeric(right)) else {
+            return Err(Error::Internal("numeric operator on non-numbers".into()));
+        };
+        let (a, b) = (a.as_ref(), b.as_ref());
+        return Ok(Value::Numeric(match op {
+            BinaryOp::Add => a.add(b)?,
+            BinaryOp::Subtract => a.sub(b)?,
+            BinaryOp::Multiply => a.mul(b)?,
+            BinaryOp::Divide => a.div(b)?,
+            BinaryOp::Modulo => a.rem(b)?,
+            _ => return Err(Error::Internal(format!("{op:?} is not arithmetic"))),
+        }));
+    }
     if data_type.is_integer() {
         let (Some(a), Some(b)) = (left.as_i64(), right.as_i64()) else {
             return Err(Error::Internal("integer operator on non-integers".into()));
@@ -375,6 +391,17 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
             return Err(Error::Internal("arithmetic on non-numbers".into()));
         };
         float_op(op, a, b, data_type)
+    }
+}
+
+/// A numeric or integer value as a numeric (an integer operand of a
+/// numeric operator is converted here, not by a cast node).
+pub fn as_numeric(value: &Value) -> Option<Cow<'_, Numeric>> {
+    match value {
+        Value::Numeric(number) => Some(Cow::Borrowed(number)),
+        other => other
+            .as_i64()
+            .map(|integer| Cow::Owned(Numeric::from_i64(integer))),
     }
 }
 
@@ -474,8 +501,13 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
             Value::BigInt(v) => Value::BigInt(v.checked_abs().ok_or_else(|| overflow("bigint"))?),
             Value::Real(v) => Value::Real(v.abs()),
             Value::Double(v) => Value::Double(v.abs()),
+            Value::Numeric(v) => Value::Numeric(v.abs()),
             other => return Err(Error::Internal(format!("abs of {other:?}"))),
         },
+        Function::Round | Function::Trunc | Function::Ceil | Function::Floor | Function::Sign => {
+            super::math::rounding(function, &args)?
+        }
+        Function::Div => super::math::div(&args)?,
         Function::Lower | Function::Upper | Function::Length => match &args[0] {
             Value::Null => Value::Null,
             Value::Text(s) => match function {

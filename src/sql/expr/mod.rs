@@ -28,6 +28,7 @@
 
 pub(crate) mod cast;
 mod evaluate;
+mod math;
 
 use std::fmt;
 use std::sync::Arc;
@@ -131,6 +132,15 @@ pub enum Function {
     Lower,
     Upper,
     Length,
+    /// `round(x)`, `round(numeric, scale)`.
+    Round,
+    /// `trunc(x)`, `trunc(numeric, scale)`.
+    Trunc,
+    Ceil,
+    Floor,
+    Sign,
+    /// `div(numeric, numeric)`: the truncated quotient.
+    Div,
 }
 
 impl Function {
@@ -142,6 +152,12 @@ impl Function {
             Function::Lower => "lower",
             Function::Upper => "upper",
             Function::Length => "length",
+            Function::Round => "round",
+            Function::Trunc => "trunc",
+            Function::Ceil => "ceil",
+            Function::Floor => "floor",
+            Function::Sign => "sign",
+            Function::Div => "div",
         }
     }
 }

@@ -161,6 +161,9 @@ fn key_compatible(column: DataType, key: Option<DataType>) -> bool {
         // as the executor converts the key (`scan.rs`, `key_value`).
         || (matches!(column, DataType::Real | DataType::Double)
             && (matches!(key, DataType::Real | DataType::Double) || key.is_integer()))
+        // An integer compared with a numeric converts to numeric (`key_value` again).
+        || (matches!(column, DataType::Numeric(_))
+            && (matches!(key, DataType::Numeric(_)) || key.is_integer()))
         || (column.is_text() && key.is_text())
         || (column == DataType::Boolean && key == DataType::Boolean)
 }

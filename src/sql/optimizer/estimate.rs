@@ -641,7 +641,18 @@ pub fn type_width(data_type: DataType) -> f64 {
         DataType::SmallInt => 2.0,
         DataType::Integer | DataType::Real => 4.0,
         DataType::BigInt | DataType::Double => 8.0,
-        DataType::Text | DataType::Varchar(_) => 32.0,
+        DataType::Text | DataType::Varchar(_) | DataType::Numeric(None) => 32.0,
+        // PostgreSQL's numeric_maximum_size: a header and the base-10000
+        // digits the precision needs, taken at full width up to 32 bytes
+        // and half of the rest beyond.
+        DataType::Numeric(Some(modifier)) => {
+            let maximum = 8.0 + 2.0 * f64::from((modifier.precision + 6) / 4);
+            if maximum <= 32.0 {
+                maximum
+            } else {
+                32.0 + ((maximum - 32.0) / 2.0).floor()
+            }
+        }
     }
 }
 

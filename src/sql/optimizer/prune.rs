@@ -28,7 +28,6 @@ use crate::error::Result;
 use crate::sql::catalog::Table;
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::plan::{Access, JoinKind, JoinStrategy, LogicalPlan};
-use crate::sql::types::DataType;
 
 /// The rule: the plan's output is what its consumer reads.
 pub fn prune(plan: LogicalPlan, _context: &mut OptimizerContext<'_>) -> Result<LogicalPlan> {
@@ -75,14 +74,15 @@ fn cover(plan: &mut LogicalPlan, required: &[ColumnId]) {
 
 /// Whether the entries of index `index` of `table` hold table column
 /// `position` as it was stored: a key column (not inside an expression),
-/// an INCLUDE column or part of the primary key, and
-/// not a float (a float key holds no sign of zero: -0 would come back as 0).
+/// an INCLUDE column or part of the primary key, and of a type whose
+/// key decodes exactly (not a float, whose key holds no sign of zero, nor
+/// plain numeric, whose key holds no display scale).
 pub(super) fn index_holds(table: &Table, index: usize, position: usize) -> bool {
-    let float = matches!(
-        table.columns.get(position).map(|column| column.data_type),
-        Some(DataType::Real | DataType::Double)
-    );
-    !float
+    let exact = table
+        .columns
+        .get(position)
+        .is_some_and(|column| column.data_type.key_is_exact());
+    exact
         && (table.primary_key.contains(&position)
             || table
                 .indexes

@@ -167,6 +167,8 @@ fn width(value: &Value) -> usize {
         Value::BigInt(_) | Value::Double(_) => 8,
         Value::Text(text) if text.len() < 127 => text.len() + 1,
         Value::Text(text) => text.len() + 4,
+        // A short header and two bytes per base-10000 digit.
+        Value::Numeric(number) => 3 + crate::sql::numeric::to_binary(number).len() - 8,
     }
 }
 
