@@ -24,6 +24,10 @@ impl SqlState {
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const INVALID_ARGUMENT_FOR_LOG: SqlState = SqlState("2201E");
+    pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: SqlState = SqlState("2201F");
+    pub const INVALID_ARGUMENT_FOR_WIDTH_BUCKET: SqlState = SqlState("2201G");
+    pub const INVALID_OBJECT_DEFINITION: SqlState = SqlState("42P17");
     pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
     pub const INVALID_ESCAPE_SEQUENCE: SqlState = SqlState("22025");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");

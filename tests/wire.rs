@@ -1391,3 +1391,37 @@ async fn notices_say_what_a_statement_skipped_or_did_differently() {
         .expect("a round trip after the drop");
     assert!(notices.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn session_functions_report_the_startup_user_database_and_pid() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    let row = client
+        .query_one(
+            "SELECT current_user, session_user, current_database(), current_schema(), \
+             version(), pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("session functions");
+    assert_eq!(row.get::<_, String>(0), "tester");
+    assert_eq!(row.get::<_, String>(1), "tester");
+    assert_eq!(row.get::<_, String>(2), "test");
+    assert_eq!(row.get::<_, String>(3), "public");
+    assert!(row.get::<_, String>(4).starts_with("PostgreSQL 15."));
+    assert!(row.get::<_, i32>(5) > 0);
+    // Without a database name, PostgreSQL's default is the user's name.
+    let config = format!("host=127.0.0.1 port={} user=ann", server.address.port());
+    let (other, connection) = tokio_postgres::connect(&config, NoTls)
+        .await
+        .expect("connect without a database");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let row = other
+        .query_one("SELECT current_database(), current_user", &[])
+        .await
+        .expect("defaults");
+    assert_eq!(row.get::<_, String>(0), "ann");
+    assert_eq!(row.get::<_, String>(1), "ann");
+}

@@ -118,6 +118,11 @@ impl Connection {
             return false;
         }
         let user = user.to_string();
+        // PostgreSQL's default database is the user's name.
+        let database = parameter("database")
+            .filter(|database| !database.is_empty())
+            .unwrap_or(&user)
+            .to_string();
         let application_name = parameter("application_name")
             .unwrap_or_default()
             .to_string();
@@ -143,6 +148,13 @@ impl Connection {
             )));
         }
         let (process_id, secret) = random_backend_key();
+        if let Some(session) = self.session.as_mut() {
+            session.set_identity(crate::sql::session::Identity {
+                user: user.clone(),
+                database,
+                backend_pid: process_id,
+            });
+        }
         self.send(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(
             process_id,
             SecretKey::I32(secret),

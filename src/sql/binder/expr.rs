@@ -297,6 +297,17 @@ impl Binder<'_> {
         let mut sub =
             |binder: &mut Binder<'_>, e: &ast::Expr| binder.bind(e, scope, grouping.as_deref_mut());
         Ok(match expr {
+            // Keywords PostgreSQL reads as functions without parentheses
+            // (sqlparser already does for current_user and a few others).
+            ast::Expr::Identifier(ident)
+                if ident.quote_style.is_none()
+                    && matches!(
+                        ident.value.to_ascii_lowercase().as_str(),
+                        "current_role" | "current_schema"
+                    ) =>
+            {
+                self.bind_session_keyword(&ident.value.to_ascii_lowercase())?
+            }
             ast::Expr::Identifier(ident) => {
                 self.column_reference(scope, None, &super::ident_name(ident))?
             }
@@ -944,6 +955,8 @@ impl Binder<'_> {
                     data_type: Some(data_type),
                 })
             }
+            // PostgreSQL's `^` is power().
+            BinaryOperator::PGExp => self.bind_float_function("power", vec![left, right]),
             other => Err(Error::Unsupported(format!("operator {other}"))),
         }
     }

@@ -9,7 +9,7 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 use super::expr::{Grouping, Typed};
 use super::{Binder, Scope, ident_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{BinaryOp, Expr, Function};
+use crate::sql::expr::{BinaryOp, Expr, FloatFunction, Function};
 use crate::sql::types::{DataType, Value};
 
 fn syntax(message: impl Into<String>) -> Error {
@@ -107,11 +107,151 @@ impl Binder<'_> {
             "round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "div" => {
                 self.bind_math_function(&name, bound)
             }
+            _ if FloatFunction::named(&name).is_some() => self.bind_float_function(&name, bound),
+            "greatest" | "least" => {
+                if bound.is_empty() {
+                    return Err(syntax("syntax error at or near \")\""));
+                }
+                let mut common: Option<DataType> = None;
+                for arg in &bound {
+                    if let Some(t) = arg.data_type {
+                        common = Some(match common {
+                            None => t,
+                            Some(c) => self.common_type(c, t, &name.to_uppercase())?,
+                        });
+                    }
+                }
+                let common = common.unwrap_or(DataType::Text);
+                let args = bound
+                    .into_iter()
+                    .map(|arg| self.coerce_cast(arg, common))
+                    .collect::<Result<Vec<_>>>()?;
+                let function = if name == "greatest" {
+                    Function::Greatest
+                } else {
+                    Function::Least
+                };
+                Ok(Typed {
+                    expr: Expr::Function { function, args },
+                    data_type: Some(common),
+                })
+            }
+            "width_bucket" => {
+                let types: Vec<Option<DataType>> = bound.iter().map(|arg| arg.data_type).collect();
+                let number = |t: &Option<DataType>| t.is_none_or(|t| t.is_numeric());
+                if bound.len() != 4
+                    || !types[..3].iter().all(number)
+                    || !types[3].is_none_or(|t| t.is_integer())
+                {
+                    return Err(no_such_function(&name, &types));
+                }
+                // A float argument makes it the double precision variant
+                // (numeric converts to float implicitly); otherwise a
+                // numeric one the numeric variant; integers alone take
+                // double precision, PostgreSQL's preferred type.
+                let numeric = types[..3]
+                    .iter()
+                    .any(|t| matches!(t, Some(DataType::Numeric(_))))
+                    && !types[..3]
+                        .iter()
+                        .any(|t| matches!(t, Some(DataType::Real | DataType::Double)));
+                let bound_type = if numeric {
+                    DataType::Numeric(None)
+                } else {
+                    DataType::Double
+                };
+                let count = bound.pop().expect("invariant: four arguments");
+                let mut args = bound
+                    .into_iter()
+                    .map(|arg| self.coerce_cast(arg, bound_type))
+                    .collect::<Result<Vec<_>>>()?;
+                args.push(self.coerce(count, DataType::Integer)?);
+                Ok(Typed {
+                    expr: Expr::Function {
+                        function: Function::WidthBucket,
+                        args,
+                    },
+                    data_type: Some(DataType::Integer),
+                })
+            }
+            "version" | "current_database" | "current_schema" | "current_user" | "session_user"
+            | "user" | "current_role" | "current_catalog" | "pg_backend_pid" => {
+                arity(0)?;
+                self.session_function(&name)
+            }
             _ => Err(Error::sql(
                 SqlState::UNDEFINED_FUNCTION,
                 format!("function {name} does not exist"),
             )),
         }
+    }
+
+    /// A double precision function; a numeric argument selects the
+    /// numeric variant where PostgreSQL has one, which basalt does not
+    /// compute yet (0A000).
+    pub(crate) fn bind_float_function(&mut self, name: &str, args: Vec<Typed>) -> Result<Typed> {
+        let (function, arity) = FloatFunction::named(name).expect("invariant: a float function");
+        let types: Vec<Option<DataType>> = args.iter().map(|arg| arg.data_type).collect();
+        let numbers = types.iter().all(|t| t.is_none_or(|t| t.is_numeric()));
+        if name == "log" && args.len() == 2 && numbers {
+            // Only the numeric log(base, x) exists.
+            return Err(Error::Unsupported("log(numeric, numeric)".into()));
+        }
+        if args.len() != arity || !numbers {
+            return Err(no_such_function(name, &types));
+        }
+        if function.has_numeric_variant()
+            && types
+                .iter()
+                .any(|t| matches!(t, Some(DataType::Numeric(_))))
+        {
+            return Err(Error::Unsupported(format!("{name}(numeric)")));
+        }
+        let args = args
+            .into_iter()
+            .map(|arg| self.coerce(arg, DataType::Double))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Typed {
+            expr: Expr::Function {
+                function: Function::Float(function),
+                args,
+            },
+            data_type: Some(DataType::Double),
+        })
+    }
+
+    /// A session function named by a bare keyword (`current_role`).
+    pub(crate) fn bind_session_keyword(&mut self, name: &str) -> Result<Typed> {
+        self.session_function(name)
+    }
+
+    /// The functions that report who the session is: constant for the
+    /// session, so bound as literals. Not immutable: an index expression
+    /// (bound without a session) may not call them (42P17).
+    fn session_function(&mut self, name: &str) -> Result<Typed> {
+        let identity = self.identity.clone().ok_or_else(|| {
+            Error::sql(
+                SqlState::INVALID_OBJECT_DEFINITION,
+                "functions in index expression must be marked IMMUTABLE",
+            )
+        })?;
+        let (value, data_type) = match name {
+            "version" => (
+                Value::Text(crate::sql::session::version_string().into()),
+                DataType::Text,
+            ),
+            "current_database" | "current_catalog" => (
+                Value::Text(identity.database.as_str().into()),
+                DataType::Text,
+            ),
+            "current_schema" => (Value::Text("public".into()), DataType::Text),
+            "pg_backend_pid" => (Value::Integer(identity.backend_pid), DataType::Integer),
+            _ => (Value::Text(identity.user.as_str().into()), DataType::Text),
+        };
+        Ok(Typed {
+            expr: Expr::Literal(value),
+            data_type: Some(data_type),
+        })
     }
 
     /// The rounding family, `mod` and `div`, resolved as PostgreSQL's

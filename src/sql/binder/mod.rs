@@ -168,6 +168,9 @@ impl BoundStatement {
 /// Binds one statement within a transaction.
 pub struct Binder<'a> {
     pub(crate) txn: &'a mut Transaction,
+    /// Who the session is (`current_user`, `current_database()`…);
+    /// `None` where no session is binding (index expressions).
+    pub(crate) identity: Option<std::sync::Arc<crate::sql::session::Identity>>,
     /// `$n` types: declared by the client, or inferred here.
     pub(crate) params: Vec<Option<DataType>>,
     /// Every column id handed out so far.
@@ -202,6 +205,7 @@ pub struct Binder<'a> {
 impl<'a> Binder<'a> {
     pub fn new(txn: &'a mut Transaction, declared_params: &[Option<DataType>]) -> Binder<'a> {
         Binder {
+            identity: None,
             txn,
             params: declared_params.to_vec(),
             columns: ColumnCatalog::default(),

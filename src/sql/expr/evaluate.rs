@@ -508,6 +508,10 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
             super::math::rounding(function, &args)?
         }
         Function::Div => super::math::div(&args)?,
+        Function::Float(float) => super::math::float_function(float, &args)?,
+        Function::Greatest => super::math::extreme(args, true),
+        Function::Least => super::math::extreme(args, false),
+        Function::WidthBucket => super::math::width_bucket(&args)?,
         Function::Lower | Function::Upper | Function::Length => match &args[0] {
             Value::Null => Value::Null,
             Value::Text(s) => match function {

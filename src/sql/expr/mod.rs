@@ -30,6 +30,8 @@ pub(crate) mod cast;
 mod evaluate;
 mod math;
 
+pub use math::FloatFunction;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -141,6 +143,12 @@ pub enum Function {
     Sign,
     /// `div(numeric, numeric)`: the truncated quotient.
     Div,
+    /// A double precision function (`sqrt`, `power`, `sin`, …).
+    Float(FloatFunction),
+    Greatest,
+    Least,
+    /// `width_bucket(operand, low, high, count)`.
+    WidthBucket,
 }
 
 impl Function {
@@ -158,6 +166,10 @@ impl Function {
             Function::Floor => "floor",
             Function::Sign => "sign",
             Function::Div => "div",
+            Function::Float(function) => function.name(),
+            Function::Greatest => "greatest",
+            Function::Least => "least",
+            Function::WidthBucket => "width_bucket",
         }
     }
 }

@@ -8,11 +8,12 @@
 //!
 //! `state.rs` holds [`Session`] and its transaction state machine,
 //! `statement.rs` prepared statements, plan caching and cursors,
-//! `settings.rs` SET and SHOW. An [`Instance`] is what every session of
+//! `settings.rs` SET and SHOW, `identity.rs` who the session is. An [`Instance`] is what every session of
 //! one database shares: the MVCC store and the catalog generation that
 //! invalidates cached plans.
 
 mod ddl;
+mod identity;
 mod settings;
 mod state;
 mod statement;
@@ -20,6 +21,7 @@ mod statement;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use identity::{Identity, version_string};
 pub use settings::SERVER_VERSION;
 pub use state::{Session, TransactionStatus};
 pub use statement::{Cursor, Notice, Outcome, Prepared};

@@ -91,6 +91,7 @@ pub struct Session {
     /// [`Session::declare_queries_only`]).
     queries_only_scope: bool,
     settings: Settings,
+    identity: Arc<super::Identity>,
 }
 
 impl Session {
@@ -101,7 +102,13 @@ impl Session {
             implicit_scope: false,
             queries_only_scope: false,
             settings: Settings::default(),
+            identity: Arc::default(),
         }
+    }
+
+    /// Records who the session is (the server does, after startup).
+    pub fn set_identity(&mut self, identity: super::Identity) {
+        self.identity = Arc::new(identity);
     }
 
     /// Parses a query string into statements (an empty string gives none).
@@ -195,9 +202,11 @@ impl Session {
         }
         self.check_not_failed()?;
         let prepared = PreparedStatement::new(statement, None);
+        let identity = self.identity.clone();
         let (param_types, columns) = self.with_transaction(
             |open| {
                 let mut binder = Binder::new(&mut open.txn, param_types);
+                binder.identity = Some(identity.clone());
                 let bound = binder.bind_statement(&prepared.parsed.ast)?;
                 let param_types = binder.param_types();
                 let columns = binder.columns;
@@ -266,6 +275,7 @@ impl Session {
         };
         let declared: Vec<Option<DataType>> =
             prepared.param_types.iter().map(|t| Some(*t)).collect();
+        let identity = self.identity.clone();
         self.with_transaction(
             |open| {
                 let bound = match open
@@ -275,6 +285,7 @@ impl Session {
                     Some(bound) if !open.wrote_catalog => bound,
                     _ => {
                         let mut binder = Binder::new(&mut open.txn, &declared);
+                        binder.identity = Some(identity.clone());
                         let bound = binder.bind_statement(&statement.parsed.ast)?;
                         let columns = binder.columns;
                         let bound = Arc::new(optimize(
