@@ -74,12 +74,14 @@ impl Binder<'_> {
                     data_type: Some(data_type),
                 })
             }
-            "coalesce" | "nullif" => {
+            "coalesce" | "nullif" | "greatest" | "least" => {
                 if name == "nullif" {
                     arity(2)?;
                 } else if bound.is_empty() {
                     return Err(syntax("syntax error at or near \")\""));
                 }
+                // One type for every argument, resolved as PostgreSQL
+                // resolves CASE and UNION branches.
                 let mut common: Option<DataType> = None;
                 for arg in &bound {
                     if let Some(t) = arg.data_type {
@@ -94,10 +96,11 @@ impl Binder<'_> {
                     .into_iter()
                     .map(|arg| self.coerce_cast(arg, common))
                     .collect::<Result<Vec<_>>>()?;
-                let function = if name == "nullif" {
-                    Function::NullIf
-                } else {
-                    Function::Coalesce
+                let function = match name.as_str() {
+                    "nullif" => Function::NullIf,
+                    "coalesce" => Function::Coalesce,
+                    "greatest" => Function::Greatest,
+                    _ => Function::Least,
                 };
                 Ok(Typed {
                     expr: Expr::Function { function, args },
@@ -108,34 +111,6 @@ impl Binder<'_> {
                 self.bind_math_function(&name, bound)
             }
             _ if FloatFunction::named(&name).is_some() => self.bind_float_function(&name, bound),
-            "greatest" | "least" => {
-                if bound.is_empty() {
-                    return Err(syntax("syntax error at or near \")\""));
-                }
-                let mut common: Option<DataType> = None;
-                for arg in &bound {
-                    if let Some(t) = arg.data_type {
-                        common = Some(match common {
-                            None => t,
-                            Some(c) => self.common_type(c, t, &name.to_uppercase())?,
-                        });
-                    }
-                }
-                let common = common.unwrap_or(DataType::Text);
-                let args = bound
-                    .into_iter()
-                    .map(|arg| self.coerce_cast(arg, common))
-                    .collect::<Result<Vec<_>>>()?;
-                let function = if name == "greatest" {
-                    Function::Greatest
-                } else {
-                    Function::Least
-                };
-                Ok(Typed {
-                    expr: Expr::Function { function, args },
-                    data_type: Some(common),
-                })
-            }
             "width_bucket" => {
                 let types: Vec<Option<DataType>> = bound.iter().map(|arg| arg.data_type).collect();
                 let number = |t: &Option<DataType>| t.is_none_or(|t| t.is_numeric());

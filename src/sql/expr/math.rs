@@ -383,35 +383,24 @@ pub(super) fn width_bucket(args: &[Value]) -> Result<Value> {
     if !a.is_finite() || !b.is_finite() {
         return Err(invalid("lower and upper bounds must be finite"));
     }
-    let count_float = count as f64;
-    let bucket = if a < b {
-        if x < a {
-            0
-        } else if x >= b {
-            beyond()?
-        } else {
-            let share = if (b - a).is_finite() {
-                (x - a) / (b - a)
-            } else {
-                (x / 2.0 - a / 2.0) / (b / 2.0 - a / 2.0)
-            };
-            (count_float * share) as i32 + 1
-        }
-    } else if a > b {
-        if x > a {
-            0
-        } else if x <= b {
-            beyond()?
-        } else {
-            let share = if (a - b).is_finite() {
-                (a - x) / (a - b)
-            } else {
-                (a / 2.0 - x / 2.0) / (a / 2.0 - b / 2.0)
-            };
-            (count_float * share) as i32 + 1
-        }
+    // Buckets that run downward are the upward ones of the negated
+    // values (negation is exact).
+    let (x, a, b) = match a.partial_cmp(&b) {
+        Some(std::cmp::Ordering::Less) => (x, a, b),
+        Some(std::cmp::Ordering::Greater) => (-x, -a, -b),
+        _ => return Err(invalid("lower bound cannot equal upper bound")),
+    };
+    let bucket = if x < a {
+        0
+    } else if x >= b {
+        beyond()?
     } else {
-        return Err(invalid("lower bound cannot equal upper bound"));
+        let share = if (b - a).is_finite() {
+            (x - a) / (b - a)
+        } else {
+            (x / 2.0 - a / 2.0) / (b / 2.0 - a / 2.0)
+        };
+        (count as f64 * share) as i32 + 1
     };
     Ok(Value::Integer(bucket))
 }

@@ -40,11 +40,29 @@ fn division_by_zero() -> Error {
     Error::sql(SqlState::DIVISION_BY_ZERO, "division by zero")
 }
 
-/// `value × 10^(to - from)` in `i128` when `to >= from` and it fits.
-pub(super) fn widen(value: i64, from: u16, to: u16) -> Option<i128> {
-    let shift = to.checked_sub(from)?;
-    let factor = 10i128.checked_pow(u32::from(shift))?;
-    i128::from(value).checked_mul(factor)
+/// Two small values' coefficients at their larger scale, and that
+/// scale, when both are small and the coefficients fit `i128` there: the
+/// fast path of sums, remainders and comparisons.
+pub(super) fn aligned_small(a: &Numeric, b: &Numeric) -> Option<(i128, i128, u16)> {
+    let (
+        Inner::Small {
+            coefficient: a,
+            scale: scale_a,
+        },
+        Inner::Small {
+            coefficient: b,
+            scale: scale_b,
+        },
+    ) = (&a.0, &b.0)
+    else {
+        return None;
+    };
+    let scale = *scale_a.max(scale_b);
+    let widen = |value: i64, from: u16| {
+        let factor = 10i128.checked_pow(u32::from(scale - from))?;
+        i128::from(value).checked_mul(factor)
+    };
+    Some((widen(*a, *scale_a)?, widen(*b, *scale_b)?, scale))
 }
 
 /// A finite result from an `i128` coefficient.
@@ -150,23 +168,10 @@ fn round_decimal(value: &Decimal, scale: i64, round: bool) -> Decimal {
 
 impl Numeric {
     pub fn add(&self, other: &Numeric) -> Result<Numeric> {
-        if let (
-            Inner::Small {
-                coefficient: a,
-                scale: scale_a,
-            },
-            Inner::Small {
-                coefficient: b,
-                scale: scale_b,
-            },
-        ) = (&self.0, &other.0)
+        if let Some((a, b, scale)) = aligned_small(self, other)
+            && let Some(sum) = a.checked_add(b)
         {
-            let scale = *scale_a.max(scale_b);
-            if let (Some(a), Some(b)) = (widen(*a, *scale_a, scale), widen(*b, *scale_b, scale))
-                && let Some(sum) = a.checked_add(b)
-            {
-                return from_i128(sum, u32::from(scale));
-            }
+            return from_i128(sum, u32::from(scale));
         }
         match (&self.0, &other.0) {
             (Inner::NaN, _) | (_, Inner::NaN) => Ok(Numeric::nan()),
@@ -311,21 +316,8 @@ impl Numeric {
         if !other.is_finite() {
             return Ok(self.clone());
         }
-        if let (
-            Inner::Small {
-                coefficient: a,
-                scale: scale_a,
-            },
-            Inner::Small {
-                coefficient: b,
-                scale: scale_b,
-            },
-        ) = (&self.0, &other.0)
-        {
-            let scale = *scale_a.max(scale_b);
-            if let (Some(a), Some(b)) = (widen(*a, *scale_a, scale), widen(*b, *scale_b, scale)) {
-                return from_i128(a % b, u32::from(scale));
-            }
+        if let Some((a, b, scale)) = aligned_small(self, other) {
+            return from_i128(a % b, u32::from(scale));
         }
         let (a, b) = (finite(self), finite(other));
         let quotient = divide(&a, &b, 0, false);

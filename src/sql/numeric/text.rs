@@ -43,17 +43,7 @@ fn parse(text: &str) -> Option<Result<Numeric>> {
     }
     let bytes = trimmed.as_bytes();
     let mut position = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            position += 1;
-            true
-        }
-        Some(b'+') => {
-            position += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative = take_sign(bytes, &mut position);
     let mut digits = Vec::with_capacity(bytes.len());
     let mut fraction_digits: i64 = 0;
     let mut seen_point = false;
@@ -76,17 +66,7 @@ fn parse(text: &str) -> Option<Result<Numeric>> {
     let mut exponent: i64 = 0;
     if matches!(bytes.get(position), Some(b'e' | b'E')) {
         position += 1;
-        let exponent_negative = match bytes.get(position) {
-            Some(b'-') => {
-                position += 1;
-                true
-            }
-            Some(b'+') => {
-                position += 1;
-                false
-            }
-            _ => false,
-        };
+        let exponent_negative = take_sign(bytes, &mut position);
         let start = position;
         while let Some(byte @ b'0'..=b'9') = bytes.get(position) {
             exponent = exponent
@@ -131,6 +111,17 @@ fn parse(text: &str) -> Option<Result<Numeric>> {
         magnitude,
         scale as u32,
     )))
+}
+
+/// Reads an optional `+` or `-` at `position`; whether it was `-`.
+fn take_sign(bytes: &[u8], position: &mut usize) -> bool {
+    match bytes.get(*position) {
+        Some(sign @ (b'-' | b'+')) => {
+            *position += 1;
+            *sign == b'-'
+        }
+        _ => false,
+    }
 }
 
 /// A column's `numeric(precision, scale)`.

@@ -384,27 +384,8 @@ impl Numeric {
                 Inner::NaN => 3,
             }
         }
-        if let (
-            Inner::Small {
-                coefficient: a,
-                scale: scale_a,
-            },
-            Inner::Small {
-                coefficient: b,
-                scale: scale_b,
-            },
-        ) = (&self.0, &other.0)
-        {
-            if scale_a == scale_b {
-                return a.cmp(b);
-            }
-            let scale = *scale_a.max(scale_b);
-            if let (Some(a), Some(b)) = (
-                super::arithmetic::widen(*a, *scale_a, scale),
-                super::arithmetic::widen(*b, *scale_b, scale),
-            ) {
-                return a.cmp(&b);
-            }
+        if let Some((a, b, _)) = super::arithmetic::aligned_small(self, other) {
+            return a.cmp(&b);
         }
         match (self.decimal(), other.decimal()) {
             (Some(a), Some(b)) => a.cmp_value(&b),
