@@ -346,14 +346,10 @@ pub(super) fn width_bucket(args: &[Value]) -> Result<Value> {
         else {
             return Err(Error::Internal("width_bucket of non-numbers".into()));
         };
-        if x.is_nan() || a.is_nan() || b.is_nan() {
-            return Err(invalid(
-                "operand, lower bound, and upper bound cannot be NaN",
-            ));
-        }
-        if !a.is_finite() || !b.is_finite() {
-            return Err(invalid("lower and upper bounds must be finite"));
-        }
+        check_bucket_bounds(
+            x.is_nan() || a.is_nan() || b.is_nan(),
+            a.is_finite() && b.is_finite(),
+        )?;
         let (x, a, b) = (x.as_ref(), a.as_ref(), b.as_ref());
         let bucket = match a.cmp(b) {
             std::cmp::Ordering::Equal => {
@@ -375,14 +371,10 @@ pub(super) fn width_bucket(args: &[Value]) -> Result<Value> {
     let (Some(x), Some(a), Some(b)) = (operand.as_f64(), low.as_f64(), high.as_f64()) else {
         return Err(Error::Internal("width_bucket of non-numbers".into()));
     };
-    if x.is_nan() || a.is_nan() || b.is_nan() {
-        return Err(invalid(
-            "operand, lower bound, and upper bound cannot be NaN",
-        ));
-    }
-    if !a.is_finite() || !b.is_finite() {
-        return Err(invalid("lower and upper bounds must be finite"));
-    }
+    check_bucket_bounds(
+        x.is_nan() || a.is_nan() || b.is_nan(),
+        a.is_finite() && b.is_finite(),
+    )?;
     // Buckets that run downward are the upward ones of the negated
     // values (negation is exact).
     let (x, a, b) = match a.partial_cmp(&b) {
@@ -403,4 +395,19 @@ pub(super) fn width_bucket(args: &[Value]) -> Result<Value> {
         (count as f64 * share) as i32 + 1
     };
     Ok(Value::Integer(bucket))
+}
+
+/// `width_bucket`'s checks of its operand and bounds, the same for both
+/// variants (2201G, NaN first, as PostgreSQL checks).
+fn check_bucket_bounds(any_nan: bool, bounds_finite: bool) -> Result<()> {
+    let invalid = |message: &str| Error::sql(SqlState::INVALID_ARGUMENT_FOR_WIDTH_BUCKET, message);
+    if any_nan {
+        return Err(invalid(
+            "operand, lower bound, and upper bound cannot be NaN",
+        ));
+    }
+    if !bounds_finite {
+        return Err(invalid("lower and upper bounds must be finite"));
+    }
+    Ok(())
 }

@@ -288,8 +288,7 @@ impl Numeric {
         if other.is_zero() {
             return Err(division_by_zero());
         }
-        if let Some(negative) = other.infinite_sign() {
-            let _ = negative;
+        if other.infinite_sign().is_some() {
             return Ok(Some(if self.is_finite() {
                 Numeric::zero()
             } else {
