@@ -24,6 +24,10 @@ impl SqlState {
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
+    pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
+    pub const INVALID_TIME_ZONE_DISPLACEMENT_VALUE: SqlState = SqlState("22009");
+    pub const INTERVAL_FIELD_OVERFLOW: SqlState = SqlState("22015");
     pub const INVALID_ARGUMENT_FOR_LOG: SqlState = SqlState("2201E");
     pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: SqlState = SqlState("2201F");
     pub const INVALID_ARGUMENT_FOR_WIDTH_BUCKET: SqlState = SqlState("2201G");
@@ -46,6 +50,7 @@ impl SqlState {
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
+    pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");

@@ -47,21 +47,24 @@ impl sqllogictest::DB for Connection {
                     mut cursor,
                 } => DBOutput::Rows {
                     types: columns.iter().map(|_| DefaultColumnType::Any).collect(),
-                    rows: self
-                        .session
-                        .fetch_all(&mut cursor)
-                        .map_err(to_error)?
-                        .into_iter()
-                        .map(|row| {
-                            row.into_iter()
-                                .map(|value| match value.to_text() {
-                                    None => "NULL".to_string(),
-                                    Some(text) if text.is_empty() => "(empty)".to_string(),
-                                    Some(text) => text,
-                                })
-                                .collect()
-                        })
-                        .collect(),
+                    // Times print in the session's zone, as the server prints them.
+                    rows: {
+                        let zone = self.session.time_context().zone;
+                        self.session
+                            .fetch_all(&mut cursor)
+                            .map_err(to_error)?
+                            .into_iter()
+                            .map(|row| {
+                                row.into_iter()
+                                    .map(|value| match value.to_text_in(&zone) {
+                                        None => "NULL".to_string(),
+                                        Some(text) if text.is_empty() => "(empty)".to_string(),
+                                        Some(text) => text,
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    },
                 },
                 Outcome::Command { tag, .. } => {
                     let count = tag

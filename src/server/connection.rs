@@ -377,15 +377,20 @@ impl Connection {
                     &columns, &formats,
                 )));
                 let mut count = 0usize;
+                let zone = self.time_context().zone;
                 while !cursor.is_done() {
                     let batch = match self.fetch(&mut cursor, FETCH_BATCH) {
                         Ok(rows) => rows,
                         Err(error) => return Ok(Err(error)),
                     };
                     for row in &batch {
-                        if let Err(error) =
-                            values::append_data_row(row, &columns, &formats, &mut self.write_buffer)
-                        {
+                        if let Err(error) = values::append_data_row(
+                            row,
+                            &columns,
+                            &formats,
+                            &zone,
+                            &mut self.write_buffer,
+                        ) {
                             return Ok(Err(error));
                         }
                         if self.write_buffer.len() >= FLUSH_THRESHOLD {
@@ -420,6 +425,15 @@ impl Connection {
     /// boundary: a panic in the engine loses the session (dropping it rolls
     /// back its transaction) and, through the main loop, the connection,
     /// but never the server.
+    /// The session's zone and transaction start, for reading parameters
+    /// and printing results (UTC once the session is lost).
+    pub(super) fn time_context(&self) -> crate::sql::datetime::TimeContext {
+        self.session
+            .as_ref()
+            .map(Session::time_context)
+            .unwrap_or_default()
+    }
+
     pub(super) fn with_session<T>(
         &mut self,
         work: impl FnOnce(&mut Session) -> Result<T>,

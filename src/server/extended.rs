@@ -119,6 +119,7 @@ impl Connection {
         }
         let parameter_formats =
             values::expand_formats(&parameter_formats, parameters.len(), FormatList::Parameters)?;
+        let time = self.time_context();
         let values = parameters
             .iter()
             .enumerate()
@@ -128,6 +129,7 @@ impl Connection {
                     parameter_formats[index],
                     raw.as_ref(),
                     index,
+                    &time,
                 )
             })
             .collect::<Result<Vec<Value>>>()?;
@@ -272,12 +274,13 @@ impl Connection {
         };
         let formats = portal.result_formats.clone();
         let mut sent = 0usize;
+        let zone = self.time_context().zone;
         // An error leaves the portal without its cursor: the client skips
         // to Sync, and the portal dies with the transaction.
         while sent < limit && !cursor.is_done() {
             let batch = self.fetch(&mut cursor, (limit - sent).min(FETCH_BATCH))?;
             for row in &batch {
-                values::append_data_row(row, &columns, &formats, &mut self.write_buffer)?;
+                values::append_data_row(row, &columns, &formats, &zone, &mut self.write_buffer)?;
                 if self.write_buffer.len() >= FLUSH_THRESHOLD {
                     self.flush().map_err(Error::Io)?;
                 }

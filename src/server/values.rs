@@ -17,6 +17,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{Error, Result, SqlState};
+use crate::sql::datetime::{self, TimeContext, Zone};
 use crate::sql::session::Column;
 use crate::sql::types::{DataType, Value};
 
@@ -72,13 +73,14 @@ pub fn decode_parameter(
     format: i16,
     raw: Option<&Bytes>,
     index: usize,
+    time: &TimeContext,
 ) -> Result<Value> {
     let Some(raw) = raw else {
         return Ok(Value::Null);
     };
     if format == FORMAT_TEXT {
         let text = std::str::from_utf8(raw).map_err(|error| invalid_utf8(raw, error))?;
-        return Value::parse(data_type, text);
+        return Value::parse_in(data_type, text, time);
     }
     let wrong_format = || {
         Error::sql(
@@ -122,6 +124,39 @@ pub fn decode_parameter(
                 None => value,
             })
         }
+        DataType::Date => Value::Date(i32::from_be_bytes(
+            bytes.try_into().map_err(|_| wrong_format())?,
+        )),
+        DataType::Time(precision) => {
+            let time = i64::from_be_bytes(bytes.try_into().map_err(|_| wrong_format())?);
+            if !(0..=datetime::MICROSECONDS_PER_DAY).contains(&time) {
+                return Err(Error::sql(
+                    SqlState::DATETIME_FIELD_OVERFLOW,
+                    "time out of range",
+                ));
+            }
+            Value::Time(datetime::round_time(time, precision))
+        }
+        DataType::Timestamp(precision) | DataType::Timestamptz(precision) => {
+            let value = i64::from_be_bytes(bytes.try_into().map_err(|_| wrong_format())?);
+            if !datetime::is_infinite_timestamp(value) && !datetime::timestamp_in_range(value) {
+                return Err(datetime::functions::timestamp_out_of_range());
+            }
+            let value = datetime::round_timestamp(value, precision)?;
+            match data_type {
+                DataType::Timestamp(_) => Value::Timestamp(value),
+                _ => Value::Timestamptz(value),
+            }
+        }
+        DataType::Interval(precision) => {
+            let bytes: [u8; 16] = bytes.try_into().map_err(|_| wrong_format())?;
+            let interval = datetime::Interval::new(
+                i32::from_be_bytes(bytes[12..16].try_into().expect("four bytes")),
+                i32::from_be_bytes(bytes[8..12].try_into().expect("four bytes")),
+                i64::from_be_bytes(bytes[..8].try_into().expect("eight bytes")),
+            );
+            Value::Interval(interval.restrict(None, precision.map(u32::from)))
+        }
     })
 }
 
@@ -148,10 +183,11 @@ pub fn append_data_row(
     row: &[Value],
     columns: &[Column],
     formats: &[i16],
+    zone: &Zone,
     out: &mut BytesMut,
 ) -> Result<()> {
     let start = out.len();
-    let result = write_data_row(row, columns, formats, out);
+    let result = write_data_row(row, columns, formats, zone, out);
     if result.is_err() {
         out.truncate(start);
     }
@@ -162,6 +198,7 @@ fn write_data_row(
     row: &[Value],
     columns: &[Column],
     formats: &[i16],
+    zone: &Zone,
     out: &mut BytesMut,
 ) -> Result<()> {
     if row.len() != columns.len() {
@@ -189,7 +226,7 @@ fn write_data_row(
         if format == FORMAT_BINARY {
             encode_binary(value, data_type, out)?;
         } else {
-            append_text(value, out);
+            append_text(value, zone, out);
         }
         write_length(out, start, start + 4)?;
     }
@@ -233,7 +270,27 @@ fn encode_binary(value: &Value, data_type: DataType, out: &mut BytesMut) -> Resu
             other => out.put_f32(other.as_f64().ok_or_else(mismatch)? as f32),
         },
         DataType::Double => out.put_f64(value.as_f64().ok_or_else(mismatch)?),
-        DataType::Text | DataType::Varchar(_) => append_text(value, out),
+        DataType::Text | DataType::Varchar(_) => append_text(value, &Zone::utc(), out),
+        DataType::Date => match value {
+            Value::Date(days) => out.put_i32(*days),
+            _ => return Err(mismatch()),
+        },
+        DataType::Time(_) => match value {
+            Value::Time(time) => out.put_i64(*time),
+            _ => return Err(mismatch()),
+        },
+        DataType::Timestamp(_) | DataType::Timestamptz(_) => match value {
+            Value::Timestamp(time) | Value::Timestamptz(time) => out.put_i64(*time),
+            _ => return Err(mismatch()),
+        },
+        DataType::Interval(_) => match value {
+            Value::Interval(interval) => {
+                out.put_i64(interval.microseconds);
+                out.put_i32(interval.days);
+                out.put_i32(interval.months);
+            }
+            _ => return Err(mismatch()),
+        },
         DataType::Numeric(_) => match value {
             Value::Numeric(number) => out.put_slice(&crate::sql::numeric::to_binary(number)),
             other => {
@@ -249,7 +306,7 @@ fn encode_binary(value: &Value, data_type: DataType, out: &mut BytesMut) -> Resu
 /// Appends the text form of a non-NULL value ([`Value::to_text`]), without
 /// building a `String` for the common types: a row's values are written
 /// straight into its DataRow.
-fn append_text(value: &Value, out: &mut BytesMut) {
+fn append_text(value: &Value, zone: &Zone, out: &mut BytesMut) {
     use std::fmt::Write;
     // Writing into a BytesMut cannot fail: it grows as needed.
     let _ = match value {
@@ -261,7 +318,7 @@ fn append_text(value: &Value, out: &mut BytesMut) {
         Value::Integer(number) => write!(out, "{number}"),
         Value::BigInt(number) => write!(out, "{number}"),
         other => {
-            out.put_slice(other.to_text().unwrap_or_default().as_bytes());
+            out.put_slice(other.to_text_in(zone).unwrap_or_default().as_bytes());
             Ok(())
         }
     };
@@ -292,7 +349,7 @@ mod tests {
         ];
         for value in values {
             let mut out = BytesMut::new();
-            append_text(&value, &mut out);
+            append_text(&value, &Zone::utc(), &mut out);
             assert_eq!(
                 std::str::from_utf8(&out).expect("UTF-8"),
                 value.to_text().expect("not NULL"),
@@ -305,32 +362,66 @@ mod tests {
     fn binary_parameters_follow_the_declared_type() {
         let two = Bytes::from_static(&[0, 41]);
         assert_eq!(
-            decode_parameter(DataType::SmallInt, FORMAT_BINARY, Some(&two), 0).unwrap(),
+            decode_parameter(
+                DataType::SmallInt,
+                FORMAT_BINARY,
+                Some(&two),
+                0,
+                &TimeContext::utc(0)
+            )
+            .unwrap(),
             Value::SmallInt(41)
         );
-        let error = decode_parameter(DataType::Integer, FORMAT_BINARY, Some(&two), 2).unwrap_err();
+        let error = decode_parameter(
+            DataType::Integer,
+            FORMAT_BINARY,
+            Some(&two),
+            2,
+            &TimeContext::utc(0),
+        )
+        .unwrap_err();
         assert_eq!(error.sqlstate(), SqlState::INVALID_BINARY_REPRESENTATION);
         assert!(error.to_string().contains("parameter 3"), "{error}");
         let float = Bytes::copy_from_slice(&2.5f64.to_be_bytes());
         assert_eq!(
-            decode_parameter(DataType::Double, FORMAT_BINARY, Some(&float), 0).unwrap(),
+            decode_parameter(
+                DataType::Double,
+                FORMAT_BINARY,
+                Some(&float),
+                0,
+                &TimeContext::utc(0)
+            )
+            .unwrap(),
             Value::Double(2.5)
         );
         let flag = Bytes::from_static(&[1]);
         assert_eq!(
-            decode_parameter(DataType::Boolean, FORMAT_BINARY, Some(&flag), 0).unwrap(),
+            decode_parameter(
+                DataType::Boolean,
+                FORMAT_BINARY,
+                Some(&flag),
+                0,
+                &TimeContext::utc(0)
+            )
+            .unwrap(),
             Value::Boolean(true)
         );
         assert_eq!(
-            decode_parameter(DataType::Text, FORMAT_BINARY, None, 0).unwrap(),
+            decode_parameter(DataType::Text, FORMAT_BINARY, None, 0, &TimeContext::utc(0)).unwrap(),
             Value::Null
         );
         let bad = Bytes::from_static(b"\xc3");
         assert_eq!(
-            decode_parameter(DataType::Text, FORMAT_BINARY, Some(&bad), 0)
-                .unwrap_err()
-                .sqlstate()
-                .code(),
+            decode_parameter(
+                DataType::Text,
+                FORMAT_BINARY,
+                Some(&bad),
+                0,
+                &TimeContext::utc(0)
+            )
+            .unwrap_err()
+            .sqlstate()
+            .code(),
             "22021"
         );
     }
@@ -339,14 +430,27 @@ mod tests {
     fn text_parameters_use_postgres_input() {
         let text = Bytes::from_static(b" -7 ");
         assert_eq!(
-            decode_parameter(DataType::BigInt, FORMAT_TEXT, Some(&text), 0).unwrap(),
+            decode_parameter(
+                DataType::BigInt,
+                FORMAT_TEXT,
+                Some(&text),
+                0,
+                &TimeContext::utc(0)
+            )
+            .unwrap(),
             Value::BigInt(-7)
         );
         let bad = Bytes::from_static(b"seven");
         assert_eq!(
-            decode_parameter(DataType::Integer, FORMAT_TEXT, Some(&bad), 0)
-                .unwrap_err()
-                .sqlstate(),
+            decode_parameter(
+                DataType::Integer,
+                FORMAT_TEXT,
+                Some(&bad),
+                0,
+                &TimeContext::utc(0)
+            )
+            .unwrap_err()
+            .sqlstate(),
             SqlState::INVALID_TEXT_REPRESENTATION
         );
     }
@@ -383,7 +487,7 @@ mod tests {
     /// against the message pgwire encodes for the same fields.
     fn fields(row: &[Value], columns: &[Column], formats: &[i16]) -> Result<Vec<u8>> {
         let mut out = BytesMut::from(&b"before"[..]);
-        append_data_row(row, columns, formats, &mut out)?;
+        append_data_row(row, columns, formats, &Zone::utc(), &mut out)?;
         assert_eq!(&out[..6], b"before");
         let fields = out[6 + 7..].to_vec();
         let mut expected = BytesMut::new();
@@ -420,7 +524,9 @@ mod tests {
         assert_eq!(&widened[4..], &3i64.to_be_bytes());
         // A row that does not fit its columns appends nothing.
         let mut out = BytesMut::from(&b"kept"[..]);
-        assert!(append_data_row(&[Value::Integer(1)], &columns, &[0], &mut out).is_err());
+        assert!(
+            append_data_row(&[Value::Integer(1)], &columns, &[0], &Zone::utc(), &mut out).is_err()
+        );
         assert_eq!(&out[..], b"kept");
     }
 }

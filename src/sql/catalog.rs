@@ -209,6 +209,12 @@ impl Table {
                     8,
                     modifier.map_or(0, |modifier| modifier.type_modifier() as u32),
                 ),
+                // Precision + 1, or 0 for none.
+                DataType::Date => (9, 0),
+                DataType::Time(precision) => (10, precision.map_or(0, |p| p as u32 + 1)),
+                DataType::Timestamp(precision) => (11, precision.map_or(0, |p| p as u32 + 1)),
+                DataType::Timestamptz(precision) => (12, precision.map_or(0, |p| p as u32 + 1)),
+                DataType::Interval(precision) => (13, precision.map_or(0, |p| p as u32 + 1)),
             };
             out.push(tag);
             out.extend_from_slice(&limit.to_le_bytes());
@@ -304,6 +310,24 @@ impl Table {
                             Error::Corrupt(format!("bad numeric modifier {limit} in catalog"))
                         })?,
                 )),
+                9 => DataType::Date,
+                10..=13 => {
+                    let precision = match limit {
+                        0 => None,
+                        1..=7 => Some(limit as u8 - 1),
+                        _ => {
+                            return Err(Error::Corrupt(format!(
+                                "bad time precision {limit} in catalog"
+                            )));
+                        }
+                    };
+                    match tag {
+                        10 => DataType::Time(precision),
+                        11 => DataType::Timestamp(precision),
+                        12 => DataType::Timestamptz(precision),
+                        _ => DataType::Interval(precision),
+                    }
+                }
                 _ => return Err(Error::Corrupt(format!("unknown type tag {tag} in catalog"))),
             };
             let nullable = reader.u8()? != 0;

@@ -14,6 +14,10 @@
 //!   text           bytes with 0x00 escaped as 0x00 0xFF, then 0x00 0x00
 //!   numeric        a class byte 10..15, then for a nonzero number its
 //!                  exponent and digit pairs (`numeric/encode.rs`)
+//!   date, time,    as the integer they hold (days; microseconds)
+//!   timestamp[tz]
+//!   interval       16 bytes: the span in microseconds (months as 30
+//!                  days) as an i128, big-endian, sign bit flipped
 //! ```
 //!
 //! Every integer width encodes alike, by value, so that a key built from a
@@ -41,7 +45,9 @@
 //! Rows: `u16` column count, then per value a tag byte and its payload
 //! (`0` NULL, `1` false, `2` true, `3` i16, `4` i32, `5` i64, `6` f32, `7`
 //! f64, `8` text as `u32` length + UTF-8 bytes, `9` numeric as
-//! `numeric/encode.rs` lays it out). Decoding checks every length, so
+//! `numeric/encode.rs` lays it out, `10` date i32, `11` time, `12`
+//! timestamp and `13` timestamptz i64, `14` interval as i64 microseconds,
+//! i32 days, i32 months). Decoding checks every length, so
 //! corrupt bytes give `Error::Corrupt`, never a panic.
 
 use super::catalog::IndexColumn;
@@ -88,6 +94,14 @@ pub fn encode_key_value(value: &Value, out: &mut Vec<u8>) -> Result<()> {
             out.extend_from_slice(&[0, 0]);
         }
         Value::Numeric(numeric) => encode_numeric_key(numeric, out),
+        Value::Date(days) => encode_integer_key(*days as i64, out),
+        Value::Time(value) | Value::Timestamp(value) | Value::Timestamptz(value) => {
+            encode_integer_key(*value, out)
+        }
+        Value::Interval(interval) => {
+            let ordered = (interval.span() as u128) ^ (1 << 127);
+            out.extend_from_slice(&ordered.to_be_bytes());
+        }
     }
     Ok(())
 }
@@ -244,6 +258,36 @@ pub fn decode_key_value(
             };
             (value, 8)
         }
+        DataType::Date => {
+            let (value, length) = decode_integer_key(bytes, inverted)?;
+            (
+                Value::Date(i32::try_from(value).map_err(|_| out_of_range())?),
+                length,
+            )
+        }
+        DataType::Time(_) | DataType::Timestamp(_) | DataType::Timestamptz(_) => {
+            let (value, length) = decode_integer_key(bytes, inverted)?;
+            let value = match data_type {
+                DataType::Time(_) => Value::Time(value),
+                DataType::Timestamp(_) => Value::Timestamp(value),
+                _ => Value::Timestamptz(value),
+            };
+            (value, length)
+        }
+        DataType::Interval(_) => {
+            // The key holds only the span (`'1 mon' = '30 days'`): it
+            // decodes as days and microseconds, equal to what was stored.
+            let high = word(0, 8)?;
+            let low = word(8, 8)?;
+            let span = ((u128::from(high) << 64 | u128::from(low)) ^ (1 << 127)) as i128;
+            let day = crate::sql::datetime::MICROSECONDS_PER_DAY as i128;
+            let days = i32::try_from(span.div_euclid(day)).map_err(|_| out_of_range())?;
+            let microseconds = span.rem_euclid(day) as i64;
+            (
+                Value::Interval(crate::sql::datetime::Interval::new(0, days, microseconds)),
+                16,
+            )
+        }
         DataType::Text | DataType::Varchar(_) => {
             let mut text = Vec::new();
             let mut index = 0;
@@ -387,6 +431,28 @@ pub fn encode_row(row: &[Value]) -> Vec<u8> {
                 out.push(8);
                 out.extend_from_slice(&(s.len() as u32).to_le_bytes());
                 out.extend_from_slice(s.as_bytes());
+            }
+            Value::Date(days) => {
+                out.push(10);
+                out.extend_from_slice(&days.to_le_bytes());
+            }
+            Value::Time(value) => {
+                out.push(11);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Value::Timestamp(value) => {
+                out.push(12);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Value::Timestamptz(value) => {
+                out.push(13);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+            Value::Interval(interval) => {
+                out.push(14);
+                out.extend_from_slice(&interval.microseconds.to_le_bytes());
+                out.extend_from_slice(&interval.days.to_le_bytes());
+                out.extend_from_slice(&interval.months.to_le_bytes());
             }
             Value::Numeric(numeric) => {
                 out.push(9);
@@ -532,8 +598,9 @@ fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Resu
         match tag {
             0..=2 => {}
             3 => _ = reader.array::<2>()?,
-            4 | 6 => _ = reader.array::<4>()?,
-            5 | 7 => _ = reader.array::<8>()?,
+            4 | 6 | 10 => _ = reader.array::<4>()?,
+            5 | 7 | 11..=13 => _ = reader.array::<8>()?,
+            14 => _ = reader.array::<16>()?,
             8 => {
                 let length = reader.u32()? as usize;
                 reader.take(length)?;
@@ -561,6 +628,18 @@ fn push_value(reader: &mut Reader<'_>, keep: bool, row: &mut Vec<Value>) -> Resu
             let (value, length) = decode_numeric_row(reader.rest())?;
             reader.take(length)?;
             row.push(Value::Numeric(value));
+        }
+        10 => row.push(Value::Date(i32::from_le_bytes(reader.array()?))),
+        11 => row.push(Value::Time(i64::from_le_bytes(reader.array()?))),
+        12 => row.push(Value::Timestamp(i64::from_le_bytes(reader.array()?))),
+        13 => row.push(Value::Timestamptz(i64::from_le_bytes(reader.array()?))),
+        14 => {
+            let bytes: [u8; 16] = reader.array()?;
+            row.push(Value::Interval(crate::sql::datetime::Interval::new(
+                i32::from_le_bytes(bytes[12..].try_into().expect("four bytes")),
+                i32::from_le_bytes(bytes[8..12].try_into().expect("four bytes")),
+                i64::from_le_bytes(bytes[..8].try_into().expect("eight bytes")),
+            )));
         }
         tag => return Err(Error::Corrupt(format!("unknown value tag {tag} in row"))),
     }

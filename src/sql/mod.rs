@@ -22,6 +22,7 @@
 
 pub mod binder;
 pub mod catalog;
+pub mod datetime;
 pub mod encoding;
 pub mod execution;
 pub mod explain;

@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
+use super::datetime::{self, Interval, TimeContext, Zone};
 use super::numeric::{Numeric, NumericModifier};
 use crate::error::{Error, Result, SqlState};
 
@@ -28,6 +29,15 @@ pub enum DataType {
     Varchar(Option<u32>),
     /// `numeric(p, s)`; `None` is unconstrained `numeric`.
     Numeric(Option<NumericModifier>),
+    Date,
+    /// `time(p)` without time zone; `None` keeps microseconds.
+    Time(Option<u8>),
+    /// `timestamp(p)` without time zone.
+    Timestamp(Option<u8>),
+    /// `timestamp(p) with time zone`.
+    Timestamptz(Option<u8>),
+    /// `interval(p)`.
+    Interval(Option<u8>),
 }
 
 impl DataType {
@@ -43,6 +53,11 @@ impl DataType {
             DataType::Text => 25,
             DataType::Varchar(_) => 1043,
             DataType::Numeric(_) => 1700,
+            DataType::Date => 1082,
+            DataType::Time(_) => 1083,
+            DataType::Timestamp(_) => 1114,
+            DataType::Timestamptz(_) => 1184,
+            DataType::Interval(_) => 1186,
         }
     }
 
@@ -58,6 +73,11 @@ impl DataType {
             25 => DataType::Text,
             1043 => DataType::Varchar(None),
             1700 => DataType::Numeric(None),
+            1082 => DataType::Date,
+            1083 => DataType::Time(None),
+            1114 => DataType::Timestamp(None),
+            1184 => DataType::Timestamptz(None),
+            1186 => DataType::Interval(None),
             // bpchar and name are accepted as text for parameters.
             1042 | 19 => DataType::Text,
             _ => return None,
@@ -71,6 +91,9 @@ impl DataType {
             DataType::SmallInt => 2,
             DataType::Integer | DataType::Real => 4,
             DataType::BigInt | DataType::Double => 8,
+            DataType::Date => 4,
+            DataType::Time(_) | DataType::Timestamp(_) | DataType::Timestamptz(_) => 8,
+            DataType::Interval(_) => 16,
             DataType::Text | DataType::Varchar(_) | DataType::Numeric(_) => -1,
         }
     }
@@ -80,6 +103,11 @@ impl DataType {
         match self {
             DataType::Varchar(Some(n)) => *n as i32 + 4,
             DataType::Numeric(Some(modifier)) => modifier.type_modifier(),
+            DataType::Time(Some(precision))
+            | DataType::Timestamp(Some(precision))
+            | DataType::Timestamptz(Some(precision)) => *precision as i32,
+            // PostgreSQL's INTERVAL_TYPMOD with every field allowed.
+            DataType::Interval(Some(precision)) => 0x7FFF << 16 | *precision as i32,
             _ => -1,
         }
     }
@@ -107,6 +135,30 @@ impl DataType {
         matches!(self, DataType::Text | DataType::Varchar(_))
     }
 
+    /// `date`, `timestamp` and `timestamptz`: the types that name a day
+    /// (rank: date < timestamp < timestamptz, PostgreSQL's implicit casts).
+    pub fn datetime_rank(&self) -> Option<u8> {
+        match self {
+            DataType::Date => Some(0),
+            DataType::Timestamp(_) => Some(1),
+            DataType::Timestamptz(_) => Some(2),
+            _ => None,
+        }
+    }
+
+    /// The type without its modifier (`timestamp(3)` is a `timestamp`).
+    pub fn unmodified(&self) -> DataType {
+        match self {
+            DataType::Varchar(_) => DataType::Varchar(None),
+            DataType::Numeric(_) => DataType::Numeric(None),
+            DataType::Time(_) => DataType::Time(None),
+            DataType::Timestamp(_) => DataType::Timestamp(None),
+            DataType::Timestamptz(_) => DataType::Timestamptz(None),
+            DataType::Interval(_) => DataType::Interval(None),
+            other => *other,
+        }
+    }
+
     /// Rank in the numeric promotion order (smallint < integer < bigint <
     /// numeric < real < double), PostgreSQL's implicit casts.
     pub(crate) fn numeric_rank(&self) -> Option<u8> {
@@ -127,7 +179,7 @@ impl DataType {
     pub fn key_is_exact(&self) -> bool {
         !matches!(
             self,
-            DataType::Real | DataType::Double | DataType::Numeric(None)
+            DataType::Real | DataType::Double | DataType::Numeric(None) | DataType::Interval(_)
         )
     }
 
@@ -147,6 +199,15 @@ impl DataType {
             DataType::Numeric(Some(modifier)) => {
                 format!("numeric({},{})", modifier.precision, modifier.scale)
             }
+            DataType::Date => "date".into(),
+            DataType::Time(None) => "time without time zone".into(),
+            DataType::Time(Some(p)) => format!("time({p}) without time zone"),
+            DataType::Timestamp(None) => "timestamp without time zone".into(),
+            DataType::Timestamp(Some(p)) => format!("timestamp({p}) without time zone"),
+            DataType::Timestamptz(None) => "timestamp with time zone".into(),
+            DataType::Timestamptz(Some(p)) => format!("timestamp({p}) with time zone"),
+            DataType::Interval(None) => "interval".into(),
+            DataType::Interval(Some(p)) => format!("interval({p})"),
         }
     }
 }
@@ -180,6 +241,15 @@ pub enum Value {
     Double(f64),
     Text(Arc<str>),
     Numeric(Numeric),
+    /// Days since 2000-01-01 (`datetime` module).
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Wall-clock microseconds since 2000-01-01 00:00.
+    Timestamp(i64),
+    /// Microseconds since 2000-01-01 00:00 UTC.
+    Timestamptz(i64),
+    Interval(Interval),
 }
 
 /// A row of values.
@@ -208,6 +278,11 @@ impl Value {
             Value::Double(_) => DataType::Double,
             Value::Text(_) => DataType::Text,
             Value::Numeric(_) => DataType::Numeric(None),
+            Value::Date(_) => DataType::Date,
+            Value::Time(_) => DataType::Time(None),
+            Value::Timestamp(_) => DataType::Timestamp(None),
+            Value::Timestamptz(_) => DataType::Timestamptz(None),
+            Value::Interval(_) => DataType::Interval(None),
         })
     }
 
@@ -231,8 +306,14 @@ impl Value {
         }
     }
 
-    /// The PostgreSQL text output of a value; `None` for NULL.
+    /// The PostgreSQL text output of a value, `timestamptz` in UTC; `None`
+    /// for NULL.
     pub fn to_text(&self) -> Option<String> {
+        self.to_text_in(&Zone::utc())
+    }
+
+    /// The PostgreSQL text output of a value, `timestamptz` shown in `zone`.
+    pub fn to_text_in(&self, zone: &Zone) -> Option<String> {
         Some(match self {
             Value::Null => return None,
             Value::Boolean(b) => if *b { "t" } else { "f" }.to_string(),
@@ -243,11 +324,23 @@ impl Value {
             Value::Double(v) => format_float(*v, format!("{:e}", v), 15),
             Value::Text(s) => s.to_string(),
             Value::Numeric(v) => v.to_text(),
+            Value::Date(v) => datetime::output::format_date(*v),
+            Value::Time(v) => datetime::output::format_time(*v),
+            Value::Timestamp(v) => datetime::output::format_timestamp(*v),
+            Value::Timestamptz(v) => datetime::output::format_timestamptz(*v, zone),
+            Value::Interval(v) => v.to_text(),
         })
     }
 
-    /// Parses PostgreSQL text input for `data_type` (SQLSTATE 22P02 on bad input).
+    /// Parses PostgreSQL text input for `data_type` (SQLSTATE 22P02 on bad
+    /// input), times read in UTC.
     pub fn parse(data_type: DataType, text: &str) -> Result<Value> {
+        Value::parse_in(data_type, text, &TimeContext::default())
+    }
+
+    /// Parses PostgreSQL text input for `data_type`, times read in `time`'s
+    /// zone (`now` and `today` from its transaction start).
+    pub fn parse_in(data_type: DataType, text: &str, time: &TimeContext) -> Result<Value> {
         let invalid = || {
             Error::sql(
                 SqlState::INVALID_TEXT_REPRESENTATION,
@@ -320,6 +413,25 @@ impl Value {
                     None => value,
                 })
             }
+            DataType::Date => {
+                Value::Date(datetime::input::parse(text, datetime::Target::Date, time)? as i32)
+            }
+            DataType::Time(precision) => Value::Time(datetime::round_time(
+                datetime::input::parse(text, datetime::Target::Time, time)?,
+                precision,
+            )),
+            DataType::Timestamp(precision) => Value::Timestamp(datetime::round_timestamp(
+                datetime::input::parse(text, datetime::Target::Timestamp, time)?,
+                precision,
+            )?),
+            DataType::Timestamptz(precision) => Value::Timestamptz(datetime::round_timestamp(
+                datetime::input::parse(text, datetime::Target::Timestamptz, time)?,
+                precision,
+            )?),
+            DataType::Interval(precision) => Value::Interval(
+                datetime::interval::parse_interval(text, None)?
+                    .restrict(None, precision.map(u32::from)),
+            ),
         })
     }
 
@@ -338,6 +450,19 @@ impl Value {
             (Value::Integer(a), Value::Integer(b)) => a.cmp(b),
             (Value::BigInt(a), Value::BigInt(b)) => a.cmp(b),
             (Value::Numeric(a), Value::Numeric(b)) => a.total_cmp(b),
+            (Value::Date(a), Value::Date(b)) => a.cmp(b),
+            (Value::Time(a), Value::Time(b)) => a.cmp(b),
+            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+            (Value::Timestamptz(a), Value::Timestamptz(b)) => a.cmp(b),
+            (Value::Interval(a), Value::Interval(b)) => a.total_cmp(b),
+            // A date is its midnight (mixed types are cast when bound;
+            // these keep the order total for keys built from literals).
+            (Value::Date(a), Value::Timestamp(b)) => {
+                datetime::functions::date_to_timestamp_saturating(*a).cmp(b)
+            }
+            (Value::Timestamp(a), Value::Date(b)) => {
+                a.cmp(&datetime::functions::date_to_timestamp_saturating(*b))
+            }
             // An integer and a numeric compare exactly.
             (Value::Numeric(a), b) if b.as_i64().is_some() => {
                 a.total_cmp(&Numeric::from_i64(b.as_i64().expect("invariant: checked")))
@@ -367,7 +492,11 @@ impl Value {
             | Value::Double(_)
             | Value::Numeric(_) => 1,
             Value::Text(_) => 2,
-            Value::Null => 3,
+            Value::Date(_) | Value::Timestamp(_) => 3,
+            Value::Timestamptz(_) => 4,
+            Value::Time(_) => 5,
+            Value::Interval(_) => 6,
+            Value::Null => 7,
         }
     }
 }
@@ -397,6 +526,12 @@ impl std::hash::Hash for Value {
             Value::Null => 0u8.hash(state),
             Value::Boolean(b) => b.hash(state),
             Value::Text(s) => s.hash(state),
+            // A date hashes as its midnight, which it equals.
+            Value::Date(v) => datetime::functions::date_to_timestamp_saturating(*v).hash(state),
+            Value::Timestamp(v) => v.hash(state),
+            Value::Timestamptz(v) => (1u8, v).hash(state),
+            Value::Time(v) => (2u8, v).hash(state),
+            Value::Interval(v) => v.span().hash(state),
             // An integral numeric hashes as the integer it equals.
             Value::Numeric(v) => match v.as_exact_i64() {
                 Some(integer) => Value::BigInt(integer).hash(state),

@@ -104,8 +104,56 @@ pub fn bind_data_type(data_type: &ast::DataType) -> Result<DataType> {
         }),
         T::Text | T::String(None) => DataType::Text,
         T::Varchar(length) | T::CharacterVarying(length) => DataType::Varchar(limit(length)?),
+        T::Date => DataType::Date,
+        T::Time(precision, zone) => match zone {
+            ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone => {
+                DataType::Time(time_precision(*precision, "time")?)
+            }
+            _ => return Err(Error::Unsupported("type time with time zone".into())),
+        },
+        T::Timestamp(precision, zone) => match zone {
+            ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone => {
+                DataType::Timestamp(time_precision(*precision, "timestamp")?)
+            }
+            _ => DataType::Timestamptz(time_precision(*precision, "timestamp")?),
+        },
+        T::Interval { fields, precision } => {
+            if fields.is_some() {
+                return Err(Error::Unsupported("interval columns with fields".into()));
+            }
+            DataType::Interval(time_precision(*precision, "interval")?)
+        }
+        T::Custom(name, modifiers) if modifiers.is_empty() => {
+            match name.to_string().to_ascii_lowercase().as_str() {
+                "timestamptz" => DataType::Timestamptz(None),
+                "timetz" => return Err(Error::Unsupported("type time with time zone".into())),
+                _ => return Err(Error::Unsupported(format!("type {data_type}"))),
+            }
+        }
         other => return Err(Error::Unsupported(format!("type {other}"))),
     })
+}
+
+/// The `(p)` of a time type: 0 to 6 (PostgreSQL warns and uses 6 above).
+fn time_precision(precision: Option<u64>, name: &str) -> Result<Option<u8>> {
+    match precision {
+        None => Ok(None),
+        Some(p) if p <= 6 => Ok(Some(p as u8)),
+        Some(p) if p <= i32::MAX as u64 => Ok(Some(6)),
+        Some(p) => Err(Error::sql(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("{name}({p}) precision must not be negative"),
+        )),
+    }
+}
+
+/// Whether `from` converts to `to` implicitly (PostgreSQL's implicit
+/// casts among the time types: date → timestamp → timestamptz, and any
+/// type to itself with another modifier).
+pub(crate) fn implicit_time_cast(from: DataType, to: DataType) -> bool {
+    from.unmodified() == to.unmodified()
+        || matches!((from.datetime_rank(), to.datetime_rank()), (Some(a), Some(b)) if a < b)
+        || (from == DataType::Time(None) && matches!(to, DataType::Interval(_)))
 }
 
 fn numeric_result(left: DataType, right: DataType) -> Option<DataType> {
@@ -131,6 +179,11 @@ impl Binder<'_> {
             Some(t) if t == target => Ok(typed.expr),
             Some(t) if t.is_numeric() && target.is_numeric() => Ok(typed.expr),
             Some(t) if t.is_text() && target.is_text() => Ok(typed.expr),
+            Some(t) if implicit_time_cast(t, target) => Ok(Expr::Cast {
+                expr: Box::new(typed.expr),
+                to: target,
+                explicit: false,
+            }),
             Some(t) => Err(Error::sql(
                 SqlState::DATATYPE_MISMATCH,
                 format!(
@@ -152,7 +205,10 @@ impl Binder<'_> {
             Some(t)
                 if (t.is_numeric() && target.is_numeric())
                     || (t.is_text() && target.is_text())
-                    || target.is_text() =>
+                    || target.is_text()
+                    || (t.datetime_rank().is_some() && target.datetime_rank().is_some())
+                    || (t.datetime_rank().is_some() && matches!(target, DataType::Time(_)))
+                    || implicit_time_cast(t, target) =>
             {
                 Ok(Expr::Cast {
                     expr: Box::new(typed.expr),
@@ -173,7 +229,10 @@ impl Binder<'_> {
 
     pub(crate) fn resolve_unknown(&mut self, expr: Expr, target: DataType) -> Result<Expr> {
         match expr {
-            Expr::Literal(Value::Text(text)) => Ok(Expr::Literal(Value::parse(target, &text)?)),
+            Expr::Literal(Value::Text(text)) => {
+                self.note_clock(&text, target);
+                Ok(Expr::Literal(Value::parse_in(target, &text, &self.time)?))
+            }
             Expr::Parameter(index) => {
                 if let Some(slot) = self.params.get_mut(index) {
                     *slot = Some(target);
@@ -342,7 +401,10 @@ impl Binder<'_> {
                                 expr: Expr::Literal(folded),
                             });
                         }
-                        let data_type = self.numeric_operand(operand.data_type, "-")?;
+                        let data_type = match operand.data_type {
+                            Some(DataType::Interval(_)) => DataType::Interval(None),
+                            other => self.numeric_operand(other, "-")?,
+                        };
                         let operand = self.coerce(operand, data_type)?;
                         Typed {
                             expr: Expr::Negate(Box::new(operand)),
@@ -672,14 +734,47 @@ impl Binder<'_> {
                     AstValue::SingleQuotedString(s) => s.clone(),
                     other => return Err(Error::Unsupported(format!("typed literal {other}"))),
                 };
-                let value = Value::parse(target, &text)?;
+                self.note_clock(&text, target);
+                let value = Value::parse_in(target, &text, &self.time)?;
                 Typed {
                     expr: Expr::Literal(value),
                     data_type: Some(target),
                 }
             }
+            ast::Expr::Interval(interval) => self.bind_interval_literal(interval)?,
+            ast::Expr::Extract {
+                field, expr: inner, ..
+            } => {
+                let operand = sub(self, inner)?;
+                self.bind_extract(field, operand)?
+            }
+            ast::Expr::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let value = sub(self, timestamp)?;
+                let zone = sub(self, time_zone)?;
+                self.bind_at_time_zone(value, zone)?
+            }
             other => return Err(Error::Unsupported(format!("expression {other}"))),
         })
+    }
+
+    /// Notes a time literal that names the clock (`now`, `today`,
+    /// `tomorrow`, `yesterday`): its value is this transaction's.
+    fn note_clock(&mut self, text: &str, target: DataType) {
+        if matches!(
+            target,
+            DataType::Date | DataType::Time(_) | DataType::Timestamp(_) | DataType::Timestamptz(_)
+        ) {
+            let lower = text.to_ascii_lowercase();
+            if ["now", "today", "tomorrow", "yesterday"]
+                .iter()
+                .any(|word| lower.contains(word))
+            {
+                self.reads_clock = true;
+            }
+        }
     }
 
     /// A column reference, resolved through the scope chain.
@@ -720,7 +815,10 @@ impl Binder<'_> {
                 to,
                 explicit,
             } if matches!(inner.as_ref(), Expr::Literal(_)) => {
-                Expr::Literal(expr_value(inner, *to, *explicit)?)
+                if let Expr::Literal(Value::Text(text)) = inner.as_ref() {
+                    self.note_clock(text, *to);
+                }
+                Expr::Literal(expr_value(inner, *to, *explicit, &self.time)?)
             }
             _ => expr,
         };
@@ -792,6 +890,12 @@ impl Binder<'_> {
         if a.is_text() && b.is_text() {
             return Ok(DataType::Text);
         }
+        if a.unmodified() == b.unmodified() {
+            return Ok(a.unmodified());
+        }
+        if let (Some(x), Some(y)) = (a.datetime_rank(), b.datetime_rank()) {
+            return Ok(if x > y { a } else { b }.unmodified());
+        }
         Err(Error::sql(
             SqlState::DATATYPE_MISMATCH,
             format!(
@@ -817,6 +921,25 @@ impl Binder<'_> {
             (None, Some(t)) => {
                 let left = self.resolve_unknown(left.expr, t)?;
                 Ok((left, right.expr, t))
+            }
+            (Some(a), Some(b))
+                if a != b && (implicit_time_cast(a, b) || implicit_time_cast(b, a)) =>
+            {
+                // Compare in the wider time type (timestamp(3) with
+                // timestamp, a date with a timestamptz at its midnight).
+                let target = if implicit_time_cast(a, b) { b } else { a }.unmodified();
+                let cast = |typed: Typed| -> Expr {
+                    if typed.data_type == Some(target) {
+                        typed.expr
+                    } else {
+                        Expr::Cast {
+                            expr: Box::new(typed.expr),
+                            to: target,
+                            explicit: false,
+                        }
+                    }
+                };
+                Ok((cast(left), cast(right), target))
             }
             (Some(a), Some(b)) => {
                 let comparable =
@@ -901,8 +1024,19 @@ impl Binder<'_> {
                 if !is_text(left.data_type) && !is_text(right.data_type) {
                     return Err(no_operator("||", left.data_type, right.data_type));
                 }
-                let (left, _) = self.default_text(left)?;
-                let (right, _) = self.default_text(right)?;
+                let (left, left_type) = self.default_text(left)?;
+                let (right, right_type) = self.default_text(right)?;
+                // Times print in the session's zone: cast them where the
+                // evaluator has it.
+                let as_text = |expr: Expr, data_type: DataType| match data_type {
+                    DataType::Timestamptz(_) => Expr::Cast {
+                        expr: Box::new(expr),
+                        to: DataType::Text,
+                        explicit: true,
+                    },
+                    _ => expr,
+                };
+                let (left, right) = (as_text(left, left_type), as_text(right, right_type));
                 Ok(Typed {
                     expr: Expr::Binary {
                         op: BinaryOp::Concat,
@@ -925,6 +1059,11 @@ impl Binder<'_> {
                     BinaryOperator::Divide => BinaryOp::Divide,
                     _ => BinaryOp::Modulo,
                 };
+                if super::time::is_time_operand(left.data_type)
+                    || super::time::is_time_operand(right.data_type)
+                {
+                    return self.bind_time_arithmetic(arithmetic, left, right);
+                }
                 let data_type = match (left.data_type, right.data_type) {
                     (Some(a), Some(b)) => numeric_result(a, b),
                     (Some(t), None) | (None, Some(t)) if t.is_numeric() => Some(t),
@@ -1009,10 +1148,17 @@ impl Binder<'_> {
     }
 }
 
-fn expr_value(expr: &Expr, to: DataType, explicit: bool) -> Result<Value> {
+fn expr_value(
+    expr: &Expr,
+    to: DataType,
+    explicit: bool,
+    time: &crate::sql::datetime::TimeContext,
+) -> Result<Value> {
     match expr {
-        Expr::Literal(value) if explicit => crate::sql::expr::cast_explicit(value.clone(), to),
-        Expr::Literal(value) => crate::sql::expr::cast(value.clone(), to),
+        Expr::Literal(value) if explicit => {
+            crate::sql::expr::cast::cast_explicit_in(value.clone(), to, Some(time))
+        }
+        Expr::Literal(value) => crate::sql::expr::cast_in(value.clone(), to, Some(time)),
         _ => Err(Error::Internal("folding a non-literal".into())),
     }
 }

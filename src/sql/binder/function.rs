@@ -24,6 +24,31 @@ impl Binder<'_> {
         mut grouping: Option<&mut Grouping>,
     ) -> Result<Typed> {
         let name = function_name(function);
+        if name == "make_interval" {
+            let mut bound = Vec::new();
+            if let FunctionArguments::List(list) = &function.args {
+                for arg in &list.args {
+                    let (label, expr) = match arg {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => (None, expr),
+                        FunctionArg::Named {
+                            name,
+                            arg: FunctionArgExpr::Expr(expr),
+                            ..
+                        } => (Some(name.value.to_ascii_lowercase()), expr),
+                        FunctionArg::ExprNamed {
+                            name: ast::Expr::Identifier(name),
+                            arg: FunctionArgExpr::Expr(expr),
+                            ..
+                        } => (Some(name.value.to_ascii_lowercase()), expr),
+                        other => {
+                            return Err(Error::Unsupported(format!("function argument {other}")));
+                        }
+                    };
+                    bound.push((label, self.bind(expr, scope, grouping.as_deref_mut())?));
+                }
+            }
+            return self.bind_make_interval(bound);
+        }
         let args = plain_args(function)?;
         if name == "grouping" {
             return self.bind_grouping(&args, scope, grouping.as_deref());
@@ -31,6 +56,9 @@ impl Binder<'_> {
         let mut bound = Vec::with_capacity(args.len());
         for arg in &args {
             bound.push(self.bind(arg, scope, grouping.as_deref_mut())?);
+        }
+        if super::time::is_time_function(&name) {
+            return self.bind_time_function(&name, bound);
         }
         let arity = |n: usize| -> Result<()> {
             if bound.len() != n {

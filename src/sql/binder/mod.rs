@@ -42,6 +42,7 @@ mod scope;
 mod select;
 mod set_operation;
 mod subquery;
+mod time;
 mod window;
 
 use std::sync::Arc;
@@ -171,6 +172,12 @@ pub struct Binder<'a> {
     /// Who the session is (`current_user`, `current_database()`…);
     /// `None` where no session is binding (index expressions).
     pub(crate) identity: Option<std::sync::Arc<crate::sql::session::Identity>>,
+    /// The session's zone and the transaction's start: how literals of
+    /// the time types are read (UTC where no session is binding).
+    pub(crate) time: crate::sql::datetime::TimeContext,
+    /// A literal was read against the clock (`'now'`, `'today'`…): the
+    /// plan holds this transaction's time and must not be cached.
+    pub(crate) reads_clock: bool,
     /// `$n` types: declared by the client, or inferred here.
     pub(crate) params: Vec<Option<DataType>>,
     /// Every column id handed out so far.
@@ -206,6 +213,8 @@ impl<'a> Binder<'a> {
     pub fn new(txn: &'a mut Transaction, declared_params: &[Option<DataType>]) -> Binder<'a> {
         Binder {
             identity: None,
+            time: crate::sql::datetime::TimeContext::default(),
+            reads_clock: false,
             txn,
             params: declared_params.to_vec(),
             columns: ColumnCatalog::default(),

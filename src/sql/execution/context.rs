@@ -71,6 +71,9 @@ pub struct QueryState {
     /// Where spill files go: the database's space, or one made on first
     /// use (a temporary directory, removed with the state).
     spill: Option<Arc<SpillSpace>>,
+    /// The session's zone and the transaction's start (`now()`, casts of
+    /// `timestamptz`).
+    pub(crate) time: crate::sql::datetime::TimeContext,
 }
 
 impl Default for QueryState {
@@ -94,7 +97,14 @@ impl QueryState {
             workers: Arc::default(),
             fetching_all: false,
             spill: None,
+            time: crate::sql::datetime::TimeContext::default(),
         }
+    }
+
+    /// The state with the session's view of time.
+    pub fn with_time(mut self, time: crate::sql::datetime::TimeContext) -> QueryState {
+        self.time = time;
+        self
     }
 
     /// The state with up to `workers` read-ahead workers at once.

@@ -5,6 +5,7 @@
 //! casts (explicit truncates, implicit raises 22001).
 
 use crate::error::{Error, Result, SqlState};
+use crate::sql::datetime::{self, TimeContext, functions as time};
 use crate::sql::numeric::Numeric;
 use crate::sql::types::{DataType, Value, check_varchar};
 
@@ -18,19 +19,151 @@ pub(super) fn overflow(type_name: &str) -> Error {
 /// An explicit cast: like [`cast`], except that a string too long for
 /// `varchar(n)` is truncated, as PostgreSQL's explicit casts do.
 pub fn cast_explicit(value: Value, to: DataType) -> Result<Value> {
+    cast_explicit_in(value, to, None)
+}
+
+/// [`cast_explicit`] with the session's view of time.
+pub fn cast_explicit_in(value: Value, to: DataType, time: Option<&TimeContext>) -> Result<Value> {
     match to {
-        DataType::Varchar(Some(limit)) => Ok(match cast(value, DataType::Text)? {
+        DataType::Varchar(Some(limit)) => Ok(match cast_in(value, DataType::Text, time)? {
             Value::Text(text) => {
                 Value::Text(text.chars().take(limit as usize).collect::<String>().into())
             }
             other => other,
         }),
-        _ => cast(value, to),
+        _ => cast_in(value, to, time),
     }
 }
 
-/// Casts a value to a type, with PostgreSQL's rules and errors.
+/// Casts a value to a type, with PostgreSQL's rules and errors; times are
+/// read and shown in UTC.
 pub fn cast(value: Value, to: DataType) -> Result<Value> {
+    cast_in(value, to, None)
+}
+
+/// Casts between the time types and to and from text, in the session's
+/// zone (`None`: UTC, the clock's now); `None` if neither side is one.
+fn cast_time(value: &Value, to: DataType, time: Option<&TimeContext>) -> Option<Result<Value>> {
+    let is_time_type = |t: DataType| {
+        matches!(
+            t,
+            DataType::Date
+                | DataType::Time(_)
+                | DataType::Timestamp(_)
+                | DataType::Timestamptz(_)
+                | DataType::Interval(_)
+        )
+    };
+    let from = value.data_type()?;
+    if !(is_time_type(from) || is_time_type(to) && from.is_text()) {
+        return None;
+    }
+    let owned;
+    let time = match time {
+        Some(time) => time,
+        None => {
+            owned = TimeContext::default();
+            &owned
+        }
+    };
+    let zone = &time.zone;
+    let unsupported = || {
+        Err(Error::sql(
+            SqlState::CANNOT_COERCE,
+            format!("cannot cast type {} to {}", from.name(), to.name()),
+        ))
+    };
+    Some((|| {
+        Ok(match (value, to) {
+            (Value::Text(text), _) => Value::parse_in(to, text, time)?,
+            (value, DataType::Text) => {
+                Value::Text(value.to_text_in(zone).unwrap_or_default().into())
+            }
+            (value, DataType::Varchar(limit)) => {
+                let text = value.to_text_in(zone).unwrap_or_default();
+                Value::Text(check_varchar(&text, limit)?.into())
+            }
+            (Value::Date(date), DataType::Date) => Value::Date(*date),
+            (Value::Date(date), DataType::Timestamp(precision)) => Value::Timestamp(
+                datetime::round_timestamp(time::date_to_timestamp(*date)?, precision)?,
+            ),
+            (Value::Date(date), DataType::Timestamptz(precision)) => {
+                let local = time::date_to_timestamp(*date)?;
+                Value::Timestamptz(datetime::round_timestamp(
+                    time::timestamp_to_timestamptz(local, zone)?,
+                    precision,
+                )?)
+            }
+            (Value::Timestamp(value), DataType::Date) => {
+                Value::Date(time::timestamp_to_date(*value))
+            }
+            (Value::Timestamp(value), DataType::Timestamp(precision)) => {
+                Value::Timestamp(datetime::round_timestamp(*value, precision)?)
+            }
+            (Value::Timestamp(value), DataType::Timestamptz(precision)) => {
+                Value::Timestamptz(datetime::round_timestamp(
+                    time::timestamp_to_timestamptz(*value, zone)?,
+                    precision,
+                )?)
+            }
+            (Value::Timestamp(value), DataType::Time(precision)) => {
+                if datetime::is_infinite_timestamp(*value) {
+                    return Ok(Value::Null);
+                }
+                Value::Time(datetime::round_time(
+                    value.rem_euclid(datetime::MICROSECONDS_PER_DAY),
+                    precision,
+                ))
+            }
+            (Value::Timestamptz(value), DataType::Timestamptz(precision)) => {
+                Value::Timestamptz(datetime::round_timestamp(*value, precision)?)
+            }
+            (Value::Timestamptz(value), DataType::Timestamp(precision)) => {
+                Value::Timestamp(datetime::round_timestamp(
+                    time::timestamptz_to_timestamp(*value, zone)?,
+                    precision,
+                )?)
+            }
+            (Value::Timestamptz(value), DataType::Date) => Value::Date(time::timestamp_to_date(
+                time::timestamptz_to_timestamp(*value, zone)?,
+            )),
+            (Value::Timestamptz(value), DataType::Time(precision)) => {
+                if datetime::is_infinite_timestamp(*value) {
+                    return Ok(Value::Null);
+                }
+                let local = time::timestamptz_to_timestamp(*value, zone)?;
+                Value::Time(datetime::round_time(
+                    local.rem_euclid(datetime::MICROSECONDS_PER_DAY),
+                    precision,
+                ))
+            }
+            (Value::Time(value), DataType::Time(precision)) => {
+                Value::Time(datetime::round_time(*value, precision))
+            }
+            (Value::Time(value), DataType::Interval(precision)) => Value::Interval(
+                datetime::Interval::new(0, 0, *value).restrict(None, precision.map(u32::from)),
+            ),
+            (Value::Interval(interval), DataType::Interval(precision)) => {
+                Value::Interval(interval.restrict(None, precision.map(u32::from)))
+            }
+            (Value::Interval(interval), DataType::Time(precision)) => {
+                Value::Time(datetime::round_time(
+                    interval
+                        .microseconds
+                        .rem_euclid(datetime::MICROSECONDS_PER_DAY),
+                    precision,
+                ))
+            }
+            _ => return unsupported(),
+        })
+    })())
+}
+
+/// Casts a value to a type, times in `time`'s zone.
+pub fn cast_in(value: Value, to: DataType, time: Option<&TimeContext>) -> Result<Value> {
+    if let Some(result) = cast_time(&value, to, time) {
+        return result;
+    }
     let from_name = value.data_type().map(|t| t.name()).unwrap_or_default();
     let unsupported = || {
         Error::sql(
@@ -133,6 +266,15 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
             Value::Real(narrowed)
         }
         (value, DataType::Double) => Value::Double(value.as_f64().ok_or_else(unsupported)?),
+        // The time types are cast in `cast_time`; numbers never become one.
+        (
+            _,
+            DataType::Date
+            | DataType::Time(_)
+            | DataType::Timestamp(_)
+            | DataType::Timestamptz(_)
+            | DataType::Interval(_),
+        ) => return Err(unsupported()),
     })
 }
 

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use super::cast::{cast, cast_explicit, overflow};
+use super::cast::{cast, overflow};
 use super::{BinaryOp, Expr, Function};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::execution::Context;
@@ -53,6 +53,7 @@ impl Expr {
                 Value::Real(v) => Value::Real(-v),
                 Value::Double(v) => Value::Double(-v),
                 Value::Numeric(v) => Value::Numeric(v.neg()),
+                Value::Interval(v) => Value::Interval(v.checked_neg()?),
                 other => return Err(Error::Internal(format!("cannot negate {other:?}"))),
             },
             // Three-valued AND and OR live in `truth_value`.
@@ -163,10 +164,11 @@ impl Expr {
             }
             Expr::Cast { expr, to, explicit } => {
                 let value = expr.evaluate(row, context)?;
+                let time = Some(&context.state.time);
                 if *explicit {
-                    cast_explicit(value, *to)?
+                    super::cast::cast_explicit_in(value, *to, time)?
                 } else {
-                    cast(value, *to)?
+                    super::cast::cast_in(value, *to, time)?
                 }
             }
             Expr::Function { function, args } => {
@@ -178,6 +180,9 @@ impl Expr {
                         return Ok(value);
                     }
                     values.push(value);
+                }
+                if let Function::Time(function) = function {
+                    return super::time::call(*function, values, &context.state.time);
                 }
                 call(*function, values)?
             }
@@ -355,6 +360,9 @@ pub fn binary(op: BinaryOp, left: &Value, right: &Value, data_type: DataType) ->
             sql_compare(left, right),
         )));
     }
+    if let Some(result) = super::time::binary(op, left, right) {
+        return result;
+    }
     if op == BinaryOp::Concat {
         // Non-text operands go through the text cast, as PostgreSQL's
         // anytextcat does: a boolean concatenates as `true`, not `t`.
@@ -512,6 +520,11 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
         Function::Greatest => super::math::extreme(args, true),
         Function::Least => super::math::extreme(args, false),
         Function::WidthBucket => super::math::width_bucket(&args)?,
+        Function::Time(function) => super::time::call(
+            function,
+            args,
+            &crate::sql::datetime::TimeContext::default(),
+        )?,
         Function::Lower | Function::Upper | Function::Length => match &args[0] {
             Value::Null => Value::Null,
             Value::Text(s) => match function {

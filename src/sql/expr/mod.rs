@@ -29,13 +29,14 @@
 pub(crate) mod cast;
 mod evaluate;
 mod math;
+mod time;
 
 pub use math::FloatFunction;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use cast::{cast, cast_explicit};
+pub use cast::{cast, cast_explicit, cast_in};
 pub use evaluate::{binary, like, sql_compare, truth};
 
 use super::plan::LogicalPlan;
@@ -149,6 +150,69 @@ pub enum Function {
     Least,
     /// `width_bucket(operand, low, high, count)`.
     WidthBucket,
+    /// A date/time function (`time.rs`), evaluated with the session's
+    /// zone and the transaction's start.
+    Time(TimeFunction),
+}
+
+/// The date/time functions, and the operators that need the zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeFunction {
+    /// `now()`, `current_timestamp`, `transaction_timestamp()`.
+    TransactionTimestamp,
+    StatementTimestamp,
+    ClockTimestamp,
+    CurrentDate,
+    LocalTimestamp,
+    LocalTime,
+    /// `extract(field FROM x)`: numeric.
+    Extract,
+    /// `date_part(field, x)`: double precision.
+    DatePart,
+    DateTrunc,
+    Age,
+    MakeDate,
+    MakeTime,
+    MakeTimestamp,
+    MakeTimestamptz,
+    MakeInterval,
+    JustifyDays,
+    JustifyHours,
+    JustifyInterval,
+    IsFinite,
+    /// `x AT TIME ZONE zone`, `timezone(zone, x)`.
+    AtTimeZone,
+    TimestamptzPlusInterval,
+    TimestamptzMinusInterval,
+}
+
+impl TimeFunction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TimeFunction::TransactionTimestamp => "now",
+            TimeFunction::StatementTimestamp => "statement_timestamp",
+            TimeFunction::ClockTimestamp => "clock_timestamp",
+            TimeFunction::CurrentDate => "current_date",
+            TimeFunction::LocalTimestamp => "localtimestamp",
+            TimeFunction::LocalTime => "localtime",
+            TimeFunction::Extract => "extract",
+            TimeFunction::DatePart => "date_part",
+            TimeFunction::DateTrunc => "date_trunc",
+            TimeFunction::Age => "age",
+            TimeFunction::MakeDate => "make_date",
+            TimeFunction::MakeTime => "make_time",
+            TimeFunction::MakeTimestamp => "make_timestamp",
+            TimeFunction::MakeTimestamptz => "make_timestamptz",
+            TimeFunction::MakeInterval => "make_interval",
+            TimeFunction::JustifyDays => "justify_days",
+            TimeFunction::JustifyHours => "justify_hours",
+            TimeFunction::JustifyInterval => "justify_interval",
+            TimeFunction::IsFinite => "isfinite",
+            TimeFunction::AtTimeZone => "timezone",
+            TimeFunction::TimestamptzPlusInterval => "timestamptz_pl_interval",
+            TimeFunction::TimestamptzMinusInterval => "timestamptz_mi_interval",
+        }
+    }
 }
 
 impl Function {
@@ -170,6 +234,7 @@ impl Function {
             Function::Greatest => "greatest",
             Function::Least => "least",
             Function::WidthBucket => "width_bucket",
+            Function::Time(function) => function.name(),
         }
     }
 }

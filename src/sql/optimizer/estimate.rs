@@ -639,8 +639,13 @@ pub fn type_width(data_type: DataType) -> f64 {
     match data_type {
         DataType::Boolean => 1.0,
         DataType::SmallInt => 2.0,
-        DataType::Integer | DataType::Real => 4.0,
-        DataType::BigInt | DataType::Double => 8.0,
+        DataType::Integer | DataType::Real | DataType::Date => 4.0,
+        DataType::BigInt
+        | DataType::Double
+        | DataType::Time(_)
+        | DataType::Timestamp(_)
+        | DataType::Timestamptz(_) => 8.0,
+        DataType::Interval(_) => 16.0,
         DataType::Text | DataType::Varchar(_) | DataType::Numeric(None) => 32.0,
         // PostgreSQL's numeric_maximum_size: a header and the base-10000
         // digits the precision needs, taken at full width up to 32 bytes

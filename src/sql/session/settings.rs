@@ -9,10 +9,12 @@
 //! statement pays no lookup by name for it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::TransactionModes;
+use crate::sql::datetime::Zone;
 use crate::txn::{IsolationLevel, Transaction};
 
 /// The version basalt reports: PostgreSQL 15 compatible, so that libpq,
@@ -80,8 +82,10 @@ pub struct Settings {
 
 /// What the typed getters return, parsed from the changed settings and
 /// the defaults by [`Resolved::of`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Resolved {
+    zone: Arc<Zone>,
+    date_order_dmy: bool,
     isolation: IsolationLevel,
     read_only: bool,
     deferrable: bool,
@@ -189,6 +193,25 @@ impl Settings {
             }
             "hash_mem_multiplier" => show_real(parse_real(&name, &value, 1.0, 1000.0)?),
             "max_parallel_workers_per_gather" => parse_integer(&name, &value, 0, 1024)?.to_string(),
+            "timezone" => match value.to_ascii_lowercase().as_str() {
+                "default" | "local" => default_value("timezone")
+                    .expect("invariant: TimeZone has a default")
+                    .to_string(),
+                _ => Zone::from_setting(&value)?.name().to_string(),
+            },
+            "datestyle" => canonical_date_style(&value)?,
+            "intervalstyle" => match value.to_ascii_lowercase().as_str() {
+                "postgres" => "postgres".to_string(),
+                "postgres_verbose" | "sql_standard" | "iso_8601" => {
+                    return Err(Error::Unsupported(format!("IntervalStyle {value}")));
+                }
+                _ => {
+                    return Err(Error::sql(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"IntervalStyle\": \"{value}\""),
+                    ));
+                }
+            },
             "statement_timeout" => match parse_milliseconds(&name, &value)? {
                 0 => "0".to_string(),
                 _ => {
@@ -272,6 +295,16 @@ impl Settings {
         self.resolved.maintenance_work_mem
     }
 
+    /// `TimeZone`.
+    pub fn time_zone(&self) -> Arc<Zone> {
+        self.resolved.zone.clone()
+    }
+
+    /// Whether `DateStyle` reads `1/2/2024` as day first.
+    pub fn date_order_dmy(&self) -> bool {
+        self.resolved.date_order_dmy
+    }
+
     /// Parses the typed values again after a change.
     fn resolve(&mut self) {
         self.resolved = Resolved::of(&self.changed);
@@ -298,6 +331,10 @@ impl Resolved {
                 })
         };
         Resolved {
+            zone: value("timezone")
+                .and_then(|text| Zone::from_setting(text).ok())
+                .unwrap_or_else(Zone::utc),
+            date_order_dmy: value("datestyle").is_some_and(|text| text.ends_with("DMY")),
             isolation: value("default_transaction_isolation")
                 .and_then(|text| parse_isolation(text).ok())
                 .unwrap_or(IsolationLevel::Serializable),
@@ -318,6 +355,31 @@ impl Resolved {
             maintenance_work_mem: memory("maintenance_work_mem", DEFAULT_MAINTENANCE_WORK_MEM),
         }
     }
+}
+
+/// `DateStyle`: PostgreSQL's spellings of an output style and a field
+/// order, folded to `ISO, MDY` or `ISO, DMY`. Only the ISO output style is
+/// printed, so the others are refused rather than ignored.
+fn canonical_date_style(text: &str) -> Result<String> {
+    let mut order = "MDY";
+    for word in text.split([',', ' ']).filter(|word| !word.is_empty()) {
+        match word.to_ascii_lowercase().as_str() {
+            "iso" => {}
+            "mdy" | "us" | "noneuropean" | "non-european" => order = "MDY",
+            "dmy" | "euro" | "european" => order = "DMY",
+            "ymd" => return Err(Error::Unsupported("DateStyle field order YMD".into())),
+            "sql" | "postgres" | "german" => {
+                return Err(Error::Unsupported(format!("DateStyle output {word}")));
+            }
+            _ => {
+                return Err(Error::sql(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"DateStyle\": \"{text}\""),
+                ));
+            }
+        }
+    }
+    Ok(format!("ISO, {order}"))
 }
 
 /// `maintenance_work_mem`'s default, PostgreSQL's: 64 MB.

@@ -32,6 +32,7 @@ use super::statement::{
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Binder, Control, TransactionModes, bind_control};
 use crate::sql::catalog;
+use crate::sql::datetime::{self, TimeContext};
 use crate::sql::parser::{self, ParsedStatement};
 use crate::sql::plan::Column;
 use crate::sql::stack::StackBase;
@@ -59,14 +60,35 @@ struct Open {
     /// The transaction changed the catalog: its plans see uncommitted DDL
     /// and are not cached, and its commit raises the generation.
     wrote_catalog: bool,
+    /// When the transaction and its current statement started
+    /// (`now()`, `statement_timestamp()`).
+    started: i64,
+    statement_started: i64,
+    /// A statement has run in this transaction before.
+    later_statement: bool,
 }
 
 impl Open {
     fn new(txn: Transaction) -> Open {
+        let started = datetime::clock_now();
         Open {
             txn,
             snapshot_generation: None,
             wrote_catalog: false,
+            started,
+            statement_started: started,
+            later_statement: false,
+        }
+    }
+
+    /// The statement's view of time: the session's zone and this
+    /// transaction's start.
+    fn time(&self, settings: &Settings) -> TimeContext {
+        TimeContext {
+            zone: settings.time_zone(),
+            now: self.started,
+            statement: self.statement_started,
+            date_order_dmy: settings.date_order_dmy(),
         }
     }
 }
@@ -109,6 +131,23 @@ impl Session {
     /// Records who the session is (the server does, after startup).
     pub fn set_identity(&mut self, identity: super::Identity) {
         self.identity = Arc::new(identity);
+    }
+
+    /// The session's view of time now: its `TimeZone`, and the open
+    /// transaction's start (the clock's now outside one). Parameters are
+    /// read and results printed with it.
+    pub fn time_context(&self) -> TimeContext {
+        match &self.state {
+            TransactionState::Implicit(open)
+            | TransactionState::Block(open)
+            | TransactionState::Failed(open) => open.time(&self.settings),
+            TransactionState::Idle => TimeContext {
+                zone: self.settings.time_zone(),
+                now: datetime::clock_now(),
+                statement: datetime::clock_now(),
+                date_order_dmy: self.settings.date_order_dmy(),
+            },
+        }
     }
 
     /// Parses a query string into statements (an empty string gives none).
@@ -203,16 +242,25 @@ impl Session {
         self.check_not_failed()?;
         let prepared = PreparedStatement::new(statement, None);
         let identity = self.identity.clone();
+        let time_settings = (self.settings.time_zone(), self.settings.date_order_dmy());
         let (param_types, columns) = self.with_transaction(
             |open| {
+                let time = TimeContext {
+                    zone: time_settings.0.clone(),
+                    now: open.started,
+                    statement: open.statement_started,
+                    date_order_dmy: time_settings.1,
+                };
                 let mut binder = Binder::new(&mut open.txn, param_types);
                 binder.identity = Some(identity.clone());
+                binder.time = time;
                 let bound = binder.bind_statement(&prepared.parsed.ast)?;
                 let param_types = binder.param_types();
+                let reads_clock = binder.reads_clock;
                 let columns = binder.columns;
                 let bound = optimize(bound, &param_types, columns, &mut open.txn)?;
                 let columns = result_columns(&bound);
-                if let Some(generation) = cacheable(open) {
+                if let Some(generation) = cacheable(open).filter(|_| !reads_clock) {
                     prepared.cache(generation, Arc::new(bound));
                 }
                 Ok((param_types, columns))
@@ -272,12 +320,25 @@ impl Session {
             hash_mem_multiplier: self.settings.hash_mem_multiplier(),
             parallel_workers: self.settings.parallel_workers(),
             maintenance_work_mem: self.settings.maintenance_work_mem(),
+            time: TimeContext::default(),
         };
+        let time_settings = (self.settings.time_zone(), self.settings.date_order_dmy());
         let declared: Vec<Option<DataType>> =
             prepared.param_types.iter().map(|t| Some(*t)).collect();
         let identity = self.identity.clone();
         self.with_transaction(
             |open| {
+                // The first statement starts with its transaction, as in
+                // PostgreSQL; each later one has its own start.
+                if std::mem::replace(&mut open.later_statement, true) {
+                    open.statement_started = datetime::clock_now();
+                }
+                let time = TimeContext {
+                    zone: time_settings.0.clone(),
+                    now: open.started,
+                    statement: open.statement_started,
+                    date_order_dmy: time_settings.1,
+                };
                 let bound = match open
                     .snapshot_generation
                     .and_then(|generation| statement.cached(generation))
@@ -286,7 +347,9 @@ impl Session {
                     _ => {
                         let mut binder = Binder::new(&mut open.txn, &declared);
                         binder.identity = Some(identity.clone());
+                        binder.time = time.clone();
                         let bound = binder.bind_statement(&statement.parsed.ast)?;
+                        let reads_clock = binder.reads_clock;
                         let columns = binder.columns;
                         let bound = Arc::new(optimize(
                             bound,
@@ -302,7 +365,7 @@ impl Session {
                                     .into(),
                             ));
                         }
-                        if let Some(generation) = cacheable(open) {
+                        if let Some(generation) = cacheable(open).filter(|_| !reads_clock) {
                             statement.cache(generation, Arc::clone(&bound));
                         }
                         bound
@@ -325,7 +388,10 @@ impl Session {
                     &bound,
                     &mut open.txn,
                     params,
-                    limits,
+                    QueryLimits {
+                        time: time.clone(),
+                        ..limits.clone()
+                    },
                     spill,
                 )
             },

@@ -371,7 +371,7 @@ impl Cursor {
 }
 
 /// What a session's settings allow one statement.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct QueryLimits {
     /// Bytes an operator holds before it spills (`work_mem`).
     pub work_mem: usize,
@@ -382,6 +382,8 @@ pub(crate) struct QueryLimits {
     pub parallel_workers: usize,
     /// Bytes an index build sorts in memory (`maintenance_work_mem`).
     pub maintenance_work_mem: usize,
+    /// The session's zone and the transaction's start.
+    pub time: crate::sql::datetime::TimeContext,
 }
 
 /// `EXPLAIN ANALYZE`: runs the query to its end, discarding its rows,
@@ -438,6 +440,7 @@ pub(crate) fn run(
     spill: &Arc<SpillSpace>,
 ) -> Result<Outcome> {
     let mut state = QueryState::new(params.to_vec(), limits.work_mem)
+        .with_time(limits.time.clone())
         .with_hash_mem_multiplier(limits.hash_mem_multiplier)
         .with_spill_space(Arc::clone(spill));
     Ok(match statement {

@@ -163,8 +163,13 @@ fn width(value: &Value) -> usize {
         Value::Null => 0,
         Value::Boolean(_) => 1,
         Value::SmallInt(_) => 2,
-        Value::Integer(_) | Value::Real(_) => 4,
-        Value::BigInt(_) | Value::Double(_) => 8,
+        Value::Integer(_) | Value::Real(_) | Value::Date(_) => 4,
+        Value::BigInt(_)
+        | Value::Double(_)
+        | Value::Time(_)
+        | Value::Timestamp(_)
+        | Value::Timestamptz(_) => 8,
+        Value::Interval(_) => 16,
         Value::Text(text) if text.len() < 127 => text.len() + 1,
         Value::Text(text) => text.len() + 4,
         // A short header and two bytes per base-10000 digit.
