@@ -1425,3 +1425,48 @@ async fn session_functions_report_the_startup_user_database_and_pid() {
     assert_eq!(row.get::<_, String>(0), "ann");
     assert_eq!(row.get::<_, String>(1), "ann");
 }
+
+#[tokio::test]
+async fn char_values_arrive_blank_padded_as_bpchar() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute("CREATE TABLE codes (code char(4) PRIMARY KEY, label char(6))")
+        .await
+        .expect("create");
+    // A text parameter into char(4): padded on the way in.
+    client
+        .execute("INSERT INTO codes VALUES ($1, $2)", &[&"ab", &"x"])
+        .await
+        .expect("insert");
+    let statement = client
+        .prepare("SELECT code, label FROM codes WHERE code = $1")
+        .await
+        .expect("prepare");
+    assert_eq!(statement.columns()[0].type_(), &Type::BPCHAR);
+    // The lookup matches with or without the padding written out.
+    for key in ["ab", "ab  "] {
+        let row = client.query_one(&statement, &[&key]).await.expect("select");
+        assert_eq!(row.get::<_, String>(0), "ab  ");
+        assert_eq!(row.get::<_, String>(1), "x     ");
+    }
+    let rows = client
+        .simple_query("SELECT code, length(code), code || '|' FROM codes")
+        .await
+        .expect("simple");
+    let row = rows
+        .iter()
+        .find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .expect("a row");
+    assert_eq!(row.get(0), Some("ab  "));
+    assert_eq!(row.get(1), Some("2"));
+    assert_eq!(row.get(2), Some("ab|"));
+    let error = client
+        .execute("INSERT INTO codes VALUES ($1, 'y')", &[&"abcde"])
+        .await
+        .expect_err("too long");
+    assert_eq!(error.code(), Some(&SqlState::STRING_DATA_RIGHT_TRUNCATION));
+}

@@ -112,7 +112,7 @@ pub fn decode_parameter(
         DataType::Double => Value::Double(f64::from_be_bytes(
             bytes.try_into().map_err(|_| wrong_format())?,
         )),
-        DataType::Text | DataType::Varchar(_) => {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
             let text = std::str::from_utf8(bytes).map_err(|error| invalid_utf8(bytes, error))?;
             // Value::parse enforces a varchar length limit like text input does.
             Value::parse(data_type, text)?
@@ -270,7 +270,9 @@ fn encode_binary(value: &Value, data_type: DataType, out: &mut BytesMut) -> Resu
             other => out.put_f32(other.as_f64().ok_or_else(mismatch)? as f32),
         },
         DataType::Double => out.put_f64(value.as_f64().ok_or_else(mismatch)?),
-        DataType::Text | DataType::Varchar(_) => append_text(value, &Zone::utc(), out),
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
+            append_text(value, &Zone::utc(), out)
+        }
         DataType::Date => match value {
             Value::Date(days) => out.put_i32(*days),
             _ => return Err(mismatch()),

@@ -15,7 +15,8 @@
 //! Encodings (little-endian; strings are a u32 length + UTF-8), told apart
 //! by their first byte:
 //! - table, `1`: `u64` tree id, name, `u16` column count, per column: name,
-//!   `u8` type tag, `u32` varchar limit (0 = none), `u8` nullable, `u8` has
+//!   `u8` type tag, `u32` modifier (varchar or char length, numeric typmod,
+//!   time precision + 1; 0 = none), `u8` nullable, `u8` has
 //!   default + default expression text; then `u16` primary-key column count
 //!   and each `u16` column index; then (absent before indexes existed) `u16`
 //!   index count, per index: name, `u64` tree id, `u8` flags (1: unique, 2:
@@ -204,6 +205,7 @@ impl Table {
                 DataType::Double => (5, 0),
                 DataType::Text => (6, 0),
                 DataType::Varchar(limit) => (7, limit.unwrap_or(0)),
+                DataType::Char(length) => (14, length),
                 // The packed `atttypmod` (at least 4), or 0 for plain numeric.
                 DataType::Numeric(modifier) => (
                     8,
@@ -311,6 +313,7 @@ impl Table {
                         })?,
                 )),
                 9 => DataType::Date,
+                14 if limit > 0 => DataType::Char(limit),
                 10..=13 => {
                     let precision = match limit {
                         0 => None,

@@ -288,7 +288,7 @@ pub fn decode_key_value(
                 16,
             )
         }
-        DataType::Text | DataType::Varchar(_) => {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
             let mut text = Vec::new();
             let mut index = 0;
             loop {

@@ -27,6 +27,10 @@ pub enum DataType {
     Text,
     /// `varchar(n)`; `None` is unbounded `varchar`.
     Varchar(Option<u32>),
+    /// `char(n)`/`character(n)`, blank-padded to `n` characters
+    /// (PostgreSQL's `bpchar`): trailing spaces are padding, dropped when
+    /// the value becomes `text`.
+    Char(u32),
     /// `numeric(p, s)`; `None` is unconstrained `numeric`.
     Numeric(Option<NumericModifier>),
     Date,
@@ -52,6 +56,7 @@ impl DataType {
             DataType::Double => 701,
             DataType::Text => 25,
             DataType::Varchar(_) => 1043,
+            DataType::Char(_) => 1042,
             DataType::Numeric(_) => 1700,
             DataType::Date => 1082,
             DataType::Time(_) => 1083,
@@ -94,14 +99,14 @@ impl DataType {
             DataType::Date => 4,
             DataType::Time(_) | DataType::Timestamp(_) | DataType::Timestamptz(_) => 8,
             DataType::Interval(_) => 16,
-            DataType::Text | DataType::Varchar(_) | DataType::Numeric(_) => -1,
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Numeric(_) => -1,
         }
     }
 
     /// The type modifier reported in RowDescription (`atttypmod`).
     pub fn type_modifier(&self) -> i32 {
         match self {
-            DataType::Varchar(Some(n)) => *n as i32 + 4,
+            DataType::Varchar(Some(n)) | DataType::Char(n) => *n as i32 + 4,
             DataType::Numeric(Some(modifier)) => modifier.type_modifier(),
             DataType::Time(Some(precision))
             | DataType::Timestamp(Some(precision))
@@ -132,7 +137,10 @@ impl DataType {
     }
 
     pub fn is_text(&self) -> bool {
-        matches!(self, DataType::Text | DataType::Varchar(_))
+        matches!(
+            self,
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_)
+        )
     }
 
     /// `date`, `timestamp` and `timestamptz`: the types that name a day
@@ -195,6 +203,7 @@ impl DataType {
             DataType::Text => "text".into(),
             DataType::Varchar(None) => "character varying".into(),
             DataType::Varchar(Some(n)) => format!("character varying({n})"),
+            DataType::Char(n) => format!("character({n})"),
             DataType::Numeric(None) => "numeric".into(),
             DataType::Numeric(Some(modifier)) => {
                 format!("numeric({},{})", modifier.precision, modifier.scale)
@@ -406,6 +415,7 @@ impl Value {
             }
             DataType::Text => Value::Text(text.into()),
             DataType::Varchar(limit) => Value::Text(check_varchar(text, limit)?.into()),
+            DataType::Char(length) => Value::Text(pad_char(text, length, false)?.into()),
             DataType::Numeric(modifier) => {
                 let value: Numeric = text.parse()?;
                 Value::Numeric(match modifier {
@@ -653,6 +663,31 @@ pub fn check_varchar(text: &str, limit: Option<u32>) -> Result<&str> {
             }
         }
     }
+}
+
+/// A string as `char(n)` holds it: padded with spaces to `n` characters.
+/// Longer input raises 22001 unless the excess is spaces (cut), or, for an
+/// explicit cast, is cut whatever it holds.
+pub fn pad_char(text: &str, length: u32, explicit: bool) -> Result<String> {
+    let length = length as usize;
+    let count = text.chars().count();
+    if count <= length {
+        let mut padded = String::with_capacity(text.len() + length - count);
+        padded.push_str(text);
+        padded.extend(std::iter::repeat_n(' ', length - count));
+        return Ok(padded);
+    }
+    let cut = text
+        .char_indices()
+        .nth(length)
+        .map_or(text.len(), |(index, _)| index);
+    if !explicit && !text[cut..].chars().all(|c| c == ' ') {
+        return Err(Error::sql(
+            SqlState::STRING_DATA_RIGHT_TRUNCATION,
+            format!("value too long for type character({length})"),
+        ));
+    }
+    Ok(text[..cut].to_string())
 }
 
 /// Formats a float like PostgreSQL's shortest-exact output. `scientific` is

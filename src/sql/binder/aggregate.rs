@@ -221,10 +221,12 @@ impl Binder<'_> {
                 DataType::BigInt | DataType::Numeric(_) => DataType::Numeric(None),
                 DataType::Real => DataType::Real,
                 DataType::Double => DataType::Double,
+                DataType::Interval(_) => DataType::Interval(None),
                 other => return Err(no_such_function(name, &[other])),
             },
             AggregateFunction::Avg => match arg_type {
                 DataType::Real | DataType::Double => DataType::Double,
+                DataType::Interval(_) => DataType::Interval(None),
                 other => numeric(DataType::Numeric(None))
                     .map_err(|_| no_such_function(name, &[other]))?,
             },

@@ -28,6 +28,11 @@ impl Binder<'_> {
             return Err(Error::Unsupported("temporary tables".into()));
         }
         let name = object_name(&create.name)?;
+        match &create.table_options {
+            ast::CreateTableOptions::None => {}
+            ast::CreateTableOptions::With(options) => storage_parameters(options)?,
+            other => return Err(Error::Unsupported(format!("table options {other}"))),
+        }
         let mut columns = Vec::new();
         let mut primary_key: Option<Vec<usize>> = None;
         let mut unique = Vec::new();
@@ -211,4 +216,73 @@ impl Binder<'_> {
             other => Err(Error::Unsupported(format!("DROP {other}"))),
         }
     }
+}
+
+/// Checks `WITH (…)` storage parameters. `fillfactor` (10 to 100) is
+/// accepted and has no effect: basalt's pages are B+tree leaves that split
+/// when full, with no free space kept for in-place updates as PostgreSQL's
+/// heap keeps it. Any other parameter is refused as PostgreSQL refuses an
+/// unknown one, or as 0A000 when PostgreSQL knows it and basalt does not.
+pub(super) fn storage_parameters(options: &[ast::SqlOption]) -> Result<()> {
+    for option in options {
+        let (key, value) = match option {
+            ast::SqlOption::KeyValue { key, value } => {
+                (key.to_string().to_lowercase(), Some(value))
+            }
+            ast::SqlOption::Ident(key) => (key.to_string().to_lowercase(), None),
+            other => return Err(Error::Unsupported(format!("table option {other}"))),
+        };
+        match key.as_str() {
+            "fillfactor" => {
+                let number = match value {
+                    Some(ast::Expr::Value(value)) => match &value.value {
+                        ast::Value::Number(text, _) => text.parse::<i64>().ok(),
+                        ast::Value::SingleQuotedString(text) => text.trim().parse::<i64>().ok(),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let text = match value {
+                    Some(ast::Expr::Value(value)) => match &value.value {
+                        ast::Value::SingleQuotedString(text) => text.clone(),
+                        other => other.to_string(),
+                    },
+                    Some(other) => other.to_string(),
+                    None => "true".into(),
+                };
+                let Some(number) = number else {
+                    return Err(Error::sql(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for integer option \"fillfactor\": {text}"),
+                    ));
+                };
+                if !(10..=100).contains(&number) {
+                    return Err(Error::sql(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("value {number} out of bounds for option \"fillfactor\""),
+                    ));
+                }
+            }
+            "autovacuum_enabled"
+            | "toast_tuple_target"
+            | "parallel_workers"
+            | "autovacuum_vacuum_threshold"
+            | "autovacuum_vacuum_scale_factor"
+            | "autovacuum_analyze_threshold"
+            | "autovacuum_analyze_scale_factor"
+            | "user_catalog_table"
+            | "vacuum_index_cleanup"
+            | "vacuum_truncate"
+            | "log_autovacuum_min_duration" => {
+                return Err(Error::Unsupported(format!("storage parameter {key}")));
+            }
+            _ => {
+                return Err(Error::sql(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized parameter \"{key}\""),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

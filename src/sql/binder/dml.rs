@@ -6,6 +6,8 @@
 //! DEFAULT (NULL if none). UPDATE and DELETE read their target through a
 //! filtered scan; an assignment is an expression over the scanned row.
 
+use std::sync::Arc;
+
 use sqlparser::ast::{self, SetExpr};
 
 use super::expr::Typed;
@@ -171,6 +173,31 @@ impl Binder<'_> {
             };
         }
         Ok((table, plan, scope))
+    }
+
+    /// `TRUNCATE [TABLE] [ONLY] t [*], … [RESTART | CONTINUE IDENTITY]
+    /// [CASCADE | RESTRICT]`: every row of each table deleted, as one
+    /// statement. basalt has no sequences and no foreign keys yet, so
+    /// `RESTART IDENTITY` and `CASCADE` have nothing more to do.
+    pub(crate) fn bind_truncate(&mut self, truncate: &ast::Truncate) -> Result<BoundStatement> {
+        if truncate.partitions.is_some() || truncate.on_cluster.is_some() || truncate.if_exists {
+            return Err(Error::Unsupported(format!(
+                "{}",
+                ast::Statement::Truncate(truncate.clone())
+            )));
+        }
+        let mut tables: Vec<(Arc<Table>, LogicalPlan)> = Vec::new();
+        for target in &truncate.table_names {
+            let name = super::object_name(&target.name)?;
+            let table = catalog::require_table(self.txn, &name)?;
+            // A table named twice is truncated once, as in PostgreSQL.
+            if tables.iter().any(|(seen, _)| seen.name == table.name) {
+                continue;
+            }
+            let (plan, _) = self.scan(table.clone(), None);
+            tables.push((table.into(), plan));
+        }
+        Ok(BoundStatement::Truncate { tables })
     }
 
     pub(crate) fn bind_update(&mut self, update: &ast::Update) -> Result<BoundStatement> {

@@ -104,6 +104,7 @@ pub fn bind_data_type(data_type: &ast::DataType) -> Result<DataType> {
         }),
         T::Text | T::String(None) => DataType::Text,
         T::Varchar(length) | T::CharacterVarying(length) => DataType::Varchar(limit(length)?),
+        T::Char(length) | T::Character(length) => DataType::Char(limit(length)?.unwrap_or(1)),
         T::Date => DataType::Date,
         T::Time(precision, zone) => match zone {
             ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone => {
@@ -132,6 +133,21 @@ pub fn bind_data_type(data_type: &ast::DataType) -> Result<DataType> {
         }
         other => return Err(Error::Unsupported(format!("type {other}"))),
     })
+}
+
+/// A `char(n)` expression as `text`: its padding dropped, as PostgreSQL's
+/// `bpchar` to `text` cast does. Other expressions pass unchanged.
+pub(crate) fn char_as_text(typed: Typed) -> Typed {
+    match typed.data_type {
+        Some(DataType::Char(_)) => Typed {
+            expr: Expr::Function {
+                function: crate::sql::expr::Function::CharToText,
+                args: vec![typed.expr],
+            },
+            data_type: Some(DataType::Text),
+        },
+        _ => typed,
+    }
 }
 
 /// The `(p)` of a time type: 0 to 6 (PostgreSQL warns and uses 6 above).
@@ -178,6 +194,12 @@ impl Binder<'_> {
         match typed.data_type {
             Some(t) if t == target => Ok(typed.expr),
             Some(t) if t.is_numeric() && target.is_numeric() => Ok(typed.expr),
+            Some(t) if t.is_text() && matches!(target, DataType::Char(_)) => Ok(Expr::Cast {
+                expr: Box::new(typed.expr),
+                to: target,
+                explicit: false,
+            }),
+            Some(DataType::Char(_)) if target.is_text() => Ok(char_as_text(typed).expr),
             Some(t) if t.is_text() && target.is_text() => Ok(typed.expr),
             Some(t) if implicit_time_cast(t, target) => Ok(Expr::Cast {
                 expr: Box::new(typed.expr),
@@ -199,6 +221,10 @@ impl Binder<'_> {
     /// Coerces for storing into a column of type `target` (INSERT/UPDATE):
     /// like an assignment cast in PostgreSQL.
     pub fn coerce_assign(&mut self, typed: Typed, target: DataType, column: &str) -> Result<Expr> {
+        let typed = match typed.data_type {
+            Some(DataType::Char(_)) if typed.data_type != Some(target) => char_as_text(typed),
+            _ => typed,
+        };
         match typed.data_type {
             None => self.resolve_unknown(typed.expr, target),
             Some(t) if t == target => Ok(typed.expr),
@@ -787,6 +813,10 @@ impl Binder<'_> {
     }
 
     fn cast_to(&mut self, operand: Typed, target: DataType) -> Result<Typed> {
+        let operand = match target {
+            DataType::Char(_) => operand,
+            _ => char_as_text(operand),
+        };
         let expr = match operand.data_type {
             None => match operand.expr {
                 Expr::Parameter(index) => {
@@ -855,6 +885,7 @@ impl Binder<'_> {
     }
 
     pub(crate) fn coerce_text(&mut self, typed: Typed, op: &str) -> Result<Expr> {
+        let typed = char_as_text(typed);
         match typed.data_type {
             Some(t) if t.is_text() => Ok(typed.expr),
             None => self.resolve_unknown(typed.expr, DataType::Text),
@@ -908,6 +939,27 @@ impl Binder<'_> {
 
     /// Gives two operands a common type for comparison.
     fn unify(&mut self, left: Typed, right: Typed, op: &str) -> Result<(Expr, Expr, DataType)> {
+        // `char(n)` against another string type compares as text, padding
+        // dropped (PostgreSQL compares two bpchar ignoring it too).
+        // Against varchar both sides lose their trailing spaces, as
+        // PostgreSQL compares them as bpchar; against text only the char.
+        let trimmed = |typed: Typed| Typed {
+            expr: Expr::Function {
+                function: crate::sql::expr::Function::CharToText,
+                args: vec![typed.expr],
+            },
+            data_type: Some(DataType::Text),
+        };
+        let (left, right) = match (left.data_type, right.data_type) {
+            (Some(DataType::Char(_)), Some(DataType::Varchar(_)))
+            | (Some(DataType::Varchar(_)), Some(DataType::Char(_))) => {
+                (trimmed(left), trimmed(right))
+            }
+            (Some(a), Some(b)) if a != b && a.is_text() && b.is_text() => {
+                (char_as_text(left), char_as_text(right))
+            }
+            _ => (left, right),
+        };
         match (left.data_type, right.data_type) {
             (None, None) => {
                 let left = self.resolve_unknown(left.expr, DataType::Text)?;
@@ -1024,8 +1076,9 @@ impl Binder<'_> {
                 if !is_text(left.data_type) && !is_text(right.data_type) {
                     return Err(no_operator("||", left.data_type, right.data_type));
                 }
-                let (left, left_type) = self.default_text(left)?;
-                let (right, right_type) = self.default_text(right)?;
+                // A char(n) operand loses its padding, as bpchar to text does.
+                let (left, left_type) = self.default_text(char_as_text(left))?;
+                let (right, right_type) = self.default_text(char_as_text(right))?;
                 // Times print in the session's zone: cast them where the
                 // evaluator has it.
                 let as_text = |expr: Expr, data_type: DataType| match data_type {

@@ -521,32 +521,68 @@ impl Binder<'_> {
                 ),
             ));
         }
-        // The widest integer type among the arguments (unknown literals are
-        // integers), as PostgreSQL resolves generate_series(int, int).
-        let mut data_type = DataType::Integer;
-        for arg in &bound {
-            match arg.data_type {
-                None | Some(DataType::SmallInt | DataType::Integer) => {}
-                Some(DataType::BigInt) => data_type = DataType::BigInt,
-                Some(_) => {
-                    let names: Vec<String> = bound
-                        .iter()
-                        .map(|a| a.data_type.map_or("unknown".into(), |t| t.name()))
-                        .collect();
-                    return Err(Error::sql(
-                        SqlState::UNDEFINED_FUNCTION,
-                        format!(
-                            "function generate_series({}) does not exist",
-                            names.join(", ")
-                        ),
-                    ));
+        let is_time = |t: Option<DataType>| {
+            matches!(
+                t,
+                Some(DataType::Date | DataType::Timestamp(_) | DataType::Timestamptz(_))
+            )
+        };
+        let data_type = if bound.iter().take(2).any(|arg| is_time(arg.data_type)) {
+            // Over timestamps: both ends timestamp, or else timestamptz (a
+            // date takes the timestamptz variant), and an interval step.
+            let plain = bound
+                .iter()
+                .take(2)
+                .all(|arg| matches!(arg.data_type, Some(DataType::Timestamp(_)) | None));
+            let data_type = if plain {
+                DataType::Timestamp(None)
+            } else {
+                DataType::Timestamptz(None)
+            };
+            let step_ok = bound.len() == 3
+                && matches!(bound[2].data_type, Some(DataType::Interval(_)) | None);
+            let ends_ok = bound
+                .iter()
+                .take(2)
+                .all(|arg| arg.data_type.is_none() || is_time(arg.data_type));
+            if !step_ok || !ends_ok {
+                return Err(no_series(&bound));
+            }
+            let step = bound.pop().expect("invariant: three arguments");
+            let step = self.coerce(step, DataType::Interval(None))?;
+            let mut exprs = Vec::with_capacity(3);
+            for arg in bound {
+                exprs.push(self.coerce(arg, data_type)?);
+            }
+            exprs.push(step);
+            return self.series_plan(exprs, data_type, alias);
+        } else {
+            // The widest integer type among the arguments (unknown literals
+            // are integers), as PostgreSQL resolves generate_series(int, int).
+            let mut data_type = DataType::Integer;
+            for arg in &bound {
+                match arg.data_type {
+                    None | Some(DataType::SmallInt | DataType::Integer) => {}
+                    Some(DataType::BigInt) => data_type = DataType::BigInt,
+                    Some(_) => return Err(no_series(&bound)),
                 }
             }
-        }
+            data_type
+        };
         let mut exprs = Vec::with_capacity(bound.len());
         for arg in bound {
             exprs.push(self.coerce_cast(arg, data_type)?);
         }
+        self.series_plan(exprs, data_type, alias)
+    }
+
+    /// The plan and scope of `generate_series` over bound arguments.
+    fn series_plan(
+        &mut self,
+        mut exprs: Vec<Expr>,
+        data_type: DataType,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(LogicalPlan, Scope)> {
         let step = if exprs.len() == 3 { exprs.pop() } else { None };
         let stop = exprs.pop().expect("invariant: two or three arguments");
         let start = exprs.pop().expect("invariant: two or three arguments");
@@ -573,6 +609,21 @@ impl Binder<'_> {
         }
         Ok((plan, scope))
     }
+}
+
+/// 42883 for `generate_series` over argument types it has no variant for.
+fn no_series(bound: &[super::expr::Typed]) -> Error {
+    let names: Vec<String> = bound
+        .iter()
+        .map(|a| a.data_type.map_or("unknown".into(), |t| t.name()))
+        .collect();
+    Error::sql(
+        SqlState::UNDEFINED_FUNCTION,
+        format!(
+            "function generate_series({}) does not exist",
+            names.join(", ")
+        ),
+    )
 }
 
 /// `pg_stats` or `pg_catalog.pg_stats` (the system schema comes first in

@@ -141,9 +141,33 @@ impl Binder<'_> {
                 return Err(Error::Unsupported(format!("index access method {other}")));
             }
         }
-        if !create.with.is_empty() || !create.index_options.is_empty() {
-            return Err(Error::Unsupported("index storage parameters".into()));
+        if !create.index_options.is_empty() {
+            return Err(Error::Unsupported("index options".into()));
         }
+        // `WITH (fillfactor = n)`: checked like a table's (`ddl.rs`).
+        let parameters = create
+            .with
+            .iter()
+            .map(|expr| match expr {
+                ast::Expr::BinaryOp {
+                    left,
+                    op: ast::BinaryOperator::Eq,
+                    right,
+                } => match left.as_ref() {
+                    ast::Expr::Identifier(key) => Ok(ast::SqlOption::KeyValue {
+                        key: ast::ObjectName::from(vec![key.clone()]),
+                        value: right.as_ref().clone(),
+                    }),
+                    _ => Err(Error::Unsupported(format!(
+                        "index storage parameter {expr}"
+                    ))),
+                },
+                other => Err(Error::Unsupported(format!(
+                    "index storage parameter {other}"
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        super::ddl::storage_parameters(&parameters)?;
         let name = create.name.as_ref().map(object_name).transpose()?;
         if create.if_not_exists && name.is_none() {
             // PostgreSQL's grammar requires the name here.

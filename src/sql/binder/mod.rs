@@ -101,6 +101,10 @@ pub enum BoundStatement {
         table: Arc<Table>,
         source: LogicalPlan,
     },
+    /// `TRUNCATE`: each table with a scan of all its rows, all deleted.
+    Truncate {
+        tables: Vec<(Arc<Table>, LogicalPlan)>,
+    },
     /// `unique`: its UNIQUE constraints, each backed by an index.
     CreateTable {
         table: Table,
@@ -142,6 +146,7 @@ impl BoundStatement {
             BoundStatement::Insert { .. } => Some("INSERT"),
             BoundStatement::Update { .. } => Some("UPDATE"),
             BoundStatement::Delete { .. } => Some("DELETE"),
+            BoundStatement::Truncate { .. } => Some("TRUNCATE TABLE"),
             BoundStatement::CreateTable { .. } => Some("CREATE TABLE"),
             BoundStatement::DropTable { .. } => Some("DROP TABLE"),
             BoundStatement::CreateView { .. } => Some("CREATE VIEW"),
@@ -268,6 +273,7 @@ impl<'a> Binder<'a> {
             Statement::Insert(insert) => self.bind_insert(insert),
             Statement::Update(update) => self.bind_update(update),
             Statement::Delete(delete) => self.bind_delete(delete),
+            Statement::Truncate(truncate) => self.bind_truncate(truncate),
             Statement::CreateTable(create) => self.bind_create_table(create),
             Statement::CreateView(create) => self.bind_create_view(create),
             Statement::CreateIndex(create) => self.bind_create_index(create),

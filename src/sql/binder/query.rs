@@ -338,6 +338,7 @@ pub(crate) fn column_name(expr: &ast::Expr) -> String {
                 Ok(DataType::Double) => "float8".into(),
                 Ok(DataType::Text) => "text".into(),
                 Ok(DataType::Varchar(_)) => "varchar".into(),
+                Ok(DataType::Char(_)) => "bpchar".into(),
                 Ok(DataType::Numeric(_)) => "numeric".into(),
                 Ok(DataType::Date) => "date".into(),
                 Ok(DataType::Time(_)) => "time".into(),

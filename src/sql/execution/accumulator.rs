@@ -39,6 +39,7 @@ use super::context::Context;
 use super::sort::{Direction, compare};
 use super::spill::{ENTRY_OVERHEAD, row_size};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::datetime::Interval;
 use crate::sql::numeric::Numeric;
 use crate::sql::plan::{Aggregate, AggregateFunction};
 use crate::sql::types::{DataType, Value};
@@ -47,11 +48,13 @@ use crate::sql::types::{DataType, Value};
 #[derive(Clone, Debug)]
 enum State {
     Count(i64),
-    /// `sum` and `avg`: integers exactly, numerics exactly, floats as f64.
+    /// `sum` and `avg`: integers exactly, numerics exactly, floats as
+    /// f64, intervals field by field.
     Sum {
         integer: i128,
         numeric: Numeric,
         float: f64,
+        interval: Interval,
         count: i64,
     },
     /// `min` and `max`.
@@ -148,6 +151,7 @@ impl Accumulator {
                 integer: 0,
                 numeric: Numeric::zero(),
                 float: 0.0,
+                interval: Interval::default(),
                 count: 0,
             },
             AggregateFunction::Min | AggregateFunction::Max => State::Best(None),
@@ -281,11 +285,13 @@ impl Accumulator {
                 integer,
                 numeric,
                 float,
+                interval,
                 count,
             } => {
                 *count += 1;
                 match value {
                     Value::Numeric(v) => *numeric = numeric.add(v)?,
+                    Value::Interval(v) => *interval = interval.checked_add(v)?,
                     _ => match value.as_i64() {
                         Some(v) => *integer += i128::from(v),
                         None => *float += value.as_f64().unwrap_or(0.0),
@@ -384,18 +390,21 @@ impl Accumulator {
                     integer,
                     numeric,
                     float,
+                    interval,
                     count,
                 },
                 State::Sum {
                     integer: more_integer,
                     numeric: more_numeric,
                     float: more_float,
+                    interval: more_interval,
                     count: more_count,
                 },
             ) => {
                 *integer += more_integer;
                 *numeric = numeric.add(&more_numeric)?;
                 *float += more_float;
+                *interval = interval.checked_add(&more_interval)?;
                 *count += more_count;
             }
             (State::Best(best), State::Best(Some(value))) => {
@@ -458,8 +467,13 @@ impl Accumulator {
                 integer,
                 numeric,
                 float,
+                interval,
                 count,
             } => match (aggregate.function, aggregate.data_type) {
+                (AggregateFunction::Avg, DataType::Interval(_)) => {
+                    Value::Interval(interval.divide(count as f64)?)
+                }
+                (_, DataType::Interval(_)) => Value::Interval(interval),
                 // Integer inputs summed in `integer`, numeric ones in `numeric`.
                 (_, DataType::Numeric(_)) => {
                     let sum = numeric.add(&Numeric::from_i128(integer))?;

@@ -57,6 +57,9 @@ fn conform_row(table: &Table, row: Row) -> Result<Row> {
             (DataType::Varchar(limit), Value::Text(text)) => {
                 Value::Text(check_varchar(text, limit)?.into())
             }
+            (DataType::Char(length), Value::Text(text)) => {
+                Value::Text(crate::sql::types::pad_char(text, length, false)?.into())
+            }
             (DataType::Text, Value::Text(_)) => value,
             (target, v) if v.data_type() == Some(target) => value,
             (target, _) => cast(value, target)?,

@@ -213,16 +213,30 @@ fn count(
     }
 }
 
-/// `generate_series(start, stop [, step])` over integers: the arguments
-/// are evaluated at the first pull (they may read a LATERAL frame); a NULL
-/// argument gives no rows and a zero step is 22023, as in PostgreSQL.
+/// `generate_series(start, stop [, step])` over integers, or over
+/// timestamps with an interval step (each value the previous one plus the
+/// step, so a day clamped by a month step stays clamped, as in
+/// PostgreSQL): the arguments are evaluated at the first pull (they may
+/// read a LATERAL frame); a NULL argument gives no rows and a zero step is
+/// 22023.
 pub struct GenerateSeries {
     start: Expr,
     stop: Expr,
     step: Option<Expr>,
     data_type: DataType,
     /// The next value and the bounds, once evaluated; `None` when done.
-    state: Option<Option<(i128, i128, i128)>>,
+    state: Option<Option<Series>>,
+}
+
+enum Series {
+    Integers(i128, i128, i128),
+    /// Next, stop (microseconds) and the step; `zoned` for timestamptz.
+    Times {
+        next: i64,
+        stop: i64,
+        step: crate::sql::datetime::Interval,
+        zoned: bool,
+    },
 }
 
 impl GenerateSeries {
@@ -245,33 +259,93 @@ impl GenerateSeries {
             {
                 values.push(expr.evaluate(&[], context)?);
             }
+            let zero_step = || {
+                Error::sql(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "step size cannot equal zero",
+                )
+            };
             let integers: Option<Vec<i128>> =
                 values.iter().map(|v| v.as_i64().map(i128::from)).collect();
-            self.state = Some(match integers.as_deref() {
-                Some([start, stop]) => Some((*start, *stop, 1)),
-                Some([_, _, 0]) => {
-                    return Err(Error::sql(
-                        SqlState::INVALID_PARAMETER_VALUE,
-                        "step size cannot equal zero",
-                    ));
+            self.state = Some(match (integers.as_deref(), values.as_slice()) {
+                (Some([start, stop]), _) => Some(Series::Integers(*start, *stop, 1)),
+                (Some([_, _, 0]), _) => return Err(zero_step()),
+                (Some([start, stop, step]), _) => Some(Series::Integers(*start, *stop, *step)),
+                (
+                    _,
+                    [
+                        Value::Timestamp(start) | Value::Timestamptz(start),
+                        Value::Timestamp(stop) | Value::Timestamptz(stop),
+                        Value::Interval(step),
+                    ],
+                ) => {
+                    if step.span() == 0 {
+                        return Err(zero_step());
+                    }
+                    Some(Series::Times {
+                        next: *start,
+                        stop: *stop,
+                        step: *step,
+                        zoned: matches!(self.data_type, DataType::Timestamptz(_)),
+                    })
                 }
-                Some([start, stop, step]) => Some((*start, *stop, *step)),
                 _ => None,
             });
         }
-        let Some(Some((next, stop, step))) = &mut self.state else {
+        let Some(Some(series)) = &mut self.state else {
             return Ok(None);
         };
-        if (*step > 0 && *next > *stop) || (*step < 0 && *next < *stop) {
+        let mut last = false;
+        let value = match series {
+            Series::Integers(next, stop, step) => {
+                if (*step > 0 && *next > *stop) || (*step < 0 && *next < *stop) {
+                    self.state = Some(None);
+                    return Ok(None);
+                }
+                let value = *next;
+                *next += *step;
+                match self.data_type {
+                    DataType::BigInt => Value::BigInt(value as i64),
+                    _ => Value::Integer(value as i32),
+                }
+            }
+            Series::Times {
+                next,
+                stop,
+                step,
+                zoned,
+            } => {
+                let forward = step.span() > 0;
+                if (forward && *next > *stop) || (!forward && *next < *stop) {
+                    self.state = Some(None);
+                    return Ok(None);
+                }
+                let value = *next;
+                let advanced = if *zoned {
+                    crate::sql::datetime::functions::timestamptz_plus_interval(
+                        value,
+                        step,
+                        &context.state.time.zone,
+                    )
+                } else {
+                    crate::sql::datetime::functions::timestamp_plus_interval(value, step)
+                };
+                match advanced {
+                    Ok(advanced) => *next = advanced,
+                    // Past the end of the range: this value is the last.
+                    Err(_) => last = true,
+                }
+                if *zoned {
+                    Value::Timestamptz(value)
+                } else {
+                    Value::Timestamp(value)
+                }
+            }
+        };
+        if last {
             self.state = Some(None);
-            return Ok(None);
         }
-        let value = *next;
-        *next += *step;
-        Ok(Some(vec![match self.data_type {
-            DataType::BigInt => Value::BigInt(value as i64),
-            _ => Value::Integer(value as i32),
-        }]))
+        Ok(Some(vec![value]))
     }
 }
 

@@ -25,6 +25,12 @@ pub fn cast_explicit(value: Value, to: DataType) -> Result<Value> {
 /// [`cast_explicit`] with the session's view of time.
 pub fn cast_explicit_in(value: Value, to: DataType, time: Option<&TimeContext>) -> Result<Value> {
     match to {
+        DataType::Char(length) => Ok(match cast_in(value, DataType::Text, time)? {
+            Value::Text(text) => {
+                Value::Text(crate::sql::types::pad_char(&text, length, true)?.into())
+            }
+            other => other,
+        }),
         DataType::Varchar(Some(limit)) => Ok(match cast_in(value, DataType::Text, time)? {
             Value::Text(text) => {
                 Value::Text(text.chars().take(limit as usize).collect::<String>().into())
@@ -82,6 +88,10 @@ fn cast_time(value: &Value, to: DataType, time: Option<&TimeContext>) -> Option<
             (value, DataType::Varchar(limit)) => {
                 let text = value.to_text_in(zone).unwrap_or_default();
                 Value::Text(check_varchar(&text, limit)?.into())
+            }
+            (value, DataType::Char(length)) => {
+                let text = value.to_text_in(zone).unwrap_or_default();
+                Value::Text(crate::sql::types::pad_char(&text, length, false)?.into())
             }
             (Value::Date(date), DataType::Date) => Value::Date(*date),
             (Value::Date(date), DataType::Timestamp(precision)) => Value::Timestamp(
@@ -182,6 +192,13 @@ pub fn cast_in(value: Value, to: DataType, time: Option<&TimeContext>) -> Result
         (value, DataType::Varchar(limit)) => {
             let text = value.to_text().unwrap_or_default();
             Value::Text(check_varchar(&text, limit)?.into())
+        }
+        (value, DataType::Char(length)) => {
+            let text = match value {
+                Value::Boolean(b) => if b { "true" } else { "false" }.to_string(),
+                other => other.to_text().unwrap_or_default(),
+            };
+            Value::Text(crate::sql::types::pad_char(&text, length, false)?.into())
         }
         (Value::Boolean(b), DataType::Boolean) => Value::Boolean(b),
         (Value::Boolean(b), DataType::Integer) => Value::Integer(b as i32),

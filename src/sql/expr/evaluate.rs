@@ -520,6 +520,10 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
         Function::Greatest => super::math::extreme(args, true),
         Function::Least => super::math::extreme(args, false),
         Function::WidthBucket => super::math::width_bucket(&args)?,
+        Function::CharToText => match &args[0] {
+            Value::Text(text) => Value::Text(text.trim_end_matches(' ').into()),
+            other => other.clone(),
+        },
         Function::Time(function) => super::time::call(
             function,
             args,

@@ -153,6 +153,8 @@ pub enum Function {
     /// A date/time function (`time.rs`), evaluated with the session's
     /// zone and the transaction's start.
     Time(TimeFunction),
+    /// `char(n)` to `text`: the padding spaces dropped (`text(bpchar)`).
+    CharToText,
 }
 
 /// The date/time functions, and the operators that need the zone.
@@ -235,6 +237,7 @@ impl Function {
             Function::Least => "least",
             Function::WidthBucket => "width_bucket",
             Function::Time(function) => function.name(),
+            Function::CharToText => "text",
         }
     }
 }

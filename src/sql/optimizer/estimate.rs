@@ -647,6 +647,8 @@ pub fn type_width(data_type: DataType) -> f64 {
         | DataType::Timestamptz(_) => 8.0,
         DataType::Interval(_) => 16.0,
         DataType::Text | DataType::Varchar(_) | DataType::Numeric(None) => 32.0,
+        // The padded length and a header.
+        DataType::Char(length) => f64::from(length) + 1.0,
         // PostgreSQL's numeric_maximum_size: a header and the base-10000
         // digits the precision needs, taken at full width up to 32 bytes
         // and half of the rest beyond.

@@ -119,6 +119,7 @@ pub(crate) fn optimize(
         BoundStatement::Insert { source, .. }
         | BoundStatement::Update { source, .. }
         | BoundStatement::Delete { source, .. } => vec![source],
+        BoundStatement::Truncate { tables } => tables.iter().map(|(_, source)| source).collect(),
         _ => Vec::new(),
     };
     let statistics = Arc::new(StatisticsSet::load(txn, plans)?);
@@ -177,6 +178,18 @@ pub(crate) fn optimize(
                 source,
                 &mut context(&mut columns, param_types, &statistics),
             )?,
+        },
+        BoundStatement::Truncate { tables } => BoundStatement::Truncate {
+            tables: tables
+                .into_iter()
+                .map(|(table, source)| {
+                    let source = optimizer::optimize_scan(
+                        source,
+                        &mut context(&mut columns, param_types, &statistics),
+                    )?;
+                    Ok((table, source))
+                })
+                .collect::<Result<Vec<_>>>()?,
         },
         ddl @ (BoundStatement::CreateTable { .. }
         | BoundStatement::DropTable { .. }
@@ -502,6 +515,15 @@ pub(crate) fn run(
             let mut context = Context::new(Some(txn), &mut state);
             let count = execution::dml::delete(table, source, &mut context)?;
             command(format!("DELETE {count}"))
+        }
+        BoundStatement::Truncate { tables } => {
+            // Row by row through MVCC, so unlike PostgreSQL's TRUNCATE a
+            // concurrent snapshot still sees the rows it should.
+            let mut context = Context::new(Some(txn), &mut state);
+            for (table, source) in tables {
+                execution::dml::delete(table, source, &mut context)?;
+            }
+            command("TRUNCATE TABLE")
         }
         BoundStatement::CreateTable {
             table,
