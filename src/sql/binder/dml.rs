@@ -54,7 +54,18 @@ impl Binder<'_> {
             .map(|i| (table.columns[*i].data_type, table.columns[*i].name.clone()))
             .collect();
         let Some(source) = &insert.source else {
-            return Err(Error::Unsupported("INSERT without a source".into()));
+            // `DEFAULT VALUES`: one row of defaults.
+            if !insert.columns.is_empty() {
+                return Err(Error::sql(
+                    SqlState::SYNTAX_ERROR,
+                    "syntax error at or near \"DEFAULT\"",
+                ));
+            }
+            let source_plan = LogicalPlan::Values {
+                columns: Vec::new(),
+                rows: vec![Vec::new()],
+            };
+            return self.insert_with_defaults(table, &targets, source_plan, Vec::new());
         };
         let too_many = || {
             Error::sql(
@@ -124,6 +135,18 @@ impl Binder<'_> {
                 )
             }
         };
+        self.insert_with_defaults(table, &targets, source_plan, source_columns)
+    }
+
+    /// The INSERT of `source_plan`'s columns into `targets`, the other
+    /// columns taking their defaults.
+    fn insert_with_defaults(
+        &mut self,
+        table: Table,
+        targets: &[usize],
+        source_plan: LogicalPlan,
+        source_columns: Vec<ColumnId>,
+    ) -> Result<BoundStatement> {
         // Full-width rows: source columns where given, defaults elsewhere.
         let mut full = Vec::with_capacity(table.columns.len());
         for (index, column) in table.columns.iter().enumerate() {

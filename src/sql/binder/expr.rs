@@ -44,7 +44,7 @@ fn syntax(message: impl Into<String>) -> Error {
     Error::sql(SqlState::SYNTAX_ERROR, message)
 }
 
-fn no_operator(op: &str, left: Option<DataType>, right: Option<DataType>) -> Error {
+pub(super) fn no_operator(op: &str, left: Option<DataType>, right: Option<DataType>) -> Error {
     let name = |t: Option<DataType>| t.map(|t| t.name()).unwrap_or_else(|| "unknown".into());
     Error::sql(
         SqlState::UNDEFINED_FUNCTION,

@@ -60,19 +60,6 @@ const TIMESTAMP: DataType = DataType::Timestamp(None);
 const TIMESTAMPTZ: DataType = DataType::Timestamptz(None);
 const TIME: DataType = DataType::Time(None);
 
-fn no_operator(op: BinaryOp, left: Option<DataType>, right: Option<DataType>) -> Error {
-    let name = |t: Option<DataType>| t.map(|t| t.name()).unwrap_or_else(|| "unknown".into());
-    Error::sql(
-        SqlState::UNDEFINED_FUNCTION,
-        format!(
-            "operator does not exist: {} {} {}",
-            name(left),
-            op.symbol(),
-            name(right)
-        ),
-    )
-}
-
 fn time_function(function: TimeFunction, args: Vec<Expr>, data_type: DataType) -> Typed {
     Typed {
         expr: Expr::Function {
@@ -221,7 +208,11 @@ impl Binder<'_> {
             (BinaryOp::Multiply, t, T::Interval(_)) if number(t) => {
                 binary(self, left, right, T::Double, INTERVAL, INTERVAL)
             }
-            _ => Err(no_operator(op, left.data_type, right.data_type)),
+            _ => Err(super::expr::no_operator(
+                op.symbol(),
+                left.data_type,
+                right.data_type,
+            )),
         }
     }
 
@@ -371,31 +362,23 @@ impl Binder<'_> {
                 data_type: Some(data_type),
             });
         }
-        Ok(match name {
+        // The clocks take no arguments.
+        let clock = match name {
             "now" | "transaction_timestamp" | "current_timestamp" => {
-                arity(&args, &[0])?;
-                niladic(TimeFunction::TransactionTimestamp, TIMESTAMPTZ)
+                Some((TimeFunction::TransactionTimestamp, TIMESTAMPTZ))
             }
-            "statement_timestamp" => {
-                arity(&args, &[0])?;
-                niladic(TimeFunction::StatementTimestamp, TIMESTAMPTZ)
-            }
-            "clock_timestamp" => {
-                arity(&args, &[0])?;
-                niladic(TimeFunction::ClockTimestamp, TIMESTAMPTZ)
-            }
-            "current_date" => {
-                arity(&args, &[0])?;
-                niladic(TimeFunction::CurrentDate, DataType::Date)
-            }
-            "localtimestamp" => {
-                arity(&args, &[0])?;
-                niladic(TimeFunction::LocalTimestamp, TIMESTAMP)
-            }
-            "localtime" => {
-                arity(&args, &[0])?;
-                niladic(TimeFunction::LocalTime, TIME)
-            }
+            "statement_timestamp" => Some((TimeFunction::StatementTimestamp, TIMESTAMPTZ)),
+            "clock_timestamp" => Some((TimeFunction::ClockTimestamp, TIMESTAMPTZ)),
+            "current_date" => Some((TimeFunction::CurrentDate, DataType::Date)),
+            "localtimestamp" => Some((TimeFunction::LocalTimestamp, TIMESTAMP)),
+            "localtime" => Some((TimeFunction::LocalTime, TIME)),
+            _ => None,
+        };
+        if let Some((function, data_type)) = clock {
+            arity(&args, &[0])?;
+            return Ok(niladic(function, data_type));
+        }
+        Ok(match name {
             "current_time" => return Err(Error::Unsupported("time with time zone".into())),
             "date_part" => {
                 arity(&args, &[2])?;

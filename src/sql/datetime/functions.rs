@@ -804,22 +804,17 @@ pub fn age(left: i64, right: i64) -> Result<Interval> {
     let mut days = (first.day - second.day) * sign;
     let mut months = (first.month - second.month) * sign;
     let mut years = (first.year - second.year) * sign;
-    while microsecond < 0 {
-        microsecond += 1_000_000;
-        seconds -= 1;
-    }
-    while seconds < 0 {
-        seconds += 60;
-        minutes -= 1;
-    }
-    while minutes < 0 {
-        minutes += 60;
-        hours -= 1;
-    }
-    while hours < 0 {
-        hours += 24;
-        days -= 1;
-    }
+    // A negative field borrows one of the next larger unit.
+    let borrow = |lower: &mut i64, higher: &mut i64, size: i64| {
+        while *lower < 0 {
+            *lower += size;
+            *higher -= 1;
+        }
+    };
+    borrow(&mut microsecond, &mut seconds, 1_000_000);
+    borrow(&mut seconds, &mut minutes, 60);
+    borrow(&mut minutes, &mut hours, 60);
+    borrow(&mut hours, &mut days, 24);
     while days < 0 {
         days += if flip {
             days_in_month(first.year, first.month)
@@ -828,10 +823,7 @@ pub fn age(left: i64, right: i64) -> Result<Interval> {
         };
         months -= 1;
     }
-    while months < 0 {
-        months += 12;
-        years -= 1;
-    }
+    borrow(&mut months, &mut years, 12);
     let total_months = (years * 12 + months) * sign;
     let time = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + microsecond;
     Ok(Interval::new(
