@@ -344,12 +344,23 @@ impl Value {
     /// Parses PostgreSQL text input for `data_type` (SQLSTATE 22P02 on bad
     /// input), times read in UTC.
     pub fn parse(data_type: DataType, text: &str) -> Result<Value> {
-        Value::parse_in(data_type, text, &TimeContext::default())
+        Value::parse_with(data_type, text, None)
     }
 
     /// Parses PostgreSQL text input for `data_type`, times read in `time`'s
     /// zone (`now` and `today` from its transaction start).
     pub fn parse_in(data_type: DataType, text: &str, time: &TimeContext) -> Result<Value> {
+        Value::parse_with(data_type, text, Some(time))
+    }
+
+    /// [`Value::parse_in`], or in UTC with the clock's now where `time` is
+    /// `None`: built only for the time types, so other input never reads
+    /// the clock.
+    fn parse_with(data_type: DataType, text: &str, time: Option<&TimeContext>) -> Result<Value> {
+        let context = || match time {
+            Some(time) => std::borrow::Cow::Borrowed(time),
+            None => std::borrow::Cow::Owned(TimeContext::default()),
+        };
         let invalid = || {
             Error::sql(
                 SqlState::INVALID_TEXT_REPRESENTATION,
@@ -424,18 +435,20 @@ impl Value {
                 })
             }
             DataType::Date => {
-                Value::Date(datetime::input::parse(text, datetime::Target::Date, time)? as i32)
+                Value::Date(
+                    datetime::input::parse(text, datetime::Target::Date, &context())? as i32,
+                )
             }
             DataType::Time(precision) => Value::Time(datetime::round_time(
-                datetime::input::parse(text, datetime::Target::Time, time)?,
+                datetime::input::parse(text, datetime::Target::Time, &context())?,
                 precision,
             )),
             DataType::Timestamp(precision) => Value::Timestamp(datetime::round_timestamp(
-                datetime::input::parse(text, datetime::Target::Timestamp, time)?,
+                datetime::input::parse(text, datetime::Target::Timestamp, &context())?,
                 precision,
             )?),
             DataType::Timestamptz(precision) => Value::Timestamptz(datetime::round_timestamp(
-                datetime::input::parse(text, datetime::Target::Timestamptz, time)?,
+                datetime::input::parse(text, datetime::Target::Timestamptz, &context())?,
                 precision,
             )?),
             DataType::Interval(precision) => Value::Interval(
