@@ -22,6 +22,10 @@ impl SqlState {
     pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
     pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
+    pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: SqlState = SqlState("2200H");
+    pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");
+    pub const INVALID_NAME: SqlState = SqlState("42602");
+    pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
     pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");

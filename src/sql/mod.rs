@@ -33,6 +33,7 @@ pub mod numeric;
 pub mod optimizer;
 pub mod parser;
 pub mod plan;
+pub mod sequence;
 pub mod session;
 pub mod stack;
 pub mod statistics;

@@ -413,6 +413,23 @@ impl Mvcc {
         Ok(value)
     }
 
+    /// Reads unversioned state that a layer above keeps in a tree of its
+    /// own (a sequence's position): the value as it is now, whatever any
+    /// snapshot says, because such state is deliberately outside
+    /// transactions.
+    pub fn read_unversioned(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.engine.get(tree, key)
+    }
+
+    /// Writes unversioned state (see [`Mvcc::read_unversioned`]) and
+    /// returns once it is durable, whether or not any transaction commits
+    /// after it: what a caller hands out on the strength of this write is
+    /// never handed out again after a crash.
+    pub fn write_unversioned_durably(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<()> {
+        self.engine.insert(tree, key, value)?;
+        self.engine.wait_durable(self.engine.log_position())
+    }
+
     pub(super) fn commit_log(&self) -> &CommitLog {
         &self.commit_log
     }

@@ -12,9 +12,13 @@ use sqlparser::ast;
 
 use super::expr::bind_data_type;
 use super::index::{IndexKeyColumn, unique_constraint};
+use super::sequence::{nextval_default, serial_type};
 use super::{Binder, BoundStatement, ident_name, object_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{Table, TableColumn, View};
+use crate::sql::catalog::{Identity, Table, TableColumn, View};
+use crate::sql::sequence::Sequence;
+
+const NULL_CONFLICT: &str = "conflicting NULL/NOT NULL declarations";
 
 impl Binder<'_> {
     pub(crate) fn bind_create_table(
@@ -34,6 +38,7 @@ impl Binder<'_> {
             other => return Err(Error::Unsupported(format!("table options {other}"))),
         }
         let mut columns = Vec::new();
+        let mut sequences = Vec::new();
         let mut primary_key: Option<Vec<usize>> = None;
         let mut unique = Vec::new();
         let multiple = || {
@@ -50,18 +55,84 @@ impl Binder<'_> {
                     format!("column \"{column_name}\" specified more than once"),
                 ));
             }
-            let data_type = bind_data_type(&def.data_type)?;
+            let serial = serial_type(&def.data_type);
+            let data_type = match serial {
+                Some(data_type) => data_type,
+                None => bind_data_type(&def.data_type)?,
+            };
             let mut column = TableColumn {
                 name: column_name,
                 data_type,
                 nullable: true,
                 default: None,
+                identity: None,
+            };
+            let (mut said_null, mut said_not_null) = (false, false);
+            let mut identity: Option<(Identity, &[ast::SequenceOptions])> = None;
+            let conflict = |message: &str, column: &str| {
+                Error::sql(
+                    SqlState::SYNTAX_ERROR,
+                    format!("{message} for column \"{column}\" of table \"{name}\""),
+                )
             };
             for option in &def.options {
                 match &option.option {
-                    ast::ColumnOption::Null => column.nullable = true,
-                    ast::ColumnOption::NotNull => column.nullable = false,
-                    ast::ColumnOption::Default(expr) => column.default = Some(expr.to_string()),
+                    ast::ColumnOption::Null => {
+                        if said_not_null {
+                            return Err(conflict(NULL_CONFLICT, &column.name));
+                        }
+                        said_null = true;
+                        column.nullable = true;
+                    }
+                    ast::ColumnOption::NotNull => {
+                        if said_null {
+                            return Err(conflict(NULL_CONFLICT, &column.name));
+                        }
+                        said_not_null = true;
+                        column.nullable = false;
+                    }
+                    ast::ColumnOption::Default(expr) => {
+                        if column.default.is_some() || serial.is_some() {
+                            return Err(conflict(
+                                "multiple default values specified",
+                                &column.name,
+                            ));
+                        }
+                        if identity.is_some() {
+                            return Err(conflict(
+                                "both default and identity specified",
+                                &column.name,
+                            ));
+                        }
+                        column.default = Some(expr.to_string());
+                    }
+                    ast::ColumnOption::Generated {
+                        generated_as,
+                        sequence_options,
+                        generation_expr: None,
+                        ..
+                    } => {
+                        let kind = match generated_as {
+                            ast::GeneratedAs::Always => Identity::Always,
+                            ast::GeneratedAs::ByDefault => Identity::ByDefault,
+                            ast::GeneratedAs::ExpStored => {
+                                return Err(Error::Unsupported("generated columns".into()));
+                            }
+                        };
+                        if identity.is_some() {
+                            return Err(conflict("multiple identity specifications", &column.name));
+                        }
+                        if column.default.is_some() || serial.is_some() {
+                            return Err(conflict(
+                                "both default and identity specified",
+                                &column.name,
+                            ));
+                        }
+                        identity = Some((kind, sequence_options.as_deref().unwrap_or(&[])));
+                    }
+                    ast::ColumnOption::Generated { .. } => {
+                        return Err(Error::Unsupported("generated columns".into()));
+                    }
                     ast::ColumnOption::PrimaryKey(_) => {
                         if primary_key.is_some() {
                             return Err(multiple());
@@ -81,8 +152,32 @@ impl Binder<'_> {
                     other => return Err(Error::Unsupported(format!("column constraint {other}"))),
                 }
             }
-            // Check the default binds and fits the column now, as PostgreSQL does.
-            self.default_expr(&column)?;
+            if serial.is_some() || identity.is_some() {
+                if said_null {
+                    return Err(conflict(NULL_CONFLICT, &column.name));
+                }
+                if !column.data_type.is_integer() {
+                    return Err(Error::sql(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "identity column type must be smallint, integer, or bigint",
+                    ));
+                }
+                let (kind, options) = identity.map_or((None, &[][..]), |(k, o)| (Some(k), o));
+                let taken: Vec<String> = sequences
+                    .iter()
+                    .map(|s: &Sequence| s.name.clone())
+                    .collect();
+                let sequence =
+                    self.owned_sequence(&name, &column.name, column.data_type, options, &taken)?;
+                column.default = Some(nextval_default(&sequence.name));
+                column.identity = kind;
+                column.nullable = false;
+                sequences.push(sequence);
+            } else {
+                // Check the default binds and fits the column now, as
+                // PostgreSQL does.
+                self.default_expr(&column)?;
+            }
             columns.push(column);
         }
         for constraint in &create.constraints {
@@ -134,6 +229,7 @@ impl Binder<'_> {
         Ok(BoundStatement::CreateTable {
             table,
             unique,
+            sequences,
             if_not_exists: create.if_not_exists,
         })
     }
@@ -209,6 +305,11 @@ impl Binder<'_> {
                 cascade,
             }),
             ast::ObjectType::Index => Ok(BoundStatement::DropIndex {
+                names,
+                if_exists,
+                cascade,
+            }),
+            ast::ObjectType::Sequence => Ok(BoundStatement::DropSequence {
                 names,
                 if_exists,
                 cascade,

@@ -15,11 +15,11 @@ use super::query::is_default;
 use super::scope::Scope;
 use super::{Binder, BoundStatement, ident_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::catalog::{self, Table, TableColumn};
+use crate::sql::catalog::{self, Identity, Table, TableColumn};
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::parser::parse_expr;
 use crate::sql::plan::LogicalPlan;
-use crate::sql::types::{DataType, Value};
+use crate::sql::types::Value;
 
 impl Binder<'_> {
     pub(crate) fn bind_insert(&mut self, insert: &ast::Insert) -> Result<BoundStatement> {
@@ -49,10 +49,39 @@ impl Binder<'_> {
             }
             targets
         };
-        let target_types: Vec<(DataType, String)> = targets
-            .iter()
-            .map(|i| (table.columns[*i].data_type, table.columns[*i].name.clone()))
-            .collect();
+        let target_columns: Vec<TableColumn> =
+            targets.iter().map(|i| table.columns[*i].clone()).collect();
+        // Identity columns: a given value for a GENERATED ALWAYS one needs
+        // OVERRIDING SYSTEM VALUE; OVERRIDING USER VALUE drops given values
+        // for every identity column.
+        let overriding = insert.overriding.as_ref();
+        let mut overridden = Vec::new();
+        for (position, column) in target_columns.iter().enumerate() {
+            match (column.identity, overriding) {
+                (Some(_), Some(ast::InsertOverriding::User)) => overridden.push(position),
+                (Some(Identity::Always), None) => {
+                    let given = match insert.source.as_deref().map(|s| s.body.as_ref()) {
+                        Some(SetExpr::Values(values)) => values.rows.iter().any(|row| {
+                            row.content
+                                .get(position)
+                                .is_some_and(|expr| !is_default(expr))
+                        }),
+                        Some(_) => true,
+                        None => false,
+                    };
+                    if given {
+                        return Err(Error::sql(
+                            SqlState::GENERATED_ALWAYS,
+                            format!(
+                                "cannot insert a non-DEFAULT value into column \"{}\"",
+                                column.name
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
         let Some(source) = &insert.source else {
             // `DEFAULT VALUES`: one row of defaults.
             if !insert.columns.is_empty() {
@@ -93,10 +122,12 @@ impl Binder<'_> {
                 if explicit_columns && width < targets.len() {
                     return Err(too_few());
                 }
-                let rows = self.bind_values(values, Some(&target_types[..width]))?.rows;
-                let ids: Vec<ColumnId> = target_types[..width]
+                let rows = self
+                    .bind_values(values, Some(&target_columns[..width]))?
+                    .rows;
+                let ids: Vec<ColumnId> = target_columns[..width]
                     .iter()
-                    .map(|(data_type, name)| self.columns.add(name.clone(), *data_type))
+                    .map(|column| self.columns.add(column.name.clone(), column.data_type))
                     .collect();
                 (
                     LogicalPlan::Values {
@@ -120,9 +151,9 @@ impl Binder<'_> {
                         expr: Expr::Column(id),
                         data_type: Some(column.data_type),
                     };
-                    let (target_type, target_name) = &target_types[exprs.len()];
-                    let expr = self.coerce_assign(typed, *target_type, target_name)?;
-                    let output = self.columns.add(target_name.clone(), *target_type);
+                    let target = &target_columns[exprs.len()];
+                    let expr = self.coerce_assign(typed, target.data_type, &target.name)?;
+                    let output = self.columns.add(target.name.clone(), target.data_type);
                     exprs.push((output, expr));
                 }
                 let ids = exprs.iter().map(|(id, _)| *id).collect();
@@ -135,6 +166,11 @@ impl Binder<'_> {
                 )
             }
         };
+        // An overridden column takes its default, as if it were not given.
+        let mut targets = targets;
+        for position in overridden {
+            targets[position] = usize::MAX;
+        }
         self.insert_with_defaults(table, &targets, source_plan, source_columns)
     }
 
@@ -200,8 +236,9 @@ impl Binder<'_> {
 
     /// `TRUNCATE [TABLE] [ONLY] t [*], … [RESTART | CONTINUE IDENTITY]
     /// [CASCADE | RESTRICT]`: every row of each table deleted, as one
-    /// statement. basalt has no sequences and no foreign keys yet, so
-    /// `RESTART IDENTITY` and `CASCADE` have nothing more to do.
+    /// statement, and with `RESTART IDENTITY` the sequences the tables own
+    /// restarted. basalt has no foreign keys yet, so `CASCADE` has nothing
+    /// more to do.
     pub(crate) fn bind_truncate(&mut self, truncate: &ast::Truncate) -> Result<BoundStatement> {
         if truncate.partitions.is_some() || truncate.on_cluster.is_some() || truncate.if_exists {
             return Err(Error::Unsupported(format!(
@@ -220,7 +257,13 @@ impl Binder<'_> {
             let (plan, _) = self.scan(table.clone(), None);
             tables.push((table.into(), plan));
         }
-        Ok(BoundStatement::Truncate { tables })
+        Ok(BoundStatement::Truncate {
+            tables,
+            restart_identity: matches!(
+                truncate.identity,
+                Some(ast::TruncateIdentityOption::Restart)
+            ),
+        })
     }
 
     pub(crate) fn bind_update(&mut self, update: &ast::Update) -> Result<BoundStatement> {
@@ -245,6 +288,11 @@ impl Binder<'_> {
             let column = table.columns[index].clone();
             let expr = if is_default(&assignment.value) {
                 self.default_expr(&column)?
+            } else if column.identity == Some(Identity::Always) {
+                return Err(Error::sql(
+                    SqlState::GENERATED_ALWAYS,
+                    format!("column \"{name}\" can only be updated to DEFAULT"),
+                ));
             } else {
                 let typed = self.bind(&assignment.value, &scope, None)?;
                 self.coerce_assign(typed, column.data_type, &column.name)?

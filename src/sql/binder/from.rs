@@ -390,6 +390,10 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            Relation::Sequence(sequence) => Err(Error::Unsupported(format!(
+                "reading sequence \"{}\" as a table",
+                sequence.name
+            ))),
             Relation::Index(index) => Err(Error::sql(
                 SqlState::WRONG_OBJECT_TYPE,
                 format!("\"{}\" is an index", index.name),

@@ -9,7 +9,7 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 use super::expr::{Grouping, Typed};
 use super::{Binder, Scope, ident_name};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{BinaryOp, Expr, FloatFunction, Function};
+use crate::sql::expr::{BinaryOp, Expr, FloatFunction, Function, SequenceFunction};
 use crate::sql::types::{DataType, Value};
 
 fn syntax(message: impl Into<String>) -> Error {
@@ -50,6 +50,9 @@ impl Binder<'_> {
             return self.bind_make_interval(bound);
         }
         let args = plain_args(function)?;
+        if let Some(sequence_function) = SequenceFunction::named(&name) {
+            return self.bind_sequence_function(sequence_function, &name, &args, scope, grouping);
+        }
         if name == "grouping" {
             return self.bind_grouping(&args, scope, grouping.as_deref());
         }
@@ -177,6 +180,7 @@ impl Binder<'_> {
                     data_type: Some(DataType::Integer),
                 })
             }
+            "pg_get_serial_sequence" => self.bind_pg_get_serial_sequence(bound),
             "version" | "current_database" | "current_schema" | "current_user" | "session_user"
             | "user" | "current_role" | "current_catalog" | "pg_backend_pid" => {
                 arity(0)?;
@@ -368,7 +372,7 @@ impl Binder<'_> {
 }
 
 /// 42883 for a call no overload accepts, worded as PostgreSQL words it.
-fn no_such_function(name: &str, types: &[Option<DataType>]) -> Error {
+pub(super) fn no_such_function(name: &str, types: &[Option<DataType>]) -> Error {
     let types: Vec<String> = types
         .iter()
         .map(|t| t.map_or_else(|| "unknown".to_string(), |t| t.name()))

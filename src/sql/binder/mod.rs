@@ -40,6 +40,7 @@ mod index;
 mod query;
 mod scope;
 mod select;
+mod sequence;
 mod set_operation;
 mod subquery;
 mod time;
@@ -54,10 +55,13 @@ pub use explain::{AnalyzeOptions, ExplainOptions};
 pub use expr::{Typed, bind_data_type};
 pub use index::{IndexDefinition, IndexKeyColumn, bind_index_expression};
 pub use scope::{Scope, ScopeColumn};
+pub(crate) use sequence::sequences_in_default;
 
 use super::catalog::{Table, View};
 use super::expr::Expr;
+use super::parser::Syntax;
 use super::plan::{Column, ColumnCatalog, LogicalPlan};
+use super::sequence::{Restart, Sequence, SequenceOwner};
 use super::types::DataType;
 use crate::error::{Error, Result};
 use crate::txn::Transaction;
@@ -101,15 +105,38 @@ pub enum BoundStatement {
         table: Arc<Table>,
         source: LogicalPlan,
     },
-    /// `TRUNCATE`: each table with a scan of all its rows, all deleted.
+    /// `TRUNCATE`: each table with a scan of all its rows, all deleted;
+    /// with `restart_identity`, the sequences they own start again.
     Truncate {
         tables: Vec<(Arc<Table>, LogicalPlan)>,
+        restart_identity: bool,
     },
-    /// `unique`: its UNIQUE constraints, each backed by an index.
+    /// `unique`: its UNIQUE constraints, each backed by an index;
+    /// `sequences`: those its SERIAL and identity columns own.
     CreateTable {
         table: Table,
         unique: Vec<IndexDefinition>,
+        sequences: Vec<Sequence>,
         if_not_exists: bool,
+    },
+    CreateSequence {
+        sequence: Sequence,
+        if_not_exists: bool,
+    },
+    /// `ALTER SEQUENCE`: its options (without OWNED BY, which is `owner`:
+    /// `Some(None)` for `OWNED BY NONE`), applied to the definition as it
+    /// is when the statement runs.
+    AlterSequence {
+        name: String,
+        if_exists: bool,
+        options: Vec<ast::SequenceOptions>,
+        restart: Restart,
+        owner: Option<Option<SequenceOwner>>,
+    },
+    DropSequence {
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
     },
     CreateIndex {
         index: IndexDefinition,
@@ -148,6 +175,9 @@ impl BoundStatement {
             BoundStatement::Delete { .. } => Some("DELETE"),
             BoundStatement::Truncate { .. } => Some("TRUNCATE TABLE"),
             BoundStatement::CreateTable { .. } => Some("CREATE TABLE"),
+            BoundStatement::CreateSequence { .. } => Some("CREATE SEQUENCE"),
+            BoundStatement::AlterSequence { .. } => Some("ALTER SEQUENCE"),
+            BoundStatement::DropSequence { .. } => Some("DROP SEQUENCE"),
             BoundStatement::DropTable { .. } => Some("DROP TABLE"),
             BoundStatement::CreateView { .. } => Some("CREATE VIEW"),
             BoundStatement::DropView { .. } => Some("DROP VIEW"),
@@ -162,6 +192,9 @@ impl BoundStatement {
         matches!(
             self,
             BoundStatement::CreateTable { .. }
+                | BoundStatement::CreateSequence { .. }
+                | BoundStatement::AlterSequence { .. }
+                | BoundStatement::DropSequence { .. }
                 | BoundStatement::DropTable { .. }
                 | BoundStatement::CreateView { .. }
                 | BoundStatement::DropView { .. }
@@ -244,6 +277,14 @@ impl<'a> Binder<'a> {
             .collect()
     }
 
+    /// Binds a parsed statement of either syntax tree.
+    pub fn bind_parsed(&mut self, syntax: &Syntax) -> Result<BoundStatement> {
+        match syntax {
+            Syntax::Sql(statement) => self.bind_statement(statement),
+            Syntax::AlterSequence(alter) => self.bind_alter_sequence(alter),
+        }
+    }
+
     pub fn bind_statement(&mut self, statement: &Statement) -> Result<BoundStatement> {
         match statement {
             Statement::Query(query) => Ok(BoundStatement::Query(self.bind_top_query(query)?)),
@@ -277,6 +318,12 @@ impl<'a> Binder<'a> {
             Statement::CreateTable(create) => self.bind_create_table(create),
             Statement::CreateView(create) => self.bind_create_view(create),
             Statement::CreateIndex(create) => self.bind_create_index(create),
+            Statement::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                sequence_options,
+            } => self.bind_create_sequence(*temporary, *if_not_exists, name, sequence_options),
             Statement::Drop {
                 object_type,
                 if_exists,

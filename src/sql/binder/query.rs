@@ -233,13 +233,14 @@ impl Binder<'_> {
         Ok((LogicalPlan::Values { columns: ids, rows }, columns))
     }
 
-    /// Binds VALUES rows; with `targets`, each column is assignment-coerced
-    /// to the target type, otherwise rows get a common type per column.
+    /// Binds VALUES rows; with `targets` (an INSERT's columns), each column
+    /// is assignment-coerced to the target column's type and `DEFAULT` is
+    /// the column's default, otherwise rows get a common type per column.
     /// Also says which columns held only unknown-typed literals.
     pub(crate) fn bind_values(
         &mut self,
         values: &ast::Values,
-        targets: Option<&[(DataType, String)]>,
+        targets: Option<&[TableColumn]>,
     ) -> Result<BoundValues> {
         let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
         let mut typed_rows: Vec<Vec<Typed>> = Vec::new();
@@ -251,16 +252,26 @@ impl Binder<'_> {
                 ));
             }
             let mut typed = Vec::with_capacity(width);
-            for expr in &row.content {
+            for (position, expr) in row.content.iter().enumerate() {
                 if is_default(expr) {
-                    return Err(Error::Unsupported("DEFAULT in VALUES".into()));
+                    let Some(column) = targets.and_then(|targets| targets.get(position)) else {
+                        return Err(Error::sql(
+                            SqlState::SYNTAX_ERROR,
+                            "DEFAULT is not allowed in this context",
+                        ));
+                    };
+                    typed.push(Typed {
+                        expr: self.default_expr(column)?,
+                        data_type: Some(column.data_type),
+                    });
+                    continue;
                 }
                 typed.push(self.bind(expr, &Scope::default(), None)?);
             }
             typed_rows.push(typed);
         }
         let types: Vec<DataType> = match targets {
-            Some(targets) => targets.iter().map(|(t, _)| *t).collect(),
+            Some(targets) => targets.iter().map(|column| column.data_type).collect(),
             None => (0..width)
                 .map(|i| {
                     typed_rows
@@ -301,7 +312,7 @@ impl Binder<'_> {
         for row in typed_rows {
             let mut bound = Vec::with_capacity(width);
             for (i, typed) in row.into_iter().enumerate() {
-                let name = targets.map(|t| t[i].1.as_str()).unwrap_or("?column?");
+                let name = targets.map_or("?column?", |t| t[i].name.as_str());
                 bound.push(self.coerce_assign(typed, types[i], name)?);
             }
             rows.push(bound);

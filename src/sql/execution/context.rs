@@ -74,6 +74,9 @@ pub struct QueryState {
     /// The session's zone and the transaction's start (`now()`, casts of
     /// `timestamptz`).
     pub(crate) time: crate::sql::datetime::TimeContext,
+    /// The database's sequences and the session's memory of them
+    /// (`nextval`, `currval`…); `None` outside a session.
+    pub(crate) sequences: Option<crate::sql::sequence::SequenceAccess>,
 }
 
 impl Default for QueryState {
@@ -98,7 +101,14 @@ impl QueryState {
             fetching_all: false,
             spill: None,
             time: crate::sql::datetime::TimeContext::default(),
+            sequences: None,
         }
+    }
+
+    /// The state with the session's access to sequences.
+    pub fn with_sequences(mut self, access: crate::sql::sequence::SequenceAccess) -> QueryState {
+        self.sequences = Some(access);
+        self
     }
 
     /// The state with the session's view of time.
@@ -145,6 +155,14 @@ impl<'a> Context<'a> {
         self.transaction
             .as_deref_mut()
             .ok_or_else(|| Error::Internal("a table read outside a transaction".into()))
+    }
+
+    /// The session's access to sequences.
+    pub fn sequences(&self) -> Result<crate::sql::sequence::SequenceAccess> {
+        self.state
+            .sequences
+            .clone()
+            .ok_or_else(|| Error::Internal("a sequence function outside a session".into()))
     }
 
     /// The value of `$index+1`.

@@ -32,8 +32,9 @@
 //!    set) or none, calls whose partial states combine whatever the order
 //!    (`Accumulator::combines`: not DISTINCT, ORDER BY or `string_agg`),
 //!    and expressions, the scan's filter included, that read nothing but
-//!    the row and the statement's parameters (no subqueries, no outer
-//!    references). Workers evaluate without the transaction.
+//!    the row, the statement's parameters and the session's time (no
+//!    subqueries, no outer references, nothing volatile such as
+//!    `nextval`). Workers evaluate without the transaction.
 //! 2. Every row is aggregated once: rows the query's thread read before
 //!    parking are in its table; each row after that is taken from the
 //!    shared scan by exactly one worker. If a worker's groups outgrow its
@@ -103,7 +104,7 @@ impl Fragment {
                     portable = false;
                 }
             });
-            portable
+            portable && !expr.is_volatile()
         };
         let calls_portable = aggregates.iter().all(|aggregate| {
             Accumulator::combines(aggregate)
@@ -191,6 +192,7 @@ pub(super) fn run(
     parts.reverse();
     let budget = context.hash_mem() / (slots.len() + 1);
     let params = context.state.params.clone();
+    let time = context.state.time.clone();
     let shared = Arc::new(Shared {
         parts: Mutex::new(parts),
         stop: AtomicBool::new(false),
@@ -199,8 +201,12 @@ pub(super) fn run(
     let stack_limit = stack::thread_limit();
     let mut workers = Vec::with_capacity(slots.len());
     for slot in slots {
-        let (fragment, shared, params) =
-            (Arc::clone(fragment), Arc::clone(&shared), params.clone());
+        let (fragment, shared, params, time) = (
+            Arc::clone(fragment),
+            Arc::clone(&shared),
+            params.clone(),
+            time.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("basalt-parallel".into())
             .stack_size(stack_limit + stack::MAX_STACK_DEPTH)
@@ -208,7 +214,7 @@ pub(super) fn run(
                 let _slot: WorkerSlot = slot;
                 stack::set_thread_limit(stack_limit);
                 let _base = stack::StackBase::enter();
-                let result = work(&fragment, &shared, params, budget);
+                let result = work(&fragment, &shared, params, time, budget);
                 if !matches!(result, Ok(WorkerEnd::Groups(_))) {
                     shared.stop.store(true, Ordering::Release);
                 }
@@ -265,11 +271,12 @@ fn work(
     fragment: &Fragment,
     shared: &Shared,
     params: Vec<Value>,
+    time: crate::sql::datetime::TimeContext,
     budget: usize,
 ) -> Result<WorkerEnd> {
-    // Expressions here read only the row and the parameters (invariant 1);
-    // `hash_mem` is the worker's share.
-    let mut state = QueryState::new(params, budget);
+    // Expressions here read only the row, the parameters and the session's
+    // time (invariant 1); `hash_mem` is the worker's share.
+    let mut state = QueryState::new(params, budget).with_time(time);
     let mut context = Context::new(None, &mut state);
     let aggregates = &fragment.aggregates;
     let mut table = Table::new(aggregates, 0, &mut context);

@@ -184,6 +184,9 @@ impl Expr {
                 if let Function::Time(function) = function {
                     return super::time::call(*function, values, &context.state.time);
                 }
+                if let Function::Sequence(function) = function {
+                    return crate::sql::sequence::call(*function, &values, context);
+                }
                 call(*function, values)?
             }
             Expr::Subquery(subquery) => context.evaluate_subquery(subquery, row)?,
@@ -529,6 +532,12 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
             args,
             &crate::sql::datetime::TimeContext::default(),
         )?,
+        Function::Sequence(function) => {
+            return Err(Error::Internal(format!(
+                "{} evaluated without a context",
+                function.name()
+            )));
+        }
         Function::Lower | Function::Upper | Function::Length => match &args[0] {
             Value::Null => Value::Null,
             Value::Text(s) => match function {

@@ -155,6 +155,41 @@ pub enum Function {
     Time(TimeFunction),
     /// `char(n)` to `text`: the padding spaces dropped (`text(bpchar)`).
     CharToText,
+    /// A sequence function (`sql/sequence`): volatile, evaluated with the
+    /// session's sequence state.
+    Sequence(SequenceFunction),
+}
+
+/// The sequence functions: the first argument names the sequence as text
+/// (`setval` adds the value and, optionally, `is_called`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SequenceFunction {
+    NextVal,
+    CurrVal,
+    SetVal,
+    /// No argument: the session's last `nextval`.
+    LastVal,
+}
+
+impl SequenceFunction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SequenceFunction::NextVal => "nextval",
+            SequenceFunction::CurrVal => "currval",
+            SequenceFunction::SetVal => "setval",
+            SequenceFunction::LastVal => "lastval",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<SequenceFunction> {
+        Some(match name {
+            "nextval" => SequenceFunction::NextVal,
+            "currval" => SequenceFunction::CurrVal,
+            "setval" => SequenceFunction::SetVal,
+            "lastval" => SequenceFunction::LastVal,
+            _ => return None,
+        })
+    }
 }
 
 /// The date/time functions, and the operators that need the zone.
@@ -238,6 +273,7 @@ impl Function {
             Function::WidthBucket => "width_bucket",
             Function::Time(function) => function.name(),
             Function::CharToText => "text",
+            Function::Sequence(function) => function.name(),
         }
     }
 }
@@ -403,10 +439,32 @@ impl Expr {
         constant
     }
 
+    /// Whether evaluating the expression twice may give two values, or
+    /// change something (`nextval`, `clock_timestamp()`): PostgreSQL's
+    /// volatile functions, evaluated once per row and never hoisted.
+    pub fn is_volatile(&self) -> bool {
+        let mut volatile = false;
+        self.walk(&mut |expr| {
+            if let Expr::Function { function, .. } = expr
+                && matches!(
+                    function,
+                    Function::Sequence(_) | Function::Time(TimeFunction::ClockTimestamp)
+                )
+            {
+                volatile = true;
+            }
+        });
+        volatile
+    }
+
     /// Whether the expression reads none of the current row's columns
     /// (parameters, outer references and uncorrelated subqueries are
-    /// allowed): it has one value per execution of its operator.
+    /// allowed) and is not volatile: it has one value per execution of its
+    /// operator.
     pub fn is_row_independent(&self, row: &[ColumnId]) -> bool {
+        if self.is_volatile() {
+            return false;
+        }
         let mut independent = true;
         self.walk_columns(&mut |id| {
             if row.contains(&id) {

@@ -545,6 +545,7 @@ mod tests {
             data_type: DataType::Integer,
             nullable: true,
             default: None,
+            identity: None,
         };
         Table {
             name: "t".into(),

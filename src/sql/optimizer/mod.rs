@@ -139,6 +139,7 @@ pub(crate) mod test_support {
                     data_type: DataType::Integer,
                     nullable,
                     default: None,
+                    identity: None,
                 })
                 .collect(),
             primary_key: vec![0],

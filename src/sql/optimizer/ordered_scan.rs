@@ -369,6 +369,7 @@ mod tests {
             data_type: DataType::Integer,
             nullable,
             default: None,
+            identity: None,
         };
         Table {
             name: "t".into(),

@@ -1,7 +1,8 @@
 //! Parsing glue: SQL text → sqlparser syntax trees (PostgreSQL dialect),
 //! with PostgreSQL's error wording, SQLSTATEs, and a nesting limit.
 //!
-//! What sqlparser does not do is done here: `[NOT] DEFERRABLE` is cut out
+//! What sqlparser does not do is done here: `ALTER SEQUENCE` is parsed
+//! here (`alter_sequence.rs`), into a [`Syntax`] of its own; `[NOT] DEFERRABLE` is cut out
 //! of transaction statements first (`deferrable.rs`) and handed on beside
 //! the tree, a window frame's `EXCLUDE` clause moves into a marker the
 //! binder understands (`exclude.rs`), nesting deeper than [`MAX_NESTING`]
@@ -13,6 +14,7 @@
 //! and so dropping it, within the stack, and `sql::stack` stops the stages
 //! that recurse further than the stack allows.
 
+mod alter_sequence;
 mod deferrable;
 mod depth;
 mod exclude;
@@ -20,7 +22,9 @@ mod exclude;
 use sqlparser::ast::{self, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
 
+pub use alter_sequence::AlterSequence;
 pub use exclude::{Exclusion, exclusion_marker};
 
 use crate::error::{Error, Result, SqlState};
@@ -35,8 +39,20 @@ pub const MAX_NESTING: usize = 200;
 /// parser cannot express.
 #[derive(Clone, Debug)]
 pub struct ParsedStatement {
-    pub ast: Statement,
+    pub syntax: Syntax,
     pub deferrable: Option<bool>,
+}
+
+/// A statement's syntax tree: sqlparser's, or one of the statements
+/// parsed here because sqlparser does not parse them.
+#[derive(Clone, Debug)]
+// sqlparser's tree is large; a statement lives as long as its prepared
+// statement, one per statement, so its size matters less than an
+// allocation more for every statement would.
+#[allow(clippy::large_enum_variant)]
+pub enum Syntax {
+    Sql(Statement),
+    AlterSequence(AlterSequence),
 }
 
 impl ParsedStatement {
@@ -44,7 +60,15 @@ impl ParsedStatement {
     /// set operations and CTEs), which never writes: the binder refuses
     /// `SELECT … INTO` and locking clauses.
     pub fn is_query(&self) -> bool {
-        matches!(self.ast, Statement::Query(_))
+        matches!(self.syntax, Syntax::Sql(Statement::Query(_)))
+    }
+
+    /// sqlparser's tree, if sqlparser parsed the statement.
+    pub fn sql(&self) -> Option<&Statement> {
+        match &self.syntax {
+            Syntax::Sql(statement) => Some(statement),
+            Syntax::AlterSequence(_) => None,
+        }
     }
 }
 
@@ -60,24 +84,55 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>> {
         Some(text) => std::borrow::Cow::Owned(text),
         None => text,
     };
-    let statements = Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(MAX_NESTING)
-        .try_with_sql(&text)
-        .and_then(|mut parser| parser.parse_statements())
-        .map_err(parser_error)?;
+    let statements = parse_statements(&text)?;
     // Deferrable invariant 3: one flag per transaction statement.
     let mut flags = flags.into_iter();
     Ok(statements
         .into_iter()
-        .map(|ast| {
-            let deferrable = match &ast {
-                Statement::StartTransaction { .. }
-                | Statement::Set(ast::Set::SetTransaction { .. }) => flags.next().flatten(),
+        .map(|syntax| {
+            let deferrable = match &syntax {
+                Syntax::Sql(
+                    Statement::StartTransaction { .. }
+                    | Statement::Set(ast::Set::SetTransaction { .. }),
+                ) => flags.next().flatten(),
                 _ => None,
             };
-            ParsedStatement { ast, deferrable }
+            ParsedStatement { syntax, deferrable }
         })
         .collect())
+}
+
+/// sqlparser's `parse_statements`, with the statements it does not know
+/// parsed here.
+fn parse_statements(text: &str) -> Result<Vec<Syntax>> {
+    let mut parser = Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(MAX_NESTING)
+        .try_with_sql(text)
+        .map_err(parser_error)?;
+    let mut statements = Vec::new();
+    let mut expecting_delimiter = false;
+    loop {
+        while parser.consume_token(&Token::SemiColon) {
+            expecting_delimiter = false;
+        }
+        if parser.peek_token_ref().token == Token::EOF {
+            break;
+        }
+        if expecting_delimiter {
+            return parser
+                .expected_ref("end of statement", parser.peek_token_ref())
+                .map_err(parser_error);
+        }
+        if alter_sequence::at_alter_sequence(&parser) {
+            statements.push(Syntax::AlterSequence(alter_sequence::parse_alter_sequence(
+                &mut parser,
+            )?));
+        } else {
+            statements.push(Syntax::Sql(parser.parse_statement().map_err(parser_error)?));
+        }
+        expecting_delimiter = true;
+    }
+    Ok(statements)
 }
 
 /// Parses a standalone SQL expression (stored DEFAULTs).
@@ -101,7 +156,7 @@ pub fn parse_query(text: &str) -> Result<ast::Query> {
         .map_err(parser_error)
 }
 
-fn parser_error(error: ParserError) -> Error {
+pub(super) fn parser_error(error: ParserError) -> Error {
     match error {
         ParserError::RecursionLimitExceeded => stack_depth_exceeded(),
         other => Error::sql(SqlState::SYNTAX_ERROR, syntax_message(&other.to_string())),

@@ -27,6 +27,7 @@ use crate::sql::execution::dml::write_entry;
 use crate::sql::execution::spill::SpillSpace;
 use crate::sql::expr::Expr;
 use crate::sql::index_entry::{EntryLayout, IndexEntry, describe_entry_key, encode_index_entry};
+use crate::sql::sequence::{Sequence, Sequences};
 use crate::sql::statistics;
 use crate::sql::types::DataType;
 use crate::storage::{Direction, KeyRange};
@@ -36,6 +37,8 @@ pub(super) fn create_table(
     txn: &mut Transaction,
     table: &Table,
     unique: &[IndexDefinition],
+    sequences: &[Sequence],
+    positions: &Sequences,
     if_not_exists: bool,
 ) -> Result<Outcome> {
     if catalog::get_relation(txn, &table.name)?.is_some() {
@@ -46,6 +49,9 @@ pub(super) fn create_table(
     }
     let mut table = table.clone();
     table.tree = txn.create_tree()?;
+    for sequence in sequences {
+        super::sequence_ddl::create_sequence_entry(txn, positions, sequence)?;
+    }
     // Constraints on the same columns share one index, as in PostgreSQL.
     let mut seen: Vec<&IndexDefinition> = Vec::new();
     for definition in unique {
@@ -371,7 +377,7 @@ pub(super) fn drop_indexes(
 
 /// `CREATE … IF NOT EXISTS` of a relation that exists: PostgreSQL's
 /// notice, and nothing done.
-fn skipping(tag: &str, name: &str) -> Outcome {
+pub(super) fn skipping(tag: &str, name: &str) -> Outcome {
     command_with_notice(
         tag,
         SqlState::DUPLICATE_TABLE,
@@ -387,7 +393,7 @@ fn missing(what: &str) -> Notice {
     }
 }
 
-fn already_exists(name: &str) -> Error {
+pub(super) fn already_exists(name: &str) -> Error {
     Error::sql(
         SqlState::DUPLICATE_TABLE,
         format!("relation \"{name}\" already exists"),
@@ -446,7 +452,7 @@ pub(super) fn drop_relations(
         .into_iter()
         .filter_map(|relation| match relation {
             Relation::View(view) => Some(view),
-            Relation::Table(_) | Relation::Index(_) => None,
+            Relation::Table(_) | Relation::Index(_) | Relation::Sequence(_) => None,
         })
         .collect();
     // The views reading the targets, transitively, in discovery order.
@@ -477,6 +483,19 @@ pub(super) fn drop_relations(
     for view in dependents {
         catalog::delete_relation(txn, &view.name)?;
     }
+    // The sequences the tables' columns own go with them.
+    let dropped: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
+    let mut notices_of_sequences = Vec::new();
+    for target in &targets {
+        if let Relation::Table(table) = target {
+            let owned = super::sequence_ddl::owned_sequences(txn, &[table.name.as_str()])?;
+            let what = format!("table {}", table.name);
+            notices_of_sequences.extend(super::sequence_ddl::drop_sequence_entries(
+                txn, &owned, &dropped, cascade, &what,
+            )?);
+        }
+    }
+    notices.extend(notices_of_sequences);
     for target in &targets {
         if let Relation::Table(table) = target {
             // Writers of the table finish first; its indexes go with it.
@@ -510,7 +529,7 @@ pub(super) fn create_view(
 ) -> Result<Outcome> {
     match catalog::get_relation(txn, &view.name)? {
         None => {}
-        Some(Relation::Table(_) | Relation::Index(_)) if replace => {
+        Some(Relation::Table(_) | Relation::Index(_) | Relation::Sequence(_)) if replace => {
             return Err(Error::sql(
                 SqlState::WRONG_OBJECT_TYPE,
                 format!("\"{}\" is not a view", view.name),

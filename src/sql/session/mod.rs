@@ -14,6 +14,7 @@
 
 mod ddl;
 mod identity;
+mod sequence_ddl;
 mod settings;
 mod state;
 mod statement;
@@ -30,6 +31,7 @@ use crate::error::Result;
 use crate::sql::catalog;
 use crate::sql::execution::spill::SpillSpace;
 pub use crate::sql::plan::Column;
+use crate::sql::sequence::Sequences;
 use crate::txn::Mvcc;
 
 /// What the sessions of one database share.
@@ -40,6 +42,8 @@ pub struct Instance {
     generation: AtomicU64,
     /// The spill directory every query of this database uses.
     spill: Arc<SpillSpace>,
+    /// The positions of the database's sequences.
+    sequences: Arc<Sequences>,
 }
 
 impl Instance {
@@ -49,6 +53,7 @@ impl Instance {
         catalog::initialize(&mvcc)?;
         crate::sql::statistics::store::initialize(&mvcc)?;
         Ok(Arc::new(Instance {
+            sequences: Arc::new(Sequences::new(Arc::clone(&mvcc))),
             mvcc,
             generation: AtomicU64::new(0),
             spill,
@@ -62,6 +67,11 @@ impl Instance {
 
     pub fn mvcc(&self) -> &Arc<Mvcc> {
         &self.mvcc
+    }
+
+    /// The positions of the database's sequences.
+    pub fn sequences(&self) -> &Arc<Sequences> {
+        &self.sequences
     }
 
     /// Where this database's queries spill.

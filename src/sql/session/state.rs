@@ -35,6 +35,7 @@ use crate::sql::catalog;
 use crate::sql::datetime::{self, TimeContext};
 use crate::sql::parser::{self, ParsedStatement};
 use crate::sql::plan::Column;
+use crate::sql::sequence::{SequenceAccess, SessionSequences};
 use crate::sql::stack::StackBase;
 use crate::sql::statistics;
 use crate::sql::types::{DataType, Row, Value};
@@ -114,6 +115,8 @@ pub struct Session {
     queries_only_scope: bool,
     settings: Settings,
     identity: Arc<super::Identity>,
+    /// `currval` and `lastval`: what this session's `nextval` calls gave.
+    sequences: Arc<parking_lot::Mutex<SessionSequences>>,
 }
 
 impl Session {
@@ -125,6 +128,7 @@ impl Session {
             queries_only_scope: false,
             settings: Settings::default(),
             identity: Arc::default(),
+            sequences: Arc::default(),
         }
     }
 
@@ -222,7 +226,11 @@ impl Session {
         statement: ParsedStatement,
         param_types: &[Option<DataType>],
     ) -> Result<Prepared> {
-        if let Some(control) = bind_control(&statement.ast, statement.deferrable)? {
+        let control = match statement.sql() {
+            Some(sql) => bind_control(sql, statement.deferrable)?,
+            None => None,
+        };
+        if let Some(control) = control {
             let columns: Arc<[Column]> = match &control {
                 Control::Show { name } => Arc::new([Column {
                     name: name.clone(),
@@ -254,7 +262,7 @@ impl Session {
                 let mut binder = Binder::new(&mut open.txn, param_types);
                 binder.identity = Some(identity.clone());
                 binder.time = time;
-                let bound = binder.bind_statement(&prepared.parsed.ast)?;
+                let bound = binder.bind_parsed(&prepared.parsed.syntax)?;
                 let param_types = binder.param_types();
                 let reads_clock = binder.reads_clock;
                 let columns = binder.columns;
@@ -305,7 +313,7 @@ impl Session {
         self.check_not_failed()?;
         // PostgreSQL's rule, kept though the build here is a plain one: a
         // concurrent build commits in steps of its own.
-        if let sqlparser::ast::Statement::CreateIndex(create) = &statement.parsed.ast
+        if let Some(sqlparser::ast::Statement::CreateIndex(create)) = statement.parsed.sql()
             && create.concurrently
             && matches!(self.state, TransactionState::Block(_))
         {
@@ -321,6 +329,10 @@ impl Session {
             parallel_workers: self.settings.parallel_workers(),
             maintenance_work_mem: self.settings.maintenance_work_mem(),
             time: TimeContext::default(),
+            sequences: SequenceAccess {
+                shared: Arc::clone(self.instance.sequences()),
+                session: Arc::clone(&self.sequences),
+            },
         };
         let time_settings = (self.settings.time_zone(), self.settings.date_order_dmy());
         let declared: Vec<Option<DataType>> =
@@ -348,7 +360,7 @@ impl Session {
                         let mut binder = Binder::new(&mut open.txn, &declared);
                         binder.identity = Some(identity.clone());
                         binder.time = time.clone();
-                        let bound = binder.bind_statement(&statement.parsed.ast)?;
+                        let bound = binder.bind_parsed(&statement.parsed.syntax)?;
                         let reads_clock = binder.reads_clock;
                         let columns = binder.columns;
                         let bound = Arc::new(optimize(

@@ -17,6 +17,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::ddl::{self, DropKind};
+use super::sequence_ddl;
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{
     AnalyzeOptions, Binder, BoundQuery, BoundStatement, Control, ExplainOptions,
@@ -119,7 +120,9 @@ pub(crate) fn optimize(
         BoundStatement::Insert { source, .. }
         | BoundStatement::Update { source, .. }
         | BoundStatement::Delete { source, .. } => vec![source],
-        BoundStatement::Truncate { tables } => tables.iter().map(|(_, source)| source).collect(),
+        BoundStatement::Truncate { tables, .. } => {
+            tables.iter().map(|(_, source)| source).collect()
+        }
         _ => Vec::new(),
     };
     let statistics = Arc::new(StatisticsSet::load(txn, plans)?);
@@ -179,7 +182,11 @@ pub(crate) fn optimize(
                 &mut context(&mut columns, param_types, &statistics),
             )?,
         },
-        BoundStatement::Truncate { tables } => BoundStatement::Truncate {
+        BoundStatement::Truncate {
+            tables,
+            restart_identity,
+        } => BoundStatement::Truncate {
+            restart_identity,
             tables: tables
                 .into_iter()
                 .map(|(table, source)| {
@@ -192,6 +199,9 @@ pub(crate) fn optimize(
                 .collect::<Result<Vec<_>>>()?,
         },
         ddl @ (BoundStatement::CreateTable { .. }
+        | BoundStatement::CreateSequence { .. }
+        | BoundStatement::AlterSequence { .. }
+        | BoundStatement::DropSequence { .. }
         | BoundStatement::DropTable { .. }
         | BoundStatement::CreateIndex { .. }
         | BoundStatement::DropIndex { .. }
@@ -397,6 +407,8 @@ pub(crate) struct QueryLimits {
     pub maintenance_work_mem: usize,
     /// The session's zone and the transaction's start.
     pub time: crate::sql::datetime::TimeContext,
+    /// The database's sequences and the session's memory of them.
+    pub sequences: crate::sql::sequence::SequenceAccess,
 }
 
 /// `EXPLAIN ANALYZE`: runs the query to its end, discarding its rows,
@@ -454,6 +466,7 @@ pub(crate) fn run(
 ) -> Result<Outcome> {
     let mut state = QueryState::new(params.to_vec(), limits.work_mem)
         .with_time(limits.time.clone())
+        .with_sequences(limits.sequences.clone())
         .with_hash_mem_multiplier(limits.hash_mem_multiplier)
         .with_spill_space(Arc::clone(spill));
     Ok(match statement {
@@ -516,20 +529,66 @@ pub(crate) fn run(
             let count = execution::dml::delete(table, source, &mut context)?;
             command(format!("DELETE {count}"))
         }
-        BoundStatement::Truncate { tables } => {
+        BoundStatement::Truncate {
+            tables,
+            restart_identity,
+        } => {
             // Row by row through MVCC, so unlike PostgreSQL's TRUNCATE a
             // concurrent snapshot still sees the rows it should.
             let mut context = Context::new(Some(txn), &mut state);
             for (table, source) in tables {
                 execution::dml::delete(table, source, &mut context)?;
             }
+            if *restart_identity {
+                let names: Vec<&str> = tables
+                    .iter()
+                    .map(|(table, _)| table.name.as_str())
+                    .collect();
+                sequence_ddl::restart_owned_sequences(txn, &limits.sequences.shared, &names)?;
+            }
             command("TRUNCATE TABLE")
         }
         BoundStatement::CreateTable {
             table,
             unique,
+            sequences,
             if_not_exists,
-        } => ddl::create_table(txn, table, unique, *if_not_exists)?,
+        } => ddl::create_table(
+            txn,
+            table,
+            unique,
+            sequences,
+            &limits.sequences.shared,
+            *if_not_exists,
+        )?,
+        BoundStatement::CreateSequence {
+            sequence,
+            if_not_exists,
+        } => {
+            sequence_ddl::create_sequence(txn, sequence, &limits.sequences.shared, *if_not_exists)?
+        }
+        BoundStatement::AlterSequence {
+            name,
+            if_exists,
+            options,
+            restart,
+            owner,
+        } => sequence_ddl::alter_sequence(
+            txn,
+            &limits.sequences.shared,
+            sequence_ddl::SequenceChange {
+                name,
+                if_exists: *if_exists,
+                options,
+                restart,
+                owner: owner.as_ref(),
+            },
+        )?,
+        BoundStatement::DropSequence {
+            names,
+            if_exists,
+            cascade,
+        } => sequence_ddl::drop_sequences(txn, names, *if_exists, *cascade)?,
         BoundStatement::CreateIndex {
             index,
             if_not_exists,
