@@ -1470,3 +1470,61 @@ async fn char_values_arrive_blank_padded_as_bpchar() {
         .expect_err("too long");
     assert_eq!(error.code(), Some(&SqlState::STRING_DATA_RIGHT_TRUNCATION));
 }
+
+#[tokio::test]
+async fn returning_rows_arrive_with_the_statement_tag() {
+    let server = start_server().await;
+    let client = connect(server.address).await;
+    client
+        .batch_execute("CREATE TABLE notes (id bigserial PRIMARY KEY, body text NOT NULL)")
+        .await
+        .expect("create");
+    // Simple protocol: the rows, then INSERT's own tag (its row count).
+    let messages = client
+        .simple_query("INSERT INTO notes (body) VALUES ('a'), ('b') RETURNING id, upper(body)")
+        .await
+        .expect("insert");
+    assert_eq!(
+        simple_rows(&messages),
+        [
+            vec![Some("1".to_string()), Some("A".to_string())],
+            vec![Some("2".to_string()), Some("B".to_string())]
+        ]
+    );
+    assert_eq!(command_counts(&messages), [2]);
+    // Extended protocol: described columns, typed values, a parameter.
+    let statement = client
+        .prepare("INSERT INTO notes (body) VALUES ($1) RETURNING id, body")
+        .await
+        .expect("prepare");
+    assert_eq!(statement.columns()[0].type_(), &Type::INT8);
+    assert_eq!(statement.columns()[1].name(), "body");
+    let row = client.query_one(&statement, &[&"c"]).await.expect("insert");
+    assert_eq!(row.get::<_, i64>(0), 3);
+    assert_eq!(row.get::<_, String>(1), "c");
+    // execute() counts the rows of a RETURNING statement from its tag.
+    let updated = client
+        .execute("UPDATE notes SET body = body || '!' RETURNING id", &[])
+        .await
+        .expect("update");
+    assert_eq!(updated, 3);
+    let deleted = client
+        .query("DELETE FROM notes WHERE id > $1 RETURNING body", &[&1i64])
+        .await
+        .expect("delete");
+    let mut bodies: Vec<String> = deleted.iter().map(|row| row.get(0)).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["b!", "c!"]);
+    // A failing RETURNING expression undoes the whole statement.
+    let error = client
+        .simple_query("INSERT INTO notes (body) VALUES ('x'), ('y') RETURNING 1 / (id - 5)")
+        .await
+        .expect_err("division by zero");
+    assert_eq!(code(&error), Some(&SqlState::DIVISION_BY_ZERO));
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM notes", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(count, 1);
+}

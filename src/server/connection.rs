@@ -400,7 +400,7 @@ impl Connection {
                     count += batch.len();
                 }
                 self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-                    format!("SELECT {count}"),
+                    cursor.completion_tag(count),
                 )));
             }
             Outcome::Command { tag, notices } => {

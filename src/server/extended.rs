@@ -299,9 +299,17 @@ impl Connection {
         if suspended {
             self.send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
         } else {
-            // PostgreSQL's tag counts the rows fetched by this Execute.
+            // PostgreSQL's tag counts the rows fetched by this Execute (a
+            // RETURNING statement's tag is its own).
+            let tag = match self.portals.get(portal_name).map(|portal| &portal.state) {
+                Some(PortalState::Rows {
+                    cursor: Some(cursor),
+                    ..
+                }) => cursor.completion_tag(sent),
+                _ => format!("SELECT {sent}"),
+            };
             self.send(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-                format!("SELECT {sent}"),
+                tag,
             )));
         }
         Ok(())

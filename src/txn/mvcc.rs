@@ -872,6 +872,15 @@ impl Transaction {
         )
     }
 
+    /// 40001 for a write this statement needs that a transaction its
+    /// snapshot does not see got first (a unique key an upsert arbitrates):
+    /// like a lost write–write conflict, read refresh may run the statement
+    /// again on a newer snapshot (`refresh.rs`).
+    pub fn lose_conflict(&mut self, what: &str) -> Error {
+        self.refresh.lost_conflict = true;
+        Error::Serialization(what.into())
+    }
+
     /// Replaces the snapshot.
     pub(super) fn set_snapshot(&mut self, snapshot: Arc<PinnedSnapshot>) {
         self.snapshot = snapshot;

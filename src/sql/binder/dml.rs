@@ -13,25 +13,42 @@ use sqlparser::ast::{self, SetExpr};
 use super::expr::Typed;
 use super::query::is_default;
 use super::scope::Scope;
-use super::{Binder, BoundStatement, ident_name};
+use super::upsert::OnConflict;
+use super::{Binder, BoundStatement, Returning, ident_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{self, Identity, Table, TableColumn};
 use crate::sql::expr::{ColumnId, Expr};
 use crate::sql::parser::parse_expr;
+use crate::sql::plan::Column;
 use crate::sql::plan::LogicalPlan;
-use crate::sql::types::Value;
+use crate::sql::types::{DataType, Value};
 
 impl Binder<'_> {
     pub(crate) fn bind_insert(&mut self, insert: &ast::Insert) -> Result<BoundStatement> {
-        if insert.on.is_some() || insert.returning.is_some() {
-            return Err(Error::Unsupported(
-                "INSERT ... ON CONFLICT / RETURNING".into(),
-            ));
-        }
         let ast::TableObject::TableName(name) = &insert.table else {
             return Err(Error::Unsupported("INSERT INTO TABLE FUNCTION".into()));
         };
         let table = catalog::require_table(self.txn, &super::object_name(name)?)?;
+        let alias = insert
+            .table_alias
+            .as_ref()
+            .map(|alias| ident_name(&alias.alias));
+        let on_conflict = insert
+            .on
+            .as_ref()
+            .map(|on| self.bind_on_conflict(&table, alias.as_deref(), on))
+            .transpose()?;
+        let returning = match &insert.returning {
+            Some(items) => {
+                let qualifier = alias.as_deref().unwrap_or(&table.name).to_string();
+                let (row, mut scope) = self.table_scope(&qualifier, &table.columns);
+                if qualifier != table.name {
+                    scope.renamed.push(table.name.clone());
+                }
+                Some(self.bind_returning(items, &scope, row)?)
+            }
+            None => None,
+        };
         // Which table column each source column feeds.
         let targets: Vec<usize> = if insert.columns.is_empty() {
             (0..table.columns.len()).collect()
@@ -94,7 +111,13 @@ impl Binder<'_> {
                 columns: Vec::new(),
                 rows: vec![Vec::new()],
             };
-            return self.insert_with_defaults(table, &targets, source_plan, Vec::new());
+            return self.insert_with_defaults(
+                table,
+                &targets,
+                source_plan,
+                Vec::new(),
+                (returning, on_conflict),
+            );
         };
         let too_many = || {
             Error::sql(
@@ -171,7 +194,47 @@ impl Binder<'_> {
         for position in overridden {
             targets[position] = usize::MAX;
         }
-        self.insert_with_defaults(table, &targets, source_plan, source_columns)
+        self.insert_with_defaults(
+            table,
+            &targets,
+            source_plan,
+            source_columns,
+            (returning, on_conflict),
+        )
+    }
+
+    /// A RETURNING list over `scope`, the written row's columns (`row`,
+    /// in table column order).
+    fn bind_returning(
+        &mut self,
+        items: &[ast::SelectItem],
+        scope: &Scope,
+        row: Vec<ColumnId>,
+    ) -> Result<Returning> {
+        let items = super::select::select_items(items, scope)?;
+        let mut exprs = Vec::with_capacity(items.len());
+        let mut columns = Vec::with_capacity(items.len());
+        for (expr, name) in items {
+            if super::query::contains_aggregate(&expr) {
+                return Err(Error::sql(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate functions are not allowed in RETURNING",
+                ));
+            }
+            let typed = self.in_clause("RETURNING", |binder| binder.bind(&expr, scope, None))?;
+            let data_type = typed.data_type.unwrap_or(DataType::Text);
+            let expr = match typed.data_type {
+                Some(_) => typed.expr,
+                None => self.coerce(typed, DataType::Text)?,
+            };
+            exprs.push(expr);
+            columns.push(Column { name, data_type });
+        }
+        Ok(Returning {
+            row,
+            exprs,
+            columns: columns.into(),
+        })
     }
 
     /// The INSERT of `source_plan`'s columns into `targets`, the other
@@ -182,6 +245,7 @@ impl Binder<'_> {
         targets: &[usize],
         source_plan: LogicalPlan,
         source_columns: Vec<ColumnId>,
+        (returning, on_conflict): (Option<Returning>, Option<OnConflict>),
     ) -> Result<BoundStatement> {
         // Full-width rows: source columns where given, defaults elsewhere.
         let mut full = Vec::with_capacity(table.columns.len());
@@ -203,6 +267,8 @@ impl Binder<'_> {
         Ok(BoundStatement::Insert {
             table: table.into(),
             source,
+            returning,
+            on_conflict,
         })
     }
 
@@ -267,16 +333,50 @@ impl Binder<'_> {
     }
 
     pub(crate) fn bind_update(&mut self, update: &ast::Update) -> Result<BoundStatement> {
-        if update.from.is_some() || update.returning.is_some() {
-            return Err(Error::Unsupported("UPDATE ... FROM / RETURNING".into()));
+        if update.from.is_some() {
+            return Err(Error::Unsupported("UPDATE ... FROM".into()));
         }
         let (table, source, scope) = self.target_scan(&update.table, update.selection.as_ref())?;
+        let assignments = self.bind_assignments(&table, &update.assignments, &scope)?;
+        let returning = match &update.returning {
+            Some(items) => {
+                let row = scope.columns.iter().map(|column| column.id).collect();
+                Some(self.bind_returning(items, &scope, row)?)
+            }
+            None => None,
+        };
+        Ok(BoundStatement::Update {
+            table: table.into(),
+            source,
+            assignments,
+            returning,
+        })
+    }
+
+    /// An UPDATE's (or an upsert's) SET list over `scope`: each table
+    /// column set, by index, with its expression.
+    pub(crate) fn bind_assignments(
+        &mut self,
+        table: &Table,
+        list: &[ast::Assignment],
+        scope: &Scope,
+    ) -> Result<Vec<(usize, Expr)>> {
+        // Each target column with the expression it takes, in order.
+        let mut targets: Vec<(&ast::ObjectName, ast::Expr)> = Vec::new();
+        for assignment in list {
+            match &assignment.target {
+                ast::AssignmentTarget::ColumnName(name) => {
+                    targets.push((name, assignment.value.clone()));
+                }
+                ast::AssignmentTarget::Tuple(names) => {
+                    let values = self.multiple_assignment(names.len(), &assignment.value, scope)?;
+                    targets.extend(names.iter().zip(values));
+                }
+            }
+        }
         let mut assignments = Vec::new();
-        for assignment in &update.assignments {
-            let ast::AssignmentTarget::ColumnName(name) = &assignment.target else {
-                return Err(Error::Unsupported("multi-column assignment".into()));
-            };
-            let (index, name) = target_column(&table, name)?;
+        for (name, value) in targets {
+            let (index, name) = target_column(table, name)?;
             if assignments.iter().any(|(i, _)| *i == index) {
                 // PostgreSQL reports this one as a syntax error (42601),
                 // unlike a duplicate INSERT column (42701).
@@ -286,7 +386,7 @@ impl Binder<'_> {
                 ));
             }
             let column = table.columns[index].clone();
-            let expr = if is_default(&assignment.value) {
+            let expr = if is_default(&value) {
                 self.default_expr(&column)?
             } else if column.identity == Some(Identity::Always) {
                 return Err(Error::sql(
@@ -294,21 +394,83 @@ impl Binder<'_> {
                     format!("column \"{name}\" can only be updated to DEFAULT"),
                 ));
             } else {
-                let typed = self.bind(&assignment.value, &scope, None)?;
+                let typed = self.bind(&value, scope, None)?;
                 self.coerce_assign(typed, column.data_type, &column.name)?
             };
             assignments.push((index, expr));
         }
-        Ok(BoundStatement::Update {
-            table: table.into(),
-            source,
-            assignments,
-        })
+        Ok(assignments)
+    }
+
+    /// The values of `SET (a, b, …) = source`: a `(x, y, …)` list, a
+    /// `ROW(…)`, or a sub-SELECT of that many columns (each column then
+    /// read by its own scalar subquery over it, so no row gives NULLs and
+    /// several rows 21000, as PostgreSQL's MULTIEXPR does).
+    fn multiple_assignment(
+        &mut self,
+        count: usize,
+        source: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Vec<ast::Expr>> {
+        let mismatch = || {
+            Error::sql(
+                SqlState::SYNTAX_ERROR,
+                "number of columns does not match number of values",
+            )
+        };
+        let values: Vec<ast::Expr> = match source {
+            ast::Expr::Tuple(values) => values.clone(),
+            ast::Expr::Function(function)
+                if super::function::function_name(function) == "row"
+                    && function.name.0.len() == 1 =>
+            {
+                match &function.args {
+                    ast::FunctionArguments::List(list) if list.clauses.is_empty() => list
+                        .args
+                        .iter()
+                        .map(|arg| match arg {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr)) => {
+                                Ok(expr.clone())
+                            }
+                            other => Err(Error::Unsupported(format!("ROW argument {other}"))),
+                        })
+                        .collect::<Result<_>>()?,
+                    ast::FunctionArguments::None => Vec::new(),
+                    other => return Err(Error::Unsupported(format!("ROW{other}"))),
+                }
+            }
+            ast::Expr::Subquery(query) => {
+                // Bound once here for its width and its errors.
+                self.outer.push(scope.clone());
+                let bound = self.bind_query(query);
+                self.outer.pop();
+                let (_, columns) = bound?;
+                if columns.len() != count {
+                    return Err(mismatch());
+                }
+                let aliases: Vec<String> = (1..=count).map(|i| format!("basalt_row_{i}")).collect();
+                return aliases
+                    .iter()
+                    .map(|alias| row_column(query, &aliases, alias))
+                    .collect();
+            }
+            _ => {
+                return Err(Error::Unsupported(
+                    "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() \
+                     expression"
+                        .into(),
+                ));
+            }
+        };
+        if values.len() != count {
+            return Err(mismatch());
+        }
+        Ok(values)
     }
 
     pub(crate) fn bind_delete(&mut self, delete: &ast::Delete) -> Result<BoundStatement> {
-        if delete.using.is_some() || delete.returning.is_some() || !delete.tables.is_empty() {
-            return Err(Error::Unsupported("DELETE ... USING / RETURNING".into()));
+        if delete.using.is_some() || !delete.tables.is_empty() {
+            return Err(Error::Unsupported("DELETE ... USING".into()));
         }
         let from = match &delete.from {
             ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from) => from,
@@ -316,12 +478,29 @@ impl Binder<'_> {
         let [from] = from.as_slice() else {
             return Err(Error::Unsupported("DELETE from several tables".into()));
         };
-        let (table, source, _) = self.target_scan(from, delete.selection.as_ref())?;
+        let (table, source, scope) = self.target_scan(from, delete.selection.as_ref())?;
+        let returning = match &delete.returning {
+            Some(items) => {
+                let row = scope.columns.iter().map(|column| column.id).collect();
+                Some(self.bind_returning(items, &scope, row)?)
+            }
+            None => None,
+        };
         Ok(BoundStatement::Delete {
             table: table.into(),
             source,
+            returning,
         })
     }
+}
+
+/// `(SELECT basalt_row_i FROM (query) AS basalt_row(basalt_row_1, …))`:
+/// column `alias` of a row sub-SELECT, as a scalar subquery.
+fn row_column(query: &ast::Query, aliases: &[String], alias: &str) -> Result<ast::Expr> {
+    parse_expr(&format!(
+        "(SELECT {alias} FROM ({query}) AS basalt_row({}))",
+        aliases.join(", ")
+    ))
 }
 
 /// Resolves an INSERT or UPDATE target column: its index and name.

@@ -105,6 +105,22 @@ impl Binder<'_> {
                     data_type: Some(data_type),
                 })
             }
+            "octet_length" => {
+                arity(1)?;
+                let arg = bound.remove(0);
+                // A char(n) value's padding counts, as PostgreSQL counts it.
+                let arg = match arg.data_type {
+                    Some(DataType::Char(_)) => arg.expr,
+                    _ => self.coerce_text(arg, &name)?,
+                };
+                Ok(Typed {
+                    expr: Expr::Function {
+                        function: Function::OctetLength,
+                        args: vec![arg],
+                    },
+                    data_type: Some(DataType::Integer),
+                })
+            }
             "coalesce" | "nullif" | "greatest" | "least" => {
                 if name == "nullif" {
                     arity(2)?;

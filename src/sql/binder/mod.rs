@@ -44,6 +44,7 @@ mod sequence;
 mod set_operation;
 mod subquery;
 mod time;
+mod upsert;
 mod window;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub use expr::{Typed, bind_data_type};
 pub use index::{IndexDefinition, IndexKeyColumn, bind_index_expression};
 pub use scope::{Scope, ScopeColumn};
 pub(crate) use sequence::sequences_in_default;
+pub use upsert::{Arbiter, ConflictAction, OnConflict};
 
 use super::catalog::{Table, View};
 use super::expr::Expr;
@@ -93,6 +95,8 @@ pub enum BoundStatement {
     Insert {
         table: Arc<Table>,
         source: LogicalPlan,
+        returning: Option<Returning>,
+        on_conflict: Option<OnConflict>,
     },
     /// `source` is a filtered scan of `table`; each assignment sets a table
     /// column (by index) to an expression over the scan's columns.
@@ -100,10 +104,12 @@ pub enum BoundStatement {
         table: Arc<Table>,
         source: LogicalPlan,
         assignments: Vec<(usize, Expr)>,
+        returning: Option<Returning>,
     },
     Delete {
         table: Arc<Table>,
         source: LogicalPlan,
+        returning: Option<Returning>,
     },
     /// `TRUNCATE`: each table with a scan of all its rows, all deleted;
     /// with `restart_identity`, the sequences they own start again.
@@ -202,6 +208,17 @@ impl BoundStatement {
                 | BoundStatement::DropIndex { .. }
         )
     }
+}
+
+/// A DML statement's `RETURNING` list: expressions over the row it wrote
+/// (as stored for INSERT and UPDATE, as it was for DELETE).
+#[derive(Clone, Debug)]
+pub struct Returning {
+    /// The ids the expressions read the row's columns by, in table column
+    /// order.
+    pub row: Vec<super::expr::ColumnId>,
+    pub exprs: Vec<Expr>,
+    pub columns: Arc<[Column]>,
 }
 
 /// Binds one statement within a transaction.

@@ -116,7 +116,10 @@ impl Binder<'_> {
     /// A full scan of `table`, with a fresh id per column, and its scope.
     pub(crate) fn scan(&mut self, table: Table, alias: Option<&str>) -> (LogicalPlan, Scope) {
         let qualifier = alias.unwrap_or(&table.name);
-        let (ids, scope) = self.table_scope(qualifier, &table.columns);
+        let (ids, mut scope) = self.table_scope(qualifier, &table.columns);
+        if qualifier != table.name {
+            scope.renamed.push(table.name.clone());
+        }
         let key = table.primary_key.iter().map(|i| ids[*i]).collect();
         self.keyed_tables.push((key, ids.clone()));
         let plan = LogicalPlan::Scan {

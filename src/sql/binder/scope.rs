@@ -54,6 +54,9 @@ pub struct Scope {
     /// The FROM items before a non-LATERAL item: not visible to it, kept
     /// only to say why a reference to them fails, as PostgreSQL does.
     pub invisible: bool,
+    /// Tables of this level known only by an alias: naming them by their
+    /// own name is "invalid reference" rather than "missing" (42P01).
+    pub renamed: Vec<String>,
 }
 
 impl Scope {
@@ -94,6 +97,7 @@ impl Scope {
     /// Appends another FROM item's columns (a join's right side).
     pub fn extend(&mut self, other: Scope) {
         self.columns.extend(other.columns);
+        self.renamed.extend(other.renamed);
     }
 
     /// The columns of FROM item `table`, in order.
@@ -103,6 +107,17 @@ impl Scope {
             .filter(|c| c.table.as_deref() == Some(table))
             .collect()
     }
+}
+
+/// 42P01 for a table no level has: "invalid reference" when a level has it
+/// under an alias, "missing FROM-clause entry" otherwise.
+pub fn missing_table<'s>(mut levels: impl Iterator<Item = &'s Scope>, table: &str) -> Error {
+    let message = if levels.any(|level| level.renamed.iter().any(|name| name == table)) {
+        format!("invalid reference to FROM-clause entry for table \"{table}\"")
+    } else {
+        format!("missing FROM-clause entry for table \"{table}\"")
+    };
+    Error::sql(SqlState::UNDEFINED_TABLE, message)
 }
 
 /// Resolves a column reference through `scope` and then the enclosing
@@ -148,17 +163,12 @@ pub fn resolve<'s>(
             .chain(outer.iter())
             .any(|level| level.has_table(table))
     {
-        return Err(Error::sql(
-            SqlState::UNDEFINED_TABLE,
-            format!("missing FROM-clause entry for table \"{table}\""),
-        ));
+        return Err(missing_table(std::iter::once(scope).chain(outer), table));
     }
-    let full = match table {
-        Some(table) => format!("{table}.{name}"),
-        None => name.to_string(),
+    // PostgreSQL quotes a bare name but not a qualified one.
+    let message = match table {
+        Some(table) => format!("column {table}.{name} does not exist"),
+        None => format!("column \"{name}\" does not exist"),
     };
-    Err(Error::sql(
-        SqlState::UNDEFINED_COLUMN,
-        format!("column \"{full}\" does not exist"),
-    ))
+    Err(Error::sql(SqlState::UNDEFINED_COLUMN, message))
 }

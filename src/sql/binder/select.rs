@@ -32,7 +32,7 @@ use crate::sql::plan::{Column, GroupingSets, LogicalPlan, SortKey};
 use crate::sql::types::DataType;
 
 /// One select-list item: its syntax and output name.
-type Item = (ast::Expr, String);
+pub(super) type Item = (ast::Expr, String);
 
 impl Binder<'_> {
     /// A SELECT with the ORDER BY and LIMIT that apply to it (`limit` holds
@@ -64,7 +64,7 @@ impl Binder<'_> {
                 predicate,
             };
         }
-        let items = select_items(select, &scope)?;
+        let items = select_items(&select.projection, &scope)?;
         // GROUP BY and aggregates.
         let (group_exprs, sets) = expand_group_by(&select.group_by)?;
         let mut grouping = Grouping::default();
@@ -435,10 +435,11 @@ enum Distinct {
     On(Vec<ast::Expr>),
 }
 
-/// The select list with `*` and `t.*` expanded into column references.
-fn select_items(select: &ast::Select, scope: &Scope) -> Result<Vec<Item>> {
+/// A select list (or RETURNING list) with `*` and `t.*` expanded into
+/// column references.
+pub(super) fn select_items(projection: &[SelectItem], scope: &Scope) -> Result<Vec<Item>> {
     let mut items = Vec::new();
-    for item in &select.projection {
+    for item in projection {
         match item {
             SelectItem::UnnamedExpr(expr) => {
                 items.push((expr.clone(), super::query::column_name(expr)))
@@ -469,10 +470,7 @@ fn select_items(select: &ast::Select, scope: &Scope) -> Result<Vec<Item>> {
                     .unwrap_or_default();
                 let columns = scope.table_columns(&table);
                 if columns.is_empty() {
-                    return Err(Error::sql(
-                        SqlState::UNDEFINED_TABLE,
-                        format!("missing FROM-clause entry for table \"{table}\""),
-                    ));
+                    return Err(super::scope::missing_table(std::iter::once(scope), &table));
                 }
                 for column in columns {
                     items.push((column_reference(column), column.name.clone()));

@@ -109,6 +109,7 @@ impl Binder<'_> {
 fn grouped_scope(scope: &Scope, grouping: &Grouping) -> Scope {
     Scope {
         invisible: scope.invisible,
+        renamed: scope.renamed.clone(),
         columns: scope
             .columns
             .iter()

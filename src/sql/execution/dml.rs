@@ -17,8 +17,10 @@
 //! key unless a value in it is NULL.
 
 use super::context::Context;
+use super::upsert::{Resolution, Upsert};
 use super::{Layout, Operator, build_scan};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::{OnConflict, Returning};
 use crate::sql::catalog::{self, Index, Table};
 use crate::sql::encoding::{encode_key, encode_row};
 use crate::sql::expr::{Expr, cast};
@@ -34,7 +36,7 @@ fn row_id_key(table: &Table) -> Vec<u8> {
 
 /// Makes a row fit its table: values converted to the column types,
 /// `varchar(n)` limits and NOT NULL checked.
-fn conform_row(table: &Table, row: Row) -> Result<Row> {
+pub(super) fn conform_row(table: &Table, row: Row) -> Result<Row> {
     if row.len() != table.columns.len() {
         return Err(Error::Internal("row width does not match the table".into()));
     }
@@ -69,7 +71,7 @@ fn conform_row(table: &Table, row: Row) -> Result<Row> {
     Ok(out)
 }
 
-fn primary_key_of(table: &Table, row: &Row) -> Result<Vec<u8>> {
+pub(super) fn primary_key_of(table: &Table, row: &Row) -> Result<Vec<u8>> {
     let values: Vec<Value> = table.primary_key.iter().map(|i| row[*i].clone()).collect();
     encode_key(&values)
 }
@@ -139,23 +141,6 @@ pub(crate) fn insert_index_entry(
     }
 }
 
-/// The entries of one row version in every index.
-fn insert_entries(
-    txn: &mut Transaction,
-    table: &Table,
-    indexes: &[Index],
-    row: &Row,
-    key: &[u8],
-    buffer: &mut Vec<u8>,
-) -> Result<()> {
-    for index in indexes {
-        if !insert_index_entry(txn, index, row, key, buffer)? {
-            return Err(duplicate_entry(table, index, row));
-        }
-    }
-    Ok(())
-}
-
 fn delete_entry(
     txn: &mut Transaction,
     index: &Index,
@@ -169,25 +154,86 @@ fn delete_entry(
     Ok(())
 }
 
+/// What a RETURNING list makes of each written row, compiled.
+pub struct ReturningRows {
+    exprs: Vec<Expr>,
+    /// The rows made so far.
+    pub rows: Vec<Row>,
+}
+
+impl ReturningRows {
+    /// `returning`'s expressions compiled over a table row.
+    pub fn new(returning: &Returning) -> Result<ReturningRows> {
+        let layout = Layout::new(&returning.row, &[]);
+        Ok(ReturningRows {
+            exprs: returning
+                .exprs
+                .iter()
+                .map(|expr| layout.compile(expr))
+                .collect::<Result<_>>()?,
+            rows: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, row: &[Value], context: &mut Context<'_>) -> Result<()> {
+        let values = self
+            .exprs
+            .iter()
+            .map(|expr| expr.evaluate(row, context))
+            .collect::<Result<Row>>()?;
+        self.rows.push(values);
+        Ok(())
+    }
+}
+
 /// Inserts the rows `source` produces (full-width rows in table column
-/// order); returns how many.
+/// order); returns how many, each also given to `returning`.
 pub fn insert(
     table: &Table,
     source: &mut Operator,
     context: &mut Context<'_>,
     next_row_id: &mut dyn FnMut(&[u8]) -> Result<u64>,
+    mut returning: Option<&mut ReturningRows>,
+    on_conflict: Option<&OnConflict>,
 ) -> Result<u64> {
     let mut rows = Vec::new();
     while let Some(row) = source.next(context)? {
         rows.push(row);
     }
-    let txn = context.transaction()?;
-    let current = lock_for_write(table, txn)?;
+    let current = lock_for_write(table, context.transaction()?)?;
     let indexes = &current.as_ref().unwrap_or(table).indexes;
     let mut buffer = Vec::new();
     let mut count = 0;
+    let mut upsert = on_conflict.map(Upsert::new).transpose()?;
+    let rows = rows
+        .into_iter()
+        .map(|row| conform_row(table, row))
+        .collect::<Result<Vec<_>>>()?;
+    // RETURNING is evaluated before anything is written, so its subqueries
+    // see the table as the statement found it, as PostgreSQL's do. An
+    // upsert decides row by row, and evaluates as it goes.
+    if upsert.is_none()
+        && let Some(returning) = returning.as_deref_mut()
+    {
+        for row in &rows {
+            returning.push(row, context)?;
+        }
+    }
     for row in rows {
-        let row = conform_row(table, row)?;
+        if let Some(upsert) = upsert.as_mut() {
+            match upsert.resolve(table, indexes, &row, context)? {
+                Resolution::Insert => {}
+                Resolution::Skip => continue,
+                Resolution::Updated(new) => {
+                    count += 1;
+                    if let Some(returning) = returning.as_deref_mut() {
+                        returning.push(&new, context)?;
+                    }
+                    continue;
+                }
+            }
+        }
+        let txn = context.transaction()?;
         let key = if table.primary_key.is_empty() {
             next_row_id(&row_id_key(table))?.to_be_bytes().to_vec()
         } else {
@@ -198,8 +244,26 @@ pub fn insert(
             key
         };
         txn.set(table.tree, &key, &encode_row(&row))?;
-        insert_entries(txn, table, indexes, &row, &key, &mut buffer)?;
+        for index in indexes {
+            if !insert_index_entry(txn, index, &row, &key, &mut buffer)? {
+                // An arbiter's duplicate the upsert did not see was
+                // committed after the snapshot: run again on a newer one.
+                if upsert
+                    .as_ref()
+                    .is_some_and(|u| u.arbitrates_index(&index.name))
+                {
+                    return Err(txn.lose_conflict("a concurrent insert of the same key"));
+                }
+                return Err(duplicate_entry(table, index, &row));
+            }
+        }
         count += 1;
+        if let Some(upsert) = upsert.as_mut() {
+            upsert.touched(key);
+            if let Some(returning) = returning.as_deref_mut() {
+                returning.push(&row, context)?;
+            }
+        }
     }
     Ok(count)
 }
@@ -221,6 +285,7 @@ pub fn update(
     source: &LogicalPlan,
     assignments: &[(usize, Expr)],
     context: &mut Context<'_>,
+    mut returning: Option<&mut ReturningRows>,
 ) -> Result<u64> {
     let columns = source.output();
     let layout = Layout::new(&columns, &[]);
@@ -232,50 +297,84 @@ pub fn update(
     let indexes = &current.as_ref().unwrap_or(table).indexes;
     let targets = keyed_rows(source, context)?;
     let count = targets.len() as u64;
-    let (mut old_entry, mut new_entry) = (Vec::new(), Vec::new());
+    // Every new row (and its RETURNING values) first, then the writes: the
+    // expressions' subqueries see the table as the statement found it.
+    let mut changes = Vec::with_capacity(targets.len());
     for (key, old) in targets {
         let mut new = old.clone();
         for (index, expr) in &assignments {
             new[*index] = expr.evaluate(&old, context)?;
         }
         let new = conform_row(table, new)?;
-        let new_key = if table.primary_key.is_empty() {
-            key.clone()
-        } else {
-            primary_key_of(table, &new)?
-        };
-        let txn = context.transaction()?;
-        if new_key != key {
-            if txn.get(table.tree, &new_key)?.is_some() {
-                return Err(duplicate_key(table, &new));
-            }
-            txn.delete(table.tree, &key)?;
+        if let Some(returning) = returning.as_deref_mut() {
+            returning.push(&new, context)?;
         }
-        txn.set(table.tree, &new_key, &encode_row(&new))?;
-        for index in indexes {
-            let old_has = encode_index_entry(index, &old, &key, &mut old_entry)?.is_some();
-            let entry = encode_index_entry(index, &new, &new_key, &mut new_entry)?;
-            if old_has && entry.is_some() && old_entry == new_entry {
-                continue;
-            }
-            if old_has {
-                txn.delete_entry(index.tree, &old_entry)?;
-            }
-            if let Some(entry) = entry
-                && !write_entry(txn, index, &new_entry, entry)?
-            {
-                return Err(duplicate_entry(table, index, &new));
-            }
-        }
+        changes.push((key, old, new));
+    }
+    for (key, old, new) in changes {
+        rewrite_row(context.transaction()?, table, indexes, &key, &old, &new)?;
     }
     Ok(count)
 }
 
-/// Deletes the rows `source` selects; returns how many.
-pub fn delete(table: &Table, source: &LogicalPlan, context: &mut Context<'_>) -> Result<u64> {
+/// Replaces row `old`, stored under `key`, with `new` (conformed), and
+/// its index entries where they change; returns the key it is stored
+/// under now (a new primary key moves it).
+pub(super) fn rewrite_row(
+    txn: &mut Transaction,
+    table: &Table,
+    indexes: &[Index],
+    key: &[u8],
+    old: &Row,
+    new: &Row,
+) -> Result<Vec<u8>> {
+    let new_key = if table.primary_key.is_empty() {
+        key.to_vec()
+    } else {
+        primary_key_of(table, new)?
+    };
+    if new_key != key {
+        if txn.get(table.tree, &new_key)?.is_some() {
+            return Err(duplicate_key(table, new));
+        }
+        txn.delete(table.tree, key)?;
+    }
+    txn.set(table.tree, &new_key, &encode_row(new))?;
+    let (mut old_entry, mut new_entry) = (Vec::new(), Vec::new());
+    for index in indexes {
+        let old_has = encode_index_entry(index, old, key, &mut old_entry)?.is_some();
+        let entry = encode_index_entry(index, new, &new_key, &mut new_entry)?;
+        if old_has && entry.is_some() && old_entry == new_entry {
+            continue;
+        }
+        if old_has {
+            txn.delete_entry(index.tree, &old_entry)?;
+        }
+        if let Some(entry) = entry
+            && !write_entry(txn, index, &new_entry, entry)?
+        {
+            return Err(duplicate_entry(table, index, new));
+        }
+    }
+    Ok(new_key)
+}
+
+/// Deletes the rows `source` selects; returns how many, each also given
+/// to `returning` as it was.
+pub fn delete(
+    table: &Table,
+    source: &LogicalPlan,
+    context: &mut Context<'_>,
+    returning: Option<&mut ReturningRows>,
+) -> Result<u64> {
     let current = lock_for_write(table, context.transaction()?)?;
     let indexes = &current.as_ref().unwrap_or(table).indexes;
     let targets = keyed_rows(source, context)?;
+    if let Some(returning) = returning {
+        for (_, row) in &targets {
+            returning.push(row, context)?;
+        }
+    }
     let txn = context.transaction()?;
     let mut buffer = Vec::new();
     for (key, row) in &targets {

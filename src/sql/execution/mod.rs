@@ -65,6 +65,7 @@ mod sort;
 pub mod spill;
 mod stream;
 mod subquery;
+mod upsert;
 mod window;
 mod window_frame;
 

@@ -538,15 +538,18 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
                 function.name()
             )));
         }
-        Function::Lower | Function::Upper | Function::Length => match &args[0] {
-            Value::Null => Value::Null,
-            Value::Text(s) => match function {
-                Function::Lower => Value::Text(s.to_lowercase().into()),
-                Function::Upper => Value::Text(s.to_uppercase().into()),
-                _ => Value::Integer(s.chars().count() as i32),
-            },
-            other => return Err(Error::Internal(format!("text function on {other:?}"))),
-        },
+        Function::Lower | Function::Upper | Function::Length | Function::OctetLength => {
+            match &args[0] {
+                Value::Null => Value::Null,
+                Value::Text(s) => match function {
+                    Function::Lower => Value::Text(s.to_lowercase().into()),
+                    Function::Upper => Value::Text(s.to_uppercase().into()),
+                    Function::OctetLength => Value::Integer(s.len() as i32),
+                    _ => Value::Integer(s.chars().count() as i32),
+                },
+                other => return Err(Error::Internal(format!("text function on {other:?}"))),
+            }
+        }
     })
 }
 

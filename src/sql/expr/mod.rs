@@ -135,6 +135,8 @@ pub enum Function {
     Lower,
     Upper,
     Length,
+    /// `octet_length(text)`: bytes in UTF-8.
+    OctetLength,
     /// `round(x)`, `round(numeric, scale)`.
     Round,
     /// `trunc(x)`, `trunc(numeric, scale)`.
@@ -261,6 +263,7 @@ impl Function {
             Function::Lower => "lower",
             Function::Upper => "upper",
             Function::Length => "length",
+            Function::OctetLength => "octet_length",
             Function::Round => "round",
             Function::Trunc => "trunc",
             Function::Ceil => "ceil",

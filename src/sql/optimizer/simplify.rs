@@ -88,7 +88,12 @@ fn fold_node(node: Expr) -> Expr {
         Expr::Like { expr, pattern, .. } if is_null(&expr) || is_null(&pattern) => NULL,
         Expr::InList { expr, .. } if is_null(&expr) => NULL,
         Expr::Function {
-            function: Function::Abs | Function::Lower | Function::Upper | Function::Length,
+            function:
+                Function::Abs
+                | Function::Lower
+                | Function::Upper
+                | Function::Length
+                | Function::OctetLength,
             args,
         } if args.iter().any(is_null) => NULL,
         Expr::And(left, right) => match (boolean(&left), boolean(&right)) {

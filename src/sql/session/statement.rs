@@ -20,8 +20,9 @@ use super::ddl::{self, DropKind};
 use super::sequence_ddl;
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{
-    AnalyzeOptions, Binder, BoundQuery, BoundStatement, Control, ExplainOptions,
+    AnalyzeOptions, Binder, BoundQuery, BoundStatement, Control, ExplainOptions, Returning,
 };
+use crate::sql::execution::dml::ReturningRows;
 use crate::sql::execution::measure::{Measurements, measuring};
 use crate::sql::execution::spill::SpillSpace;
 use crate::sql::execution::{self, Context, Operator, QueryState};
@@ -156,8 +157,15 @@ pub(crate) fn optimize(
             query: query(bound)?,
             options,
         },
-        BoundStatement::Insert { table, source } => BoundStatement::Insert {
+        BoundStatement::Insert {
             table,
+            source,
+            returning,
+            on_conflict,
+        } => BoundStatement::Insert {
+            table,
+            returning,
+            on_conflict,
             source: optimizer::optimize(
                 source,
                 &mut context(&mut columns, param_types, &statistics),
@@ -167,6 +175,7 @@ pub(crate) fn optimize(
             table,
             source,
             assignments,
+            returning,
         } => BoundStatement::Update {
             table,
             source: optimizer::optimize_scan(
@@ -174,9 +183,15 @@ pub(crate) fn optimize(
                 &mut context(&mut columns, param_types, &statistics),
             )?,
             assignments,
+            returning,
         },
-        BoundStatement::Delete { table, source } => BoundStatement::Delete {
+        BoundStatement::Delete {
             table,
+            source,
+            returning,
+        } => BoundStatement::Delete {
+            table,
+            returning,
             source: optimizer::optimize_scan(
                 source,
                 &mut context(&mut columns, param_types, &statistics),
@@ -215,6 +230,18 @@ pub(crate) fn result_columns(statement: &BoundStatement) -> Arc<[Column]> {
     match statement {
         BoundStatement::Query(query) => Arc::clone(&query.columns),
         BoundStatement::Explain { .. } => Arc::new([query_plan_column()]),
+        BoundStatement::Insert {
+            returning: Some(returning),
+            ..
+        }
+        | BoundStatement::Update {
+            returning: Some(returning),
+            ..
+        }
+        | BoundStatement::Delete {
+            returning: Some(returning),
+            ..
+        } => Arc::clone(&returning.columns),
         _ => Arc::new([]),
     }
 }
@@ -285,6 +312,9 @@ pub(crate) fn command_with_notice(
 /// The open result of a query.
 pub struct Cursor {
     pub(crate) source: CursorSource,
+    /// The completion tag of a DML statement's RETURNING rows (`INSERT 0
+    /// 3`); `None` for a query, whose tag counts the rows sent.
+    tag: Option<String>,
 }
 
 pub(crate) enum CursorSource {
@@ -316,6 +346,24 @@ impl Cursor {
     pub fn from_rows(rows: Vec<Row>) -> Cursor {
         Cursor {
             source: CursorSource::Rows(rows.into_iter()),
+            tag: None,
+        }
+    }
+
+    /// A cursor over a DML statement's RETURNING rows, completed by `tag`.
+    pub fn from_returning(rows: Vec<Row>, tag: String) -> Cursor {
+        Cursor {
+            source: CursorSource::Rows(rows.into_iter()),
+            tag: Some(tag),
+        }
+    }
+
+    /// The CommandComplete tag once `sent` rows went out: `SELECT n` for a
+    /// query, the statement's own tag for RETURNING rows.
+    pub fn completion_tag(&self, sent: usize) -> String {
+        match &self.tag {
+            Some(tag) => tag.clone(),
+            None => format!("SELECT {sent}"),
         }
     }
 
@@ -454,6 +502,18 @@ fn explain_analyze(
     Ok(lines)
 }
 
+/// A DML statement's outcome: its tag, or its RETURNING rows completed by
+/// the tag.
+fn dml_outcome(tag: String, returning: &Option<Returning>, rows: Option<ReturningRows>) -> Outcome {
+    match (returning, rows) {
+        (Some(returning), Some(rows)) => Outcome::Rows {
+            columns: Arc::clone(&returning.columns),
+            cursor: Cursor::from_returning(rows.rows, tag),
+        },
+        _ => command(tag),
+    }
+}
+
 /// Runs a bound (non-control) statement in `txn`; operators spill to
 /// `spill` beyond `limits.work_mem`.
 pub(crate) fn run(
@@ -481,6 +541,7 @@ pub(crate) fn run(
                         state: Box::new(state),
                         transaction: txn.id(),
                     },
+                    tag: None,
                 },
             }
         }
@@ -508,26 +569,47 @@ pub(crate) fn run(
                 ),
             }
         }
-        BoundStatement::Insert { table, source } => {
+        BoundStatement::Insert {
+            table,
+            source,
+            returning,
+            on_conflict,
+        } => {
             let mut source = execution::build(source, &[])?;
             let mut next_row_id = |name: &[u8]| mvcc.next_sequence_value(name);
+            let mut rows = returning.as_ref().map(ReturningRows::new).transpose()?;
             let mut context = Context::new(Some(txn), &mut state);
-            let count = execution::dml::insert(table, &mut source, &mut context, &mut next_row_id)?;
-            command(format!("INSERT 0 {count}"))
+            let count = execution::dml::insert(
+                table,
+                &mut source,
+                &mut context,
+                &mut next_row_id,
+                rows.as_mut(),
+                on_conflict.as_ref(),
+            )?;
+            dml_outcome(format!("INSERT 0 {count}"), returning, rows)
         }
         BoundStatement::Update {
             table,
             source,
             assignments,
+            returning,
         } => {
+            let mut rows = returning.as_ref().map(ReturningRows::new).transpose()?;
             let mut context = Context::new(Some(txn), &mut state);
-            let count = execution::dml::update(table, source, assignments, &mut context)?;
-            command(format!("UPDATE {count}"))
+            let count =
+                execution::dml::update(table, source, assignments, &mut context, rows.as_mut())?;
+            dml_outcome(format!("UPDATE {count}"), returning, rows)
         }
-        BoundStatement::Delete { table, source } => {
+        BoundStatement::Delete {
+            table,
+            source,
+            returning,
+        } => {
+            let mut rows = returning.as_ref().map(ReturningRows::new).transpose()?;
             let mut context = Context::new(Some(txn), &mut state);
-            let count = execution::dml::delete(table, source, &mut context)?;
-            command(format!("DELETE {count}"))
+            let count = execution::dml::delete(table, source, &mut context, rows.as_mut())?;
+            dml_outcome(format!("DELETE {count}"), returning, rows)
         }
         BoundStatement::Truncate {
             tables,
@@ -537,7 +619,7 @@ pub(crate) fn run(
             // concurrent snapshot still sees the rows it should.
             let mut context = Context::new(Some(txn), &mut state);
             for (table, source) in tables {
-                execution::dml::delete(table, source, &mut context)?;
+                execution::dml::delete(table, source, &mut context, None)?;
             }
             if *restart_identity {
                 let names: Vec<&str> = tables
