@@ -25,6 +25,7 @@ impl SqlState {
     pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: SqlState = SqlState("2200H");
     pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");
     pub const INVALID_NAME: SqlState = SqlState("42602");
+    pub const SUBSTRING_ERROR: SqlState = SqlState("22011");
     pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");

@@ -719,6 +719,17 @@ pub fn list_relations(txn: &mut Transaction) -> Result<Vec<Relation>> {
         .collect()
 }
 
+/// Every table visible to the transaction, ordered by name.
+pub fn list_tables(txn: &mut Transaction) -> Result<Vec<Table>> {
+    Ok(list_relations(txn)?
+        .into_iter()
+        .filter_map(|relation| match relation {
+            Relation::Table(table) => Some(table),
+            _ => None,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

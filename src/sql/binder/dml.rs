@@ -13,7 +13,7 @@ use sqlparser::ast::{self, SetExpr};
 use super::expr::Typed;
 use super::query::is_default;
 use super::scope::Scope;
-use super::upsert::OnConflict;
+use super::upsert::{ConflictAction, OnConflict};
 use super::{Binder, BoundStatement, Returning, ident_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::catalog::{self, Identity, Table, TableColumn};
@@ -41,11 +41,18 @@ impl Binder<'_> {
         let returning = match &insert.returning {
             Some(items) => {
                 let qualifier = alias.as_deref().unwrap_or(&table.name).to_string();
-                let (row, mut scope) = self.table_scope(&qualifier, &table.columns);
+                let (_, mut scope) = self.table_scope(&qualifier, &table.columns);
                 if qualifier != table.name {
                     scope.renamed.push(table.name.clone());
                 }
-                Some(self.bind_returning(items, &scope, row)?)
+                // DO UPDATE's `excluded` is out of RETURNING's reach.
+                if on_conflict
+                    .as_ref()
+                    .is_some_and(|on| matches!(on.action, ConflictAction::Update { .. }))
+                {
+                    scope.renamed.push("excluded".into());
+                }
+                self.bind_returning(Some(items), &scope)?
             }
             None => None,
         };
@@ -203,14 +210,17 @@ impl Binder<'_> {
         )
     }
 
-    /// A RETURNING list over `scope`, the written row's columns (`row`,
-    /// in table column order).
+    /// A RETURNING list over `scope`, the written row's columns in table
+    /// column order.
     fn bind_returning(
         &mut self,
-        items: &[ast::SelectItem],
+        items: Option<&[ast::SelectItem]>,
         scope: &Scope,
-        row: Vec<ColumnId>,
-    ) -> Result<Returning> {
+    ) -> Result<Option<Returning>> {
+        let Some(items) = items else {
+            return Ok(None);
+        };
+        let row = scope.columns.iter().map(|column| column.id).collect();
         let items = super::select::select_items(items, scope)?;
         let mut exprs = Vec::with_capacity(items.len());
         let mut columns = Vec::with_capacity(items.len());
@@ -230,11 +240,11 @@ impl Binder<'_> {
             exprs.push(expr);
             columns.push(Column { name, data_type });
         }
-        Ok(Returning {
+        Ok(Some(Returning {
             row,
             exprs,
             columns: columns.into(),
-        })
+        }))
     }
 
     /// The INSERT of `source_plan`'s columns into `targets`, the other
@@ -338,13 +348,7 @@ impl Binder<'_> {
         }
         let (table, source, scope) = self.target_scan(&update.table, update.selection.as_ref())?;
         let assignments = self.bind_assignments(&table, &update.assignments, &scope)?;
-        let returning = match &update.returning {
-            Some(items) => {
-                let row = scope.columns.iter().map(|column| column.id).collect();
-                Some(self.bind_returning(items, &scope, row)?)
-            }
-            None => None,
-        };
+        let returning = self.bind_returning(update.returning.as_deref(), &scope)?;
         Ok(BoundStatement::Update {
             table: table.into(),
             source,
@@ -383,6 +387,12 @@ impl Binder<'_> {
                 return Err(Error::sql(
                     SqlState::SYNTAX_ERROR,
                     format!("multiple assignments to same column \"{name}\""),
+                ));
+            }
+            if super::query::contains_aggregate(&value) {
+                return Err(Error::sql(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate functions are not allowed in UPDATE",
                 ));
             }
             let column = table.columns[index].clone();
@@ -479,13 +489,7 @@ impl Binder<'_> {
             return Err(Error::Unsupported("DELETE from several tables".into()));
         };
         let (table, source, scope) = self.target_scan(from, delete.selection.as_ref())?;
-        let returning = match &delete.returning {
-            Some(items) => {
-                let row = scope.columns.iter().map(|column| column.id).collect();
-                Some(self.bind_returning(items, &scope, row)?)
-            }
-            None => None,
-        };
+        let returning = self.bind_returning(delete.returning.as_deref(), &scope)?;
         Ok(BoundStatement::Delete {
             table: table.into(),
             source,
@@ -505,9 +509,11 @@ fn row_column(query: &ast::Query, aliases: &[String], alias: &str) -> Result<ast
 
 /// Resolves an INSERT or UPDATE target column: its index and name.
 fn target_column(table: &Table, column: &ast::ObjectName) -> Result<(usize, String)> {
+    // `SET a.b = …` names column `a` (and its field `b`), as PostgreSQL
+    // reads it: a qualified name is not the table's.
     let name = column
         .0
-        .last()
+        .first()
         .and_then(|p| p.as_ident())
         .map(ident_name)
         .unwrap_or_default();
@@ -520,5 +526,15 @@ fn target_column(table: &Table, column: &ast::ObjectName) -> Result<(usize, Stri
             ),
         )
     })?;
+    if let Some(field) = column.0.get(1).and_then(|p| p.as_ident()) {
+        return Err(Error::sql(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "cannot assign to field \"{}\" of column \"{name}\" because its type {} is not a composite type",
+                ident_name(field),
+                table.columns[index].data_type.name()
+            ),
+        ));
+    }
     Ok((index, name))
 }

@@ -418,12 +418,18 @@ impl Binder<'_> {
                         }
                     }
                     UnaryOperator::Minus => {
-                        // Fold negative literals so `-2147483648` fits an integer.
+                        // Fold negative literals so `-2147483648` fits an
+                        // integer; a typed operand (`-1::bigint`) keeps its
+                        // type.
                         if let Expr::Literal(value) = &operand.expr
                             && let Some(folded) = negate_literal(value)
                         {
+                            let data_type = match inner.as_ref() {
+                                ast::Expr::Value(_) => folded.data_type(),
+                                _ => operand.data_type.or(folded.data_type()),
+                            };
                             return Ok(Typed {
-                                data_type: folded.data_type(),
+                                data_type,
                                 expr: Expr::Literal(folded),
                             });
                         }
@@ -781,6 +787,36 @@ impl Binder<'_> {
                 let value = sub(self, timestamp)?;
                 let zone = sub(self, time_zone)?;
                 self.bind_at_time_zone(value, zone)?
+            }
+            ast::Expr::Substring {
+                expr: inner,
+                substring_from,
+                substring_for,
+                shorthand,
+                ..
+            } => {
+                let value = sub(self, inner)?;
+                let from = substring_from
+                    .as_deref()
+                    .map(|e| sub(self, e))
+                    .transpose()?;
+                let count = substring_for.as_deref().map(|e| sub(self, e)).transpose()?;
+                self.bind_substring(*shorthand, value, from, count)?
+            }
+            ast::Expr::Position { expr: needle, r#in } => {
+                let haystack = sub(self, r#in)?;
+                let needle = sub(self, needle)?;
+                self.bind_position(needle, haystack)?
+            }
+            ast::Expr::Trim {
+                expr: inner,
+                trim_where,
+                trim_what,
+                trim_characters: None,
+            } => {
+                let value = sub(self, inner)?;
+                let characters = trim_what.as_deref().map(|e| sub(self, e)).transpose()?;
+                self.bind_trim(trim_where.as_ref(), value, characters)?
             }
             other => return Err(Error::Unsupported(format!("expression {other}"))),
         })

@@ -63,6 +63,11 @@ impl Binder<'_> {
         if super::time::is_time_function(&name) {
             return self.bind_time_function(&name, bound);
         }
+        if super::string::is_string_function(&name) {
+            return self
+                .bind_string_function(&name, bound)?
+                .ok_or_else(|| Error::Internal(format!("{name} is a string function")));
+        }
         let arity = |n: usize| -> Result<()> {
             if bound.len() != n {
                 return Err(Error::sql(
@@ -89,8 +94,11 @@ impl Binder<'_> {
                     data_type: Some(data_type),
                 })
             }
-            "lower" | "upper" | "length" | "char_length" => {
+            "lower" | "upper" | "length" | "char_length" | "character_length" => {
                 arity(1)?;
+                if bound[0].data_type.is_some_and(|t| !t.is_text()) {
+                    return Err(no_such_function(&name, &[bound[0].data_type]));
+                }
                 let arg = self.coerce_text(bound.remove(0), &name)?;
                 let (function, data_type) = match name.as_str() {
                     "lower" => (Function::Lower, DataType::Text),

@@ -42,6 +42,7 @@ mod scope;
 mod select;
 mod sequence;
 mod set_operation;
+mod string;
 mod subquery;
 mod time;
 mod upsert;

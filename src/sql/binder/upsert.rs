@@ -6,8 +6,9 @@
 //! UNIQUE constraints and plain unique indexes), `ON CONSTRAINT c` names
 //! one, and `DO NOTHING` without a target has every unique constraint
 //! arbitrate. `DO UPDATE` binds its SET list and WHERE over two rows: the
-//! existing one, by the table's name (or alias) or bare column names, and
-//! the proposed one as `excluded`.
+//! existing one, by the table's name (or alias), and the proposed one as
+//! `excluded`; a bare column name is ambiguous between them, as in
+//! PostgreSQL.
 
 use sqlparser::ast;
 
@@ -105,14 +106,21 @@ impl Binder<'_> {
                 if qualifier != table.name {
                     scope.renamed.push(table.name.clone());
                 }
-                // `excluded` is found only when qualified: a bare column
-                // name is the existing row's, as in PostgreSQL.
-                let (excluded, mut excluded_scope) = self.table_scope("excluded", &table.columns);
-                for column in &mut excluded_scope.columns {
-                    column.hidden = true;
-                }
+                // Both rows are in reach by bare column names, so one
+                // names neither (42702), as in PostgreSQL.
+                let (excluded, excluded_scope) = self.table_scope("excluded", &table.columns);
                 scope.extend(excluded_scope);
                 let assignments = self.bind_assignments(table, &update.assignments, &scope)?;
+                if update
+                    .selection
+                    .as_ref()
+                    .is_some_and(super::query::contains_aggregate)
+                {
+                    return Err(Error::sql(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate functions are not allowed in WHERE",
+                    ));
+                }
                 let condition = update
                     .selection
                     .as_ref()

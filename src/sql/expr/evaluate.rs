@@ -532,6 +532,7 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
             args,
             &crate::sql::datetime::TimeContext::default(),
         )?,
+        Function::String(function) => super::string::call(function, &args)?,
         Function::Sequence(function) => {
             return Err(Error::Internal(format!(
                 "{} evaluated without a context",
@@ -542,8 +543,8 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value> {
             match &args[0] {
                 Value::Null => Value::Null,
                 Value::Text(s) => match function {
-                    Function::Lower => Value::Text(s.to_lowercase().into()),
-                    Function::Upper => Value::Text(s.to_uppercase().into()),
+                    Function::Lower => Value::Text(super::string::lower(s).into()),
+                    Function::Upper => Value::Text(super::string::upper(s).into()),
                     Function::OctetLength => Value::Integer(s.len() as i32),
                     _ => Value::Integer(s.chars().count() as i32),
                 },

@@ -29,9 +29,12 @@
 pub(crate) mod cast;
 mod evaluate;
 mod math;
+mod md5;
+mod string;
 mod time;
 
 pub use math::FloatFunction;
+pub use string::TrimSide;
 
 use std::fmt;
 use std::sync::Arc;
@@ -160,6 +163,69 @@ pub enum Function {
     /// A sequence function (`sql/sequence`): volatile, evaluated with the
     /// session's sequence state.
     Sequence(SequenceFunction),
+    /// A string function (`string.rs`).
+    String(StringFunction),
+}
+
+/// The string functions (`string.rs`), each over text arguments (and
+/// integers where a position, length or count is meant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StringFunction {
+    /// `substr(text, from [, count])`, `substring(text FROM … FOR …)`.
+    Substr,
+    /// `strpos(text, sub)`, `position(sub IN text)`.
+    StrPos,
+    Replace,
+    SplitPart,
+    /// `trim`, `btrim`, `ltrim`, `rtrim` (text, optional characters).
+    Trim(TrimSide),
+    Lpad,
+    Rpad,
+    /// `concat(…)`: every argument as text, NULLs skipped.
+    Concat,
+    /// `concat_ws(separator, …)`.
+    ConcatWs,
+    Left,
+    Right,
+    Repeat,
+    Reverse,
+    Initcap,
+    Md5,
+    Chr,
+    Ascii,
+    /// `to_hex(integer)`: a negative number in 32 bits.
+    ToHex,
+    /// `to_hex(bigint)`: a negative number in 64 bits.
+    ToHex64,
+    StartsWith,
+}
+
+impl StringFunction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StringFunction::Substr => "substr",
+            StringFunction::StrPos => "strpos",
+            StringFunction::Replace => "replace",
+            StringFunction::SplitPart => "split_part",
+            StringFunction::Trim(TrimSide::Both) => "btrim",
+            StringFunction::Trim(TrimSide::Leading) => "ltrim",
+            StringFunction::Trim(TrimSide::Trailing) => "rtrim",
+            StringFunction::Lpad => "lpad",
+            StringFunction::Rpad => "rpad",
+            StringFunction::Concat => "concat",
+            StringFunction::ConcatWs => "concat_ws",
+            StringFunction::Left => "left",
+            StringFunction::Right => "right",
+            StringFunction::Repeat => "repeat",
+            StringFunction::Reverse => "reverse",
+            StringFunction::Initcap => "initcap",
+            StringFunction::Md5 => "md5",
+            StringFunction::Chr => "chr",
+            StringFunction::Ascii => "ascii",
+            StringFunction::ToHex | StringFunction::ToHex64 => "to_hex",
+            StringFunction::StartsWith => "starts_with",
+        }
+    }
 }
 
 /// The sequence functions: the first argument names the sequence as text
@@ -277,6 +343,7 @@ impl Function {
             Function::Time(function) => function.name(),
             Function::CharToText => "text",
             Function::Sequence(function) => function.name(),
+            Function::String(function) => function.name(),
         }
     }
 }

@@ -364,12 +364,14 @@ impl Numeric {
                 if canonical.scale != 0 {
                     return None;
                 }
-                let magnitude = i64::try_from(canonical.magnitude.to_u128()?).ok()?;
-                Some(if canonical.negative {
+                // Through i128, so that -9223372036854775808 fits.
+                let magnitude = i128::try_from(canonical.magnitude.to_u128()?).ok()?;
+                i64::try_from(if canonical.negative {
                     -magnitude
                 } else {
                     magnitude
                 })
+                .ok()
             }
         }
     }

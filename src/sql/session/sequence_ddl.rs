@@ -137,16 +137,6 @@ fn dependent_defaults(tables: &[Table], sequence: &str) -> Vec<(usize, usize)> {
     found
 }
 
-fn every_table(txn: &mut Transaction) -> Result<Vec<Table>> {
-    Ok(catalog::list_relations(txn)?
-        .into_iter()
-        .filter_map(|relation| match relation {
-            Relation::Table(table) => Some(table),
-            _ => None,
-        })
-        .collect())
-}
-
 /// Drops `sequences`: with `cascade`, the defaults of the tables not in
 /// `dropping` that draw from them go too (each with a notice); without it,
 /// such a default is 2BP01 naming `what` (the object being dropped).
@@ -157,7 +147,7 @@ pub(super) fn drop_sequence_entries(
     cascade: bool,
     what: &str,
 ) -> Result<Vec<Notice>> {
-    let mut tables = every_table(txn)?;
+    let mut tables = catalog::list_tables(txn)?;
     let mut notices = Vec::new();
     let mut changed = Vec::new();
     for sequence in sequences {

@@ -18,7 +18,7 @@ use super::store;
 use crate::config::AutoAnalyze;
 use crate::error::{Error, Result};
 use crate::sql::Instance;
-use crate::sql::catalog::{self, Relation, Table};
+use crate::sql::catalog::{self, Table};
 use crate::txn::{IsolationLevel, RelationLockMode, Transaction};
 
 /// How often a conflicting concurrent analysis of the same table is
@@ -68,7 +68,7 @@ pub fn analyze_in(
 ) -> Result<()> {
     let tables = match table {
         Some(name) => vec![catalog::require_table(txn, name)?],
-        None => tables_in(txn)?,
+        None => catalog::list_tables(txn)?,
     };
     for table in tables {
         let table = lock(txn, &table)?;
@@ -85,19 +85,9 @@ fn lock(txn: &mut Transaction, table: &Table) -> Result<Table> {
 fn tables(instance: &Instance) -> Result<Vec<Table>> {
     let mut txn = instance.mvcc().begin(IsolationLevel::ReadCommitted)?;
     txn.begin_statement();
-    let tables = tables_in(&mut txn)?;
+    let tables = catalog::list_tables(&mut txn)?;
     txn.commit()?;
     Ok(tables)
-}
-
-fn tables_in(txn: &mut Transaction) -> Result<Vec<Table>> {
-    Ok(catalog::list_relations(txn)?
-        .into_iter()
-        .filter_map(|relation| match relation {
-            Relation::Table(table) => Some(table),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Analyzes one table in a transaction of its own; the changes counted
@@ -162,7 +152,7 @@ pub fn round(instance: &Instance, settings: &AutoAnalyze) -> Result<()> {
     let mut due = Vec::new();
     let mut txn = mvcc.begin(IsolationLevel::ReadCommitted)?;
     txn.begin_statement();
-    for table in tables_in(&mut txn)? {
+    for table in catalog::list_tables(&mut txn)? {
         let changes = mvcc.changes.get(table.tree);
         if changes == 0 {
             continue;
